@@ -1,0 +1,158 @@
+"""Command line: parses arguments and calls the public API; computes nothing itself.
+
+Input errors end with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .bootstrap import DEFAULT_BOOT_SEED
+from .exceptions import SmsemError, SmsemWarning
+from .simulate import DEFAULT_SEED
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (no usage block) with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _pos_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="smsem", description=(
+        "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
+        "fit the essay's integrative model, test its propositions with bootstrap CIs."))
+    parser.add_argument("--version", action="version", version=f"smsem {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    rep = sub.add_parser("reproduce", help="simulate, fit and bootstrap the integrative model; write a report")
+    rep.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
+    rep.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"data seed (default {DEFAULT_SEED})")
+    rep.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
+    rep.add_argument("--out", default="smsem-output", help="output folder (default ./smsem-output)")
+    rep.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    gen = sub.add_parser("generate", help="write a synthetic survey CSV and its JSON sidecar")
+    gen.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
+    gen.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
+    gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
+    gen.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    fit = sub.add_parser("fit", help="fit the integrative model to a survey CSV and test the propositions")
+    fit.add_argument("file", help="survey CSV with the codebook's item columns")
+    fit.add_argument("--model", default="integrative", help="shipped model name or .lav file")
+    fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
+    fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
+                     help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
+    fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    return parser
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from . import load_model, simulate, write_survey
+
+    model = load_model("integrative")
+    df = simulate(model, n=args.n, seed=args.seed)
+    csv, meta = write_survey(df, args.out, force=args.force)
+    print(f"wrote {csv} ({len(df)} respondents x {df.shape[1]} items) and {meta}")
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from . import fit, load_model, proposition_table, read_survey
+    from .report import render_propositions
+
+    model = load_model(args.model)
+    data = read_survey(args.file, model)
+    res = fit(model, data)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    sys.stdout.write(render_propositions(table, args.format))
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from . import fit, load_model, proposition_table, simulate, write_survey
+    from .io import check_writable, write_text
+    from .report import render_propositions
+
+    out = Path(args.out)
+    files = [out / n for n in ("survey.csv", "survey.json", "estimates.csv", "propositions.csv",
+                               "report.md")]
+    for f in files:  # refuse before any work, so nothing is half-written
+        check_writable(f, args.force)
+    model = load_model("integrative")
+    df = simulate(model, n=args.n, seed=args.seed)
+    res = fit(model, df)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    text = render_propositions(table, "text")
+    sys.stdout.write(text)
+    write_survey(df, files[0], force=args.force)
+    write_text(files[2], res.params.to_csv(index=False, float_format="%.6g", lineterminator="\n"), force=args.force)
+    write_text(files[3], render_propositions(table, "csv"), force=args.force)
+    meta = json.loads(files[1].read_text(encoding="utf-8"))
+    report = (
+        f"# smsem reproduction of the integrative model\n\n"
+        f"Synthetic survey: n = {args.n}, seed = {args.seed}, {meta['likert']}-point Likert items; "
+        f"ML fit with semopy; {args.boot} bootstrap draws (seed {args.seed}).\n\n"
+        f"## Propositions\n\n{render_propositions(table, 'markdown')}\n"
+        f"Verdict: *supported* when the {table.level:.0%} percentile bootstrap CI of the standardized "
+        f"path lies on the hypothesized side of 0, *opposite sign* when it lies on the other side, "
+        f"*not supported* otherwise.\n"
+    )
+    write_text(files[4], report, force=args.force)
+    print(f"\nwrote {', '.join(str(f) for f in files)}")
+    return 0
+
+
+_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``smsem`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    # Warnings go to stderr as one line each, without source lines.
+    warnings.showwarning = lambda msg, cat, *a, **k: print(  # type: ignore[assignment]
+        f"smsem: warning: {msg}", file=sys.stderr)
+    warnings.simplefilter("default", SmsemWarning)
+    try:
+        return _COMMANDS[args.command](args)
+    except SmsemError as exc:
+        print(f"smsem: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("smsem: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

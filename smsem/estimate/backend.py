@@ -1,0 +1,153 @@
+"""The semopy backend: the only module of smsem that imports semopy.
+
+semopy raises bare exceptions, logs its warnings and warm-starts each fit from the
+previous one; this module wraps it so that every fit starts from a stated vector,
+failures become smsem exceptions or warnings, and results come out as plain arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import semopy
+
+from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning
+from ..model.syntax import ParsedModel
+
+__all__ = ["SemopyFit", "Matrices", "semopy_syntax", "fit_semopy", "refit", "standardized_matrices"]
+
+# semopy reports trouble through the logging module; smsem reports it as warnings.
+logging.getLogger("semopy").setLevel(logging.ERROR)
+
+
+def semopy_syntax(parsed: ParsedModel) -> str:
+    """semopy's model description for a parsed lavaan model (``:=`` lines dropped)."""
+    lines = []
+    for p in parsed.parameters:
+        mod = ""
+        if p.fixed is not None:
+            mod = f"{p.fixed!r}*"
+        elif p.label is not None:
+            mod = f"{p.label}*"
+        lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Matrices:
+    """Model matrices in semopy's RAM-like layout (copies, safe to keep)."""
+
+    inner: tuple[str, ...]
+    observed: tuple[str, ...]
+    beta: np.ndarray
+    lambda_: np.ndarray
+    psi: np.ndarray
+    theta: np.ndarray
+
+    @property
+    def inner_cov(self) -> np.ndarray:
+        """Model-implied covariance of the inner (latent) variables."""
+        c = np.linalg.inv(np.eye(len(self.inner)) - self.beta)
+        return c @ self.psi @ c.T
+
+    @property
+    def implied_cov(self) -> np.ndarray:
+        return self.lambda_ @ self.inner_cov @ self.lambda_.T + self.theta
+
+
+def standardized_matrices(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
+    """std.all structural coefficients and loadings: ``(beta_std, lambda_std)``."""
+    sd_inner = np.sqrt(np.diag(mx.inner_cov))
+    sd_obs = np.sqrt(np.diag(mx.implied_cov))
+    beta_std = mx.beta * sd_inner[None, :] / sd_inner[:, None]
+    lambda_std = mx.lambda_ * sd_inner[None, :] / sd_obs[:, None]
+    return beta_std, lambda_std
+
+
+@dataclass
+class SemopyFit:
+    """A fitted semopy model kept for reuse (refits start from ``start``)."""
+
+    model: semopy.Model
+    start: np.ndarray
+    success: bool
+    message: str
+    objective: float
+
+    def matrices(self) -> Matrices:
+        m = self.model
+        return Matrices(
+            tuple(m.vars["inner"]),
+            tuple(m.vars["observed"]),
+            m.mx_beta.copy(),
+            m.mx_lambda.copy(),
+            m.mx_psi.copy(),
+            m.mx_theta.copy(),
+        )
+
+    def inspect(self) -> pd.DataFrame:
+        """semopy's parameter table with standardized estimates."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.model.inspect(std_est=True)
+
+    def calc_stats(self) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return semopy.calc_stats(self.model)
+
+
+def fit_semopy(parsed: ParsedModel, data: pd.DataFrame) -> SemopyFit:
+    """Fit by maximum likelihood (semopy's ``MLW`` objective on the N-divided covariance).
+
+    That objective is lavaan's ML fit function, so estimates equal lavaan's ``sem()``
+    defaults; the sample covariance divides by N, as lavaan's does.
+    """
+    try:
+        model = semopy.Model(semopy_syntax(parsed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = model.fit(data, obj="MLW", solver="SLSQP")
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError(f"the model could not be estimated: {exc}") from None
+    except (KeyError, ValueError, SyntaxError) as exc:
+        raise EstimationError(f"semopy rejected the model or data: {exc}") from None
+    fit = SemopyFit(model, np.array(res.x, dtype=float), bool(res.success), str(res.message), float(res.fun))
+    if not fit.success or not np.isfinite(fit.objective):
+        warnings.warn(f"the optimizer did not converge ({fit.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    _warn_heywood(fit)
+    return fit
+
+
+def _warn_heywood(fit: SemopyFit) -> None:
+    mx = fit.matrices()
+    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
+        diag = np.diag(mat)
+        for name, v in zip(names, diag):
+            if v < 0:
+                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): "
+                              "the solution is inadmissible (Heywood case)", HeywoodWarning, stacklevel=4)
+
+
+def refit(fit: SemopyFit, data: pd.DataFrame) -> tuple[bool, Matrices | None]:
+    """Refit the same model to new data, starting from ``fit.start``.
+
+    Returns ``(ok, matrices)``; ``ok`` is False when the optimizer failed. The start is
+    reset on every call so that consecutive refits do not depend on each other.
+    """
+    m = fit.model
+    m.param_vals = fit.start.copy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = m.fit(data, obj="MLW", solver="SLSQP")
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+        return False, None
+    if not res.success or not np.isfinite(res.fun):
+        return False, None
+    return True, fit.matrices()

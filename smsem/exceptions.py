@@ -1,0 +1,51 @@
+"""Exception and warning classes of smsem.
+
+Every error a user can cause by their input (a file, model syntax, an option) is a
+subclass of :class:`SmsemError`; the command line turns it into one line on stderr and
+exit status 2. Estimation trouble is a warning, never an exception.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SmsemError",
+    "SpecError",
+    "DataError",
+    "OptionError",
+    "EstimationError",
+    "SmsemWarning",
+    "ConvergenceWarning",
+    "HeywoodWarning",
+]
+
+
+class SmsemError(Exception):
+    """Base class of the errors caused by user input."""
+
+
+class SpecError(SmsemError):
+    """A model specification (lavaan syntax, codebook, population) is invalid."""
+
+
+class DataError(SmsemError):
+    """A survey data set cannot be used (missing column, bad value, too few rows)."""
+
+
+class OptionError(SmsemError, ValueError):
+    """An option has a value outside its allowed set or range."""
+
+
+class EstimationError(SmsemError):
+    """The model could not be estimated at all on the given data."""
+
+
+class SmsemWarning(UserWarning):
+    """Base class of smsem's warnings."""
+
+
+class ConvergenceWarning(SmsemWarning):
+    """The optimizer did not converge; estimates may be unreliable."""
+
+
+class HeywoodWarning(SmsemWarning):
+    """An inadmissible solution: a negative variance or a non-positive-definite matrix."""

@@ -1,0 +1,255 @@
+"""A parser for the subset of lavaan model syntax that smsem uses.
+
+Supported, as in lavaan: ``=~`` (measurement), ``~`` (regression), ``~~`` (variance and
+covariance), ``:=`` (defined parameters), ``+`` between terms, modifiers ``2*x`` (fixed
+value), ``a*x`` (label) and ``NA*x`` (free), several left-hand sides (``y1 + y2 ~ x``),
+statements split over lines when a line ends with an operator or ``+``, ``;`` between
+statements, and comments after ``#`` or ``!``.
+
+Errors are :class:`~smsem.exceptions.SpecError` naming the line and column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from ..exceptions import SpecError
+
+__all__ = ["ParameterSpec", "DefinedSpec", "ParsedModel", "parse_lavaan"]
+
+_OPERATORS = ("=~", "~~", ":=", "~")
+_IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
+_IDENT_RE = re.compile(rf"^{_IDENT}$")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One model parameter as written: ``lhs op rhs`` with an optional modifier."""
+
+    lhs: str
+    op: str
+    rhs: str
+    label: str | None = None
+    fixed: float | None = None
+    line: int = 0
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """``(lhs, op, rhs)`` with covariances in a canonical (sorted) order."""
+        if self.op == "~~":
+            a, b = sorted((self.lhs, self.rhs))
+            return (a, "~~", b)
+        return (self.lhs, self.op, self.rhs)
+
+
+@dataclass(frozen=True)
+class DefinedSpec:
+    """A defined parameter ``name := expression`` (lavaan's ``:=``)."""
+
+    name: str
+    expression: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ParsedModel:
+    """The statements of a lavaan model, in the order written."""
+
+    parameters: tuple[ParameterSpec, ...]
+    defined: tuple[DefinedSpec, ...] = field(default=())
+
+    @property
+    def latents(self) -> list[str]:
+        """Latent variables: left-hand sides of ``=~``, in order of appearance."""
+        out: list[str] = []
+        for p in self.parameters:
+            if p.op == "=~" and p.lhs not in out:
+                out.append(p.lhs)
+        return out
+
+    def indicators(self, latent: str) -> list[str]:
+        """Indicators of ``latent`` in the order written."""
+        return [p.rhs for p in self.parameters if p.op == "=~" and p.lhs == latent]
+
+    @property
+    def observed(self) -> list[str]:
+        """Observed variables: every variable that is not latent, in order of appearance."""
+        lat = set(self.latents)
+        out: list[str] = []
+        for p in self.parameters:
+            for v in (p.lhs, p.rhs) if p.op != "=~" else (p.rhs,):
+                if v not in lat and v not in out:
+                    out.append(v)
+        return out
+
+    @property
+    def regressions(self) -> list[ParameterSpec]:
+        """The ``~`` statements."""
+        return [p for p in self.parameters if p.op == "~"]
+
+    @property
+    def labels(self) -> dict[str, ParameterSpec]:
+        """Labelled parameters by label (the first occurrence of a shared label)."""
+        out: dict[str, ParameterSpec] = {}
+        for p in self.parameters:
+            if p.label is not None and p.label not in out:
+                out[p.label] = p
+        return out
+
+    def to_lavaan(self) -> str:
+        """Render the model back to lavaan syntax, one parameter per line."""
+        lines = []
+        for p in self.parameters:
+            mod = ""
+            if p.fixed is not None:
+                mod = f"{_fmt_number(p.fixed)}*"
+            elif p.label is not None:
+                mod = f"{p.label}*"
+            lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")
+        for d in self.defined:
+            lines.append(f"{d.name} := {d.expression}")
+        return "\n".join(lines) + "\n"
+
+
+def _fmt_number(x: float) -> str:
+    return repr(float(x)) if not float(x).is_integer() else str(int(x))
+
+
+def _strip_comment(line: str) -> str:
+    for ch in ("#", "!"):
+        pos = line.find(ch)
+        if pos >= 0:
+            line = line[:pos]
+    return line
+
+
+def _statements(text: str) -> Iterator[tuple[int, int, str]]:
+    """Yield ``(line, column_offset, statement)``, joining continued lines."""
+    pending: list[str] = []
+    start_line = 0
+    start_col = 0
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        body = _strip_comment(raw)
+        for part_start, part in _split_semicolons(body):
+            stripped = part.strip()
+            if not stripped:
+                continue
+            col = part_start + (len(part) - len(part.lstrip())) + 1
+            if pending and (pending[-1].rstrip().endswith(("+", "~", "=~", ":=", "*")) or stripped.startswith("+")):
+                pending.append(stripped)
+                continue
+            if pending:
+                yield start_line, start_col, " ".join(pending)
+            pending = [stripped]
+            start_line, start_col = lineno, col
+    if pending:
+        yield start_line, start_col, " ".join(pending)
+
+
+def _split_semicolons(body: str) -> Iterator[tuple[int, str]]:
+    pos = 0
+    for piece in body.split(";"):
+        yield pos, piece
+        pos += len(piece) + 1
+
+
+def _find_operator(stmt: str) -> tuple[str, int] | None:
+    # ":=" and "=~" and "~~" before "~": scan left to right for the first operator.
+    for i in range(len(stmt)):
+        for op in _OPERATORS:
+            if stmt.startswith(op, i):
+                return op, i
+    return None
+
+
+def parse_lavaan(text: str) -> ParsedModel:
+    """Parse lavaan model syntax.
+
+    Parameters
+    ----------
+    text : str
+        The model, as in a ``.lav`` file.
+
+    Returns
+    -------
+    ParsedModel
+
+    Raises
+    ------
+    SpecError
+        With the line and column of the first problem.
+    """
+    params: list[ParameterSpec] = []
+    defined: list[DefinedSpec] = []
+    for line, col, stmt in _statements(text):
+        found = _find_operator(stmt)
+        if found is None:
+            raise SpecError(f"line {line}, column {col}: no operator (=~, ~, ~~, :=) in {stmt!r}")
+        op, pos = found
+        lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
+        where = f"line {line}, column {col}"
+        if not lhs_text:
+            raise SpecError(f"{where}: nothing on the left of {op!r} in {stmt!r}")
+        if not rhs_text:
+            raise SpecError(f"{where}: nothing on the right of {op!r} in {stmt!r}")
+        if op == ":=":
+            if not _IDENT_RE.match(lhs_text):
+                raise SpecError(f"{where}: {lhs_text!r} is not a valid name for a defined parameter")
+            defined.append(DefinedSpec(lhs_text, rhs_text, line))
+            continue
+        if _find_operator(rhs_text) is not None:
+            raise SpecError(f"{where}: two operators in one statement {stmt!r} (missing line break?)")
+        lhs_vars = [v.strip() for v in lhs_text.split("+")]
+        for v in lhs_vars:
+            if not _IDENT_RE.match(v):
+                raise SpecError(f"{where}: {v!r} is not a valid variable name")
+        for term in rhs_text.split("+"):
+            term = term.strip()
+            if not term:
+                raise SpecError(f"{where}: empty term after '+' in {stmt!r}")
+            label, fixed, var = _parse_term(term, where)
+            if op == "~" and var == "1":
+                raise SpecError(f"{where}: intercepts ('~ 1') are not supported by smsem's models")
+            for lhs in lhs_vars:
+                params.append(ParameterSpec(lhs, op, var, label, fixed, line))
+    if not params:
+        raise SpecError("line 1, column 1: the model has no statements")
+    _check_duplicates(params)
+    return ParsedModel(tuple(params), tuple(defined))
+
+
+def _parse_term(term: str, where: str) -> tuple[str | None, float | None, str]:
+    if "*" not in term:
+        if not _IDENT_RE.match(term) and term != "1":
+            raise SpecError(f"{where}: {term!r} is not a valid variable name")
+        return None, None, term
+    mod, _, var = term.partition("*")
+    mod, var = mod.strip(), var.strip()
+    if "*" in var:
+        raise SpecError(f"{where}: more than one '*' in term {term!r}")
+    if not _IDENT_RE.match(var):
+        raise SpecError(f"{where}: {var!r} is not a valid variable name")
+    if mod == "NA":
+        return None, None, var
+    if _NUMBER_RE.match(mod):
+        value = float(mod)
+        if not math.isfinite(value):
+            raise SpecError(f"{where}: fixed value {mod!r} is not finite")
+        return None, value, var
+    if _IDENT_RE.match(mod):
+        return mod, None, var
+    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label")
+
+
+def _check_duplicates(params: list[ParameterSpec]) -> None:
+    seen: dict[tuple[str, str, str], int] = {}
+    for p in params:
+        if p.key in seen:
+            raise SpecError(
+                f"line {p.line}: parameter '{p.lhs} {p.op} {p.rhs}' is already specified on line {seen[p.key]}"
+            )
+        seen[p.key] = p.line

@@ -1,0 +1,108 @@
+"""Formatting of proposition tables: text, Markdown, JSON and CSV. Formats only."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..propositions import PropositionTable
+
+__all__ = ["render_propositions", "FORMATS"]
+
+FORMATS = ("text", "markdown", "json", "csv")
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _p(v: float) -> str:
+    if math.isnan(v):
+        return ""
+    return "<.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _rows(pt: "PropositionTable") -> tuple[list[str], list[list[str]]]:
+    pct = f"{pt.level * 100:g}%"
+    header = ["Id", "Path", "Exp.", "Est.", "Std.", "SE", "p", f"{pct} CI (std)", "Verdict"]
+    rows = []
+    for r in pt.table.itertuples(index=False):
+        ci = f"[{_f(r.ci_lower)}, {_f(r.ci_upper)}]" if not math.isnan(r.ci_lower) else ""
+        rows.append([r.id, r.path, r.expected, _f(r.est), _f(r.std_est), _f(r.se), _p(r.pvalue), ci, r.verdict])
+    return header, rows
+
+
+def _footer(pt: "PropositionTable") -> list[str]:
+    fi = pt.fit_indices
+    boot = f"bootstrap draws: {pt.n_boot} ({pt.n_failed} failed"
+    if pt.failures:
+        boot += ": " + ", ".join(f"{k} {v}" for k, v in sorted(pt.failures.items()))
+    boot += f"), {pt.ci_method} CI of the standardized estimate"
+    return [
+        f"n = {pt.n}; {boot}",
+        (f"chi2({fi['df']:.0f}) = {fi['chi2']:.3f}, p = {_p(fi['pvalue'])}; CFI = {fi['cfi']:.3f}; "
+         f"TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f}"),
+    ]
+
+
+def _text(pt: "PropositionTable") -> str:
+    header, rows = _rows(pt)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    num = {3, 4, 5, 6}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in num else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [line(header), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    out.append("")
+    out += _footer(pt)
+    return "\n".join(out) + "\n"
+
+
+def _markdown(pt: "PropositionTable") -> str:
+    header, rows = _rows(pt)
+    align = ["---", "---", ":-:", "--:", "--:", "--:", "--:", ":-:", "---"]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    out += ["| " + " | ".join(c.replace("->", "→") for c in r) + " |" for r in rows]
+    out.append("")
+    out += [f"{line}  " for line in _footer(pt)]
+    return "\n".join(out) + "\n"
+
+
+def _json(pt: "PropositionTable") -> str:
+    def clean(v: Any) -> Any:
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    doc = {
+        "n": pt.n,
+        "n_boot": pt.n_boot,
+        "n_failed": pt.n_failed,
+        "failures": pt.failures,
+        "level": pt.level,
+        "ci_method": pt.ci_method,
+        "fit": {k: clean(v) for k, v in pt.fit_indices.items()},
+        "paths": [{k: clean(v) for k, v in row.items()} for row in pt.table.to_dict(orient="records")],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _csv(pt: "PropositionTable") -> str:
+    buf = io.StringIO()
+    pt.table.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+    return buf.getvalue()
+
+
+def render_propositions(pt: "PropositionTable", fmt: str = "text") -> str:
+    """Render a proposition table in ``fmt`` (one of ``FORMATS``)."""
+    from .._validation import check_option
+
+    check_option("format", fmt, FORMATS)
+    return {"text": _text, "markdown": _markdown, "json": _json, "csv": _csv}[fmt](pt)
