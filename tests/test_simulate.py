@@ -57,3 +57,19 @@ def test_standardized_paths_equal_semopy(fitted):
     p = fitted.params[fitted.params.op == "~"]
     for r in p.itertuples():
         assert fitted.standardized_paths[f"{r.lhs}~{r.rhs}"] == pytest.approx(r.std_all, abs=1e-9)
+
+
+def test_param_map_rebuilds_matrices_and_names_match(fitted):
+    """ParamMap.matrices_at(theta) reproduces semopy's matrices; names match params; SEs match."""
+    pm, theta = fitted.param_map, fitted.start
+    mx = pm.matrices_at(theta)
+    for a, b in ((mx.beta, fitted.matrices.beta), (mx.lambda_, fitted.matrices.lambda_),
+                 (mx.psi, fitted.matrices.psi), (mx.theta, fitted.matrices.theta)):
+        np.testing.assert_array_equal(a, b)
+    se = np.sqrt(np.diag(fitted.vcov))
+    free = fitted.params.dropna(subset=["se"])
+    assert len(free) == pm.n_free == fitted.model.n_free
+    for r in free.itertuples():
+        k = pm.index(r.lhs, r.op, r.rhs)
+        assert theta[k] == pytest.approx(r.est, rel=1e-12)
+        assert se[k] == pytest.approx(r.se, rel=1e-6)

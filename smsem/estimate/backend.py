@@ -18,7 +18,9 @@ import semopy
 from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning
 from ..model.syntax import ParsedModel
 
-__all__ = ["SemopyFit", "Matrices", "semopy_syntax", "fit_semopy", "refit", "standardized_matrices"]
+__all__ = [
+    "SemopyFit", "Matrices", "ParamMap", "semopy_syntax", "fit_semopy", "refit", "standardized_matrices",
+]
 
 # semopy reports trouble through the logging module; smsem reports it as warnings.
 logging.getLogger("semopy").setLevel(logging.ERROR)
@@ -59,6 +61,62 @@ class Matrices:
         return self.lambda_ @ self.inner_cov @ self.lambda_.T + self.theta
 
 
+_MATRIX_NAMES = ("beta", "lambda_", "psi", "theta")
+
+
+@dataclass(frozen=True)
+class ParamMap:
+    """Where each free parameter sits in the model matrices (pure numpy; no semopy).
+
+    ``theta`` vectors everywhere in smsem follow this order, which is semopy's order of
+    active parameters. A parameter shared by several cells (an equality constraint by
+    label) has several locations.
+
+    Attributes
+    ----------
+    names : tuple of (lhs, op, rhs)
+        lavaan-style name of each free parameter (its first location).
+    locations : tuple of tuple of (matrix, row, col)
+        ``matrix`` is 0..3 for beta, lambda, psi, theta; symmetric matrices list both
+        triangles.
+    base : Matrices
+        The matrices with every fixed value in place (free cells hold the estimate).
+    """
+
+    names: tuple[tuple[str, str, str], ...]
+    locations: tuple[tuple[tuple[int, int, int], ...], ...]
+    base: Matrices
+
+    @property
+    def n_free(self) -> int:
+        return len(self.names)
+
+    def matrices_at(self, theta: np.ndarray) -> Matrices:
+        """The model matrices at parameter vector ``theta``."""
+        mats = [self.base.beta.copy(), self.base.lambda_.copy(), self.base.psi.copy(), self.base.theta.copy()]
+        for value, locs in zip(theta, self.locations):
+            for m, i, j in locs:
+                mats[m][i, j] = value
+        return Matrices(self.base.inner, self.base.observed, *mats)
+
+    def index(self, lhs: str, op: str, rhs: str) -> int:
+        """Position of parameter ``lhs op rhs`` in ``theta`` (covariances in either order)."""
+        for k, nm in enumerate(self.names):
+            if nm == (lhs, op, rhs) or (op == "~~" and nm == (rhs, op, lhs)):
+                return k
+        raise KeyError(f"{lhs} {op} {rhs} is not a free parameter")
+
+
+def _param_name(m: int, i: int, j: int, inner: tuple[str, ...], observed: tuple[str, ...]) -> tuple[str, str, str]:
+    if m == 0:
+        return (inner[i], "~", inner[j])
+    if m == 1:
+        return (inner[j], "=~", observed[i])
+    if m == 2:
+        return (inner[i], "~~", inner[j])
+    return (observed[i], "~~", observed[j])
+
+
 def standardized_matrices(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
     """std.all structural coefficients and loadings: ``(beta_std, lambda_std)``."""
     sd_inner = np.sqrt(np.diag(mx.inner_cov))
@@ -88,6 +146,33 @@ class SemopyFit:
             m.mx_psi.copy(),
             m.mx_theta.copy(),
         )
+
+    def param_map(self) -> ParamMap:
+        """The free parameters' locations, read from semopy's parameter table."""
+        m = self.model
+        mats = m.matrices
+        base = self.matrices()
+        names, locations = [], []
+        for param in m.parameters.values():
+            if not param.active:
+                continue
+            locs = []
+            for loc in param.locations:
+                k = next(n for n, mx in enumerate(mats) if mx is loc.matrix)
+                i, j = (int(x) for x in loc.indices)
+                locs.append((k, i, j))
+                if loc.symmetric and i != j:
+                    locs.append((k, j, i))
+            names.append(_param_name(*locs[0], base.inner, base.observed))
+            locations.append(tuple(locs))
+        return ParamMap(tuple(names), tuple(locations), base)
+
+    def vcov(self) -> np.ndarray:
+        """Inverse expected information (semopy's), in :class:`ParamMap` order."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, inv = self.model.calc_fim(inverse=True)
+        return np.asarray(inv, dtype=float)
 
     def inspect(self) -> pd.DataFrame:
         """semopy's parameter table with standardized estimates."""

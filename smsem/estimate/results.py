@@ -13,7 +13,7 @@ from scipy import stats
 
 from ..exceptions import DataError
 from ..model.spec import SEMModel
-from .backend import Matrices, fit_semopy, standardized_matrices
+from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS"]
 
@@ -39,7 +39,14 @@ class FitResults:
     matrices : Matrices
         Estimated model matrices.
     start : ndarray
-        The estimate vector in semopy's order (start values of bootstrap refits).
+        The estimate vector ``theta`` in :class:`ParamMap` order (semopy's order; the
+        start values of bootstrap refits).
+    param_map : ParamMap
+        Where each element of ``theta`` sits in the matrices: ``param_map.matrices_at(theta)``
+        rebuilds the model matrices, e.g. for delta-method derivatives.
+    vcov : ndarray
+        Covariance matrix of ``start`` (inverse expected information / N convention of
+        lavaan's ML), in the same order.
     """
 
     model: SEMModel
@@ -50,6 +57,8 @@ class FitResults:
     converged: bool
     matrices: Matrices
     start: np.ndarray = field(repr=False)
+    param_map: ParamMap | None = field(default=None, repr=False)
+    vcov: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -163,4 +172,5 @@ def fit(model: SEMModel, data: pd.DataFrame) -> FitResults:
         "tli": float(stats_.loc["TLI", col]),
         "rmsea": float(stats_.loc["RMSEA", col]),
     }
-    return FitResults(model, x, dropped, _param_table(sfit), indices, sfit.success, sfit.matrices(), sfit.start.copy())
+    return FitResults(model, x, dropped, _param_table(sfit), indices, sfit.success, sfit.matrices(),
+                      sfit.start.copy(), sfit.param_map(), sfit.vcov())
