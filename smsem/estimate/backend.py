@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import semopy
 
-from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning
+from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning, NonPositiveDefiniteWarning
 from ..model.syntax import ParsedModel
 
 __all__ = [
@@ -217,6 +217,11 @@ def _warn_heywood(fit: SemopyFit) -> None:
             if v < 0:
                 warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): "
                               "the solution is inadmissible (Heywood case)", HeywoodWarning, stacklevel=4)
+    from .admissibility import inadmissibility  # non-PD matrices without a negative variance
+
+    for problem in inadmissibility(mx):
+        if "not positive definite" in problem or "cannot be computed" in problem:
+            warnings.warn(f"{problem}: the solution is inadmissible", NonPositiveDefiniteWarning, stacklevel=4)
 
 
 def refit(fit: SemopyFit, data: pd.DataFrame) -> tuple[bool, Matrices | None]:

@@ -66,6 +66,18 @@ class FitResults:
         return len(self.data)
 
     @cached_property
+    def problems(self) -> tuple[str, ...]:
+        """Why the solution is inadmissible (non-convergence, Heywood case, non-PD); empty if admissible."""
+        from .admissibility import inadmissibility
+
+        return inadmissibility(self.matrices, self.converged)
+
+    @property
+    def admissible(self) -> bool:
+        """True when the optimizer converged to a proper solution (see :attr:`problems`)."""
+        return not self.problems
+
+    @cached_property
     def standardized_paths(self) -> pd.Series:
         """std.all coefficient of every structural path, indexed ``"lhs~rhs"``."""
         return structural_std(self.matrices, self.model)
