@@ -190,11 +190,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else ""))
+        raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else "")
+                        + "; check the path")
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc.strerror})") from None
+        raise DataError(f"{path}: cannot read the file ({exc.strerror}); check its permissions") from None
     if path.suffix.lower() in (".parquet", ".pq") or raw[:4] == b"PAR1":
         try:
             import pyarrow.parquet as pq
@@ -203,7 +204,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             df = table.to_pandas()
         except Exception as exc:  # pyarrow raises several unrelated classes
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DataError(f"{path}: not a readable Parquet file ({first})") from None
+            raise DataError(f"{path}: not a readable Parquet file ({first}); export it again "
+                            "(Parquet or CSV)") from None
         df.columns = [str(c).strip() for c in table.column_names]
         return df
     return _parse_text(_decode(raw, path), path)
@@ -221,17 +223,19 @@ def load_column_map(path: str | Path) -> dict[str, str]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        raise OptionError(f"{path}: column map file not found") from None
+        raise OptionError(f"{path}: column map file not found; check the --columns path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{path}: cannot read the column map ({exc})") from None
+        raise OptionError(f"{path}: cannot read the column map ({exc}); save it as UTF-8 YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise OptionError(f"{path}: {where}invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise OptionError(f"{path}: {where}invalid YAML ({getattr(exc, 'problem', exc)}); write one "
+                          "'your column: item id' per line") from None
     if isinstance(doc, dict) and set(doc) == {"columns"} and isinstance(doc["columns"], dict):
         doc = doc["columns"]
     if not isinstance(doc, dict) or not doc:
-        raise OptionError(f"{path}: a column map must be a YAML mapping 'your column: item id', one per line")
+        raise OptionError(f"{path}: a column map must be a YAML mapping; write one "
+                          "'your column: item id' per line, e.g. 'Q1: COM1'")
     out: dict[str, str] = {}
     for key, value in doc.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":

@@ -12,6 +12,7 @@ import numpy as np
 __all__ = ["inadmissibility"]
 
 _TOL = 1e-10
+_BOUND_TOL = 1e-10  # a variance this small sits on semopy's bound (it stores exactly 0.0 there)
 
 
 def _non_pd(names: tuple[str, ...], cov: np.ndarray, what: str) -> list[str]:
@@ -33,8 +34,11 @@ def _non_pd(names: tuple[str, ...], cov: np.ndarray, what: str) -> list[str]:
     return [f"the {what} is not positive definite (smallest eigenvalue {w[0]:.3g}){detail}"]
 
 
-def inadmissibility(matrices, converged: bool = True) -> tuple[str, ...]:
+def inadmissibility(matrices, converged: bool = True, free=None) -> tuple[str, ...]:
     """The reasons why a solution is inadmissible (empty when it is admissible).
+
+    A variance at exactly 0 counts as a Heywood case only when it is a free parameter
+    (``free``); without ``free`` every zero variance is reported.
 
     Parameters
     ----------
@@ -42,6 +46,8 @@ def inadmissibility(matrices, converged: bool = True) -> tuple[str, ...]:
         Estimated model matrices (``smsem.estimate.backend.Matrices``).
     converged : bool, default=True
         Whether the optimizer reported convergence.
+    free : collection of (lhs, op, rhs), optional
+        The free parameters (``ParamMap.names``); a variance fixed to 0 is no problem.
 
     Returns
     -------
@@ -54,7 +60,11 @@ def inadmissibility(matrices, converged: bool = True) -> tuple[str, ...]:
     for names, mat in ((matrices.inner, matrices.psi), (matrices.observed, matrices.theta)):
         for name, v in zip(names, np.diag(mat)):
             if v < 0:
-                problems.append(f"negative variance {name} ~~ {name} = {v:.4g} (Heywood case)")
+                problems.append(f"negative variance estimate for {name} ~~ {name} ({v:.4g}) (Heywood case)")
+            elif v <= _BOUND_TOL and (free is None or (name, "~~", name) in free):
+                # semopy bounds variances below by 0: a Heywood case ends on the bound.
+                problems.append(f"variance {name} ~~ {name} is at its lower bound 0 (Heywood case: the "
+                                "unbounded ML estimate would be zero or negative)")
     if not problems:
         try:
             problems += _non_pd(matrices.inner, matrices.inner_cov, "latent covariance matrix")

@@ -210,18 +210,12 @@ def fit_semopy(parsed: ParsedModel, data: pd.DataFrame) -> SemopyFit:
 
 
 def _warn_heywood(fit: SemopyFit) -> None:
-    mx = fit.matrices()
-    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
-        diag = np.diag(mat)
-        for name, v in zip(names, diag):
-            if v < 0:
-                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): "
-                              "the solution is inadmissible (Heywood case)", HeywoodWarning, stacklevel=4)
-    from .admissibility import inadmissibility  # non-PD matrices without a negative variance
+    """One warning per inadmissible variance (negative or at semopy's bound 0) or non-PD matrix."""
+    from .admissibility import inadmissibility
 
-    for problem in inadmissibility(mx):
-        if "not positive definite" in problem or "cannot be computed" in problem:
-            warnings.warn(f"{problem}: the solution is inadmissible", NonPositiveDefiniteWarning, stacklevel=4)
+    for problem in inadmissibility(fit.matrices(), free=set(fit.param_map().names)):
+        cls = NonPositiveDefiniteWarning if "positive definite" in problem or "computed" in problem else HeywoodWarning
+        warnings.warn(f"{problem}: the solution is inadmissible", cls, stacklevel=4)
 
 
 def refit(fit: SemopyFit, data: pd.DataFrame) -> tuple[bool, Matrices | None]:

@@ -70,7 +70,8 @@ class FitResults:
         """Why the solution is inadmissible (non-convergence, Heywood case, non-PD); empty if admissible."""
         from .admissibility import inadmissibility
 
-        return inadmissibility(self.matrices, self.converged)
+        free = set(self.param_map.names) if self.param_map is not None else None
+        return inadmissibility(self.matrices, self.converged, free)
 
     @property
     def admissible(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ..exceptions import SpecError
+from ..exceptions import IdentificationError, SpecError
 from .identification import check_identification
 from .syntax import ParsedModel, parse_lavaan
 
@@ -189,7 +189,7 @@ def _resolve_syntax(name: str, codebook: Mapping[str, Any] | None, base: Path) -
     path = Path(name)
     if path.suffix == ".lav" or path.is_file():
         if not path.is_file():
-            raise SpecError(f"{path}: model file not found")
+            raise SpecError(f"{path}: model file not found; check the --model path")
         return path.stem, _read_text(path), path
     lav = base / f"{name}.lav"
     if not lav.is_file():
@@ -232,7 +232,10 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
     """
     base = models_dir()
     model_name, text, lav_path = _resolve_syntax(name, None, base)
-    parsed = parse_lavaan(text)
+    try:
+        parsed = parse_lavaan(text)
+    except SpecError as exc:
+        raise SpecError(f"{lav_path}: {exc}") from None
     cb_path: Path | None
     if codebook is not None:
         cb_path = Path(codebook)
@@ -244,8 +247,7 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
             cb_path = None
     if cb_path is None:
         model = SEMModel(model_name, text, parsed, {}, (), None, 5, str(lav_path))
-        check_identification(model)
-        return model
+        return _identified(model, lav_path)
     cb = _read_yaml(cb_path) or {}
     constructs = _constructs(cb, parsed, cb_path)
     props = _propositions(cb, parsed, cb_path)
@@ -257,7 +259,14 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
     if points < 2:
         raise SpecError(f"{cb_path}: scale.points must be at least 2, got {points}")
     model = SEMModel(model_name, text, parsed, constructs, props, pop, points, str(lav_path))
-    check_identification(model)
+    return _identified(model, lav_path)
+
+
+def _identified(model: SEMModel, lav_path: Path) -> SEMModel:
+    try:
+        check_identification(model)
+    except IdentificationError as exc:
+        raise IdentificationError(f"{lav_path}: {exc}") from None
     return model
 
 

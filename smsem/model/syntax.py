@@ -23,6 +23,7 @@ __all__ = ["ParameterSpec", "DefinedSpec", "ParsedModel", "parse_lavaan"]
 _OPERATORS = ("=~", "~~", ":=", "~")
 _IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
 _IDENT_RE = re.compile(rf"^{_IDENT}$")
+_NAME_RULE = "; names start with a letter, '_' or '.' and contain only letters, digits, '_' and '.'"
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -232,39 +233,42 @@ def parse_lavaan(text: str) -> ParsedModel:
         line = stmt.positions[0][0]
         found = _find_operator(stmt)
         if found is None:
-            raise SpecError(f"{stmt.where(0)}: no operator (=~, ~, ~~, :=) in {str(stmt)!r}")
+            raise SpecError(f"{stmt.where(0)}: no operator (=~, ~, ~~, :=) in {str(stmt)!r}; write "
+                            "'lhs =~ rhs', 'lhs ~ rhs', 'lhs ~~ rhs' or 'name := expression'")
         op, pos = found
         lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
         rhs_start = pos + len(op) + (len(stmt[pos + len(op):]) - len(stmt[pos + len(op):].lstrip()))
         if not lhs_text:
-            raise SpecError(f"{stmt.where(pos)}: nothing on the left of {op!r} in {str(stmt)!r}")
+            raise SpecError(f"{stmt.where(pos)}: nothing on the left of {op!r} in {str(stmt)!r}; "
+                            "complete the statement or join it to the previous line")
         if not rhs_text:
-            raise SpecError(f"{stmt.where(pos)}: nothing on the right of {op!r} in {str(stmt)!r}")
+            raise SpecError(f"{stmt.where(pos)}: nothing on the right of {op!r} in {str(stmt)!r}; "
+                            "complete the statement")
         if op == ":=":
             if not _IDENT_RE.match(lhs_text):
-                raise SpecError(f"{stmt.where(0)}: {lhs_text!r} is not a valid name for a defined parameter")
+                raise SpecError(f"{stmt.where(0)}: {lhs_text!r} is not a valid name for a defined parameter{_NAME_RULE}")
             defined.append(DefinedSpec(lhs_text, rhs_text, line))
             continue
         second = _find_operator(rhs_text)
         if second is not None:
             raise SpecError(f"{stmt.where(rhs_start + second[1])}: two operators in one statement "
-                            f"{str(stmt)!r} (missing line break?)")
+                            f"{str(stmt)!r}; put each statement on its own line")
         lhs_vars = []
         for off, v in _split_plus(stmt[:pos], 0):
             if not _IDENT_RE.match(v):
                 what = "an empty name" if not v else f"{v!r}"
-                raise SpecError(f"{stmt.where(off)}: {what} is not a valid variable name")
+                raise SpecError(f"{stmt.where(off)}: {what} is not a valid variable name{_NAME_RULE}")
             lhs_vars.append(v)
         for off, term in _split_plus(rhs_text, rhs_start):
             if not term:
-                raise SpecError(f"{stmt.where(off)}: empty term after '+' in {str(stmt)!r}")
+                raise SpecError(f"{stmt.where(off)}: empty term after '+' in {str(stmt)!r}; remove the extra '+'")
             label, fixed, var = _parse_term(term, stmt.where(off))
             if op == "~" and var == "1":
-                raise SpecError(f"{stmt.where(off)}: intercepts ('~ 1') are not supported by smsem's models")
+                raise SpecError(f"{stmt.where(off)}: intercepts ('~ 1') are not supported by smsem's models; remove the '1' term")
             for lhs in lhs_vars:
                 params.append(ParameterSpec(lhs, op, var, label, fixed, line, stmt.positions[off][1]))
     if not params:
-        raise SpecError("line 1, column 1: the model has no statements")
+        raise SpecError("line 1, column 1: the model has no statements; write at least one 'latent =~ items' line")
     _check_duplicates(params)
     return ParsedModel(tuple(params), tuple(defined))
 
@@ -272,26 +276,26 @@ def parse_lavaan(text: str) -> ParsedModel:
 def _parse_term(term: str, where: str) -> tuple[str | None, float | None, str]:
     if "*" not in term:
         if not _IDENT_RE.match(term) and term != "1":
-            raise SpecError(f"{where}: {term!r} is not a valid variable name")
+            raise SpecError(f"{where}: {term!r} is not a valid variable name{_NAME_RULE}")
         return None, None, term
     mod, _, var = term.partition("*")
     mod, var = mod.strip(), var.strip()
     if "*" in var:
-        raise SpecError(f"{where}: more than one '*' in term {term!r}")
+        raise SpecError(f"{where}: more than one '*' in term {term!r}; write one modifier, e.g. 2*x or a*x")
     if not var:
-        raise SpecError(f"{where}: no variable after '*' in term {term!r}")
+        raise SpecError(f"{where}: no variable after '*' in term {term!r}; write modifier*variable")
     if not _IDENT_RE.match(var):
-        raise SpecError(f"{where}: {var!r} is not a valid variable name")
+        raise SpecError(f"{where}: {var!r} is not a valid variable name{_NAME_RULE}")
     if mod == "NA":
         return None, None, var
     if _NUMBER_RE.match(mod):
         value = float(mod)
         if not math.isfinite(value):
-            raise SpecError(f"{where}: fixed value {mod!r} is not finite")
+            raise SpecError(f"{where}: fixed value {mod!r} is not finite; use a finite number")
         return None, value, var
     if _IDENT_RE.match(mod):
         return mod, None, var
-    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label")
+    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label; write 2*x (fixed), a*x (label) or NA*x (free)")
 
 
 def _check_duplicates(params: list[ParameterSpec]) -> None:
