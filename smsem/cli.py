@@ -147,12 +147,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    # Warnings go to stderr as one line each, without source lines.
-    warnings.showwarning = lambda msg, cat, *a, **k: print(  # type: ignore[assignment]
-        f"smsem: warning: {_one_line(msg)}", file=sys.stderr)
-    warnings.simplefilter("default", SmsemWarning)
-    # SIGTERM unwinds like Ctrl-C, so temporary output files are removed too.
-    previous = _install_sigterm()
+    # Warnings go to stderr as one line each, without source lines; the filters and the
+    # SIGTERM handler are restored on return, so calling main() from Python leaks no state.
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda msg, cat, *a, **k: print(  # type: ignore[assignment]
+            f"smsem: warning: {_one_line(msg)}", file=sys.stderr)
+        warnings.simplefilter("default", SmsemWarning)
+        previous = _install_sigterm()  # SIGTERM unwinds like Ctrl-C: temporary files are removed
+        try:
+            return _run(args)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except SmsemError as exc:
@@ -172,9 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smsem: internal error (please report it; set SMSEM_TRACEBACK=1 for details): "
               f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(obj: object) -> str:

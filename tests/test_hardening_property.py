@@ -4,7 +4,8 @@ one line (CLI)."""
 
 from __future__ import annotations
 
-import codecs
+import contextlib
+import io
 import tempfile
 import warnings
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smsem
+from smsem import cli
 from smsem.exceptions import SmsemError, SmsemWarning
 from smsem.io import read_survey, validate_survey
 
@@ -23,7 +25,10 @@ EXAMPLE = ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"
 LINES = EXAMPLE.read_text().splitlines()
 MODEL = smsem.load_model("integrative")
 API = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CLI = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# In-process CLI (smsem.cli.main, the console script's code path) for breadth; a few real
+# subprocesses (2.5 s of semopy start-up each) for the process-level contract.
+CLI = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROC = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TOKENS = ["1", "2", "3", "4", "5", "0", "6", "3,0", "2.0", "2.5", "", " ", "NA", "n/a", ".", "abc", "1e3", "inf",
           "-inf", "nan", "-1", '"', '"3"', "é", "\t", ";", ",", "\x00", "５", "None", "TRUE", "1 2"]
@@ -151,17 +156,36 @@ def test_load_model_on_random_files(text, enc):
     _only_smsem(load)
 
 
+def _check_cli(rc: int, out: str, err: str) -> None:
+    assert rc in (0, 2), err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert all(ln.startswith("smsem: ") for ln in lines), err
+    if rc == 2:
+        errors = [ln for ln in lines if ln.startswith("smsem: error: ")]
+        assert len(errors) == 1 and lines[-1] == errors[0], err
+        assert out == ""
+    else:
+        assert out.startswith("id,proposition,path"), out[:200]
+
+
 @CLI
 @given(malformed_csv())
-def test_cli_exit_0_or_2_with_one_line(data):
+def test_cli_main_exit_0_or_2_with_one_line(data):
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s.csv"
+        p.write_bytes(data)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            rc = cli.main(["fit", str(p), "--boot", "0", "--format", "csv"])
+    _check_cli(rc, out.getvalue(), err.getvalue())
+
+
+@PROC
+@given(malformed_csv())
+def test_cli_process_exit_0_or_2_with_one_line(data):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "s.csv"
         p.write_bytes(data)
         r = run_cli("fit", str(p), "--boot", "0", "--format", "csv")
-    assert r.returncode in (0, 2), r.stderr
-    assert "Traceback" not in r.stderr
-    if r.returncode == 2:
-        errors = [ln for ln in r.stderr.splitlines() if ln.startswith("smsem: error: ")]
-        assert len(errors) == 1 and r.stderr.splitlines()[-1] == errors[0], r.stderr
-        assert r.stdout == ""
-    assert all(ln.startswith("smsem: ") for ln in r.stderr.splitlines()), r.stderr
+    _check_cli(r.returncode, r.stdout, r.stderr)
