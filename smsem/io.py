@@ -38,6 +38,7 @@ from .exceptions import (
     OptionError,
     OutlierWarning,
     ReverseCodedWarning,
+    SpecError,
 )
 from .model.identification import check_variables
 from .model.spec import SEMModel
@@ -325,7 +326,10 @@ def _resolve_columns(df: pd.DataFrame, model: SEMModel, source: str,
     if missing:
         raise DataError(f"{source}: missing item column(s) {', '.join(missing)} (model {model.name!r} needs "
                         f"{', '.join(model.items)}); rename the columns or map them with --columns map.yaml")
-    check_variables(model, found)
+    try:
+        check_variables(model, found)
+    except SpecError as exc:
+        raise SpecError(f"{model.source or model.name}: {exc}") from None
     return found
 
 

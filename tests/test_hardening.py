@@ -144,7 +144,7 @@ CASES = [
      "model.lav: line 2, column 12: empty term after '+'"),
     ("model: unknown variable", lambda t: [EXAMPLE, "--model",
                                            _lav(t, "F =~ COM1 + COM2 + COM3\nG =~ MA1 + MA2 + MA3\nG ~ F + SLL\n")],
-     "line 3, column 9: unknown variable SLL"),
+     "model.lav: line 3, column 9: unknown variable SLL in 'G ~ SLL'"),
     ("model: single indicator", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1\nG =~ MA1 + MA2 + MA3\nG ~ F\n")],
      "latent variable F has one indicator (COM1)"),
     ("model: t-rule", lambda t: [EXAMPLE, "--model",
@@ -404,3 +404,19 @@ def test_read_table_keeps_duplicate_headers(tmp_path):
     p = _text(tmp_path, "a;A;b\n1;2;3\n")
     t = read_table(p)
     assert list(t.columns) == ["a", "A", "b"] and t.iloc[0].tolist() == ["1", "2", "3"]
+
+
+def test_reproduce_marks_admissibility_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["reproduce", "--n", "200", "--seed", "3", "--boot", "0", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "Admissible solution: yes." in report
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert cli.main(["reproduce", "--n", "200", "--seed", "4", "--boot", "0", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists; use --force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert cli.main(["reproduce", "--n", "200", "--seed", "4", "--boot", "0", "--out", str(out), "--force"]) == 0
+    assert (out / "survey.csv").read_bytes() != before["survey.csv"]
+    assert not list(out.glob(".*.tmp"))
