@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -55,7 +54,6 @@ OUTLIER_QUANTILE = 0.999
 #: Cell contents read as a missing answer (compared after stripping, ignoring case).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 _DELIMITERS = (",", ";", "\t", "|")
-_DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+)$")
 _SHOW_ROWS = 5  # rows listed in a message before "..."
 
 
@@ -342,10 +340,14 @@ def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: boo
         values = pd.to_numeric(raw, errors="coerce").astype(float)
         bad = pd.Series(False, index=raw.index)
     else:
-        text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-        empty = text.str.lower().isin(MISSING_TOKENS)
+        # None and NaN cells become "" (pandas' str dtype keeps them missing); all else is text.
+        text = raw.astype(str).fillna("").str.strip()
+        empty = text.str.lower().isin(MISSING_TOKENS) | raw.isna().to_numpy()
         if decimal_comma:
-            text = text.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True)
+            # "3,0" -> "3.0"; anything else with a comma stays non-numeric and is reported as written.
+            has = text.str.contains(",", regex=False) & ~text.str.contains(".", regex=False)
+            if has.any():
+                text = text.where(~has, text.str.replace(",", ".", n=1, regex=False))
         values = pd.to_numeric(text.where(~empty, None), errors="coerce").astype(float)
         bad = values.isna() & ~empty
     if bad.any():
