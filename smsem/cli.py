@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -150,8 +151,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Warnings go to stderr as one line each, without source lines; the filters and the
     # SIGTERM handler are restored on return, so calling main() from Python leaks no state.
     with warnings.catch_warnings():
-        warnings.showwarning = lambda msg, cat, *a, **k: print(  # type: ignore[assignment]
-            f"smsem: warning: {_one_line(msg)}", file=sys.stderr)
+        seen: set[str] = set()
+
+        def show(msg, *args, **kwargs):  # each distinct warning once (refits repeat them)
+            line = f"smsem: warning: {_one_line(msg)}"
+            if line not in seen:
+                seen.add(line)
+                print(line, file=sys.stderr)
+
+        warnings.showwarning = show  # type: ignore[assignment]
+        # semopy reports some trouble (e.g. a singular information matrix) through the root
+        # logger; show it in the same one-line form instead of "WARNING:root:...".
+        handler = _LogToWarningLine(show)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        saved = root.handlers[:-1]
+        for h in saved:
+            root.removeHandler(h)
         warnings.simplefilter("default", SmsemWarning)
         previous = _install_sigterm()  # SIGTERM unwinds like Ctrl-C: temporary files are removed
         try:
@@ -159,6 +175,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            root.removeHandler(handler)
+            for h in saved:
+                root.addHandler(h)
+
+
+class _LogToWarningLine(logging.Handler):
+    """Print library log records of level WARNING and above as ``smsem: warning: ...``."""
+
+    def __init__(self, show) -> None:
+        super().__init__(level=logging.WARNING)
+        self._show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._show(f"estimation: {record.getMessage()}")
 
 
 def _run(args: argparse.Namespace) -> int:

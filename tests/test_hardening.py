@@ -152,6 +152,10 @@ CASES = [
      "9 free parameters but only 6 moments"),
     ("model: regressed on itself", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1 + COM2 + COM3\nF ~ F\n")],
      "line 2, column 5: F is regressed on itself"),
+    ("model: negative fixed variance", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1 + COM2 + COM3\nF ~~ -1*F\n")],
+     "model.lav: line 2, column 6: the variance F ~~ F is fixed to -1"),
+    ("model: no scale", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ a*COM1 + a*COM2 + a*COM3\n")],
+     "latent variable F has no scale: every loading carries a label"),
     ("model: missing file", lambda t: [EXAMPLE, "--model", t / "nomodel.lav"], "model file not found"),
     ("model: unknown name", lambda t: [EXAMPLE, "--model", "nonesuch"], "unknown model 'nonesuch'"),
 ]
@@ -420,3 +424,14 @@ def test_reproduce_marks_admissibility_and_refuses_to_overwrite(tmp_path, capsys
     assert cli.main(["reproduce", "--n", "200", "--seed", "4", "--boot", "0", "--out", str(out), "--force"]) == 0
     assert (out / "survey.csv").read_bytes() != before["survey.csv"]
     assert not list(out.glob(".*.tmp"))
+
+
+def test_estimation_trouble_prints_each_warning_once(tmp_path, capsys):
+    """A Heywood solution refitted by the bootstrap warns once per problem, in one-line form;
+    semopy's own log messages come out as ``smsem: warning: estimation: ...``."""
+    lav = _lav(tmp_path, "F =~ 100*COM1 + COM2 + COM3\nCOM1 ~~ 1000*COM1\n")
+    assert cli.main(["fit", str(EXAMPLE), "--model", str(lav), "--boot", "3", "--format", "csv"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(ln.startswith("smsem: warning: ") for ln in lines), lines
+    assert len(lines) == len(set(lines))
+    assert any("variance F ~~ F is at its lower bound 0" in ln for ln in lines), lines

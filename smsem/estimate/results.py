@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import DataError
+from ..exceptions import DataError, EstimationError
 from ..model.spec import SEMModel
 from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
 
@@ -185,5 +185,13 @@ def fit(model: SEMModel, data: pd.DataFrame) -> FitResults:
         "tli": float(stats_.loc["TLI", col]),
         "rmsea": float(stats_.loc["RMSEA", col]),
     }
-    return FitResults(model, x, dropped, _param_table(sfit), indices, sfit.success, sfit.matrices(),
+    try:
+        table = _param_table(sfit)
+    except np.linalg.LinAlgError:  # semopy cannot invert Sigma at the solution: nothing to report
+        from .admissibility import inadmissibility
+
+        why = "; ".join(inadmissibility(sfit.matrices(), sfit.success)) or "a singular implied covariance matrix"
+        raise EstimationError(f"the solution of model {model.name!r} cannot be summarized ({why}); "
+                              "check the model for fixed values and identification") from None
+    return FitResults(model, x, dropped, table, indices, sfit.success, sfit.matrices(),
                       sfit.start.copy(), sfit.param_map(), sfit.vcov())

@@ -54,8 +54,20 @@ def check_identification(model: "SEMModel") -> None:
             what = "measured by" if p.op == "=~" else "regressed on"
             raise IdentificationError(f"{_where(p)}: {p.lhs} is {what} itself ('{p.lhs} {p.op} {p.rhs}'); "
                                       "remove the statement")
+    for p in parsed.parameters:
+        if p.op == "~~" and p.lhs == p.rhs and p.fixed is not None and p.fixed < 0:
+            raise SpecError(f"{_where(p)}: the variance {p.lhs} ~~ {p.rhs} is fixed to {p.fixed:g}; a variance "
+                            "cannot be negative: fix it to 0 or a positive value, or free it")
     for lat in parsed.latents:
         ind = parsed.indicators(lat)
+        loads = [p for p in parsed.parameters if p.op == "=~" and p.lhs == lat]
+        # semopy's scale: the first fixed loading, else the first loading without a label.
+        scaled = any(p.fixed not in (None, 0) for p in loads) or any(p.fixed is None and p.label is None
+                                                                      for p in loads)
+        if not scaled and not _fixed_variance(parsed, lat):
+            raise IdentificationError(
+                f"{_where(loads[0])}: latent variable {lat} has no scale: every loading carries a label, so "
+                f"none is fixed to 1; write 1*{loads[0].rhs} (or fix the variance, {lat} ~~ 1*{lat})")
         first = next(p for p in parsed.parameters if p.op == "=~" and p.lhs == lat)
         if all(p.fixed == 0 for p in parsed.parameters if p.op == "=~" and p.lhs == lat):
             raise IdentificationError(f"{_where(first)}: every loading of latent variable {lat} is fixed to 0, "

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ..exceptions import IdentificationError, SpecError
+from ..exceptions import SpecError
 from .identification import check_identification
 from .syntax import ParsedModel, parse_lavaan
 
@@ -265,8 +265,8 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
 def _identified(model: SEMModel, lav_path: Path) -> SEMModel:
     try:
         check_identification(model)
-    except IdentificationError as exc:
-        raise IdentificationError(f"{lav_path}: {exc}") from None
+    except SpecError as exc:
+        raise type(exc)(f"{lav_path}: {exc}") from None
     return model
 
 
