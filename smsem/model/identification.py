@@ -60,6 +60,10 @@ def check_identification(model: "SEMModel") -> None:
                             "cannot be negative: fix it to 0 or a positive value, or free it")
     for lat in parsed.latents:
         ind = parsed.indicators(lat)
+        first = next(p for p in parsed.parameters if p.op == "=~" and p.lhs == lat)
+        if all(p.fixed == 0 for p in parsed.parameters if p.op == "=~" and p.lhs == lat):
+            raise IdentificationError(f"{_where(first)}: every loading of latent variable {lat} is fixed to 0, "
+                                      f"so {lat} is not measured; free at least one loading")
         loads = [p for p in parsed.parameters if p.op == "=~" and p.lhs == lat]
         # semopy's scale: the first fixed loading, else the first loading without a label.
         scaled = any(p.fixed not in (None, 0) for p in loads) or any(p.fixed is None and p.label is None
@@ -68,10 +72,6 @@ def check_identification(model: "SEMModel") -> None:
             raise IdentificationError(
                 f"{_where(loads[0])}: latent variable {lat} has no scale: every loading carries a label, so "
                 f"none is fixed to 1; write 1*{loads[0].rhs} (or fix the variance, {lat} ~~ 1*{lat})")
-        first = next(p for p in parsed.parameters if p.op == "=~" and p.lhs == lat)
-        if all(p.fixed == 0 for p in parsed.parameters if p.op == "=~" and p.lhs == lat):
-            raise IdentificationError(f"{_where(first)}: every loading of latent variable {lat} is fixed to 0, "
-                                      f"so {lat} is not measured; free at least one loading")
         if len(ind) == 1 and not (_fixed_variance(parsed, ind[0]) or _fixed_variance(parsed, lat)):
             raise IdentificationError(
                 f"{_where(first)}: latent variable {lat} has one indicator ({ind[0]}) and neither its variance "
