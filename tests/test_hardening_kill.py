@@ -28,6 +28,16 @@ def _start(*args: str, **kw) -> subprocess.Popen:
                             env=ENV, cwd=ROOT, **kw)
 
 
+def _finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
+    """communicate(); a child that outlives the timeout is killed, never left running."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def _wait_for(proc: subprocess.Popen, marker_file, timeout=120.0) -> None:
     t0 = time.monotonic()
     while not marker_file.exists():
@@ -39,7 +49,8 @@ def _wait_for(proc: subprocess.Popen, marker_file, timeout=120.0) -> None:
 # A driver that runs the CLI and touches a marker when the bootstrap starts, so the
 # signal provably lands mid-way (after fit, during the 3000 draws, before any write).
 DRIVER = textwrap.dedent("""
-    import sys, pathlib
+    import signal, sys, pathlib
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     import smsem.bootstrap
     b = sys.modules["smsem.bootstrap"]  # the package exports a function of the same name
     marker = pathlib.Path(sys.argv[1])
@@ -58,11 +69,13 @@ def test_reproduce_interrupted_mid_bootstrap_leaves_no_partial_output(tmp_path, 
     out = tmp_path / "out"
     marker = tmp_path / "bootstrapping"
     proc = _start("-c", DRIVER, str(marker), "reproduce", "--n", "200", "--boot", "3000", "--out", str(out))
-    _wait_for(proc, marker)
-    time.sleep(0.5)
-    assert proc.poll() is None  # still bootstrapping: 3000 draws take far longer
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        _wait_for(proc, marker)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still bootstrapping: 3000 draws take far longer
+        proc.send_signal(sig)
+    finally:
+        stdout, stderr = _finish(proc)
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
     else:
@@ -74,7 +87,8 @@ def test_reproduce_interrupted_mid_bootstrap_leaves_no_partial_output(tmp_path, 
 
 
 WRITER = textwrap.dedent("""
-    import sys, traceback
+    import signal, sys, traceback
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     from smsem.io import write_text
     target, size = sys.argv[1], int(sys.argv[2])
     i = 0
@@ -103,10 +117,12 @@ def _whole(path) -> bool:
 def _run_writer(tmp_path, sig, delay):
     target = tmp_path / "result.txt"
     proc = _start("-c", WRITER, str(target), str(30_000_000))
-    assert proc.stdout.readline().strip() == "first"
-    time.sleep(delay)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout.readline().strip() == "first"
+        time.sleep(delay)
+    finally:
+        proc.send_signal(sig)
+        out, err = _finish(proc)
     return target, out.strip(), proc.returncode
 
 
