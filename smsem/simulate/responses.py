@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .._validation import check_int, check_seed
-from ..exceptions import SpecError
+from .._validation import check_int, check_option, check_real, check_seed
+from ..exceptions import OptionError, SpecError
 from ..model.spec import PopulationSpec, SEMModel
+from .groups import DEPARTMENT_COLUMN, Department, group_sizes, latent_mean_vector
+from .missing import MissingSpec, apply_missing
+from .nonnormal import ValeMaurelli
 from .population import PopulationModel, population_model
+from .scenarios import Scenario, load_scenario
 
-__all__ = ["symmetric_thresholds", "simulate", "draw_continuous", "cut_likert"]
+__all__ = [
+    "symmetric_thresholds",
+    "skewed_thresholds",
+    "thresholds_from_proportions",
+    "category_probabilities",
+    "simulate",
+    "draw_continuous",
+    "cut_likert",
+    "STREAMS",
+]
+
+# Child streams of SeedSequence(seed): spawn_key -> component. Each component draws from
+# its own stream, so switching one on never changes what the others draw. The default
+# call (one group, normal responses) draws from the root SeedSequence(seed) itself, as
+# smsem always has, so its data are unchanged.
+STREAMS = {"responses": (0,), "missing": (1,), "department_order": (2,)}
+
+SKEW_SHIFT = 0.75
 
 DEFAULT_SEED = 20190101
 
@@ -28,6 +51,49 @@ def symmetric_thresholds(k: int) -> np.ndarray:
     if k == 2:
         return np.array([0.0])
     return np.linspace(-1.8, 1.8, k - 1)
+
+
+def skewed_thresholds(k: int, shift: float = SKEW_SHIFT) -> np.ndarray:
+    """Agreement-heavy thresholds: the symmetric ones moved ``shift`` SD down.
+
+    Lower cut points put more of the latent-normal response in the upper (agreement)
+    categories, as in surveys where respondents favour their own organization. For k = 5
+    and the default shift 0.75 the category probabilities are
+    .005, .083, .352, .413, .147.
+    """
+    k = check_int("likert", k, low=2, high=11)
+    shift = check_real("threshold shift", shift)
+    return symmetric_thresholds(k) - shift
+
+
+def thresholds_from_proportions(proportions: Sequence[float]) -> np.ndarray:
+    """Thresholds giving target category proportions to a standard normal response.
+
+    ``t_j = Phi^-1(p_1 + ... + p_j)`` for ``j = 1..k-1``.
+
+    Raises
+    ------
+    SpecError
+        If the proportions are not ``k`` (2..11) positive numbers summing to 1: a zero
+        proportion would make two thresholds coincide.
+    """
+    p = np.asarray(proportions, dtype=float)
+    if p.ndim != 1 or not 2 <= p.size <= 11:
+        raise SpecError(f"category proportions: give 2 to 11 values (one per scale point), got {p.size}")
+    if not np.all(np.isfinite(p)) or np.any(p <= 0):
+        i = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
+        raise SpecError(f"category proportions must be > 0: category {i + 1} has {p[i]} "
+                        "(a zero proportion makes two thresholds coincide)")
+    if abs(p.sum() - 1.0) > 1e-6:
+        raise SpecError(f"category proportions must sum to 1, got {p.sum():.6g}")
+    return stats.norm.ppf(np.cumsum(p / p.sum())[:-1])
+
+
+def category_probabilities(thresholds: Sequence[float], mean: float = 0.0, sd: float = 1.0) -> np.ndarray:
+    """Probability of each of the ``len(thresholds) + 1`` categories for a normal response."""
+    th = np.asarray(thresholds, dtype=float)
+    cdf = stats.norm.cdf((th - mean) / sd)
+    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
 
 
 def _check_thresholds(th: Sequence[float], k: int) -> np.ndarray:
@@ -63,14 +129,43 @@ def cut_likert(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (np.searchsorted(thresholds, x, side="right") + 1).astype(np.int8)
 
 
+def _resolve_thresholds(likert: int, thresholds: Any, proportions: Any) -> tuple[np.ndarray, str]:
+    if proportions is not None:
+        if thresholds is not None:
+            raise OptionError("give thresholds or proportions, not both")
+        th = thresholds_from_proportions(proportions)
+        if th.size != likert - 1:
+            raise SpecError(f"a {likert}-point scale needs {likert} category proportions, got {th.size + 1}")
+        return _check_thresholds(th, likert), "proportions"
+    if thresholds is None or (isinstance(thresholds, str) and thresholds == "symmetric"):
+        return symmetric_thresholds(likert), "symmetric"
+    if isinstance(thresholds, str):
+        check_option("thresholds", thresholds, ["symmetric", "skewed"])
+        return skewed_thresholds(likert), "skewed"
+    return _check_thresholds(thresholds, likert), "given"
+
+
+def _stream(seed: int, component: str, *sub: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=STREAMS[component] + sub))
+
+
 def simulate(
     model: SEMModel,
     n: int = 300,
     seed: int = DEFAULT_SEED,
     *,
     likert: int = 5,
-    thresholds: Sequence[float] | None = None,
+    thresholds: Sequence[float] | str | None = None,
     population: PopulationSpec | None = None,
+    proportions: Sequence[float] | None = None,
+    scenario: str | Path | Scenario | None = None,
+    latent_means: Mapping[str, float] | None = None,
+    departments: Sequence[Department] | None = None,
+    skewness: float | Sequence[float] | Mapping[str, float] | None = None,
+    kurtosis: float | Sequence[float] | Mapping[str, float] | None = None,
+    missing: MissingSpec | None = None,
+    missing_rate: float = 0.0,
+    missing_mechanism: str = "mcar",
 ) -> pd.DataFrame:
     """Simulate a survey from a model's population values.
 
@@ -78,42 +173,143 @@ def simulate(
     ----------
     model : SEMModel
         The model; its ``population`` gives the standardized values unless
-        ``population`` is passed.
+        ``population`` or ``scenario`` is passed.
     n : int, default=300
         Respondents.
     seed : int, default=20190101
         Seed of :class:`numpy.random.SeedSequence`; the same seed gives identical data.
     likert : int, default=5
         Number of scale points (2..11); 0 keeps the continuous responses.
-    thresholds : sequence of float, optional
-        ``likert - 1`` increasing cut points on the standardized response; default
-        :func:`symmetric_thresholds`.
+    thresholds : sequence of float or {"symmetric", "skewed"}, optional
+        ``likert - 1`` increasing cut points on the standardized response, or a named
+        set: ``"symmetric"`` (default, :func:`symmetric_thresholds`) or ``"skewed"``
+        (agreement-heavy, :func:`skewed_thresholds`).
     population : PopulationSpec, optional
-        Population values overriding the model's.
+        Population values overriding the model's (and the scenario's).
+    proportions : sequence of float, optional
+        Target category proportions of a respondent with latent means 0
+        (:func:`thresholds_from_proportions`); instead of ``thresholds``.
+    scenario : str, Path or Scenario, optional
+        A named scenario (``models/scenarios/NAME.yaml``, see
+        :func:`smsem.simulate.load_scenario`): population, latent means, departments.
+    latent_means : mapping, optional
+        ``construct -> mean`` (SD units); item intercepts are 0, so an item's mean is
+        ``loading * mean``. Overrides the scenario's; not with ``departments``.
+    departments : sequence of Department, optional
+        Groups with their own latent means and path values; adds a ``department``
+        column (first column). Overrides the scenario's.
+    skewness, kurtosis : float, sequence or mapping, optional
+        Target skewness and *excess* kurtosis of every item (one value), of each item
+        (a sequence in item order, or a mapping item -> value; unlisted items 0).
+        Continuous responses are then drawn by Vale-Maurelli
+        (:class:`smsem.simulate.nonnormal.ValeMaurelli`), before any Likert cut.
+    missing : MissingSpec, optional
+        Full missing-data specification (MAR driver, items, strength).
+    missing_rate : float, default=0
+        Shortcut: share of missing item cells (with ``missing_mechanism``).
+    missing_mechanism : {"mcar", "mar"}, default="mcar"
 
     Returns
     -------
     DataFrame
-        One row per respondent, one column per item. ``df.attrs["smsem"]`` holds the
-        generating parameters (written to the JSON sidecar by :func:`smsem.io.write_survey`).
+        One row per respondent, one column per item (plus ``department`` first when
+        there are departments). Missing cells are NaN (``pd.NA`` in Likert columns,
+        which become nullable ``Int8``). ``df.attrs["smsem"]`` holds the generating
+        parameters (written to the JSON sidecar by :func:`smsem.io.write_survey`).
+
+    Notes
+    -----
+    Random streams: the default call (one group, normal responses, with or without
+    latent means) draws from ``SeedSequence(seed)`` exactly as earlier versions did.
+    Departments and non-normal responses draw group ``g`` from the child stream
+    ``spawn_key=(0, g)``, the department row order from ``(2,)``, missingness from
+    ``(1,)``. Likert cutting is deterministic, so ``likert=0`` and ``likert=5`` with the
+    same seed are the same respondents, and adding missingness blanks cells of the very
+    data drawn without it.
     """
     n = check_int("n", n, low=1)
     seed = check_seed(seed)
     likert = check_int("likert", likert, low=0, high=11)
     if likert == 1:
         raise SpecError("likert must be 0 (continuous) or 2..11 scale points, got 1")
-    pop = population_model(model, population)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    x = draw_continuous(pop, n, rng)
+    if missing is None:
+        missing = MissingSpec(missing_rate, missing_mechanism)
+    elif missing_rate:
+        raise OptionError("give missing (a MissingSpec) or missing_rate, not both")
+    if latent_means is not None and departments is not None:
+        raise OptionError("latent_means applies to a single group; give each Department its latent_means")
+    scen = load_scenario(scenario, model) if isinstance(scenario, (str, Path)) else scenario
+    spec = population if population is not None else (scen.population if scen is not None else model.population)
+    if latent_means is None and departments is None and scen is not None:
+        latent_means = scen.latent_means
+        departments = scen.departments or None
+    nonnormal = skewness is not None or kurtosis is not None
     th: np.ndarray | None = None
+    th_method = None
     if likert:
-        th = _check_thresholds(thresholds, likert) if thresholds is not None else symmetric_thresholds(likert)
+        th, th_method = _resolve_thresholds(likert, thresholds, proportions)
+    elif thresholds is not None or proportions is not None:
+        raise OptionError("thresholds and proportions need Likert items (likert >= 2), not likert=0")
+
+    extra: dict[str, Any] = {}
+    dept_col: np.ndarray | None = None
+    if not departments and not nonnormal:
+        pop = population_model(model, spec)
+        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        x = draw_continuous(pop, n, rng)
+        mu = latent_mean_vector(pop, latent_means)
+        if mu.any():
+            x += pop.lambda_ @ mu
+            extra["mean_structure"] = _mean_record(pop, mu)
+        items = pop.items
+    else:
+        groups = list(departments) if departments else [Department("all", 1.0, dict(latent_means or {}))]
+        sizes = group_sizes(n, groups)
+        parts, records = [], []
+        for g, (dep, size) in enumerate(zip(groups, sizes)):
+            pop_g = population_model(model, dep.population(spec) if spec is not None else spec)
+            mu = latent_mean_vector(pop_g, dep.latent_means, f"latent means of {dep.name}")
+            rng = _stream(seed, "responses", g)
+            if nonnormal:
+                vm = ValeMaurelli.prepare(pop_g.implied_cov.to_numpy(), pop_g.items,
+                                          0.0 if skewness is None else skewness,
+                                          0.0 if kurtosis is None else kurtosis)
+                xg = vm.draw(size, rng)
+                if g == 0:
+                    extra["nonnormal"] = {
+                        "method": "Vale-Maurelli (Fleishman power polynomials), as lavaan simulateData",
+                        "skewness": dict(zip(pop_g.items, vm.skewness.tolist())),
+                        "kurtosis": dict(zip(pop_g.items, vm.kurtosis.tolist())),
+                        "fleishman_abcd": dict(zip(pop_g.items, vm.coefficients.tolist())),
+                    }
+            else:
+                xg = draw_continuous(pop_g, size, rng)
+            if mu.any():
+                xg += pop_g.lambda_ @ mu
+            parts.append(xg)
+            rec = {"name": dep.name, "n": size, "share": dep.share, "stream_spawn_key": list(STREAMS["responses"] + (g,)),
+                   **_mean_record(pop_g, mu)}
+            if dep.paths:
+                rec["paths"] = {k: dict(v) for k, v in dep.paths.items()}
+            records.append(rec)
+            items = pop_g.items
+        x = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if departments:
+            labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
+            order = _stream(seed, "department_order").permutation(n)
+            x, dept_col = x[order], labels[order]
+            extra["departments"] = records
+        elif records[0]["latent_means"] and any(records[0]["latent_means"].values()):
+            extra["mean_structure"] = {k: v for k, v in records[0].items()
+                                       if k in ("item_intercepts", "latent_means", "structural_intercepts")}
+    if likert:
         data: Any = cut_likert(x, th)
     else:
         data = x
-    df = pd.DataFrame(data, columns=pop.items)
-    spec = population if population is not None else model.population
-    df.attrs["smsem"] = {
+    df = pd.DataFrame(data, columns=items)
+    if dept_col is not None:
+        df.insert(0, DEPARTMENT_COLUMN, dept_col)
+    meta: dict[str, Any] = {
         "model": model.name,
         "n": n,
         "seed": seed,
@@ -121,4 +317,24 @@ def simulate(
         "thresholds": None if th is None else th.tolist(),
         "population": spec.to_mapping() if spec is not None else None,
     }
+    if scen is not None:
+        meta["scenario"] = scen.to_mapping()
+    if th_method not in (None, "symmetric", "given"):
+        meta["threshold_method"] = th_method
+    meta.update(extra)
+    if missing.rate > 0:
+        df, info = apply_missing(df, items, missing, _stream(seed, "missing"))
+        info["stream_spawn_key"] = list(STREAMS["missing"])
+        meta["missing"] = info
+    df.attrs["smsem"] = meta
     return df
+
+
+def _mean_record(pop: PopulationModel, mu: np.ndarray) -> dict[str, Any]:
+    """Mean structure for the sidecar: item intercepts 0, latent means, alpha = (I - B) mu."""
+    alpha = (np.eye(len(pop.latents)) - pop.beta) @ mu
+    return {
+        "item_intercepts": 0.0,
+        "latent_means": dict(zip(pop.latents, mu.tolist())),
+        "structural_intercepts": dict(zip(pop.latents, alpha.tolist())),
+    }
