@@ -75,6 +75,19 @@ def _mar_intercept(z: np.ndarray, strength: float, target: float) -> float:
     return float(optimize.brentq(f, -60.0, 60.0, xtol=1e-12))
 
 
+def _bernoulli(rng: np.random.Generator, prob: np.ndarray, cols: int, rows: int = 1 << 16) -> np.ndarray:
+    """``rng.random((n, cols)) < prob[:, None]``, drawn in row blocks to bound memory.
+
+    Block by block the generator yields exactly the numbers of one ``(n, cols)`` draw.
+    """
+    n = len(prob)
+    mask = np.empty((n, cols), dtype=bool)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        np.less(rng.random((stop - start, cols)), prob[start:stop, None], out=mask[start:stop])
+    return mask
+
+
 def apply_missing(df: pd.DataFrame, items: Sequence[str], spec: MissingSpec, rng: np.random.Generator
                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Blank cells of ``items`` in ``df`` (a copy) and describe what was done.
@@ -93,7 +106,7 @@ def apply_missing(df: pd.DataFrame, items: Sequence[str], spec: MissingSpec, rng
         info["realized_rate"] = 0.0
         return df, info
     if spec.mechanism == "mcar":
-        mask = rng.random((n, len(items))) < spec.rate
+        mask = _bernoulli(rng, np.full(n, spec.rate), len(items))
         targets = items
     else:
         driver = spec.driver if spec.driver is not None else items[0]
@@ -117,7 +130,7 @@ def apply_missing(df: pd.DataFrame, items: Sequence[str], spec: MissingSpec, rng
         alpha = _mar_intercept(z, spec.strength, share)
         info["driver"], info["items"], info["intercept"] = driver, targets, alpha
         prob = special.expit(alpha + spec.strength * z)
-        mask = rng.random((n, len(targets))) < prob[:, None]
+        mask = _bernoulli(rng, prob, len(targets))
     out = df.copy()
     for k, col in enumerate(targets):
         values = out[col].to_numpy()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from scipy import optimize
@@ -145,18 +145,24 @@ class ValeMaurelli:
                             f"(smallest eigenvalue {eig.min():.3g}); lower the skewness/kurtosis targets")
         return cls(items, corr, sk, ku, coefs, inter)
 
+    def chunks(self, n: int, rng: np.random.Generator, rows: int) -> Iterator[np.ndarray]:
+        """Responses ``rows`` at a time; together the numbers of one :meth:`draw`."""
+        chol = np.linalg.cholesky(self.intermediate).T
+        a, b, c, d = self.coefficients.T
+        for start in range(0, n, rows):
+            z = rng.standard_normal((min(rows, n - start), len(self.items))) @ chol
+            # Horner form a + z (b + z (c + d z)), in place: one extra array per chunk.
+            out = z * d
+            out += c
+            out *= z
+            out += b
+            out *= z
+            out += a
+            yield out
+
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` responses with mean 0, variance 1 and the target moments, shape ``(n, p)``."""
-        z = rng.standard_normal((n, len(self.items))) @ np.linalg.cholesky(self.intermediate).T
-        a, b, c, d = self.coefficients.T
-        # Horner form: a + z (b + z (c + d z)), in place to keep memory at one (n, p) array.
-        out = z * d
-        out += c
-        out *= z
-        out += b
-        out *= z
-        out += a
-        return out
+        return np.concatenate(list(self.chunks(n, rng, max(n, 1))))
 
 
 def _per_item(name: str, value: float | Sequence[float] | Mapping[str, float], items: tuple[str, ...]) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,18 +110,40 @@ def _check_thresholds(th: Sequence[float], k: int) -> np.ndarray:
     return th
 
 
+CHUNK_ROWS = 1 << 16
+
+
+def _continuous_chunks(pop: PopulationModel, n: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Rows of continuous responses, ``CHUNK_ROWS`` at a time (the draws of one call).
+
+    All disturbances are drawn first, then the unique parts row block by row block: a
+    ``Generator`` fills ``(a, p)`` then ``(b, p)`` with exactly the numbers of one
+    ``(a + b, p)`` draw, so chunking saves memory without changing the data.
+    """
+    m = len(pop.latents)
+    raw = rng.standard_normal((n, m))
+    chol = np.linalg.cholesky(pop.psi).T
+    total = np.linalg.inv(np.eye(m) - pop.beta).T
+    sd = np.sqrt(pop.theta)
+    for start in range(0, n, CHUNK_ROWS):
+        eta = (raw[start:start + CHUNK_ROWS] @ chol) @ total
+        x = eta @ pop.lambda_.T
+        x += rng.standard_normal(x.shape) * sd
+        yield x
+
+
 def draw_continuous(pop: PopulationModel, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``n`` continuous item responses (standardized metric), shape ``(n, p)``.
 
     Structural disturbances are drawn, pushed through ``(I - B)^-1`` and the loadings;
     unique parts are added. The result has covariance ``pop.implied_cov``.
     """
-    m = len(pop.latents)
-    zeta = rng.standard_normal((n, m)) @ np.linalg.cholesky(pop.psi).T
-    eta = zeta @ np.linalg.inv(np.eye(m) - pop.beta).T
-    x = eta @ pop.lambda_.T
-    x += rng.standard_normal(x.shape) * np.sqrt(pop.theta)
-    return x
+    out = np.empty((n, len(pop.items)))
+    start = 0
+    for x in _continuous_chunks(pop, n, rng):
+        out[start:start + len(x)] = x
+        start += len(x)
+    return out
 
 
 def cut_likert(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -253,60 +275,55 @@ def simulate(
 
     extra: dict[str, Any] = {}
     dept_col: np.ndarray | None = None
-    if not departments and not nonnormal:
-        pop = population_model(model, spec)
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
-        x = draw_continuous(pop, n, rng)
-        mu = latent_mean_vector(pop, latent_means)
-        if mu.any():
-            x += pop.lambda_ @ mu
-            extra["mean_structure"] = _mean_record(pop, mu)
-        items = pop.items
-    else:
-        groups = list(departments) if departments else [Department("all", 1.0, dict(latent_means or {}))]
-        sizes = group_sizes(n, groups)
-        parts, records = [], []
-        for g, (dep, size) in enumerate(zip(groups, sizes)):
-            pop_g = population_model(model, dep.population(spec) if spec is not None else spec)
-            mu = latent_mean_vector(pop_g, dep.latent_means, f"latent means of {dep.name}")
+    groups = list(departments) if departments else [Department("all", 1.0, dict(latent_means or {}))]
+    sizes = group_sizes(n, groups)
+    p = len(model.items)
+    data: np.ndarray = np.empty((n, p), dtype=np.int8 if likert else float)
+    records, start = [], 0
+    for g, (dep, size) in enumerate(zip(groups, sizes)):
+        pop = population_model(model, dep.population(spec) if spec is not None else spec)
+        mu = latent_mean_vector(pop, dep.latent_means, f"latent means of {dep.name}")
+        shift = pop.lambda_ @ mu if mu.any() else None
+        if not departments and not nonnormal:
+            # The default: the root stream, exactly as smsem has always drawn it.
+            rng = np.random.default_rng(np.random.SeedSequence(seed))
+        else:
             rng = _stream(seed, "responses", g)
-            if nonnormal:
-                vm = ValeMaurelli.prepare(pop_g.implied_cov.to_numpy(), pop_g.items,
-                                          0.0 if skewness is None else skewness,
-                                          0.0 if kurtosis is None else kurtosis)
-                xg = vm.draw(size, rng)
-                if g == 0:
-                    extra["nonnormal"] = {
-                        "method": "Vale-Maurelli (Fleishman power polynomials), as lavaan simulateData",
-                        "skewness": dict(zip(pop_g.items, vm.skewness.tolist())),
-                        "kurtosis": dict(zip(pop_g.items, vm.kurtosis.tolist())),
-                        "fleishman_abcd": dict(zip(pop_g.items, vm.coefficients.tolist())),
-                    }
-            else:
-                xg = draw_continuous(pop_g, size, rng)
-            if mu.any():
-                xg += pop_g.lambda_ @ mu
-            parts.append(xg)
-            rec = {"name": dep.name, "n": size, "share": dep.share, "stream_spawn_key": list(STREAMS["responses"] + (g,)),
-                   **_mean_record(pop_g, mu)}
-            if dep.paths:
-                rec["paths"] = {k: dict(v) for k, v in dep.paths.items()}
-            records.append(rec)
-            items = pop_g.items
-        x = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        if departments:
-            labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
-            order = _stream(seed, "department_order").permutation(n)
-            x, dept_col = x[order], labels[order]
-            extra["departments"] = records
-        elif records[0]["latent_means"] and any(records[0]["latent_means"].values()):
-            extra["mean_structure"] = {k: v for k, v in records[0].items()
-                                       if k in ("item_intercepts", "latent_means", "structural_intercepts")}
-    if likert:
-        data: Any = cut_likert(x, th)
-    else:
-        data = x
-    df = pd.DataFrame(data, columns=items)
+        if nonnormal:
+            vm = ValeMaurelli.prepare(pop.implied_cov.to_numpy(), pop.items,
+                                      0.0 if skewness is None else skewness,
+                                      0.0 if kurtosis is None else kurtosis)
+            chunks = vm.chunks(size, rng, CHUNK_ROWS)
+            if g == 0:
+                extra["nonnormal"] = {
+                    "method": "Vale-Maurelli (Fleishman power polynomials), as lavaan simulateData",
+                    "skewness": dict(zip(pop.items, vm.skewness.tolist())),
+                    "kurtosis": dict(zip(pop.items, vm.kurtosis.tolist())),
+                    "fleishman_abcd": dict(zip(pop.items, vm.coefficients.tolist())),
+                    "intermediate_correlation_min_eigenvalue": float(np.linalg.eigvalsh(vm.intermediate).min()),
+                }
+        else:
+            chunks = _continuous_chunks(pop, size, rng)
+        for x in chunks:
+            if shift is not None:
+                x += shift
+            data[start:start + len(x)] = cut_likert(x, th) if likert else x
+            start += len(x)
+        rec = {"name": dep.name, "n": size, "share": dep.share, **_mean_record(pop, mu)}
+        if departments or nonnormal:
+            rec["stream_spawn_key"] = list(STREAMS["responses"] + (g,))
+        if dep.paths:
+            rec["paths"] = {k: dict(v) for k, v in dep.paths.items()}
+        records.append(rec)
+    if departments:
+        labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
+        order = _stream(seed, "department_order").permutation(n)
+        data, dept_col = data[order], labels[order]
+        extra["departments"] = records
+    elif any(records[0]["latent_means"].values()):
+        extra["mean_structure"] = {k: v for k, v in records[0].items()
+                                   if k in ("item_intercepts", "latent_means", "structural_intercepts")}
+    df = pd.DataFrame(data, columns=model.items, copy=False)
     if dept_col is not None:
         df.insert(0, DEPARTMENT_COLUMN, dept_col)
     meta: dict[str, Any] = {
@@ -323,7 +340,7 @@ def simulate(
         meta["threshold_method"] = th_method
     meta.update(extra)
     if missing.rate > 0:
-        df, info = apply_missing(df, items, missing, _stream(seed, "missing"))
+        df, info = apply_missing(df, model.items, missing, _stream(seed, "missing"))
         info["stream_spawn_key"] = list(STREAMS["missing"])
         meta["missing"] = info
     df.attrs["smsem"] = meta
