@@ -133,6 +133,9 @@ def test_bad_groups_and_scenarios(model, tmp_path):
         smsem.simulate(model, n=10, departments=[Department("sales", 0.5), Department("marketing", 0.4)])
     with pytest.raises(SpecError, match="'XX' is not a latent variable"):
         smsem.simulate(model, n=10, latent_means={"XX": 1.0})
+    with pytest.raises(SpecError, match=r"department sales: construct EA: its predictors explain R² = 1\.65"):
+        smsem.simulate(model, n=10, departments=[Department("sales", 0.5, paths={"EA": {"IC": -1.1}}),
+                                                  Department("marketing", 0.5)])
     bad = tmp_path / "bad.yaml"
     bad.write_text("latent_means: {COM: 1, ZZ: 2}\n")
     with pytest.raises(SpecError, match="latent means for ZZ, which are not constructs"):

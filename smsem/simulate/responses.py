@@ -281,7 +281,12 @@ def simulate(
     data: np.ndarray = np.empty((n, p), dtype=np.int8 if likert else float)
     records, start = [], 0
     for g, (dep, size) in enumerate(zip(groups, sizes)):
-        pop = population_model(model, dep.population(spec) if spec is not None else spec)
+        try:
+            pop = population_model(model, dep.population(spec) if spec is not None else spec)
+        except SpecError as exc:
+            if not departments:
+                raise
+            raise SpecError(f"department {dep.name}: {exc}") from None
         mu = latent_mean_vector(pop, dep.latent_means, f"latent means of {dep.name}")
         shift = pop.lambda_ @ mu if mu.any() else None
         if not departments and not nonnormal:
