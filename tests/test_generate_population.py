@@ -1,8 +1,12 @@
 """Population model: admissibility, truth in both metrics, implied covariance reproduced."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import smsem
 from smsem.exceptions import SpecError
@@ -105,3 +109,29 @@ def test_sample_covariance_matches_implied_n200000(model):
     iu = np.triu_indices_from(sigma)
     # 4.5 SD: a two-sided 253-fold Bonferroni bound at 0.2% family-wise error.
     assert (diff / sd)[iu].max() < 4.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_admissible_populations_are_standardized_and_pd(model, data):
+    """Property: any population either is refused with a SpecError naming the construct,
+    or has unit latent and item variances, positive residual variances and a positive
+    definite implied covariance."""
+    base = model.population.to_mapping()
+    loading = st.floats(0.3, 0.95)
+    for c, vals in base["loadings"].items():
+        base["loadings"][c] = [data.draw(loading) for _ in vals]
+    for dst, preds in base["paths"].items():
+        for src in preds:
+            preds[src] = data.draw(st.floats(-0.7, 0.7))
+    base["correlations"] = [["COM", "MA", data.draw(st.floats(-0.9, 0.9))]]
+    spec = PopulationSpec.from_mapping(base)
+    try:
+        pop = population_model(model, spec)
+    except SpecError as exc:
+        assert re.match(r"construct (IS|SL|IC|EA|OP): its predictors explain R² = ", str(exc)), str(exc)
+        return
+    np.testing.assert_allclose(np.diag(pop.latent_cov), 1.0, atol=1e-10)
+    np.testing.assert_allclose(np.diag(pop.implied_cov), 1.0, atol=1e-10)
+    assert (np.diag(pop.psi) > 0).all() and (pop.theta > 0).all()
+    assert np.linalg.eigvalsh(pop.implied_cov.to_numpy()).min() > 0
