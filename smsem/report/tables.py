@@ -54,7 +54,7 @@ def _footer(pt: "PropositionTable") -> list[str]:
 
 def _text(pt: "PropositionTable") -> str:
     header, rows = _rows(pt)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]  # rows may be empty
     num = {3, 4, 5, 6}
 
     def line(cells: list[str]) -> str:
