@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_real
-from ..exceptions import EstimationError, SpecError
+from ..exceptions import EstimationError, SmsemWarning, SpecError
 from ..model.syntax import DefinedSpec, ParameterSpec, ParsedModel
 from .backend import Matrices, ParamMap
 from .results import FitResults
@@ -316,8 +316,10 @@ def _vcov(res: FitResults) -> np.ndarray:
         raise EstimationError("these results carry no parameter map or covariance matrix; refit with smsem.fit")
     v = np.asarray(res.vcov, dtype=float)
     if not np.all(np.isfinite(v)):
-        warnings.warn("the covariance matrix of the estimates is not finite; effect SEs are NaN",
-                      stacklevel=3)
+        bad = [" ".join(res.param_map.names[i]) for i in np.flatnonzero(~np.isfinite(np.diag(v)))]
+        warnings.warn("the covariance matrix of the estimates is not finite"
+                      + (f" (variance of {', '.join(bad)})" if bad else "") + "; effect SEs are NaN",
+                      SmsemWarning, stacklevel=3)
     return v
 
 
