@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
-    fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
     fit.add_argument("--out", metavar="DIR", default=None,
                      help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
                           "report.md and the path diagram (svg, png) into DIR")
@@ -107,7 +107,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
     sys.stdout.write(render_propositions(table, args.format))
-    if args.format in ("text", "markdown"):
+    if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
     if args.out is not None:
         written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)

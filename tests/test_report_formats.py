@@ -17,7 +17,8 @@ from smsem.estimate.effects import DEFINED_COLUMNS, EFFECT_COLUMNS
 from smsem.estimate.quality import CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, LOADING_COLUMNS
 from smsem.estimate.results import PARAM_COLUMNS
 from smsem.report import (
-    TABLE_FORMATS, diagram_source, render_diagram, render_effects, render_params, render_quality,
+    TABLE_FORMATS, diagram_source, render_diagram, render_effects, render_params, render_propositions,
+    render_quality,
     report_file_names, report_files, stars, write_report_files,
 )
 
@@ -91,7 +92,12 @@ def test_json_is_strict_and_complete(res, eff, qual):
 
 
 def test_latex_is_booktabs_and_escaped(res, eff, qual):
-    for what, render in _renderers(res, eff, qual).items():
+    plain = smsem.fit(smsem.load_model("integrative"), pd.read_csv(EXAMPLE))
+    renderers = _renderers(res, eff, qual)
+    renderers["propositions"] = lambda f: render_propositions(smsem.proposition_table(plain, n_boot=0), f)
+    assert "P5h & MA $\\rightarrow$ EA & + &" in renderers["propositions"]("latex")
+    assert "P1 & IS $\\rightarrow$ IC & $-$ &" in renderers["propositions"]("latex")
+    for what, render in renderers.items():
         tex = render("latex")
         n = tex.count(r"\begin{table}")
         assert n >= 1 and n == tex.count(r"\end{table}") == tex.count(r"\begin{tabular}")

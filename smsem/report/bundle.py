@@ -8,7 +8,7 @@ File names (stable; documented in the README):
 - ``quality.{txt,md,tex,json}``: every measurement-quality table;
 - ``quality_<part>.csv``: one per part (constructs, loadings, discriminant,
   fornell_larcker, htmt, htmt2);
-- ``propositions.{txt,md,csv,json}``: the proposition table, when one is given;
+- ``propositions.{txt,md,tex,csv,json}``: the proposition table, when one is given;
 - ``report.md``: propositions, effects, quality and parameters in one document;
 - ``diagram.dot``, ``diagram.svg``, ``diagram.png``: the path diagram (SVG and PNG only
   when Graphviz's ``dot`` is installed; otherwise a one-line warning).
@@ -41,7 +41,7 @@ def report_file_names(*, propositions: bool = True) -> list[str]:
     names += ["defined.csv"] + [f"quality.{_EXT[f]}" for f in ("text", "markdown", "latex", "json")]
     names += [f"quality_{p}.csv" for p in QUALITY_PARTS]
     if propositions:
-        names += [f"propositions.{_EXT[f]}" for f in ("text", "markdown", "csv", "json")]
+        names += [f"propositions.{_EXT[f]}" for f in ("text", "markdown", "latex", "csv", "json")]
     return names + ["report.md", "diagram.dot", "diagram.svg", "diagram.png"]
 
 
@@ -60,7 +60,7 @@ def report_files(res: "FitResults", eff: "Effects", quality: "MeasurementQuality
         out[f"quality_{part}.csv"] = render_quality(quality, "csv", part=part)
     sections = []
     if table is not None:
-        for fmt in ("text", "markdown", "csv", "json"):
+        for fmt in ("text", "markdown", "latex", "csv", "json"):
             out[f"propositions.{_EXT[fmt]}"] = render_propositions(table, fmt)
         sections.append("## Propositions\n\n" + render_propositions(table, "markdown"))
     sections.append("## Effects\n\n" + render_effects(eff, "markdown"))

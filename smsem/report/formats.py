@@ -131,7 +131,7 @@ def _tex(s: str) -> str:
     s = _RELATIONS_RE.sub(lambda m: _RELATIONS[m.group(0)], s)
     s = s.replace(_DAGGER, r"$^{\dagger}$").replace(_DDAGGER, r"$^{\ddagger}$")
     s = s.replace("\u2013", "--").replace("\u221a", r"$\surd$")
-    if s[:1] == "-" and s[1:2].isdigit():
+    if s == "-" or (s[:1] == "-" and s[1:2].isdigit()):
         s = "$-$" + s[1:]  # a minus sign, not a hyphen
     s = s.replace("[-", "[$-$").replace(", -", ", $-$")
     return s
