@@ -12,6 +12,9 @@
 #                       (defaults: obs.var = TRUE, tau.eq = FALSE), ave = AVE() (obs.var = TRUE)
 #   <case>.loadings.csv standardizedSolution() std.all loadings (lhs, rhs, est_std)
 #   <case>.corlv.csv    lavInspect(fit, "cor.lv"): model-implied latent correlations
+#   <case>.covlv.csv    lavInspect(fit, "cov.lv"): model-implied latent covariances
+#   <case>.lambda.csv   lavaan's unstandardized loadings (to test smsem's CR/AVE formulas
+#                       on lavaan's own estimates, apart from the optimizer)
 #   <case>.htmt.csv     htmt(model, data, htmt2 = FALSE)  (arithmetic means, absolute values)
 #   <case>.htmt2.csv    htmt(model, data, htmt2 = TRUE)   (geometric means; semTools 0.5.6 default)
 #   <case>.meta.json    R, lavaan and semTools versions and the options
@@ -84,6 +87,9 @@ for (cs in list(list(case = "integrative", model = "models/integrative.lav", dat
   ld <- ss[ss$op == "=~", c("lhs", "rhs", "est.std", "se")]
   wcsv(ld, paste0(cs$case, ".loadings.csv"))
   mat_csv(lavInspect(fit, "cor.lv"), paste0(cs$case, ".corlv.csv"))
+  mat_csv(lavInspect(fit, "cov.lv"), paste0(cs$case, ".covlv.csv"))
+  pe <- parameterEstimates(fit)
+  wcsv(pe[pe$op == "=~", c("lhs", "op", "rhs", "est")], paste0(cs$case, ".lambda.csv"))
   mat_csv(htmt(mod, dat, htmt2 = FALSE), paste0(cs$case, ".htmt.csv"))
   mat_csv(htmt(mod, dat, htmt2 = TRUE), paste0(cs$case, ".htmt2.csv"))
   wjson(c(list(case = cs$case, model = cs$model, data = cs$data,

@@ -13,7 +13,8 @@ import pytest
 
 import smsem
 from smsem.estimate.quality import (
-    CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, LOADING_COLUMNS, cronbach_alpha, reliability,
+    CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, LOADING_COLUMNS, average_variance_extracted, composite_reliability,
+    cronbach_alpha, reliability,
 )
 
 from conftest import ROOT
@@ -51,6 +52,22 @@ def test_alpha_cr_ave_match_semtools(case):
     np.testing.assert_allclose(got["cr"], ref["omega"], atol=MODEL_TOL, rtol=0)
     np.testing.assert_allclose(got["ave"], ref["ave"], atol=MODEL_TOL, rtol=0)
     np.testing.assert_allclose(got["sqrt_ave"], np.sqrt(ref["ave"]), atol=MODEL_TOL, rtol=0)
+
+
+def test_cr_ave_formulas_exact_on_lavaan_estimates(case):
+    """On lavaan's own loadings and cov.lv, smsem's CR and AVE equal semTools' to rounding:
+    the 1e-3 tolerance above covers only the optimizer difference, not the formulas."""
+    name, _ = case
+    x = pd.read_csv(CASES[name][1])
+    lam = pd.read_csv(REF / f"{name}.lambda.csv")
+    cov_lv = _square(name, "covlv")
+    ref = pd.read_csv(REF / f"{name}.quality.csv").set_index("construct")
+    for c, rows in lam.groupby("lhs", sort=False):
+        items = list(rows.rhs)
+        s = np.cov(x[items].to_numpy(dtype=float), rowvar=False, bias=True)  # N divisor, as lavaan
+        phi = cov_lv.loc[c, c]
+        assert composite_reliability(rows.est, phi, s) == pytest.approx(ref.loc[c, "omega"], abs=DATA_TOL)
+        assert average_variance_extracted(rows.est, phi, s) == pytest.approx(ref.loc[c, "ave"], abs=DATA_TOL)
 
 
 @pytest.mark.parametrize("stat", ["htmt", "htmt2"])

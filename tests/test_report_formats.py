@@ -196,3 +196,17 @@ def test_cli_bad_defined_parameter(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == ("smsem: error: line 4: defined parameter 'z := a*q': unknown label 'q' "
                                 "(label a parameter as 'q*x' or define 'q' on an earlier line)")
+
+
+def test_cfa_without_structural_paths_renders(tmp_path):
+    """A pure CFA (Holzinger-Swineford) has no effects: every format still renders."""
+    ref = ROOT / "tests" / "reference" / "semtools"
+    cfa = smsem.fit(smsem.load_model(str(ref / "hs.lav")), pd.read_csv(ref / "HolzingerSwineford1939.csv"))
+    eff = smsem.effects(cfa)
+    assert eff.table.empty and eff.defined.empty
+    for fmt in TABLE_FORMATS:
+        assert render_effects(eff, fmt)
+    assert list(pd.read_csv(io.StringIO(render_effects(eff, "csv"))).columns) == EFFECT_COLUMNS
+    files = report_files(cfa, eff, smsem.reliability(cfa), diagram=False)
+    write_report_files(tmp_path, files)
+    assert "visual" in (tmp_path / "quality.txt").read_text()

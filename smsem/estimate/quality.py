@@ -45,6 +45,8 @@ __all__ = [
     "CONSTRUCT_COLUMNS",
     "DISCRIMINANT_COLUMNS",
     "cronbach_alpha",
+    "composite_reliability",
+    "average_variance_extracted",
     "htmt",
 ]
 
@@ -95,6 +97,22 @@ def cronbach_alpha(cov: np.ndarray) -> float:
     cov = np.asarray(cov, dtype=float)
     k = cov.shape[0]
     return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum()))
+
+
+def composite_reliability(loadings: np.ndarray, latent_var: float, cov: np.ndarray) -> float:
+    """CR (omega) as ``semTools::compRelSEM`` (obs.var = TRUE): ``(sum λ)^2 φ / 1'S1``.
+
+    ``loadings`` unstandardized, ``latent_var`` the model-implied variance of the construct,
+    ``cov`` the sample covariance of its items.
+    """
+    lam = np.asarray(loadings, dtype=float)
+    return float(lam.sum() ** 2 * latent_var / np.asarray(cov, dtype=float).sum())
+
+
+def average_variance_extracted(loadings: np.ndarray, latent_var: float, cov: np.ndarray) -> float:
+    """AVE as ``semTools::AVE`` (obs.var = TRUE): ``sum(λ^2) φ / tr S``."""
+    lam = np.asarray(loadings, dtype=float)
+    return float((lam ** 2).sum() * latent_var / np.trace(np.asarray(cov, dtype=float)))
 
 
 def htmt(corr: pd.DataFrame, blocks: dict[str, list[str]], *, geometric: bool = False) -> pd.DataFrame:
@@ -243,9 +261,9 @@ def reliability(res: FitResults, thresholds: QualityThresholds | None = None) ->
         lam = mx.lambda_[ii, j]
         sb = s.loc[its, its].to_numpy()
         alpha = cronbach_alpha(sb)
-        cr = float(lam.sum() ** 2 * phi[j, j] / sb.sum())
+        cr = composite_reliability(lam, phi[j, j], sb)
         cross = any(lam_nz[i, [k for k in cidx if k != j]].any() for i in ii)
-        ave = float(np.nan if cross else (lam ** 2).sum() * phi[j, j] / np.trace(sb))
+        ave = float("nan") if cross else average_variance_extracted(lam, phi[j, j], sb)
         others = [abs(cor_lv[j, k]) for k in cidx if k != j]
         max_r = float(max(others)) if others else float("nan")
         sq = float(np.sqrt(ave)) if ave >= 0 else float("nan")
