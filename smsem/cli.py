@@ -98,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
-    fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
+    fit.add_argument("--out", metavar="DIR", default=None,
+                     help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
+                          "report.md and the path diagram (svg, png) into DIR")
+    fit.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     return parser
 
 
@@ -121,11 +125,26 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from . import fit, load_model, proposition_table, read_survey
     from .report import render_propositions
 
+    from . import effects, reliability
+    from .report import render_effects, render_quality, report_file_names, report_files, write_report_files
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .io import check_writable
+
+        for name in report_file_names():
+            check_writable(Path(args.out) / name, args.force)
     model = load_model(args.model)
     data = read_survey(args.file, model)
     res = fit(model, data)
+    eff = effects(res)
+    quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
     sys.stdout.write(render_propositions(table, args.format))
+    if args.format in ("text", "markdown", "latex"):
+        sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
+    if args.out is not None:
+        written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
+        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 
 
