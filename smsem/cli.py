@@ -44,6 +44,17 @@ def _pos_int(text: str) -> int:
     return value
 
 
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _float_list(text: str) -> list[float]:
+    return [_float(t) for t in text.split(",")]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smsem", description=(
         "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
@@ -61,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write a synthetic survey CSV and its JSON sidecar")
     gen.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     gen.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
+    gen.add_argument("--scenario", default=None, metavar="NAME",
+                     help="named scenario (thesis, null, undefined, defined, aligned, integrated) or a .yaml "
+                          "file (default: the codebook's population)")
+    gen.add_argument("--likert", type=_nonneg_int, default=5, metavar="K",
+                     help="scale points 2..11, 0 = continuous responses (default 5)")
+    gen.add_argument("--thresholds", choices=["symmetric", "skewed"], default=None,
+                     help="Likert cut points: symmetric (default) or skewed (agreement-heavy)")
+    gen.add_argument("--proportions", type=_float_list, default=None, metavar="P1,P2,...",
+                     help="target category proportions (K values summing to 1) instead of --thresholds")
+    gen.add_argument("--skewness", type=_float, default=None, metavar="S",
+                     help="target skewness of every item (Vale-Maurelli non-normal responses)")
+    gen.add_argument("--kurtosis", type=_float, default=None, metavar="K",
+                     help="target excess kurtosis of every item (Vale-Maurelli non-normal responses)")
+    gen.add_argument("--missing-rate", type=_float, default=0.0, metavar="R",
+                     help="share of missing item cells, 0 <= R < 1 (default 0); missing cells are empty")
+    gen.add_argument("--missing-mechanism", choices=["mcar", "mar"], default="mcar",
+                     help="mcar (default) or mar (missingness driven by the first item, which is always answered)")
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
@@ -82,9 +110,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from . import load_model, simulate, write_survey
 
     model = load_model("integrative")
-    df = simulate(model, n=args.n, seed=args.seed)
+    df = simulate(model, n=args.n, seed=args.seed, scenario=args.scenario, likert=args.likert,
+                  thresholds=args.thresholds, proportions=args.proportions, skewness=args.skewness,
+                  kurtosis=args.kurtosis, missing_rate=args.missing_rate,
+                  missing_mechanism=args.missing_mechanism)
     csv, meta = write_survey(df, args.out, force=args.force)
-    print(f"wrote {csv} ({len(df)} respondents x {df.shape[1]} items) and {meta}")
+    n_items = sum(c in model.items for c in df.columns)
+    extra = f", {df.attrs['smsem']['missing']['realized_rate']:.1%} missing" if "missing" in df.attrs["smsem"] else ""
+    print(f"wrote {csv} ({len(df)} respondents x {n_items} items{extra}) and {meta}")
     return 0
 
 
