@@ -13,7 +13,7 @@ and every refit starts from the full-sample estimate of its group.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from .._validation import check_int, check_real, check_seed
 from ..bootstrap import DEFAULT_BOOT_SEED, percentile_ci
 from ..estimate.backend import SemopyFit, fit_semopy, refit
 from ..estimate.results import FitResults, fit, structural_std
-from ..exceptions import DataError
+from ..exceptions import DataError, SpecError
 from ..model.spec import SEMModel
 from ..model.syntax import ParameterSpec, ParsedModel
 from .results import DiagnosticResults, pick_groups
@@ -168,19 +168,47 @@ def add_krk_total(data: pd.DataFrame, diagnostic: DiagnosticResults, name: str =
     return out
 
 
-def model_with_observed(model: SEMModel, variable: str = "KRK_total", outcome: str = "OP") -> SEMModel:
+def model_with_observed(model: SEMModel, variable: str = "KRK_total", outcome: str = "OP",
+                        covary: Sequence[str] | str | None = "exogenous") -> SEMModel:
     """The model with an observed predictor added to an outcome's regression.
 
-    For example ``OP ~ EA`` becomes ``OP ~ EA + KRK_total``. The codebook, propositions and
-    constructs are kept; the population values are dropped (the variable has none).
+    ``OP ~ EA`` becomes ``OP ~ EA + KRK_total``; with ``covary``, the variable also covaries
+    freely with the named latent variables (``KRK_total ~~ COM``, ...).
+
+    Parameters
+    ----------
+    model : SEMModel
+    variable : str, default="KRK_total"
+        The data column to add.
+    outcome : str, default="OP"
+        The regression that receives it.
+    covary : sequence of str, "exogenous" or None, default="exogenous"
+        Latent variables it covaries with; ``"exogenous"``: every latent variable that
+        is never regressed on (COM and MA in the integrative model), as lavaan does among
+        exogenous latent variables; ``None``: none, which asserts the variable is
+        uncorrelated with them (a strong claim for a diagnostic of the same practices).
+
+    Returns
+    -------
+    SEMModel
+        Codebook, constructs and propositions kept; population values dropped.
     """
     parsed = model.parsed
     if outcome not in {p.lhs for p in parsed.regressions}:
-        raise DataError(f"{outcome!r} is not the outcome of a regression of model {model.name!r}")
+        raise SpecError(f"{outcome!r} is not the outcome of a regression of model {model.name!r}")
     if variable in parsed.latents or variable in parsed.observed:
-        raise DataError(f"{variable!r} is already a variable of model {model.name!r}")
+        raise SpecError(f"{variable!r} is already a variable of model {model.name!r}")
+    if covary == "exogenous":
+        lhs = {p.lhs for p in parsed.regressions}
+        partners = [v for v in parsed.latents if v not in lhs]
+    else:
+        partners = list(covary or [])
+    unknown = [v for v in partners if v not in parsed.latents]
+    if unknown:
+        raise SpecError(f"covary: {', '.join(unknown)} not latent variable(s) of model {model.name!r}")
     params = list(parsed.parameters)
     last = max(i for i, p in enumerate(params) if p.op == "~" and p.lhs == outcome)
     params.insert(last + 1, ParameterSpec(outcome, "~", variable, line=params[last].line))
+    params += [ParameterSpec(variable, "~~", v) for v in partners]
     new = ParsedModel(tuple(params), parsed.defined)
     return replace(model, name=f"{model.name}+{variable}", syntax=new.to_lavaan(), parsed=new, population=None)

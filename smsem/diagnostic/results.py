@@ -164,8 +164,9 @@ def _diagnose(items: pd.DataFrame, inst: Instrument, group: str | None, org: str
     orgs = pd.DataFrame(org_rows)
     grp = comp = gaps = None
     if pair is not None:
-        grp = pd.DataFrame([{"group": g, **_summary(sub["total"], inst)}
-                            for g, sub in resp.groupby("group", sort=True)])
+        # The compared pair first (a, b), then any other groups in sorted order.
+        order = list(pair) + sorted(set(resp["group"]) - set(pair))
+        grp = pd.DataFrame([{"group": g, **_summary(resp.loc[resp.group == g, "total"], inst)} for g in order])
         in_a = (resp.group == pair[0]).to_numpy()
         in_b = (resp.group == pair[1]).to_numpy()
         comp = compare_groups(resp.loc[in_a, "total"].to_numpy(), resp.loc[in_b, "total"].to_numpy(), pair, level)

@@ -112,6 +112,7 @@ def simulate_diagnostic(
     person_sd: float = 0.6,
     item_sd: float = 0.8,
     missing: float = 0.0,
+    person_scores: Sequence[float] | None = None,
     instrument: Instrument | None = None,
 ) -> pd.DataFrame:
     """Simulate diagnostic answers for one or more organizations.
@@ -136,14 +137,19 @@ def simulate_diagnostic(
         SDs of the respondent and item-specific parts of the continuous response.
     missing : float, default=0.0
         Probability that an answer is left empty (completely at random).
+    person_scores : sequence of float, optional
+        The respondent part ``z_r`` of every output row (``2 * n`` per organization, in
+        output order), e.g. standardized scores from another survey of the same people,
+        so that the diagnostic correlates with them. Default: independent N(0, 1) draws.
+        Expected totals are exact only when these have mean 0 and variance 1.
     instrument : Instrument, optional
         Default the shipped ``krk_diagnostic``.
 
     Returns
     -------
     DataFrame
-        Columns ``org`` (``org1``, ``org2``, ...), ``department`` and the items (codes;
-        float with NaN when ``missing > 0``). ``df.attrs["smsem"]`` holds the settings and
+        Columns ``org`` (``org1``, ``org2``, ...), ``department`` and the items (integer
+        codes; nullable ``Int64`` with ``<NA>`` when ``missing > 0``). ``df.attrs["smsem"]`` holds the settings and
         the expected total of every organization and department.
     """
     inst = instrument if instrument is not None else load_instrument()
@@ -160,6 +166,13 @@ def simulate_diagnostic(
         raise OptionError(f"item_weights must be {p} non-negative numbers with a positive sum")
     w = w / w.sum()
     sd = float(np.hypot(person_sd, item_sd))
+    z_given = None
+    if person_scores is not None:
+        z_given = np.asarray(person_scores, dtype=float)
+        if z_given.shape != (2 * n * len(targets),) or not np.all(np.isfinite(z_given)):
+            raise OptionError(f"person_scores must be {2 * n * len(targets)} finite numbers (2 departments x "
+                              f"n = {n} x {len(targets)} organization(s)), got shape {z_given.shape}")
+    row = 0
     streams = np.random.SeedSequence(seed).spawn(len(targets))
     frames, expected = [], []
     for j, (t, ss) in enumerate(zip(targets, streams)):
@@ -171,11 +184,16 @@ def simulate_diagnostic(
                 raise OptionError(f"gap {gap:g} around total {t:g} asks {dept} for an expected answer outside "
                                   f"1..{k} on some item; use a smaller gap or a level nearer the middle")
             mu = np.array([_solve_mu(m, sd, k) for m in item_means])
-            y = mu[None, :] + person_sd * rng.standard_normal((n, 1)) + item_sd * rng.standard_normal((n, p))
+            z = rng.standard_normal((n, 1))
+            if z_given is not None:  # the draw above still happens, so streams do not shift
+                z = z_given[row:row + n, None]
+            row += n
+            y = mu[None, :] + person_sd * z + item_sd * rng.standard_normal((n, p))
             codes = (1 + np.searchsorted(_cuts(k), y, side="right")).astype(float)
             if missing > 0:
                 codes[rng.random(codes.shape) < missing] = np.nan
-            f = pd.DataFrame(codes if missing > 0 else codes.astype(int), columns=list(inst.items))
+            # Nullable integers: codes stay integers and an unanswered item is <NA> (empty in CSV).
+            f = pd.DataFrame(codes, columns=list(inst.items)).astype("Int64" if missing > 0 else "int64")
             f.insert(0, "department", dept)
             f.insert(0, "org", org)
             frames.append(f)
