@@ -26,7 +26,7 @@ model_krk <- paste(model, "OP ~ KRK_total", "KRK_total ~~ COM + MA", sep = "\n")
 fit_k <- sem(model_krk, data = d, estimator = "ML")
 ssk <- standardizedSolution(fit_k, type = "std.all")
 pek <- parameterEstimates(fit_k)
-keep <- function(t) t$op == "~" | (t$op == "~~" & t$lhs == "KRK_total" & t$rhs != "KRK_total")
+keep <- function(t) t$op == "~" | (t$op == "~~" & (t$lhs == "KRK_total" | t$rhs == "KRK_total") & t$lhs != t$rhs)
 regk <- merge(pek[keep(pek), c("lhs", "op", "rhs", "est")],
               ssk[keep(ssk), c("lhs", "op", "rhs", "est.std")], by = c("lhs", "op", "rhs"))
 regk$group <- "all"
