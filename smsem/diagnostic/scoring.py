@@ -71,7 +71,8 @@ def validate_answers(df: pd.DataFrame, instrument: Instrument, *, group: str | N
         raw = df[col].reset_index(drop=True)
         if raw.dtype == object or pd.api.types.is_string_dtype(raw):
             text = raw.astype(str).str.strip()
-            empty = text.isin(_EMPTY)
+            empty = raw.isna().to_numpy() | text.isin(_EMPTY).to_numpy()  # None/NaN in an object column too
+            empty = pd.Series(empty, index=raw.index)
             values = pd.to_numeric(text.where(~empty), errors="coerce")
             bad = values.isna() & ~empty
         else:

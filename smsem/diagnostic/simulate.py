@@ -173,6 +173,7 @@ def simulate_diagnostic(
             raise OptionError(f"person_scores must be {2 * n * len(targets)} finite numbers (2 departments x "
                               f"n = {n} x {len(targets)} organization(s)), got shape {z_given.shape}")
     row = 0
+    solved: dict[float, float] = {}  # expected code -> location (organizations often share targets)
     streams = np.random.SeedSequence(seed).spawn(len(targets))
     frames, expected = [], []
     for j, (t, ss) in enumerate(zip(targets, streams)):
@@ -183,7 +184,8 @@ def simulate_diagnostic(
             if np.any(item_means <= 1) or np.any(item_means >= k):
                 raise OptionError(f"gap {gap:g} around total {t:g} asks {dept} for an expected answer outside "
                                   f"1..{k} on some item; use a smaller gap or a level nearer the middle")
-            mu = np.array([_solve_mu(m, sd, k) for m in item_means])
+            mu = np.array([solved[m] if m in solved else solved.setdefault(m, _solve_mu(m, sd, k))
+                           for m in item_means])
             z = rng.standard_normal((n, 1))
             if z_given is not None:  # the draw above still happens, so streams do not shift
                 z = z_given[row:row + n, None]
