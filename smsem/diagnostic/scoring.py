@@ -59,6 +59,8 @@ def validate_answers(df: pd.DataFrame, instrument: Instrument, *, group: str | N
     """
     if len(df) == 0:
         raise DataError(f"{source}: no data rows")
+    df = df.copy(deep=False)
+    df.attrs = {}  # pandas copies attrs on every operation; a generator's sidecar can be large
     missing = [c for c in instrument.items if c not in df.columns]
     for col in (group, org):
         if col is not None and col not in df.columns:

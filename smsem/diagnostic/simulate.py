@@ -175,7 +175,7 @@ def simulate_diagnostic(
     row = 0
     solved: dict[float, float] = {}  # expected code -> location (organizations often share targets)
     streams = np.random.SeedSequence(seed).spawn(len(targets))
-    frames, expected = [], []
+    blocks, orgs, depts, expected = [], [], [], []
     for j, (t, ss) in enumerate(zip(targets, streams)):
         rng = np.random.default_rng(ss)
         org = f"org{j + 1}"
@@ -194,13 +194,14 @@ def simulate_diagnostic(
             codes = (1 + np.searchsorted(_cuts(k), y, side="right")).astype(float)
             if missing > 0:
                 codes[rng.random(codes.shape) < missing] = np.nan
-            # Nullable integers: codes stay integers and an unanswered item is <NA> (empty in CSV).
-            f = pd.DataFrame(codes, columns=list(inst.items)).astype("Int64" if missing > 0 else "int64")
-            f.insert(0, "department", dept)
-            f.insert(0, "org", org)
-            frames.append(f)
+            blocks.append(codes)
+            orgs += [org] * n
+            depts += [dept] * n
             expected.append({"org": org, "department": dept, "expected_total": float(item_means.sum())})
-    df = pd.concat(frames, ignore_index=True)
+    # Nullable integers: codes stay integers and an unanswered item is <NA> (empty in CSV).
+    df = pd.DataFrame(np.vstack(blocks), columns=list(inst.items)).astype("Int64" if missing > 0 else "int64")
+    df.insert(0, "department", depts)
+    df.insert(0, "org", orgs)
     df.attrs["smsem"] = {
         "generator": "simulate_diagnostic", "instrument": inst.name, "seed": seed, "n": n, "gap": gap,
         "person_sd": person_sd, "item_sd": item_sd, "missing": missing, "item_weights": w.tolist(),
