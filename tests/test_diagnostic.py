@@ -284,3 +284,39 @@ def test_generator_rejects_impossible_settings():
         simulate_diagnostic(item_weights=[1.0] * 3)
     with pytest.raises(OptionError, match="person_scores"):
         simulate_diagnostic(n=5, person_scores=np.zeros(3))
+
+
+# --- properties of the scoring rule ---------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=20, max_size=20),
+       st.sets(st.integers(0, 19), max_size=4))
+def test_scoring_rule_properties(codes, blanks):
+    inst = load_instrument()
+    row = [None if i in blanks else c for i, c in enumerate(codes)]
+    r = diagnose(answers([row], inst)).respondents.iloc[0]
+    answered = [c for i, c in enumerate(codes) if i not in blanks]
+    if len(blanks) > inst.max_missing:
+        assert r.status == "excluded" and np.isnan(r.total) and r.level == ""
+        return
+    assert r.total == pytest.approx(np.mean(answered) * 20, abs=1e-12)
+    assert 20 <= r.total <= 100 and r.level == inst.level_of(r.total)
+    assert r.status == ("complete" if not blanks else "prorated")
+    if not blanks:
+        assert r.total == sum(codes)
+
+
+def test_tiny_groups_render_without_statistics(inst):
+    rows = [row_with_total(t, inst) for t in (45, 50, 70)]
+    res = diagnose(answers(rows, inst, department=["sales", "sales", "marketing"]), group="department")
+    c = res.comparison
+    assert c.n_a == 2 and c.n_b == 1 and c.gap == pytest.approx(70 - 47.5)
+    assert np.isnan(c.welch_p) and np.isnan(c.mwu_p) and np.isnan(c.effect.g)
+    text = render_diagnostic(res, "text")
+    assert "No tests: they need at least 2 scored respondents in each group (sales: 2, marketing: 1)" in text
+    assert "Welch t(" not in text
+    json.loads(render_diagnostic(res, "json"))  # NaN becomes null: valid JSON

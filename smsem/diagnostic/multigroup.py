@@ -173,7 +173,8 @@ def model_with_observed(model: SEMModel, variable: str = "KRK_total", outcome: s
     """The model with an observed predictor added to an outcome's regression.
 
     ``OP ~ EA`` becomes ``OP ~ EA + KRK_total``; with ``covary``, the variable also covaries
-    freely with the named latent variables (``KRK_total ~~ COM``, ...).
+    freely with the named latent variables (``KRK_total ~~ COM``, ...); its variance
+    ``KRK_total ~~ KRK_total`` is a free parameter, as in lavaan.
 
     Parameters
     ----------
@@ -210,5 +211,8 @@ def model_with_observed(model: SEMModel, variable: str = "KRK_total", outcome: s
     last = max(i for i, p in enumerate(params) if p.op == "~" and p.lhs == outcome)
     params.insert(last + 1, ParameterSpec(outcome, "~", variable, line=params[last].line))
     params += [ParameterSpec(variable, "~~", v) for v in partners]
+    # Its variance is written out: semopy would otherwise fix it at the sample value and
+    # count one degree of freedom more than lavaan (measured: df 216 vs lavaan's 215).
+    params.append(ParameterSpec(variable, "~~", variable))
     new = ParsedModel(tuple(params), parsed.defined)
     return replace(model, name=f"{model.name}+{variable}", syntax=new.to_lavaan(), parsed=new, population=None)

@@ -80,14 +80,18 @@ def _sections(res: "DiagnosticResults", markdown: bool, figure: str | None, top_
         out.append("")
         e = c.effect
         pct = f"{c.level * 100:g}%"
-        lines = [
-            f"Perception gap ({c.b} minus {c.a}): {_f(c.gap, 2)} points, {pct} CI [{_f(c.gap_ci_lower, 2)}, "
-            f"{_f(c.gap_ci_upper, 2)}]",
-            f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, p = {_p(c.welch_p)}; "
-            f"Mann-Whitney U = {_f(c.mwu_u, 1)}, p = {_p(c.mwu_p)}",
-            f"Hedges' g = {_f(e.g, 3)}, {pct} CI [{_f(e.ci_lower, 3)}, {_f(e.ci_upper, 3)}] "
-            f"(SE {_f(e.se, 3)}, Hedges & Olkin normal approximation)",
-        ]
+        lines = [f"Perception gap ({c.b} minus {c.a}): {_f(c.gap, 2)} points"]
+        if math.isnan(c.welch_p):
+            lines.append(f"No tests: they need at least 2 scored respondents in each group "
+                         f"({c.a}: {c.n_a}, {c.b}: {c.n_b}) and some variation.")
+        else:
+            lines[0] += f", {pct} CI [{_f(c.gap_ci_lower, 2)}, {_f(c.gap_ci_upper, 2)}]"
+            lines += [
+                f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, p = {_p(c.welch_p)}; "
+                f"Mann-Whitney U = {_f(c.mwu_u, 1)}, p = {_p(c.mwu_p)}",
+                f"Hedges' g = {_f(e.g, 3)}, {pct} CI [{_f(e.ci_lower, 3)}, {_f(e.ci_upper, 3)}] "
+                f"(SE {_f(e.se, 3)}, Hedges & Olkin normal approximation)",
+            ]
         out += [f"{ln}  " if markdown else ln for ln in lines]
         out.append("")
         if figure:
