@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import __version__
 from .bootstrap import DEFAULT_BOOT_SEED
+from .diagnostic.simulate import DEFAULT_DIAG_SEED
 from .exceptions import SmsemError, SmsemWarning
 from .simulate import DEFAULT_SEED
 
@@ -71,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+
+    gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
+    gd.add_argument("--level", default="aligned",
+                    help="level of each organization, comma-separated (undefined, defined, aligned, integrated)")
+    gd.add_argument("--n", type=_pos_int, default=50, help="respondents per department and organization (default 50)")
+    gd.add_argument("--gap", type=float, default=0.0,
+                    help="expected total of marketing minus sales, in points (default 0)")
+    gd.add_argument("--missing", type=float, default=0.0, help="probability that an answer is left empty")
+    gd.add_argument("--seed", type=_nonneg_int, default=DEFAULT_DIAG_SEED, help=f"seed (default {DEFAULT_DIAG_SEED})")
+    gd.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
+    gd.add_argument("--force", action="store_true", help="overwrite existing files")
 
     dia = sub.add_parser("diagnose", help="score the sales-marketing integration diagnostic (essay Annexe 1)")
     dia.add_argument("file", help="CSV with columns KRK1..KRK20 (codes 1..5, empty = unanswered)")
@@ -153,6 +165,17 @@ def _groups_option(text: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
+    from .diagnostic import simulate_diagnostic
+    from .io import write_survey
+
+    levels = [v.strip() for v in args.level.split(",")]
+    df = simulate_diagnostic(level=levels, n=args.n, gap=args.gap, seed=args.seed, missing=args.missing)
+    csv, meta = write_survey(df, args.out, force=args.force)
+    print(f"wrote {csv} ({len(levels)} organization(s) x 2 departments x {args.n} respondents) and {meta}")
+    return 0
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnostic import diagnose_file
     from .exceptions import OptionError
@@ -185,7 +208,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose}
+_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose,
+             "generate-diagnostic": _cmd_generate_diagnostic}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

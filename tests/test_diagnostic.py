@@ -320,3 +320,36 @@ def test_tiny_groups_render_without_statistics(inst):
     assert "No tests: they need at least 2 scored respondents in each group (sales: 2, marketing: 1)" in text
     assert "Welch t(" not in text
     json.loads(render_diagnostic(res, "json"))  # NaN becomes null: valid JSON
+
+
+def test_cli_generate_diagnostic_round_trip(tmp_path, capsys):
+    path = tmp_path / "answers.csv"
+    code, stdout, _ = cli(capsys, "generate-diagnostic", "--level", "defined,integrated", "--n", "25",
+                          "--gap", "6", "--seed", "9", "--out", str(path))
+    assert code == 0 and "2 organization(s)" in stdout
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["seed"] == 9 and [e["expected_total"] for e in meta["expected"]] == [47, 53, 87, 93]
+    pd.testing.assert_frame_equal(pd.read_csv(path),
+                                  simulate_diagnostic(level=["defined", "integrated"], n=25, gap=6, seed=9),
+                                  check_dtype=False)
+    code, stdout, _ = cli(capsys, "diagnose", str(path), "--group", "department", "--org", "org", "--format", "json")
+    assert code == 0 and [o["level"] for o in json.loads(stdout)["organizations"]] == ["defined", "integrated"]
+    code, _, stderr = cli(capsys, "generate-diagnostic", "--level", "best", "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and stderr.count("\n") == 1 and "level must be one of" in stderr
+
+
+GOLDEN = ROOT / "tests" / "reference" / "diagnostic_summary.txt"
+
+
+def test_frozen_text_summary():
+    """The text report of a fixed case, frozen so that any formatting change is seen.
+
+    Regenerate after an intended change with: SMSEM_UPDATE_GOLDEN=1 pytest tests/test_diagnostic.py
+    """
+    import os
+
+    df = simulate_diagnostic(level=["defined", "aligned"], n=30, gap=8, seed=5, missing=0.03)
+    text = render_diagnostic(diagnose(df, group="department", org="org"), "text")
+    if os.environ.get("SMSEM_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")

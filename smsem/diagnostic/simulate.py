@@ -197,7 +197,7 @@ def simulate_diagnostic(
             blocks.append(codes)
             orgs += [org] * n
             depts += [dept] * n
-            expected.append({"org": org, "department": dept, "expected_total": float(item_means.sum())})
+            expected.append({"org": org, "department": dept, "expected_total": round(float(item_means.sum()), 9)})
     # Nullable integers: codes stay integers and an unanswered item is <NA> (empty in CSV).
     df = pd.DataFrame(np.vstack(blocks), columns=list(inst.items)).astype("Int64" if missing > 0 else "int64")
     df.insert(0, "department", depts)
