@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import __version__
 from .bootstrap import DEFAULT_BOOT_SEED
+from .diagnostic.simulate import DEFAULT_DIAG_SEED
 from .exceptions import SmsemError, SmsemWarning
 from .simulate import DEFAULT_SEED
 
@@ -103,6 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
                           "report.md and the path diagram (svg, png) into DIR")
     fit.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+
+    gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
+    gd.add_argument("--level", default="aligned",
+                    help="level of each organization, comma-separated (undefined, defined, aligned, integrated)")
+    gd.add_argument("--n", type=_pos_int, default=50, help="respondents per department and organization (default 50)")
+    gd.add_argument("--gap", type=float, default=0.0,
+                    help="expected total of marketing minus sales, in points (default 0)")
+    gd.add_argument("--missing", type=float, default=0.0, help="probability that an answer is left empty")
+    gd.add_argument("--seed", type=_nonneg_int, default=DEFAULT_DIAG_SEED, help=f"seed (default {DEFAULT_DIAG_SEED})")
+    gd.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
+    gd.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    dia = sub.add_parser("diagnose", help="score the sales-marketing integration diagnostic (essay Annexe 1)")
+    dia.add_argument("file", help="CSV with columns KRK1..KRK20 (codes 1..5, empty = unanswered)")
+    dia.add_argument("--group", default=None, help="column with each respondent's department (e.g. department)")
+    dia.add_argument("--org", default=None, help="column with each respondent's organization")
+    dia.add_argument("--compare", default=None, metavar="A,B",
+                     help="the two groups to compare, gap = B - A (default: sales,marketing)")
+    dia.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text",
+                     help="printed output (csv: one row per respondent)")
+    dia.add_argument("--out", default=None, metavar="DIR",
+                     help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
+    dia.add_argument("--force", action="store_true", help="overwrite existing output files")
     return parser
 
 
@@ -182,7 +206,62 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce}
+def _groups_option(text: str | None) -> tuple[str, str] | None:
+    from .exceptions import OptionError
+
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise OptionError(f"--compare needs two group names separated by a comma, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
+    from .diagnostic import simulate_diagnostic
+    from .io import write_survey
+
+    levels = [v.strip() for v in args.level.split(",")]
+    df = simulate_diagnostic(level=levels, n=args.n, gap=args.gap, seed=args.seed, missing=args.missing)
+    csv, meta = write_survey(df, args.out, force=args.force)
+    print(f"wrote {csv} ({len(levels)} organization(s) x 2 departments x {args.n} respondents) and {meta}")
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnostic import diagnose_file
+    from .exceptions import OptionError
+    from .io import check_writable, write_text
+    from .report.diagnostic import plot_diagnostic, render_diagnostic
+
+    groups = _groups_option(args.compare)
+    if groups is not None and args.group is None:
+        raise OptionError("--compare needs --group (the column holding the groups)")
+    files: dict[str, Path] = {}
+    if args.out is not None:
+        out = Path(args.out)
+        names = ["respondents.csv", "organizations.csv", "diagnostic.json", "report.md", "scores_by_group.png"]
+        if args.group is not None:
+            names += ["groups.csv", "item_gaps.csv"]
+        files = {n: out / n for n in names}
+        for f in files.values():  # refuse before any work, so nothing is half-written
+            check_writable(f, args.force)
+    res = diagnose_file(args.file, group=args.group, org=args.org, groups=groups)
+    sys.stdout.write(render_diagnostic(res, args.format))
+    if files:
+        plot_diagnostic(res, files["scores_by_group.png"], force=args.force)
+        for name, path in files.items():
+            if name.endswith(".csv"):
+                write_text(path, render_diagnostic(res, "csv", table=name[:-4]), force=args.force)
+        write_text(files["diagnostic.json"], render_diagnostic(res, "json"), force=args.force)
+        write_text(files["report.md"], render_diagnostic(res, "markdown", figure="scores_by_group.png",
+                                                         top_items=20), force=args.force)
+        print(f"wrote {', '.join(str(f) for f in files.values())}", file=sys.stderr)
+    return 0
+
+
+_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose,
+             "generate-diagnostic": _cmd_generate_diagnostic}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
