@@ -122,7 +122,14 @@ class ModelStructure:
         kmat = lam @ phi
         sigma = kmat @ np.swapaxes(lam, 1, 2) + th
         sigma = 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
-        return {"psi": psi, "theta": th, "G": g, "Phi": phi, "K": kmat, "Sigma": sigma}
+        return {"lambda": lam, "psi": psi, "theta": th, "G": g, "Phi": phi, "K": kmat, "Sigma": sigma}
+
+    @cached_property
+    def diagonal_theta(self) -> bool:
+        """True when Theta is diagonal for every parameter value (no residual covariances)."""
+        k, i, j = self.cells[3]
+        base = self.pmap.base.theta
+        return bool(np.all(i == j)) and not np.any(base - np.diag(np.diag(base)))
 
     @cached_property
     def beta_depth(self) -> int | None:
@@ -193,8 +200,10 @@ class ModelStructure:
         d[:, k, i, j] += 1.0
         return d
 
-    def information(self, parts: dict[str, np.ndarray], sigma_chol: np.ndarray) -> np.ndarray:
-        """Expected information ``tr(Sigma^-1 D_k Sigma^-1 D_l)`` (B, q, q)."""
+    def information(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """Expected information ``tr(Sigma^-1 D_k Sigma^-1 D_l)`` (B, q, q); Sigma must be
+        positive definite."""
+        sigma_chol = np.linalg.cholesky(parts["Sigma"])
         d = self.jacobian(parts)
         nb, q, p, _ = d.shape
         rinv = np.linalg.inv(sigma_chol)  # R = L^-1, Sigma^-1 = R' R
@@ -227,34 +236,61 @@ def _logdet_chol(chol: np.ndarray) -> np.ndarray:
 class _Eval:
     f: np.ndarray
     parts: dict
-    chol: np.ndarray
     sinv: np.ndarray
     ok: np.ndarray
 
 
-def _evaluate(st: ModelStructure, theta: np.ndarray, s: np.ndarray, logdet_s: np.ndarray,
-              guess: np.ndarray | None = None) -> _Eval:
+def _evaluate(st: ModelStructure, theta: np.ndarray, s: np.ndarray, logdet_s: np.ndarray) -> _Eval:
+    """F, Sigma^-1 and the implied pieces at each row of ``theta``."""
     parts = st.implied(theta)
     sigma = parts["Sigma"]
-    chol, ok = _cholesky(sigma)
-    p = sigma.shape[1]
-    f = np.full(theta.shape[0], np.inf)
+    nb, p = sigma.shape[:2]
+    f = np.full(nb, np.inf)
     sinv = np.full_like(sigma, np.nan)
+    logdet = np.full(nb, np.nan)
+    todo = np.ones(nb, dtype=bool)
+    if st.diagonal_theta:
+        # Woodbury: with Theta diagonal positive and Phi = Lp Lp' positive definite,
+        # Sigma^-1 = T - T L Lp M^-1 Lp' L' T with T = Theta^-1, M = I + Lp' L' T L Lp,
+        # and log|Sigma| = log|Theta| + log|M|: m x m work instead of p x p inverses.
+        th_d = np.diagonal(parts["theta"], axis1=1, axis2=2)
+        cand = np.flatnonzero((th_d > 0).all(axis=1))
+        if cand.size:
+            lp, okp = _cholesky(parts["Phi"][cand])
+            cand, lp = cand[okp], lp[okp]
+        if cand.size:
+            ti = 1.0 / th_d[cand]
+            tl = parts["lambda"][cand] * ti[:, :, None]
+            w = tl @ lp
+            m = lp.shape[1]
+            mm = np.eye(m) + np.swapaxes(lp, 1, 2) @ (np.swapaxes(parts["lambda"][cand], 1, 2) @ w)
+            lm, okm = _cholesky(mm)
+            cand, w, lm, ti = cand[okm], w[okm], lm[okm], ti[okm]
+            if cand.size:
+                minv = np.linalg.inv(mm[okm])
+                si = -(w @ minv @ np.swapaxes(w, 1, 2))
+                si[:, np.arange(p), np.arange(p)] += ti
+                sinv[cand] = 0.5 * (si + np.swapaxes(si, 1, 2))
+                logdet[cand] = np.log(th_d[cand]).sum(axis=1) + _logdet_chol(lm)
+                todo[cand] = False
+    rest = np.flatnonzero(todo)
+    ok = ~todo
+    if rest.size:
+        chol, okr = _cholesky(sigma[rest])
+        rest, chol = rest[okr], chol[okr]
+        if rest.size:
+            sinv[rest] = _inverse(sigma[rest])
+            logdet[rest] = _logdet_chol(chol)
+            ok[rest] = True
     if ok.any():
-        sinv[ok] = _inverse(sigma[ok], None if guess is None else guess[ok])
         tr = (s[ok] * sinv[ok]).sum(axis=(1, 2))
-        f[ok] = _logdet_chol(chol[ok]) + tr - logdet_s[ok] - p
+        f[ok] = logdet[ok] + tr - logdet_s[ok] - p
     f[~np.isfinite(f)] = np.inf
-    return _Eval(f, parts, chol, sinv, ok & np.isfinite(f))
+    return _Eval(f, parts, sinv, ok & np.isfinite(f))
 
 
-def _inverse(a: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
-    """Inverses of symmetric positive definite matrices (symmetrized LU inverses).
-
-    ``guess`` is accepted for a future iterative refinement and ignored: Newton-Schulz
-    steps from the previous iterate's inverse were measured slower than numpy's batched
-    LU inverse for p = 22.
-    """
+def _inverse(a: np.ndarray) -> np.ndarray:
+    """Inverses of symmetric positive definite matrices (symmetrized LU inverses)."""
     x = np.linalg.inv(a)
     return 0.5 * (x + np.swapaxes(x, 1, 2))
 
@@ -377,7 +413,7 @@ def fit_batch(
         if h0 is None:
             fisher[:] = True
         else:
-            hinv = np.array(np.broadcast_to(_inv_psd(h0), (nb, q, q)))
+            hinv = _inv_psd(h0)
 
     # State of the active draws, kept compact (aligned with ``active``).
     active = np.flatnonzero(s_ok)
@@ -386,7 +422,10 @@ def fit_batch(
     active, ev = active[ev.ok], _take(ev, ev.ok)
     sa, lsa, th_a = s[active], logdet_s[active], theta[active]
     grad = st.gradient(ev.parts, _gamma(ev, sa)) if active.size else np.zeros((0, q))
-    hinv_a = None if hinv is None else hinv[active]
+    # BFGS memory per draw: pairs (ds, dy, rho) in the two-loop recursion, all kept
+    # (draws converge in far fewer steps than q), which is exactly BFGS from ``hinv``
+    # at O(q) cost per pair instead of O(q^2) for a dense inverse per draw.
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     fi_a = fisher[active]
 
     for it in range(1, max_iter + 1):
@@ -395,13 +434,11 @@ def fit_batch(
         gmax = np.abs(grad).max(axis=1)
         step = np.empty_like(grad)
         if (~fi_a).any():
-            if fi_a.any():
-                step[~fi_a] = -np.einsum("bij,bj->bi", hinv_a[~fi_a], grad[~fi_a])
-            else:
-                step = -np.einsum("bij,bj->bi", hinv_a, grad)
+            qn_step = -_two_loop(hinv, hist, grad)
+            step[~fi_a] = qn_step[~fi_a]
         if fi_a.any():
             idx = np.flatnonzero(fi_a)
-            info = st.information(_take_parts(ev.parts, idx), ev.chol[idx])
+            info = st.information(_take_parts(ev.parts, idx))
             step[idx] = -_solve_psd(info, grad[idx])
         # Newton decrement g' H^-1 g: twice the decrease F would make if it were quadratic.
         decrement = -np.einsum("bi,bi->b", grad, step)
@@ -416,7 +453,7 @@ def fit_batch(
             if todo.size == 0:
                 break
             trial = th_old[todo] + alpha[todo, None] * step[todo]
-            tev = _evaluate(st, trial, sa[todo], lsa[todo], ev.sinv[todo])
+            tev = _evaluate(st, trial, sa[todo], lsa[todo])
             better = tev.ok & (tev.f <= f_old[todo] + 1e-13 * np.maximum(1.0, np.abs(f_old[todo])))
             acc = todo[better]
             if acc.size:
@@ -436,10 +473,14 @@ def fit_batch(
                 new_grad = st.gradient(ev.parts, _gamma(ev, sa))
             else:
                 new_grad[acc] = st.gradient(_take_parts(ev.parts, acc), _gamma(_take(ev, acc), sa[acc]))
-            if hinv_a is not None and method == "quasi-newton":
-                qn = acc[~fi_a[acc]]
-                if qn.size:
-                    _bfgs_inplace(hinv_a, qn, th_a[qn] - th_old[qn], new_grad[qn] - grad[qn])
+        if hinv is not None and method == "quasi-newton":
+            ds = th_a - th_old
+            dy = new_grad - grad
+            sy = np.einsum("bi,bi->b", ds, dy)
+            # Curvature condition; rho = 0 disables the pair for the draws that fail it.
+            good = accepted & ~fi_a & (sy > 1e-12 * np.linalg.norm(ds, axis=1) * np.linalg.norm(dy, axis=1))
+            rho = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+            hist.append((ds, dy, rho))
         # No decrease along the step: restart with Fisher scoring, then give up.
         stuck = ~done & ~accepted
         retry = stuck & ~fi_a
@@ -455,8 +496,7 @@ def fit_batch(
             keep = ~finished
             active, grad, ev = active[keep], new_grad[keep], _take(ev, keep)
             sa, lsa, th_a, fi_a = sa[keep], lsa[keep], th_a[keep], fi_a[keep]
-            if hinv_a is not None:
-                hinv_a = hinv_a[keep]
+            hist = [(a_[keep], b_[keep], c_[keep]) for a_, b_, c_ in hist]
         else:
             grad = new_grad
     theta[active] = th_a
@@ -484,7 +524,7 @@ def start_metric(st: ModelStructure, start: np.ndarray, s_start: np.ndarray | No
     if not ok0[0]:
         return None
     if s_start is None:
-        h = st.information(parts0, chol0)[0]
+        h = st.information(parts0)[0]
     else:
         q = st.n_free
         # Central differences of the analytic gradient: error O(h^2) ~ 1e-10 relative,
@@ -507,22 +547,20 @@ def _inv_psd(h: np.ndarray) -> np.ndarray:
     return (v / w) @ v.T
 
 
-def _bfgs_inplace(hinv: np.ndarray, idx: np.ndarray, ds: np.ndarray, dy: np.ndarray) -> None:
-    """BFGS update of the inverse Hessians ``hinv[idx]`` (a rank-two correction, O(q^2)
-    per draw); skipped where the curvature condition ``dy' ds > 0`` fails."""
-    sy = np.einsum("bi,bi->b", ds, dy)
-    ok = sy > 1e-12 * np.linalg.norm(ds, axis=1) * np.linalg.norm(dy, axis=1)
-    if not ok.any():
-        return
-    idx, s_, y = idx[ok], ds[ok], dy[ok]
-    h = hinv[idx]
-    rho = 1.0 / sy[ok]
-    hy = np.einsum("bij,bj->bi", h, y)
-    c = (rho ** 2) * np.einsum("bi,bi->b", y, hy) + rho
-    # H+ = H - rho (s hy' + hy s') + c s s' = H + [s, hy] @ [c s - rho hy; -rho s]
-    u = np.stack([s_, hy], axis=2)
-    v = np.stack([c[:, None] * s_ - rho[:, None] * hy, -rho[:, None] * s_], axis=1)
-    hinv[idx] = h + u @ v
+def _two_loop(hinv: np.ndarray, hist: list, grad: np.ndarray) -> np.ndarray:
+    """BFGS inverse-Hessian times gradient by the two-loop recursion (Nocedal & Wright,
+    Algorithm 7.4), for every draw at once; ``hinv`` is the shared initial inverse."""
+    r = grad.copy()
+    alphas = []
+    for ds, dy, rho in reversed(hist):
+        a = rho * np.einsum("bi,bi->b", ds, r)
+        r -= a[:, None] * dy
+        alphas.append(a)
+    r = r @ hinv
+    for (ds, dy, rho), a in zip(hist, reversed(alphas)):
+        b = rho * np.einsum("bi,bi->b", dy, r)
+        r += (a - b)[:, None] * ds
+    return r
 
 
 def _gamma(ev: "_Eval", s: np.ndarray) -> np.ndarray:
@@ -532,7 +570,6 @@ def _gamma(ev: "_Eval", s: np.ndarray) -> np.ndarray:
 
 def _put(ev: "_Eval", idx: np.ndarray, new: "_Eval") -> None:
     ev.f[idx] = new.f
-    ev.chol[idx] = new.chol
     ev.sinv[idx] = new.sinv
     ev.ok[idx] = new.ok
     for k in ev.parts:
@@ -544,7 +581,7 @@ def _take_parts(parts: dict, idx: np.ndarray) -> dict:
 
 
 def _take(ev: _Eval, idx: np.ndarray) -> _Eval:
-    return _Eval(ev.f[idx], _take_parts(ev.parts, idx), ev.chol[idx], ev.sinv[idx], ev.ok[idx])
+    return _Eval(ev.f[idx], _take_parts(ev.parts, idx), ev.sinv[idx], ev.ok[idx])
 
 
 def _solve_psd(h: np.ndarray, g: np.ndarray) -> np.ndarray:
