@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .bootstrap import DEFAULT_BOOT_SEED
+from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED
 from .exceptions import SmsemError, SmsemWarning
 from .simulate import DEFAULT_SEED
 
@@ -44,6 +44,16 @@ def _pos_int(text: str) -> int:
     return value
 
 
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a level strictly between 0 and 1 (e.g. 0.95), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smsem", description=(
         "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
@@ -71,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    fit.add_argument("--ci", choices=list(CI_METHODS), default="percentile",
+                     help="bootstrap CI method behind the verdicts (default percentile; bc = lavaan's "
+                          "bca.simple; bca needs at least n successful draws)")
+    fit.add_argument("--level", type=_level, default=0.95, help="CI level, e.g. 0.90 (default 0.95)")
+    fit.add_argument("--jobs", type=_pos_int, default=1,
+                     help="worker processes for the bootstrap (default 1; results do not depend on it)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -91,7 +108,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     data = read_survey(args.file, model)
     res = fit(model, data)
-    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
+                              jobs=args.jobs, progress=False if args.quiet else None)
     sys.stdout.write(render_propositions(table, args.format))
     return 0
 
