@@ -19,13 +19,12 @@ processed in fixed chunks, so results are identical whatever the number of proce
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import multiprocessing
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,7 +272,7 @@ class BootstrapResults:
         leave-one-out fits that failed."""
         if self.fit is None:
             raise OptionError("the jackknife needs the fitted model; these bootstrap results have none")
-        return jackknife(self.fit, jobs=self.jobs)
+        return jackknife(self.fit)
 
     @property
     def pvalue(self) -> float:
@@ -356,9 +355,9 @@ def _init_worker(job: _Job) -> None:
     _WORKER_JOB = job
 
 
-def _run_chunk_in_worker(b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _run_chunk_in_worker(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     assert _WORKER_JOB is not None
-    return _run_chunk(_WORKER_JOB, b0, b1)
+    return _run_chunk(_WORKER_JOB, *bounds)
 
 
 def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
@@ -414,17 +413,19 @@ def _execute(job: _Job, jobs: int, progress: bool | None, desc: str) -> tuple[np
             for b0, b1 in chunks:
                 store(_run_chunk(job, b0, b1))
         else:
-            pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(job,))
+            # multiprocessing.Pool rather than concurrent.futures: on Ctrl-C (or any
+            # error) Pool.terminate() stops the workers at once, where a
+            # ProcessPoolExecutor would let the chunks already queued run to the end.
+            pool = multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=(job,))
             try:
-                pending = {pool.submit(_run_chunk_in_worker, b0, b1) for b0, b1 in chunks}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        store(fut.result())
+                for out in pool.imap_unordered(_run_chunk_in_worker, chunks, chunksize=1):
+                    store(out)
             except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.terminate()
+                pool.join()
                 raise
-            pool.shutdown(wait=True)
+            pool.close()
+            pool.join()
     finally:
         bar.close()
     return values, chi2, status
@@ -529,7 +530,7 @@ def bootstrap(
                             status, res, jobs)
 
 
-def jackknife(res: FitResults, *, jobs: int = 1, progress: bool | None = False) -> np.ndarray:
+def jackknife(res: FitResults) -> np.ndarray:
     """Leave-one-out statistics (n, k) by the batched estimator (rows in data order)."""
     _check_fit(res)
     pmap = res.param_map
