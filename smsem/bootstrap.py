@@ -387,7 +387,7 @@ def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray
 def _chunks(n_boot: int, n: int) -> list[tuple[int, int]]:
     """Fixed chunks of draw indices: their size depends on the problem only (never on the
     number of processes), so every draw is computed identically in any process."""
-    size = int(np.clip(4_000_000 // max(n, 1), 8, 256))
+    size = int(np.clip(4_000_000 // max(n, 1), 8, 128))
     return [(b0, min(b0 + size, n_boot)) for b0 in range(0, n_boot, size)]
 
 

@@ -162,9 +162,9 @@ class ModelStructure:
         for m, cg in enumerate(cell_grads):
             k, i, j = self.cells[m]
             if len(k):
-                # np.add.at would be the general form; a parameter has few cells, so
-                # a dense scatter through a 0/1 matrix is both simple and fast.
-                out += cg[:, i, j] @ self._scatter(m)
+                # Sum the cells of each parameter through a 0/1 matrix, one product
+                # per draw (see _rowwise: results must not depend on the batch).
+                out += _rowwise(cg[:, i, j], self._scatter(m))
         return out
 
     def _scatter(self, m: int) -> np.ndarray:
@@ -556,7 +556,7 @@ def _two_loop(hinv: np.ndarray, hist: list, grad: np.ndarray) -> np.ndarray:
         a = rho * np.einsum("bi,bi->b", ds, r)
         r -= a[:, None] * dy
         alphas.append(a)
-    r = r @ hinv
+    r = _rowwise(r, hinv)
     for (ds, dy, rho), a in zip(hist, reversed(alphas)):
         b = rho * np.einsum("bi,bi->b", dy, r)
         r += (a - b)[:, None] * ds
@@ -595,6 +595,17 @@ def _solve_psd(h: np.ndarray, g: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- resampling moments
 
 
+def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` computed one row of ``a`` at a time (a stack of vector-matrix products).
+
+    A single GEMM over all draws may sum in a different order depending on how many rows
+    it gets (BLAS kernels differ by shape), which would make a draw's last bits depend on
+    the other draws in its batch; a stacked product treats every draw alike, so draw b is
+    bit-identical however the draws are chunked or spread over processes.
+    """
+    return (a[:, None, :] @ b)[:, 0, :]
+
+
 def resample_counts(rng: np.random.Generator, n: int) -> np.ndarray:
     """How often each of ``n`` rows is drawn in one nonparametric resample (sums to ``n``).
 
@@ -629,9 +640,9 @@ def weighted_moments(x: np.ndarray, weights: np.ndarray, *, block_rows: int = 40
     for r0 in range(0, n, block_rows):
         xb = x[r0:r0 + block_rows]
         wb = w[:, r0:r0 + block_rows]
-        sums += wb @ xb
-        # Khatri-Rao products x_i x_j of each row: one GEMM for all draws.
-        cross += wb @ (xb[:, iu] * xb[:, ju])
+        sums += _rowwise(wb, xb)
+        # Khatri-Rao products x_i x_j of each row, weighted per draw.
+        cross += _rowwise(wb, xb[:, iu] * xb[:, ju])
     tot = w.sum(axis=1)
     mean = sums / tot[:, None]
     cov = np.empty((w.shape[0], p, p))
