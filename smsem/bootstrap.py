@@ -140,6 +140,31 @@ def bca_ci(
 
 # ------------------------------------------------------------------ bootstrapped statistics
 
+FIT_INDICES = ("chi2", "cfi", "tli", "rmsea")
+
+
+def fit_indices(fmin: np.ndarray, s: np.ndarray, n: int, n_free: int) -> np.ndarray:
+    """chi2, CFI, TLI and RMSEA (B, 4) from ``F_min`` and the fitted covariances.
+
+    lavaan's ML definitions with N: ``chi2 = N F``; the baseline (independence) model has
+    the closed-form ``F_b = log|diag S| - log|S|`` with ``p (p - 1) / 2`` df; CFI is
+    clipped to [0, 1]; ``RMSEA = sqrt(max(chi2 - df, 0) / (df N))``. (semopy divides
+    RMSEA by N - 1 and does not clip CFI; at n = 300 the difference is below 1e-4.)
+    """
+    p = s.shape[1]
+    df = p * (p + 1) / 2 - n_free
+    df_b = p * (p - 1) / 2
+    chi2 = n * fmin
+    _, logdet = np.linalg.slogdet(s)
+    chi2_b = n * (np.log(np.diagonal(s, axis1=1, axis2=2)).sum(axis=1) - logdet)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d, d_b = np.maximum(chi2 - df, 0.0), np.maximum(chi2_b - df_b, 0.0)
+        den = np.maximum(d, d_b)
+        cfi = np.where(den > 0, 1.0 - d / np.where(den > 0, den, 1.0), 1.0)
+        tli = (chi2_b / df_b - chi2 / df) / (chi2_b / df_b - 1.0)
+        rmsea = np.sqrt(d / (df * n))
+    return np.stack([chi2, cfi, tli, rmsea], axis=1)
+
 
 @dataclass(frozen=True)
 class _Targets:
@@ -180,10 +205,13 @@ class _Targets:
         for y, x in effects:
             names += [f"indirect:{inner[x]}->{inner[y]}", f"indirect:{inner[x]}->{inner[y]}:std",
                       f"total:{inner[x]}->{inner[y]}:std"]
+        names += [f"fit:{k}" for k in FIT_INDICES]
         return cls(tuple(names), pmap, reg_cells, other, endo, effects)
 
-    def compute(self, st: ModelStructure, theta: np.ndarray) -> np.ndarray:
-        """Statistics (B, k) at parameter rows ``theta`` (B, q)."""
+    def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
+                n: int) -> np.ndarray:
+        """Statistics (B, k) at parameter rows ``theta`` (B, q); ``fmin`` and ``s`` (the
+        fitted covariance matrices) give the fit indices, ``n`` their sample size."""
         beta, _, psi, _ = st.matrices(theta)
         m = beta.shape[1]
         c = np.linalg.inv(np.eye(m) - beta)
@@ -204,6 +232,7 @@ class _Targets:
                 ind = total - beta[:, y, x]
                 ratio = sd[:, x] / sd[:, y]
                 cols.append(np.stack([ind, ind * ratio, total * ratio], axis=2).reshape(theta.shape[0], -1))
+            cols.append(fit_indices(fmin, s, n, st.n_free))
         return np.concatenate(cols, axis=1)
 
 
@@ -219,8 +248,11 @@ class BootstrapResults:
     names : list of str
         Column names of ``draws``: ``"lhs~rhs"`` (unstandardized regressions), then
         ``"lhs~rhs:std"`` (std.all), the other free parameters (``"COM=~COM2"``,
-        ``"IS~~IS"``), ``"R2:latent"``, and for each outcome latent ``"indirect:X->Y"``,
-        ``"indirect:X->Y:std"``, ``"total:X->Y:std"``.
+        ``"IS~~IS"``), ``"R2:latent"``, for each outcome latent ``"indirect:X->Y"``,
+        ``"indirect:X->Y:std"``, ``"total:X->Y:std"``, and ``"fit:chi2"``, ``"fit:cfi"``,
+        ``"fit:tli"``, ``"fit:rmsea"`` (see :func:`fit_indices`; resampling respondents
+        inflates chi2, so their nonparametric intervals describe the resampled fits,
+        not the population's; the Bollen-Stine kind is the one for testing fit).
     draws : ndarray (n_boot, k)
         One row per draw; rows of failed draws are NaN.
     failures : dict
@@ -377,7 +409,7 @@ def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray
     s = _covariances(job, b0, b1)
     st = ModelStructure(job.pmap)
     bf = fit_batch(job.pmap, s, job.start, s_start=job.s_full, structure=st)
-    values = job.targets.compute(st, bf.theta)
+    values = job.targets.compute(st, bf.theta, bf.fmin, s, job.n)
     use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))
     values[~use] = np.nan
     chi2 = np.where(bf.converged, job.n * bf.fmin, np.nan)
@@ -525,7 +557,7 @@ def bootstrap(
                n, seed, n_boot, targets, include_inadmissible)
     values, chi2, status = _execute(job, jobs, progress, "bootstrap")
     failures = {FAIL_REASONS[c]: int(np.sum(status == c)) for c in FAIL_REASONS if np.any(status == c)}
-    estimate = targets.compute(st, theta_full[None, :])[0]
+    estimate = targets.compute(st, theta_full[None, :], fmin_full.fmin, s_full[None], n)[0]
     return BootstrapResults(list(targets.names), values, failures, seed, kind, estimate, chi2, chi2_obs,
                             status, res, jobs)
 
@@ -548,7 +580,7 @@ def jackknife(res: FitResults) -> np.ndarray:
         mean = (colsum[None, :] - xi) / (n - 1)
         s = (total[None] - xi[:, :, None] * xi[:, None, :]) / (n - 1) - mean[:, :, None] * mean[:, None, :]
         bf = fit_batch(pmap, s, res.start, s_start=s_full, structure=st)
-        vals = targets.compute(st, bf.theta)
+        vals = targets.compute(st, bf.theta, bf.fmin, s, n - 1)
         vals[~bf.ok] = np.nan
         out[i0:i0 + len(xi)] = vals
     return out

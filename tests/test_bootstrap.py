@@ -72,6 +72,8 @@ def test_ci_methods_and_levels(boot):
     for method in ("percentile", "bc", "normal", "bca"):
         ci95 = boot.conf_int(0.95, method)
         ci80 = boot.conf_int(0.80, method)
+        params = [nm for nm in boot.names if not nm.startswith("fit:")]
+        ci95, ci80 = ci95.loc[params], ci80.loc[params]
         assert ci95.notna().all().all()
         # A lower level gives a nested, shorter interval.
         assert (ci95.lower <= ci80.lower + 1e-12).all() and (ci80.upper <= ci95.upper + 1e-12).all()
@@ -212,3 +214,23 @@ def test_include_inadmissible_and_failures(fitted):
         smsem.bootstrap(fitted, n_boot=0)
     with pytest.raises(OptionError, match="kind"):
         smsem.bootstrap(fitted, n_boot=5, kind="wild")
+
+
+def test_fit_indices_match_the_fit(boot, fitted):
+    est = dict(zip(boot.names, boot.estimate))
+    fi = fitted.fit_indices
+    n, df = fitted.n, fi["df"]
+    # chi2 = n F at the polished optimum, a hair below semopy's (which stops short).
+    assert est["fit:chi2"] == pytest.approx(fi["chi2"], rel=1e-5)
+    # Same baseline model as semopy (closed form) -> CFI and TLI agree to rounding of chi2.
+    assert est["fit:cfi"] == pytest.approx(fi["cfi"], abs=1e-5)
+    assert est["fit:tli"] == pytest.approx(fi["tli"], abs=1e-5)
+    # RMSEA: lavaan's N (semopy uses N - 1).
+    assert est["fit:rmsea"] == pytest.approx(np.sqrt(max(est["fit:chi2"] - df, 0) / (df * n)), abs=1e-12)
+    assert est["fit:rmsea"] == pytest.approx(fi["rmsea"], abs=1e-4)
+    col = boot.draws[:, boot.names.index("fit:cfi")]
+    assert np.all((col >= 0) & (col <= 1))
+    # Resampling respondents adds misfit: every draw's chi2 exceeds the sample's, so the
+    # BC interval (z0 = -inf) is undefined, NaN rather than a made-up number.
+    assert np.all(boot.draws[:, boot.names.index("fit:chi2")] > est["fit:chi2"])
+    assert boot.conf_int(method="bc").loc["fit:chi2"].isna().all()
