@@ -104,8 +104,9 @@ class ModelStructure:
             mats.append(arr)
         return mats[0], mats[1], mats[2], mats[3]
 
-    def implied(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """Implied covariance and the pieces its derivatives need, for each row of ``theta``."""
+    def implied(self, theta: np.ndarray, with_sigma: bool = True) -> dict[str, np.ndarray]:
+        """Implied covariance and the pieces its derivatives need, for each row of ``theta``
+        (``with_sigma=False`` skips Sigma itself, for the Woodbury path)."""
         beta, lam, psi, th = self.matrices(theta)
         m = self.n_lat
         depth = self.beta_depth
@@ -120,9 +121,10 @@ class ModelStructure:
         g = lam @ c
         phi = c @ psi @ np.swapaxes(c, 1, 2)
         kmat = lam @ phi
-        sigma = kmat @ np.swapaxes(lam, 1, 2) + th
-        sigma = 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
-        return {"lambda": lam, "psi": psi, "theta": th, "G": g, "Phi": phi, "K": kmat, "Sigma": sigma}
+        out = {"lambda": lam, "psi": psi, "theta": th, "G": g, "Phi": phi, "K": kmat}
+        if with_sigma:
+            out["Sigma"] = _sigma(kmat, lam, th)
+        return out
 
     @cached_property
     def diagonal_theta(self) -> bool:
@@ -212,6 +214,11 @@ class ModelStructure:
         return flat @ np.swapaxes(flat, 1, 2)
 
 
+def _sigma(kmat: np.ndarray, lam: np.ndarray, th: np.ndarray) -> np.ndarray:
+    sigma = kmat @ np.swapaxes(lam, 1, 2) + th
+    return 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
+
+
 def _cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Batched Cholesky factor and a flag per matrix (False: not positive definite)."""
     ok = np.ones(a.shape[0], dtype=bool)
@@ -242,11 +249,10 @@ class _Eval:
 
 def _evaluate(st: ModelStructure, theta: np.ndarray, s: np.ndarray, logdet_s: np.ndarray) -> _Eval:
     """F, Sigma^-1 and the implied pieces at each row of ``theta``."""
-    parts = st.implied(theta)
-    sigma = parts["Sigma"]
-    nb, p = sigma.shape[:2]
+    parts = st.implied(theta, with_sigma=not st.diagonal_theta)
+    nb, p = theta.shape[0], st.n_obs
     f = np.full(nb, np.inf)
-    sinv = np.full_like(sigma, np.nan)
+    sinv = np.full((nb, p, p), np.nan)
     logdet = np.full(nb, np.nan)
     todo = np.ones(nb, dtype=bool)
     if st.diagonal_theta:
@@ -255,38 +261,54 @@ def _evaluate(st: ModelStructure, theta: np.ndarray, s: np.ndarray, logdet_s: np
         # and log|Sigma| = log|Theta| + log|M|: m x m work instead of p x p inverses.
         th_d = np.diagonal(parts["theta"], axis1=1, axis2=2)
         cand = np.flatnonzero((th_d > 0).all(axis=1))
+        full = cand.size == nb  # the common case: no fancy-index copies
+        lam, phi = parts["lambda"], parts["Phi"]
         if cand.size:
-            lp, okp = _cholesky(parts["Phi"][cand])
-            cand, lp = cand[okp], lp[okp]
+            lp, okp = _cholesky(phi if full else phi[cand])
+            if not okp.all():
+                cand, lp, full = cand[okp], lp[okp], False
         if cand.size:
-            ti = 1.0 / th_d[cand]
-            tl = parts["lambda"][cand] * ti[:, :, None]
-            w = tl @ lp
+            thc = th_d if full else th_d[cand]
+            lamc = lam if full else lam[cand]
+            ti = 1.0 / thc
+            w = (lamc * ti[:, :, None]) @ lp
             m = lp.shape[1]
-            mm = np.eye(m) + np.swapaxes(lp, 1, 2) @ (np.swapaxes(parts["lambda"][cand], 1, 2) @ w)
+            mm = np.eye(m) + np.swapaxes(lp, 1, 2) @ (np.swapaxes(lamc, 1, 2) @ w)
             lm, okm = _cholesky(mm)
-            cand, w, lm, ti = cand[okm], w[okm], lm[okm], ti[okm]
+            if not okm.all():
+                cand, w, lm, ti, thc, mm, full = (cand[okm], w[okm], lm[okm], ti[okm], thc[okm],
+                                                  mm[okm], False)
             if cand.size:
-                minv = np.linalg.inv(mm[okm])
+                minv = np.linalg.inv(mm)
+                minv = 0.5 * (minv + np.swapaxes(minv, 1, 2))
                 si = -(w @ minv @ np.swapaxes(w, 1, 2))
-                si[:, np.arange(p), np.arange(p)] += ti
-                sinv[cand] = 0.5 * (si + np.swapaxes(si, 1, 2))
-                logdet[cand] = np.log(th_d[cand]).sum(axis=1) + _logdet_chol(lm)
+                si.reshape(len(cand), p * p)[:, ::p + 1] += ti
+                if full:
+                    sinv = si
+                else:
+                    sinv[cand] = si
+                logdet[cand] = np.log(thc).sum(axis=1) + _logdet_chol(lm)
                 todo[cand] = False
     rest = np.flatnonzero(todo)
     ok = ~todo
     if rest.size:
-        chol, okr = _cholesky(sigma[rest])
-        rest, chol = rest[okr], chol[okr]
+        if "Sigma" in parts:
+            sig = parts["Sigma"][rest]
+        else:
+            sig = _sigma(parts["K"][rest], parts["lambda"][rest], parts["theta"][rest])
+        chol, okr = _cholesky(sig)
+        rest, chol, sig = rest[okr], chol[okr], sig[okr]
         if rest.size:
-            sinv[rest] = _inverse(sigma[rest])
+            sinv[rest] = _inverse(sig)
             logdet[rest] = _logdet_chol(chol)
             ok[rest] = True
-    if ok.any():
+    if ok.all():
+        f = logdet + (s * sinv).sum(axis=(1, 2)) - logdet_s - p
+    elif ok.any():
         tr = (s[ok] * sinv[ok]).sum(axis=(1, 2))
         f[ok] = logdet[ok] + tr - logdet_s[ok] - p
     f[~np.isfinite(f)] = np.inf
-    return _Eval(f, parts, sinv, ok & np.isfinite(f))
+    return _Eval(f, {"G": parts["G"], "K": parts["K"]}, sinv, ok & np.isfinite(f))
 
 
 def _inverse(a: np.ndarray) -> np.ndarray:
@@ -438,7 +460,7 @@ def fit_batch(
             step[~fi_a] = qn_step[~fi_a]
         if fi_a.any():
             idx = np.flatnonzero(fi_a)
-            info = st.information(_take_parts(ev.parts, idx))
+            info = st.information(st.implied(th_a[idx]))
             step[idx] = -_solve_psd(info, grad[idx])
         # Newton decrement g' H^-1 g: twice the decrease F would make if it were quadratic.
         decrement = -np.einsum("bi,bi->b", grad, step)
@@ -508,10 +530,11 @@ def fit_batch(
         ev = _evaluate(st, theta[conv], s[conv], logdet_s[conv])
         grad_max[conv] = np.abs(st.gradient(ev.parts, _gamma(ev, s[conv]))).max(axis=1)
         fmin[conv] = ev.f
-        negvar = (np.diagonal(ev.parts["psi"], axis1=1, axis2=2) < 0).any(axis=1) | (
-            np.diagonal(ev.parts["theta"], axis1=1, axis2=2) < 0).any(axis=1)
+        full = st.implied(theta[conv])
+        negvar = (np.diagonal(full["psi"], axis1=1, axis2=2) < 0).any(axis=1) | (
+            np.diagonal(full["theta"], axis1=1, axis2=2) < 0).any(axis=1)
         status[conv[negvar]] = 2
-        _, phi_ok = _cholesky(ev.parts["Phi"])
+        _, phi_ok = _cholesky(full["Phi"])
         status[conv[~negvar & (~phi_ok | ~ev.ok)]] = 3
     return BatchFit(theta, fmin, status, n_iter, grad_max)
 
