@@ -393,7 +393,9 @@ def _run_chunk_in_worker(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.n
 
 
 def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
-    streams = np.random.SeedSequence(job.seed).spawn(job.n_boot)[b0:b1]
+    # Child b of SeedSequence(seed).spawn(n_boot), built directly (spawning all n_boot
+    # children for every chunk would cost O(n_boot) per chunk).
+    streams = [np.random.SeedSequence(job.seed, spawn_key=(b,)) for b in range(b0, b1)]
     if job.kind == "parametric":
         p = job.sigma_hat.shape[0]
         out = np.empty((b1 - b0, p, p))

@@ -234,3 +234,15 @@ def test_fit_indices_match_the_fit(boot, fitted):
     # BC interval (z0 = -inf) is undefined, NaN rather than a made-up number.
     assert np.all(boot.draws[:, boot.names.index("fit:chi2")] > est["fit:chi2"])
     assert boot.conf_int(method="bc").loc["fit:chi2"].isna().all()
+
+
+def test_draw_streams_are_the_spawned_children(fitted):
+    """Draw b resamples with child b of SeedSequence(seed).spawn(n_boot)."""
+    targets = _Targets.build(fitted)
+    x = _centered(fitted)
+    job = _Job("nonparametric", fitted.param_map, fitted.start, None, x, None, len(x), 11, 40, targets, False)
+    from smsem.estimate.batched import resample_counts, weighted_moments
+
+    children = np.random.SeedSequence(11).spawn(40)
+    counts = np.stack([resample_counts(np.random.default_rng(children[b]), len(x)) for b in range(30, 40)])
+    np.testing.assert_array_equal(_covariances(job, 30, 40), weighted_moments(x, counts))
