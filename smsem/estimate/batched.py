@@ -389,12 +389,12 @@ def fit_batch(
     method : {"quasi-newton", "chord", "fisher"}, default="quasi-newton"
         ``"quasi-newton"``: steps ``-H_b^-1 g`` where ``H_b`` starts as the shared
         metric above and is refined per draw by BFGS updates from the analytic
-        gradients (two-loop recursion). ``"chord"``: the shared metric without updates.
-        ``"fisher"``: classical Fisher scoring, the expected information
-        ``Delta' W Delta`` at each draw's current iterate. When the model does not fit
-        exactly, expected information and Hessian differ and Fisher scoring converges
-        only linearly: on the integrative model it took 13-40 steps per draw and ~10x
-        the time of the default (12-20 steps of O(q) updates). A draw that stops
+        gradients (two-loop recursion). ``"chord"``: the shared metric without updates
+        (for diagnostics; it converges slowly). ``"fisher"``: classical Fisher scoring,
+        the expected information ``Delta' W Delta`` at each draw's current iterate.
+        Measured on 300 resamples of the integrative survey: quasi-Newton 9-19 steps,
+        0.67 ms/draw; Fisher scoring 9-30 steps but 13 ms/draw (a q x q information per
+        draw and step); chord median 31 steps, 8 of 300 unconverged after 400. A draw that stops
         decreasing ``F`` is restarted with Fisher-scoring steps before it is given up.
     max_iter : int, default=200
     gtol : float, default=1e-9
