@@ -176,6 +176,7 @@ class _Targets:
     other_params: tuple[int, ...]                # free parameters that are not regressions
     endogenous: tuple[int, ...]                  # latents with R^2
     effects: tuple[tuple[int, int], ...]         # (outcome, source) with an indirect path
+    loadings: tuple[tuple[int, int], ...] = ()   # (item, latent) of every non-zero loading
 
     @classmethod
     def build(cls, res: FitResults) -> "_Targets":
@@ -188,6 +189,14 @@ class _Targets:
         names = reg_names + [f"{nm}:std" for nm in reg_names]
         other = tuple(k for k, nm in enumerate(pmap.names) if nm[1] != "~")
         names += [f"{lhs}{op}{rhs}" for lhs, op, rhs in (pmap.names[k] for k in other)]
+        # std.all loadings, the marker loadings (fixed to 1) included.
+        lam_pattern = pmap.base.lambda_ != 0
+        for m_, i, j in (loc for locs in pmap.locations for loc in locs):
+            if m_ == 1:
+                lam_pattern[i, j] = True
+        loadings = tuple((int(i), int(j)) for j in range(len(inner)) for i in np.flatnonzero(lam_pattern[:, j]))
+        obs = pmap.base.observed
+        names += [f"{inner[j]}=~{obs[i]}:std" for i, j in loadings]
         endo = tuple(sorted({idx[r.lhs] for r in regs}))
         names += [f"R2:{inner[i]}" for i in endo]
         # Indirect effects on every outcome (latents that predict nothing) from every
@@ -206,13 +215,13 @@ class _Targets:
             names += [f"indirect:{inner[x]}->{inner[y]}", f"indirect:{inner[x]}->{inner[y]}:std",
                       f"total:{inner[x]}->{inner[y]}:std"]
         names += [f"fit:{k}" for k in FIT_INDICES]
-        return cls(tuple(names), pmap, reg_cells, other, endo, effects)
+        return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings)
 
     def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
                 n: int) -> np.ndarray:
         """Statistics (B, k) at parameter rows ``theta`` (B, q); ``fmin`` and ``s`` (the
         fitted covariance matrices) give the fit indices, ``n`` their sample size."""
-        beta, _, psi, _ = st.matrices(theta)
+        beta, lam, psi, th = st.matrices(theta)
         m = beta.shape[1]
         c = np.linalg.inv(np.eye(m) - beta)
         phi = c @ psi @ np.swapaxes(c, 1, 2)
@@ -224,6 +233,10 @@ class _Targets:
             unstd = beta[:, r, cc]
             cols += [unstd, unstd * sd[:, cc] / sd[:, r]]
             cols.append(theta[:, list(self.other_params)])
+            if self.loadings:
+                li, lj = (np.array(a, dtype=np.intp) for a in zip(*self.loadings))
+                obs_var = ((lam @ phi) * lam).sum(axis=2) + np.diagonal(th, axis1=1, axis2=2)
+                cols.append(lam[:, li, lj] * sd[:, lj] / np.sqrt(obs_var[:, li]))
             endo = list(self.endogenous)
             cols.append(1.0 - psi[:, endo, endo] / var[:, endo])
             if self.effects:
@@ -248,7 +261,8 @@ class BootstrapResults:
     names : list of str
         Column names of ``draws``: ``"lhs~rhs"`` (unstandardized regressions), then
         ``"lhs~rhs:std"`` (std.all), the other free parameters (``"COM=~COM2"``,
-        ``"IS~~IS"``), ``"R2:latent"``, for each outcome latent ``"indirect:X->Y"``,
+        ``"IS~~IS"``), std.all loadings (``"COM=~COM1:std"``, markers included),
+        ``"R2:latent"``, for each outcome latent ``"indirect:X->Y"``,
         ``"indirect:X->Y:std"``, ``"total:X->Y:std"``, and ``"fit:chi2"``, ``"fit:cfi"``,
         ``"fit:tli"``, ``"fit:rmsea"`` (see :func:`fit_indices`; resampling respondents
         inflates chi2, so their nonparametric intervals describe the resampled fits,
