@@ -5,10 +5,10 @@
 Both sides resample the same survey (data/synthetic/integrative_n300_seed1.csv, n = 300,
 all 22 items) with the same per-draw streams. The naive loop builds and fits a NEW semopy
 ``Model`` per draw (what a user without smsem writes; fit only); smsem refits all draws
-with the batched estimator (``smsem.bootstrap``) and computes all its statistics
-(115 here: parameters, std paths and loadings, R2, indirect effects, fit indices). Prints the per-draw time of each and the
-ratio, then the ``jobs`` figure. The machine's load average is printed: on a shared
-machine both sides slow down, the ratio much less.
+with the batched estimator (``smsem.bootstrap``) and computes all its statistics (115
+here: parameters, std paths and loadings, R2, indirect effects, fit indices). Prints the
+per-draw time of each and the ratio, then the ``jobs`` figure. The machine's load
+average is printed: on a shared machine both sides slow down.
 """
 
 from __future__ import annotations

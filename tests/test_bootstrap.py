@@ -253,5 +253,6 @@ def test_std_loadings_match_semopy(boot, fitted):
     loads = fitted.params[fitted.params.op == "=~"]
     assert len(loads) == 22  # markers included
     for r in loads.itertuples():
-    XX
-        assert est[f"{r.lhs}=~{r.rhs}:std"] == pytest.approx(r.std_all, abs=2e-3)
+        # semopy's std estimates at its less converged optimum (its estimates sit up to
+        # ~5e-4 from the optimum; measured std differences up to 2.4e-4): 1e-3.
+        assert est[f"{r.lhs}=~{r.rhs}:std"] == pytest.approx(r.std_all, abs=1e-3)
