@@ -564,7 +564,9 @@ def bootstrap(
     s_full = _sample_cov(x)
     sigma_hat = st.implied(res.start[None, :])["Sigma"][0]
     fmin_full = fit_batch(pmap, s_full[None], res.start, s_start=s_full, structure=st)
-    theta_full = fmin_full.theta[0]
+    # The polished full-sample optimum (semopy stops a little short of it); semopy's
+    # estimate if the polish fails.
+    theta_full = fmin_full.theta[0] if fmin_full.converged[0] else res.start
     chi2_obs = float(n * fmin_full.fmin[0])
     if kind == "bollen-stine":
         x = _bollen_stine(x, s_full, sigma_hat)
