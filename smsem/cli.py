@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .bootstrap import DEFAULT_BOOT_SEED
+from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED
 from .diagnostic.simulate import DEFAULT_DIAG_SEED
 from .exceptions import SmsemError, SmsemWarning
 from .simulate import DEFAULT_SEED
@@ -54,6 +54,16 @@ def _float(text: str) -> float:
 
 def _float_list(text: str) -> list[float]:
     return [_float(t) for t in text.split(",")]
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a level strictly between 0 and 1 (e.g. 0.95), got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
                           "report.md and the path diagram (svg, png) into DIR")
     fit.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+    fit.add_argument("--ci", choices=list(CI_METHODS), default="percentile",
+                     help="bootstrap CI method behind the verdicts (default percentile; bc = lavaan's "
+                          "bca.simple; bca needs at least n successful draws)")
+    fit.add_argument("--level", type=_level, default=0.95, help="CI level, e.g. 0.90 (default 0.95)")
+    fit.add_argument("--jobs", type=_pos_int, default=1,
+                     help="worker processes for the bootstrap (default 1; results do not depend on it)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
 
     gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
     gd.add_argument("--level", default="aligned",
@@ -146,11 +163,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from . import fit, load_model, proposition_table, read_survey
-    from .report import render_propositions
-
-    from . import effects, reliability
-    from .report import render_effects, render_quality, report_file_names, report_files, write_report_files
+    from . import effects, fit, load_model, proposition_table, read_survey, reliability
+    from .report import (
+        render_effects,
+        render_propositions,
+        render_quality,
+        report_file_names,
+        report_files,
+        write_report_files,
+    )
 
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable
@@ -162,7 +183,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     res = fit(model, data)
     eff = effects(res)
     quality = reliability(res)
-    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
+                              jobs=args.jobs, progress=False if args.quiet else None)
     sys.stdout.write(render_propositions(table, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
