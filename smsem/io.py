@@ -43,7 +43,7 @@ from .model.identification import check_variables
 from .model.spec import SEMModel
 
 __all__ = [
-    "read_survey", "read_table", "load_column_map", "validate_survey", "write_text", "write_survey",
+    "read_survey", "read_table", "load_column_map", "validate_survey", "write_text", "write_bytes", "write_survey",
     "check_writable", "MISSING_WARN_THRESHOLD", "OUTLIER_QUANTILE", "MISSING_TOKENS",
 ]
 
@@ -67,14 +67,14 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     return path
 
 
-def write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
+def _write_atomic(path: str | Path, data: bytes, force: bool) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, fsync, rename into place."""
     path = check_writable(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -86,6 +86,16 @@ def write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
             pass
         raise
     return path
+
+
+def write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (temporary file, fsync, rename)."""
+    return _write_atomic(path, text.encode("utf-8"), force)
+
+
+def write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write binary ``data`` (e.g. a PNG) to ``path`` atomically, as :func:`write_text`."""
+    return _write_atomic(path, bytes(data), force)
 
 
 def write_survey(df: pd.DataFrame, path: str | Path, *, force: bool = False) -> tuple[Path, Path]:
