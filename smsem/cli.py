@@ -355,8 +355,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"smsem: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("smsem: interrupted; files already reported as written are complete, no partial file was left",
-              file=sys.stderr)
+        print("smsem: interrupted; no partial output was written", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug in smsem: still one line, traceback on request
         if os.environ.get("SMSEM_TRACEBACK"):
@@ -371,7 +370,13 @@ def _one_line(obj: object) -> str:
 
 
 def _install_sigterm():
+    owner = os.getpid()
+
     def handler(signum, frame):  # noqa: ARG001
+        if os.getpid() != owner:  # a forked worker (bootstrap pool): die quietly, as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         raise KeyboardInterrupt
     try:
         return signal.signal(signal.SIGTERM, handler)

@@ -397,7 +397,7 @@ def test_admissibility_names_the_parameter():
     # a zero variance is a Heywood case only when it is a free parameter
     zero = mk([[1, 0], [0, 1]], np.diag([0.0, 1.0]))
     assert "x1 ~~ x1 is at its lower bound" in inadmissibility(zero)[0]
-    assert inadmissibility(zero, free={("x2", "~~", "x2")}) == ()
+    assert inadmissibility(zero, free_cells={(3, 1, 1)}) == ()  # x1's variance is fixed
 
 
 def test_clean_fit_is_admissible(fitted):

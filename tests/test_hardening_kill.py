@@ -1,6 +1,6 @@
 """No result lost, no truncated file: interrupting or killing smsem mid-way.
 
-* ``reproduce --boot 3000`` interrupted (SIGINT, SIGTERM) or killed (SIGKILL) during the
+* ``reproduce --boot 200000`` interrupted (SIGINT, SIGTERM) or killed (SIGKILL) during the
   bootstrap leaves no output and no temporary file (SIGKILL may leave nothing at all).
 * A process killed with SIGKILL *while* :func:`smsem.io.write_text` is writing a large file
   leaves the previous complete file (or none), never a truncated one; SIGINT during the
@@ -47,18 +47,18 @@ def _wait_for(proc: subprocess.Popen, marker_file, timeout=120.0) -> None:
 
 
 # A driver that runs the CLI and touches a marker when the bootstrap starts, so the
-# signal provably lands mid-way (after fit, during the 3000 draws, before any write).
+# signal provably lands mid-way (after fit, during the draws, before any write).
 DRIVER = textwrap.dedent("""
     import signal, sys, pathlib
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     import smsem.bootstrap
     b = sys.modules["smsem.bootstrap"]  # the package exports a function of the same name
     marker = pathlib.Path(sys.argv[1])
-    real = b.refit
-    def refit(*a, **k):
+    real = b._run_chunk  # one chunk of bootstrap draws
+    def run_chunk(*a, **k):
         marker.touch()
         return real(*a, **k)
-    b.refit = refit
+    b._run_chunk = run_chunk
     from smsem.cli import main
     sys.exit(main(sys.argv[2:]))
 """)
@@ -68,11 +68,12 @@ DRIVER = textwrap.dedent("""
 def test_reproduce_interrupted_mid_bootstrap_leaves_no_partial_output(tmp_path, sig):
     out = tmp_path / "out"
     marker = tmp_path / "bootstrapping"
-    proc = _start("-c", DRIVER, str(marker), "reproduce", "--n", "200", "--boot", "3000", "--out", str(out))
+    proc = _start("-c", DRIVER, str(marker), "reproduce", "--n", "200", "--boot", "200000", "--out",
+                  str(out))
     try:
         _wait_for(proc, marker)
         time.sleep(0.5)
-        assert proc.poll() is None  # still bootstrapping: 3000 draws take far longer
+        assert proc.poll() is None  # still bootstrapping: 200000 draws take far longer
         proc.send_signal(sig)
     finally:
         stdout, stderr = _finish(proc)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["inadmissibility"]
+__all__ = ["inadmissibility", "free_cells"]
+
+
+def free_cells(param_map) -> set[tuple[int, int, int]]:
+    """The ``(matrix, row, col)`` cells of a :class:`~smsem.estimate.backend.ParamMap` that are free."""
+    return {loc for locs in param_map.locations for loc in locs}
 
 _TOL = 1e-10
 _BOUND_TOL = 1e-10  # a variance this small sits on semopy's bound (it stores exactly 0.0 there)
@@ -34,11 +39,11 @@ def _non_pd(names: tuple[str, ...], cov: np.ndarray, what: str) -> list[str]:
     return [f"the {what} is not positive definite (smallest eigenvalue {w[0]:.3g}){detail}"]
 
 
-def inadmissibility(matrices, converged: bool = True, free=None) -> tuple[str, ...]:
+def inadmissibility(matrices, converged: bool = True, free_cells=None) -> tuple[str, ...]:
     """The reasons why a solution is inadmissible (empty when it is admissible).
 
     A variance at exactly 0 counts as a Heywood case only when it is a free parameter
-    (``free``); without ``free`` every zero variance is reported.
+    (its cell is in ``free_cells``); without ``free_cells`` every zero variance is reported.
 
     Parameters
     ----------
@@ -46,8 +51,10 @@ def inadmissibility(matrices, converged: bool = True, free=None) -> tuple[str, .
         Estimated model matrices (``smsem.estimate.backend.Matrices``).
     converged : bool, default=True
         Whether the optimizer reported convergence.
-    free : collection of (lhs, op, rhs), optional
-        The free parameters (``ParamMap.names``); a variance fixed to 0 is no problem.
+    free_cells : collection of (matrix, row, col), optional
+        Cells holding free parameters (``ParamMap.locations``; matrix 2 is psi, 3 is theta).
+        A variance fixed to 0 is no problem; nor is the zero residual semopy gives an
+        observed variable that it carries as a latent one (an exogenous regressor).
 
     Returns
     -------
@@ -57,11 +64,11 @@ def inadmissibility(matrices, converged: bool = True, free=None) -> tuple[str, .
     problems: list[str] = []
     if not converged:
         problems.append("the optimizer did not converge")
-    for names, mat in ((matrices.inner, matrices.psi), (matrices.observed, matrices.theta)):
-        for name, v in zip(names, np.diag(mat)):
+    for m, names, mat in ((2, matrices.inner, matrices.psi), (3, matrices.observed, matrices.theta)):
+        for k, (name, v) in enumerate(zip(names, np.diag(mat))):
             if v < 0:
                 problems.append(f"negative variance estimate for {name} ~~ {name} ({v:.4g}) (Heywood case)")
-            elif v <= _BOUND_TOL and (free is None or (name, "~~", name) in free):
+            elif v <= _BOUND_TOL and (free_cells is None or (m, k, k) in free_cells):
                 # semopy bounds variances below by 0: a Heywood case ends on the bound.
                 problems.append(f"variance {name} ~~ {name} is at its lower bound 0 (Heywood case: the "
                                 "unbounded ML estimate would be zero or negative)")

@@ -216,9 +216,9 @@ def fit_semopy(parsed: ParsedModel, data: pd.DataFrame) -> SemopyFit:
 
 def _warn_heywood(fit: SemopyFit) -> None:
     """One warning per inadmissible variance (negative or at semopy's bound 0) or non-PD matrix."""
-    from .admissibility import inadmissibility
+    from .admissibility import free_cells, inadmissibility
 
-    for problem in inadmissibility(fit.matrices(), free=set(fit.param_map().names)):
+    for problem in inadmissibility(fit.matrices(), free_cells=free_cells(fit.param_map())):
         cls = NonPositiveDefiniteWarning if "positive definite" in problem or "computed" in problem else HeywoodWarning
         warnings.warn(f"{problem}: the solution is inadmissible", cls, stacklevel=4)
 

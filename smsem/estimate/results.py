@@ -68,10 +68,10 @@ class FitResults:
     @cached_property
     def problems(self) -> tuple[str, ...]:
         """Why the solution is inadmissible (non-convergence, Heywood case, non-PD); empty if admissible."""
-        from .admissibility import inadmissibility
+        from .admissibility import free_cells, inadmissibility
 
-        free = set(self.param_map.names) if self.param_map is not None else None
-        return inadmissibility(self.matrices, self.converged, free)
+        cells = free_cells(self.param_map) if self.param_map is not None else None
+        return inadmissibility(self.matrices, self.converged, cells)
 
     @property
     def admissible(self) -> bool:
