@@ -78,7 +78,8 @@ for (cs in cases) {
     r_version = R.version.string, lavaan_version = as.character(packageVersion("lavaan")),
     call = sprintf('sem(model, data, estimator = "%s", missing = "%s", likelihood = "normal")',
                    cs$estimator, cs$missing),
-    estimator = opt$estimator, missing = opt$missing, likelihood = opt$likelihood,
+    estimator = cs$estimator, lavaan_internal_estimator = opt$estimator, missing = opt$missing,
+    likelihood = opt$likelihood,
     information = opt$information[1], se = opt$se, test = paste(opt$test, collapse = ","),
     sample_cov_divisor = "N", ntotal = lavInspect(fit, "ntotal"),
     nobs_used = as.integer(lavInspect(fit, "nobs")), converged = lavInspect(fit, "converged")

@@ -183,6 +183,10 @@ def _rows(sfit: Any) -> list[tuple[str, str, str]]:
     return rows
 
 
+def mx_names(pm: ParamMap) -> list[str]:
+    return list(pm.base.inner)
+
+
 def _cell(mx: Matrices, lhs: str, op: str, rhs: str) -> float:
     inner = {v: i for i, v in enumerate(mx.inner)}
     obs = {v: i for i, v in enumerate(mx.observed)}
@@ -205,9 +209,11 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
     zcrit = stats.norm.ppf(0.5 + level / 2)
     out = []
     for (lhs, op, rhs), sa in zip(rows, std_all):
-        if op == "~1":
+        if op == "~1" and lhs in obs:
             j = k + obs.index(lhs)
             est, se = float(est_vec[j]), float(se_all[j])
+        elif op == "~1":  # latent means are fixed at 0
+            est, se = 0.0, float("nan")
         else:
             try:
                 j = pm.index(lhs, op, rhs)
@@ -258,7 +264,7 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
         "rmsea_ci_lower_scaled": lo,
         "rmsea_ci_upper_scaled": hi,
         "rmsea_pvalue_scaled": fitidx.rmsea_pvalue(chi2, c * df, n),
-        "rmsea_robust": fitidx.rmsea(chi2_s, df, n, c_hat=c),
+        "rmsea_robust": fitidx.rmsea(chi2, df, n, c_hat=c),  # lavaan: unscaled chi2 here, scaled in the CI
         "rmsea_ci_lower_robust": lo_r,
         "rmsea_ci_upper_robust": hi_r,
     })
@@ -391,7 +397,8 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
     chi2_b = 2 * (logl_h1 - fiml.independence_loglik(xa))
     indices = _indices(chi2, df, chi2_b, p * (p - 1) / 2, n, npar, ff.loglik, logl_h1,
                        fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
-    rows = _rows(sfit) + [(o, "~1", "") for o in obs]
+    latents = [v for v in mx_names(pm) if v not in obs]
+    rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
     mx = pm.matrices_at(ff.theta)
     std_all, _ = standardize(mx, rows, ff.nu)
     est = np.concatenate([ff.theta, ff.nu])
