@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    fit.add_argument("--estimator", choices=["ML", "MLM"], default="ML",
+                     help="ML (default, lavaan's sem()) or MLM (robust SEs, Satorra-Bentler scaled chi2)")
+    fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
+                     help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
+                          "needs --boot 0)")
     return parser
 
 
@@ -86,13 +91,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from . import fit, load_model, proposition_table, read_survey
-    from .report import render_propositions
+    from .exceptions import OptionError
+    from .report.fit_section import render_fit_report
 
+    if args.missing == "fiml" and args.boot > 0:
+        raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
+                          "and cannot resample cases with missing items yet")
+    if args.missing == "fiml" and args.estimator != "ML":
+        raise OptionError(f"--missing fiml works with --estimator ML only, got {args.estimator}")
     model = load_model(args.model)
-    data = read_survey(args.file, model)
-    res = fit(model, data)
+    data = read_survey(args.file, model, missing=args.missing)
+    res = fit(model, data, estimator=args.estimator, missing=args.missing)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
-    sys.stdout.write(render_propositions(table, args.format))
+    sys.stdout.write(render_fit_report(res, table, args.format))
     return 0
 
 
