@@ -110,29 +110,43 @@ def em_saturated(x: np.ndarray, pat: Patterns, *, tol: float = 1e-10, max_iter: 
     p = x.shape[1]
     mu = np.nanmean(x, axis=0)
     sigma = np.diag(np.nanvar(x, axis=0))
+    groups = []
+    for idx, nk, xb, c in pat.groups:
+        mis = np.stack([np.setdiff1d(np.arange(p), row) for row in idx]) if idx.shape[1] < p else None
+        groups.append((idx, mis, nk, xb, c))
+    kk_cache: dict[int, np.ndarray] = {}
     for _ in range(max_iter):
         t1 = np.zeros(p)
         t2 = np.zeros((p, p))
-        for o, nk, xb, c in zip(pat.observed, pat.counts, pat.means, pat.covs):
-            mis = np.setdiff1d(np.arange(p), o)
-            if len(mis) == 0:
-                t1 += nk * xb
-                t2 += nk * (c + np.outer(xb, xb))
+        # One batch per number of observed items: expected sufficient statistics of the
+        # cases given their observed items (regression of missing on observed items).
+        for idx, mis, nk, xb, c in groups:
+            w = nk[:, None]
+            if mis is None:
+                t1 += (w * xb).sum(axis=0)
+                t2 += np.einsum("k,kij->ij", nk, c + xb[:, :, None] * xb[:, None, :])
                 continue
-            b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, mis)]).T  # regression of m on o
-            cond = sigma[np.ix_(mis, mis)] - b @ sigma[np.ix_(o, mis)]
-            # Expected sufficient statistics of the pattern's cases.
-            ex = np.empty(p)
-            ex[o] = xb
-            ex[mis] = mu[mis] + b @ (xb - mu[o])
-            exx = np.empty((p, p))
-            exx[np.ix_(o, o)] = c + np.outer(xb, xb)
-            cross = c @ b.T + np.outer(xb, ex[mis])
-            exx[np.ix_(o, mis)] = cross
-            exx[np.ix_(mis, o)] = cross.T
-            exx[np.ix_(mis, mis)] = b @ c @ b.T + np.outer(ex[mis], ex[mis]) + cond
-            t1 += nk * ex
-            t2 += nk * exx
+            s_oo = sigma[idx[:, :, None], idx[:, None, :]]
+            s_om = sigma[idx[:, :, None], mis[:, None, :]]
+            s_mm = sigma[mis[:, :, None], mis[:, None, :]]
+            b = np.transpose(np.linalg.solve(s_oo, s_om), (0, 2, 1))  # (K, m, q)
+            cond = s_mm - b @ s_om
+            e_mis = mu[mis] + np.einsum("kmq,kq->km", b, xb - mu[idx])
+            k = len(nk)
+            ex = np.empty((k, p))
+            rows = kk_cache.setdefault(k, np.arange(k)[:, None])
+            ex[rows, idx] = xb
+            ex[rows, mis] = e_mis
+            exx = np.empty((k, p, p))
+            r3 = rows[:, :, None]
+            exx[r3, idx[:, :, None], idx[:, None, :]] = c + xb[:, :, None] * xb[:, None, :]
+            cross = c @ np.transpose(b, (0, 2, 1)) + xb[:, :, None] * e_mis[:, None, :]
+            exx[r3, idx[:, :, None], mis[:, None, :]] = cross
+            exx[r3, mis[:, :, None], idx[:, None, :]] = np.transpose(cross, (0, 2, 1))
+            exx[r3, mis[:, :, None], mis[:, None, :]] = (b @ c @ np.transpose(b, (0, 2, 1))
+                                                         + e_mis[:, :, None] * e_mis[:, None, :] + cond)
+            t1 += (w * ex).sum(axis=0)
+            t2 += np.einsum("k,kij->ij", nk, exx)
         n = pat.n
         mu_new = t1 / n
         sigma_new = t2 / n - np.outer(mu_new, mu_new)
