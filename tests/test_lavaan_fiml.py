@@ -78,3 +78,8 @@ def test_options_are_checked(model, survey):
         smsem.fit(model, survey, missing="pairwise")
     with pytest.raises(smsem.OptionError, match="fiml"):
         smsem.fit(model, survey, estimator="MLM", missing="fiml")
+
+
+def test_bootstrap_of_a_fiml_fit_is_refused_clearly(res):
+    with pytest.raises(smsem.EstimationError, match="missing values"):
+        smsem.bootstrap(res, n_boot=2, seed=1)

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_option
-from ..exceptions import ConvergenceWarning, DataError, OptionError
+from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError
 from ..model.spec import SEMModel
 from . import fiml, ml, robust
 from . import fitindices as fitidx
@@ -388,8 +388,14 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
     if not ff.converged:
         warnings.warn(f"the FIML optimizer did not converge ({ff.message}); estimates may be unreliable",
                       ConvergenceWarning, stacklevel=3)
+    mx = pm.matrices_at(ff.theta)
+    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
+        for name, v in zip(names, np.diag(mat)):
+            if v < 0:
+                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): the solution "
+                              "is inadmissible (Heywood case)", HeywoodWarning, stacklevel=3)
     n, p = xa.shape
-    sigma_hat = pm.matrices_at(ff.theta).implied_cov
+    sigma_hat = mx.implied_cov
     s_em, m_em = sigma[np.ix_(perm, perm)], mu[perm]
     npar = pm.n_free + p
     df = p * (p + 1) / 2 + p - npar
@@ -399,7 +405,6 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
                        fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
     latents = [v for v in mx_names(pm) if v not in obs]
     rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
-    mx = pm.matrices_at(ff.theta)
     std_all, _ = standardize(mx, rows, ff.nu)
     est = np.concatenate([ff.theta, ff.nu])
     params = _param_table(pm, est, ff.vcov, rows, std_all)
