@@ -247,7 +247,9 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
     w = ml.weight_matrix(sigma)
     gamma = robust.gamma_adf(x)
     vcov = robust.sandwich_vcov(delta, w, gamma, n)
-    c = robust.sb_scaling(delta, w, gamma, df) if df > 0 else float("nan")
+    if df <= 0:  # a saturated model has no test statistic to scale
+        return ind, vcov
+    c = robust.sb_scaling(delta, w, gamma, df)
     c_b = robust.baseline_scaling(s, gamma)
     chi2_s, chi2_bs = chi2 / c, chi2_b / c_b
     lo, hi = fitidx.rmsea_ci(chi2, c * df, n)  # lavaan: unscaled chi2 on df = tr(U Gamma)
