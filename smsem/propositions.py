@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .bootstrap import DEFAULT_BOOT_SEED, BootstrapResults, bootstrap
+from ._validation import check_option
+from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED, BootstrapResults, bootstrap
 from .estimate.results import FitResults
 
 __all__ = ["PropositionTable", "proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS"]
@@ -44,7 +45,7 @@ class PropositionTable:
     ----------
     table : DataFrame
         Columns ``TABLE_COLUMNS``. ``ci_lower``/``ci_upper`` bound the bootstrap
-        percentile CI of the standardized estimate.
+        CI (method ``ci_method``) of the standardized estimate.
     n : int
         Respondents used.
     n_boot, n_failed : int
@@ -76,6 +77,9 @@ def proposition_table(
     n_boot: int = 1000,
     seed: int = DEFAULT_BOOT_SEED,
     level: float = 0.95,
+    ci: str = "percentile",
+    jobs: int = 1,
+    progress: bool | None = None,
 ) -> PropositionTable:
     """Test the model's propositions.
 
@@ -88,14 +92,23 @@ def proposition_table(
     n_boot : int, default=1000
     seed : int, default=20190102
     level : float, default=0.95
+    ci : {"percentile", "bc", "bca", "normal"}, default="percentile"
+        CI method of the standardized paths behind the verdicts (see
+        :meth:`BootstrapResults.conf_int`).
+    jobs : int, default=1
+        Worker processes for the draws (results do not depend on it).
+    progress : bool, optional
+        Progress bar on stderr; default: only when stderr is a terminal.
 
     Returns
     -------
     PropositionTable
     """
+    check_option("ci", ci, CI_METHODS)
+    ci_method = ci
     if boot is None and n_boot > 0:
-        boot = bootstrap(res, n_boot=n_boot, seed=seed)
-    ci = boot.conf_int(level) if boot is not None else None
+        boot = bootstrap(res, n_boot=n_boot, seed=seed, jobs=jobs, progress=progress)
+    ci = boot.conf_int(level, ci_method) if boot is not None else None
     rows = []
     std = res.standardized_paths
     for p in res.model.propositions:
@@ -124,6 +137,6 @@ def proposition_table(
         boot.n_failed if boot is not None else 0,
         dict(boot.failures) if boot is not None else {},
         level,
-        "percentile",
+        ci_method,
         dict(res.fit_indices),
     )

@@ -81,5 +81,5 @@ def test_options_are_checked(model, survey):
 
 
 def test_bootstrap_of_a_fiml_fit_is_refused_clearly(res):
-    with pytest.raises(smsem.EstimationError, match="missing values"):
+    with pytest.raises(smsem.OptionError, match="FIML"):
         smsem.bootstrap(res, n_boot=2, seed=1)

@@ -57,15 +57,16 @@ class FitResults:
         Where each element of ``theta`` sits in the matrices: ``param_map.matrices_at(theta)``
         rebuilds the model matrices, e.g. for delta-method derivatives.
     vcov : ndarray
-        Covariance matrix of ``start`` (followed by ``means`` under FIML): inverse
-        expected information / N for ML (lavaan's default), the sandwich for MLM, the
-        inverse observed information for FIML.
+        Covariance matrix of ``start``: inverse expected information / N for ML
+        (lavaan's default), the sandwich for MLM, the inverse observed information for FIML.
     estimator : str
         ``"ML"`` or ``"MLM"``.
     missing : str
         ``"listwise"`` or ``"fiml"``.
     means : ndarray or None
         FIML only: the item intercepts, in ``matrices.observed`` order.
+    vcov_means : ndarray or None
+        FIML only: covariance of ``(start, means)`` together (``vcov`` is its top-left block).
     """
 
     model: SEMModel
@@ -81,6 +82,7 @@ class FitResults:
     estimator: str = "ML"
     missing: str = "listwise"
     means: np.ndarray | None = field(default=None, repr=False)
+    vcov_means: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -102,9 +104,10 @@ class FitResults:
         if self.param_map is None or self.vcov is None:
             raise ValueError("this FitResults has no parameter map / vcov (built by an old smsem)")
         rows = list(zip(self.params.lhs, self.params.op, self.params.rhs))
-        theta = self.start if self.means is None else np.concatenate([self.start, self.means])
-        n_means = 0 if self.means is None else len(self.means)
-        return standardized_table(self.param_map, theta, self.vcov, rows, n_means=n_means)
+        if self.means is None or self.vcov_means is None:
+            return standardized_table(self.param_map, self.start, self.vcov, rows)
+        theta = np.concatenate([self.start, self.means])
+        return standardized_table(self.param_map, theta, self.vcov_means, rows, n_means=len(self.means))
 
     @cached_property
     def fit_table(self) -> pd.DataFrame:
@@ -410,5 +413,7 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
     std_all, _ = standardize(mx, rows, ff.nu)
     est = np.concatenate([ff.theta, ff.nu])
     params = _param_table(pm, est, ff.vcov, rows, std_all)
-    return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm, ff.vcov,
-                      estimator="ML", missing="fiml", means=ff.nu.copy())
+    k = pm.n_free
+    return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
+                      ff.vcov[:k, :k].copy(), estimator="ML", missing="fiml", means=ff.nu.copy(),
+                      vcov_means=ff.vcov)

@@ -109,7 +109,7 @@ def render_fit_report(res: "FitResults", table: "PropositionTable", fmt: str = "
     from .tables import render_propositions
 
     props = render_propositions(table, fmt)
-    if fmt == "csv":
+    if fmt not in ("text", "markdown", "json"):  # csv: one table per file; latex: not yet
         return props
     if fmt == "json":
         doc = json.loads(props)

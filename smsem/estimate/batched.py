@@ -1,0 +1,678 @@
+"""Batched maximum-likelihood estimation for many covariance matrices at once.
+
+The bootstrap refits one model to thousands of resampled covariance matrices. This module
+does all of them together, in pure numpy: every draw is warm-started from the full-sample
+estimate, and Fisher-scoring (Gauss-Newton) steps with analytic derivatives are taken for
+the whole stack of draws at once. Nothing here imports semopy; the model structure comes
+from a :class:`~smsem.estimate.backend.ParamMap`.
+
+Model (RAM/LISREL all-y, as semopy's ``Model``)::
+
+    Sigma = L (I - B)^-1 Psi (I - B)^-T L' + Theta
+
+Fit function (lavaan's ML, semopy's ``MLW``; ``S`` divides by N)::
+
+    F = log|Sigma| + tr(S Sigma^-1) - log|S| - p
+
+Derivatives. With ``C = (I - B)^-1``, ``G = L C``, ``Phi = C Psi C'`` (latent covariance),
+``K = L Phi`` and ``Gamma = dF/dSigma = Sigma^-1 - Sigma^-1 S Sigma^-1``, the gradient
+with respect to a single matrix cell ``(i, j)`` is
+
+* theta:  ``Gamma[j, i]``            (dSigma = E_ij)
+* psi:    ``(G' Gamma G)[j, i]``     (dSigma = G E_ij G')
+* lambda: ``2 (Gamma K)[i, j]``      (dSigma = E_ij K' + K E_ji)
+* beta:   ``2 (G' Gamma K)[i, j]``   (dSigma = G E_ij K' + K E_ji G')
+
+and a free parameter's derivative is the sum over its cells (a symmetric cell lists both
+triangles). The expected information (the Gauss-Newton matrix of F) is
+``H[k, l] = tr(Sigma^-1 D_k Sigma^-1 D_l)`` with ``D_k = dSigma/dtheta_k``; it is computed as
+``vec(R D_k R') . vec(R D_l R')`` with ``R`` the inverse Cholesky factor, i.e. the trace form
+of ``Delta' (Sigma^-1 (x) Sigma^-1) Delta`` without a Kronecker product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ..exceptions import OptionError
+from .backend import ParamMap
+
+__all__ = [
+    "ModelStructure", "BatchFit", "fit_batch", "weighted_moments", "resample_counts",
+    "FAIL_REASONS", "STATUS_OK",
+]
+
+# Status codes of a draw; 0 is success.
+STATUS_OK = 0
+FAIL_REASONS = {
+    1: "nonconvergence",
+    2: "negative variance",
+    3: "non-positive-definite covariance",
+    4: "singular resample",
+}
+
+
+@dataclass(frozen=True)
+class ModelStructure:
+    """The free cells of the model matrices as index arrays (built from a ParamMap).
+
+    Attributes
+    ----------
+    pmap : ParamMap
+    n_obs, n_lat : int
+        ``p`` observed items and ``m`` inner (latent) variables.
+    """
+
+    pmap: ParamMap
+
+    @property
+    def n_free(self) -> int:
+        return self.pmap.n_free
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.pmap.base.observed)
+
+    @property
+    def n_lat(self) -> int:
+        return len(self.pmap.base.inner)
+
+    @cached_property
+    def cells(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+        """For matrices beta, lambda, psi, theta: arrays ``(param, row, col)`` of the free cells."""
+        out: list[list[tuple[int, int, int]]] = [[], [], [], []]
+        for k, locs in enumerate(self.pmap.locations):
+            for m, i, j in locs:
+                out[m].append((k, i, j))
+        return tuple(
+            tuple(np.array([c[t] for c in cl], dtype=np.intp) for t in range(3)) for cl in out
+        )  # type: ignore[return-value]
+
+    def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Batched ``(beta, lambda, psi, theta)`` at parameter rows ``theta`` (B, q)."""
+        base = self.pmap.base
+        nb = theta.shape[0]
+        mats = []
+        for m, b in enumerate((base.beta, base.lambda_, base.psi, base.theta)):
+            arr = np.broadcast_to(b, (nb, *b.shape)).copy()
+            k, i, j = self.cells[m]
+            if len(k):
+                arr[:, i, j] = theta[:, k]
+            mats.append(arr)
+        return mats[0], mats[1], mats[2], mats[3]
+
+    def implied(self, theta: np.ndarray, with_sigma: bool = True) -> dict[str, np.ndarray]:
+        """Implied covariance and the pieces its derivatives need, for each row of ``theta``
+        (``with_sigma=False`` skips Sigma itself, for the Woodbury path)."""
+        beta, lam, psi, th = self.matrices(theta)
+        m = self.n_lat
+        depth = self.beta_depth
+        if depth is None:
+            c = np.linalg.inv(np.eye(m) - beta)
+        else:
+            # Recursive model: B is nilpotent, so (I - B)^-1 = I + B + ... + B^(d-1)
+            # exactly (Horner form); much faster than a batched LU inverse.
+            c = np.broadcast_to(np.eye(m), beta.shape)
+            for _ in range(depth - 1):
+                c = np.eye(m) + beta @ c
+        g = lam @ c
+        phi = c @ psi @ np.swapaxes(c, 1, 2)
+        kmat = lam @ phi
+        out = {"lambda": lam, "psi": psi, "theta": th, "G": g, "Phi": phi, "K": kmat}
+        if with_sigma:
+            out["Sigma"] = _sigma(kmat, lam, th)
+        return out
+
+    @cached_property
+    def diagonal_theta(self) -> bool:
+        """True when Theta is diagonal for every parameter value (no residual covariances)."""
+        k, i, j = self.cells[3]
+        base = self.pmap.base.theta
+        return bool(np.all(i == j)) and not np.any(base - np.diag(np.diag(base)))
+
+    @cached_property
+    def beta_depth(self) -> int | None:
+        """Smallest ``d`` with ``B^d = 0`` for every value of the free cells (recursive
+        models), or None when the structural part has a cycle."""
+        m = self.n_lat
+        pattern = (self.pmap.base.beta != 0).astype(float)
+        k, i, j = self.cells[0]
+        pattern[i, j] = 1.0
+        power = np.eye(m)
+        for d in range(1, m + 1):
+            power = power @ pattern
+            if not power.any():
+                return d
+        return None
+
+    def gradient(self, parts: dict[str, np.ndarray], gamma: np.ndarray) -> np.ndarray:
+        """dF/dtheta (B, q) from ``Gamma = dF/dSigma`` (B, p, p)."""
+        g, kmat = parts["G"], parts["K"]
+        gt = np.swapaxes(g, 1, 2)
+        gamma_g = gamma @ g
+        gamma_k = gamma @ kmat
+        cell_grads = (
+            2.0 * (gt @ gamma_k),           # beta
+            2.0 * gamma_k,                  # lambda
+            np.swapaxes(gt @ gamma_g, 1, 2),  # psi
+            np.swapaxes(gamma, 1, 2),        # theta
+        )
+        out = np.zeros((gamma.shape[0], self.n_free))
+        for m, cg in enumerate(cell_grads):
+            k, i, j = self.cells[m]
+            if len(k):
+                # Sum the cells of each parameter through a 0/1 matrix, one product
+                # per draw (see _rowwise: results must not depend on the batch).
+                out += _rowwise(cg[:, i, j], self._scatter(m))
+        return out
+
+    def _scatter(self, m: int) -> np.ndarray:
+        return self._scatters[m]
+
+    @cached_property
+    def _scatters(self) -> tuple[np.ndarray, ...]:
+        out = []
+        for m in range(4):
+            k = self.cells[m][0]
+            s = np.zeros((len(k), self.n_free))
+            s[np.arange(len(k)), k] = 1.0
+            out.append(s)
+        return tuple(out)
+
+    def jacobian(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """dSigma/dtheta as a stack (B, q, p, p) of symmetric matrices."""
+        nb, p = parts["Sigma"].shape[:2]
+        g, kmat = parts["G"], parts["K"]
+        d = np.zeros((nb, self.n_free, p, p))
+        k, i, j = self.cells[0]  # beta: G E_ij K' + transpose
+        for kk, ii, jj in zip(k, i, j):
+            t = g[:, :, ii, None] * kmat[:, None, :, jj]
+            d[:, kk] += t + np.swapaxes(t, 1, 2)
+        k, i, j = self.cells[1]  # lambda: E_ij K' + transpose
+        for kk, ii, jj in zip(k, i, j):
+            d[:, kk, ii, :] += kmat[:, :, jj]
+            d[:, kk, :, ii] += kmat[:, :, jj]
+        k, i, j = self.cells[2]  # psi: G E_ij G'
+        for kk, ii, jj in zip(k, i, j):
+            d[:, kk] += g[:, :, ii, None] * g[:, None, :, jj]
+        k, i, j = self.cells[3]  # theta: E_ij
+        d[:, k, i, j] += 1.0
+        return d
+
+    def information(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """Expected information ``tr(Sigma^-1 D_k Sigma^-1 D_l)`` (B, q, q); Sigma must be
+        positive definite."""
+        sigma_chol = np.linalg.cholesky(parts["Sigma"])
+        d = self.jacobian(parts)
+        nb, q, p, _ = d.shape
+        rinv = np.linalg.inv(sigma_chol)  # R = L^-1, Sigma^-1 = R' R
+        t = rinv[:, None] @ d @ np.swapaxes(rinv, 1, 2)[:, None]
+        flat = t.reshape(nb, q, p * p)
+        return flat @ np.swapaxes(flat, 1, 2)
+
+
+def _sigma(kmat: np.ndarray, lam: np.ndarray, th: np.ndarray) -> np.ndarray:
+    sigma = kmat @ np.swapaxes(lam, 1, 2) + th
+    return 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
+
+
+def _cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched Cholesky factor and a flag per matrix (False: not positive definite)."""
+    ok = np.ones(a.shape[0], dtype=bool)
+    try:
+        return np.linalg.cholesky(a), ok
+    except np.linalg.LinAlgError:
+        pass
+    out = np.full_like(a, np.nan)
+    for b in range(a.shape[0]):
+        try:
+            out[b] = np.linalg.cholesky(a[b])
+        except np.linalg.LinAlgError:
+            ok[b] = False
+    return out, ok
+
+
+def _logdet_chol(chol: np.ndarray) -> np.ndarray:
+    return 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class _Eval:
+    f: np.ndarray
+    parts: dict
+    sinv: np.ndarray
+    ok: np.ndarray
+
+
+def _evaluate(st: ModelStructure, theta: np.ndarray, s: np.ndarray, logdet_s: np.ndarray) -> _Eval:
+    """F, Sigma^-1 and the implied pieces at each row of ``theta``."""
+    parts = st.implied(theta, with_sigma=not st.diagonal_theta)
+    nb, p = theta.shape[0], st.n_obs
+    f = np.full(nb, np.inf)
+    sinv = np.full((nb, p, p), np.nan)
+    logdet = np.full(nb, np.nan)
+    todo = np.ones(nb, dtype=bool)
+    if st.diagonal_theta:
+        # Woodbury: with Theta diagonal positive and Phi = Lp Lp' positive definite,
+        # Sigma^-1 = T - T L Lp M^-1 Lp' L' T with T = Theta^-1, M = I + Lp' L' T L Lp,
+        # and log|Sigma| = log|Theta| + log|M|: m x m work instead of p x p inverses.
+        th_d = np.diagonal(parts["theta"], axis1=1, axis2=2)
+        cand = np.flatnonzero((th_d > 0).all(axis=1))
+        full = cand.size == nb  # the common case: no fancy-index copies
+        lam, phi = parts["lambda"], parts["Phi"]
+        if cand.size:
+            lp, okp = _cholesky(phi if full else phi[cand])
+            if not okp.all():
+                cand, lp, full = cand[okp], lp[okp], False
+        if cand.size:
+            thc = th_d if full else th_d[cand]
+            lamc = lam if full else lam[cand]
+            ti = 1.0 / thc
+            w = (lamc * ti[:, :, None]) @ lp
+            m = lp.shape[1]
+            mm = np.eye(m) + np.swapaxes(lp, 1, 2) @ (np.swapaxes(lamc, 1, 2) @ w)
+            lm, okm = _cholesky(mm)
+            if not okm.all():
+                cand, w, lm, ti, thc, mm, full = (cand[okm], w[okm], lm[okm], ti[okm], thc[okm],
+                                                  mm[okm], False)
+            if cand.size:
+                minv = np.linalg.inv(mm)
+                minv = 0.5 * (minv + np.swapaxes(minv, 1, 2))
+                si = -(w @ minv @ np.swapaxes(w, 1, 2))
+                si.reshape(len(cand), p * p)[:, ::p + 1] += ti
+                if full:
+                    sinv = si
+                else:
+                    sinv[cand] = si
+                logdet[cand] = np.log(thc).sum(axis=1) + _logdet_chol(lm)
+                todo[cand] = False
+    rest = np.flatnonzero(todo)
+    ok = ~todo
+    if rest.size:
+        if "Sigma" in parts:
+            sig = parts["Sigma"][rest]
+        else:
+            sig = _sigma(parts["K"][rest], parts["lambda"][rest], parts["theta"][rest])
+        chol, okr = _cholesky(sig)
+        rest, chol, sig = rest[okr], chol[okr], sig[okr]
+        if rest.size:
+            sinv[rest] = _inverse(sig)
+            logdet[rest] = _logdet_chol(chol)
+            ok[rest] = True
+    if ok.all():
+        f = logdet + (s * sinv).sum(axis=(1, 2)) - logdet_s - p
+    elif ok.any():
+        tr = (s[ok] * sinv[ok]).sum(axis=(1, 2))
+        f[ok] = logdet[ok] + tr - logdet_s[ok] - p
+    f[~np.isfinite(f)] = np.inf
+    return _Eval(f, {"G": parts["G"], "K": parts["K"]}, sinv, ok & np.isfinite(f))
+
+
+def _inverse(a: np.ndarray) -> np.ndarray:
+    """Inverses of symmetric positive definite matrices (symmetrized LU inverses)."""
+    x = np.linalg.inv(a)
+    return 0.5 * (x + np.swapaxes(x, 1, 2))
+
+
+@dataclass(frozen=True)
+class BatchFit:
+    """Solutions of a batch of ML fits.
+
+    Attributes
+    ----------
+    theta : ndarray (B, q)
+        Estimates (ParamMap order); rows of failed draws hold the last iterate.
+    fmin : ndarray (B,)
+        Minimum of the fit function ``F`` (``chi2 = n * fmin`` as lavaan's ML test).
+    status : ndarray of int (B,)
+        0 for an admissible converged solution, else a key of :data:`FAIL_REASONS`.
+    n_iter : ndarray of int (B,)
+    grad_max : ndarray (B,)
+        ``max |dF/dtheta|`` at the solution.
+    """
+
+    theta: np.ndarray
+    fmin: np.ndarray
+    status: np.ndarray
+    n_iter: np.ndarray
+    grad_max: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == STATUS_OK
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Converged (admissible or not)."""
+        return (self.status != 1) & (self.status != 4)
+
+    def failures(self) -> dict[str, int]:
+        """Count of failed draws per reason."""
+        out: dict[str, int] = {}
+        for code, name in FAIL_REASONS.items():
+            c = int(np.sum(self.status == code))
+            if c:
+                out[name] = c
+        return out
+
+
+def fit_batch(
+    pmap: ParamMap,
+    s: np.ndarray,
+    start: np.ndarray,
+    *,
+    s_start: np.ndarray | None = None,
+    method: str = "quasi-newton",
+    max_iter: int = 200,
+    gtol: float = 1e-9,
+    ftol: float = 1e-12,
+    structure: ModelStructure | None = None,
+) -> BatchFit:
+    """Minimize the ML discrepancy for a stack of sample covariance matrices.
+
+    Parameters
+    ----------
+    pmap : ParamMap
+        Model structure (from :attr:`FitResults.param_map`).
+    s : ndarray (B, p, p)
+        Sample covariance matrices (N-divided, item order of ``pmap.base.observed``).
+    start : ndarray (q,)
+        Start values for every draw (the full-sample estimate for a bootstrap).
+    s_start : ndarray (p, p), optional
+        The covariance matrix that ``start`` solves (the full sample's). With it, the
+        first metric is the exact Hessian of ``F`` at ``start`` (central differences of
+        the analytic gradient, computed once for all draws); without it, the expected
+        information at ``start``.
+    method : {"quasi-newton", "chord", "fisher"}, default="quasi-newton"
+        ``"quasi-newton"``: steps ``-H_b^-1 g`` where ``H_b`` starts as the shared
+        metric above and is refined per draw by BFGS updates from the analytic
+        gradients (two-loop recursion). ``"chord"``: the shared metric without updates
+        (for diagnostics; it converges slowly). ``"fisher"``: classical Fisher scoring,
+        the expected information ``Delta' W Delta`` at each draw's current iterate.
+        Measured on 300 resamples of the integrative survey: quasi-Newton 9-19 steps,
+        0.67 ms/draw; Fisher scoring 9-30 steps but 13 ms/draw (a q x q information per
+        draw and step); chord median 31 steps, 8 of 300 unconverged after 400. A draw that stops
+        decreasing ``F`` is restarted with Fisher-scoring steps before it is given up.
+    max_iter : int, default=200
+    gtol : float, default=1e-9
+        Converged when ``max |dF/dtheta| <= gtol`` ...
+    ftol : float, default=1e-12
+        ... or when the step would decrease a quadratic model of ``F`` by at most
+        ``ftol * max(1, F)`` (half the Newton decrement ``g' H^-1 g``), i.e. the relative
+        change of ``F`` left to gain is below ``ftol``.
+    structure : ModelStructure, optional
+        Reuse a structure already built from ``pmap``.
+
+    Returns
+    -------
+    BatchFit
+        Each draw is iterated until its own convergence and then frozen, so its result
+        does not depend on the other draws in the batch.
+    """
+    if method not in ("quasi-newton", "chord", "fisher"):
+        raise OptionError(f"method must be one of quasi-newton, chord, fisher; got {method!r}")
+    st = structure if structure is not None else ModelStructure(pmap)
+    s = np.asarray(s, dtype=float)
+    nb, q = s.shape[0], st.n_free
+    start = np.asarray(start, dtype=float)
+    theta = np.array(np.broadcast_to(start, (nb, q)))
+    status = np.zeros(nb, dtype=np.int64)
+    n_iter = np.zeros(nb, dtype=np.int64)
+    grad_max = np.full(nb, np.nan)
+    fmin = np.full(nb, np.nan)
+
+    s_chol, s_ok = _cholesky(s)
+    logdet_s = np.zeros(nb)
+    logdet_s[s_ok] = _logdet_chol(s_chol[s_ok])
+    status[~s_ok] = 4
+
+    fisher = np.zeros(nb, dtype=bool)
+    hinv = None
+    if method == "fisher":
+        fisher[:] = True
+    else:
+        h0 = start_metric(st, start, s_start)
+        if h0 is None:
+            fisher[:] = True
+        else:
+            hinv = _inv_psd(h0)
+
+    # State of the active draws, kept compact (aligned with ``active``).
+    active = np.flatnonzero(s_ok)
+    ev = _evaluate(st, theta[active], s[active], logdet_s[active])
+    status[active[~ev.ok]] = 3
+    active, ev = active[ev.ok], _take(ev, ev.ok)
+    sa, lsa, th_a = s[active], logdet_s[active], theta[active]
+    grad = st.gradient(ev.parts, _gamma(ev, sa)) if active.size else np.zeros((0, q))
+    # BFGS memory per draw: pairs (ds, dy, rho) in the two-loop recursion, all kept
+    # (draws converge in far fewer steps than q), which is exactly BFGS from ``hinv``
+    # at O(q) cost per pair instead of O(q^2) for a dense inverse per draw.
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    fi_a = fisher[active]
+
+    for it in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        gmax = np.abs(grad).max(axis=1)
+        step = np.empty_like(grad)
+        if (~fi_a).any():
+            qn_step = -_two_loop(hinv, hist, grad)
+            step[~fi_a] = qn_step[~fi_a]
+        if fi_a.any():
+            idx = np.flatnonzero(fi_a)
+            info = st.information(st.implied(th_a[idx]))
+            step[idx] = -_solve_psd(info, grad[idx])
+        # Newton decrement g' H^-1 g: twice the decrease F would make if it were quadratic.
+        decrement = -np.einsum("bi,bi->b", grad, step)
+        done = (gmax <= gtol) | (np.abs(decrement) <= 2.0 * ftol * np.maximum(1.0, np.abs(ev.f)))
+        # Step halving on F, per draw.
+        alpha = np.ones(active.size)
+        todo = np.flatnonzero(~done)
+        accepted = np.zeros(active.size, dtype=bool)
+        f_old = ev.f.copy()
+        th_old = th_a.copy()
+        for _ in range(40):
+            if todo.size == 0:
+                break
+            trial = th_old[todo] + alpha[todo, None] * step[todo]
+            tev = _evaluate(st, trial, sa[todo], lsa[todo])
+            better = tev.ok & (tev.f <= f_old[todo] + 1e-13 * np.maximum(1.0, np.abs(f_old[todo])))
+            acc = todo[better]
+            if acc.size:
+                th_a[acc] = trial[better]
+                if acc.size == active.size:
+                    ev = tev
+                else:
+                    _put(ev, acc, _take(tev, better))
+                accepted[acc] = True
+            todo = todo[~better]
+            alpha[todo] *= 0.5
+        n_iter[active] = it
+        new_grad = grad.copy()
+        if accepted.any():
+            acc = np.flatnonzero(accepted)
+            if acc.size == active.size:
+                new_grad = st.gradient(ev.parts, _gamma(ev, sa))
+            else:
+                new_grad[acc] = st.gradient(_take_parts(ev.parts, acc), _gamma(_take(ev, acc), sa[acc]))
+        if hinv is not None and method == "quasi-newton":
+            ds = th_a - th_old
+            dy = new_grad - grad
+            sy = np.einsum("bi,bi->b", ds, dy)
+            # Curvature condition; rho = 0 disables the pair for the draws that fail it.
+            good = accepted & ~fi_a & (sy > 1e-12 * np.linalg.norm(ds, axis=1) * np.linalg.norm(dy, axis=1))
+            rho = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+            hist.append((ds, dy, rho))
+        # No decrease along the step: restart with Fisher scoring, then give up.
+        stuck = ~done & ~accepted
+        retry = stuck & ~fi_a
+        fi_a[retry] = True
+        give_up = stuck & ~retry
+        finished = done | give_up
+        if finished.any():
+            fin = np.flatnonzero(finished)
+            theta[active[fin]] = th_a[fin]
+            fmin[active[fin]] = ev.f[fin]
+            grad_max[active[fin]] = np.abs(new_grad[fin]).max(axis=1)
+            status[active[give_up]] = 1
+            keep = ~finished
+            active, grad, ev = active[keep], new_grad[keep], _take(ev, keep)
+            sa, lsa, th_a, fi_a = sa[keep], lsa[keep], th_a[keep], fi_a[keep]
+            hist = [(a_[keep], b_[keep], c_[keep]) for a_, b_, c_ in hist]
+        else:
+            grad = new_grad
+    theta[active] = th_a
+    status[active] = 1  # iteration limit
+
+    # Final gradient and admissibility of the converged draws.
+    conv = np.flatnonzero(status == 0)
+    if conv.size:
+        ev = _evaluate(st, theta[conv], s[conv], logdet_s[conv])
+        grad_max[conv] = np.abs(st.gradient(ev.parts, _gamma(ev, s[conv]))).max(axis=1)
+        fmin[conv] = ev.f
+        full = st.implied(theta[conv])
+        negvar = (np.diagonal(full["psi"], axis1=1, axis2=2) < 0).any(axis=1) | (
+            np.diagonal(full["theta"], axis1=1, axis2=2) < 0).any(axis=1)
+        status[conv[negvar]] = 2
+        _, phi_ok = _cholesky(full["Phi"])
+        status[conv[~negvar & (~phi_ok | ~ev.ok)]] = 3
+    return BatchFit(theta, fmin, status, n_iter, grad_max)
+
+
+def start_metric(st: ModelStructure, start: np.ndarray, s_start: np.ndarray | None) -> np.ndarray | None:
+    """The shared first metric: exact Hessian of F at ``start`` for ``s_start``, or the
+    expected information at ``start``; None if ``Sigma(start)`` is not positive definite."""
+    parts0 = st.implied(start[None, :])
+    chol0, ok0 = _cholesky(parts0["Sigma"])
+    if not ok0[0]:
+        return None
+    if s_start is None:
+        h = st.information(parts0)[0]
+    else:
+        q = st.n_free
+        # Central differences of the analytic gradient: error O(h^2) ~ 1e-10 relative,
+        # ample for a metric that BFGS refines anyway.
+        hstep = 1e-5 * np.maximum(1.0, np.abs(start))
+        pts = np.concatenate([start + np.diag(hstep), start - np.diag(hstep)])
+        s2 = np.broadcast_to(s_start, (2 * q, *s_start.shape))
+        ev = _evaluate(st, pts, s2, np.zeros(2 * q))
+        g = st.gradient(ev.parts, _gamma(ev, s2))
+        h = (g[:q] - g[q:]) / (2 * hstep[:, None])
+    h = 0.5 * (h + h.T)
+    return h
+
+
+def _inv_psd(h: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric metric; not positive definite -> eigenvalues floored."""
+    w, v = np.linalg.eigh(h)
+    floor = 1e-8 * max(float(np.abs(w).max()), 1e-300)
+    w = np.maximum(np.abs(w), floor)
+    return (v / w) @ v.T
+
+
+def _two_loop(hinv: np.ndarray, hist: list, grad: np.ndarray) -> np.ndarray:
+    """BFGS inverse-Hessian times gradient by the two-loop recursion (Nocedal & Wright,
+    Algorithm 7.4), for every draw at once; ``hinv`` is the shared initial inverse."""
+    r = grad.copy()
+    alphas = []
+    for ds, dy, rho in reversed(hist):
+        a = rho * np.einsum("bi,bi->b", ds, r)
+        r -= a[:, None] * dy
+        alphas.append(a)
+    r = _rowwise(r, hinv)
+    for (ds, dy, rho), a in zip(hist, reversed(alphas)):
+        b = rho * np.einsum("bi,bi->b", dy, r)
+        r += (a - b)[:, None] * ds
+    return r
+
+
+def _gamma(ev: "_Eval", s: np.ndarray) -> np.ndarray:
+    """dF/dSigma = Sigma^-1 - Sigma^-1 S Sigma^-1."""
+    return ev.sinv - ev.sinv @ s @ ev.sinv
+
+
+def _put(ev: "_Eval", idx: np.ndarray, new: "_Eval") -> None:
+    ev.f[idx] = new.f
+    ev.sinv[idx] = new.sinv
+    ev.ok[idx] = new.ok
+    for k in ev.parts:
+        ev.parts[k][idx] = new.parts[k]
+
+
+def _take_parts(parts: dict, idx: np.ndarray) -> dict:
+    return {k: v[idx] for k, v in parts.items()}
+
+
+def _take(ev: _Eval, idx: np.ndarray) -> _Eval:
+    return _Eval(ev.f[idx], _take_parts(ev.parts, idx), ev.sinv[idx], ev.ok[idx])
+
+
+def _solve_psd(h: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``h x = g`` per draw; a singular information falls back to the pseudo-inverse."""
+    try:
+        return np.linalg.solve(h, g[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return (np.linalg.pinv(h) @ g[..., None])[..., 0]
+
+
+# ---------------------------------------------------------------- resampling moments
+
+
+def _rowwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` computed one row of ``a`` at a time (a stack of vector-matrix products).
+
+    A single GEMM over all draws may sum in a different order depending on how many rows
+    it gets (BLAS kernels differ by shape), which would make a draw's last bits depend on
+    the other draws in its batch; a stacked product treats every draw alike, so draw b is
+    bit-identical however the draws are chunked or spread over processes.
+    """
+    return (a[:, None, :] @ b)[:, 0, :]
+
+
+def resample_counts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """How often each of ``n`` rows is drawn in one nonparametric resample (sums to ``n``).
+
+    Draws ``n`` row indices uniformly with replacement and counts them, so the same
+    stream gives the same resample as ``data[rng.integers(0, n, n)]``.
+    """
+    return np.bincount(rng.integers(0, n, n), minlength=n)
+
+
+def weighted_moments(x: np.ndarray, weights: np.ndarray, *, block_rows: int = 4096) -> np.ndarray:
+    """N-divided covariance matrices of ``x`` under each row of ``weights``.
+
+    Parameters
+    ----------
+    x : ndarray (n, p)
+        The data, best centered at the full-sample mean (limits rounding error).
+    weights : ndarray (B, n)
+        Non-negative case weights (bootstrap counts); each row's sum is its sample size.
+    block_rows : int
+        Rows of ``x`` processed at a time: memory stays ``O(block_rows * p^2)`` whatever n,
+        and no resampled data set is ever formed.
+
+    Returns
+    -------
+    ndarray (B, p, p)
+    """
+    n, p = x.shape
+    w = np.asarray(weights, dtype=float)
+    iu, ju = np.triu_indices(p)
+    sums = np.zeros((w.shape[0], p))
+    cross = np.zeros((w.shape[0], iu.size))
+    for r0 in range(0, n, block_rows):
+        xb = x[r0:r0 + block_rows]
+        wb = w[:, r0:r0 + block_rows]
+        sums += _rowwise(wb, xb)
+        # Khatri-Rao products x_i x_j of each row, weighted per draw.
+        cross += _rowwise(wb, xb[:, iu] * xb[:, ju])
+    tot = w.sum(axis=1)
+    mean = sums / tot[:, None]
+    cov = np.empty((w.shape[0], p, p))
+    cov[:, iu, ju] = cross / tot[:, None]
+    cov[:, ju, iu] = cov[:, iu, ju]
+    cov -= mean[:, :, None] * mean[:, None, :]
+    return cov
