@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
+    fit.add_argument("--estimator", choices=["ML", "MLM"], default="ML",
+                     help="ML (default, lavaan's sem()) or MLM (robust SEs, Satorra-Bentler scaled chi2)")
+    fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
+                     help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
+                          "needs --boot 0)")
     fit.add_argument("--out", metavar="DIR", default=None,
                      help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
                           "report.md and the path diagram (svg, png) into DIR")
@@ -164,6 +169,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from . import effects, fit, load_model, proposition_table, read_survey, reliability
+    from .exceptions import OptionError
     from .report import (
         render_effects,
         render_propositions,
@@ -172,20 +178,31 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         report_files,
         write_report_files,
     )
+    from .report.fit_section import render_fit, render_fit_report, render_parameters
 
+    if args.missing == "fiml" and args.boot > 0:
+        raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
+                          "and cannot resample cases with missing items yet")
+    if args.missing == "fiml" and args.estimator != "ML":
+        raise OptionError(f"--missing fiml works with --estimator ML only, got {args.estimator}")
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
     model = load_model(args.model)
-    data = read_survey(args.file, model)
-    res = fit(model, data)
+    data = read_survey(args.file, model, missing=args.missing)
+    res = fit(model, data, estimator=args.estimator, missing=args.missing)
     eff = effects(res)
     quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
                               jobs=args.jobs, progress=False if args.quiet else None)
-    sys.stdout.write(render_propositions(table, args.format))
+    if args.format == "json":  # the proposition document plus fit cut-offs and parameters
+        sys.stdout.write(render_fit_report(res, table, "json"))
+    else:
+        sys.stdout.write(render_propositions(table, args.format))
+    if args.format in ("text", "markdown"):
+        sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
     if args.out is not None:

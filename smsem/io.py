@@ -67,8 +67,11 @@ def write_survey(df: pd.DataFrame, path: str | Path, *, force: bool = False) -> 
     return path, meta_path
 
 
-def read_survey(path: str | Path, model: SEMModel) -> pd.DataFrame:
+def read_survey(path: str | Path, model: SEMModel, *, missing: str = "listwise") -> pd.DataFrame:
     """Read a survey CSV and validate it against the model's items and scale.
+
+    ``missing="fiml"`` counts the rows with any observed item (instead of the complete
+    rows) against the minimum number of rows.
 
     Raises
     ------
@@ -84,18 +87,19 @@ def read_survey(path: str | Path, model: SEMModel) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
-    return validate_survey(df, model, source=str(path))
+    return validate_survey(df, model, source=str(path), missing=missing)
 
 
-def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data") -> pd.DataFrame:
+def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
+                    missing: str = "listwise") -> pd.DataFrame:
     """Check item columns, numeric codes within ``1..scale_points`` and enough rows.
 
     Empty cells are missing values. Row numbers in messages count data rows from 1
     (row 1 is the first line after the header).
     """
-    missing = [c for c in model.items if c not in df.columns]
-    if missing:
-        raise DataError(f"{source}: missing item column(s) {', '.join(missing)} "
+    absent = [c for c in model.items if c not in df.columns]
+    if absent:
+        raise DataError(f"{source}: missing item column(s) {', '.join(absent)} "
                         f"(model {model.name!r} needs {', '.join(model.items)})")
     out = pd.DataFrame(index=df.index)
     k = model.scale_points
@@ -118,8 +122,14 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data") 
             raise DataError(f"{source}: column {col}, row {i + 1}: value {values.iloc[i]:g} is outside "
                             f"the {k}-point scale (integer codes 1..{k})")
         out[col] = values.astype(float)
-    complete = int(out.notna().all(axis=1).sum())
     need = max(len(model.items) + 1, model.n_free)
+    if missing == "fiml":  # FIML uses every row with at least one observed item
+        used = int(out.notna().any(axis=1).sum())
+        if used < model.n_free:
+            raise DataError(f"{source}: only {used} row(s) with data; model {model.name!r} with "
+                            f"{model.n_free} free parameters needs at least {model.n_free}")
+        return out.reset_index(drop=True)
+    complete = int(out.notna().all(axis=1).sum())
     if complete < need:
         raise DataError(f"{source}: only {complete} complete row(s); model {model.name!r} with "
                         f"{len(model.items)} items and {model.n_free} free parameters needs at least {need}")
