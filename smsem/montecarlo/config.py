@@ -43,6 +43,7 @@ __all__ = [
     "StudyConfig",
     "load_config",
     "config_from_mapping",
+    "shipped_configs",
     "GRID_KEYS",
     "ESTIMATORS",
     "SCENARIOS",
@@ -268,6 +269,9 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     ana = ck.keys("analysis", d.get("analysis") or {}, _MODEL_KEYS["analysis"])
     pop_model = _model_ref(pop.get("model", "integrative"), base, "population.model", ck)
     pop_cb = _codebook_ref(pop.get("codebook"), base, "population.codebook", ck)
+    if "scenario" in pop and pop["scenario"] is None:
+        raise ck.fail("population.scenario", 'is empty; write scenario: "null" in quotes for the null '
+                      "scenario (bare null means no value in YAML)")
     scenario = ck.choice("population.scenario", pop.get("scenario", "thesis"), SCENARIOS)
     if "model" in ana:
         ana_model = _model_ref(ana["model"], base, "analysis.model", ck)
@@ -329,12 +333,33 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     )
 
 
+def shipped_configs() -> list[str]:
+    """Names of the example configurations shipped in ``models/montecarlo/``."""
+    from ..model.spec import models_dir
+
+    return sorted(p.stem for p in (models_dir() / "montecarlo").glob("*.yaml"))
+
+
+def _resolve_config(path: str | Path) -> Path:
+    from ..model.spec import models_dir
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    shipped = models_dir() / "montecarlo" / f"{path.name}.yaml"
+    if path.suffix == "" and path.parent == Path(".") and shipped.is_file():
+        return shipped
+    raise OptionError(f"{path}: configuration file not found (shipped configurations: "
+                      f"{', '.join(shipped_configs())})")
+
+
 def load_config(path: str | Path, *, check_models: bool = True) -> StudyConfig:
     """Read and validate a study configuration YAML file.
 
     Parameters
     ----------
     path : str or Path
+        A YAML file, or the name of a shipped configuration (``sample_size``).
     check_models : bool, default=True
         Also load the models and build the population of every cell, so that an
         inadmissible design (e.g. an effect multiplier giving R² >= 1) fails before any
@@ -345,9 +370,7 @@ def load_config(path: str | Path, *, check_models: bool = True) -> StudyConfig:
     OptionError
         A missing file, invalid YAML, or a bad key or value (the message names the key).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise OptionError(f"{path}: configuration file not found")
+    path = _resolve_config(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
