@@ -11,11 +11,12 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from montecarlo_helpers import TWO_FACTOR, config, write_config
 from smsem.exceptions import OptionError
 from smsem.montecarlo import (StudyResults, config_from_mapping, interpolate_n, load_config, replication_seed,
                               run_replication, run_study, true_values)
+from smsem.cli import main
 from smsem.montecarlo.config import shipped_configs
 from smsem.report.montecarlo import power_curve_png, render_markdown
 
@@ -212,7 +213,7 @@ def test_report_pieces_render(small_study, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
-def test_cli_power_end_to_end(tmp_path):
+def test_cli_power_end_to_end(tmp_path, capsys):
     cfgfile = write_config(tmp_path / "s.yaml", replications=4)
     out = tmp_path / "o"
     r = run_cli("power", str(cfgfile), "--out", str(out), "--jobs", "2")
@@ -223,32 +224,43 @@ def test_cli_power_end_to_end(tmp_path):
         assert (out / name).is_file(), name
     raw = pd.read_csv(out / "replications.csv")
     assert len(raw) == 8 and (raw.status == "ok").all()
-    # An existing study is never overwritten silently.
-    r2 = run_cli("power", str(cfgfile), "--out", str(out))
-    assert r2.returncode == 2 and r2.stderr.count("\n") == 1 and "--resume" in r2.stderr
+    # An existing study is never overwritten silently (the rest in-process: same main()).
+    code, err = _main(capsys, "power", str(cfgfile), "--out", str(out))
+    assert code == 2 and err.count("\n") == 1 and "--resume" in err
     # A different design cannot be resumed into the same store.
     other = write_config(tmp_path / "t.yaml", replications=4, seed=99)
-    r3 = run_cli("power", str(other), "--out", str(out), "--resume")
-    assert r3.returncode == 2 and "different configuration (differs in: seed)" in r3.stderr
-    r4 = run_cli("power", str(cfgfile), "--out", str(out), "--resume")  # nothing left to run
-    assert r4.returncode == 0 and "8 of 8" in r4.stdout
+    code, err = _main(capsys, "power", str(other), "--out", str(out), "--resume")
+    assert code == 2 and "different configuration (differs in: seed)" in err
+    code, _ = _main(capsys, "power", str(cfgfile), "--out", str(out), "--resume")  # nothing left to run
+    assert code == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "replications.csv"), raw)
+
+
+def _main(capsys, *args):
+    """Run the CLI's main() in-process; returns (exit status, stderr)."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse errors exit directly
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, fragment", [
     (["nope_config"], "configuration file not found (shipped configurations:"),
     (["--jobs", "0"], "expected a number >= 1"),
 ])
-def test_cli_power_bad_input(tmp_path, args, fragment):
+def test_cli_power_bad_input(tmp_path, capsys, args, fragment):
     if args[0].startswith("--"):
         args = [str(write_config(tmp_path / "s.yaml")), *args]
-    r = run_cli("power", *args, "--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    assert fragment in r.stderr, r.stderr
+    code, err = _main(capsys, "power", *args, "--out", str(tmp_path / "o"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert fragment in err, err
 
 
-def test_cli_power_config_error_one_line(tmp_path):
+def test_cli_power_config_error_one_line(tmp_path, capsys):
     bad = write_config(tmp_path / "bad.yaml", grid={"n": [100, -3]})
-    r = run_cli("power", str(bad), "--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "key grid.n[1]: must be at least 2, got -3" in r.stderr
+    code, err = _main(capsys, "power", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 2 and err.count("\n") == 1
+    assert "key grid.n[1]: must be at least 2, got -3" in err
+    assert not (tmp_path / "o").exists()  # refused before any work

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -51,6 +52,24 @@ def _run_task(task: Task, config: StudyConfig) -> dict[str, Any]:
     return run_replication(task[0], task[1], config)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the parent process dies (even by SIGKILL).
+
+    Forked workers share the task pipe with each other, so they would never see it close
+    and would wait forever; on Linux the kernel sends them SIGKILL instead (PR_SET_PDEATHSIG).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
+
+
 def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[str, Any]]:
     if jobs == 1:
         for t in tasks:
@@ -60,7 +79,8 @@ def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[s
     # return rows, never touch the store.
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     window = 4 * jobs  # tasks in flight: bounded so an interrupt stops quickly
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent,
+                                initargs=(os.getpid(),)) as pool:
         it = iter(tasks)
         running = {pool.submit(_run_task, t, config) for t in _take(it, window)}
         try:
