@@ -264,3 +264,42 @@ def test_cli_power_config_error_one_line(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     assert "key grid.n[1]: must be at least 2, got -3" in err
     assert not (tmp_path / "o").exists()  # refused before any work
+
+
+# --- options: missingness, bootstrap inference, a different analysis model --------------
+
+def test_missing_completely_at_random(tmp_path):
+    cfg = config(tmp_path, grid={"n": [200], "missing": [0.0, 0.05]}, replications=2)
+    full, miss = cfg.cells
+    a = run_replication(full, 0, cfg)
+    b = run_replication(miss, 0, cfg)
+    assert a["n_used"] == 200 and a["status"] == b["status"] == "ok"
+    # Listwise deletion with 6 items and 5% MCAR keeps about .95**6 = 74% of the rows.
+    assert 0.6 * 200 < b["n_used"] < 0.88 * 200
+
+
+def test_bootstrap_inference(tmp_path):
+    cfg = config(tmp_path, grid={"n": [150]}, replications=3, inference={"method": "bootstrap", "n_boot": 20})
+    res = run_study(cfg, tmp_path / "o", progress=False)
+    path = res.estimates.query("op == '~'")
+    assert (path.boot_lower < path.est).all() and (path.est < path.boot_upper).all()
+    assert res.estimates.query("op != '~'").boot_lower.isna().all()  # paths only
+    p = res.parameters.query("op == '~'").iloc[0]
+    assert 0 <= p.boot_power <= 1 and 0 <= p.boot_coverage <= 1
+
+
+def test_misspecified_analysis_model(tmp_path):
+    from smsem.model.spec import models_dir
+
+    cfg = config_from_mapping({
+        "population": {"model": "integrative"},
+        "analysis": {"model": str(models_dir() / "montecarlo" / "integrative_mediation.lav")},
+        "grid": {"n": [300]}, "replications": 2}, source="m.yaml")
+    res = run_study(cfg, tmp_path / "o", progress=False)
+    assert (res.raw.status == "ok").all()
+    p = res.parameters.set_index(["lhs", "op", "rhs"])
+    assert ("IC", "~", "COM") not in p.index  # left out of the analysis model
+    assert p.loc[("IC", "~", "IS"), "pop"] == pytest.approx(true_values(cfg, cfg.cells[0])
+                                                             .set_index(["lhs", "op", "rhs"]).loc[("IC", "~", "IS"), "pop"])
+    assert res.planning.empty  # no codebook, no propositions
+    assert "no propositions" in render_markdown(res)

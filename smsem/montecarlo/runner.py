@@ -94,25 +94,37 @@ def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[s
                 f.cancel()
 
 
-def _dask(tasks: list[Task], config: StudyConfig, scheduler: str) -> Iterator[dict[str, Any]]:
-    from distributed import Client, as_completed
+def _connect(scheduler: str) -> Any:
+    from distributed import Client
 
-    with Client(scheduler, timeout="30s") as client:
-        threads = max(1, sum(client.nthreads().values()))
-        window = 4 * threads
-        it = iter(tasks)
-        cfg = client.scatter(config, broadcast=True)
-        futures = [client.submit(_run_task, t, cfg, pure=False) for t in _take(it, window)]
-        ac = as_completed(futures)
-        try:
-            for f in ac:
-                yield f.result()
-                f.release()
-                for t in _take(it, 1):
-                    ac.add(client.submit(_run_task, t, cfg, pure=False))
-        finally:
-            for f in futures:
-                f.cancel()
+    try:
+        return Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise OptionError(f"could not connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+
+
+def _dask(tasks: list[Task], config: StudyConfig, client: Any) -> Iterator[dict[str, Any]]:
+    from distributed import as_completed
+
+    if not tasks:
+        return
+    threads = max(1, sum(client.nthreads().values()))
+    window = 4 * threads  # tasks in flight: bounded so an interrupt loses little work
+    it = iter(tasks)
+    cfg = client.scatter(config, broadcast=True)
+    pending = {client.submit(_run_task, t, cfg, pure=False) for t in _take(it, window)}
+    ac = as_completed(pending)
+    try:
+        for f in ac:
+            pending.discard(f)
+            yield f.result()
+            f.release()
+            for t in _take(it, 1):
+                nf = client.submit(_run_task, t, cfg, pure=False)
+                pending.add(nf)
+                ac.add(nf)
+    finally:
+        client.cancel(list(pending))
 
 
 def _take(it: Iterator[Task], k: int) -> list[Task]:
@@ -173,18 +185,23 @@ def run_study(
     from .summary import StudyResults
 
     jobs = check_int("jobs", jobs, low=1)
-    with open_store(config, out, resume=resume, force=force) as store:
-        done = store.done()
-        tasks = pending_tasks(config, done)
-        rows: Iterable[dict[str, Any]] = (_dask(tasks, config, scheduler) if scheduler
-                                          else _local(tasks, config, jobs))
-        bar = _progress(config.n_tasks, len(done), progress)
-        try:
-            for row in rows:
-                if store.add(row):  # committed before it is counted
-                    bar.update(1)
-                    if on_row is not None:
-                        on_row(row)
-        finally:
-            bar.close()
-        return StudyResults.from_store(config, store)
+    client = _connect(scheduler) if scheduler else None  # fail before creating a store
+    try:
+        with open_store(config, out, resume=resume, force=force) as store:
+            done = store.done()
+            tasks = pending_tasks(config, done)
+            rows: Iterable[dict[str, Any]] = (_dask(tasks, config, client) if client is not None
+                                              else _local(tasks, config, jobs))
+            bar = _progress(config.n_tasks, len(done), progress)
+            try:
+                for row in rows:
+                    if store.add(row):  # committed before it is counted
+                        bar.update(1)
+                        if on_row is not None:
+                            on_row(row)
+            finally:
+                bar.close()
+            return StudyResults.from_store(config, store)
+    finally:
+        if client is not None:
+            client.close()
