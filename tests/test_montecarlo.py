@@ -303,3 +303,18 @@ def test_misspecified_analysis_model(tmp_path):
                                                              .set_index(["lhs", "op", "rhs"]).loc[("IC", "~", "IS"), "pop"])
     assert res.planning.empty  # no codebook, no propositions
     assert "no propositions" in render_markdown(res)
+
+
+def test_store_keeps_one_copy_per_replication(tmp_path):
+    from smsem.montecarlo import Store
+
+    cfg = config(tmp_path)
+    row = run_replication(cfg.cells[0], 0, cfg)
+    with Store(tmp_path / "s.sqlite", cfg.fingerprint, "{}") as st:
+        assert st.add(row) is True
+        assert st.add(row) is False  # a second copy is refused, not counted
+        assert st.count() == 1 and st.done() == {(0, 0)}
+        mode = st.conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    with pytest.raises(OptionError, match="different configuration"):
+        Store(tmp_path / "s.sqlite", "another fingerprint", "{}")
