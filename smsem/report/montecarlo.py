@@ -166,7 +166,7 @@ def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
     groups = list(curves.groupby(others, sort=True)) if others else [((), curves)]
     ncol = min(3, len(groups))
     nrow = math.ceil(len(groups) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.8 * nrow), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol + 2.6, 3.8 * nrow), squeeze=False, sharey=True)
     for ax, (keys, g) in zip(axes.flat, groups):
         single = g.path_id.nunique() <= 3  # one path: its min and joint curves are the same line
         for pid, line in g.groupby("path_id", sort=True):
@@ -178,7 +178,7 @@ def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
             ax.plot(line.n, line.power, marker="o", ms=3, label=label, **style.get(pid, {}))
             if pid not in ("min", "joint"):
                 ax.fill_between(line.n, line["lower"], line["upper"], alpha=0.15)
-        ax.axhline(cfg.target_power, color="red", lw=0.8)
+        ax.axhline(cfg.target_power, color="red", lw=0.8, label=f"target power {cfg.target_power:g}")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("n")
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -187,9 +187,10 @@ def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
     for ax in axes.flat[len(groups):]:
         ax.set_visible(False)
     axes[0, 0].set_ylabel(f"power ({cfg.planning_test}, alpha = {cfg.alpha:g})")
-    axes[0, 0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.suptitle(f"{cfg.name}: power of {proposition}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 2.5 / fig.get_figwidth(), 1))
+    fig.legend(handles, labels, fontsize=7, loc="center right", frameon=False)  # outside the curves
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
