@@ -259,3 +259,25 @@ class StudyResults:
                 "max_n": int(mins.n.iloc[-1]) if len(mins) else np.nan,
             })
         return pd.DataFrame(rows)
+
+    @cached_property
+    def planning_paths(self) -> pd.DataFrame:
+        """Per proposition path (and level of every other factor): the n at which that
+        path alone reaches ``target_power``; same columns as :attr:`planning` without the
+        joint ones."""
+        cfg = self.config
+        others = [k for k in GRID_KEYS if k != "n"]
+        curves = self.power_curves
+        rows = []
+        paths = curves[~curves.path_id.isin(["min", "joint"])]
+        for keys, g in paths.groupby(["proposition", "path_id", *others], sort=True):
+            g = g.sort_values("n")
+            n_grid, n_int = interpolate_n(g.n, g.power, cfg.target_power)
+            rows.append({
+                "proposition": keys[0], "path_id": keys[1], "path": g.path.iloc[0],
+                **dict(zip(others, keys[2:])), "target_power": cfg.target_power, "test": cfg.planning_test,
+                "n_grid": n_grid, "n_interpolated": n_int, "power_at_max_n": float(g.power.iloc[-1]),
+                "max_n": int(g.n.iloc[-1]),
+            })
+        return pd.DataFrame(rows)
+

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["render_markdown", "render_planning_text", "power_curve_png", "write_outputs", "output_names", "CSV_OUTPUTS"]
 
 CSV_OUTPUTS = ("replications.csv", "estimates.csv", "parameters.csv", "fit.csv", "planning.csv",
-               "power_curves.csv")
+               "planning_paths.csv", "power_curves.csv")
 
 
 def _f(v: Any, digits: int = 3) -> str:
@@ -40,8 +40,11 @@ def _rate(v: float, lo: float, hi: float) -> str:
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def _n(v: float) -> str:
-    return "not reached" if math.isnan(v) else f"{v:.0f}"
+def _n(v: float, first: float | None = None) -> str:
+    """A sample size; ``<= n`` when the first grid point ``first`` already reaches the target."""
+    if math.isnan(v):
+        return "not reached"
+    return f"<= {v:.0f}" if first is not None and v == first else f"{v:.0f}"
 
 
 def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
@@ -87,10 +90,21 @@ def render_markdown(res: "StudyResults") -> str:
     others = [k for k in vary if k != "n"]
     header = ["Proposition", "Paths", *others, "n (grid)", "n (interpolated)", "joint n (grid)",
               "joint n (interp.)", "weakest-path power at max n"]
-    rows = [[r.proposition, r.paths, *[_f(getattr(r, k), 2) for k in others], _n(r.n_grid), _n(r.n_interpolated),
-             _n(r.n_grid_joint), _n(r.n_interpolated_joint), f"{r.power_at_max_n:.3f} (n = {r.max_n})"]
+    n0 = float(min(cfg.levels("n")))
+    rows = [[r.proposition, r.paths, *[_f(getattr(r, k), 2) for k in others], _n(r.n_grid, n0),
+             _n(r.n_interpolated, n0), _n(r.n_grid_joint, n0), _n(r.n_interpolated_joint, n0),
+             f"{r.power_at_max_n:.3f} (n = {r.max_n})"]
             for r in res.planning.itertuples(index=False)]
     out.append(_table(header, rows) if rows else "The analysis model has no propositions.\n")
+    pp = res.planning_paths
+    multi = pp.groupby("proposition").path_id.transform("nunique") > 1 if len(pp) else pp
+    if len(pp) and multi.any():
+        out.append("\nPaths of the propositions with several paths, one by one:\n")
+        header = ["Path", "", *others, "n (grid)", "n (interpolated)", "power at max n"]
+        rows = [[r.path_id, r.path.replace("->", "→"), *[_f(getattr(r, k), 2) for k in others], _n(r.n_grid, n0),
+                 _n(r.n_interpolated, n0), f"{r.power_at_max_n:.3f} (n = {r.max_n})"]
+                for r in pp[multi].itertuples(index=False)]
+        out.append(_table(header, rows))
     props = sorted(res.planning.proposition.unique()) if len(res.planning) else []
     if props:
         out.append("\n" + "\n".join(f"![Power curve of {p}](power_{p}.png)" for p in props) + "\n")
@@ -138,8 +152,9 @@ def render_planning_text(res: "StudyResults") -> str:
     cfg = res.config
     others = [k for k in _varying(res) if k != "n"]
     header = ["Proposition", *others, "n (grid)", "n (interp.)", "joint n", "power at max n"]
-    rows = [[r.proposition, *[_f(getattr(r, k), 2) for k in others], _n(r.n_grid), _n(r.n_interpolated),
-             _n(r.n_grid_joint), f"{r.power_at_max_n:.3f}"] for r in res.planning.itertuples(index=False)]
+    n0 = float(min(cfg.levels("n")))
+    rows = [[r.proposition, *[_f(getattr(r, k), 2) for k in others], _n(r.n_grid, n0), _n(r.n_interpolated, n0),
+             _n(r.n_grid_joint, n0), f"{r.power_at_max_n:.3f}"] for r in res.planning.itertuples(index=False)]
     lines = [f"{cfg.name}: sample size for power {cfg.target_power:g} on every path "
              f"({cfg.planning_test} Wald test, alpha = {cfg.alpha:g}; n grid {list(cfg.levels('n'))})"]
     if rows:
@@ -230,7 +245,8 @@ def write_outputs(res: "StudyResults", out: str | Path, *, plots: bool = True) -
     out = Path(out)
     tables = {
         "replications.csv": res.raw, "estimates.csv": res.estimates, "parameters.csv": res.parameters,
-        "fit.csv": res.fit, "planning.csv": res.planning, "power_curves.csv": res.power_curves,
+        "fit.csv": res.fit, "planning.csv": res.planning, "planning_paths.csv": res.planning_paths,
+        "power_curves.csv": res.power_curves,
     }
     written = [write_text(out / name, _csv(df), force=True) for name, df in tables.items()]
     written.append(write_text(out / "report.md", render_markdown(res), force=True))
