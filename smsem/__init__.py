@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 from .bootstrap import BootstrapResults, bootstrap  # noqa: E402
 from .estimate import FitResults, fit  # noqa: E402
+from .estimate.effects import Effects, effects  # noqa: E402
+from .estimate.quality import MeasurementQuality, QualityThresholds, reliability  # noqa: E402
 from .exceptions import (  # noqa: E402
     ConvergenceWarning,
     DataError,
@@ -31,22 +33,27 @@ __all__ = [
     "BootstrapResults",
     "ConvergenceWarning",
     "DataError",
+    "Effects",
     "EstimationError",
     "FitResults",
     "HeywoodWarning",
+    "MeasurementQuality",
     "OptionError",
     "PropositionTable",
+    "QualityThresholds",
     "SEMModel",
     "SmsemError",
     "SpecError",
     "__version__",
     "bootstrap",
+    "effects",
     "fit",
     "load_model",
     "parse_lavaan",
     "population_model",
     "proposition_table",
     "read_survey",
+    "reliability",
     "simulate",
     "verdict",
     "write_survey",

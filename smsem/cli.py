@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import __version__
 from .bootstrap import DEFAULT_BOOT_SEED
+from .diagnostic.simulate import DEFAULT_DIAG_SEED
 from .exceptions import SmsemError, SmsemWarning
 from .simulate import DEFAULT_SEED
 
@@ -44,6 +45,17 @@ def _pos_int(text: str) -> int:
     return value
 
 
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _float_list(text: str) -> list[float]:
+    return [_float(t) for t in text.split(",")]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smsem", description=(
         "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
@@ -61,6 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write a synthetic survey CSV and its JSON sidecar")
     gen.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     gen.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
+    gen.add_argument("--scenario", default=None, metavar="NAME",
+                     help="named scenario (thesis, null, undefined, defined, aligned, integrated) or a .yaml "
+                          "file (default: the codebook's population)")
+    gen.add_argument("--likert", type=_nonneg_int, default=5, metavar="K",
+                     help="scale points 2..11, 0 = continuous responses (default 5)")
+    gen.add_argument("--thresholds", choices=["symmetric", "skewed"], default=None,
+                     help="Likert cut points: symmetric (default) or skewed (agreement-heavy)")
+    gen.add_argument("--proportions", type=_float_list, default=None, metavar="P1,P2,...",
+                     help="target category proportions (K values summing to 1) instead of --thresholds")
+    gen.add_argument("--skewness", type=_float, default=None, metavar="S",
+                     help="target skewness of every item (Vale-Maurelli non-normal responses)")
+    gen.add_argument("--kurtosis", type=_float, default=None, metavar="K",
+                     help="target excess kurtosis of every item (Vale-Maurelli non-normal responses)")
+    gen.add_argument("--missing-rate", type=_float, default=0.0, metavar="R",
+                     help="share of missing item cells, 0 <= R < 1 (default 0); missing cells are empty")
+    gen.add_argument("--missing-mechanism", choices=["mcar", "mar"], default="mcar",
+                     help="mcar (default) or mar (missingness driven by the first item, which is always answered)")
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
@@ -70,7 +99,34 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
-    fit.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
+    fit.add_argument("--out", metavar="DIR", default=None,
+                     help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
+                          "report.md and the path diagram (svg, png) into DIR")
+    fit.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+
+    gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
+    gd.add_argument("--level", default="aligned",
+                    help="level of each organization, comma-separated (undefined, defined, aligned, integrated)")
+    gd.add_argument("--n", type=_pos_int, default=50, help="respondents per department and organization (default 50)")
+    gd.add_argument("--gap", type=float, default=0.0,
+                    help="expected total of marketing minus sales, in points (default 0)")
+    gd.add_argument("--missing", type=float, default=0.0, help="probability that an answer is left empty")
+    gd.add_argument("--seed", type=_nonneg_int, default=DEFAULT_DIAG_SEED, help=f"seed (default {DEFAULT_DIAG_SEED})")
+    gd.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
+    gd.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    dia = sub.add_parser("diagnose", help="score the sales-marketing integration diagnostic (essay Annexe 1)")
+    dia.add_argument("file", help="CSV with columns KRK1..KRK20 (codes 1..5, empty = unanswered)")
+    dia.add_argument("--group", default=None, help="column with each respondent's department (e.g. department)")
+    dia.add_argument("--org", default=None, help="column with each respondent's organization")
+    dia.add_argument("--compare", default=None, metavar="A,B",
+                     help="the two groups to compare, gap = B - A (default: sales,marketing)")
+    dia.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text",
+                     help="printed output (csv: one row per respondent)")
+    dia.add_argument("--out", default=None, metavar="DIR",
+                     help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
+    dia.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     pw = sub.add_parser("power", help="Monte Carlo study: power, bias and coverage per proposition (from a YAML config)")
     pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
@@ -88,9 +144,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from . import load_model, simulate, write_survey
 
     model = load_model("integrative")
-    df = simulate(model, n=args.n, seed=args.seed)
+    df = simulate(model, n=args.n, seed=args.seed, scenario=args.scenario, likert=args.likert,
+                  thresholds=args.thresholds, proportions=args.proportions, skewness=args.skewness,
+                  kurtosis=args.kurtosis, missing_rate=args.missing_rate,
+                  missing_mechanism=args.missing_mechanism)
     csv, meta = write_survey(df, args.out, force=args.force)
-    print(f"wrote {csv} ({len(df)} respondents x {df.shape[1]} items) and {meta}")
+    n_items = sum(c in model.items for c in df.columns)
+    extra = f", {df.attrs['smsem']['missing']['realized_rate']:.1%} missing" if "missing" in df.attrs["smsem"] else ""
+    print(f"wrote {csv} ({len(df)} respondents x {n_items} items{extra}) and {meta}")
     return 0
 
 
@@ -98,11 +159,26 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from . import fit, load_model, proposition_table, read_survey
     from .report import render_propositions
 
+    from . import effects, reliability
+    from .report import render_effects, render_quality, report_file_names, report_files, write_report_files
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .io import check_writable
+
+        for name in report_file_names():
+            check_writable(Path(args.out) / name, args.force)
     model = load_model(args.model)
     data = read_survey(args.file, model)
     res = fit(model, data)
+    eff = effects(res)
+    quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
     sys.stdout.write(render_propositions(table, args.format))
+    if args.format in ("text", "markdown", "latex"):
+        sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
+    if args.out is not None:
+        written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
+        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -167,7 +243,63 @@ def _cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "power": _cmd_power}
+
+def _groups_option(text: str | None) -> tuple[str, str] | None:
+    from .exceptions import OptionError
+
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise OptionError(f"--compare needs two group names separated by a comma, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
+    from .diagnostic import simulate_diagnostic
+    from .io import write_survey
+
+    levels = [v.strip() for v in args.level.split(",")]
+    df = simulate_diagnostic(level=levels, n=args.n, gap=args.gap, seed=args.seed, missing=args.missing)
+    csv, meta = write_survey(df, args.out, force=args.force)
+    print(f"wrote {csv} ({len(levels)} organization(s) x 2 departments x {args.n} respondents) and {meta}")
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnostic import diagnose_file
+    from .exceptions import OptionError
+    from .io import check_writable, write_text
+    from .report.diagnostic import plot_diagnostic, render_diagnostic
+
+    groups = _groups_option(args.compare)
+    if groups is not None and args.group is None:
+        raise OptionError("--compare needs --group (the column holding the groups)")
+    files: dict[str, Path] = {}
+    if args.out is not None:
+        out = Path(args.out)
+        names = ["respondents.csv", "organizations.csv", "diagnostic.json", "report.md", "scores_by_group.png"]
+        if args.group is not None:
+            names += ["groups.csv", "item_gaps.csv"]
+        files = {n: out / n for n in names}
+        for f in files.values():  # refuse before any work, so nothing is half-written
+            check_writable(f, args.force)
+    res = diagnose_file(args.file, group=args.group, org=args.org, groups=groups)
+    sys.stdout.write(render_diagnostic(res, args.format))
+    if files:
+        plot_diagnostic(res, files["scores_by_group.png"], force=args.force)
+        for name, path in files.items():
+            if name.endswith(".csv"):
+                write_text(path, render_diagnostic(res, "csv", table=name[:-4]), force=args.force)
+        write_text(files["diagnostic.json"], render_diagnostic(res, "json"), force=args.force)
+        write_text(files["report.md"], render_diagnostic(res, "markdown", figure="scores_by_group.png",
+                                                         top_items=20), force=args.force)
+        print(f"wrote {', '.join(str(f) for f in files.values())}", file=sys.stderr)
+    return 0
+
+
+_COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose,
+             "generate-diagnostic": _cmd_generate_diagnostic, "power": _cmd_power}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

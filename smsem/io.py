@@ -20,7 +20,7 @@ from . import __version__
 from .exceptions import DataError, OptionError
 from .model.spec import SEMModel
 
-__all__ = ["read_survey", "validate_survey", "write_text", "write_survey", "check_writable"]
+__all__ = ["read_survey", "validate_survey", "write_text", "write_bytes", "write_survey", "check_writable"]
 
 
 def check_writable(path: str | Path, force: bool = False) -> Path:
@@ -124,3 +124,23 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data") 
         raise DataError(f"{source}: only {complete} complete row(s); model {model.name!r} with "
                         f"{len(model.items)} items and {model.n_free} free parameters needs at least {need}")
     return out.reset_index(drop=True)
+
+
+def write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write binary ``data`` (e.g. a PNG) to ``path`` atomically, as :func:`write_text`."""
+    path = check_writable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+import smsem
 from conftest import run_cli
 from montecarlo_helpers import TWO_FACTOR, config, write_config
 from smsem.exceptions import OptionError
@@ -39,7 +40,9 @@ def _base(**over):
     (_base(grid={"n": [100], "missing": [1.0]}), "key grid.missing[0]: must be in [0, 1), got 1"),
     (_base(grid={"n": [100], "estimator": ["WLSMV"]}), "key grid.estimator[0]: must be one of ML; got 'WLSMV'"),
     (_base(alpha=0.7), "key alpha: must be in (0, 0.5)"),
-    (_base(population={**TWO_FACTOR, "scenario": "huge"}), "key population.scenario: must be one of thesis, null"),
+    (_base(population={**TWO_FACTOR, "scenario": 3}), "key population.scenario: must be a scenario name"),
+    (_base(population={**TWO_FACTOR, "scenario": "nope.yaml"}), "key population.scenario: scenario file"),
+    (_base(missing_mechanism="nmar"), "key missing_mechanism: must be one of mcar, mar"),
     (_base(population={**TWO_FACTOR, "scenario": None}), 'write scenario: "null" in quotes'),
     (_base(population={"model": "nope.lav"}), "key population.model: model file"),
     (_base(inference={"method": "wald", "n_boot": 100}), "key inference.n_boot: applies only with"),
@@ -63,6 +66,22 @@ def test_config_cells_and_fingerprint(tmp_path):
     same = config(tmp_path, grid={"n": [120, 60], "likert": [0, 5]}, target_power=0.9, name="other")
     assert same.fingerprint == cfg.fingerprint
     assert config(tmp_path, seed=8).fingerprint != config(tmp_path).fingerprint
+
+
+def test_config_unknown_scenario_fails_before_running(tmp_path):
+    with pytest.raises(OptionError, match=r"population.scenario 'huge': unknown scenario 'huge'; shipped scenarios"):
+        config(tmp_path, population={"scenario": "huge"})
+
+
+def test_named_scenario_of_the_generator(tmp_path):
+    cfg = config_from_mapping({"population": {"model": "integrative", "scenario": "aligned"},
+                               "grid": {"n": [200]}, "replications": 1}, source="s.yaml")
+    from smsem.simulate import load_scenario
+
+    expected = load_scenario("aligned", smsem.load_model("integrative")).population
+    assert smsem.montecarlo.scenarios.cell_population(cfg, 1.0) == expected
+    row = run_replication(cfg.cells[0], 0, cfg)
+    assert row["status"] == "ok"
 
 
 def test_config_inadmissible_design_fails_before_running(tmp_path):

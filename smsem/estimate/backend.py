@@ -29,10 +29,15 @@ logging.getLogger("semopy").setLevel(logging.ERROR)
 def semopy_syntax(parsed: ParsedModel) -> str:
     """semopy's model description for a parsed lavaan model (``:=`` lines dropped)."""
     lines = []
+    markers = {v: parsed.indicators(v)[0] for v in parsed.latents}
     for p in parsed.parameters:
         mod = ""
         if p.fixed is not None:
             mod = f"{p.fixed!r}*"
+        elif p.label is not None and p.op == "=~" and markers.get(p.lhs) == p.rhs:
+            # lavaan keeps a labelled first loading fixed to 1 (the label names the constant);
+            # semopy would free it, so write the 1 explicitly.
+            mod = "1.0*"
         elif p.label is not None:
             mod = f"{p.label}*"
         lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")

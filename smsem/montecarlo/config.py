@@ -7,13 +7,13 @@ are resolved against the folder of the configuration file.
 A configuration (all keys but ``grid.n`` and ``replications`` have defaults)::
 
     name: integrative-sample-size
-    population: {model: integrative, scenario: thesis}   # scenario: thesis | null
+    population: {model: integrative, scenario: thesis}   # thesis, "null", aligned, ..., or a .yaml
     analysis: {model: integrative}                       # default: the population model
     grid:
       n: [100, 200, 300]
       likert: [5]               # 0 keeps the continuous responses
       effect_multiplier: [1.0]  # scales every structural path of the population
-      missing: [0.0]            # MCAR share of item responses removed (listwise deletion)
+      missing: [0.0]            # share of item responses removed (listwise deletion)
       estimator: [ML]
     replications: 500
     seed: 20190101
@@ -23,6 +23,7 @@ A configuration (all keys but ``grid.n`` and ``replications`` have defaults)::
     target_power: 0.80
     planning_test: two-sided    # or one-sided (in the hypothesized direction)
     exclude_improper: false
+    missing_mechanism: mcar     # or mar (see smsem.simulate)
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ __all__ = [
     "shipped_configs",
     "GRID_KEYS",
     "ESTIMATORS",
-    "SCENARIOS",
+    "MISSING_MECHANISMS",
     "INFERENCE_METHODS",
 ]
 
@@ -54,11 +55,11 @@ __all__ = [
 # the cell index, so this order is part of the reproducibility contract: do not reorder.
 GRID_KEYS = ("effect_multiplier", "likert", "missing", "estimator", "n")
 ESTIMATORS = ("ML",)
-SCENARIOS = ("thesis", "null")
+MISSING_MECHANISMS = ("mcar", "mar")
 INFERENCE_METHODS = ("wald", "bootstrap")
 PLANNING_TESTS = ("two-sided", "one-sided")
 _TOP_KEYS = ("name", "description", "population", "analysis", "grid", "replications", "seed", "alpha",
-             "level", "inference", "target_power", "planning_test", "exclude_improper")
+             "level", "inference", "target_power", "planning_test", "exclude_improper", "missing_mechanism")
 _MODEL_KEYS = {"population": ("model", "codebook", "scenario"), "analysis": ("model", "codebook")}
 _GRID_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "effect_multiplier": (1.0,), "likert": (5,), "missing": (0.0,), "estimator": ("ML",),
@@ -91,8 +92,9 @@ class StudyConfig:
     population_model, population_codebook : str or None
         Model generating the data (shipped name or absolute ``.lav`` path) and codebook.
     scenario : str
-        Population values: ``"thesis"`` (the model's default population) or ``"null"``
-        (every structural path 0).
+        Population: ``"thesis"`` (the model's codebook population), ``"null"`` (every
+        structural path 0), another shipped scenario of ``models/scenarios/`` or the
+        absolute path of a scenario YAML file.
     analysis_model, analysis_codebook : str or None
         Model fitted to each replication (may differ from the population model).
     grid : tuple of (key, tuple of levels)
@@ -123,6 +125,7 @@ class StudyConfig:
     planning_test: str = "two-sided"
     exclude_improper: bool = False
     description: str = ""
+    missing_mechanism: str = "mcar"
 
     def levels(self, key: str) -> tuple[Any, ...]:
         """The levels of grid factor ``key``."""
@@ -272,7 +275,15 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     if "scenario" in pop and pop["scenario"] is None:
         raise ck.fail("population.scenario", 'is empty; write scenario: "null" in quotes for the null '
                       "scenario (bare null means no value in YAML)")
-    scenario = ck.choice("population.scenario", pop.get("scenario", "thesis"), SCENARIOS)
+    scenario = pop.get("scenario", "thesis")
+    if not isinstance(scenario, str) or not scenario.strip():
+        raise ck.fail("population.scenario", f"must be a scenario name or a .yaml file, got {scenario!r}")
+    if scenario.endswith((".yaml", ".yml")):
+        path = Path(scenario) if Path(scenario).is_absolute() else base / scenario
+        if not path.is_file():
+            raise ck.fail("population.scenario", f"scenario file {path} not found")
+        scenario = str(path.resolve())
+    mechanism = ck.choice("missing_mechanism", d.get("missing_mechanism", "mcar"), MISSING_MECHANISMS)
     if "model" in ana:
         ana_model = _model_ref(ana["model"], base, "analysis.model", ck)
         ana_cb = _codebook_ref(ana.get("codebook"), base, "analysis.codebook", ck)
@@ -330,6 +341,7 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         planning_test=ck.choice("planning_test", d.get("planning_test", "two-sided"), PLANNING_TESTS),
         exclude_improper=exclude,
         description=str(d.get("description", "")),
+        missing_mechanism=mechanism,
     )
 
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
 from .config import Cell, StudyConfig
-from .scenarios import cell_population, models
-from .seeds import BOOTSTRAP, DATA, MISSING, replication_rng, replication_seed
+from .scenarios import cell_population, models, study_scenario
+from .seeds import BOOTSTRAP, DATA, replication_seed
 
 __all__ = ["run_replication", "ROW_FIELDS", "FIT_FIELDS", "ESTIMATE_FIELDS", "STATUSES"]
 
@@ -41,16 +41,16 @@ def _empty_row(cell: Cell, rep: int) -> dict[str, Any]:
 
 
 def simulate_cell(config: StudyConfig, cell: Cell, rep: int):
-    """The data set of replication ``rep`` of ``cell`` (MCAR missingness applied)."""
+    """The data set of replication ``rep`` of ``cell`` (missingness applied)."""
     from .. import simulate
 
     pop_model, _ = models(config)
-    df = simulate(pop_model, n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
-                  likert=cell.likert, population=cell_population(config, cell.effect_multiplier))
-    if cell.missing > 0:
-        rng = replication_rng(config.seed, cell.index, rep, MISSING)
-        df = df.astype(float).mask(rng.random(df.shape) < cell.missing)
-    return df
+    # Named scenarios also bring latent means and departments; the population (with the
+    # cell's effect multiplier) overrides the scenario's own.
+    scenario = study_scenario(config)
+    return simulate(pop_model, n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
+                    likert=cell.likert, population=cell_population(config, cell.effect_multiplier),
+                    scenario=scenario, missing_rate=cell.missing, missing_mechanism=config.missing_mechanism)
 
 
 def run_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """Population scenarios of a study: which standardized values generate each cell's data.
 
 This is the one place that maps ``(config, cell)`` to a :class:`PopulationSpec`; named
-scenario files (the generator's ``models/scenarios/``) plug in here by changing
-:func:`scenario_population` only.
+scenarios come from the generator (``models/scenarios/``, :func:`smsem.simulate.load_scenario`).
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import pandas as pd
 
 from ..exceptions import SpecError
 from ..model.spec import PopulationSpec, SEMModel, load_model
-from ..simulate import population_model
+from ..simulate import Scenario, load_scenario, population_model
 from .config import Cell, StudyConfig
 
-__all__ = ["models", "scenario_population", "cell_population", "true_values", "check_design"]
+__all__ = ["models", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
 
 
 @lru_cache(maxsize=8)
@@ -31,20 +30,31 @@ def models(config: StudyConfig) -> tuple[SEMModel, SEMModel]:
 
 
 def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
-    """The standardized population values of a named scenario.
+    """The standardized population values of a scenario.
 
-    ``"thesis"``: the model's default population (its codebook's ``population:``);
-    ``"null"``: the same with every structural path set to 0.
+    ``"thesis"``: the model's codebook population; ``"null"``: the same with every
+    structural path set to 0 (for any model; for the integrative model it equals
+    ``models/scenarios/null.yaml``); any other name or a ``.yaml`` path: the generator's
+    scenario (:func:`smsem.simulate.load_scenario`).
     """
-    if model.population is None:
-        raise SpecError(f"model {model.name!r} has no population values (give a codebook with a population:)")
-    base = model.population
-    if scenario == "thesis":
-        return base
-    if scenario == "null":
+    if scenario in ("thesis", "null"):
+        if model.population is None:
+            raise SpecError(f"model {model.name!r} has no population values (give a codebook with a population:)")
+        base = model.population
+        if scenario == "thesis":
+            return base
         paths = {dst: {src: 0.0 for src in preds} for dst, preds in base.paths.items()}
         return PopulationSpec(base.loadings, paths, base.correlations)
-    raise SpecError(f"unknown scenario {scenario!r}; known: thesis, null")
+    return load_scenario(scenario, model).population
+
+
+@lru_cache(maxsize=16)
+def study_scenario(config: StudyConfig) -> Scenario | None:
+    """The generator's :class:`~smsem.simulate.Scenario` of the study (cached per process);
+    None for ``thesis`` and ``null``, which need no more than their population."""
+    if config.scenario in ("thesis", "null"):
+        return None
+    return load_scenario(config.scenario, models(config)[0])
 
 
 def _scaled(spec: PopulationSpec, multiplier: float) -> PopulationSpec:
@@ -97,6 +107,10 @@ def check_design(config: StudyConfig) -> None:
     if missing:
         raise SpecError(f"analysis model {ana_model.name!r} uses {', '.join(missing)}, "
                         f"which population model {pop_model.name!r} does not have")
+    try:
+        scenario_population(pop_model, config.scenario)
+    except SpecError as exc:
+        raise SpecError(f"population.scenario {config.scenario!r}: {exc}") from None
     for m in config.levels("effect_multiplier"):
         try:
             population_model(pop_model, cell_population(config, m))

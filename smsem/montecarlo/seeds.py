@@ -3,7 +3,9 @@
 Replication ``rep`` of cell ``cell`` draws from ``SeedSequence(entropy=seed,
 spawn_key=(cell, rep, stream))``: a pure function of the study seed and the task, never
 of the order, process or machine that runs it. ``stream`` separates the uses within one
-replication (data, missingness, bootstrap), so adding a use never shifts another.
+replication (data, bootstrap), so adding a use never shifts another. The data stream
+seeds :func:`smsem.simulate`, which spawns its own sub-streams (responses, missingness).
+Stream 1 is reserved (unused).
 """
 
 from __future__ import annotations

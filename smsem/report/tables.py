@@ -1,4 +1,4 @@
-"""Formatting of proposition tables: text, Markdown, JSON and CSV. Formats only."""
+"""Formatting of proposition tables: text, Markdown, JSON, CSV and LaTeX. Formats only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["render_propositions", "FORMATS"]
 
-FORMATS = ("text", "markdown", "json", "csv")
+FORMATS = ("text", "markdown", "json", "csv", "latex")
 
 
 def _f(v: Any, digits: int = 3) -> str:
@@ -54,7 +54,7 @@ def _footer(pt: "PropositionTable") -> list[str]:
 
 def _text(pt: "PropositionTable") -> str:
     header, rows = _rows(pt)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]  # rows may be empty
     num = {3, 4, 5, 6}
 
     def line(cells: list[str]) -> str:
@@ -75,6 +75,14 @@ def _markdown(pt: "PropositionTable") -> str:
     out.append("")
     out += [f"{line}  " for line in _footer(pt)]
     return "\n".join(out) + "\n"
+
+
+def _latex(pt: "PropositionTable") -> str:
+    from .formats import _Block, _latex as latex_blocks
+
+    header, rows = _rows(pt)
+    title = "Propositions: standardized paths and bootstrap confidence intervals"
+    return latex_blocks([_Block(title, header, rows, "llcrrrrcl", _footer(pt), label="propositions")])
 
 
 def _json(pt: "PropositionTable") -> str:
@@ -105,4 +113,4 @@ def render_propositions(pt: "PropositionTable", fmt: str = "text") -> str:
     from .._validation import check_option
 
     check_option("format", fmt, FORMATS)
-    return {"text": _text, "markdown": _markdown, "json": _json, "csv": _csv}[fmt](pt)
+    return {"text": _text, "markdown": _markdown, "json": _json, "csv": _csv, "latex": _latex}[fmt](pt)

@@ -54,7 +54,11 @@ class PopulationModel:
 
     @cached_property
     def implied_cov(self) -> pd.DataFrame:
-        """Implied covariance (= correlation) matrix of the continuous item responses."""
+        """Implied covariance (= correlation) matrix of the continuous item responses.
+
+        The same in both metrics of :meth:`true_parameters`: the marker metric rescales
+        only the latent variables (``Lambda D^-1``, ``D Psi D``), never the items.
+        """
         sigma = self.lambda_ @ self.latent_cov @ self.lambda_.T + np.diag(self.theta)
         return pd.DataFrame(sigma, index=self.items, columns=self.items)
 

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .._validation import check_int, check_seed
-from ..exceptions import SpecError
+from .._validation import check_int, check_option, check_real, check_seed
+from ..exceptions import OptionError, SpecError
 from ..model.spec import PopulationSpec, SEMModel
+from .groups import DEPARTMENT_COLUMN, Department, group_sizes, latent_mean_vector
+from .missing import MissingSpec, apply_missing
+from .nonnormal import ValeMaurelli
 from .population import PopulationModel, population_model
+from .scenarios import Scenario, load_scenario
 
-__all__ = ["symmetric_thresholds", "simulate", "draw_continuous", "cut_likert"]
+__all__ = [
+    "symmetric_thresholds",
+    "skewed_thresholds",
+    "thresholds_from_proportions",
+    "category_probabilities",
+    "simulate",
+    "draw_continuous",
+    "cut_likert",
+    "STREAMS",
+]
+
+# Child streams of SeedSequence(seed): spawn_key -> component. Each component draws from
+# its own stream, so switching one on never changes what the others draw. The default
+# call (one group, normal responses) draws from the root SeedSequence(seed) itself, as
+# smsem always has, so its data are unchanged.
+STREAMS = {"responses": (0,), "missing": (1,), "department_order": (2,)}
+
+SKEW_SHIFT = 0.75
 
 DEFAULT_SEED = 20190101
 
@@ -30,6 +53,49 @@ def symmetric_thresholds(k: int) -> np.ndarray:
     return np.linspace(-1.8, 1.8, k - 1)
 
 
+def skewed_thresholds(k: int, shift: float = SKEW_SHIFT) -> np.ndarray:
+    """Agreement-heavy thresholds: the symmetric ones moved ``shift`` SD down.
+
+    Lower cut points put more of the latent-normal response in the upper (agreement)
+    categories, as in surveys where respondents favour their own organization. For k = 5
+    and the default shift 0.75 the category probabilities are
+    .005, .083, .352, .413, .147.
+    """
+    k = check_int("likert", k, low=2, high=11)
+    shift = check_real("threshold shift", shift)
+    return symmetric_thresholds(k) - shift
+
+
+def thresholds_from_proportions(proportions: Sequence[float]) -> np.ndarray:
+    """Thresholds giving target category proportions to a standard normal response.
+
+    ``t_j = Phi^-1(p_1 + ... + p_j)`` for ``j = 1..k-1``.
+
+    Raises
+    ------
+    SpecError
+        If the proportions are not ``k`` (2..11) positive numbers summing to 1: a zero
+        proportion would make two thresholds coincide.
+    """
+    p = np.asarray(proportions, dtype=float)
+    if p.ndim != 1 or not 2 <= p.size <= 11:
+        raise SpecError(f"category proportions: give 2 to 11 values (one per scale point), got {p.size}")
+    if not np.all(np.isfinite(p)) or np.any(p <= 0):
+        i = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
+        raise SpecError(f"category proportions must be > 0: category {i + 1} has {p[i]} "
+                        "(a zero proportion makes two thresholds coincide)")
+    if abs(p.sum() - 1.0) > 1e-6:
+        raise SpecError(f"category proportions must sum to 1, got {p.sum():.6g}")
+    return stats.norm.ppf(np.cumsum(p / p.sum())[:-1])
+
+
+def category_probabilities(thresholds: Sequence[float], mean: float = 0.0, sd: float = 1.0) -> np.ndarray:
+    """Probability of each of the ``len(thresholds) + 1`` categories for a normal response."""
+    th = np.asarray(thresholds, dtype=float)
+    cdf = stats.norm.cdf((th - mean) / sd)
+    return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+
 def _check_thresholds(th: Sequence[float], k: int) -> np.ndarray:
     th = np.asarray(th, dtype=float)
     if th.ndim != 1 or th.size != k - 1:
@@ -44,23 +110,65 @@ def _check_thresholds(th: Sequence[float], k: int) -> np.ndarray:
     return th
 
 
+CHUNK_ROWS = 1 << 16
+
+
+def _continuous_chunks(pop: PopulationModel, n: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Rows of continuous responses, ``CHUNK_ROWS`` at a time (the draws of one call).
+
+    All disturbances are drawn first, then the unique parts row block by row block: a
+    ``Generator`` fills ``(a, p)`` then ``(b, p)`` with exactly the numbers of one
+    ``(a + b, p)`` draw, so chunking saves memory without changing the data.
+    """
+    m = len(pop.latents)
+    raw = rng.standard_normal((n, m))
+    chol = np.linalg.cholesky(pop.psi).T
+    total = np.linalg.inv(np.eye(m) - pop.beta).T
+    sd = np.sqrt(pop.theta)
+    for start in range(0, n, CHUNK_ROWS):
+        eta = (raw[start:start + CHUNK_ROWS] @ chol) @ total
+        x = eta @ pop.lambda_.T
+        x += rng.standard_normal(x.shape) * sd
+        yield x
+
+
 def draw_continuous(pop: PopulationModel, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``n`` continuous item responses (standardized metric), shape ``(n, p)``.
 
     Structural disturbances are drawn, pushed through ``(I - B)^-1`` and the loadings;
     unique parts are added. The result has covariance ``pop.implied_cov``.
     """
-    m = len(pop.latents)
-    zeta = rng.standard_normal((n, m)) @ np.linalg.cholesky(pop.psi).T
-    eta = zeta @ np.linalg.inv(np.eye(m) - pop.beta).T
-    x = eta @ pop.lambda_.T
-    x += rng.standard_normal(x.shape) * np.sqrt(pop.theta)
-    return x
+    out = np.empty((n, len(pop.items)))
+    start = 0
+    for x in _continuous_chunks(pop, n, rng):
+        out[start:start + len(x)] = x
+        start += len(x)
+    return out
 
 
 def cut_likert(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Codes ``1..k``: 1 + the number of thresholds below each response."""
     return (np.searchsorted(thresholds, x, side="right") + 1).astype(np.int8)
+
+
+def _resolve_thresholds(likert: int, thresholds: Any, proportions: Any) -> tuple[np.ndarray, str]:
+    if proportions is not None:
+        if thresholds is not None:
+            raise OptionError("give thresholds or proportions, not both")
+        th = thresholds_from_proportions(proportions)
+        if th.size != likert - 1:
+            raise SpecError(f"a {likert}-point scale needs {likert} category proportions, got {th.size + 1}")
+        return _check_thresholds(th, likert), "proportions"
+    if thresholds is None or (isinstance(thresholds, str) and thresholds == "symmetric"):
+        return symmetric_thresholds(likert), "symmetric"
+    if isinstance(thresholds, str):
+        check_option("thresholds", thresholds, ["symmetric", "skewed"])
+        return skewed_thresholds(likert), "skewed"
+    return _check_thresholds(thresholds, likert), "given"
+
+
+def _stream(seed: int, component: str, *sub: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=STREAMS[component] + sub))
 
 
 def simulate(
@@ -69,8 +177,17 @@ def simulate(
     seed: int = DEFAULT_SEED,
     *,
     likert: int = 5,
-    thresholds: Sequence[float] | None = None,
+    thresholds: Sequence[float] | str | None = None,
     population: PopulationSpec | None = None,
+    proportions: Sequence[float] | None = None,
+    scenario: str | Path | Scenario | None = None,
+    latent_means: Mapping[str, float] | None = None,
+    departments: Sequence[Department] | None = None,
+    skewness: float | Sequence[float] | Mapping[str, float] | None = None,
+    kurtosis: float | Sequence[float] | Mapping[str, float] | None = None,
+    missing: MissingSpec | None = None,
+    missing_rate: float = 0.0,
+    missing_mechanism: str = "mcar",
 ) -> pd.DataFrame:
     """Simulate a survey from a model's population values.
 
@@ -78,42 +195,143 @@ def simulate(
     ----------
     model : SEMModel
         The model; its ``population`` gives the standardized values unless
-        ``population`` is passed.
+        ``population`` or ``scenario`` is passed.
     n : int, default=300
         Respondents.
     seed : int, default=20190101
         Seed of :class:`numpy.random.SeedSequence`; the same seed gives identical data.
     likert : int, default=5
         Number of scale points (2..11); 0 keeps the continuous responses.
-    thresholds : sequence of float, optional
-        ``likert - 1`` increasing cut points on the standardized response; default
-        :func:`symmetric_thresholds`.
+    thresholds : sequence of float or {"symmetric", "skewed"}, optional
+        ``likert - 1`` increasing cut points on the standardized response, or a named
+        set: ``"symmetric"`` (default, :func:`symmetric_thresholds`) or ``"skewed"``
+        (agreement-heavy, :func:`skewed_thresholds`).
     population : PopulationSpec, optional
-        Population values overriding the model's.
+        Population values overriding the model's (and the scenario's).
+    proportions : sequence of float, optional
+        Target category proportions of a respondent with latent means 0
+        (:func:`thresholds_from_proportions`); instead of ``thresholds``.
+    scenario : str, Path or Scenario, optional
+        A named scenario (``models/scenarios/NAME.yaml``, see
+        :func:`smsem.simulate.load_scenario`): population, latent means, departments.
+    latent_means : mapping, optional
+        ``construct -> mean`` (SD units); item intercepts are 0, so an item's mean is
+        ``loading * mean``. Overrides the scenario's; not with ``departments``.
+    departments : sequence of Department, optional
+        Groups with their own latent means and path values; adds a ``department``
+        column (first column). Overrides the scenario's.
+    skewness, kurtosis : float, sequence or mapping, optional
+        Target skewness and *excess* kurtosis of every item (one value), of each item
+        (a sequence in item order, or a mapping item -> value; unlisted items 0).
+        Continuous responses are then drawn by Vale-Maurelli
+        (:class:`smsem.simulate.nonnormal.ValeMaurelli`), before any Likert cut.
+    missing : MissingSpec, optional
+        Full missing-data specification (MAR driver, items, strength).
+    missing_rate : float, default=0
+        Shortcut: share of missing item cells (with ``missing_mechanism``).
+    missing_mechanism : {"mcar", "mar"}, default="mcar"
 
     Returns
     -------
     DataFrame
-        One row per respondent, one column per item. ``df.attrs["smsem"]`` holds the
-        generating parameters (written to the JSON sidecar by :func:`smsem.io.write_survey`).
+        One row per respondent, one column per item (plus ``department`` first when
+        there are departments). Missing cells are NaN (``pd.NA`` in Likert columns,
+        which become nullable ``Int8``). ``df.attrs["smsem"]`` holds the generating
+        parameters (written to the JSON sidecar by :func:`smsem.io.write_survey`).
+
+    Notes
+    -----
+    Random streams: the default call (one group, normal responses, with or without
+    latent means) draws from ``SeedSequence(seed)`` exactly as earlier versions did.
+    Departments and non-normal responses draw group ``g`` from the child stream
+    ``spawn_key=(0, g)``, the department row order from ``(2,)``, missingness from
+    ``(1,)``. Likert cutting is deterministic, so ``likert=0`` and ``likert=5`` with the
+    same seed are the same respondents, and adding missingness blanks cells of the very
+    data drawn without it.
     """
     n = check_int("n", n, low=1)
     seed = check_seed(seed)
     likert = check_int("likert", likert, low=0, high=11)
     if likert == 1:
         raise SpecError("likert must be 0 (continuous) or 2..11 scale points, got 1")
-    pop = population_model(model, population)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    x = draw_continuous(pop, n, rng)
+    if missing is None:
+        missing = MissingSpec(missing_rate, missing_mechanism)
+    elif missing_rate:
+        raise OptionError("give missing (a MissingSpec) or missing_rate, not both")
+    if latent_means is not None and departments is not None:
+        raise OptionError("latent_means applies to a single group; give each Department its latent_means")
+    scen = load_scenario(scenario, model) if isinstance(scenario, (str, Path)) else scenario
+    spec = population if population is not None else (scen.population if scen is not None else model.population)
+    if latent_means is None and departments is None and scen is not None:
+        latent_means = scen.latent_means
+        departments = scen.departments or None
+    nonnormal = skewness is not None or kurtosis is not None
     th: np.ndarray | None = None
+    th_method = None
     if likert:
-        th = _check_thresholds(thresholds, likert) if thresholds is not None else symmetric_thresholds(likert)
-        data: Any = cut_likert(x, th)
-    else:
-        data = x
-    df = pd.DataFrame(data, columns=pop.items)
-    spec = population if population is not None else model.population
-    df.attrs["smsem"] = {
+        th, th_method = _resolve_thresholds(likert, thresholds, proportions)
+    elif thresholds is not None or proportions is not None:
+        raise OptionError("thresholds and proportions need Likert items (likert >= 2), not likert=0")
+
+    extra: dict[str, Any] = {}
+    dept_col: np.ndarray | None = None
+    groups = list(departments) if departments else [Department("all", 1.0, dict(latent_means or {}))]
+    sizes = group_sizes(n, groups)
+    p = len(model.items)
+    data: np.ndarray = np.empty((n, p), dtype=np.int8 if likert else float)
+    records, start = [], 0
+    for g, (dep, size) in enumerate(zip(groups, sizes)):
+        try:
+            pop = population_model(model, dep.population(spec) if spec is not None else spec)
+        except SpecError as exc:
+            if not departments:
+                raise
+            raise SpecError(f"department {dep.name}: {exc}") from None
+        mu = latent_mean_vector(pop, dep.latent_means, f"latent means of {dep.name}")
+        shift = pop.lambda_ @ mu if mu.any() else None
+        if not departments and not nonnormal:
+            # The default: the root stream, exactly as smsem has always drawn it.
+            rng = np.random.default_rng(np.random.SeedSequence(seed))
+        else:
+            rng = _stream(seed, "responses", g)
+        if nonnormal:
+            vm = ValeMaurelli.prepare(pop.implied_cov.to_numpy(), pop.items,
+                                      0.0 if skewness is None else skewness,
+                                      0.0 if kurtosis is None else kurtosis)
+            chunks = vm.chunks(size, rng, CHUNK_ROWS)
+            if g == 0:
+                extra["nonnormal"] = {
+                    "method": "Vale-Maurelli (Fleishman power polynomials), as lavaan simulateData",
+                    "skewness": dict(zip(pop.items, vm.skewness.tolist())),
+                    "kurtosis": dict(zip(pop.items, vm.kurtosis.tolist())),
+                    "fleishman_abcd": dict(zip(pop.items, vm.coefficients.tolist())),
+                    "intermediate_correlation_min_eigenvalue": float(np.linalg.eigvalsh(vm.intermediate).min()),
+                }
+        else:
+            chunks = _continuous_chunks(pop, size, rng)
+        for x in chunks:
+            if shift is not None:
+                x += shift
+            data[start:start + len(x)] = cut_likert(x, th) if likert else x
+            start += len(x)
+        rec = {"name": dep.name, "n": size, "share": dep.share, **_mean_record(pop, mu)}
+        if departments or nonnormal:
+            rec["stream_spawn_key"] = list(STREAMS["responses"] + (g,))
+        if dep.paths:
+            rec["paths"] = {k: dict(v) for k, v in dep.paths.items()}
+        records.append(rec)
+    if departments:
+        labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
+        order = _stream(seed, "department_order").permutation(n)
+        data, dept_col = data[order], labels[order]
+        extra["departments"] = records
+    elif any(records[0]["latent_means"].values()):
+        extra["mean_structure"] = {k: v for k, v in records[0].items()
+                                   if k in ("item_intercepts", "latent_means", "structural_intercepts")}
+    df = pd.DataFrame(data, columns=model.items, copy=False)
+    if dept_col is not None:
+        df.insert(0, DEPARTMENT_COLUMN, dept_col)
+    meta: dict[str, Any] = {
         "model": model.name,
         "n": n,
         "seed": seed,
@@ -121,4 +339,24 @@ def simulate(
         "thresholds": None if th is None else th.tolist(),
         "population": spec.to_mapping() if spec is not None else None,
     }
+    if scen is not None:
+        meta["scenario"] = scen.to_mapping()
+    if th_method not in (None, "symmetric", "given"):
+        meta["threshold_method"] = th_method
+    meta.update(extra)
+    if missing.rate > 0:
+        df, info = apply_missing(df, model.items, missing, _stream(seed, "missing"))
+        info["stream_spawn_key"] = list(STREAMS["missing"])
+        meta["missing"] = info
+    df.attrs["smsem"] = meta
     return df
+
+
+def _mean_record(pop: PopulationModel, mu: np.ndarray) -> dict[str, Any]:
+    """Mean structure for the sidecar: item intercepts 0, latent means, alpha = (I - B) mu."""
+    alpha = (np.eye(len(pop.latents)) - pop.beta) @ mu
+    return {
+        "item_intercepts": 0.0,
+        "latent_means": dict(zip(pop.latents, mu.tolist())),
+        "structural_intercepts": dict(zip(pop.latents, alpha.tolist())),
+    }
