@@ -149,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     dia.add_argument("--out", default=None, metavar="DIR",
                      help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
     dia.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    pw = sub.add_parser("power", help="Monte Carlo study: power, bias and coverage per proposition (from a YAML config)")
+    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
+    pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
+    pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
+    pw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on a dask.distributed scheduler, e.g. tcp://HOST:8786")
+    pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
+    pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
+    pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
     return parser
 
 
@@ -245,6 +255,34 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_power(args: argparse.Namespace) -> int:
+    from .exceptions import OptionError
+    from .montecarlo import load_config, run_study
+    from .report.montecarlo import CSV_OUTPUTS, render_planning_text, write_outputs
+
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
+    if args.resume and args.force:
+        raise OptionError("--resume and --force exclude each other")
+    if not (args.resume or args.force):  # refuse before any work
+        old = [out / n for n in (*CSV_OUTPUTS, "report.md") if (out / n).exists()]
+        if old:
+            raise OptionError(f"{old[0]} already exists; use --resume to continue the study or --force to start again")
+    try:
+        res = run_study(config, out, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
+                        force=args.force, progress=False if args.no_progress else None)
+    except KeyboardInterrupt:
+        print(f"smsem: interrupted; the finished replications are stored in {out}; "
+              "rerun with --resume to continue", file=sys.stderr)
+        return 130
+    files = write_outputs(res, out)
+    sys.stdout.write(render_planning_text(res))
+    print(f"\n{len(res.replications)} of {config.n_tasks} replications stored; wrote "
+          f"{', '.join(f.name for f in files)} in {out}")
+    return 0
+
+
+
 def _groups_option(text: str | None) -> tuple[str, str] | None:
     from .exceptions import OptionError
 
@@ -300,7 +338,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose,
-             "generate-diagnostic": _cmd_generate_diagnostic}
+             "generate-diagnostic": _cmd_generate_diagnostic, "power": _cmd_power}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
