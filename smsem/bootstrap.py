@@ -516,6 +516,11 @@ def _bollen_stine(x: np.ndarray, s: np.ndarray, sigma: np.ndarray) -> np.ndarray
 def _check_fit(res: FitResults) -> None:
     if res.param_map is None:
         raise OptionError("the bootstrap needs FitResults.param_map (fit the model with smsem.fit)")
+    if getattr(res, "missing", "listwise") == "fiml":
+        # The batched refits are complete-data ML: resampling rows with missing items would
+        # need a FIML refit per draw, which smsem does not do yet.
+        raise OptionError("the bootstrap of a FIML fit (missing='fiml') is not supported yet; "
+                          "use n_boot=0 or listwise deletion")
 
 
 def bootstrap(

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
+    fit.add_argument("--estimator", choices=["ML", "MLM"], default="ML",
+                     help="ML (default, lavaan's sem()) or MLM (robust SEs, Satorra-Bentler scaled chi2)")
+    fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
+                     help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
+                          "needs --boot 0)")
     fit.add_argument("--out", metavar="DIR", default=None,
                      help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
                           "report.md and the path diagram (svg, png) into DIR")
@@ -150,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     dia.add_argument("--out", default=None, metavar="DIR",
                      help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
     dia.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    pw = sub.add_parser("power", help="Monte Carlo study: power, bias and coverage per proposition (from a YAML config)")
+    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
+    pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
+    pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
+    pw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on a dask.distributed scheduler, e.g. tcp://HOST:8786")
+    pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
+    pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
+    pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
     return parser
 
 
@@ -170,6 +185,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from . import effects, fit, load_model, proposition_table, read_survey, reliability
+    from .exceptions import OptionError
     from .report import (
         render_effects,
         render_propositions,
@@ -178,20 +194,31 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         report_files,
         write_report_files,
     )
+    from .report.fit_section import render_fit, render_fit_report, render_parameters
 
+    if args.missing == "fiml" and args.boot > 0:
+        raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
+                          "and cannot resample cases with missing items yet")
+    if args.missing == "fiml" and args.estimator != "ML":
+        raise OptionError(f"--missing fiml works with --estimator ML only, got {args.estimator}")
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
     model = load_model(args.model)
-    data = read_survey(args.file, model, columns=args.columns)
-    res = fit(model, data)
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing)
+    res = fit(model, data, estimator=args.estimator, missing=args.missing)
     eff = effects(res)
     quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
                               jobs=args.jobs, progress=False if args.quiet else None)
-    sys.stdout.write(render_propositions(table, args.format))
+    if args.format == "json":  # the proposition document plus fit cut-offs and parameters
+        sys.stdout.write(render_fit_report(res, table, "json"))
+    else:
+        sys.stdout.write(render_propositions(table, args.format))
+    if args.format in ("text", "markdown"):
+        sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
     if args.out is not None:
@@ -234,6 +261,34 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     write_text(files[4], report, force=args.force)
     print(f"\nwrote {', '.join(str(f) for f in files)}")
     return 0
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    from .exceptions import OptionError
+    from .montecarlo import load_config, run_study
+    from .report.montecarlo import CSV_OUTPUTS, render_planning_text, write_outputs
+
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
+    if args.resume and args.force:
+        raise OptionError("--resume and --force exclude each other")
+    if not (args.resume or args.force):  # refuse before any work
+        old = [out / n for n in (*CSV_OUTPUTS, "report.md") if (out / n).exists()]
+        if old:
+            raise OptionError(f"{old[0]} already exists; use --resume to continue the study or --force to start again")
+    try:
+        res = run_study(config, out, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
+                        force=args.force, progress=False if args.no_progress else None)
+    except KeyboardInterrupt:
+        print(f"smsem: interrupted; the finished replications are stored in {out}; "
+              "rerun with --resume to continue", file=sys.stderr)
+        return 130
+    files = write_outputs(res, out)
+    sys.stdout.write(render_planning_text(res))
+    print(f"\n{len(res.replications)} of {config.n_tasks} replications stored; wrote "
+          f"{', '.join(f.name for f in files)} in {out}")
+    return 0
+
 
 
 def _groups_option(text: str | None) -> tuple[str, str] | None:
@@ -291,7 +346,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_reproduce, "diagnose": _cmd_diagnose,
-             "generate-diagnostic": _cmd_generate_diagnostic}
+             "generate-diagnostic": _cmd_generate_diagnostic, "power": _cmd_power}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

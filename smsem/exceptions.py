@@ -18,6 +18,7 @@ __all__ = [
     "ConvergenceWarning",
     "HeywoodWarning",
     "NonPositiveDefiniteWarning",
+    "SingularInformationWarning",
     "DataWarning",
     "ReverseCodedWarning",
     "MissingDataWarning",
@@ -63,6 +64,10 @@ class HeywoodWarning(SmsemWarning):
 
 class NonPositiveDefiniteWarning(HeywoodWarning):
     """An estimated covariance matrix is not positive definite (e.g. a correlation beyond 1)."""
+
+
+class SingularInformationWarning(SmsemWarning):
+    """The information matrix cannot be inverted: no standard errors (empirical under-identification?)."""
 
 
 class DataWarning(SmsemWarning):

@@ -31,6 +31,7 @@ import yaml
 from scipy import stats
 
 from . import __version__
+from ._validation import check_option
 from .exceptions import (
     DataError,
     MissingDataWarning,
@@ -265,7 +266,7 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     columns : mapping or path, optional
         Column map ``{user column: item id}`` or a YAML file holding one.
     **options
-        Passed to :func:`validate_survey` (``missing_threshold``, ``outlier_quantile``).
+        Passed to :func:`validate_survey` (``missing``, ``missing_threshold``, ``outlier_quantile``).
 
     Returns
     -------
@@ -405,6 +406,7 @@ def _singular_message(x: np.ndarray, items: list[str]) -> str | None:
 
 def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
                     columns: Mapping[str, str] | None = None,
+                    missing: str = "listwise",
                     missing_threshold: float = MISSING_WARN_THRESHOLD,
                     outlier_quantile: float = OUTLIER_QUANTILE) -> pd.DataFrame:
     """Check a survey table against a model and return its item codes as floats.
@@ -420,9 +422,14 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
     correlation within a construct), :class:`OutlierWarning` (Mahalanobis D^2 above the
     chi-square ``outlier_quantile`` with df = number of items).
 
+    ``missing="fiml"`` counts every row (each has an observed item) instead of the complete
+    rows against ``free parameters``; the covariance and outlier checks then use the complete
+    rows only when there are more of them than items.
+
     Empty cells (and NA, N/A, NaN, null, ".") are missing values. Row numbers in
     messages count data rows from 1 (row 1 is the first line after the header).
     """
+    missing = check_option("missing", missing, ("listwise", "fiml"))
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
     found = _resolve_columns(df, model, source, columns)
@@ -452,26 +459,40 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
                             "remove the item from the model")
     keep = ~miss.any(axis=1)
     complete = int(keep.sum())
-    need = max(len(items) + 1, model.n_free)
-    if complete < need:
-        raise DataError(f"{source}: only {complete} complete row(s) (no missing item); model {model.name!r} with "
-                        f"{len(items)} items and {model.n_free} free parameters needs at least {need}; "
-                        "collect more responses or reduce missing answers")
+    if missing == "fiml":  # FIML uses every row (each has at least one observed item)
+        if len(out) < model.n_free:
+            raise DataError(f"{source}: only {len(out)} row(s) with data; model {model.name!r} with "
+                            f"{model.n_free} free parameters needs at least {model.n_free}; collect more responses")
+    else:
+        need = max(len(items) + 1, model.n_free)
+        if complete < need:
+            raise DataError(f"{source}: only {complete} complete row(s) (no missing item); model {model.name!r} "
+                            f"with {len(items)} items and {model.n_free} free parameters needs at least {need}; "
+                            "collect more responses or reduce missing answers (or use --missing fiml)")
     x = out.to_numpy()[keep]
-    why = _singular_message(x, items)
+    enough = complete > len(items)
+    why = _singular_message(x, items) if enough else None
     if why is not None:
         raise DataError(f"{source}: the sample covariance matrix of the {complete} complete rows is singular: "
                         f"{why}; remove one of these items from the model or fix the export")
-    _warn_missing(out, miss, keep, missing_threshold)
+    _warn_missing(out, miss, keep, missing_threshold, listwise=missing == "listwise")
     _warn_reverse_coded(out, model, items)
-    _warn_outliers(x, np.flatnonzero(keep), outlier_quantile)
+    if enough:
+        _warn_outliers(x, np.flatnonzero(keep), outlier_quantile)
     return out
 
 
-def _warn_missing(out: pd.DataFrame, miss: np.ndarray, keep: np.ndarray, threshold: float) -> None:
+def _warn_missing(out: pd.DataFrame, miss: np.ndarray, keep: np.ndarray, threshold: float,
+                  listwise: bool = True) -> None:
     share = miss.mean(axis=0)
     high = [f"{it} {s:.0%}" for it, s in zip(out.columns, share) if s > threshold]
     dropped = 1.0 - keep.mean()
+    if not listwise:
+        if high:
+            warnings.warn(f"high missingness (threshold {threshold:.0%}): item(s) {', '.join(high)} missing "
+                          "(FIML uses every observed answer; check that answers are missing at random)",
+                          MissingDataWarning, stacklevel=4)
+        return
     if high or dropped > threshold:
         what = f"item(s) {', '.join(high)} missing; " if high else ""
         warnings.warn(f"high missingness (threshold {threshold:.0%}): {what}{dropped:.0%} of rows "

@@ -191,17 +191,26 @@ class SemopyFit:
             return semopy.calc_stats(self.model)
 
 
-def fit_semopy(parsed: ParsedModel, data: pd.DataFrame) -> SemopyFit:
+def fit_semopy(parsed: ParsedModel, data: pd.DataFrame | None, *, cov: pd.DataFrame | None = None,
+               n_samples: int | None = None) -> SemopyFit:
     """Fit by maximum likelihood (semopy's ``MLW`` objective on the N-divided covariance).
 
     That objective is lavaan's ML fit function, so estimates equal lavaan's ``sem()``
-    defaults; the sample covariance divides by N, as lavaan's does.
+    defaults; the sample covariance divides by N, as lavaan's does. With ``cov`` (a
+    covariance matrix with item labels) instead of ``data``, fit to that matrix (used for
+    the start values of FIML from the EM covariance). ``data`` must be complete.
     """
+    if data is not None and bool(data.isna().to_numpy().any()):
+        raise EstimationError("the data contain missing values; the covariance-based ML fit (and its "
+                              "bootstrap) needs complete cases: drop them or use missing='fiml'")
     try:
         model = semopy.Model(semopy_syntax(parsed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = model.fit(data, obj="MLW", solver="SLSQP")
+            if cov is not None:
+                res = model.fit(cov=cov, n_samples=n_samples, obj="MLW", solver="SLSQP")
+            else:
+                res = model.fit(data, obj="MLW", solver="SLSQP")
     except np.linalg.LinAlgError as exc:
         raise EstimationError(f"the model could not be estimated: {exc}") from None
     except (KeyError, ValueError, SyntaxError) as exc:

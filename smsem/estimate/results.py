@@ -11,11 +11,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import DataError, EstimationError
+from .._validation import check_option
+from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning
 from ..model.spec import SEMModel
+from . import fiml, ml, robust
+from . import fitindices as fitidx
 from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
+from .standardized import STD_COLUMNS, standardize, standardized_table
 
-__all__ = ["FitResults", "fit", "PARAM_COLUMNS"]
+__all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
 PARAM_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]
 
@@ -28,13 +32,21 @@ class FitResults:
     ----------
     model : SEMModel
     data : DataFrame
-        The complete cases that were fitted (item columns, float).
+        The cases that were fitted (item columns, float): the complete cases under
+        listwise deletion; every row with at least one observed item under FIML.
     n_dropped : int
         Rows dropped because an item was missing (listwise deletion).
     params : DataFrame
-        One row per parameter, lavaan's ``lhs op rhs`` naming, columns ``PARAM_COLUMNS``.
+        One row per parameter, lavaan's ``lhs op rhs`` naming, columns ``PARAM_COLUMNS``
+        (``est, se, z, pvalue`` and the Wald ``ci_lower, ci_upper``; fixed parameters
+        have SE NaN where lavaan prints 0). FIML fits add one ``item ~1`` row per item.
     fit_indices : dict
-        chi2, df, pvalue, baseline chi2 and df, CFI, TLI, RMSEA (semopy's values).
+        lavaan's ``fitMeasures()`` under smsem's names: ``chi2, df, pvalue, baseline_chi2,
+        baseline_df, cfi, tli, rmsea, rmsea_ci_lower, rmsea_ci_upper`` (90%),
+        ``rmsea_pvalue`` (H0: RMSEA <= .05), ``srmr, logl, unrestricted_logl, aic, bic,
+        bic2, npar, ntotal``; with MLM also ``chi2_scaled, pvalue_scaled, scaling_factor,
+        baseline_chi2_scaled, cfi_scaled, tli_scaled, rmsea_scaled`` (and its CI) and
+        ``rmsea_robust`` (and its CI).
     converged : bool
     matrices : Matrices
         Estimated model matrices.
@@ -45,8 +57,16 @@ class FitResults:
         Where each element of ``theta`` sits in the matrices: ``param_map.matrices_at(theta)``
         rebuilds the model matrices, e.g. for delta-method derivatives.
     vcov : ndarray
-        Covariance matrix of ``start`` (inverse expected information / N convention of
-        lavaan's ML), in the same order.
+        Covariance matrix of ``start``: inverse expected information / N for ML
+        (lavaan's default), the sandwich for MLM, the inverse observed information for FIML.
+    estimator : str
+        ``"ML"`` or ``"MLM"``.
+    missing : str
+        ``"listwise"`` or ``"fiml"``.
+    means : ndarray or None
+        FIML only: the item intercepts, in ``matrices.observed`` order.
+    vcov_means : ndarray or None
+        FIML only: covariance of ``(start, means)`` together (``vcov`` is its top-left block).
     """
 
     model: SEMModel
@@ -59,6 +79,10 @@ class FitResults:
     start: np.ndarray = field(repr=False)
     param_map: ParamMap | None = field(default=None, repr=False)
     vcov: np.ndarray | None = field(default=None, repr=False)
+    estimator: str = "ML"
+    missing: str = "listwise"
+    means: np.ndarray | None = field(default=None, repr=False)
+    vcov_means: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -71,7 +95,10 @@ class FitResults:
         from .admissibility import free_cells, inadmissibility
 
         cells = free_cells(self.param_map) if self.param_map is not None else None
-        return inadmissibility(self.matrices, self.converged, cells)
+        out = inadmissibility(self.matrices, self.converged, cells)
+        if self.vcov is not None and not np.all(np.isfinite(self.vcov)):
+            out += ("the information matrix is singular (no standard errors)",)
+        return out
 
     @property
     def admissible(self) -> bool:
@@ -83,6 +110,43 @@ class FitResults:
         """std.all coefficient of every structural path, indexed ``"lhs~rhs"``."""
         return structural_std(self.matrices, self.model)
 
+    @cached_property
+    def standardized(self) -> pd.DataFrame:
+        """lavaan's ``standardizedSolution()`` for std.all and std.lv, one row per parameter.
+
+        Columns ``STD_COLUMNS``: ``std_all`` and ``std_lv`` each with ``_se, _z, _pvalue,
+        _ci_lower, _ci_upper`` (95%), SEs by the delta method from ``vcov``.
+        """
+        if self.param_map is None or self.vcov is None:
+            raise ValueError("this FitResults has no parameter map / vcov (built by an old smsem)")
+        rows = list(zip(self.params.lhs, self.params.op, self.params.rhs))
+        if self.means is None or self.vcov_means is None:
+            return standardized_table(self.param_map, self.start, self.vcov, rows)
+        theta = np.concatenate([self.start, self.means])
+        return standardized_table(self.param_map, theta, self.vcov_means, rows, n_means=len(self.means))
+
+    @cached_property
+    def fit_table(self) -> pd.DataFrame:
+        """The main fit indices with the cut-offs most used in marketing.
+
+        Columns ``index, value, cutoff, ok`` (``ok`` is True/False where a cut-off applies:
+        CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08; None otherwise). Under MLM the
+        scaled chi2, CFI, TLI and RMSEA are listed too.
+        """
+        fi = self.fit_indices
+        names = ["chi2", "df", "pvalue", "baseline_chi2", "baseline_df", "cfi", "tli", "rmsea",
+                 "rmsea_ci_lower", "rmsea_ci_upper", "rmsea_pvalue", "srmr", "logl", "aic", "bic"]
+        if "chi2_scaled" in fi:
+            names += ["chi2_scaled", "pvalue_scaled", "scaling_factor", "cfi_scaled", "tli_scaled",
+                      "rmsea_scaled", "rmsea_ci_lower_scaled", "rmsea_ci_upper_scaled"]
+        rows = []
+        for nm in names:
+            base = nm.replace("_scaled", "")
+            cut = fitidx.CUTOFFS.get(base)
+            rows.append((nm, float(fi[nm]), f"{cut[0]} {cut[1]:.2f}" if cut else "",
+                         fitidx.meets_cutoff(base, float(fi[nm]))))
+        return pd.DataFrame(rows, columns=["index", "value", "cutoff", "ok"])
+
     def path(self, lhs: str, rhs: str) -> pd.Series:
         """The parameter row of regression ``lhs ~ rhs``."""
         sel = self.params[(self.params.lhs == lhs) & (self.params.op == "~") & (self.params.rhs == rhs)]
@@ -92,7 +156,8 @@ class FitResults:
 
     def __str__(self) -> str:
         cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
-        return (f"smsem ML fit of {self.model.name!r}: n = {self.n}, converged = {self.converged}\n"
+        how = self.estimator + (", FIML" if self.missing == "fiml" else "")
+        return (f"smsem {how} fit of {self.model.name!r}: n = {self.n}, converged = {self.converged}\n"
                 + self.params[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
@@ -122,43 +187,162 @@ def _complete_cases(model: SEMModel, data: pd.DataFrame) -> tuple[pd.DataFrame, 
     return x, dropped
 
 
-def _param_table(sfit: Any, level: float = 0.95) -> pd.DataFrame:
+def _rows(sfit: Any) -> list[tuple[str, str, str]]:
+    """The parameter rows (free and fixed) in semopy's table order, lavaan's naming."""
     ins = sfit.inspect()
-    rows = []
-    zcrit = stats.norm.ppf(0.5 + level / 2)
     latents = set(sfit.model.vars["latent"])
+    rows = []
     for _, r in ins.iterrows():
         lval, op, rval = str(r["lval"]), str(r["op"]), str(r["rval"])
         # semopy writes a loading as "item ~ latent"; lavaan as "latent =~ item".
         if op == "~" and rval in latents and lval not in latents:
-            lhs, op_, rhs = rval, "=~", lval
+            rows.append((rval, "=~", lval))
         else:
-            lhs, op_, rhs = lval, op, rval
-        est = float(r["Estimate"])
-        se = _num(r["Std. Err"])
+            rows.append((lval, op, rval))
+    return rows
+
+
+def mx_names(pm: ParamMap) -> list[str]:
+    return list(pm.base.inner)
+
+
+def _cell(mx: Matrices, lhs: str, op: str, rhs: str) -> float:
+    inner = {v: i for i, v in enumerate(mx.inner)}
+    obs = {v: i for i, v in enumerate(mx.observed)}
+    if op == "=~":
+        return float(mx.lambda_[obs[rhs], inner[lhs]])
+    if op == "~":
+        return float(mx.beta[inner[lhs], inner[rhs]])
+    if lhs in inner and rhs in inner:
+        return float(mx.psi[inner[lhs], inner[rhs]])
+    return float(mx.theta[obs[lhs], obs[rhs]])
+
+
+def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list[tuple[str, str, str]],
+                 std_all: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+    """Estimates with Wald SE, z, p and CI; fixed parameters have SE NaN (lavaan: 0)."""
+    k = pm.n_free
+    mx = pm.matrices_at(est_vec[:k])
+    obs = list(pm.base.observed)
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    out = []
+    for (lhs, op, rhs), sa in zip(rows, std_all):
+        if op == "~1" and lhs in obs:
+            j = k + obs.index(lhs)
+            est, se = float(est_vec[j]), float(se_all[j])
+        elif op == "~1":  # latent means are fixed at 0
+            est, se = 0.0, float("nan")
+        else:
+            try:
+                j = pm.index(lhs, op, rhs)
+                est, se = float(est_vec[j]), float(se_all[j])
+            except KeyError:
+                est, se = _cell(mx, lhs, op, rhs), float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        rows.append((lhs, op_, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(r["Est. Std"])))
-    return pd.DataFrame(rows, columns=PARAM_COLUMNS)
+        out.append((lhs, op, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
-def _num(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
+def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
+                ) -> tuple[dict[str, float], np.ndarray]:
+    """Fit indices and the covariance of the estimates of a complete-data ML / MLM fit."""
+    n, p = x.shape
+    _, s = ml.sample_moments(x)
+    sigma = pm.matrices_at(theta).implied_cov
+    jac = ml.sigma_jacobian(pm, theta)
+    info = ml.expected_information(jac, sigma)
+    df = p * (p + 1) / 2 - pm.n_free
+    chi2 = n * ml.f_ml(s, sigma)
+    chi2_b = n * ml.f_ml(s, np.diag(np.diag(s)))
+    df_b = p * (p - 1) / 2
+    logl = ml.loglik_normal(s, sigma, n)
+    logl_h1 = ml.loglik_normal(s, s, n)
+    ind = _indices(chi2, df, chi2_b, df_b, n, pm.n_free, logl, logl_h1, fitidx.srmr(s, sigma))
+    if estimator == "ML":
+        try:
+            return ind, np.linalg.inv(info) / n
+        except np.linalg.LinAlgError:  # report, never crash (issue 8)
+            warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
+                          "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
+            return ind, np.full_like(info, np.nan)
+    delta = ml.vech(jac).T
+    w = ml.weight_matrix(sigma)
+    gamma = robust.gamma_adf(x)
+    vcov = robust.sandwich_vcov(delta, w, gamma, n)
+    if df <= 0:  # a saturated model has no test statistic to scale
+        return ind, vcov
+    c = robust.sb_scaling(delta, w, gamma, df)
+    c_b = robust.baseline_scaling(s, gamma)
+    chi2_s, chi2_bs = chi2 / c, chi2_b / c_b
+    lo, hi = fitidx.rmsea_ci(chi2, c * df, n)  # lavaan: unscaled chi2 on df = tr(U Gamma)
+    lo_r, hi_r = fitidx.rmsea_ci(chi2_s, df, n, c_hat=c)
+    ind.update({
+        "chi2_scaled": chi2_s,
+        "pvalue_scaled": float(stats.chi2.sf(chi2_s, df)),
+        "scaling_factor": c,
+        "baseline_chi2_scaled": chi2_bs,
+        "baseline_scaling_factor": c_b,
+        "cfi_scaled": fitidx.cfi(chi2_s, df, chi2_bs, df_b),
+        "tli_scaled": fitidx.tli(chi2_s, df, chi2_bs, df_b),
+        "rmsea_scaled": fitidx.rmsea(chi2, c * df, n),
+        "rmsea_ci_lower_scaled": lo,
+        "rmsea_ci_upper_scaled": hi,
+        "rmsea_pvalue_scaled": fitidx.rmsea_pvalue(chi2, c * df, n),
+        "rmsea_robust": fitidx.rmsea(chi2, df, n, c_hat=c),  # lavaan: unscaled chi2 here, scaled in the CI
+        "rmsea_ci_lower_robust": lo_r,
+        "rmsea_ci_upper_robust": hi_r,
+    })
+    return ind, vcov
 
 
-def fit(model: SEMModel, data: pd.DataFrame) -> FitResults:
-    """Fit ``model`` to survey ``data`` by maximum likelihood.
+def _indices(chi2: float, df: float, chi2_b: float, df_b: float, n: int, npar: int, logl: float,
+             logl_h1: float, srmr: float) -> dict[str, float]:
+    lo, hi = fitidx.rmsea_ci(chi2, df, n)
+    out = {
+        "chi2": chi2,
+        "df": df,
+        "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+        "baseline_chi2": chi2_b,
+        "baseline_df": df_b,
+        "cfi": fitidx.cfi(chi2, df, chi2_b, df_b),
+        "tli": fitidx.tli(chi2, df, chi2_b, df_b),
+        "rmsea": fitidx.rmsea(chi2, df, n),
+        "rmsea_ci_lower": lo,
+        "rmsea_ci_upper": hi,
+        "rmsea_pvalue": fitidx.rmsea_pvalue(chi2, df, n),
+        "srmr": srmr,
+        "logl": logl,
+        "unrestricted_logl": logl_h1,
+        "npar": float(npar),
+        "ntotal": float(n),
+    }
+    out.update(fitidx.information_criteria(logl, npar, n))
+    return out
+
+
+ESTIMATORS = ("ML", "MLM")
+MISSING = ("listwise", "fiml")
+
+
+def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise") -> FitResults:
+    """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
 
     Parameters
     ----------
     model : SEMModel
         From :func:`smsem.load_model`.
     data : DataFrame
-        One row per respondent; must contain every item column of the model. Rows with a
-        missing item are dropped (listwise deletion).
+        One row per respondent; must contain every item column of the model.
+    estimator : {"ML", "MLM"}, default="ML"
+        ``"ML"``: normal-theory ML, SEs from the expected information (lavaan's default).
+        ``"MLM"``: the same estimates with robust (sandwich) SEs and the Satorra-Bentler
+        scaled chi2 and scaled CFI, TLI and RMSEA (lavaan's ``estimator = "MLM"``).
+    missing : {"listwise", "fiml"}, default="listwise"
+        ``"listwise"`` drops rows with a missing item (with a warning); ``"fiml"`` uses
+        every observed value by full-information ML with item intercepts (lavaan's
+        ``missing = "ml"``; SEs from the observed information). FIML requires ``"ML"``.
 
     Returns
     -------
@@ -167,31 +351,90 @@ def fit(model: SEMModel, data: pd.DataFrame) -> FitResults:
     Raises
     ------
     DataError
-        Missing item columns or too few complete rows.
+        Missing item columns or too few rows.
+    OptionError
+        An unknown estimator or missing-data option, or MLM with FIML.
     """
+    check_option("estimator", estimator, ESTIMATORS)
+    check_option("missing", missing, MISSING)
+    if missing == "fiml":
+        if estimator != "ML":
+            raise OptionError(f"missing='fiml' supports estimator 'ML' only, got {estimator!r} "
+                              "(lavaan's robust FIML is MLR, not implemented)")
+        return _fit_fiml(model, data)
     x, dropped = _complete_cases(model, data)
     if dropped:
         warnings.warn(f"{dropped} row(s) with missing items were dropped (listwise deletion)", stacklevel=2)
     sfit = fit_semopy(model.parsed, x)
-    stats_ = sfit.calc_stats().T  # semopy: one row "Value", one column per index
-    col = stats_.columns[0]
-    indices = {
-        "chi2": float(stats_.loc["chi2", col]),
-        "df": float(stats_.loc["DoF", col]),
-        "pvalue": float(stats_.loc["chi2 p-value", col]),
-        "baseline_chi2": float(stats_.loc["chi2 Baseline", col]),
-        "baseline_df": float(stats_.loc["DoF Baseline", col]),
-        "cfi": float(stats_.loc["CFI", col]),
-        "tli": float(stats_.loc["TLI", col]),
-        "rmsea": float(stats_.loc["RMSEA", col]),
-    }
-    try:
-        table = _param_table(sfit)
-    except np.linalg.LinAlgError:  # semopy cannot invert Sigma at the solution: nothing to report
-        from .admissibility import inadmissibility
+    pm = sfit.param_map()
+    obs = list(pm.base.observed)
+    xa = x[obs].to_numpy(dtype=float)
+    # semopy's SLSQP stops ~1e-4 short of the optimum; Fisher scoring finishes the job.
+    theta, polished = ml.fisher_scoring(pm, sfit.start, ml.sample_moments(xa)[1])
+    if not polished:
+        warnings.warn("Fisher scoring did not converge after the optimizer; estimates may be imprecise",
+                      ConvergenceWarning, stacklevel=2)
+    indices, vcov = _ml_indices(pm, theta, xa, estimator)
+    rows = _rows(sfit)
+    mx = pm.matrices_at(theta)
+    std_all, _ = standardize(mx, rows)
+    params = _param_table(pm, theta, vcov, rows, std_all)
+    return FitResults(model, x, dropped, params, indices, bool(sfit.success and polished), mx,
+                      theta.copy(), pm, vcov, estimator=estimator, missing=missing)
 
-        why = "; ".join(inadmissibility(sfit.matrices(), sfit.success)) or "a singular implied covariance matrix"
-        raise EstimationError(f"the solution of model {model.name!r} cannot be summarized ({why}); "
-                              "check the model for fixed values and identification") from None
-    return FitResults(model, x, dropped, table, indices, sfit.success, sfit.matrices(),
-                      sfit.start.copy(), sfit.param_map(), sfit.vcov())
+
+def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
+    absent = [c for c in model.items if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the item column(s) {', '.join(absent)} required by model {model.name!r}")
+    x = data[model.items].astype(float).reset_index(drop=True)
+    empty = x.isna().all(axis=1)
+    if empty.any():
+        warnings.warn(f"{int(empty.sum())} row(s) with no observed item were dropped", stacklevel=3)
+        x = x[~empty].reset_index(drop=True)
+    if len(x) < model.n_free:
+        raise DataError(f"only {len(x)} rows with data for {model.n_free} free parameters; collect more responses")
+    x0 = x.to_numpy()
+    pat0 = fiml.Patterns.from_data(x0)
+    mu, sigma, logl_h1, em_ok = fiml.em_saturated(x0, pat0)
+    if not em_ok:
+        warnings.warn("EM for the unrestricted model did not converge; chi2 may be imprecise",
+                      ConvergenceWarning, stacklevel=3)
+    # Start values: the ML fit to the EM covariance (then Fisher scoring), EM means.
+    items = list(model.items)
+    sfit = fit_semopy(model.parsed, None, cov=pd.DataFrame(sigma, index=items, columns=items),
+                      n_samples=len(x))
+    pm = sfit.param_map()
+    obs = list(pm.base.observed)
+    perm = [items.index(o) for o in obs]
+    theta0, _ = ml.fisher_scoring(pm, sfit.start, sigma[np.ix_(perm, perm)])
+    xa = x0[:, perm]
+    pat = fiml.Patterns.from_data(xa)
+    ff = fiml.fit_fiml(pm, xa, theta0, mu[perm], pat)
+    if not ff.converged:
+        warnings.warn(f"the FIML optimizer did not converge ({ff.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    mx = pm.matrices_at(ff.theta)
+    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
+        for name, v in zip(names, np.diag(mat)):
+            if v < 0:
+                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): the solution "
+                              "is inadmissible (Heywood case)", HeywoodWarning, stacklevel=3)
+    n, p = xa.shape
+    sigma_hat = mx.implied_cov
+    s_em, m_em = sigma[np.ix_(perm, perm)], mu[perm]
+    npar = pm.n_free + p
+    df = p * (p + 1) / 2 + p - npar
+    chi2 = 2 * (logl_h1 - ff.loglik)
+    chi2_b = 2 * (logl_h1 - fiml.independence_loglik(xa))
+    indices = _indices(chi2, df, chi2_b, p * (p - 1) / 2, n, npar, ff.loglik, logl_h1,
+                       fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
+    latents = [v for v in mx_names(pm) if v not in obs]
+    rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
+    std_all, _ = standardize(mx, rows, ff.nu)
+    est = np.concatenate([ff.theta, ff.nu])
+    params = _param_table(pm, est, ff.vcov, rows, std_all)
+    k = pm.n_free
+    return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
+                      ff.vcov[:k, :k].copy(), estimator="ML", missing="fiml", means=ff.nu.copy(),
+                      vcov_means=ff.vcov)

@@ -1,0 +1,37 @@
+"""Print smsem's largest deviations from the committed lavaan reference values.
+
+    PYTHONPATH=.:tests python scripts/lavaan_compare.py
+
+One line per reference case: max |est diff|, max relative SE diff, max |std.all diff|,
+max relative std.all SE diff, relative chi2 diff, max |diff| over CFI/TLI/RMSEA(+CI)/SRMR.
+(The tests in tests/test_lavaan_*.py assert the tolerances; this script reports margins.)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from lavaan_ref import fit_measures, match, params, rel_err, smsem_fit, std  # noqa: E402
+
+CASES = ["poldem_ml", "poldem_mlm", "hs_ml", "hs_mlm", "integrative_ml", "integrative_mlm", "integrative_fiml"]
+
+print(f"{'case':18s} {'est':>9s} {'se_rel':>9s} {'std_all':>9s} {'stdse_rel':>9s} {'chi2_rel':>9s} {'indices':>9s}")
+for case in CASES:
+    res = smsem_fit(case)
+    j = match(res.params, params(case))
+    free = j.se_lav > 0
+    ref = std(case)
+    ref = ref[ref.type == "std.all"].drop(columns="type")
+    s = match(res.standardized[["lhs", "op", "rhs", "std_all", "std_all_se"]], ref)
+    pos = s.se > 1e-6
+    fi, fm = res.fit_indices, fit_measures(case)
+    idx = max(abs(fi[a] - fm[b]) for a, b in (("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"),
+                                                ("rmsea_ci_lower", "rmsea.ci.lower"),
+                                                ("rmsea_ci_upper", "rmsea.ci.upper"), ("srmr", "srmr")))
+    print(f"{case:18s} {np.abs(j.est - j.est_lav).max():9.2e} {rel_err(j.se[free], j.se_lav[free]).max():9.2e} "
+          f"{np.abs(s.std_all - s['est.std']).max():9.2e} {rel_err(s.std_all_se[pos], s.se[pos]).max():9.2e} "
+          f"{rel_err(fi['chi2'], fm['chisq']):9.2e} {idx:9.2e}")

@@ -1,0 +1,400 @@
+"""Monte Carlo study configuration: a YAML file -> a frozen, validated :class:`StudyConfig`.
+
+Every problem is reported as :class:`~smsem.exceptions.OptionError` naming the file and
+the key (``grid.n[2]``), so ``smsem power`` can print it as one line. Relative model paths
+are resolved against the folder of the configuration file.
+
+A configuration (all keys but ``grid.n`` and ``replications`` have defaults)::
+
+    name: integrative-sample-size
+    population: {model: integrative, scenario: thesis}   # thesis, "null", aligned, ..., or a .yaml
+    analysis: {model: integrative}                       # default: the population model
+    grid:
+      n: [100, 200, 300]
+      likert: [5]               # 0 keeps the continuous responses
+      effect_multiplier: [1.0]  # scales every structural path of the population
+      missing: [0.0]            # share of item responses removed (listwise deletion)
+      estimator: [ML]
+    replications: 500
+    seed: 20190101
+    alpha: 0.05
+    level: 0.95                 # coverage level of the Wald CI
+    inference: {method: wald}   # or {method: bootstrap, n_boot: 200}
+    target_power: 0.80
+    planning_test: two-sided    # or one-sided (in the hypothesized direction)
+    exclude_improper: false
+    missing_mechanism: mcar     # or mar (see smsem.simulate)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..exceptions import OptionError, SmsemError
+
+__all__ = [
+    "Cell",
+    "StudyConfig",
+    "load_config",
+    "config_from_mapping",
+    "shipped_configs",
+    "GRID_KEYS",
+    "ESTIMATORS",
+    "MISSING_MECHANISMS",
+    "INFERENCE_METHODS",
+]
+
+# Grid factors in the order that numbers the cells (n varies fastest). Seeds depend on
+# the cell index, so this order is part of the reproducibility contract: do not reorder.
+GRID_KEYS = ("effect_multiplier", "likert", "missing", "estimator", "n")
+ESTIMATORS = ("ML",)
+MISSING_MECHANISMS = ("mcar", "mar")
+INFERENCE_METHODS = ("wald", "bootstrap")
+PLANNING_TESTS = ("two-sided", "one-sided")
+_TOP_KEYS = ("name", "description", "population", "analysis", "grid", "replications", "seed", "alpha",
+             "level", "inference", "target_power", "planning_test", "exclude_improper", "missing_mechanism")
+_MODEL_KEYS = {"population": ("model", "codebook", "scenario"), "analysis": ("model", "codebook")}
+_GRID_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "effect_multiplier": (1.0,), "likert": (5,), "missing": (0.0,), "estimator": ("ML",),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the design grid: a combination of factor levels and its index."""
+
+    index: int
+    n: int
+    likert: int
+    effect_multiplier: float
+    missing: float
+    estimator: str
+
+    def factors(self) -> dict[str, Any]:
+        """The factor levels as a plain dict (``cell`` index first)."""
+        return {"cell": self.index, **{k: getattr(self, k) for k in GRID_KEYS}}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated Monte Carlo study design (immutable, hashable, picklable).
+
+    Attributes
+    ----------
+    name : str
+    population_model, population_codebook : str or None
+        Model generating the data (shipped name or absolute ``.lav`` path) and codebook.
+    scenario : str
+        Population: ``"thesis"`` (the model's codebook population), ``"null"`` (every
+        structural path 0), another shipped scenario of ``models/scenarios/`` or the
+        absolute path of a scenario YAML file.
+    analysis_model, analysis_codebook : str or None
+        Model fitted to each replication (may differ from the population model).
+    grid : tuple of (key, tuple of levels)
+        Factor levels in :data:`GRID_KEYS` order.
+    replications, seed : int
+    alpha, level, target_power : float
+    inference : str
+        ``"wald"`` or ``"bootstrap"``; ``n_boot`` draws for the latter.
+    planning_test : str
+    exclude_improper : bool
+        Drop converged but improper solutions (negative variances) from the summaries.
+    """
+
+    name: str
+    population_model: str
+    population_codebook: str | None
+    scenario: str
+    analysis_model: str
+    analysis_codebook: str | None
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    replications: int
+    seed: int
+    alpha: float = 0.05
+    level: float = 0.95
+    inference: str = "wald"
+    n_boot: int = 0
+    target_power: float = 0.80
+    planning_test: str = "two-sided"
+    exclude_improper: bool = False
+    description: str = ""
+    missing_mechanism: str = "mcar"
+
+    def levels(self, key: str) -> tuple[Any, ...]:
+        """The levels of grid factor ``key``."""
+        return dict(self.grid)[key]
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """Every cell of the grid, numbered in :data:`GRID_KEYS` order (n fastest)."""
+        combos = itertools.product(*(self.levels(k) for k in GRID_KEYS))
+        return tuple(Cell(i, **dict(zip(GRID_KEYS, c))) for i, c in enumerate(combos))
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.cells) * self.replications
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain JSON-able mapping (the study's identity in the store)."""
+        d = asdict(self)
+        d["grid"] = {k: list(v) for k, v in self.grid}
+        return d
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of everything that determines the replications' results.
+
+        ``name``, ``description``, the summary options (``target_power``,
+        ``planning_test``, ``exclude_improper``) and the alpha/level used only for
+        summaries do not change the stored rows and are left out, so they may be edited
+        before ``--resume``.
+        """
+        d = self.to_mapping()
+        for k in ("name", "description", "target_power", "planning_test", "exclude_improper", "alpha", "level"):
+            d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+class _Checker:
+    """Validation helpers that prefix every message with the file and key."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str) -> OptionError:
+        return OptionError(f"{self.source}: key {key}: {message}")
+
+    def keys(self, key: str, value: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be a mapping with keys {', '.join(allowed)}; got {value!r}")
+        for k in value:
+            if k not in allowed:
+                where = f"{key}.{k}" if key else str(k)
+                raise self.fail(where, f"unknown key; allowed keys{' of ' + key if key else ''}: {', '.join(allowed)}")
+        for k in required:
+            if k not in value:
+                raise self.fail(f"{key}.{k}" if key else k, "is required")
+        return dict(value)
+
+    def integer(self, key: str, value: Any, low: int, high: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise self.fail(key, f"must be {bound}, got {value}")
+        return value
+
+    def real(self, key: str, value: Any, low: float, high: float, *, low_open: bool = False,
+             high_open: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise self.fail(key, f"must be a number, got {value!r}")
+        value = float(value)
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            lo = "(" if low_open else "["
+            hi = ")" if high_open else "]"
+            raise self.fail(key, f"must be in {lo}{low:g}, {high:g}{hi}, got {value:g}")
+        return value
+
+    def choice(self, key: str, value: Any, allowed: tuple[str, ...]) -> str:
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    def levels(self, key: str, value: Any, check: Any) -> tuple[Any, ...]:
+        seq = value if isinstance(value, list) else [value]
+        if not seq:
+            raise self.fail(key, "must list at least one level")
+        out = tuple(check(f"{key}[{i}]", v) for i, v in enumerate(seq))
+        if len(set(out)) != len(out):
+            dup = next(v for v in out if out.count(v) > 1)
+            raise self.fail(key, f"lists the level {dup!r} twice")
+        return out
+
+
+def _model_ref(value: Any, base: Path, key: str, ck: _Checker) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ck.fail(key, f"must be a shipped model name or a .lav file path, got {value!r}")
+    if value.endswith(".lav") or "/" in value:
+        path = Path(value)
+        path = path if path.is_absolute() else (base / path)
+        if not path.is_file():
+            raise ck.fail(key, f"model file {path} not found")
+        return str(path.resolve())
+    return value
+
+
+def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ck.fail(key, f"must be a file path, got {value!r}")
+    path = Path(value)
+    path = path if path.is_absolute() else (base / path)
+    if not path.is_file():
+        raise ck.fail(key, f"codebook file {path} not found")
+    return str(path.resolve())
+
+
+def _likert(ck: _Checker, key: str, value: Any) -> int:
+    value = ck.integer(key, value, 0, 11)
+    if value == 1:
+        raise ck.fail(key, "must be 0 (continuous) or 2..11 scale points, got 1")
+    return value
+
+
+def config_from_mapping(data: Any, *, source: str = "config", base: str | Path = ".") -> StudyConfig:
+    """Validate a configuration mapping (as read from YAML) into a :class:`StudyConfig`.
+
+    Parameters
+    ----------
+    data : mapping
+    source : str
+        Named in error messages (the file path).
+    base : path
+        Folder against which relative model and codebook paths are resolved.
+
+    Raises
+    ------
+    OptionError
+        Naming ``source`` and the offending key.
+    """
+    ck = _Checker(source)
+    base = Path(base)
+    d = ck.keys("", data, _TOP_KEYS, required=("grid", "replications"))
+    pop = ck.keys("population", d.get("population") or {}, _MODEL_KEYS["population"])
+    ana = ck.keys("analysis", d.get("analysis") or {}, _MODEL_KEYS["analysis"])
+    pop_model = _model_ref(pop.get("model", "integrative"), base, "population.model", ck)
+    pop_cb = _codebook_ref(pop.get("codebook"), base, "population.codebook", ck)
+    if "scenario" in pop and pop["scenario"] is None:
+        raise ck.fail("population.scenario", 'is empty; write scenario: "null" in quotes for the null '
+                      "scenario (bare null means no value in YAML)")
+    scenario = pop.get("scenario", "thesis")
+    if not isinstance(scenario, str) or not scenario.strip():
+        raise ck.fail("population.scenario", f"must be a scenario name or a .yaml file, got {scenario!r}")
+    if scenario.endswith((".yaml", ".yml")):
+        path = Path(scenario) if Path(scenario).is_absolute() else base / scenario
+        if not path.is_file():
+            raise ck.fail("population.scenario", f"scenario file {path} not found")
+        scenario = str(path.resolve())
+    mechanism = ck.choice("missing_mechanism", d.get("missing_mechanism", "mcar"), MISSING_MECHANISMS)
+    if "model" in ana:
+        ana_model = _model_ref(ana["model"], base, "analysis.model", ck)
+        ana_cb = _codebook_ref(ana.get("codebook"), base, "analysis.codebook", ck)
+    else:
+        ana_model = pop_model
+        ana_cb = _codebook_ref(ana["codebook"], base, "analysis.codebook", ck) if "codebook" in ana else pop_cb
+
+    g = ck.keys("grid", d["grid"], GRID_KEYS, required=("n",))
+    checks = {
+        "n": lambda k, v: ck.integer(k, v, 2),
+        "likert": lambda k, v: _likert(ck, k, v),
+        "effect_multiplier": lambda k, v: ck.real(k, v, 0.0, 100.0),
+        "missing": lambda k, v: ck.real(k, v, 0.0, 1.0, high_open=True),
+        "estimator": lambda k, v: ck.choice(k, v, ESTIMATORS),
+    }
+    grid = []
+    for key in GRID_KEYS:
+        levels = ck.levels(f"grid.{key}", g[key], checks[key]) if key in g else _GRID_DEFAULTS[key]
+        if key == "n":
+            levels = tuple(sorted(levels))  # power curves and planning read n in order
+        grid.append((key, levels))
+
+    inf = d.get("inference", {"method": "wald"})
+    if isinstance(inf, str):
+        inf = {"method": inf}
+    inf = ck.keys("inference", inf, ("method", "n_boot"))
+    method = ck.choice("inference.method", inf.get("method", "wald"), INFERENCE_METHODS)
+    n_boot = 0
+    if method == "bootstrap":
+        n_boot = ck.integer("inference.n_boot", inf.get("n_boot", 200), 10)
+    elif "n_boot" in inf:
+        raise ck.fail("inference.n_boot", "applies only with inference.method: bootstrap")
+
+    exclude = d.get("exclude_improper", False)
+    if not isinstance(exclude, bool):
+        raise ck.fail("exclude_improper", f"must be true or false, got {exclude!r}")
+    name = d.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise ck.fail("name", f"must be text, got {name!r}")
+    return StudyConfig(
+        name=name,
+        population_model=pop_model,
+        population_codebook=pop_cb,
+        scenario=scenario,
+        analysis_model=ana_model,
+        analysis_codebook=ana_cb,
+        grid=tuple(grid),
+        replications=ck.integer("replications", d["replications"], 1),
+        seed=ck.integer("seed", d.get("seed", 20190101), 0),
+        alpha=ck.real("alpha", d.get("alpha", 0.05), 0.0, 0.5, low_open=True, high_open=True),
+        level=ck.real("level", d.get("level", 0.95), 0.0, 1.0, low_open=True, high_open=True),
+        inference=method,
+        n_boot=n_boot,
+        target_power=ck.real("target_power", d.get("target_power", 0.80), 0.0, 1.0, low_open=True, high_open=True),
+        planning_test=ck.choice("planning_test", d.get("planning_test", "two-sided"), PLANNING_TESTS),
+        exclude_improper=exclude,
+        description=str(d.get("description", "")),
+        missing_mechanism=mechanism,
+    )
+
+
+def shipped_configs() -> list[str]:
+    """Names of the example configurations shipped in ``models/montecarlo/``."""
+    from ..model.spec import models_dir
+
+    return sorted(p.stem for p in (models_dir() / "montecarlo").glob("*.yaml"))
+
+
+def _resolve_config(path: str | Path) -> Path:
+    from ..model.spec import models_dir
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    shipped = models_dir() / "montecarlo" / f"{path.name}.yaml"
+    if path.suffix == "" and path.parent == Path(".") and shipped.is_file():
+        return shipped
+    raise OptionError(f"{path}: configuration file not found (shipped configurations: "
+                      f"{', '.join(shipped_configs())})")
+
+
+def load_config(path: str | Path, *, check_models: bool = True) -> StudyConfig:
+    """Read and validate a study configuration YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML file, or the name of a shipped configuration (``sample_size``).
+    check_models : bool, default=True
+        Also load the models and build the population of every cell, so that an
+        inadmissible design (e.g. an effect multiplier giving R² >= 1) fails before any
+        replication runs.
+
+    Raises
+    ------
+    OptionError
+        A missing file, invalid YAML, or a bad key or value (the message names the key).
+    """
+    path = _resolve_config(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise OptionError(f"{path}: {where}invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    config = config_from_mapping(data, source=str(path), base=path.parent)
+    if check_models:
+        from .scenarios import check_design
+
+        try:
+            check_design(config)
+        except SmsemError as exc:
+            raise OptionError(f"{path}: {exc}") from None
+    return config

@@ -1,0 +1,114 @@
+"""The work of one replication: simulate a data set, fit the analysis model, keep a row.
+
+:func:`run_replication` is the only place that calls the data generator and the
+estimator; a faster estimator plugs in by changing it alone. It never raises for
+estimation trouble: a failed replication is a row with its status and reason.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
+from .config import Cell, StudyConfig
+from .scenarios import cell_population, models, study_scenario
+from .seeds import BOOTSTRAP, DATA, replication_seed
+
+__all__ = ["run_replication", "ROW_FIELDS", "FIT_FIELDS", "ESTIMATE_FIELDS", "STATUSES"]
+
+STATUSES = ("ok", "nonconvergence", "error")
+FIT_FIELDS = ("chi2", "df", "pvalue", "cfi", "tli", "rmsea")
+ROW_FIELDS = ("cell", "rep", "status", "reason", "improper", "improper_reason", "n_used") + FIT_FIELDS + ("estimates",)
+# One entry of a row's ``estimates`` list; boot_lower/upper are NaN under Wald inference.
+ESTIMATE_FIELDS = ("lhs", "op", "rhs", "est", "se", "std", "boot_lower", "boot_upper")
+# Failures of the data or the optimizer that end one replication, not the study.
+_FAILURES = (SmsemError, np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError)
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    if op == "~~":
+        lhs, rhs = sorted((lhs, rhs))
+    return lhs, op, rhs
+
+
+def _empty_row(cell: Cell, rep: int) -> dict[str, Any]:
+    row: dict[str, Any] = {k: None for k in ROW_FIELDS}
+    row.update(cell=cell.index, rep=rep, improper=0, improper_reason="", reason="", estimates=[])
+    return row
+
+
+def simulate_cell(config: StudyConfig, cell: Cell, rep: int):
+    """The data set of replication ``rep`` of ``cell`` (missingness applied)."""
+    from .. import simulate
+
+    pop_model, _ = models(config)
+    # Named scenarios also bring latent means and departments; the population (with the
+    # cell's effect multiplier) overrides the scenario's own.
+    scenario = study_scenario(config)
+    return simulate(pop_model, n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
+                    likert=cell.likert, population=cell_population(config, cell.effect_multiplier),
+                    scenario=scenario, missing_rate=cell.missing, missing_mechanism=config.missing_mechanism)
+
+
+def run_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:
+    """Run replication ``rep`` of ``cell``: simulate, fit, return one row.
+
+    Parameters
+    ----------
+    cell : Cell
+    rep : int
+    config : StudyConfig
+
+    Returns
+    -------
+    dict
+        Keys :data:`ROW_FIELDS`. ``status`` is ``"ok"``, ``"nonconvergence"`` or
+        ``"error"`` with the ``reason``; ``improper`` is 1 for a converged solution with a
+        negative variance (``improper_reason`` says which); ``estimates`` is a list of
+        ``[lhs, op, rhs, est, se, std, boot_lower, boot_upper]`` for every free parameter.
+        The row depends only on ``(config, cell, rep)``.
+    """
+    from .. import bootstrap, fit
+
+    _, ana_model = models(config)
+    row = _empty_row(cell, rep)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data = simulate_cell(config, cell, rep)
+            res = fit(ana_model, data)
+            boot_ci = None
+            if config.inference == "bootstrap" and res.converged:
+                boot = bootstrap(res, n_boot=config.n_boot,
+                                 seed=replication_seed(config.seed, cell.index, rep, BOOTSTRAP))
+                boot_ci = boot.conf_int(config.level)
+        except _FAILURES as exc:
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return row
+    heywood = sorted({str(w.message).split(" (")[0] for w in caught if issubclass(w.category, HeywoodWarning)})
+    if not res.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        row.update(status="nonconvergence", reason=msgs[0] if msgs else "the optimizer did not converge")
+    else:
+        row["status"] = "ok"
+    if heywood:
+        row.update(improper=1, improper_reason="; ".join(heywood))
+    row["n_used"] = int(res.n)
+    for k in FIT_FIELDS:
+        row[k] = float(res.fit_indices.get(k, float("nan")))
+    std = res.standardized_paths
+    est = []
+    for r in res.params.itertuples(index=False):
+        if not np.isfinite(r.se):  # a fixed parameter (marker loading)
+            continue
+        lhs, op, rhs = _key(r.lhs, r.op, r.rhs)
+        s = float(std[f"{lhs}~{rhs}"]) if op == "~" else float(r.std_all)
+        lo = hi = float("nan")
+        if boot_ci is not None and op == "~":
+            lo, hi = (float(x) for x in boot_ci.loc[f"{lhs}~{rhs}", ["lower", "upper"]])
+        est.append([lhs, op, rhs, float(r.est), float(r.se), s, lo, hi])
+    row["estimates"] = est
+    return row

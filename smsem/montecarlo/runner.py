@@ -1,0 +1,207 @@
+"""Run a study: local processes or a dask.distributed cluster, every row stored first.
+
+The parent process is the only writer of the store. Workers return rows; each row is
+committed (:meth:`Store.add`) before the progress bar counts it. Tasks already in the
+store are skipped, so a killed run continues with ``resume=True`` and ends with exactly
+the rows of an uninterrupted run (each row depends only on ``(config, cell, rep)``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .._validation import check_int
+from ..exceptions import OptionError
+from .config import Cell, StudyConfig
+from .replication import run_replication
+from .store import STORE_NAME, Store
+
+__all__ = ["run_study", "pending_tasks", "open_store"]
+
+Task = tuple[Cell, int]
+
+
+def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, force: bool = False) -> Store:
+    """Open (or create) the store of ``config`` in folder ``out``.
+
+    An existing store is continued only with ``resume=True`` and only if it was made by
+    the same configuration; ``force=True`` deletes it and starts again.
+    """
+    path = Path(out) / STORE_NAME
+    if path.exists() and not resume:
+        if not force:
+            raise OptionError(f"{path} already holds a study; use --resume to continue it "
+                              "or --force to start again")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return Store(path, config.fingerprint, json.dumps(config.to_mapping(), sort_keys=True))
+
+
+def pending_tasks(config: StudyConfig, done: set[tuple[int, int]]) -> list[Task]:
+    """The ``(cell, rep)`` tasks not yet stored, in cell then replication order."""
+    return [(c, r) for c in config.cells for r in range(config.replications) if (c.index, r) not in done]
+
+
+def _run_task(task: Task, config: StudyConfig) -> dict[str, Any]:
+    return run_replication(task[0], task[1], config)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the parent process dies (even by SIGKILL).
+
+    Forked workers share the task pipe with each other, so they would never see it close
+    and would wait forever; on Linux the kernel sends them SIGKILL instead (PR_SET_PDEATHSIG).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
+
+
+def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[str, Any]]:
+    if jobs == 1:
+        for t in tasks:
+            yield _run_task(t, config)
+        return
+    # fork: workers inherit the loaded modules (fast start); they only compute and
+    # return rows, never touch the store.
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    window = 4 * jobs  # tasks in flight: bounded so an interrupt stops quickly
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent,
+                                initargs=(os.getpid(),)) as pool:
+        it = iter(tasks)
+        running = {pool.submit(_run_task, t, config) for t in _take(it, window)}
+        try:
+            while running:
+                finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for f in finished:
+                    yield f.result()
+                running |= {pool.submit(_run_task, t, config) for t in _take(it, len(finished))}
+        finally:
+            for f in running:
+                f.cancel()
+
+
+def _connect(scheduler: str) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise OptionError(f"could not connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+
+
+def _dask(tasks: list[Task], config: StudyConfig, client: Any) -> Iterator[dict[str, Any]]:
+    from distributed import as_completed
+
+    if not tasks:
+        return
+    threads = max(1, sum(client.nthreads().values()))
+    window = 4 * threads  # tasks in flight: bounded so an interrupt loses little work
+    it = iter(tasks)
+    cfg = client.scatter(config, broadcast=True)
+    pending = {client.submit(_run_task, t, cfg, pure=False) for t in _take(it, window)}
+    ac = as_completed(pending)
+    try:
+        for f in ac:
+            pending.discard(f)
+            yield f.result()
+            f.release()
+            for t in _take(it, 1):
+                nf = client.submit(_run_task, t, cfg, pure=False)
+                pending.add(nf)
+                ac.add(nf)
+    finally:
+        client.cancel(list(pending))
+
+
+def _take(it: Iterator[Task], k: int) -> list[Task]:
+    out = []
+    for _ in range(k):
+        try:
+            out.append(next(it))
+        except StopIteration:
+            break
+    return out
+
+
+def _progress(total: int, initial: int, enabled: bool | None) -> Any:
+    from tqdm import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="rep", file=sys.stderr,
+                dynamic_ncols=True, desc="replications")
+
+
+def run_study(
+    config: StudyConfig,
+    out: str | Path,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> "StudyResults":
+    """Run every replication of a study not yet stored in ``out`` and summarize it.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    out : str or Path
+        Folder of the study's store (``study.sqlite``).
+    jobs : int, default=1
+        Local worker processes (ignored with ``scheduler``).
+    scheduler : str, optional
+        Address of a dask.distributed scheduler (``tcp://HOST:PORT``); the workers must
+        be able to import smsem.
+    resume : bool, default=False
+        Continue the study stored in ``out``.
+    force : bool, default=False
+        Delete a study stored in ``out`` and start again.
+    progress : bool, optional
+        Show a tqdm progress bar with ETA (default: when stderr is a terminal).
+    on_row : callable, optional
+        Called with each row after it is stored (tests use it to interrupt a run).
+
+    Returns
+    -------
+    StudyResults
+    """
+    from .summary import StudyResults
+
+    jobs = check_int("jobs", jobs, low=1)
+    client = _connect(scheduler) if scheduler else None  # fail before creating a store
+    try:
+        with open_store(config, out, resume=resume, force=force) as store:
+            done = store.done()
+            tasks = pending_tasks(config, done)
+            rows: Iterable[dict[str, Any]] = (_dask(tasks, config, client) if client is not None
+                                              else _local(tasks, config, jobs))
+            bar = _progress(config.n_tasks, len(done), progress)
+            try:
+                for row in rows:
+                    if store.add(row):  # committed before it is counted
+                        bar.update(1)
+                        if on_row is not None:
+                            on_row(row)
+            finally:
+                bar.close()
+            return StudyResults.from_store(config, store)
+    finally:
+        if client is not None:
+            client.close()

@@ -1,0 +1,118 @@
+"""Population scenarios of a study: which standardized values generate each cell's data.
+
+This is the one place that maps ``(config, cell)`` to a :class:`PopulationSpec`; named
+scenarios come from the generator (``models/scenarios/``, :func:`smsem.simulate.load_scenario`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+from ..exceptions import SpecError
+from ..model.spec import PopulationSpec, SEMModel, load_model
+from ..simulate import Scenario, load_scenario, population_model
+from .config import Cell, StudyConfig
+
+__all__ = ["models", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
+
+
+@lru_cache(maxsize=8)
+def _load(name: str, codebook: str | None) -> SEMModel:
+    return load_model(name, codebook=codebook)
+
+
+def models(config: StudyConfig) -> tuple[SEMModel, SEMModel]:
+    """``(population model, analysis model)`` of a study (cached per process)."""
+    return (_load(config.population_model, config.population_codebook),
+            _load(config.analysis_model, config.analysis_codebook))
+
+
+def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
+    """The standardized population values of a scenario.
+
+    ``"thesis"``: the model's codebook population; ``"null"``: the same with every
+    structural path set to 0 (for any model; for the integrative model it equals
+    ``models/scenarios/null.yaml``); any other name or a ``.yaml`` path: the generator's
+    scenario (:func:`smsem.simulate.load_scenario`).
+    """
+    if scenario in ("thesis", "null"):
+        if model.population is None:
+            raise SpecError(f"model {model.name!r} has no population values (give a codebook with a population:)")
+        base = model.population
+        if scenario == "thesis":
+            return base
+        paths = {dst: {src: 0.0 for src in preds} for dst, preds in base.paths.items()}
+        return PopulationSpec(base.loadings, paths, base.correlations)
+    return load_scenario(scenario, model).population
+
+
+@lru_cache(maxsize=16)
+def study_scenario(config: StudyConfig) -> Scenario | None:
+    """The generator's :class:`~smsem.simulate.Scenario` of the study (cached per process);
+    None for ``thesis`` and ``null``, which need no more than their population."""
+    if config.scenario in ("thesis", "null"):
+        return None
+    return load_scenario(config.scenario, models(config)[0])
+
+
+def _scaled(spec: PopulationSpec, multiplier: float) -> PopulationSpec:
+    if multiplier == 1.0:
+        return spec
+    paths = {dst: {src: b * multiplier for src, b in preds.items()} for dst, preds in spec.paths.items()}
+    return PopulationSpec(spec.loadings, paths, spec.correlations)
+
+
+@lru_cache(maxsize=256)
+def cell_population(config: StudyConfig, effect_multiplier: float) -> PopulationSpec:
+    """The population of a cell: the scenario with every structural path scaled."""
+    pop_model, _ = models(config)
+    return _scaled(scenario_population(pop_model, config.scenario), effect_multiplier)
+
+
+@lru_cache(maxsize=256)
+def _truth(config: StudyConfig, effect_multiplier: float) -> pd.DataFrame:
+    pop_model, ana_model = models(config)
+    pm = population_model(pop_model, cell_population(config, effect_multiplier))
+    marker = pm.true_parameters(ana_model, metric="marker")
+    std = pm.true_parameters(ana_model, metric="std")
+    key = ["lhs", "op", "rhs"]
+    out = marker.merge(std.rename(columns={"value": "value_std"}), on=key, how="left")
+    return out.rename(columns={"value": "pop"})
+
+
+def true_values(config: StudyConfig, cell: Cell) -> pd.DataFrame:
+    """True value of every free parameter of the analysis model in ``cell``.
+
+    Columns ``lhs, op, rhs, pop`` (marker metric: what ML estimates) and ``pop_std``
+    (std.all; NaN where that metric has no counterpart, e.g. marker loadings).
+    """
+    t = _truth(config, cell.effect_multiplier).rename(columns={"value_std": "pop_std"}).copy()
+    return t
+
+
+def check_design(config: StudyConfig) -> None:
+    """Load the models and build every cell's population; raise on the first problem.
+
+    Raises
+    ------
+    SpecError
+        A model without population values, an analysis model with constructs or items
+        the population model lacks, or a cell whose population is inadmissible.
+    """
+    pop_model, ana_model = models(config)
+    missing = [v for v in ana_model.latents if v not in pop_model.latents]
+    missing += [v for v in ana_model.items if v not in pop_model.items]
+    if missing:
+        raise SpecError(f"analysis model {ana_model.name!r} uses {', '.join(missing)}, "
+                        f"which population model {pop_model.name!r} does not have")
+    try:
+        scenario_population(pop_model, config.scenario)
+    except SpecError as exc:
+        raise SpecError(f"population.scenario {config.scenario!r}: {exc}") from None
+    for m in config.levels("effect_multiplier"):
+        try:
+            population_model(pop_model, cell_population(config, m))
+        except SpecError as exc:
+            raise SpecError(f"grid.effect_multiplier {m:g}: {exc}") from None

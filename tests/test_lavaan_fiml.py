@@ -1,0 +1,85 @@
+"""FIML conformance with lavaan ``sem(..., missing = "ml")`` on the committed survey with
+~10% MCAR cells (data/synthetic/integrative_n300_seed1_missing.csv, 30 complete rows of 300).
+
+lavaan's defaults for missing = "ml" (recorded in integrative_fiml.meta.json): item
+intercepts free, latent means 0, SEs from the observed information (Hessian), H1 by EM.
+Tolerances as in test_lavaan_ml.py (the issue's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import smsem
+from lavaan_ref import ROOT, fit_measures, match, meta, params, rel_err, smsem_fit, std
+
+CASE = "integrative_fiml"
+
+
+@pytest.fixture(scope="module")
+def res():
+    return smsem_fit(CASE)
+
+
+def test_meta(res):
+    m = meta(CASE)
+    assert m["missing"] == "ml" and m["information"] == "observed" and m["nobs_used"] == res.n == 300
+
+
+def test_estimates_and_ses(res):
+    j = match(res.params, params(CASE))
+    assert np.abs(j.est - j.est_lav).max() < 1e-3
+    free = j.se_lav > 0
+    assert ((j.op == "~1") & free).sum() == 22  # one free intercept per item; latent means 0
+    assert rel_err(j.se[free], j.se_lav[free]).max() < 0.01
+
+
+@pytest.mark.parametrize("kind", ["std.all", "std.lv"])
+def test_standardized(res, kind):
+    ref = std(CASE)
+    ref = ref[ref.type == kind].drop(columns="type")
+    col = kind.replace(".", "_")
+    ours = res.standardized.rename(columns={col: "est.std", f"{col}_se": "se_std"})
+    j = match(ours[["lhs", "op", "rhs", "est.std", "se_std"]], ref)
+    assert np.abs(j["est.std"] - j["est.std_lav"]).max() < 1e-3
+    pos = j.se > 1e-6
+    assert rel_err(j.se_std[pos], j.se[pos]).max() < 0.01
+
+
+def test_fit_indices(res):
+    fi, ref = res.fit_indices, fit_measures(CASE)
+    assert fi["df"] == ref["df"] and fi["npar"] == ref["npar"]
+    assert rel_err(fi["chi2"], ref["chisq"]) < 1e-3
+    assert rel_err(fi["baseline_chi2"], ref["baseline.chisq"]) < 1e-3
+    for ours, lav in (("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"), ("rmsea_ci_lower", "rmsea.ci.lower"),
+                      ("rmsea_ci_upper", "rmsea.ci.upper"), ("srmr", "srmr")):
+        assert abs(fi[ours] - ref[lav]) < 1e-3, ours
+    for ours, lav in (("logl", "logl"), ("unrestricted_logl", "unrestricted.logl"), ("aic", "aic"), ("bic", "bic")):
+        assert abs(fi[ours] - ref[lav]) < 1e-3, ours
+
+
+def test_fiml_on_complete_data_equals_ml(model):
+    """With no missing cell FIML is ML with saturated means: same estimates and chi2."""
+    df = pd.read_csv(ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv")
+    a = smsem.fit(model, df)
+    b = smsem.fit(model, df, missing="fiml")
+    j = a.params.merge(b.params, on=["lhs", "op", "rhs"], suffixes=("", "_f"))
+    assert len(j) == len(a.params)
+    assert np.abs(j.est - j.est_f).max() < 1e-6
+    assert abs(a.fit_indices["chi2"] - b.fit_indices["chi2"]) < 1e-5
+
+
+def test_options_are_checked(model, survey):
+    with pytest.raises(smsem.OptionError, match="estimator"):
+        smsem.fit(model, survey, estimator="WLS")
+    with pytest.raises(smsem.OptionError, match="missing"):
+        smsem.fit(model, survey, missing="pairwise")
+    with pytest.raises(smsem.OptionError, match="fiml"):
+        smsem.fit(model, survey, estimator="MLM", missing="fiml")
+
+
+def test_bootstrap_of_a_fiml_fit_is_refused_clearly(res):
+    with pytest.raises(smsem.OptionError, match="FIML"):
+        smsem.bootstrap(res, n_boot=2, seed=1)
