@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -104,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
     fit = sub.add_parser("fit", help="fit the integrative model to a survey CSV and test the propositions")
-    fit.add_argument("file", help="survey CSV with the codebook's item columns")
+    fit.add_argument("file", help="survey file (CSV/TSV, any common separator and encoding, or Parquet) "
+                                  "with the codebook's item columns (matched ignoring case)")
+    fit.add_argument("--columns", metavar="MAP.yaml",
+                     help="YAML file mapping your column names to item ids ('your column: item id')")
     fit.add_argument("--model", default="integrative", help="shipped model name or .lav file")
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
@@ -201,7 +207,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
     model = load_model(args.model)
-    data = read_survey(args.file, model, missing=args.missing)
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing)
     res = fit(model, data, estimator=args.estimator, missing=args.missing)
     eff = effects(res)
     quality = reliability(res)
@@ -237,6 +243,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
     text = render_propositions(table, "text")
     sys.stdout.write(text)
+    admissible = "yes" if res.admissible else f"NO ({'; '.join(res.problems)})"
     write_survey(df, files[0], force=args.force)
     write_text(files[2], res.params.to_csv(index=False, float_format="%.6g", lineterminator="\n"), force=args.force)
     write_text(files[3], render_propositions(table, "csv"), force=args.force)
@@ -245,6 +252,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         f"# smsem reproduction of the integrative model\n\n"
         f"Synthetic survey: n = {args.n}, seed = {args.seed}, {meta['likert']}-point Likert items; "
         f"ML fit with semopy; {args.boot} bootstrap draws (seed {args.seed}).\n\n"
+        f"Admissible solution: {admissible}.\n\n"
         f"## Propositions\n\n{render_propositions(table, 'markdown')}\n"
         f"Verdict: *supported* when the {table.level:.0%} percentile bootstrap CI of the standardized "
         f"path lies on the hypothesized side of 0, *opposite sign* when it lies on the other side, "
@@ -348,18 +356,87 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    # Warnings go to stderr as one line each, without source lines.
-    warnings.showwarning = lambda msg, cat, *a, **k: print(  # type: ignore[assignment]
-        f"smsem: warning: {msg}", file=sys.stderr)
-    warnings.simplefilter("default", SmsemWarning)
+    # Warnings go to stderr as one line each, without source lines; the filters and the
+    # SIGTERM handler are restored on return, so calling main() from Python leaks no state.
+    with warnings.catch_warnings():
+        seen: set[str] = set()
+
+        def show(msg, *args, **kwargs):  # each distinct warning once (refits repeat them)
+            line = f"smsem: warning: {_one_line(msg)}"
+            if line not in seen:
+                seen.add(line)
+                print(line, file=sys.stderr)
+
+        warnings.showwarning = show  # type: ignore[assignment]
+        # semopy reports some trouble (e.g. a singular information matrix) through the root
+        # logger; show it in the same one-line form instead of "WARNING:root:...".
+        handler = _LogToWarningLine(show)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        saved = root.handlers[:-1]
+        for h in saved:
+            root.removeHandler(h)
+        warnings.simplefilter("default", SmsemWarning)
+        previous = _install_sigterm()  # SIGTERM unwinds like Ctrl-C: temporary files are removed
+        try:
+            return _run(args)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            root.removeHandler(handler)
+            for h in saved:
+                root.addHandler(h)
+
+
+class _LogToWarningLine(logging.Handler):
+    """Print library log records of level WARNING and above as ``smsem: warning: ...``."""
+
+    def __init__(self, show) -> None:
+        super().__init__(level=logging.WARNING)
+        self._show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._show(f"estimation: {record.getMessage()}")
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except SmsemError as exc:
-        print(f"smsem: error: {exc}", file=sys.stderr)
+        print(f"smsem: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the environment (permissions, full disk), not a bug
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"smsem: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("smsem: interrupted; no partial output was written", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug in smsem: still one line, traceback on request
+        if os.environ.get("SMSEM_TRACEBACK"):
+            raise
+        print(f"smsem: internal error (please report it; set SMSEM_TRACEBACK=1 for details): "
+              f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(obj: object) -> str:
+    return " ".join(str(obj).split())
+
+
+def _install_sigterm():
+    owner = os.getpid()
+
+    def handler(signum, frame):  # noqa: ARG001
+        if os.getpid() != owner:  # a forked worker (bootstrap pool): die quietly, as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread (e.g. called from a worker): leave it alone
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

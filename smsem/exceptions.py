@@ -10,12 +10,19 @@ from __future__ import annotations
 __all__ = [
     "SmsemError",
     "SpecError",
+    "IdentificationError",
     "DataError",
     "OptionError",
     "EstimationError",
     "SmsemWarning",
     "ConvergenceWarning",
     "HeywoodWarning",
+    "NonPositiveDefiniteWarning",
+    "SingularInformationWarning",
+    "DataWarning",
+    "ReverseCodedWarning",
+    "MissingDataWarning",
+    "OutlierWarning",
 ]
 
 
@@ -25,6 +32,10 @@ class SmsemError(Exception):
 
 class SpecError(SmsemError):
     """A model specification (lavaan syntax, codebook, population) is invalid."""
+
+
+class IdentificationError(SpecError):
+    """The model is not identified: it cannot be estimated whatever the data."""
 
 
 class DataError(SmsemError):
@@ -49,3 +60,27 @@ class ConvergenceWarning(SmsemWarning):
 
 class HeywoodWarning(SmsemWarning):
     """An inadmissible solution: a negative variance or a non-positive-definite matrix."""
+
+
+class NonPositiveDefiniteWarning(HeywoodWarning):
+    """An estimated covariance matrix is not positive definite (e.g. a correlation beyond 1)."""
+
+
+class SingularInformationWarning(SmsemWarning):
+    """The information matrix cannot be inverted: no standard errors (empirical under-identification?)."""
+
+
+class DataWarning(SmsemWarning):
+    """The data can be fitted, but something in them deserves a look."""
+
+
+class ReverseCodedWarning(DataWarning):
+    """An item correlates negatively with the rest of its construct (reverse-coded?)."""
+
+
+class MissingDataWarning(DataWarning):
+    """An item or the data as a whole has many missing values."""
+
+
+class OutlierWarning(DataWarning):
+    """Some respondents are multivariate outliers (Mahalanobis distance)."""

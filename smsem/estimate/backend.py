@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import semopy
 
-from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning
+from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning, NonPositiveDefiniteWarning
 from ..model.syntax import ParsedModel
 
 __all__ = [
@@ -224,13 +224,12 @@ def fit_semopy(parsed: ParsedModel, data: pd.DataFrame | None, *, cov: pd.DataFr
 
 
 def _warn_heywood(fit: SemopyFit) -> None:
-    mx = fit.matrices()
-    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
-        diag = np.diag(mat)
-        for name, v in zip(names, diag):
-            if v < 0:
-                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): "
-                              "the solution is inadmissible (Heywood case)", HeywoodWarning, stacklevel=4)
+    """One warning per inadmissible variance (negative or at semopy's bound 0) or non-PD matrix."""
+    from .admissibility import free_cells, inadmissibility
+
+    for problem in inadmissibility(fit.matrices(), free_cells=free_cells(fit.param_map())):
+        cls = NonPositiveDefiniteWarning if "positive definite" in problem or "computed" in problem else HeywoodWarning
+        warnings.warn(f"{problem}: the solution is inadmissible", cls, stacklevel=4)
 
 
 def refit(fit: SemopyFit, data: pd.DataFrame) -> tuple[bool, Matrices | None]:

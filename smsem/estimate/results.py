@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_option
-from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError
+from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning
 from ..model.spec import SEMModel
 from . import fiml, ml, robust
 from . import fitindices as fitidx
@@ -88,6 +88,22 @@ class FitResults:
     def n(self) -> int:
         """Number of respondents used."""
         return len(self.data)
+
+    @cached_property
+    def problems(self) -> tuple[str, ...]:
+        """Why the solution is inadmissible (non-convergence, Heywood case, non-PD); empty if admissible."""
+        from .admissibility import free_cells, inadmissibility
+
+        cells = free_cells(self.param_map) if self.param_map is not None else None
+        out = inadmissibility(self.matrices, self.converged, cells)
+        if self.vcov is not None and not np.all(np.isfinite(self.vcov)):
+            out += ("the information matrix is singular (no standard errors)",)
+        return out
+
+    @property
+    def admissible(self) -> bool:
+        """True when the optimizer converged to a proper solution (see :attr:`problems`)."""
+        return not self.problems
 
     @cached_property
     def standardized_paths(self) -> pd.Series:
@@ -245,7 +261,12 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
     logl_h1 = ml.loglik_normal(s, s, n)
     ind = _indices(chi2, df, chi2_b, df_b, n, pm.n_free, logl, logl_h1, fitidx.srmr(s, sigma))
     if estimator == "ML":
-        return ind, np.linalg.inv(info) / n
+        try:
+            return ind, np.linalg.inv(info) / n
+        except np.linalg.LinAlgError:  # report, never crash (issue 8)
+            warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
+                          "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
+            return ind, np.full_like(info, np.nan)
     delta = ml.vech(jac).T
     w = ml.weight_matrix(sigma)
     gamma = robust.gamma_adf(x)

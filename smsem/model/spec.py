@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from ..exceptions import SpecError
+from .identification import check_identification
 from .syntax import ParsedModel, parse_lavaan
 
 __all__ = [
@@ -176,6 +177,8 @@ def _read_yaml(path: Path) -> Any:
             return yaml.safe_load(fh)
     except FileNotFoundError:
         raise SpecError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -186,13 +189,25 @@ def _resolve_syntax(name: str, codebook: Mapping[str, Any] | None, base: Path) -
     path = Path(name)
     if path.suffix == ".lav" or path.is_file():
         if not path.is_file():
-            raise SpecError(f"{path}: model file not found")
-        return path.stem, path.read_text(encoding="utf-8"), path
+            raise SpecError(f"{path}: model file not found; check the --model path")
+        return path.stem, _read_text(path), path
     lav = base / f"{name}.lav"
     if not lav.is_file():
         known = sorted(p.stem for p in base.glob("*.lav"))
         raise SpecError(f"unknown model {name!r}; shipped models: {', '.join(known)} (or give a .lav path)")
-    return name, lav.read_text(encoding="utf-8"), lav
+    return name, _read_text(lav), lav
+
+
+def _read_text(path: Path) -> str:
+    """A model file's text; UTF-8 (with or without BOM), else Latin-1."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the model file ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def load_model(name: str = "integrative", *, codebook: str | Path | None = None) -> SEMModel:
@@ -217,7 +232,10 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
     """
     base = models_dir()
     model_name, text, lav_path = _resolve_syntax(name, None, base)
-    parsed = parse_lavaan(text)
+    try:
+        parsed = parse_lavaan(text)
+    except SpecError as exc:
+        raise SpecError(f"{lav_path}: {exc}") from None
     cb_path: Path | None
     if codebook is not None:
         cb_path = Path(codebook)
@@ -228,13 +246,28 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
         elif (_read_yaml(cb_path) or {}).get("model") != lav_path.name:
             cb_path = None
     if cb_path is None:
-        return SEMModel(model_name, text, parsed, {}, (), None, 5, str(lav_path))
+        model = SEMModel(model_name, text, parsed, {}, (), None, 5, str(lav_path))
+        return _identified(model, lav_path)
     cb = _read_yaml(cb_path) or {}
     constructs = _constructs(cb, parsed, cb_path)
     props = _propositions(cb, parsed, cb_path)
     pop = PopulationSpec.from_mapping(cb["population"], f"{cb_path}: population") if "population" in cb else None
-    points = int((cb.get("scale") or {}).get("points", 5))
-    return SEMModel(model_name, text, parsed, constructs, props, pop, points, str(lav_path))
+    try:
+        points = int((cb.get("scale") or {}).get("points", 5))
+    except (TypeError, ValueError, AttributeError):
+        raise SpecError(f"{cb_path}: scale.points must be a whole number") from None
+    if points < 2:
+        raise SpecError(f"{cb_path}: scale.points must be at least 2, got {points}")
+    model = SEMModel(model_name, text, parsed, constructs, props, pop, points, str(lav_path))
+    return _identified(model, lav_path)
+
+
+def _identified(model: SEMModel, lav_path: Path) -> SEMModel:
+    try:
+        check_identification(model)
+    except SpecError as exc:
+        raise type(exc)(f"{lav_path}: {exc}") from None
+    return model
 
 
 def _constructs(cb: Mapping[str, Any], parsed: ParsedModel, where: Path) -> dict[str, Construct]:

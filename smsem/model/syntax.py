@@ -23,6 +23,7 @@ __all__ = ["ParameterSpec", "DefinedSpec", "ParsedModel", "parse_lavaan"]
 _OPERATORS = ("=~", "~~", ":=", "~")
 _IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
 _IDENT_RE = re.compile(rf"^{_IDENT}$")
+_NAME_RULE = "; names start with a letter, '_' or '.' and contain only letters, digits, '_' and '.'"
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -36,6 +37,7 @@ class ParameterSpec:
     label: str | None = None
     fixed: float | None = None
     line: int = 0
+    column: int = field(default=0, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -127,11 +129,30 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def _statements(text: str) -> Iterator[tuple[int, int, str]]:
-    """Yield ``(line, column_offset, statement)``, joining continued lines."""
-    pending: list[str] = []
-    start_line = 0
-    start_col = 0
+class _Statement(str):
+    """A statement's text that knows the (line, column) of each of its characters.
+
+    Continued lines are joined with one space; ``where(i)`` maps offset ``i`` of the
+    joined text back to the file, so every error can name its line and column.
+    """
+
+    positions: tuple[tuple[int, int], ...]
+
+    def __new__(cls, text: str, positions: list[tuple[int, int]]) -> "_Statement":
+        obj = super().__new__(cls, text)
+        obj.positions = tuple(positions)
+        return obj
+
+    def where(self, offset: int = 0) -> str:
+        if not self.positions:
+            return "line 1, column 1"
+        line, col = self.positions[max(0, min(offset, len(self.positions) - 1))]
+        return f"line {line}, column {col}"
+
+
+def _statements(text: str) -> Iterator[_Statement]:
+    """Yield the statements of ``text``, joining continued lines."""
+    pending: list[tuple[str, list[tuple[int, int]]]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         body = _strip_comment(raw)
         for part_start, part in _split_semicolons(body):
@@ -139,15 +160,27 @@ def _statements(text: str) -> Iterator[tuple[int, int, str]]:
             if not stripped:
                 continue
             col = part_start + (len(part) - len(part.lstrip())) + 1
-            if pending and (pending[-1].rstrip().endswith(("+", "~", "=~", ":=", "*")) or stripped.startswith("+")):
-                pending.append(stripped)
+            pos = [(lineno, col + i) for i in range(len(stripped))]
+            if pending and (pending[-1][0].rstrip().endswith(("+", "~", "=~", ":=", "*")) or stripped.startswith("+")):
+                pending.append((stripped, pos))
                 continue
             if pending:
-                yield start_line, start_col, " ".join(pending)
-            pending = [stripped]
-            start_line, start_col = lineno, col
+                yield _join(pending)
+            pending = [(stripped, pos)]
     if pending:
-        yield start_line, start_col, " ".join(pending)
+        yield _join(pending)
+
+
+def _join(pieces: list[tuple[str, list[tuple[int, int]]]]) -> _Statement:
+    text_parts, positions = [], []
+    for k, (piece, pos) in enumerate(pieces):
+        if k:
+            text_parts.append(" ")
+            line, col = positions[-1]
+            positions.append((line, col + 1))
+        text_parts.append(piece)
+        positions.extend(pos)
+    return _Statement("".join(text_parts), positions)
 
 
 def _split_semicolons(body: str) -> Iterator[tuple[int, str]]:
@@ -164,6 +197,15 @@ def _find_operator(stmt: str) -> tuple[str, int] | None:
             if stmt.startswith(op, i):
                 return op, i
     return None
+
+
+def _split_plus(text: str, offset: int) -> Iterator[tuple[int, str]]:
+    """``text.split("+")`` with the offset of each stripped piece's start."""
+    pos = 0
+    for piece in text.split("+"):
+        lead = len(piece) - len(piece.lstrip())
+        yield offset + pos + lead, piece.strip()
+        pos += len(piece) + 1
 
 
 def parse_lavaan(text: str) -> ParsedModel:
@@ -183,41 +225,50 @@ def parse_lavaan(text: str) -> ParsedModel:
     SpecError
         With the line and column of the first problem.
     """
+    if not isinstance(text, str):
+        raise SpecError(f"line 1, column 1: model syntax must be text, got {type(text).__name__}")
     params: list[ParameterSpec] = []
     defined: list[DefinedSpec] = []
-    for line, col, stmt in _statements(text):
+    for stmt in _statements(text):
+        line = stmt.positions[0][0]
         found = _find_operator(stmt)
         if found is None:
-            raise SpecError(f"line {line}, column {col}: no operator (=~, ~, ~~, :=) in {stmt!r}")
+            raise SpecError(f"{stmt.where(0)}: no operator (=~, ~, ~~, :=) in {str(stmt)!r}; write "
+                            "'lhs =~ rhs', 'lhs ~ rhs', 'lhs ~~ rhs' or 'name := expression'")
         op, pos = found
         lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
-        where = f"line {line}, column {col}"
+        rhs_start = pos + len(op) + (len(stmt[pos + len(op):]) - len(stmt[pos + len(op):].lstrip()))
         if not lhs_text:
-            raise SpecError(f"{where}: nothing on the left of {op!r} in {stmt!r}")
+            raise SpecError(f"{stmt.where(pos)}: nothing on the left of {op!r} in {str(stmt)!r}; "
+                            "complete the statement or join it to the previous line")
         if not rhs_text:
-            raise SpecError(f"{where}: nothing on the right of {op!r} in {stmt!r}")
+            raise SpecError(f"{stmt.where(pos)}: nothing on the right of {op!r} in {str(stmt)!r}; "
+                            "complete the statement")
         if op == ":=":
             if not _IDENT_RE.match(lhs_text):
-                raise SpecError(f"{where}: {lhs_text!r} is not a valid name for a defined parameter")
+                raise SpecError(f"{stmt.where(0)}: {lhs_text!r} is not a valid name for a defined parameter{_NAME_RULE}")
             defined.append(DefinedSpec(lhs_text, rhs_text, line))
             continue
-        if _find_operator(rhs_text) is not None:
-            raise SpecError(f"{where}: two operators in one statement {stmt!r} (missing line break?)")
-        lhs_vars = [v.strip() for v in lhs_text.split("+")]
-        for v in lhs_vars:
+        second = _find_operator(rhs_text)
+        if second is not None:
+            raise SpecError(f"{stmt.where(rhs_start + second[1])}: two operators in one statement "
+                            f"{str(stmt)!r}; put each statement on its own line")
+        lhs_vars = []
+        for off, v in _split_plus(stmt[:pos], 0):
             if not _IDENT_RE.match(v):
-                raise SpecError(f"{where}: {v!r} is not a valid variable name")
-        for term in rhs_text.split("+"):
-            term = term.strip()
+                what = "an empty name" if not v else f"{v!r}"
+                raise SpecError(f"{stmt.where(off)}: {what} is not a valid variable name{_NAME_RULE}")
+            lhs_vars.append(v)
+        for off, term in _split_plus(rhs_text, rhs_start):
             if not term:
-                raise SpecError(f"{where}: empty term after '+' in {stmt!r}")
-            label, fixed, var = _parse_term(term, where)
+                raise SpecError(f"{stmt.where(off)}: empty term after '+' in {str(stmt)!r}; remove the extra '+'")
+            label, fixed, var = _parse_term(term, stmt.where(off))
             if op == "~" and var == "1":
-                raise SpecError(f"{where}: intercepts ('~ 1') are not supported by smsem's models")
+                raise SpecError(f"{stmt.where(off)}: intercepts ('~ 1') are not supported by smsem's models; remove the '1' term")
             for lhs in lhs_vars:
-                params.append(ParameterSpec(lhs, op, var, label, fixed, line))
+                params.append(ParameterSpec(lhs, op, var, label, fixed, line, stmt.positions[off][1]))
     if not params:
-        raise SpecError("line 1, column 1: the model has no statements")
+        raise SpecError("line 1, column 1: the model has no statements; write at least one 'latent =~ items' line")
     _check_duplicates(params)
     return ParsedModel(tuple(params), tuple(defined))
 
@@ -225,24 +276,26 @@ def parse_lavaan(text: str) -> ParsedModel:
 def _parse_term(term: str, where: str) -> tuple[str | None, float | None, str]:
     if "*" not in term:
         if not _IDENT_RE.match(term) and term != "1":
-            raise SpecError(f"{where}: {term!r} is not a valid variable name")
+            raise SpecError(f"{where}: {term!r} is not a valid variable name{_NAME_RULE}")
         return None, None, term
     mod, _, var = term.partition("*")
     mod, var = mod.strip(), var.strip()
     if "*" in var:
-        raise SpecError(f"{where}: more than one '*' in term {term!r}")
+        raise SpecError(f"{where}: more than one '*' in term {term!r}; write one modifier, e.g. 2*x or a*x")
+    if not var:
+        raise SpecError(f"{where}: no variable after '*' in term {term!r}; write modifier*variable")
     if not _IDENT_RE.match(var):
-        raise SpecError(f"{where}: {var!r} is not a valid variable name")
+        raise SpecError(f"{where}: {var!r} is not a valid variable name{_NAME_RULE}")
     if mod == "NA":
         return None, None, var
     if _NUMBER_RE.match(mod):
         value = float(mod)
         if not math.isfinite(value):
-            raise SpecError(f"{where}: fixed value {mod!r} is not finite")
+            raise SpecError(f"{where}: fixed value {mod!r} is not finite; use a finite number")
         return None, value, var
     if _IDENT_RE.match(mod):
         return mod, None, var
-    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label")
+    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label; write 2*x (fixed), a*x (label) or NA*x (free)")
 
 
 def _check_duplicates(params: list[ParameterSpec]) -> None:
@@ -250,6 +303,7 @@ def _check_duplicates(params: list[ParameterSpec]) -> None:
     for p in params:
         if p.key in seen:
             raise SpecError(
-                f"line {p.line}: parameter '{p.lhs} {p.op} {p.rhs}' is already specified on line {seen[p.key]}"
+                f"line {p.line}, column {p.column}: parameter '{p.lhs} {p.op} {p.rhs}' is already "
+                f"specified on line {seen[p.key]}; remove one of the two"
             )
         seen[p.key] = p.line
