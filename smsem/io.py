@@ -68,12 +68,21 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def _file_mode() -> int:
+    """Permissions of a newly created file under the current umask (as ``open`` gives)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomic(path: str | Path, data: bytes, force: bool) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync, rename into place."""
     path = check_writable(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give the output the permissions a plain write would.
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

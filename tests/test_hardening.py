@@ -435,3 +435,23 @@ def test_estimation_trouble_prints_each_warning_once(tmp_path, capsys):
     assert lines and all(ln.startswith("smsem: warning: ") for ln in lines), lines
     assert len(lines) == len(set(lines))
     assert any("variance F ~~ F is at its lower bound 0" in ln for ln in lines), lines
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through mkstemp (0600); the final file must follow the umask like open()."""
+    import os
+
+    from smsem.io import write_bytes, write_text
+
+    old = os.umask(0o022)
+    try:
+        a = write_text(tmp_path / "a.txt", "x")
+        b = write_bytes(tmp_path / "b.png", b"\x89PNG")
+        with open(tmp_path / "c.txt", "w") as fh:
+            fh.write("x")
+    finally:
+        os.umask(old)
+    expected = (tmp_path / "c.txt").stat().st_mode & 0o777
+    assert expected == 0o644
+    assert a.stat().st_mode & 0o777 == expected
+    assert b.stat().st_mode & 0o777 == expected

@@ -8,13 +8,11 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._validation import check_option
-from ..io import check_writable
+from ..io import check_writable, write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..diagnostic import DiagnosticResults, MultiGroupResults
@@ -241,23 +239,8 @@ def plot_diagnostic(res: "DiagnosticResults", path: str | Path, *, force: bool =
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    _write_bytes(path, buf.getvalue())
+    # The caller has already refused existing outputs unless --force.
+    write_bytes(path, buf.getvalue(), force=True)
     return path
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Atomic write (temporary file in the target folder, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..io import write_text
+from ..io import write_bytes, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..montecarlo.summary import StudyResults
@@ -212,21 +210,6 @@ def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
     return buf.getvalue()
 
 
-def _write_bytes(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n", float_format="%.10g")
 
@@ -252,5 +235,5 @@ def write_outputs(res: "StudyResults", out: str | Path, *, plots: bool = True) -
     written.append(write_text(out / "report.md", render_markdown(res), force=True))
     if plots:
         for p in (sorted(res.planning.proposition.unique()) if len(res.planning) else []):
-            written.append(_write_bytes(out / f"power_{p}.png", power_curve_png(res, p)))
+            written.append(write_bytes(out / f"power_{p}.png", power_curve_png(res, p), force=True))
     return written
