@@ -513,6 +513,14 @@ def _bollen_stine(x: np.ndarray, s: np.ndarray, sigma: np.ndarray) -> np.ndarray
     return x @ sqrtm(s, inverse=True) @ sqrtm(sigma)
 
 
+def _setup(res: FitResults) -> tuple[ParamMap, ModelStructure, "_Targets", np.ndarray, int, np.ndarray]:
+    """What every resampling scheme starts from: structure, targets, centred data, S."""
+    _check_fit(res)
+    pmap = res.param_map
+    x = _centered(res)
+    return pmap, ModelStructure(pmap), _Targets.build(res), x, x.shape[0], _sample_cov(x)
+
+
 def _check_fit(res: FitResults) -> None:
     if res.param_map is None:
         raise OptionError("the bootstrap needs FitResults.param_map (fit the model with smsem.fit)")
@@ -560,13 +568,7 @@ def bootstrap(
     seed = check_seed(seed)
     check_option("kind", kind, BOOT_KINDS)
     jobs = check_int("jobs", jobs, low=1)
-    _check_fit(res)
-    pmap = res.param_map
-    st = ModelStructure(pmap)
-    targets = _Targets.build(res)
-    x = _centered(res)
-    n = x.shape[0]
-    s_full = _sample_cov(x)
+    pmap, st, targets, x, n, s_full = _setup(res)
     sigma_hat = st.implied(res.start[None, :])["Sigma"][0]
     fmin_full = fit_batch(pmap, s_full[None], res.start, s_start=s_full, structure=st)
     # The polished full-sample optimum (semopy stops a little short of it); semopy's
@@ -587,13 +589,7 @@ def bootstrap(
 
 def jackknife(res: FitResults) -> np.ndarray:
     """Leave-one-out statistics (n, k) by the batched estimator (rows in data order)."""
-    _check_fit(res)
-    pmap = res.param_map
-    st = ModelStructure(pmap)
-    targets = _Targets.build(res)
-    x = _centered(res)
-    n = x.shape[0]
-    s_full = _sample_cov(x)
+    pmap, st, targets, x, n, s_full = _setup(res)
     out = np.full((n, len(targets.names)), np.nan)
     total = x.T @ x
     colsum = x.sum(axis=0)

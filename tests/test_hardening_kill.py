@@ -92,11 +92,13 @@ WRITER = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     from smsem.io import write_text
     target, size = sys.argv[1], int(sys.argv[2])
+    # Built once: the loop then spends nearly all its time inside write_text, so a signal
+    # sent at a random moment lands mid-write even on an idle machine.
+    body = ("7" * 1000 + "\\n") * (size // 1001)
     i = 0
     try:
         while True:
             i += 1
-            body = (str(i % 10) * 1000 + "\\n") * (size // 1001)
             write_text(target, f"BEGIN {i}\\n{body}END {i} {len(body)}\\n", force=True)
             if i == 1:
                 print("first", flush=True)

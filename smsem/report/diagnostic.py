@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._validation import check_option
 from ..io import check_writable, write_bytes
+from ._numbers import fmt
+from ._numbers import fmt_p as _p
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..diagnostic import DiagnosticResults, MultiGroupResults
@@ -25,17 +27,7 @@ _BAND_COLORS = ("#f4cccc", "#fce5cd", "#d9ead3", "#b6d7a8")
 
 
 def _f(v: Any, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _p(v: float) -> str:
-    if v is None or math.isnan(v):
-        return ""
-    return "<.001" if v < 0.001 else f"{v:.3f}"
+    return fmt(v, digits)
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool, right: set[int]) -> list[str]:
@@ -57,7 +49,7 @@ def _sections(res: "DiagnosticResults", markdown: bool, figure: str | None, top_
     h = (lambda s: f"## {s}") if markdown else (lambda s: f"{s}\n{'=' * len(s)}")
     out = []
     if markdown:
-        out += [f"# Sales-marketing integration diagnostic", ""]
+        out += ["# Sales-marketing integration diagnostic", ""]
     out += [f"Instrument: {inst.title.get('en', inst.name)} (Kotler, Rackham & Krishnaswamy, 2006), "
             f"{inst.n_items} statements rated 1..{inst.scale_points}, total {inst.min_total}..{inst.max_total}.",
             "Levels: " + ", ".join(f"{lv.id} {lv.low:g}-{lv.high:g}" for lv in inst.levels) + ".",

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
+from ._numbers import fmt
+from ._numbers import fmt_p as _p
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..estimate.effects import Effects
     from ..estimate.quality import MeasurementQuality
@@ -49,17 +52,10 @@ def stars(p: float) -> str:
 
 
 def _f(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, (float, int)) and not isinstance(v, bool):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _p(v: float) -> str:
-    if v is None or math.isnan(v):
-        return ""
-    return "<.001" if v < 0.001 else f"{v:.3f}"
+    # Integers print with decimals too in these tables (e.g. a fixed loading of 1).
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    return fmt(v, digits)
 
 
 def _ci(lo: float, hi: float) -> str:

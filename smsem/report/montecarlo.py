@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..io import write_bytes, write_text
+from ._numbers import fmt as _f
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..montecarlo.summary import StudyResults
@@ -22,14 +23,6 @@ __all__ = ["render_markdown", "render_planning_text", "power_curve_png", "write_
 
 CSV_OUTPUTS = ("replications.csv", "estimates.csv", "parameters.csv", "fit.csv", "planning.csv",
                "planning_paths.csv", "power_curves.csv")
-
-
-def _f(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
 
 
 def _rate(v: float, lo: float, hi: float) -> str:

@@ -7,26 +7,15 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from ._numbers import fmt as _f
+from ._numbers import fmt_p as _p
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..propositions import PropositionTable
 
 __all__ = ["render_propositions", "FORMATS"]
 
 FORMATS = ("text", "markdown", "json", "csv", "latex")
-
-
-def _f(v: Any, digits: int = 3) -> str:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _p(v: float) -> str:
-    if math.isnan(v):
-        return ""
-    return "<.001" if v < 0.001 else f"{v:.3f}"
 
 
 def _rows(pt: "PropositionTable") -> tuple[list[str], list[list[str]]]:
