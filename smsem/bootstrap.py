@@ -177,6 +177,7 @@ class _Targets:
     endogenous: tuple[int, ...]                  # latents with R^2
     effects: tuple[tuple[int, int], ...]         # (outcome, source) with an indirect path
     loadings: tuple[tuple[int, int], ...] = ()   # (item, latent) of every non-zero loading
+    htmt_blocks: tuple[tuple[int, ...], ...] = ()  # item indices of each construct with >= 2 items
 
     @classmethod
     def build(cls, res: FitResults) -> "_Targets":
@@ -215,7 +216,16 @@ class _Targets:
             names += [f"indirect:{inner[x]}->{inner[y]}", f"indirect:{inner[x]}->{inner[y]}:std",
                       f"total:{inner[x]}->{inner[y]}:std"]
         names += [f"fit:{k}" for k in FIT_INDICES]
-        return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings)
+        # HTMT and HTMT2 (as smsem.reliability / semTools::htmt) of each pair of
+        # constructs measured by two or more items: functions of the resampled S only.
+        blocks = {j: tuple(i for i, jj in loadings if jj == j) for j in range(len(inner))}
+        blocks = {j: b for j, b in blocks.items() if len(b) >= 2 and inner[j] not in obs}
+        keys = sorted(blocks)
+        for a_pos, a in enumerate(keys):
+            for b in keys[a_pos + 1:]:
+                names += [f"htmt:{inner[a]}~{inner[b]}", f"htmt2:{inner[a]}~{inner[b]}"]
+        return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings,
+                   tuple(blocks[j] for j in keys))
 
     def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
                 n: int) -> np.ndarray:
@@ -246,6 +256,8 @@ class _Targets:
                 ratio = sd[:, x] / sd[:, y]
                 cols.append(np.stack([ind, ind * ratio, total * ratio], axis=2).reshape(theta.shape[0], -1))
             cols.append(fit_indices(fmin, s, n, st.n_free))
+            if len(self.htmt_blocks) > 1:
+                cols.append(_htmt_columns(s, self.htmt_blocks))
         return np.concatenate(cols, axis=1)
 
 
@@ -493,6 +505,34 @@ def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="draw", file=sys.stderr, leave=False)
+
+
+def _htmt_columns(s: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """HTMT and HTMT2 of every pair of blocks for a stack of covariances ``s`` (B, p, p).
+
+    Same definition as :func:`smsem.estimate.quality.htmt` (absolute item correlations;
+    arithmetic means for HTMT, geometric means for HTMT2), vectorized over draws.
+    """
+    sd = np.sqrt(np.diagonal(s, axis1=1, axis2=2))
+    r = np.abs(s / (sd[:, :, None] * sd[:, None, :]))
+    logr = np.log(r)
+
+    def means(ii: tuple[int, ...], jj: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        if ii == jj:
+            a, b = np.triu_indices(len(ii), 1)  # off-diagonal pairs, each once
+            sub, lsub = r[:, ii][:, :, ii][:, a, b], logr[:, ii][:, :, ii][:, a, b]
+        else:
+            sub = r[:, ii][:, :, jj].reshape(len(s), -1)
+            lsub = logr[:, ii][:, :, jj].reshape(len(s), -1)
+        return sub.mean(axis=1), np.exp(lsub.mean(axis=1))
+
+    mono = [means(b, b) for b in blocks]
+    cols = []
+    for a in range(len(blocks)):
+        for b in range(a + 1, len(blocks)):
+            het, het_g = means(blocks[a], blocks[b])
+            cols += [het / np.sqrt(mono[a][0] * mono[b][0]), het_g / np.sqrt(mono[a][1] * mono[b][1])]
+    return np.stack(cols, axis=1)
 
 
 def _centered(res: FitResults) -> np.ndarray:

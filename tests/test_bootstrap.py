@@ -256,3 +256,24 @@ def test_std_loadings_match_semopy(boot, fitted):
         # semopy's std estimates at its less converged optimum (its estimates sit up to
         # ~5e-4 from the optimum; measured std differences up to 2.4e-4): 1e-3.
         assert est[f"{r.lhs}=~{r.rhs}:std"] == pytest.approx(r.std_all, abs=1e-3)
+
+
+def test_htmt_targets_equal_reliability_and_resample(fitted):
+    """Bootstrapped HTMT/HTMT2: the full-sample value equals smsem.reliability's (semTools-checked)
+    values, and the draws vary around it."""
+    import smsem
+
+    res = fitted
+    q = smsem.reliability(res)
+    boot = smsem.bootstrap(res, n_boot=50, seed=3)
+    names = [n for n in boot.names if n.startswith("htmt")]
+    cons = list(q.htmt.columns)
+    assert len(names) == 2 * len(cons) * (len(cons) - 1) // 2
+    est = dict(zip(boot.names, boot.estimate))
+    for nm in names:
+        kind, pair = nm.split(":")
+        a, b = pair.split("~")
+        ref = (q.htmt if kind == "htmt" else q.htmt2).loc[a, b]
+        assert est[nm] == pytest.approx(ref, abs=1e-12)
+    ci = boot.conf_int(0.95).loc[names]
+    assert (ci.lower < ci.upper).all()
