@@ -230,7 +230,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from . import fit, load_model, proposition_table, simulate, write_survey
     from .io import check_writable, write_text
-    from .report import render_propositions
+    from .report import render_propositions, render_reproduction
 
     out = Path(args.out)
     files = [out / n for n in ("survey.csv", "survey.json", "estimates.csv", "propositions.csv",
@@ -243,21 +243,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     table = proposition_table(res, n_boot=args.boot, seed=args.seed)
     text = render_propositions(table, "text")
     sys.stdout.write(text)
-    admissible = "yes" if res.admissible else f"NO ({'; '.join(res.problems)})"
     write_survey(df, files[0], force=args.force)
     write_text(files[2], res.params.to_csv(index=False, float_format="%.6g", lineterminator="\n"), force=args.force)
     write_text(files[3], render_propositions(table, "csv"), force=args.force)
-    meta = json.loads(files[1].read_text(encoding="utf-8"))
-    report = (
-        f"# smsem reproduction of the integrative model\n\n"
-        f"Synthetic survey: n = {args.n}, seed = {args.seed}, {meta['likert']}-point Likert items; "
-        f"ML fit with semopy; {args.boot} bootstrap draws (seed {args.seed}).\n\n"
-        f"Admissible solution: {admissible}.\n\n"
-        f"## Propositions\n\n{render_propositions(table, 'markdown')}\n"
-        f"Verdict: *supported* when the {table.level:.0%} percentile bootstrap CI of the standardized "
-        f"path lies on the hypothesized side of 0, *opposite sign* when it lies on the other side, "
-        f"*not supported* otherwise.\n"
-    )
+    report = render_reproduction(res, table, json.loads(files[1].read_text(encoding="utf-8")), boot_seed=args.seed)
     write_text(files[4], report, force=args.force)
     print(f"\nwrote {', '.join(str(f) for f in files)}")
     return 0

@@ -11,9 +11,10 @@ from ._numbers import fmt as _f
 from ._numbers import fmt_p as _p
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..estimate.results import FitResults
     from ..propositions import PropositionTable
 
-__all__ = ["render_propositions", "FORMATS"]
+__all__ = ["render_propositions", "render_reproduction", "FORMATS"]
 
 FORMATS = ("text", "markdown", "json", "csv", "latex")
 
@@ -103,3 +104,21 @@ def render_propositions(pt: "PropositionTable", fmt: str = "text") -> str:
 
     check_option("format", fmt, FORMATS)
     return {"text": _text, "markdown": _markdown, "json": _json, "csv": _csv, "latex": _latex}[fmt](pt)
+
+
+def render_reproduction(res: "FitResults", pt: "PropositionTable", meta: dict, *, boot_seed: int) -> str:
+    """The Markdown report of ``smsem reproduce``: data, fit, admissibility, propositions.
+
+    ``meta`` is the survey's sidecar (n, seed, likert as written by ``write_survey``).
+    """
+    admissible = "yes" if res.admissible else f"NO ({'; '.join(res.problems)})"
+    return (
+        f"# smsem reproduction of the integrative model\n\n"
+        f"Synthetic survey: n = {meta['n']}, seed = {meta['seed']}, {meta['likert']}-point Likert items; "
+        f"ML fit with semopy; {pt.n_boot} bootstrap draws (seed {boot_seed}).\n\n"
+        f"Admissible solution: {admissible}.\n\n"
+        f"## Propositions\n\n{render_propositions(pt, 'markdown')}\n"
+        f"Verdict: *supported* when the {pt.level:.0%} {pt.ci_method} bootstrap CI of the standardized "
+        f"path lies on the hypothesized side of 0, *opposite sign* when it lies on the other side, "
+        f"*not supported* otherwise.\n"
+    )
