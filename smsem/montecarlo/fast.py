@@ -222,7 +222,8 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
             "cfi": float(fitidx.cfi(chi2, df, chi2_b, df_b)),
             "tli": float(fitidx.tli(chi2, df, chi2_b, df_b)),
             "rmsea": float(fitidx.rmsea(chi2, df, nb)),
-            "estimates": [[lhs, op, rhs, float(e), float(v), float(sa), nan, nan]
-                          for (lhs, op, rhs), e, v, sa in zip(plan.rows, est, se_r, std[t])],
+            "estimates": [[lhs, op, rhs, e, v, sa, nan, nan]  # tolist(): Python floats
+                          for (lhs, op, rhs), e, v, sa in zip(plan.rows, est.tolist(), se_r.tolist(),
+                                                              std[t].tolist())],
         }
     return out

@@ -1,7 +1,8 @@
 """Run a study: local processes or a dask.distributed cluster, every row stored first.
 
-The parent process is the only writer of the store. Workers return rows; each row is
-committed (:meth:`Store.add`) before the progress bar counts it. Tasks already in the
+The parent process is the only writer of the store. Workers return the rows of a chunk
+of replications; they are committed (:meth:`Store.add_many`, one transaction) before the
+progress bar counts them. Tasks already in the
 store are skipped, so a killed run continues with ``resume=True`` and ends with exactly
 the rows of an uninterrupted run (each row depends only on ``(config, cell, rep)``).
 """
@@ -87,10 +88,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _local(tasks: list[Chunk], config: StudyConfig, jobs: int) -> Iterator[dict[str, Any]]:
+def _local(tasks: list[Chunk], config: StudyConfig, jobs: int) -> Iterator[list[dict[str, Any]]]:
     if jobs == 1:
         for t in tasks:
-            yield from _run_task(t, config)
+            yield _run_task(t, config)
         return
     # fork: workers inherit the loaded modules (fast start); they only compute and
     # return rows, never touch the store.
@@ -104,7 +105,7 @@ def _local(tasks: list[Chunk], config: StudyConfig, jobs: int) -> Iterator[dict[
             while running:
                 finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for f in finished:
-                    yield from f.result()
+                    yield f.result()
                 running |= {pool.submit(_run_task, t, config) for t in _take(it, len(finished))}
         finally:
             for f in running:
@@ -120,7 +121,7 @@ def _connect(scheduler: str) -> Any:
         raise OptionError(f"could not connect to the Dask scheduler at {scheduler!r}: {exc}") from None
 
 
-def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[dict[str, Any]]:
+def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[list[dict[str, Any]]]:
     from distributed import as_completed
 
     if not tasks:
@@ -134,7 +135,7 @@ def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[dict
     try:
         for f in ac:
             pending.discard(f)
-            yield from f.result()
+            yield f.result()
             f.release()
             for t in _take(it, 1):
                 nf = client.submit(_run_task, t, cfg, pure=False)
@@ -208,15 +209,17 @@ def run_study(
             done = store.done()
             workers = max(1, sum(client.nthreads().values())) if client is not None else jobs
             tasks = chunk_tasks(pending_tasks(config, done), workers)
-            rows: Iterable[dict[str, Any]] = (_dask(tasks, config, client) if client is not None
-                                              else _local(tasks, config, jobs))
+            chunks: Iterable[list[dict[str, Any]]] = (_dask(tasks, config, client) if client is not None
+                                                      else _local(tasks, config, jobs))
             bar = _progress(config.n_tasks, len(done), progress)
             try:
-                for row in rows:
-                    if store.add(row):  # committed before it is counted
-                        bar.update(1)
-                        if on_row is not None:
-                            on_row(row)
+                for rows in chunks:
+                    added = store.add_many(rows)  # committed before they are counted
+                    for row, new in zip(rows, added):
+                        if new:
+                            bar.update(1)
+                            if on_row is not None:
+                                on_row(row)
             finally:
                 bar.close()
             return StudyResults.from_store(config, store)

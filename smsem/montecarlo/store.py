@@ -1,7 +1,8 @@
 """A durable store of finished replications: one SQLite file per study.
 
-WAL journal, ``synchronous=FULL`` and one transaction per row: a replication is on disk
-before the runner counts it, so a process killed at any moment (SIGKILL included) loses
+WAL journal, ``synchronous=FULL`` and one transaction per row (or per chunk of rows
+that finished together, :meth:`Store.add_many`): a replication is on disk before the
+runner counts it, so a process killed at any moment (SIGKILL included) loses
 at most the replications in flight, never a stored one. The primary key ``(cell, rep)``
 makes a second copy of a replication impossible.
 """
@@ -95,19 +96,29 @@ class Store:
 
         Returns False (and stores nothing) if ``(cell, rep)`` is already stored.
         """
-        values = [row[k] for k in ROW_FIELDS]
-        values[-1] = json.dumps(row["estimates"])  # floats as repr: exact round trip
-        values = [_nan_to_none(v) for v in values]
+        return self.add_many([row])[0]
+
+    def add_many(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Store replications in one committed transaction (one fsync for a chunk).
+
+        Returns, per row, False if its ``(cell, rep)`` was already stored (then nothing
+        is stored for it).
+        """
+        sql = (f"INSERT OR IGNORE INTO replications ({', '.join(ROW_FIELDS)}) "
+               f"VALUES ({', '.join('?' * len(ROW_FIELDS))})")
+        out = []
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.conn.execute(
-                f"INSERT OR IGNORE INTO replications ({', '.join(ROW_FIELDS)}) "
-                f"VALUES ({', '.join('?' * len(ROW_FIELDS))})", values)
+            for row in rows:
+                values = [row[k] for k in ROW_FIELDS]
+                values[-1] = json.dumps(row["estimates"])  # floats as repr: exact round trip
+                cur = self.conn.execute(sql, [_nan_to_none(v) for v in values])
+                out.append(cur.rowcount == 1)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        return cur.rowcount == 1
+        return out
 
     def replications(self) -> pd.DataFrame:
         """One row per stored replication, ordered by ``(cell, rep)``; no estimates."""
