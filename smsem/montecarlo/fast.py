@@ -205,12 +205,16 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
     _, logdet_s = np.linalg.slogdet(s_ok)
     p = s.shape[1]
     df, df_b = plan.df, p * (p - 1) / 2
+    n_ok = n[ok].astype(float)
+    chi2_all = n_ok * res.fmin[ok]
+    # Elementwise (one value per replication, whatever the chunk); NaN when df = 0.
+    pval_all = stats.chi2.sf(chi2_all, df) if df > 0 else np.full(ok.size, np.nan)
     for t, b in enumerate(ok):
         nb = int(n[b])
         se = np.sqrt(np.clip(np.diagonal(inv[t]) / nb, 0.0, None))
         if not np.all(np.isfinite(se)):
             continue
-        chi2 = float(nb * res.fmin[b])
+        chi2 = float(chi2_all[t])
         chi2_b = float(nb * (logdiag[t] - logdet_s[t]))
         est = theta[t, plan.index]
         se_r = se[plan.index]
@@ -218,7 +222,7 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
         out[b] = {
             "status": "ok", "reason": "", "improper": 0, "improper_reason": "", "n_used": nb,
             "chi2": chi2, "df": float(df),
-            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else nan,
+            "pvalue": float(pval_all[t]),
             "cfi": float(fitidx.cfi(chi2, df, chi2_b, df_b)),
             "tli": float(fitidx.tli(chi2, df, chi2_b, df_b)),
             "rmsea": float(fitidx.rmsea(chi2, df, nb)),
