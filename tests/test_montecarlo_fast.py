@@ -14,7 +14,8 @@ from montecarlo_helpers import config
 from smsem.exceptions import OptionError
 from smsem.montecarlo import (config_from_mapping, reference_replication, run_replication, run_replications,
                               true_values)
-from smsem.montecarlo.fast import cell_plan, fast_applicable
+from smsem.estimate import ml
+from smsem.montecarlo.fast import _information, cell_plan, fast_applicable
 from smsem.montecarlo.runner import MAX_CHUNK, chunk_tasks
 
 REPS = 20
@@ -141,3 +142,15 @@ def test_chunks_group_one_cell_at_a_time(tmp_path):
     assert all(len(reps) <= MAX_CHUNK for _, reps in chunks)
     assert max(len(reps) for _, reps in chunks) == -(-len(tasks) // 4)  # 25: four chunks per worker
     assert len(chunk_tasks(tasks, workers=2)) >= 8
+
+
+def test_information_equals_the_reference_formula(integrative):
+    cfg, cell, _, _ = integrative
+    plan = cell_plan(cfg, cell.effect_multiplier)
+    rng = np.random.default_rng(3)
+    theta = plan.start + 0.05 * rng.standard_normal((4, plan.pmap.n_free))
+    info = _information(plan.structure, plan.structure.implied(theta), plan.terms)
+    for b in range(4):
+        ref = ml.expected_information(ml.sigma_jacobian(plan.pmap, theta[b]), plan.pmap.matrices_at(theta[b]).implied_cov)
+        # Same quantity by another factorization: agreement to rounding (~1e-15 relative).
+        np.testing.assert_allclose(info[b], ref, rtol=0, atol=1e-12 * np.abs(ref).max())
