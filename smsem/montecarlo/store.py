@@ -9,12 +9,14 @@ makes a second copy of a replication impossible.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import OptionError
@@ -130,11 +132,13 @@ class Store:
 
     def estimates(self) -> pd.DataFrame:
         """One row per (replication, free parameter), ordered by ``(cell, rep)``."""
-        rows = []
-        for cell, rep, text in self.conn.execute("SELECT cell, rep, estimates FROM replications ORDER BY cell, rep"):
-            for e in json.loads(text):
-                rows.append([cell, rep, *e])
-        df = pd.DataFrame(rows, columns=["cell", "rep", *ESTIMATE_FIELDS])
+        stored = self.conn.execute("SELECT cell, rep, estimates FROM replications ORDER BY cell, rep").fetchall()
+        # One JSON parse for all rows (each row's text is a JSON list), then flatten.
+        parsed = json.loads("[" + ",".join(t for _, _, t in stored) + "]") if stored else []
+        counts = [len(x) for x in parsed]
+        df = pd.DataFrame(list(itertools.chain.from_iterable(parsed)), columns=list(ESTIMATE_FIELDS))
+        df.insert(0, "rep", np.repeat(np.array([r for _, r, _ in stored], dtype=np.int64), counts))
+        df.insert(0, "cell", np.repeat(np.array([c for c, _, _ in stored], dtype=np.int64), counts))
         for k in ESTIMATE_FIELDS[3:]:
             df[k] = df[k].astype(float)
         return df
