@@ -114,7 +114,7 @@ def test_engine_reference_and_fallback_give_reference_rows(tmp_path, monkeypatch
 
 
 def test_fast_path_with_listwise_deletion(tmp_path):
-    cfg = config(tmp_path, grid={"n": [150], "missing": [0.1]})
+    cfg = config(tmp_path, grid={"n": [150], "missing": [0.1], "likert": [5]})  # nullable Int8 items with NA
     cell = cfg.cells[0]
     for r in range(3):
         with _spy() as settled:

@@ -66,8 +66,8 @@ def _items_array(data: Any, items: tuple[str, ...]) -> np.ndarray:
     if set(items) <= set(cols) and len(cols) == len(items):
         # Only item columns (the generator's output): one conversion and a column
         # permutation, far cheaper than pandas' column selection.
-        return data.to_numpy(dtype=float)[:, [cols.index(i) for i in items]]
-    return data[list(items)].to_numpy(dtype=float)
+        return data.to_numpy(dtype=float, na_value=np.nan)[:, [cols.index(i) for i in items]]
+    return data[list(items)].to_numpy(dtype=float, na_value=np.nan)
 
 
 def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> list[dict[str, Any]]:
@@ -103,7 +103,10 @@ def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> li
     if todo:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fits = fit_chunk(plan, np.stack(s), np.array(n))
+            try:
+                fits = fit_chunk(plan, np.stack(s), np.array(n))
+            except _FAILURES:  # never seen; the reference path reports each replication
+                fits = [None] * len(todo)
         for r, f in zip(todo, fits):
             if f is None:  # not converged or inadmissible: the reference path decides
                 out[r] = reference_replication(cell, r, config)
