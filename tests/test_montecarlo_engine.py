@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 from montecarlo_helpers import config, write_config
 from smsem.montecarlo import Store, run_study
+from smsem.montecarlo.runner import chunk_tasks, pending_tasks
 
 
 def _tables(out):
@@ -93,7 +94,13 @@ def test_split_run_equals_whole_run(study):
 
     with pytest.raises(Stop):
         run_study(cfg, tmp / "split", jobs=2, progress=False, on_row=stop_after_five)
-    assert len(_tables(tmp / "split")[0]) == 5  # stored before counted, nothing more
+    # Stored before counted: every counted row is in the store, and nothing beyond the
+    # chunk (committed in one transaction) that held the fifth row.
+    stored = _tables(tmp / "split")[0]
+    keys = set(zip(stored["cell"], stored["rep"]))
+    assert {(r["cell"], r["rep"]) for r in seen} <= keys
+    size = max(len(reps) for _, reps in chunk_tasks(pending_tasks(cfg, set()), 2))
+    assert 5 <= len(keys) <= 5 + size - 1
     res = run_study(cfg, tmp / "split", jobs=1, resume=True, progress=False)
     assert res.complete
     _assert_same(_tables(tmp / "split"), ref)

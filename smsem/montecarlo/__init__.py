@@ -7,12 +7,13 @@
     res = run_study(cfg, "out", jobs=2)        # or scheduler="tcp://host:8786"
     res.parameters, res.fit, res.planning     # DataFrames
 
-Data flows model -> simulate -> estimate -> montecarlo; :func:`run_replication` is the
-single function that does one replication's work.
+Data flows model -> simulate -> estimate -> montecarlo; :func:`run_replications` (a chunk
+of one cell) and :func:`run_replication` (one) do the replications' work: the fast batched
+ML path (:mod:`smsem.montecarlo.fast`) where it applies, else :func:`reference_replication`.
 """
 
 from .config import Cell, StudyConfig, config_from_mapping, load_config
-from .replication import run_replication, simulate_cell
+from .replication import reference_replication, run_replication, run_replications, simulate_cell
 from .runner import run_study
 from .scenarios import scenario_population, true_values
 from .seeds import replication_seed, replication_seedseq
@@ -30,7 +31,9 @@ __all__ = [
     "load_config",
     "replication_seed",
     "replication_seedseq",
+    "reference_replication",
     "run_replication",
+    "run_replications",
     "run_study",
     "scenario_population",
     "simulate_cell",

@@ -1,23 +1,30 @@
 """The work of one replication: simulate a data set, fit the analysis model, keep a row.
 
-:func:`run_replication` is the only place that calls the data generator and the
-estimator; a faster estimator plugs in by changing it alone. It never raises for
-estimation trouble: a failed replication is a row with its status and reason.
+:func:`run_replications` (and :func:`run_replication` for one) is the only place that
+calls the data generator and the estimator. ML cells with Wald inference take the fast
+path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices) unless
+the configuration says ``engine: reference``; everything else, and any replication the
+fast path cannot settle, runs :func:`reference_replication` (:func:`smsem.fit`). Nothing
+here raises for estimation trouble: a failed replication is a row with its status and
+reason. A row depends only on ``(config, cell, rep)``, not on the chunk it ran in.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
+from ..estimate import ml
 from .config import Cell, StudyConfig
+from .fast import cell_plan, fast_applicable, fit_chunk
 from .scenarios import cell_population, models, study_scenario
 from .seeds import BOOTSTRAP, DATA, replication_seed
 
-__all__ = ["run_replication", "ROW_FIELDS", "FIT_FIELDS", "ESTIMATE_FIELDS", "STATUSES"]
+__all__ = ["run_replication", "run_replications", "reference_replication", "ROW_FIELDS", "FIT_FIELDS",
+           "ESTIMATE_FIELDS", "STATUSES"]
 
 STATUSES = ("ok", "nonconvergence", "error")
 FIT_FIELDS = ("chi2", "df", "pvalue", "cfi", "tli", "rmsea")
@@ -53,8 +60,74 @@ def simulate_cell(config: StudyConfig, cell: Cell, rep: int):
                     scenario=scenario, missing_rate=cell.missing, missing_mechanism=config.missing_mechanism)
 
 
+def _items_array(data: Any, items: tuple[str, ...]) -> np.ndarray:
+    """The item columns as a float array (NaN where missing), in ``items`` order."""
+    cols = list(data.columns)
+    if set(items) <= set(cols) and len(cols) == len(items):
+        # Only item columns (the generator's output): one conversion and a column
+        # permutation, far cheaper than pandas' column selection.
+        return data.to_numpy(dtype=float, na_value=np.nan)[:, [cols.index(i) for i in items]]
+    return data[list(items)].to_numpy(dtype=float, na_value=np.nan)
+
+
+def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> list[dict[str, Any]]:
+    """Run replications ``reps`` of ``cell`` (a chunk fitted together on the fast path).
+
+    Returns one row per replication, in the order of ``reps``; each row equals
+    :func:`run_replication` of that replication exactly, whatever the chunk.
+    """
+    reps = [int(r) for r in reps]
+    if not fast_applicable(config, cell):
+        return [reference_replication(cell, r, config) for r in reps]
+    try:
+        plan = cell_plan(config, cell.effect_multiplier)
+    except _FAILURES:  # the population fit failed: every replication takes the reference path
+        return [reference_replication(cell, r, config) for r in reps]
+    p = len(plan.items)
+    s, n, todo = [], [], []
+    out: dict[int, dict[str, Any]] = {}
+    for r in reps:
+        try:
+            data = simulate_cell(config, cell, r)
+            x = _items_array(data, plan.items)
+        except _FAILURES:
+            out[r] = reference_replication(cell, r, config)  # reports the error
+            continue
+        x = x[~np.isnan(x).any(axis=1)]  # listwise deletion, as smsem.fit
+        if len(x) <= p or len(x) < plan.pmap.n_free:
+            out[r] = reference_replication(cell, r, config)  # reports too few rows
+            continue
+        s.append(ml.sample_moments(x)[1])
+        n.append(len(x))
+        todo.append(r)
+    if todo:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fits = fit_chunk(plan, np.stack(s), np.array(n))
+            except _FAILURES:  # never seen; the reference path reports each replication
+                fits = [None] * len(todo)
+        for r, f in zip(todo, fits):
+            if f is None:  # not converged or inadmissible: the reference path decides
+                out[r] = reference_replication(cell, r, config)
+            else:
+                row = _empty_row(cell, r)
+                row.update(f)
+                out[r] = row
+    return [out[r] for r in reps]
+
+
 def run_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:
     """Run replication ``rep`` of ``cell``: simulate, fit, return one row.
+
+    The fast path where it applies (see :func:`run_replications`), else
+    :func:`reference_replication`.
+    """
+    return run_replications(cell, [rep], config)[0]
+
+
+def reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:
+    """Run replication ``rep`` of ``cell`` with :func:`smsem.fit`: simulate, fit, return one row.
 
     Parameters
     ----------

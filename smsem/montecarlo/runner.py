@@ -1,7 +1,8 @@
 """Run a study: local processes or a dask.distributed cluster, every row stored first.
 
-The parent process is the only writer of the store. Workers return rows; each row is
-committed (:meth:`Store.add`) before the progress bar counts it. Tasks already in the
+The parent process is the only writer of the store. Workers return the rows of a chunk
+of replications; they are committed (:meth:`Store.add_many`, one transaction) before the
+progress bar counts them. Tasks already in the
 store are skipped, so a killed run continues with ``resume=True`` and ends with exactly
 the rows of an uninterrupted run (each row depends only on ``(config, cell, rep)``).
 """
@@ -19,12 +20,16 @@ from typing import Any, Callable, Iterable, Iterator
 from .._validation import check_int
 from ..exceptions import OptionError
 from .config import Cell, StudyConfig
-from .replication import run_replication
+from .replication import run_replications
 from .store import STORE_NAME, Store
 
-__all__ = ["run_study", "pending_tasks", "open_store"]
+__all__ = ["run_study", "pending_tasks", "chunk_tasks", "open_store"]
 
 Task = tuple[Cell, int]
+Chunk = tuple[Cell, tuple[int, ...]]
+#: Most replications of one cell fitted together on the fast path (a chunk's rows
+#: do not depend on the chunking; it only amortizes Python overhead).
+MAX_CHUNK = 128
 
 
 def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, force: bool = False) -> Store:
@@ -48,8 +53,21 @@ def pending_tasks(config: StudyConfig, done: set[tuple[int, int]]) -> list[Task]
     return [(c, r) for c in config.cells for r in range(config.replications) if (c.index, r) not in done]
 
 
-def _run_task(task: Task, config: StudyConfig) -> dict[str, Any]:
-    return run_replication(task[0], task[1], config)
+def chunk_tasks(tasks: list[Task], workers: int) -> list[Chunk]:
+    """Group consecutive tasks of the same cell into chunks of at most :data:`MAX_CHUNK`,
+    small enough that every worker gets about four chunks."""
+    size = max(1, min(MAX_CHUNK, -(-len(tasks) // (4 * max(1, workers)))))
+    out: list[Chunk] = []
+    for cell, rep in tasks:
+        if out and out[-1][0] == cell and len(out[-1][1]) < size:
+            out[-1] = (cell, out[-1][1] + (rep,))
+        else:
+            out.append((cell, (rep,)))
+    return out
+
+
+def _run_task(task: Chunk, config: StudyConfig) -> list[dict[str, Any]]:
+    return run_replications(task[0], task[1], config)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -70,7 +88,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[str, Any]]:
+def _local(tasks: list[Chunk], config: StudyConfig, jobs: int) -> Iterator[list[dict[str, Any]]]:
     if jobs == 1:
         for t in tasks:
             yield _run_task(t, config)
@@ -78,7 +96,7 @@ def _local(tasks: list[Task], config: StudyConfig, jobs: int) -> Iterator[dict[s
     # fork: workers inherit the loaded modules (fast start); they only compute and
     # return rows, never touch the store.
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    window = 4 * jobs  # tasks in flight: bounded so an interrupt stops quickly
+    window = 2 * jobs  # chunks in flight: bounded so an interrupt stops quickly
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_parent,
                                 initargs=(os.getpid(),)) as pool:
         it = iter(tasks)
@@ -103,13 +121,13 @@ def _connect(scheduler: str) -> Any:
         raise OptionError(f"could not connect to the Dask scheduler at {scheduler!r}: {exc}") from None
 
 
-def _dask(tasks: list[Task], config: StudyConfig, client: Any) -> Iterator[dict[str, Any]]:
+def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[list[dict[str, Any]]]:
     from distributed import as_completed
 
     if not tasks:
         return
     threads = max(1, sum(client.nthreads().values()))
-    window = 4 * threads  # tasks in flight: bounded so an interrupt loses little work
+    window = 2 * threads  # chunks in flight: bounded so an interrupt loses little work
     it = iter(tasks)
     cfg = client.scatter(config, broadcast=True)
     pending = {client.submit(_run_task, t, cfg, pure=False) for t in _take(it, window)}
@@ -127,7 +145,7 @@ def _dask(tasks: list[Task], config: StudyConfig, client: Any) -> Iterator[dict[
         client.cancel(list(pending))
 
 
-def _take(it: Iterator[Task], k: int) -> list[Task]:
+def _take(it: Iterator[Chunk], k: int) -> list[Chunk]:
     out = []
     for _ in range(k):
         try:
@@ -189,16 +207,19 @@ def run_study(
     try:
         with open_store(config, out, resume=resume, force=force) as store:
             done = store.done()
-            tasks = pending_tasks(config, done)
-            rows: Iterable[dict[str, Any]] = (_dask(tasks, config, client) if client is not None
-                                              else _local(tasks, config, jobs))
+            workers = max(1, sum(client.nthreads().values())) if client is not None else jobs
+            tasks = chunk_tasks(pending_tasks(config, done), workers)
+            chunks: Iterable[list[dict[str, Any]]] = (_dask(tasks, config, client) if client is not None
+                                                      else _local(tasks, config, jobs))
             bar = _progress(config.n_tasks, len(done), progress)
             try:
-                for row in rows:
-                    if store.add(row):  # committed before it is counted
-                        bar.update(1)
-                        if on_row is not None:
-                            on_row(row)
+                for rows in chunks:
+                    added = store.add_many(rows)  # committed before they are counted
+                    for row, new in zip(rows, added):
+                        if new:
+                            bar.update(1)
+                            if on_row is not None:
+                                on_row(row)
             finally:
                 bar.close()
             return StudyResults.from_store(config, store)

@@ -1,19 +1,22 @@
 """A durable store of finished replications: one SQLite file per study.
 
-WAL journal, ``synchronous=FULL`` and one transaction per row: a replication is on disk
-before the runner counts it, so a process killed at any moment (SIGKILL included) loses
+WAL journal, ``synchronous=FULL`` and one transaction per row (or per chunk of rows
+that finished together, :meth:`Store.add_many`): a replication is on disk before the
+runner counts it, so a process killed at any moment (SIGKILL included) loses
 at most the replications in flight, never a stored one. The primary key ``(cell, rep)``
 makes a second copy of a replication impossible.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..exceptions import OptionError
@@ -95,19 +98,29 @@ class Store:
 
         Returns False (and stores nothing) if ``(cell, rep)`` is already stored.
         """
-        values = [row[k] for k in ROW_FIELDS]
-        values[-1] = json.dumps(row["estimates"])  # floats as repr: exact round trip
-        values = [_nan_to_none(v) for v in values]
+        return self.add_many([row])[0]
+
+    def add_many(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Store replications in one committed transaction (one fsync for a chunk).
+
+        Returns, per row, False if its ``(cell, rep)`` was already stored (then nothing
+        is stored for it).
+        """
+        sql = (f"INSERT OR IGNORE INTO replications ({', '.join(ROW_FIELDS)}) "
+               f"VALUES ({', '.join('?' * len(ROW_FIELDS))})")
+        out = []
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.conn.execute(
-                f"INSERT OR IGNORE INTO replications ({', '.join(ROW_FIELDS)}) "
-                f"VALUES ({', '.join('?' * len(ROW_FIELDS))})", values)
+            for row in rows:
+                values = [row[k] for k in ROW_FIELDS]
+                values[-1] = json.dumps(row["estimates"])  # floats as repr: exact round trip
+                cur = self.conn.execute(sql, [_nan_to_none(v) for v in values])
+                out.append(cur.rowcount == 1)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        return cur.rowcount == 1
+        return out
 
     def replications(self) -> pd.DataFrame:
         """One row per stored replication, ordered by ``(cell, rep)``; no estimates."""
@@ -119,11 +132,13 @@ class Store:
 
     def estimates(self) -> pd.DataFrame:
         """One row per (replication, free parameter), ordered by ``(cell, rep)``."""
-        rows = []
-        for cell, rep, text in self.conn.execute("SELECT cell, rep, estimates FROM replications ORDER BY cell, rep"):
-            for e in json.loads(text):
-                rows.append([cell, rep, *e])
-        df = pd.DataFrame(rows, columns=["cell", "rep", *ESTIMATE_FIELDS])
+        stored = self.conn.execute("SELECT cell, rep, estimates FROM replications ORDER BY cell, rep").fetchall()
+        # One JSON parse for all rows (each row's text is a JSON list), then flatten.
+        parsed = json.loads("[" + ",".join(t for _, _, t in stored) + "]") if stored else []
+        counts = [len(x) for x in parsed]
+        df = pd.DataFrame(list(itertools.chain.from_iterable(parsed)), columns=list(ESTIMATE_FIELDS))
+        df.insert(0, "rep", np.repeat(np.array([r for _, r, _ in stored], dtype=np.int64), counts))
+        df.insert(0, "cell", np.repeat(np.array([c for c, _, _ in stored], dtype=np.int64), counts))
         for k in ESTIMATE_FIELDS[3:]:
             df[k] = df[k].astype(float)
         return df

@@ -171,6 +171,25 @@ def _stream(seed: int, component: str, *sub: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=STREAMS[component] + sub))
 
 
+# population_model() of the last few (model, population) pairs, by identity: a Monte Carlo
+# study simulates thousands of data sets from the same two objects, and deriving and
+# checking the population costs as much as drawing 300 responses. Both objects are frozen
+# and kept referenced here, so an id cannot be reused while its entry lives.
+_POPULATIONS: dict[tuple[int, int], tuple[Any, Any, PopulationModel]] = {}
+
+
+def _population(model: SEMModel, spec: PopulationSpec | None) -> PopulationModel:
+    key = (id(model), id(spec))
+    hit = _POPULATIONS.get(key)
+    if hit is not None and hit[0] is model and hit[1] is spec:
+        return hit[2]
+    pop = population_model(model, spec)  # raises SpecError: nothing cached
+    if len(_POPULATIONS) >= 8:
+        _POPULATIONS.clear()
+    _POPULATIONS[key] = (model, spec, pop)
+    return pop
+
+
 def simulate(
     model: SEMModel,
     n: int = 300,
@@ -282,7 +301,7 @@ def simulate(
     records, start = [], 0
     for g, (dep, size) in enumerate(zip(groups, sizes)):
         try:
-            pop = population_model(model, dep.population(spec) if spec is not None else spec)
+            pop = _population(model, dep.population(spec) if spec is not None else spec)
         except SpecError as exc:
             if not departments:
                 raise
