@@ -135,3 +135,26 @@ def test_admissible_populations_are_standardized_and_pd(model, data):
     np.testing.assert_allclose(np.diag(pop.implied_cov), 1.0, atol=1e-10)
     assert (np.diag(pop.psi) > 0).all() and (pop.theta > 0).all()
     assert np.linalg.eigvalsh(pop.implied_cov.to_numpy()).min() > 0
+
+
+def test_population_cache_sees_in_place_changes():
+    """simulate() caches the derived population; changing the spec's dicts in place must
+    not return data from the stale population."""
+    import copy
+
+    import numpy as np
+
+    import smsem
+    from smsem.model.spec import PopulationSpec
+
+    m = smsem.load_model("integrative")
+    spec = PopulationSpec(copy.deepcopy(dict(m.population.loadings)),
+                          copy.deepcopy({k: dict(v) for k, v in m.population.paths.items()}),
+                          dict(m.population.correlations))
+    a = smsem.simulate(m, n=5000, seed=4, likert=0, population=spec)
+    spec.paths["OP"]["EA"] = -0.45  # in place: same object, new value
+    b = smsem.simulate(m, n=5000, seed=4, likert=0, population=spec)
+    ea = a[["EA1", "EA2", "EA3"]].mean(axis=1)
+    op_a, op_b = a[["OP1", "OP2"]].mean(axis=1), b[["OP1", "OP2"]].mean(axis=1)
+    assert np.corrcoef(ea, op_a)[0, 1] > 0.15
+    assert np.corrcoef(b[["EA1", "EA2", "EA3"]].mean(axis=1), op_b)[0, 1] < -0.15

@@ -171,22 +171,26 @@ def _stream(seed: int, component: str, *sub: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=STREAMS[component] + sub))
 
 
-# population_model() of the last few (model, population) pairs, by identity: a Monte Carlo
-# study simulates thousands of data sets from the same two objects, and deriving and
-# checking the population costs as much as drawing 300 responses. Both objects are frozen
-# and kept referenced here, so an id cannot be reused while its entry lives.
-_POPULATIONS: dict[tuple[int, int], tuple[Any, Any, PopulationModel]] = {}
+# population_model() of the last few (model, population) pairs: a Monte Carlo study
+# simulates thousands of data sets from the same two objects, and deriving and checking
+# the population costs as much as drawing 300 responses. Entries are found by identity
+# (both objects are kept referenced, so an id cannot be reused while its entry lives) and
+# used only if the population's values still equal a snapshot taken when it was cached:
+# PopulationSpec is frozen but holds plain dicts, which a caller could change in place.
+_POPULATIONS: dict[tuple[int, int], tuple[Any, Any, Any, PopulationModel]] = {}
 
 
 def _population(model: SEMModel, spec: PopulationSpec | None) -> PopulationModel:
     key = (id(model), id(spec))
+    effective = spec if spec is not None else model.population
+    snapshot = effective.to_mapping() if effective is not None else None
     hit = _POPULATIONS.get(key)
-    if hit is not None and hit[0] is model and hit[1] is spec:
-        return hit[2]
+    if hit is not None and hit[0] is model and hit[1] is spec and hit[2] == snapshot:
+        return hit[3]
     pop = population_model(model, spec)  # raises SpecError: nothing cached
     if len(_POPULATIONS) >= 8:
         _POPULATIONS.clear()
-    _POPULATIONS[key] = (model, spec, pop)
+    _POPULATIONS[key] = (model, spec, snapshot, pop)
     return pop
 
 
