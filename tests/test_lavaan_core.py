@@ -5,7 +5,6 @@ CFI's range, and the FIML likelihood and EM."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -14,7 +14,7 @@ import pytest
 import smsem
 from smsem.estimate.quality import (
     CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, LOADING_COLUMNS, average_variance_extracted, composite_reliability,
-    cronbach_alpha, reliability,
+    cronbach_alpha,
 )
 
 from conftest import ROOT

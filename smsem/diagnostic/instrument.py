@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
-import yaml
 
 from ..exceptions import SpecError
-from ..model.spec import models_dir
+from ..model.spec import models_dir, read_yaml
 
 __all__ = ["Level", "Instrument", "load_instrument", "DEFAULT_INSTRUMENT"]
 
@@ -102,16 +101,6 @@ class Instrument:
         return (self.levels[i].low + top) / 2.0
 
 
-def _read(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: instrument file not found") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-
-
 def load_instrument(name: str | Path = DEFAULT_INSTRUMENT) -> Instrument:
     """Load a diagnostic instrument by shipped name or from a YAML file.
 
@@ -132,7 +121,7 @@ def load_instrument(name: str | Path = DEFAULT_INSTRUMENT) -> Instrument:
     path = Path(name)
     if not (path.suffix in (".yaml", ".yml") or path.is_file()):
         path = models_dir() / f"{name}.yaml"
-    doc = _read(path) or {}
+    doc = read_yaml(path) or {}
     try:
         items_doc = doc["items"]
         items = tuple(str(k) for k in items_doc)

@@ -171,7 +171,8 @@ class SEMModel:
         raise KeyError(path_id)
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; errors are SpecErrors naming the file (and line/column)."""
     try:
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh)
@@ -243,12 +244,12 @@ def load_model(name: str = "integrative", *, codebook: str | Path | None = None)
         cb_path = base / "codebook.yaml"
         if lav_path.resolve().parent != base.resolve():
             cb_path = None
-        elif (_read_yaml(cb_path) or {}).get("model") != lav_path.name:
+        elif (read_yaml(cb_path) or {}).get("model") != lav_path.name:
             cb_path = None
     if cb_path is None:
         model = SEMModel(model_name, text, parsed, {}, (), None, 5, str(lav_path))
         return _identified(model, lav_path)
-    cb = _read_yaml(cb_path) or {}
+    cb = read_yaml(cb_path) or {}
     constructs = _constructs(cb, parsed, cb_path)
     props = _propositions(cb, parsed, cb_path)
     pop = PopulationSpec.from_mapping(cb["population"], f"{cb_path}: population") if "population" in cb else None

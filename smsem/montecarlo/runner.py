@@ -15,13 +15,16 @@ import multiprocessing
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .._validation import check_int
 from ..exceptions import OptionError
 from .config import Cell, StudyConfig
 from .replication import run_replications
 from .store import STORE_NAME, Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .summary import StudyResults
 
 __all__ = ["run_study", "pending_tasks", "chunk_tasks", "open_store"]
 
