@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import pandas as pd
 from scipy import stats
 
@@ -434,6 +435,12 @@ def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
 
 
 def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    # One BLAS thread in every process, so a draw's bits do not depend on where it runs.
+    with threadpool_limits(limits=1):
+        return _run_chunk_pinned(job, b0, b1)
+
+
+def _run_chunk_pinned(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     s = _covariances(job, b0, b1)
     st = ModelStructure(job.pmap)
     bf = fit_batch(job.pmap, s, job.start, s_start=job.s_full, structure=st)

@@ -15,6 +15,7 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
 from ..estimate import ml
@@ -76,6 +77,11 @@ def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> li
     Returns one row per replication, in the order of ``reps``; each row equals
     :func:`run_replication` of that replication exactly, whatever the chunk.
     """
+    with threadpool_limits(limits=1):  # see reference_replication
+        return _run_replications(cell, reps, config)
+
+
+def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> list[dict[str, Any]]:
     reps = [int(r) for r in reps]
     if not fast_applicable(config, cell):
         return [reference_replication(cell, r, config) for r in reps]
@@ -144,6 +150,13 @@ def reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str
         ``[lhs, op, rhs, est, se, std, boot_lower, boot_upper]`` for every free parameter.
         The row depends only on ``(config, cell, rep)``.
     """
+    # BLAS/LAPACK results can differ in the last bits with the number of threads, and Dask
+    # workers run single-threaded: pin one thread so every process computes the same bits.
+    with threadpool_limits(limits=1):
+        return _reference_replication(cell, rep, config)
+
+
+def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:
     from .. import bootstrap, fit
 
     _, ana_model = models(config)
