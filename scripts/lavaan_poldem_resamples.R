@@ -2,18 +2,7 @@
 #   Rscript scripts/lavaan_poldem_resamples.R   (after scripts/make_poldem_resamples.py)
 # sem() defaults: ML, likelihood = "normal" (covariance divided by N), marker loadings.
 suppressPackageStartupMessages(library(lavaan))
-model <- "
-ind60 =~ x1 + x2 + x3
-dem60 =~ y1 + y2 + y3 + y4
-dem65 =~ y5 + y6 + y7 + y8
-dem60 ~ ind60
-dem65 ~ ind60 + dem60
-y1 ~~ y5
-y2 ~~ y4 + y6
-y3 ~~ y7
-y4 ~~ y8
-y6 ~~ y8
-"
+model <- paste(readLines("tests/reference/lavaan/poldem.lav"), collapse = "\n")  # shared with the tests
 data <- read.csv("tests/reference/poldem_data.csv")
 idx <- read.csv("tests/reference/poldem_resamples.csv")
 out <- list()

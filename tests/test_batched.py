@@ -10,23 +10,14 @@ import pytest
 import semopy
 
 import smsem
+from conftest import ROOT
 from smsem.estimate.backend import fit_semopy, semopy_syntax
 from smsem.estimate.batched import (
     ModelStructure, _evaluate, fit_batch, resample_counts, start_metric, weighted_moments,
 )
 
-PD_MODEL = """
-ind60 =~ x1 + x2 + x3
-dem60 =~ y1 + y2 + y3 + y4
-dem65 =~ y5 + y6 + y7 + y8
-dem60 ~ ind60
-dem65 ~ ind60 + dem60
-y1 ~~ y5
-y2 ~~ y4 + y6
-y3 ~~ y7
-y4 ~~ y8
-y6 ~~ y8
-"""
+# Bollen's Political Democracy SEM, the same file the lavaan references were made from.
+PD_MODEL = (ROOT / "tests" / "reference" / "lavaan" / "poldem.lav").read_text(encoding="utf-8")
 
 
 def semopy_tight(parsed, data: pd.DataFrame) -> tuple[np.ndarray, float]:
