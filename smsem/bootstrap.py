@@ -27,10 +27,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 import pandas as pd
 from scipy import stats
 
+from ._threads import single_thread
 from ._validation import check_int, check_option, check_real, check_seed
 from .estimate.backend import ParamMap
 from .estimate.batched import FAIL_REASONS, ModelStructure, fit_batch, resample_counts, weighted_moments
@@ -436,7 +436,7 @@ def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
 
 def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     # One BLAS thread in every process, so a draw's bits do not depend on where it runs.
-    with threadpool_limits(limits=1):
+    with single_thread():
         return _run_chunk_pinned(job, b0, b1)
 
 

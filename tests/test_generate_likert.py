@@ -107,3 +107,19 @@ def test_codes_stay_in_1_to_k(model, k, seed, skewed):
     df = smsem.simulate(model, n=50, seed=seed, likert=k, thresholds="skewed" if skewed else None)
     codes = df.to_numpy()
     assert codes.dtype == np.int8 and codes.min() >= 1 and codes.max() <= k
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(2, 11), seed=st.integers(0, 2**32 - 1))
+def test_cut_likert_counts_thresholds_like_a_binary_search(k, seed):
+    """The comparison-pass cut gives searchsorted's codes, responses exactly on a
+    threshold included (they go to the upper category)."""
+    rng = np.random.default_rng(seed)
+    th = np.sort(rng.normal(size=k - 1) * 1.5)
+    if np.any(np.diff(th) <= 0):
+        return
+    x = np.concatenate([rng.normal(size=(200, 3)) * 2, np.broadcast_to(th[:, None], (k - 1, 3))])
+    expect = (np.searchsorted(th, x, side="right") + 1).astype(np.int8)
+    got = cut_likert(x, th)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, expect)

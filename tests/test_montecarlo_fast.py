@@ -18,6 +18,12 @@ from smsem.estimate import ml
 from smsem.montecarlo.fast import _information, cell_plan, fast_applicable
 from smsem.montecarlo.runner import MAX_CHUNK, chunk_tasks
 
+
+def _text(obj):
+    """Exact text of a row (floats by repr; NaN != NaN, so rows are compared as text)."""
+    return json.dumps(obj, default=lambda o: o.to_list())
+
+
 REPS = 20
 
 
@@ -84,10 +90,10 @@ def test_fast_rows_equal_reference_rows(integrative):
 
 def test_rows_do_not_depend_on_the_chunk(integrative):
     cfg, cell, fast, _ = integrative
-    text = [json.dumps(r) for r in fast]  # (NaN != NaN, so compare the stored text)
-    assert [json.dumps(run_replication(cell, r, cfg)) for r in range(4)] == text[:4]
+    text = [_text(r) for r in fast]  # (NaN != NaN, so compare the stored text)
+    assert [_text(run_replication(cell, r, cfg)) for r in range(4)] == text[:4]
     odd = run_replications(cell, [7, 3, 12, 0, 19], cfg)
-    assert [json.dumps(r) for r in odd] == [text[i] for i in (7, 3, 12, 0, 19)]
+    assert [_text(r) for r in odd] == [text[i] for i in (7, 3, 12, 0, 19)]
 
 
 def test_start_is_the_population_solution(integrative):
@@ -104,13 +110,13 @@ def test_start_is_the_population_solution(integrative):
 def test_engine_reference_and_fallback_give_reference_rows(tmp_path, monkeypatch):
     cfg = config(tmp_path, grid={"n": [80]})
     cell = cfg.cells[0]
-    ref = [json.dumps(reference_replication(cell, r, cfg)) for r in range(3)]
+    ref = [_text(reference_replication(cell, r, cfg)) for r in range(3)]
     slow = dataclasses.replace(cfg, engine="reference")
-    assert [json.dumps(run_replication(cell, r, slow)) for r in range(3)] == ref
+    assert [_text(run_replication(cell, r, slow)) for r in range(3)] == ref
     # A replication the fast path cannot settle (non-converged or inadmissible) is rerun
     # by the reference path, status, reason and improper flag included.
     monkeypatch.setattr(replication, "fit_chunk", lambda plan, s, n: [None] * len(s))
-    assert [json.dumps(r) for r in run_replications(cell, range(3), cfg)] == ref
+    assert [_text(r) for r in run_replications(cell, range(3), cfg)] == ref
 
 
 def test_fast_path_with_listwise_deletion(tmp_path):
@@ -149,8 +155,51 @@ def test_information_equals_the_reference_formula(integrative):
     plan = cell_plan(cfg, cell.effect_multiplier)
     rng = np.random.default_rng(3)
     theta = plan.start + 0.05 * rng.standard_normal((4, plan.pmap.n_free))
-    info = _information(plan.structure, plan.structure.implied(theta), plan.terms)
+    info = _information(plan.structure, plan.structure.implied(theta), plan.pairs)
     for b in range(4):
         ref = ml.expected_information(ml.sigma_jacobian(plan.pmap, theta[b]), plan.pmap.matrices_at(theta[b]).implied_cov)
         # Same quantity by another factorization: agreement to rounding (~1e-15 relative).
         np.testing.assert_allclose(info[b], ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("equal_loadings", [False, True])
+def test_information_with_residual_covariances_and_shared_labels(equal_loadings):
+    """Political Democracy: psi and theta covariances (a pair of cells per parameter) and,
+    with lavaan's equality labels, parameters spread over two loadings (two pairs each)."""
+    from semopy.examples import political_democracy
+
+    from conftest import ROOT
+    from smsem import parse_lavaan
+    from smsem.estimate.backend import fit_semopy
+    from smsem.estimate.batched import ModelStructure
+    from smsem.montecarlo.fast import _pairs
+
+    text = (ROOT / "tests" / "reference" / "lavaan" / "poldem.lav").read_text(encoding="utf-8")
+    if equal_loadings:
+        text = (text.replace("dem60 =~ y1 + y2 + y3 + y4", "dem60 =~ y1 + a*y2 + b*y3 + c*y4")
+                .replace("dem65 =~ y5 + y6 + y7 + y8", "dem65 =~ y5 + a*y6 + b*y7 + c*y8"))
+    sfit = fit_semopy(parse_lavaan(text), political_democracy.get_data())
+    pmap = sfit.param_map()
+    st = ModelStructure(pmap)
+    pairs = _pairs(st)
+    assert pairs[0].shape[1] == (2 if equal_loadings else 1)
+    theta = sfit.start + 0.02 * np.random.default_rng(5).standard_normal((3, pmap.n_free))
+    info = _information(st, st.implied(theta), pairs)
+    for b in range(3):
+        ref = ml.expected_information(ml.sigma_jacobian(pmap, theta[b]), pmap.matrices_at(theta[b]).implied_cov)
+        # Same quantity by another factorization: agreement to rounding.
+        np.testing.assert_allclose(info[b], ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_inverse_diagonal_by_cholesky():
+    from smsem.montecarlo.fast import _inverse_diagonal
+
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((5, 30, 30))
+    info = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(30)
+    info[2] = -info[2]  # not positive definite: NaN, and the others are unaffected
+    got = _inverse_diagonal(info)
+    assert np.isnan(got[2]).all()
+    keep = [0, 1, 3, 4]
+    np.testing.assert_allclose(got[keep], np.diagonal(np.linalg.inv(info[keep]), axis1=1, axis2=2), rtol=1e-10)
+    np.testing.assert_array_equal(_inverse_diagonal(info[3:4]), got[3:4])  # per matrix, whatever the stack

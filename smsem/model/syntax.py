@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator
 
 from ..exceptions import SpecError
@@ -67,11 +68,17 @@ class ParsedModel:
     @property
     def latents(self) -> list[str]:
         """Latent variables: left-hand sides of ``=~``, in order of appearance."""
+        return list(self._latents)
+
+    # The model is immutable, so its variable lists are derived once (a Monte Carlo study
+    # asks for them thousands of times); the properties hand out fresh lists.
+    @cached_property
+    def _latents(self) -> tuple[str, ...]:
         out: list[str] = []
         for p in self.parameters:
             if p.op == "=~" and p.lhs not in out:
                 out.append(p.lhs)
-        return out
+        return tuple(out)
 
     def indicators(self, latent: str) -> list[str]:
         """Indicators of ``latent`` in the order written."""
@@ -80,13 +87,17 @@ class ParsedModel:
     @property
     def observed(self) -> list[str]:
         """Observed variables: every variable that is not latent, in order of appearance."""
-        lat = set(self.latents)
+        return list(self._observed)
+
+    @cached_property
+    def _observed(self) -> tuple[str, ...]:
+        lat = set(self._latents)
         out: list[str] = []
         for p in self.parameters:
             for v in (p.lhs, p.rhs) if p.op != "=~" else (p.rhs,):
                 if v not in lat and v not in out:
                     out.append(v)
-        return out
+        return tuple(out)
 
     @property
     def regressions(self) -> list[ParameterSpec]:

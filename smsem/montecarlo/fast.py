@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.linalg import lapack
 
 from ..estimate import fitindices as fitidx
 from ..estimate import ml
@@ -31,6 +32,7 @@ from ..estimate.batched import STATUS_OK, ModelStructure, fit_batch
 from ..estimate.results import _rows
 from ..simulate import population_model
 from .config import Cell, StudyConfig
+from .rows import VALUE_FIELDS, Estimates
 from .scenarios import cell_population, models
 
 __all__ = ["CellPlan", "cell_plan", "fast_applicable", "fit_chunk"]
@@ -53,6 +55,9 @@ class CellPlan:
         marker metric when the analysis model is the population model).
     items : tuple of str
         Item columns in the order of ``pmap.base.observed``.
+    columns : ndarray of int
+        Position of each of ``items`` among the population model's items (the columns
+        the generator draws).
     rows : tuple of (lhs, op, rhs)
         The free parameters in the reference path's row order (lavaan naming, ``~~``
         pairs sorted).
@@ -62,21 +67,22 @@ class CellPlan:
         std.all formula of each row and its two matrix indices.
     df : float
         Degrees of freedom of the model chi2.
-    terms : tuple of ndarray
-        The outer-product terms of ``dSigma/dtheta`` (see :func:`_information`).
+    pairs : tuple of ndarray
+        The outer-product terms of ``dSigma/dtheta`` (see :func:`_pairs`).
     """
 
     pmap: ParamMap
     structure: ModelStructure
     start: np.ndarray
     items: tuple[str, ...]
+    columns: np.ndarray
     rows: tuple[tuple[str, str, str], ...]
     index: np.ndarray
     kind: np.ndarray
     a: np.ndarray
     b: np.ndarray
     df: float
-    terms: tuple[np.ndarray, np.ndarray, np.ndarray]
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def fast_applicable(config: StudyConfig, cell: Cell) -> bool:
@@ -129,65 +135,100 @@ def cell_plan(config: StudyConfig, effect_multiplier: float) -> CellPlan:
         b.append(ib)
     p = len(obs)
     st = ModelStructure(pm)
-    return CellPlan(pm, st, start, tuple(obs), tuple(rows), np.array(index, dtype=np.intp),
+    pop_items = list(pop_model.items)
+    columns = np.array([pop_items.index(v) for v in obs], dtype=np.intp)
+    return CellPlan(pm, st, start, tuple(obs), columns, tuple(rows), np.array(index, dtype=np.intp),
                     np.array(kind), np.array(a, dtype=np.intp), np.array(b, dtype=np.intp),
-                    float(p * (p + 1) / 2 - pm.n_free), _terms(st))
+                    float(p * (p + 1) / 2 - pm.n_free), _pairs(st))
+
+
+_INFO_BLOCK = 16
 
 
 def _information(st: ModelStructure, parts: dict[str, np.ndarray],
-                 terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                 pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Expected information per case ``0.5 tr(Sigma^-1 D_k Sigma^-1 D_l)`` (B, q, q).
 
     Equal to ``0.5 * st.information(parts)`` (and :func:`ml.expected_information`) at a
-    fraction of the cost: every ``D_k = dSigma/dtheta_k`` is a sum of outer products
-    ``u v'`` of a few vectors (unit vectors ``e_i``, columns of ``G = Lambda (I - B)^-1``
-    and of ``K = Lambda Phi``; see :mod:`smsem.estimate.batched`), so with
-    ``W = V' Sigma^-1 V`` over those vectors
-    ``tr(Sigma^-1 u_t v_t' Sigma^-1 u_s v_s') = W[v_t, u_s] W[v_s, u_t]``, summed over the
-    terms of ``k`` and ``l``: no p x p product per parameter.
+    fraction of the cost. Every ``D_k = dSigma/dtheta_k`` is a sum of symmetrized outer
+    products ``f (x y' + y x')`` of a few vectors (unit vectors ``e_i``, columns of
+    ``G = Lambda (I - B)^-1`` and of ``K = Lambda Phi``; see :mod:`smsem.estimate.batched`
+    and :func:`_pairs`). With ``W = V' Sigma^-1 V`` over those vectors (symmetric),
+    ``0.5 tr(Sigma^-1 D_k Sigma^-1 D_l) = sum f_k f_l (W[x_k, x_l] W[y_k, y_l]
+    + W[x_k, y_l] W[y_k, x_l])``: four gathers of a q x q block per pair of terms, no
+    p x p product per parameter.
     """
-    terms = _terms(st) if terms is None else terms
+    xs, ys, fs = _pairs(st) if pairs is None else pairs
     nb, p = parts["Sigma"].shape[:2]
+    q, width = xs.shape
     vecs = np.concatenate([np.broadcast_to(np.eye(p), (nb, p, p)), parts["G"], parts["K"]], axis=2)
     sinv = np.linalg.inv(parts["Sigma"])
     sinv = 0.5 * (sinv + np.swapaxes(sinv, 1, 2))
-    w = np.swapaxes(vecs, 1, 2) @ sinv @ vecs  # (B, p + 2m, p + 2m)
-    u, v, starts = terms
-    a = w[:, v][:, :, u]  # a[t, s] = v_t' Sigma^-1 u_s
-    c = a * np.swapaxes(a, 1, 2)
-    # Sum the terms of each parameter (terms are sorted by parameter).
-    return 0.5 * np.add.reduceat(np.add.reduceat(c, starts, axis=1), starts, axis=2)
+    w = np.swapaxes(vecs, 1, 2) @ sinv @ vecs  # (B, P, P), P = p + 2m
+    w = 0.5 * (w + np.swapaxes(w, 1, 2))  # exactly symmetric: W[y, x] is W[x, y]'
+    size = w.shape[1]
+    flat = w.reshape(nb, size * size)
+
+    def idx(i: np.ndarray, j: np.ndarray) -> np.ndarray:  # flat positions of W[i_k, j_l]
+        return (i[:, None] * size + j[None, :]).ravel()
+
+    # Per pair of terms (a of parameter k, b of parameter l; usually the one pair a = b = 0):
+    # the weights and the positions of W[x, x], W[y, y], W[x, y] and, for a != b, W[y, x].
+    combos = [(fs[:, a, None] * fs[None, :, b], idx(xs[:, a], xs[:, b]), idx(ys[:, a], ys[:, b]),
+               idx(xs[:, a], ys[:, b]), None if a == b else idx(ys[:, a], xs[:, b]))
+              for a in range(width) for b in range(width)]
+    info = np.zeros((nb, q, q))
+    # A few replications at a time, so the q x q temporaries stay in cache (several times
+    # faster than whole-chunk arrays); every operation is elementwise per replication.
+    for b0 in range(0, nb, _INFO_BLOCK):
+        blk = flat[b0:b0 + _INFO_BLOCK]
+        out = info[b0:b0 + _INFO_BLOCK]
+        for f, ixx, iyy, ixy, iyx in combos:
+            t = np.take(blk, ixx, axis=1).reshape(-1, q, q)
+            t *= np.take(blk, iyy, axis=1).reshape(-1, q, q)
+            c = np.take(blk, ixy, axis=1).reshape(-1, q, q)
+            # W[y_k, x_l] = W[x_l, y_k]: the transpose of W[x, y] when a = b.
+            c = c * (np.swapaxes(c, 1, 2) if iyx is None else np.take(blk, iyx, axis=1).reshape(-1, q, q))
+            t += c
+            t *= f
+            out += t
+    return info
 
 
-def _terms(st: ModelStructure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Outer-product terms ``u v'`` of every ``D_k``: vector indices into
-    ``[e_1..e_p, G_1..G_m, K_1..K_m]``, sorted by parameter, and where each parameter's
-    terms start."""
+def _pairs(st: ModelStructure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``D_k = sum_t f_kt (x_kt y_kt' + y_kt x_kt')``: vector indices ``x, y`` (q, T) into
+    ``[e_1..e_p, G_1..G_m, K_1..K_m]`` and weights ``f`` (q, T).
+
+    ``T`` is the most terms of any parameter (1 unless labels equate parameters); shorter
+    lists are padded with weight 0. A variance cell ``x x'`` is ``f = 1/2``; a covariance
+    lists both triangles, which make one pair with ``f = 1``.
+    """
     p, m, q = st.n_obs, st.n_lat, st.n_free
-    e, g, k_ = (lambda i: i), (lambda i: p + i), (lambda j: p + m + j)
-    u, v, par = [], [], []
-
-    def add(k: int, a: int, b: int) -> None:
-        u.append(a)
-        v.append(b)
-        par.append(k)
-
+    g, k_ = (lambda i: p + i), (lambda j: p + m + j)
+    terms: list[list[tuple[int, int, float]]] = [[] for _ in range(q)]
     for kk, ii, jj in zip(*st.cells[0]):  # beta: G_i K_j' + K_j G_i'
-        add(kk, g(ii), k_(jj))
-        add(kk, k_(jj), g(ii))
+        terms[kk].append((g(ii), k_(jj), 1.0))
     for kk, ii, jj in zip(*st.cells[1]):  # lambda: e_i K_j' + K_j e_i'
-        add(kk, e(ii), k_(jj))
-        add(kk, k_(jj), e(ii))
-    for kk, ii, jj in zip(*st.cells[2]):  # psi (each triangle listed): G_i G_j'
-        add(kk, g(ii), g(jj))
-    for kk, ii, jj in zip(*st.cells[3]):  # theta (each triangle listed): e_i e_j'
-        add(kk, e(ii), e(jj))
-    order = np.argsort(par, kind="stable")
-    par_s = np.asarray(par)[order]
-    if not np.array_equal(np.unique(par_s), np.arange(q)):  # pragma: no cover - every parameter has a cell
+        terms[kk].append((ii, k_(jj), 1.0))
+    for mat, vec in ((2, g), (3, lambda i: i)):  # psi: G_i G_j'; theta: e_i e_j'
+        cells = set(zip(*(c.tolist() for c in st.cells[mat])))
+        for kk, ii, jj in cells:
+            if ii == jj:
+                terms[kk].append((vec(ii), vec(ii), 0.5))
+            elif ii < jj:
+                if (kk, jj, ii) not in cells:  # pragma: no cover - ParamMap lists both triangles
+                    raise ValueError("a covariance cell without its transpose")
+                terms[kk].append((vec(ii), vec(jj), 1.0))
+    if any(not t for t in terms):  # pragma: no cover - every parameter has a cell
         raise ValueError("a free parameter without a matrix cell")
-    starts = np.flatnonzero(np.r_[True, par_s[1:] != par_s[:-1]])
-    return np.asarray(u, dtype=np.intp)[order], np.asarray(v, dtype=np.intp)[order], starts
+    width = max(len(t) for t in terms)
+    xs = np.zeros((q, width), dtype=np.intp)
+    ys = np.zeros((q, width), dtype=np.intp)
+    fs = np.zeros((q, width))
+    for kk, t in enumerate(terms):
+        for j, (x, y, f) in enumerate(sorted(t)):
+            xs[kk, j], ys[kk, j], fs[kk, j] = x, y, f
+    return xs, ys, fs
 
 
 def _std_all(plan: CellPlan, parts: dict[str, np.ndarray]) -> np.ndarray:
@@ -215,6 +256,24 @@ def _std_all(plan: CellPlan, parts: dict[str, np.ndarray]) -> np.ndarray:
             out[:, sel] = th[:, i, j] / sd_ob[:, i] ** 2
         else:
             out[:, sel] = th[:, i, j] / np.sqrt(np.abs(th[:, i, i]) * np.abs(th[:, j, j]))
+    return out
+
+
+def _inverse_diagonal(info: np.ndarray) -> np.ndarray:
+    """``diag(I^-1)`` of each information matrix (B, q), by Cholesky (LAPACK potrf and
+    potri); NaN for a matrix that is not positive definite.
+
+    A third of the work of a general inverse; one matrix at a time, so a matrix's
+    result never depends on the others in the stack.
+    """
+    out = np.full(info.shape[:2], np.nan)
+    for b in range(info.shape[0]):
+        chol, err = lapack.dpotrf(info[b], lower=True, clean=False)
+        if err:
+            continue
+        inv, err = lapack.dpotri(chol, lower=True)
+        if not err:
+            out[b] = np.diagonal(inv)
     return out
 
 
@@ -246,18 +305,8 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
     parts = st.implied(theta)
     parts["_theta"] = theta
     # Expected information per case (ml.expected_information), SEs = sqrt(diag(I^-1) / N).
-    info = _information(st, parts, plan.terms)
-    try:
-        inv = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        # One singular matrix fails the whole stack: invert one by one, so the others
-        # get exactly the values they would get in any other chunk.
-        inv = np.full_like(info, np.nan)
-        for t in range(info.shape[0]):
-            try:
-                inv[t] = np.linalg.inv(info[t])
-            except np.linalg.LinAlgError:
-                pass
+    info = _information(st, parts, plan.pairs)
+    inv_diag = _inverse_diagonal(info)
     std = _std_all(plan, parts)
     s_ok = s[ok]
     # Independence model in closed form: F_ML(S, diag S) = sum log s_ii - log|S|.
@@ -269,16 +318,21 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
     chi2_all = n_ok * res.fmin[ok]
     # Elementwise (one value per replication, whatever the chunk); NaN when df = 0.
     pval_all = stats.chi2.sf(chi2_all, df) if df > 0 else np.full(ok.size, np.nan)
+    # Every value of every row at once (elementwise: a row's values do not depend on the
+    # chunk); each row's Estimates is a view of its block.
+    n_f = n_ok[:, None]
+    se_all = np.sqrt(inv_diag / n_f)
+    finite = np.isfinite(se_all).all(axis=1)
+    values = np.full((ok.size, len(plan.rows), len(VALUE_FIELDS)), np.nan)
+    values[:, :, 0] = theta[:, plan.index]
+    values[:, :, 1] = se_all[:, plan.index]
+    values[:, :, 2] = std
     for t, b in enumerate(ok):
-        nb = int(n[b])
-        se = np.sqrt(np.clip(np.diagonal(inv[t]) / nb, 0.0, None))
-        if not np.all(np.isfinite(se)):
+        if not finite[t]:
             continue
+        nb = int(n[b])
         chi2 = float(chi2_all[t])
         chi2_b = float(nb * (logdiag[t] - logdet_s[t]))
-        est = theta[t, plan.index]
-        se_r = se[plan.index]
-        nan = float("nan")
         out[b] = {
             "status": "ok", "reason": "", "improper": 0, "improper_reason": "", "n_used": nb,
             "chi2": chi2, "df": float(df),
@@ -286,8 +340,6 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
             "cfi": float(fitidx.cfi(chi2, df, chi2_b, df_b)),
             "tli": float(fitidx.tli(chi2, df, chi2_b, df_b)),
             "rmsea": float(fitidx.rmsea(chi2, df, nb)),
-            "estimates": [[lhs, op, rhs, e, v, sa, nan, nan]  # tolist(): Python floats
-                          for (lhs, op, rhs), e, v, sa in zip(plan.rows, est.tolist(), se_r.tolist(),
-                                                              std[t].tolist())],
+            "estimates": Estimates(plan.rows, values[t]),
         }
     return out

@@ -15,23 +15,19 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from .._threads import single_thread
 from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
 from ..estimate import ml
 from .config import Cell, StudyConfig
 from .fast import cell_plan, fast_applicable, fit_chunk
+from .rows import ESTIMATE_FIELDS, FIT_FIELDS, NO_ESTIMATES, ROW_FIELDS, STATUSES, VALUE_FIELDS, Estimates
 from .scenarios import cell_population, models, study_scenario
 from .seeds import BOOTSTRAP, DATA, replication_seed
 
-__all__ = ["run_replication", "run_replications", "reference_replication", "ROW_FIELDS", "FIT_FIELDS",
-           "ESTIMATE_FIELDS", "STATUSES"]
+__all__ = ["run_replication", "run_replications", "reference_replication", "simulate_cell", "Estimates",
+           "ROW_FIELDS", "FIT_FIELDS", "ESTIMATE_FIELDS", "VALUE_FIELDS", "STATUSES"]
 
-STATUSES = ("ok", "nonconvergence", "error")
-FIT_FIELDS = ("chi2", "df", "pvalue", "cfi", "tli", "rmsea")
-ROW_FIELDS = ("cell", "rep", "status", "reason", "improper", "improper_reason", "n_used") + FIT_FIELDS + ("estimates",)
-# One entry of a row's ``estimates`` list; boot_lower/upper are NaN under Wald inference.
-ESTIMATE_FIELDS = ("lhs", "op", "rhs", "est", "se", "std", "boot_lower", "boot_upper")
 # Failures of the data or the optimizer that end one replication, not the study.
 _FAILURES = (SmsemError, np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError)
 
@@ -44,31 +40,35 @@ def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
 
 def _empty_row(cell: Cell, rep: int) -> dict[str, Any]:
     row: dict[str, Any] = {k: None for k in ROW_FIELDS}
-    row.update(cell=cell.index, rep=rep, improper=0, improper_reason="", reason="", estimates=[])
+    row.update(cell=cell.index, rep=rep, improper=0, improper_reason="", reason="", estimates=NO_ESTIMATES)
     return row
+
+
+def _simulate_args(config: StudyConfig, cell: Cell, rep: int) -> tuple[Any, dict[str, Any]]:
+    pop_model, _ = models(config)
+    # Named scenarios also bring latent means and departments; the population (with the
+    # cell's effect multiplier) overrides the scenario's own.
+    return pop_model, dict(n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
+                           likert=cell.likert, population=cell_population(config, cell.effect_multiplier),
+                           scenario=study_scenario(config), missing_rate=cell.missing,
+                           missing_mechanism=config.missing_mechanism)
 
 
 def simulate_cell(config: StudyConfig, cell: Cell, rep: int):
     """The data set of replication ``rep`` of ``cell`` (missingness applied)."""
     from .. import simulate
 
-    pop_model, _ = models(config)
-    # Named scenarios also bring latent means and departments; the population (with the
-    # cell's effect multiplier) overrides the scenario's own.
-    scenario = study_scenario(config)
-    return simulate(pop_model, n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
-                    likert=cell.likert, population=cell_population(config, cell.effect_multiplier),
-                    scenario=scenario, missing_rate=cell.missing, missing_mechanism=config.missing_mechanism)
+    model, kwargs = _simulate_args(config, cell, rep)
+    return simulate(model, **kwargs)
 
 
-def _items_array(data: Any, items: tuple[str, ...]) -> np.ndarray:
-    """The item columns as a float array (NaN where missing), in ``items`` order."""
-    cols = list(data.columns)
-    if set(items) <= set(cols) and len(cols) == len(items):
-        # Only item columns (the generator's output): one conversion and a column
-        # permutation, far cheaper than pandas' column selection.
-        return data.to_numpy(dtype=float, na_value=np.nan)[:, [cols.index(i) for i in items]]
-    return data[list(items)].to_numpy(dtype=float, na_value=np.nan)
+def _simulate_cell_items(config: StudyConfig, cell: Cell, rep: int, columns: np.ndarray) -> np.ndarray:
+    """The items of :func:`simulate_cell` as floats (NaN where missing), columns
+    ``columns`` of the population model's items: the same numbers without a DataFrame."""
+    from ..simulate import simulate_items
+
+    model, kwargs = _simulate_args(config, cell, rep)
+    return simulate_items(model, **kwargs)[:, columns]
 
 
 def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> list[dict[str, Any]]:
@@ -77,7 +77,7 @@ def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> li
     Returns one row per replication, in the order of ``reps``; each row equals
     :func:`run_replication` of that replication exactly, whatever the chunk.
     """
-    with threadpool_limits(limits=1):  # see reference_replication
+    with single_thread():  # see reference_replication
         return _run_replications(cell, reps, config)
 
 
@@ -94,8 +94,7 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
     out: dict[int, dict[str, Any]] = {}
     for r in reps:
         try:
-            data = simulate_cell(config, cell, r)
-            x = _items_array(data, plan.items)
+            x = _simulate_cell_items(config, cell, r, plan.columns)
         except _FAILURES:
             out[r] = reference_replication(cell, r, config)  # reports the error
             continue
@@ -146,13 +145,14 @@ def reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str
     dict
         Keys :data:`ROW_FIELDS`. ``status`` is ``"ok"``, ``"nonconvergence"`` or
         ``"error"`` with the ``reason``; ``improper`` is 1 for a converged solution with a
-        negative variance (``improper_reason`` says which); ``estimates`` is a list of
-        ``[lhs, op, rhs, est, se, std, boot_lower, boot_upper]`` for every free parameter.
+        negative variance (``improper_reason`` says which); ``estimates`` is an
+        :class:`~smsem.montecarlo.rows.Estimates` (est, se, std, boot_lower, boot_upper of
+        every free parameter).
         The row depends only on ``(config, cell, rep)``.
     """
     # BLAS/LAPACK results can differ in the last bits with the number of threads, and Dask
     # workers run single-threaded: pin one thread so every process computes the same bits.
-    with threadpool_limits(limits=1):
+    with single_thread():
         return _reference_replication(cell, rep, config)
 
 
@@ -186,7 +186,7 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
     for k in FIT_FIELDS:
         row[k] = float(res.fit_indices.get(k, float("nan")))
     std = res.standardized_paths
-    est = []
+    names, values = [], []
     for r in res.params.itertuples(index=False):
         if not np.isfinite(r.se):  # a fixed parameter (marker loading)
             continue
@@ -195,6 +195,7 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
         lo = hi = float("nan")
         if boot_ci is not None and op == "~":
             lo, hi = (float(x) for x in boot_ci.loc[f"{lhs}~{rhs}", ["lower", "upper"]])
-        est.append([lhs, op, rhs, float(r.est), float(r.se), s, lo, hi])
-    row["estimates"] = est
+        names.append((lhs, op, rhs))
+        values.append([float(r.est), float(r.se), s, lo, hi])
+    row["estimates"] = Estimates(tuple(names), np.array(values, dtype=float).reshape(len(names), len(VALUE_FIELDS)))
     return row

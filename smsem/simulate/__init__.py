@@ -1,7 +1,7 @@
 """Synthetic survey data with exactly known truth."""
 
 from .groups import DEPARTMENT_COLUMN, Department, latent_mean_vector, mixture_moments
-from .missing import MissingSpec, apply_missing
+from .missing import MissingSpec, apply_missing, missing_mask
 from .nonnormal import ValeMaurelli, fleishman_coefficients, intermediate_correlation
 from .population import PopulationModel, population_model
 from .responses import (
@@ -11,6 +11,7 @@ from .responses import (
     cut_likert,
     draw_continuous,
     simulate,
+    simulate_items,
     skewed_thresholds,
     symmetric_thresholds,
     thresholds_from_proportions,
@@ -27,6 +28,7 @@ __all__ = [
     "Scenario",
     "ValeMaurelli",
     "apply_missing",
+    "missing_mask",
     "category_probabilities",
     "cut_likert",
     "draw_continuous",
@@ -38,6 +40,7 @@ __all__ = [
     "mixture_moments",
     "population_model",
     "simulate",
+    "simulate_items",
     "skewed_thresholds",
     "symmetric_thresholds",
     "thresholds_from_proportions",

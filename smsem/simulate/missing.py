@@ -18,7 +18,7 @@ drawn with the same seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from scipy import optimize, special
 from .._validation import check_option, check_real
 from ..exceptions import OptionError
 
-__all__ = ["MissingSpec", "apply_missing", "MECHANISMS"]
+__all__ = ["MissingSpec", "apply_missing", "missing_mask", "MECHANISMS"]
 
 MECHANISMS = ("mcar", "mar")
 
@@ -88,6 +88,60 @@ def _bernoulli(rng: np.random.Generator, prob: np.ndarray, cols: int, rows: int 
     return mask
 
 
+def missing_mask(n: int, items: Sequence[str], spec: MissingSpec, rng: np.random.Generator,
+                 column: Callable[[str], np.ndarray], columns: Collection[str]
+                 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Which cells of ``items`` go missing: the draws behind :func:`apply_missing`.
+
+    Parameters
+    ----------
+    n : int
+        Rows.
+    items : sequence of str
+        The model's items (the rate is a share of their cells).
+    spec : MissingSpec
+        With ``spec.rate > 0``.
+    rng : numpy.random.Generator
+        The missingness stream.
+    column : callable
+        ``column(name)`` gives a column's values as floats (the MAR driver).
+    columns : collection of str
+        The columns there are (a MAR driver must be one of them).
+
+    Returns
+    -------
+    (ndarray of bool (n, len(targets)), targets, dict)
+        The mask, the items it applies to, and the sidecar record (without
+        ``realized_rate``).
+    """
+    items = list(items)
+    info: dict[str, Any] = spec.to_mapping()
+    if spec.mechanism == "mcar":
+        return _bernoulli(rng, np.full(n, spec.rate), len(items)), items, info
+    driver = spec.driver if spec.driver is not None else items[0]
+    if driver not in columns:
+        raise OptionError(f"MAR driver {driver!r} is not a column of the survey")
+    targets = list(spec.items) if spec.items is not None else [c for c in items if c != driver]
+    bad = [c for c in targets if c not in items]
+    if bad:
+        raise OptionError(f"MAR items {', '.join(bad)} are not items of the model")
+    if driver in targets:
+        raise OptionError(f"MAR driver {driver} cannot be one of the items that go missing")
+    if not targets:
+        raise OptionError("MAR needs at least one item besides the driver")
+    share = spec.rate * len(items) / len(targets)
+    if share >= 1.0:
+        raise OptionError(f"missing rate {spec.rate} is too high for MAR on {len(targets)} of "
+                          f"{len(items)} items (each would have to be missing with probability {share:.3f})")
+    x = column(driver)
+    sd = x.std()
+    z = (x - x.mean()) / sd if sd > 0 else np.zeros(n)
+    alpha = _mar_intercept(z, spec.strength, share)
+    info["driver"], info["items"], info["intercept"] = driver, targets, alpha
+    prob = special.expit(alpha + spec.strength * z)
+    return _bernoulli(rng, prob, len(targets)), targets, info
+
+
 def apply_missing(df: pd.DataFrame, items: Sequence[str], spec: MissingSpec, rng: np.random.Generator
                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Blank cells of ``items`` in ``df`` (a copy) and describe what was done.
@@ -101,36 +155,12 @@ def apply_missing(df: pd.DataFrame, items: Sequence[str], spec: MissingSpec, rng
     """
     items = list(items)
     n = len(df)
-    info: dict[str, Any] = spec.to_mapping()
     if spec.rate == 0.0:
+        info = spec.to_mapping()
         info["realized_rate"] = 0.0
         return df, info
-    if spec.mechanism == "mcar":
-        mask = _bernoulli(rng, np.full(n, spec.rate), len(items))
-        targets = items
-    else:
-        driver = spec.driver if spec.driver is not None else items[0]
-        if driver not in df.columns:
-            raise OptionError(f"MAR driver {driver!r} is not a column of the survey")
-        targets = list(spec.items) if spec.items is not None else [c for c in items if c != driver]
-        bad = [c for c in targets if c not in items]
-        if bad:
-            raise OptionError(f"MAR items {', '.join(bad)} are not items of the model")
-        if driver in targets:
-            raise OptionError(f"MAR driver {driver} cannot be one of the items that go missing")
-        if not targets:
-            raise OptionError("MAR needs at least one item besides the driver")
-        share = spec.rate * len(items) / len(targets)
-        if share >= 1.0:
-            raise OptionError(f"missing rate {spec.rate} is too high for MAR on {len(targets)} of "
-                              f"{len(items)} items (each would have to be missing with probability {share:.3f})")
-        x = pd.to_numeric(df[driver]).to_numpy(dtype=float)
-        sd = x.std()
-        z = (x - x.mean()) / sd if sd > 0 else np.zeros(n)
-        alpha = _mar_intercept(z, spec.strength, share)
-        info["driver"], info["items"], info["intercept"] = driver, targets, alpha
-        prob = special.expit(alpha + spec.strength * z)
-        mask = _bernoulli(rng, prob, len(targets))
+    mask, targets, info = missing_mask(n, items, spec, rng,
+                                       lambda c: pd.to_numeric(df[c]).to_numpy(dtype=float), df.columns)
     out = df.copy()
     for k, col in enumerate(targets):
         values = out[col].to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -13,7 +14,7 @@ from .._validation import check_int, check_option, check_real, check_seed
 from ..exceptions import OptionError, SpecError
 from ..model.spec import PopulationSpec, SEMModel
 from .groups import DEPARTMENT_COLUMN, Department, group_sizes, latent_mean_vector
-from .missing import MissingSpec, apply_missing
+from .missing import MissingSpec, apply_missing, missing_mask
 from .nonnormal import ValeMaurelli
 from .population import PopulationModel, population_model
 from .scenarios import Scenario, load_scenario
@@ -24,6 +25,7 @@ __all__ = [
     "thresholds_from_proportions",
     "category_probabilities",
     "simulate",
+    "simulate_items",
     "draw_continuous",
     "cut_likert",
     "STREAMS",
@@ -120,16 +122,31 @@ def _continuous_chunks(pop: PopulationModel, n: int, rng: np.random.Generator) -
     ``Generator`` fills ``(a, p)`` then ``(b, p)`` with exactly the numbers of one
     ``(a + b, p)`` draw, so chunking saves memory without changing the data.
     """
-    m = len(pop.latents)
-    raw = rng.standard_normal((n, m))
-    chol = np.linalg.cholesky(pop.psi).T
-    total = np.linalg.inv(np.eye(m) - pop.beta).T
-    sd = np.sqrt(pop.theta)
+    raw = rng.standard_normal((n, len(pop.latents)))
+    chol, total, sd = _draw_factors(pop)
     for start in range(0, n, CHUNK_ROWS):
         eta = (raw[start:start + CHUNK_ROWS] @ chol) @ total
         x = eta @ pop.lambda_.T
         x += rng.standard_normal(x.shape) * sd
         yield x
+
+
+# (chol(Psi)', (I - B)^-T, sqrt(theta)) of recently used populations, by identity (the
+# PopulationModel is kept referenced, so its id is not reused while the entry lives): a
+# Monte Carlo study draws thousands of small samples from one population.
+_FACTORS: dict[int, tuple[PopulationModel, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def _draw_factors(pop: PopulationModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    hit = _FACTORS.get(id(pop))
+    if hit is not None and hit[0] is pop:
+        return hit[1]
+    m = len(pop.latents)
+    factors = (np.linalg.cholesky(pop.psi).T, np.linalg.inv(np.eye(m) - pop.beta).T, np.sqrt(pop.theta))
+    if len(_FACTORS) >= 8:
+        _FACTORS.clear()
+    _FACTORS[id(pop)] = (pop, factors)
+    return factors
 
 
 def draw_continuous(pop: PopulationModel, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -147,8 +164,16 @@ def draw_continuous(pop: PopulationModel, n: int, rng: np.random.Generator) -> n
 
 
 def cut_likert(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Codes ``1..k``: 1 + the number of thresholds below each response."""
-    return (np.searchsorted(thresholds, x, side="right") + 1).astype(np.int8)
+    """Codes ``1..k``: 1 + the number of thresholds at or below each (finite) response.
+
+    The same codes as ``np.searchsorted(thresholds, x, side="right") + 1``; one
+    comparison pass per threshold is several times faster for the few thresholds of a
+    Likert scale than a binary search per response.
+    """
+    codes = np.ones(np.shape(x), dtype=np.int8)
+    for t in np.asarray(thresholds, dtype=float):
+        codes += x >= t
+    return codes
 
 
 def _resolve_thresholds(likert: int, thresholds: Any, proportions: Any) -> tuple[np.ndarray, str]:
@@ -272,6 +297,77 @@ def simulate(
     same seed are the same respondents, and adding missingness blanks cells of the very
     data drawn without it.
     """
+    d = _draw(model, n, seed, likert=likert, thresholds=thresholds, population=population,
+              proportions=proportions, scenario=scenario, latent_means=latent_means,
+              departments=departments, skewness=skewness, kurtosis=kurtosis, missing=missing,
+              missing_rate=missing_rate, missing_mechanism=missing_mechanism, record=True)
+    meta = d.meta
+    df = pd.DataFrame(d.data, columns=model.items, copy=False)
+    if d.dept_col is not None:
+        df.insert(0, DEPARTMENT_COLUMN, d.dept_col)
+    if d.missing.rate > 0:
+        df, info = apply_missing(df, model.items, d.missing, _stream(d.seed, "missing"))
+        info["stream_spawn_key"] = list(STREAMS["missing"])
+        meta["missing"] = info
+    df.attrs["smsem"] = meta
+    return df
+
+
+def simulate_items(model: SEMModel, n: int = 300, seed: int = DEFAULT_SEED, **options: Any) -> np.ndarray:
+    """The item responses of :func:`simulate` as one float array, without a DataFrame.
+
+    ``simulate_items(model, n, seed, **options)`` equals
+    ``simulate(model, n, seed, **options)[model.items].to_numpy(dtype=float)`` (NaN where
+    missing) value for value: the same draws from the same streams. No metadata are
+    built; a Monte Carlo replication needs only the numbers.
+
+    Returns
+    -------
+    ndarray (n, p)
+        Columns in ``model.items`` order.
+    """
+    d = _draw(model, n, seed, record=False, **options)
+    x = d.data.astype(float)
+    if d.missing.rate > 0:
+        items = list(model.items)
+        mask, targets, _ = missing_mask(n, items, d.missing, _stream(d.seed, "missing"),
+                                        lambda c: x[:, items.index(c)], items)
+        cols = [items.index(c) for c in targets]
+        x[:, cols] = np.where(mask, np.nan, x[:, cols])
+    return x
+
+
+@dataclass
+class _Drawn:
+    """Complete responses of one :func:`simulate` call, before missingness."""
+
+    data: np.ndarray  # (n, p): int8 Likert codes or floats, model.items order
+    dept_col: np.ndarray | None
+    missing: MissingSpec
+    seed: int
+    meta: dict[str, Any] | None  # the sidecar record (record=True)
+
+
+def _draw(
+    model: SEMModel,
+    n: int,
+    seed: int,
+    *,
+    likert: int = 5,
+    thresholds: Sequence[float] | str | None = None,
+    population: PopulationSpec | None = None,
+    proportions: Sequence[float] | None = None,
+    scenario: str | Path | Scenario | None = None,
+    latent_means: Mapping[str, float] | None = None,
+    departments: Sequence[Department] | None = None,
+    skewness: float | Sequence[float] | Mapping[str, float] | None = None,
+    kurtosis: float | Sequence[float] | Mapping[str, float] | None = None,
+    missing: MissingSpec | None = None,
+    missing_rate: float = 0.0,
+    missing_mechanism: str = "mcar",
+    record: bool,
+) -> _Drawn:
+    """Validate the options of :func:`simulate` and draw the complete responses."""
     n = check_int("n", n, low=1)
     seed = check_seed(seed)
     likert = check_int("likert", likert, low=0, high=11)
@@ -322,7 +418,7 @@ def simulate(
                                       0.0 if skewness is None else skewness,
                                       0.0 if kurtosis is None else kurtosis)
             chunks = vm.chunks(size, rng, CHUNK_ROWS)
-            if g == 0:
+            if g == 0 and record:
                 extra["nonnormal"] = {
                     "method": "Vale-Maurelli (Fleishman power polynomials), as lavaan simulateData",
                     "skewness": dict(zip(pop.items, vm.skewness.tolist())),
@@ -337,6 +433,8 @@ def simulate(
                 x += shift
             data[start:start + len(x)] = cut_likert(x, th) if likert else x
             start += len(x)
+        if not record:
+            continue
         rec = {"name": dep.name, "n": size, "share": dep.share, **_mean_record(pop, mu)}
         if departments or nonnormal:
             rec["stream_spawn_key"] = list(STREAMS["responses"] + (g,))
@@ -348,12 +446,11 @@ def simulate(
         order = _stream(seed, "department_order").permutation(n)
         data, dept_col = data[order], labels[order]
         extra["departments"] = records
-    elif any(records[0]["latent_means"].values()):
+    elif record and any(records[0]["latent_means"].values()):
         extra["mean_structure"] = {k: v for k, v in records[0].items()
                                    if k in ("item_intercepts", "latent_means", "structural_intercepts")}
-    df = pd.DataFrame(data, columns=model.items, copy=False)
-    if dept_col is not None:
-        df.insert(0, DEPARTMENT_COLUMN, dept_col)
+    if not record:
+        return _Drawn(data, dept_col, missing, seed, None)
     meta: dict[str, Any] = {
         "model": model.name,
         "n": n,
@@ -367,12 +464,7 @@ def simulate(
     if th_method not in (None, "symmetric", "given"):
         meta["threshold_method"] = th_method
     meta.update(extra)
-    if missing.rate > 0:
-        df, info = apply_missing(df, model.items, missing, _stream(seed, "missing"))
-        info["stream_spawn_key"] = list(STREAMS["missing"])
-        meta["missing"] = info
-    df.attrs["smsem"] = meta
-    return df
+    return _Drawn(data, dept_col, missing, seed, meta)
 
 
 def _mean_record(pop: PopulationModel, mu: np.ndarray) -> dict[str, Any]:
