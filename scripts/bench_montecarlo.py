@@ -14,9 +14,13 @@ come from this one run; each ratio is smsem / baseline.
 The runner gets more replications (``--reps``) than the baseline (``--naive-reps``) so
 that its clock runs for seconds, not milliseconds; rates are per replication.
 
+``--stages`` also times each stage of a fast-path replication on its own (simulating,
+the sample covariance, the batched fit, SEs/std.all/fit indices, and the rest of the
+runner: store and summary), in chunks of 128, and prints milliseconds per replication.
+
 Usage::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/bench_montecarlo.py [--reps 2000] [--naive-reps 60] [--jobs 2]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/bench_montecarlo.py [--reps 2000] [--naive-reps 60] [--jobs 2] [--stages]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import tempfile
 import time
 import warnings
 
+import numpy as np
 import semopy
 
 import smsem
@@ -42,6 +47,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stages", action="store_true", help="also time each stage of a replication")
     args = ap.parse_args()
     logging.getLogger("semopy").setLevel(logging.ERROR)
 
@@ -98,6 +104,42 @@ def main() -> None:
         print(f"  ratio {k} / naive fit + SEs: {rates[k] / rates[base]:.1f}x "
               f"(vs fit only: {rates[k] / rates[base_fit]:.1f}x; "
               f"vs simulate + fit + SEs: {rates[k] / rates['naive semopy loop, simulate + fit + inspect']:.1f}x)")
+    if args.stages:
+        stages(study(2048, "fast"))
+
+
+def stages(cfg) -> None:
+    """Milliseconds per replication of each stage of the fast path (2048 replications)."""
+    from smsem.estimate import ml
+    from smsem.estimate.batched import fit_batch
+    from smsem.montecarlo.fast import cell_plan, fit_chunk
+    from smsem.montecarlo.replication import _simulate_cell_items
+
+    cell, reps, chunk = cfg.cells[0], cfg.replications, 128
+    plan = cell_plan(cfg, cell.effect_multiplier)
+    t = [time.perf_counter()]
+    xs = [_simulate_cell_items(cfg, cell, r, plan.columns) for r in range(reps)]
+    t.append(time.perf_counter())
+    s = np.stack([ml.sample_moments(x)[1] for x in xs])
+    t.append(time.perf_counter())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in range(0, reps, chunk):
+            fit_batch(plan.pmap, s[c:c + chunk], plan.start, structure=plan.structure)
+        t.append(time.perf_counter())
+        for c in range(0, reps, chunk):
+            fit_chunk(plan, s[c:c + chunk], np.full(len(s[c:c + chunk]), cell.n))
+        t.append(time.perf_counter())
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_study(cfg, tmp, progress=False)
+        total = time.perf_counter() - t0
+    ms = [1e3 * (b - a) / reps for a, b in zip(t, t[1:])]
+    print(f"stages, ms per replication ({reps} replications, chunks of {chunk}):")
+    print(f"  simulate {ms[0]:.3f}; sample covariance {ms[1]:.3f}; batched fit {ms[2]:.3f}; "
+          f"SEs, std.all, fit indices {ms[3] - ms[2]:.3f}")
+    print(f"  whole study (run_study, 1 process) {1e3 * total / reps:.3f}; "
+          f"runner, store and summary (the rest) {1e3 * total / reps - sum(ms[:2]) - ms[3]:.3f}")
 
 
 if __name__ == "__main__":

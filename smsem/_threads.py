@@ -19,9 +19,10 @@ __all__ = ["single_thread"]
 @lru_cache(maxsize=1)
 def _controller() -> ThreadpoolController:
     # Load the BLAS of numpy and the one scipy bundles before the scan, so both are found.
-    import numpy.linalg  # noqa: F401
-    import scipy.linalg  # noqa: F401
+    import importlib
 
+    for name in ("numpy.linalg", "scipy.linalg"):
+        importlib.import_module(name)
     return ThreadpoolController()
 
 

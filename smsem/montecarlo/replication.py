@@ -98,7 +98,9 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
         except _FAILURES:
             out[r] = reference_replication(cell, r, config)  # reports the error
             continue
-        x = x[~np.isnan(x).any(axis=1)]  # listwise deletion, as smsem.fit
+        incomplete = np.isnan(x).any(axis=1)
+        if incomplete.any():
+            x = x[~incomplete]  # listwise deletion, as smsem.fit
         if len(x) <= p or len(x) < plan.pmap.n_free:
             out[r] = reference_replication(cell, r, config)  # reports too few rows
             continue

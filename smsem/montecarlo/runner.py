@@ -32,7 +32,7 @@ Task = tuple[Cell, int]
 Chunk = tuple[Cell, tuple[int, ...]]
 #: Most replications of one cell fitted together on the fast path (a chunk's rows
 #: do not depend on the chunking; it only amortizes Python overhead).
-MAX_CHUNK = 128
+MAX_CHUNK = 256
 
 
 def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, force: bool = False) -> Store:
