@@ -353,3 +353,25 @@ def test_frozen_text_summary():
     if os.environ.get("SMSEM_UPDATE_GOLDEN"):
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("variant", ["semicolon-bom", "tab-utf16", "latin1-pipe", "parquet"])
+def test_answers_are_read_like_surveys(tmp_path, inst, variant):
+    """Spreadsheet exports reach the diagnostic through the survey reader (smsem.io.read_table)."""
+    from smsem.diagnostic import diagnose_file
+
+    df = simulate_diagnostic(level="defined", n=30, seed=4, missing=0.05)
+    df["department"] = df["department"].str.replace("marketing", "marketing é")  # a non-ASCII label
+    plain = tmp_path / "plain.csv"
+    df.to_csv(plain, index=False)
+    path = tmp_path / f"{variant}.dat"
+    if variant == "parquet":
+        path = tmp_path / "d.parquet"
+        df.to_parquet(path, index=False)
+    else:
+        sep, enc = {"semicolon-bom": (";", "utf-8-sig"), "tab-utf16": ("\t", "utf-16"),
+                    "latin1-pipe": ("|", "latin-1")}[variant]
+        path.write_bytes(df.to_csv(index=False, sep=sep).encode(enc))
+    ref = diagnose_file(plain, group="department").respondents
+    got = diagnose_file(path, group="department").respondents
+    pd.testing.assert_frame_equal(got, ref)

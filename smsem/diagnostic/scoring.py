@@ -24,22 +24,20 @@ _EMPTY = ("", "NA", "nan", "NaN")
 
 def read_answers(path: str | Path, instrument: Instrument, *, group: str | None = None,
                  org: str | None = None) -> pd.DataFrame:
-    """Read a diagnostic CSV and validate it (see :func:`validate_answers`).
+    """Read a diagnostic table and validate it (see :func:`validate_answers`).
+
+    The file is read by :func:`smsem.io.read_table`, as surveys are: comma, semicolon, tab
+    or ``|`` delimited text in UTF-8 (with or without BOM), UTF-16 or Latin-1, or Parquet.
 
     Raises
     ------
     DataError
         Unreadable file, missing column, or a bad answer (naming column, row and value).
     """
+    from ..io import read_table
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
+    df = read_table(path)
     return validate_answers(df, instrument, group=group, org=org, source=str(path))
 
 
