@@ -17,7 +17,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from lavaan_ref import fit_measures, match, params, rel_err, smsem_fit, std  # noqa: E402
 
-CASES = ["poldem_ml", "poldem_mlm", "hs_ml", "hs_mlm", "integrative_ml", "integrative_mlm", "integrative_fiml"]
+CASES = ["poldem_ml", "poldem_mlm", "hs_ml", "hs_mlm", "integrative_ml", "integrative_mlm", "integrative_fiml",
+         "covariates_ml", "covariates_mlm", "covariates_fiml", "covariates_random_ml"]
 
 print(f"{'case':18s} {'est':>9s} {'se_rel':>9s} {'std_all':>9s} {'stdse_rel':>9s} {'chi2_rel':>9s} {'indices':>9s}")
 for case in CASES:

@@ -53,13 +53,35 @@ cases <- list(
   list(case = "integrative_mlm", model = "models/integrative.lav",
        data = "data/synthetic/integrative_n300_seed1.csv", estimator = "MLM", missing = "listwise"),
   list(case = "integrative_fiml", model = "models/integrative.lav",
-       data = "data/synthetic/integrative_n300_seed1_missing.csv", estimator = "ML", missing = "ml")
+       data = "data/synthetic/integrative_n300_seed1_missing.csv", estimator = "ML", missing = "ml"),
+  # Observed covariates (data: python scripts/make_covariate_data.py). smsem treats them as
+  # random (fixed.x = FALSE): the same estimates, SEs, chi2, df and baseline as lavaan's
+  # default fixed.x = TRUE, which the *_fixedx cases record for the comparison.
+  list(case = "covariates_ml", model = "tests/reference/lavaan/integrative_covariates.lav",
+       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
+       fixed_x = FALSE),
+  list(case = "covariates_ml_fixedx", model = "tests/reference/lavaan/integrative_covariates.lav",
+       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
+       fixed_x = TRUE),
+  list(case = "covariates_mlm", model = "tests/reference/lavaan/integrative_covariates.lav",
+       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "MLM", missing = "listwise",
+       fixed_x = FALSE),
+  list(case = "covariates_mlm_fixedx", model = "tests/reference/lavaan/integrative_covariates.lav",
+       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "MLM", missing = "listwise",
+       fixed_x = TRUE),
+  list(case = "covariates_random_ml", model = "tests/reference/lavaan/integrative_covariates_random.lav",
+       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
+       fixed_x = TRUE),
+  list(case = "covariates_fiml", model = "tests/reference/lavaan/integrative_covariates.lav",
+       data = "tests/reference/lavaan/integrative_covariates_missing.csv", estimator = "ML", missing = "ml",
+       fixed_x = FALSE)
 )
 
 for (cs in cases) {
   dat <- read.csv(cs$data)
+  fixed_x <- if (is.null(cs$fixed_x)) TRUE else cs$fixed_x  # lavaan's default unless the case says
   fit <- sem(read_model(cs$model), data = dat, estimator = cs$estimator, missing = cs$missing,
-             likelihood = "normal")
+             likelihood = "normal", fixed.x = fixed_x)
   pe <- parameterEstimates(fit, ci = TRUE, level = 0.95)
   pe <- pe[, intersect(c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper"),
                        names(pe))]
@@ -76,8 +98,9 @@ for (cs in cases) {
   wjson(list(
     case = cs$case, model = cs$model, data = cs$data,
     r_version = R.version.string, lavaan_version = as.character(packageVersion("lavaan")),
-    call = sprintf('sem(model, data, estimator = "%s", missing = "%s", likelihood = "normal")',
-                   cs$estimator, cs$missing),
+    call = sprintf('sem(model, data, estimator = "%s", missing = "%s", likelihood = "normal", fixed.x = %s)',
+                   cs$estimator, cs$missing, fixed_x),
+    fixed_x = fixed_x,
     estimator = cs$estimator, lavaan_internal_estimator = opt$estimator, missing = opt$missing,
     likelihood = opt$likelihood,
     information = opt$information[1], se = opt$se, test = paste(opt$test, collapse = ","),

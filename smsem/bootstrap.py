@@ -32,6 +32,7 @@ from scipy import stats
 
 from ._threads import single_thread
 from ._validation import check_int, check_option, check_real, check_seed
+from .estimate import fitindices as fitidx
 from .estimate.backend import ParamMap
 from .estimate.batched import FAIL_REASONS, ModelStructure, fit_batch, resample_counts, weighted_moments
 from .estimate.results import FitResults
@@ -144,20 +145,22 @@ def bca_ci(
 FIT_INDICES = ("chi2", "cfi", "tli", "rmsea")
 
 
-def fit_indices(fmin: np.ndarray, s: np.ndarray, n: int, n_free: int) -> np.ndarray:
+def fit_indices(fmin: np.ndarray, s: np.ndarray, n: int, n_free: int, fixed_x: np.ndarray | None = None
+                ) -> np.ndarray:
     """chi2, CFI, TLI and RMSEA (B, 4) from ``F_min`` and the fitted covariances.
 
-    lavaan's ML definitions with N: ``chi2 = N F``; the baseline (independence) model has
-    the closed-form ``F_b = log|diag S| - log|S|`` with ``p (p - 1) / 2`` df; CFI is
-    clipped to [0, 1]; ``RMSEA = sqrt(max(chi2 - df, 0) / (df N))``. (semopy divides
-    RMSEA by N - 1 and does not clip CFI; at n = 300 the difference is below 1e-4.)
+    lavaan's ML definitions with N: ``chi2 = N F``; the baseline model has the closed
+    form :func:`smsem.estimate.fitindices.baseline_fmin` (``log|diag S| - log|S|`` without
+    fixed covariates ``fixed_x``) with :func:`~smsem.estimate.fitindices.baseline_df` df;
+    CFI is clipped to [0, 1]; ``RMSEA = sqrt(max(chi2 - df, 0) / (df N))``. (semopy
+    divides RMSEA by N - 1 and does not clip CFI; at n = 300 the difference is below 1e-4.)
     """
+    fixed_x = np.array([], dtype=np.intp) if fixed_x is None else fixed_x
     p = s.shape[1]
     df = p * (p + 1) / 2 - n_free
-    df_b = p * (p - 1) / 2
+    df_b = fitidx.baseline_df(p, len(fixed_x))
     chi2 = n * fmin
-    _, logdet = np.linalg.slogdet(s)
-    chi2_b = n * (np.log(np.diagonal(s, axis1=1, axis2=2)).sum(axis=1) - logdet)
+    chi2_b = n * fitidx.baseline_fmin(s, fixed_x)
     with np.errstate(invalid="ignore", divide="ignore"):
         d, d_b = np.maximum(chi2 - df, 0.0), np.maximum(chi2_b - df_b, 0.0)
         den = np.maximum(d, d_b)
@@ -179,6 +182,7 @@ class _Targets:
     effects: tuple[tuple[int, int], ...]         # (outcome, source) with an indirect path
     loadings: tuple[tuple[int, int], ...] = ()   # (item, latent) of every non-zero loading
     htmt_blocks: tuple[tuple[int, ...], ...] = ()  # item indices of each construct with >= 2 items
+    fixed_x: tuple[int, ...] = ()                  # lavaan's fixed covariates (saturated in the baseline)
 
     @classmethod
     def build(cls, res: FitResults) -> "_Targets":
@@ -225,8 +229,9 @@ class _Targets:
         for a_pos, a in enumerate(keys):
             for b in keys[a_pos + 1:]:
                 names += [f"htmt:{inner[a]}~{inner[b]}", f"htmt2:{inner[a]}~{inner[b]}"]
+        fixed_x = tuple(int(i) for i in fitidx.fixed_x_index(obs, res.model.parsed.fixed_x))
         return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings,
-                   tuple(blocks[j] for j in keys))
+                   tuple(blocks[j] for j in keys), fixed_x)
 
     def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
                 n: int) -> np.ndarray:
@@ -256,7 +261,7 @@ class _Targets:
                 ind = total - beta[:, y, x]
                 ratio = sd[:, x] / sd[:, y]
                 cols.append(np.stack([ind, ind * ratio, total * ratio], axis=2).reshape(theta.shape[0], -1))
-            cols.append(fit_indices(fmin, s, n, st.n_free))
+            cols.append(fit_indices(fmin, s, n, st.n_free, np.array(self.fixed_x, dtype=np.intp)))
             if len(self.htmt_blocks) > 1:
                 cols.append(_htmt_columns(s, self.htmt_blocks))
         return np.concatenate(cols, axis=1)

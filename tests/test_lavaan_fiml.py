@@ -16,29 +16,39 @@ import smsem
 from lavaan_ref import ROOT, fit_measures, match, meta, params, rel_err, smsem_fit, std
 
 CASE = "integrative_fiml"
+# The same survey with two observed covariates (SIZE with 5% missing, TENURE), fitted by
+# lavaan with fixed.x = FALSE: covariates are random, so FIML also uses the cases where
+# a covariate is missing; item intercepts are conditional on the covariates' means.
+CASES = [CASE, "covariates_fiml"]
+
+
+@pytest.fixture(scope="module", params=CASES)
+def case(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def res():
-    return smsem_fit(CASE)
+def res(case):
+    return smsem_fit(case)
 
 
-def test_meta(res):
-    m = meta(CASE)
+def test_meta(res, case):
+    m = meta(case)
     assert m["missing"] == "ml" and m["information"] == "observed" and m["nobs_used"] == res.n == 300
 
 
-def test_estimates_and_ses(res):
-    j = match(res.params, params(CASE))
+def test_estimates_and_ses(res, case):
+    j = match(res.params, params(case))
     assert np.abs(j.est - j.est_lav).max() < 1e-3
     free = j.se_lav > 0
-    assert ((j.op == "~1") & free).sum() == 22  # one free intercept per item; latent means 0
+    # One free intercept (mean) per observed variable; latent means 0.
+    assert ((j.op == "~1") & free).sum() == len(res.param_map.base.observed)
     assert rel_err(j.se[free], j.se_lav[free]).max() < 0.01
 
 
 @pytest.mark.parametrize("kind", ["std.all", "std.lv"])
-def test_standardized(res, kind):
-    ref = std(CASE)
+def test_standardized(res, case, kind):
+    ref = std(case)
     ref = ref[ref.type == kind].drop(columns="type")
     col = kind.replace(".", "_")
     ours = res.standardized.rename(columns={col: "est.std", f"{col}_se": "se_std"})
@@ -48,8 +58,8 @@ def test_standardized(res, kind):
     assert rel_err(j.se_std[pos], j.se[pos]).max() < 0.01
 
 
-def test_fit_indices(res):
-    fi, ref = res.fit_indices, fit_measures(CASE)
+def test_fit_indices(res, case):
+    fi, ref = res.fit_indices, fit_measures(case)
     assert fi["df"] == ref["df"] and fi["npar"] == ref["npar"]
     assert rel_err(fi["chi2"], ref["chisq"]) < 1e-3
     assert rel_err(fi["baseline_chi2"], ref["baseline.chisq"]) < 1e-3

@@ -20,7 +20,8 @@ import pytest
 
 from lavaan_ref import fit_measures, match, meta, params, rel_err, smsem_fit, std
 
-CASES = ["poldem_ml", "hs_ml", "integrative_ml", "poldem_mlm", "hs_mlm", "integrative_mlm"]
+CASES = ["poldem_ml", "hs_ml", "integrative_ml", "covariates_ml",
+         "poldem_mlm", "hs_mlm", "integrative_mlm", "covariates_mlm"]
 ML_CASES = [c for c in CASES if c.endswith("_ml")]
 
 EST_TOL = 1e-3    # absolute, estimates and standardized estimates
@@ -117,9 +118,38 @@ def test_mlm_scaled_indices(case):
         assert abs(fi[ours] - ref[lav]) < IDX_TOL, (ours, fi[ours], ref[lav])
 
 
-@pytest.mark.parametrize("case", ["poldem", "hs", "integrative"])
+@pytest.mark.parametrize("case", ["poldem", "hs", "integrative", "covariates"])
 def test_mlm_keeps_ml_estimates_and_changes_ses(case):
     a, b = smsem_fit(f"{case}_ml"), smsem_fit(f"{case}_mlm")
     assert np.allclose(a.params.est, b.params.est, atol=1e-9)
     free = a.params.se.notna()
     assert not np.allclose(a.params.se[free], b.params.se[free], rtol=1e-3)
+
+
+@pytest.mark.parametrize("case", ["covariates_ml", "covariates_mlm"])
+def test_observed_covariates_match_lavaans_default_fixed_x(case):
+    """smsem frees the covariates' (co)variances (lavaan's fixed.x = FALSE, the reference
+    above); lavaan's default fixed.x = TRUE fixes them at the sample values. Estimates,
+    chi2, df, the baseline model and the unscaled indices are the same under both, and so
+    are the ML SEs; npar, logl, AIC and BIC count the covariates' moments only under
+    fixed.x = FALSE. MLM's robust SEs and scaled statistics are fixed.x = FALSE's: lavaan's
+    default conditions its Gamma on the covariates (SEs up to 1.1% apart on these data)."""
+    res = smsem_fit(case)
+    ref, fixed = fit_measures(case), fit_measures(f"{case}_fixedx")
+    fi = res.fit_indices
+    assert fi["df"] == fixed["df"] == 237 and fi["baseline_df"] == fixed["baseline.df"] == 275
+    for ours, lav in (("chi2", "chisq"), ("baseline_chi2", "baseline.chisq")):
+        assert rel_err(fi[ours], fixed[lav]) < CHI2_RTOL, ours
+    for ours in ("cfi", "tli", "rmsea"):
+        assert abs(fi[ours] - fixed[ours]) < IDX_TOL, ours
+    assert fi["npar"] == ref["npar"] == fixed["npar"] + 3  # SIZE, TENURE variances and covariance
+    # Every parameter lavaan estimates under fixed.x = TRUE has smsem's value and SE.
+    j = match(res.params, params(case))
+    k = match(res.params, params(f"{case}_fixedx"))
+    free = k.se_lav > 0
+    assert np.abs(k.est - k.est_lav).max() < EST_TOL
+    if case == "covariates_ml":
+        assert rel_err(k.se[free], k.se_lav[free]).max() < SE_RTOL
+    # The covariates' (co)variances: sample values (fixed by lavaan, estimated by smsem).
+    cov = (j.op == "~~") & j.lhs.isin(["SIZE", "TENURE"]) & j.rhs.isin(["SIZE", "TENURE"])
+    assert cov.sum() == 3 and np.abs(j.est[cov] - k.est_lav[cov]).max() < EST_TOL

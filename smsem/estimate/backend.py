@@ -41,7 +41,40 @@ def semopy_syntax(parsed: ParsedModel) -> str:
         elif p.label is not None:
             mod = f"{p.label}*"
         lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")
+    lines += exogenous_covariances(parsed)
     return "\n".join(lines)
+
+
+def exogenous_covariances(parsed: ParsedModel) -> list[str]:
+    """The ``~~`` statements smsem adds for observed covariates, as lavaan's ``sem()``.
+
+    semopy fixes the variances and covariances of observed exogenous variables without
+    counting them out of the degrees of freedom. smsem frees them instead: the
+    variances and covariances of lavaan's fixed covariates (``ov.x``), whose ML estimates
+    are then the sample values lavaan fixes them to, so every other estimate, SE, chi2
+    and df equals lavaan's default (and ``npar``, ``logl``, AIC, BIC equal lavaan's
+    ``fixed.x = FALSE``); and the variance of a covariate named in a user's ``~~``
+    formula, which lavaan treats as random.
+    """
+    written = {frozenset((p.lhs, p.rhs)) for p in parsed.parameters if p.op == "~~"}
+    fixed_x = parsed.fixed_x
+    out = []
+    for i, a in enumerate(fixed_x):
+        for b in fixed_x[i:]:
+            if frozenset((a, b)) not in written:
+                out.append(f"{a} ~~ {b}")
+    exo = parsed.exogenous_observed
+    for i, v in enumerate(exo):
+        if v in fixed_x:
+            continue
+        if frozenset((v,)) not in written:
+            out.append(f"{v} ~~ {v}")
+        # lavaan leaves a random covariate uncorrelated with the other observed
+        # covariates unless told otherwise; semopy would fix the sample covariance.
+        for w in exo[:i] + exo[i + 1:]:
+            if frozenset((v, w)) not in written and (w in fixed_x or exo.index(w) > i):
+                out.append(f"{v} ~~ 0*{w}")
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 from scipy import optimize
@@ -26,7 +27,7 @@ from .backend import ParamMap
 from .ml import sigma_jacobian
 from .standardized import delta_jacobian
 
-__all__ = ["Patterns", "em_saturated", "fiml_loglik", "fit_fiml", "independence_loglik"]
+__all__ = ["Patterns", "em_saturated", "fiml_loglik", "fit_fiml", "independence_loglik", "baseline_loglik"]
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -169,6 +170,19 @@ def independence_loglik(x: np.ndarray) -> float:
         var = v.var()
         ll += -len(v) / 2 * (_LOG2PI + np.log(var) + 1.0)
     return float(ll)
+
+
+def baseline_loglik(x: np.ndarray, fixed_x: Sequence[int] = ()) -> float:
+    """Log-likelihood of lavaan's baseline model: independent variables, except that the
+    fixed covariates ``fixed_x`` (positions) keep an unrestricted covariance (by EM)."""
+    x_idx = [int(i) for i in fixed_x]
+    if len(x_idx) < 2:
+        return independence_loglik(x)
+    rest = [j for j in range(x.shape[1]) if j not in x_idx]
+    block = x[:, x_idx]
+    block = block[~np.isnan(block).all(axis=1)]  # rows without any covariate add nothing
+    _, _, ll_x, _ = em_saturated(block, Patterns.from_data(block))
+    return independence_loglik(x[:, rest]) + ll_x
 
 
 @dataclass(frozen=True)

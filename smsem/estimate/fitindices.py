@@ -7,11 +7,13 @@ no estimation. N is the number of cases (lavaan's ``likelihood = "normal"``), no
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["CUTOFFS", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "srmr", "information_criteria"]
+__all__ = ["CUTOFFS", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "srmr", "information_criteria",
+           "baseline_fmin", "baseline_df", "fixed_x_index"]
 
 #: The cut-offs most used in marketing (Hu and Bentler 1999; Hair et al.):
 #: name -> (comparison, threshold).
@@ -21,6 +23,36 @@ CUTOFFS: dict[str, tuple[str, float]] = {
     "rmsea": ("<=", 0.06),
     "srmr": ("<=", 0.08),
 }
+
+
+def fixed_x_index(observed: Sequence[str], fixed_x: Sequence[str]) -> np.ndarray:
+    """Positions of lavaan's fixed covariates (``ParsedModel.fixed_x``) in ``observed``."""
+    obs = list(observed)
+    return np.array([obs.index(v) for v in fixed_x], dtype=np.intp)
+
+
+def baseline_df(p: int, k: int = 0) -> float:
+    """Degrees of freedom of lavaan's baseline model: ``p (p - 1) / 2`` covariances,
+    less the ``k (k - 1) / 2`` among fixed covariates, which it leaves free."""
+    return p * (p - 1) / 2 - k * (k - 1) / 2
+
+
+def baseline_fmin(s: np.ndarray, fixed_x: np.ndarray | Sequence[int] = ()) -> np.ndarray:
+    """ML discrepancy ``F_b`` of lavaan's baseline model at sample covariance(s) ``s``.
+
+    The baseline makes the variables independent, except that the covariances among the
+    fixed covariates stay at their sample values (lavaan's ``fixed.x``); its ML fit is
+    ``Sigma_b = diag(S)`` with that block of ``S``, so ``tr(S Sigma_b^-1) = p`` and
+    ``F_b = sum of log s_ii over the other variables + log|S_xx| - log|S|``. Works on
+    one matrix or a stack (..., p, p), elementwise per matrix.
+    """
+    s = np.asarray(s, dtype=float)
+    x = np.asarray(fixed_x, dtype=np.intp)
+    logdiag = np.log(np.diagonal(s, axis1=-2, axis2=-1))
+    out = logdiag.sum(axis=-1) - np.linalg.slogdet(s)[1]
+    if x.size > 1:
+        out = out - logdiag[..., x].sum(axis=-1) + np.linalg.slogdet(s[..., x[:, None], x])[1]
+    return out
 
 
 def meets_cutoff(name: str, value: float) -> bool | None:

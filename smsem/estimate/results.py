@@ -17,7 +17,7 @@ from ..model.spec import SEMModel
 from . import fiml, ml, robust
 from . import fitindices as fitidx
 from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
-from .standardized import STD_COLUMNS, standardize, standardized_table
+from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardized_table
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
@@ -245,9 +245,10 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
-def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
+def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray
                 ) -> tuple[dict[str, float], np.ndarray]:
-    """Fit indices and the covariance of the estimates of a complete-data ML / MLM fit."""
+    """Fit indices and the covariance of the estimates of a complete-data ML / MLM fit
+    (``fixed_x``: positions of lavaan's fixed covariates, kept saturated in the baseline)."""
     n, p = x.shape
     _, s = ml.sample_moments(x)
     sigma = pm.matrices_at(theta).implied_cov
@@ -255,8 +256,8 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
     info = ml.expected_information(jac, sigma)
     df = p * (p + 1) / 2 - pm.n_free
     chi2 = n * ml.f_ml(s, sigma)
-    chi2_b = n * ml.f_ml(s, np.diag(np.diag(s)))
-    df_b = p * (p - 1) / 2
+    chi2_b = n * float(fitidx.baseline_fmin(s, fixed_x))
+    df_b = fitidx.baseline_df(p, len(fixed_x))
     logl = ml.loglik_normal(s, sigma, n)
     logl_h1 = ml.loglik_normal(s, s, n)
     ind = _indices(chi2, df, chi2_b, df_b, n, pm.n_free, logl, logl_h1, fitidx.srmr(s, sigma))
@@ -274,7 +275,7 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str
     if df <= 0:  # a saturated model has no test statistic to scale
         return ind, vcov
     c = robust.sb_scaling(delta, w, gamma, df)
-    c_b = robust.baseline_scaling(s, gamma)
+    c_b = robust.baseline_scaling(s, gamma, fixed_x)
     chi2_s, chi2_bs = chi2 / c, chi2_b / c_b
     lo, hi = fitidx.rmsea_ci(chi2, c * df, n)  # lavaan: unscaled chi2 on df = tr(U Gamma)
     lo_r, hi_r = fitidx.rmsea_ci(chi2_s, df, n, c_hat=c)
@@ -374,13 +375,51 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     if not polished:
         warnings.warn("Fisher scoring did not converge after the optimizer; estimates may be imprecise",
                       ConvergenceWarning, stacklevel=2)
-    indices, vcov = _ml_indices(pm, theta, xa, estimator)
+    xidx = fitidx.fixed_x_index(obs, model.parsed.fixed_x)
+    indices, vcov = _ml_indices(pm, theta, xa, estimator, xidx)
     rows = _rows(sfit)
     mx = pm.matrices_at(theta)
     std_all, _ = standardize(mx, rows)
     params = _param_table(pm, theta, vcov, rows, std_all)
     return FitResults(model, x, dropped, params, indices, bool(sfit.success and polished), mx,
                       theta.copy(), pm, vcov, estimator=estimator, missing=missing)
+
+
+def _lavaan_intercepts(pm: ParamMap, theta: np.ndarray, nu: np.ndarray, vcov: np.ndarray,
+                       covariates: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(theta, intercepts)`` and their covariance in lavaan's parametrization.
+
+    smsem's FIML mean structure gives every observed variable a free mean ``nu`` (the
+    latent intercepts are 0). lavaan gives an observed covariate its mean and passes it
+    through the regressions: an item's intercept is its mean less
+    ``[Lambda (I - B)^-1 alpha]`` with ``alpha`` the covariates' means. The likelihood is
+    the same (both mean structures are saturated); only the reported item intercepts, and
+    their SEs (delta method, central differences), differ when latent variables are
+    regressed on observed covariates. Without covariates this is the identity.
+    """
+    k = pm.n_free
+    est = np.concatenate([theta, nu])
+    inner, obs = list(pm.base.inner), list(pm.base.observed)
+    cov_in = [inner.index(v) for v in covariates if v in inner]
+    cov_ob = [obs.index(v) for v in covariates if v in inner]
+    if not cov_in:
+        return est, vcov
+    items = np.array([j for j in range(len(obs)) if j not in cov_ob], dtype=np.intp)
+
+    def transform(e: np.ndarray) -> np.ndarray:
+        mx = pm.matrices_at(e[:k])
+        alpha = np.zeros(len(inner))
+        alpha[cov_in] = e[k:][cov_ob]
+        shift = mx.lambda_ @ np.linalg.solve(np.eye(len(inner)) - mx.beta, alpha)
+        out = e.copy()
+        out[k + items] -= shift[items]
+        return out
+
+    # Only the item intercepts move: their rows of the Jacobian by central differences,
+    # the rest is the identity (so theta's covariance is left exactly as it was).
+    jac = np.eye(len(est))
+    jac[k + items] = delta_jacobian(lambda e: transform(e)[k + items], est)
+    return transform(est), jac @ vcov @ jac.T
 
 
 def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
@@ -426,15 +465,16 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
     npar = pm.n_free + p
     df = p * (p + 1) / 2 + p - npar
     chi2 = 2 * (logl_h1 - ff.loglik)
-    chi2_b = 2 * (logl_h1 - fiml.independence_loglik(xa))
-    indices = _indices(chi2, df, chi2_b, p * (p - 1) / 2, n, npar, ff.loglik, logl_h1,
+    xidx = fitidx.fixed_x_index(obs, model.parsed.fixed_x)
+    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, xidx))
+    indices = _indices(chi2, df, chi2_b, fitidx.baseline_df(p, len(xidx)), n, npar, ff.loglik, logl_h1,
                        fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
     latents = [v for v in mx_names(pm) if v not in obs]
     rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
-    std_all, _ = standardize(mx, rows, ff.nu)
-    est = np.concatenate([ff.theta, ff.nu])
-    params = _param_table(pm, est, ff.vcov, rows, std_all)
+    est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, ff.vcov, model.parsed.exogenous_observed)
+    std_all, _ = standardize(mx, rows, est[pm.n_free:])
+    params = _param_table(pm, est, vcov_rep, rows, std_all)
     k = pm.n_free
     return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
-                      ff.vcov[:k, :k].copy(), estimator="ML", missing="fiml", means=ff.nu.copy(),
-                      vcov_means=ff.vcov)
+                      ff.vcov[:k, :k].copy(), estimator="ML", missing="fiml", means=est[k:].copy(),
+                      vcov_means=vcov_rep)

@@ -13,6 +13,8 @@ covariance and ``Delta = d vech(Sigma) / d theta``. Then
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .ml import vech_indices, weight_matrix
@@ -44,12 +46,17 @@ def sb_scaling(delta: np.ndarray, w: np.ndarray, gamma: np.ndarray, df: float) -
     return float(np.trace(u @ gamma) / df)
 
 
-def baseline_scaling(s: np.ndarray, gamma: np.ndarray) -> float:
-    """Scaling factor of the independence model (free variances only), fitted at ``diag(S)``."""
+def baseline_scaling(s: np.ndarray, gamma: np.ndarray, fixed_x: Sequence[int] = ()) -> float:
+    """Scaling factor of the baseline model fitted at ``diag(S)``: free variances, and free
+    covariances among the fixed covariates ``fixed_x`` (positions), as lavaan's baseline."""
     p = s.shape[0]
     r, c = vech_indices(p)
-    delta = np.zeros((len(r), p))
-    for k in range(p):
-        delta[(r == k) & (c == k), k] = 1.0
-    w = weight_matrix(np.diag(np.diag(s)))
-    return sb_scaling(delta, w, gamma, p * (p - 1) / 2)
+    x = [int(i) for i in fixed_x]
+    cells = [(k, k) for k in range(p)] + [(a, b) for i, a in enumerate(x) for b in x[i + 1:]]
+    delta = np.zeros((len(r), len(cells)))
+    for j, (a, b) in enumerate(cells):
+        delta[((r == a) & (c == b)) | ((r == b) & (c == a)), j] = 1.0
+    sigma_b = np.diag(np.diag(s))
+    sigma_b[np.ix_(x, x)] = s[np.ix_(x, x)]
+    w = weight_matrix(sigma_b)
+    return sb_scaling(delta, w, gamma, p * (p - 1) / 2 - len(x) * (len(x) - 1) / 2)

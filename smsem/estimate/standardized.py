@@ -62,7 +62,11 @@ def standardize(mx: Matrices, rows: Sequence[Row], means: np.ndarray | None = No
                     all_[k] = v / cov_in[a, a]
                     lv[k] = v / sd_lv(lhs) ** 2
                 else:
-                    all_[k] = lv[k] = v / np.sqrt(abs(mx.psi[a, a]) * abs(mx.psi[b, b]))
+                    all_[k] = v / np.sqrt(abs(mx.psi[a, a]) * abs(mx.psi[b, b]))
+                    # std.lv scales only the latent side(s): two observed covariates keep
+                    # their covariance.
+                    lv[k] = v / (np.sqrt(abs(mx.psi[a, a])) if lhs in latent else 1.0) \
+                        / (np.sqrt(abs(mx.psi[b, b])) if rhs in latent else 1.0)
             else:
                 a, b = obs[lhs], obs[rhs]
                 v = mx.theta[a, b]

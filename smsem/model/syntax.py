@@ -100,6 +100,34 @@ class ParsedModel:
         return tuple(out)
 
     @property
+    def exogenous_observed(self) -> list[str]:
+        """Observed variables that are only predictors: right of ``~``, never left of it,
+        never an indicator. In order of appearance."""
+        return list(self._exogenous_observed[0])
+
+    @property
+    def fixed_x(self) -> list[str]:
+        """lavaan's ``ov.x``: the exogenous observed variables named in no ``~~`` formula.
+
+        lavaan's ``sem()`` (``fixed.x = TRUE``) fixes their variances and covariances at
+        the sample values; a covariate written into a ``~~`` formula is random instead.
+        """
+        return list(self._exogenous_observed[1])
+
+    @cached_property
+    def _exogenous_observed(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        lat = set(self._latents)
+        lhs = {p.lhs for p in self.parameters if p.op == "~"}
+        indicators = {p.rhs for p in self.parameters if p.op == "=~"}
+        exo: list[str] = []
+        for p in self.parameters:
+            if p.op == "~" and p.rhs not in lat and p.rhs not in lhs and p.rhs not in indicators \
+                    and p.rhs not in exo:
+                exo.append(p.rhs)
+        in_cov = {v for p in self.parameters if p.op == "~~" for v in (p.lhs, p.rhs)}
+        return tuple(exo), tuple(v for v in exo if v not in in_cov)
+
+    @property
     def regressions(self) -> list[ParameterSpec]:
         """The ``~`` statements."""
         return [p for p in self.parameters if p.op == "~"]

@@ -67,6 +67,8 @@ class CellPlan:
         std.all formula of each row and its two matrix indices.
     df : float
         Degrees of freedom of the model chi2.
+    fixed_x : ndarray of int
+        Positions in ``items`` of lavaan's fixed covariates (saturated in the baseline).
     pairs : tuple of ndarray
         The outer-product terms of ``dSigma/dtheta`` (see :func:`_pairs`).
     """
@@ -82,6 +84,7 @@ class CellPlan:
     a: np.ndarray
     b: np.ndarray
     df: float
+    fixed_x: np.ndarray
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -139,7 +142,8 @@ def cell_plan(config: StudyConfig, effect_multiplier: float) -> CellPlan:
     columns = np.array([pop_items.index(v) for v in obs], dtype=np.intp)
     return CellPlan(pm, st, start, tuple(obs), columns, tuple(rows), np.array(index, dtype=np.intp),
                     np.array(kind), np.array(a, dtype=np.intp), np.array(b, dtype=np.intp),
-                    float(p * (p + 1) / 2 - pm.n_free), _pairs(st))
+                    float(p * (p + 1) / 2 - pm.n_free),
+                    fitidx.fixed_x_index(obs, ana_model.parsed.fixed_x), _pairs(st))
 
 
 _INFO_BLOCK = 16
@@ -309,11 +313,10 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
     inv_diag = _inverse_diagonal(info)
     std = _std_all(plan, parts)
     s_ok = s[ok]
-    # Independence model in closed form: F_ML(S, diag S) = sum log s_ii - log|S|.
-    logdiag = np.log(np.diagonal(s_ok, axis1=1, axis2=2)).sum(axis=1)
-    _, logdet_s = np.linalg.slogdet(s_ok)
+    # Baseline model in closed form (independence; fixed covariates saturated).
+    fmin_b = fitidx.baseline_fmin(s_ok, plan.fixed_x)
     p = s.shape[1]
-    df, df_b = plan.df, p * (p - 1) / 2
+    df, df_b = plan.df, fitidx.baseline_df(p, len(plan.fixed_x))
     n_ok = n[ok].astype(float)
     chi2_all = n_ok * res.fmin[ok]
     # Elementwise (one value per replication, whatever the chunk); NaN when df = 0.
@@ -332,7 +335,7 @@ def fit_chunk(plan: CellPlan, s: np.ndarray, n: np.ndarray) -> list[dict[str, An
             continue
         nb = int(n[b])
         chi2 = float(chi2_all[t])
-        chi2_b = float(nb * (logdiag[t] - logdet_s[t]))
+        chi2_b = float(nb * fmin_b[t])
         out[b] = {
             "status": "ok", "reason": "", "improper": 0, "improper_reason": "", "n_used": nb,
             "chi2": chi2, "df": float(df),

@@ -1,0 +1,68 @@
+"""Observed covariates (exogenous observed predictors) as lavaan's ``sem()`` treats them.
+
+semopy fixes the variances and covariances of observed exogenous variables without taking
+them out of the degrees of freedom; smsem frees them (``smsem.estimate.backend.
+exogenous_covariances``), which reproduces lavaan: the estimates, SEs, chi2, df and the
+baseline model of lavaan's default ``fixed.x = TRUE`` (and everything of ``fixed.x =
+FALSE``). References: ``Rscript scripts/lavaan_reference.R`` on
+``tests/reference/lavaan/integrative_covariates*.{lav,csv}`` (data by
+``python scripts/make_covariate_data.py``). The ML, MLM and FIML cases run in
+``test_lavaan_ml.py`` and ``test_lavaan_fiml.py``; the tolerances are theirs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import smsem
+from lavaan_ref import REF, fit_measures, match, params, rel_err, smsem_fit
+from smsem.estimate.backend import exogenous_covariances
+
+EST_TOL, SE_RTOL, CHI2_RTOL, IDX_TOL = 1e-3, 0.01, 1e-3, 1e-3
+
+
+def _parsed(name: str):
+    return smsem.parse_lavaan((REF / name).read_text(encoding="utf-8"))
+
+
+def test_covariates_are_found_as_lavaan_names_them():
+    plain = _parsed("integrative_covariates.lav")
+    assert plain.exogenous_observed == plain.fixed_x == ["TENURE", "SIZE"]  # lavNames(fit, "ov.x")
+    assert exogenous_covariances(plain) == ["TENURE ~~ TENURE", "TENURE ~~ SIZE", "SIZE ~~ SIZE"]
+    random = _parsed("integrative_covariates_random.lav")
+    assert random.exogenous_observed == ["TENURE", "SIZE"] and random.fixed_x == ["TENURE"]
+    # SIZE is random (named in SIZE ~~ COM): its variance is free and, as in lavaan, it is
+    # uncorrelated with the fixed covariate.
+    assert exogenous_covariances(random) == ["TENURE ~~ TENURE", "SIZE ~~ SIZE", "SIZE ~~ 0*TENURE"]
+    assert exogenous_covariances(smsem.load_model("integrative").parsed) == []  # latent predictors only
+
+
+def test_random_covariate_matches_lavaan():
+    res = smsem_fit("covariates_random_ml")
+    ref, fm, fi = params("covariates_random_ml"), fit_measures("covariates_random_ml"), res.fit_indices
+    j = match(res.params, ref)
+    assert np.abs(j.est - j.est_lav).max() < EST_TOL
+    free = j.se_lav > 0
+    assert rel_err(j.se[free], j.se_lav[free]).max() < SE_RTOL
+    # lavaan fixes the fixed covariate's variance (SE 0); smsem estimates it (its sample value).
+    assert list(j._key[~free & j.se.notna()]) == [("TENURE", "~~", "TENURE")]
+    assert fi["df"] == fm["df"] and fi["baseline_df"] == fm["baseline.df"] and fi["npar"] == fm["npar"] + 1
+    for ours, lav in (("chi2", "chisq"), ("baseline_chi2", "baseline.chisq")):
+        assert rel_err(fi[ours], fm[lav]) < CHI2_RTOL, ours
+    for name in ("cfi", "tli", "rmsea", "srmr"):
+        assert abs(fi[name] - fm[name]) < IDX_TOL, name
+
+
+@pytest.mark.parametrize("case", ["covariates_ml", "covariates_random_ml"])
+def test_bootstrap_fit_indices_use_lavaans_baseline(case):
+    """The bootstrap's closed-form fit indices (baseline with the fixed covariates'
+    covariances free) equal the fit's at the sample estimate."""
+    res = smsem_fit(case)
+    boot = smsem.bootstrap(res, n_boot=20, seed=1)
+    est = dict(zip(boot.names, boot.estimate))
+    fi = res.fit_indices
+    assert est["fit:chi2"] == pytest.approx(fi["chi2"], rel=1e-6)
+    assert est["fit:cfi"] == pytest.approx(fi["cfi"], abs=1e-6)
+    assert est["fit:tli"] == pytest.approx(fi["tli"], abs=1e-6)
+    assert est["fit:rmsea"] == pytest.approx(fi["rmsea"], abs=1e-6)
