@@ -39,6 +39,12 @@ hs <- lavaan::HolzingerSwineford1939[, paste0("x", 1:9)]
 wcsv(pd, "PoliticalDemocracy.csv")
 wcsv(hs, "HolzingerSwineford1939.csv")
 
+cov_case <- function(case, estimator, fixed_x, model = "integrative_covariates.lav",
+                     data = "integrative_covariates.csv", missing = "listwise") {
+  list(case = case, model = file.path(out, model), data = file.path(out, data), estimator = estimator,
+       missing = missing, fixed_x = fixed_x)
+}
+
 cases <- list(
   list(case = "poldem_ml", model = "tests/reference/lavaan/poldem.lav",
        data = "tests/reference/lavaan/PoliticalDemocracy.csv", estimator = "ML", missing = "listwise"),
@@ -57,24 +63,12 @@ cases <- list(
   # Observed covariates (data: python scripts/make_covariate_data.py). smsem treats them as
   # random (fixed.x = FALSE): the same estimates, SEs, chi2, df and baseline as lavaan's
   # default fixed.x = TRUE, which the *_fixedx cases record for the comparison.
-  list(case = "covariates_ml", model = "tests/reference/lavaan/integrative_covariates.lav",
-       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
-       fixed_x = FALSE),
-  list(case = "covariates_ml_fixedx", model = "tests/reference/lavaan/integrative_covariates.lav",
-       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
-       fixed_x = TRUE),
-  list(case = "covariates_mlm", model = "tests/reference/lavaan/integrative_covariates.lav",
-       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "MLM", missing = "listwise",
-       fixed_x = FALSE),
-  list(case = "covariates_mlm_fixedx", model = "tests/reference/lavaan/integrative_covariates.lav",
-       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "MLM", missing = "listwise",
-       fixed_x = TRUE),
-  list(case = "covariates_random_ml", model = "tests/reference/lavaan/integrative_covariates_random.lav",
-       data = "tests/reference/lavaan/integrative_covariates.csv", estimator = "ML", missing = "listwise",
-       fixed_x = TRUE),
-  list(case = "covariates_fiml", model = "tests/reference/lavaan/integrative_covariates.lav",
-       data = "tests/reference/lavaan/integrative_covariates_missing.csv", estimator = "ML", missing = "ml",
-       fixed_x = FALSE)
+  cov_case("covariates_ml", "ML", FALSE),
+  cov_case("covariates_ml_fixedx", "ML", TRUE),
+  cov_case("covariates_mlm", "MLM", FALSE),
+  cov_case("covariates_mlm_fixedx", "MLM", TRUE),
+  cov_case("covariates_random_ml", "ML", TRUE, model = "integrative_covariates_random.lav"),
+  cov_case("covariates_fiml", "ML", FALSE, data = "integrative_covariates_missing.csv", missing = "ml")
 )
 
 for (cs in cases) {
