@@ -351,9 +351,16 @@ def _resolve_columns(df: pd.DataFrame, model: SEMModel, source: str,
     return found
 
 
-def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: bool) -> pd.Series:
-    """Float codes of one column (NaN = missing), or a DataError at the first bad cell."""
+def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: bool,
+             scale: bool = True) -> pd.Series:
+    """Float codes of one column (NaN = missing), or a DataError at the first bad cell.
+
+    ``scale=False`` (an observed variable that is not a questionnaire item, e.g. a
+    covariate): any finite number; true/false become 1/0.
+    """
     if pd.api.types.is_bool_dtype(raw):
+        if not scale:
+            return raw.astype(float)
         raise DataError(f"{source}: column {label} holds true/false values, not {k}-point scale codes; "
                         f"recode it to 1..{k}")
     if pd.api.types.is_numeric_dtype(raw):
@@ -372,10 +379,15 @@ def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: boo
         bad = values.isna() & ~empty
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{source}: column {label}, row {i + 1}: value {str(raw.iloc[i])!r} is not a number; "
-                        f"use the codes 1..{k} and leave missing answers empty")
+        hint = f"use the codes 1..{k} and leave missing answers empty" if scale else "leave missing values empty"
+        raise DataError(f"{source}: column {label}, row {i + 1}: value {str(raw.iloc[i])!r} is not a number; {hint}")
     v = values.to_numpy()
     finite = np.isfinite(v) | np.isnan(v)
+    if not scale:
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise DataError(f"{source}: column {label}, row {i + 1}: value {v[i]:g} is not a finite number")
+        return values
     ok = np.isnan(v) | (finite & (v >= 1) & (v <= k) & (v == np.round(v)))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
@@ -422,9 +434,10 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
 
     Errors (:class:`DataError` naming column, row and value; :class:`SpecError` for a
     model variable that is neither latent nor a column): missing or duplicated item
-    columns, non-numeric values, codes outside ``1..scale_points``, items without any
-    answer, rows without any answer, constant items, fewer complete rows than
-    ``max(items + 1, free parameters)``, a singular sample covariance.
+    columns, non-numeric values, codes outside ``1..scale_points`` (indicators of latent
+    variables; other observed variables, such as covariates, need only be finite
+    numbers), items without any answer, rows without any answer, constant items, fewer
+    complete rows than ``max(items + 1, free parameters)``, a singular sample covariance.
 
     Warnings: :class:`MissingDataWarning` (an item or the listwise-deleted share of rows
     above ``missing_threshold``), :class:`ReverseCodedWarning` (negative item-rest
@@ -446,11 +459,14 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
     decimal_comma = df.attrs.get("smsem_delimiter", ";") != ","
     labels = [str(c).strip() for c in df.columns]
     items = [it for it in model.items if it in found]
+    # Indicators of latent variables are questionnaire items on the k-point scale; other
+    # observed variables (covariates such as company size) need only be numbers.
+    indicators = {p.rhs for p in model.parsed.parameters if p.op == "=~"}
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for it in items:
         j = found[it]
         out[it] = _numeric(df.iloc[:, j].reset_index(drop=True), _label(labels[j], it), k, source,
-                           decimal_comma).to_numpy()
+                           decimal_comma, scale=it in indicators).to_numpy()
     miss = out.isna().to_numpy()
     for c, it in enumerate(items):
         if miss[:, c].all():

@@ -13,6 +13,7 @@ FALSE``). References: ``Rscript scripts/lavaan_reference.R`` on
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import smsem
@@ -66,3 +67,39 @@ def test_bootstrap_fit_indices_use_lavaans_baseline(case):
     assert est["fit:cfi"] == pytest.approx(fi["cfi"], abs=1e-6)
     assert est["fit:tli"] == pytest.approx(fi["tli"], abs=1e-6)
     assert est["fit:rmsea"] == pytest.approx(fi["rmsea"], abs=1e-6)
+
+
+def test_validation_checks_covariates_as_numbers_not_scale_codes():
+    """Questionnaire items must be 1..K codes; a covariate (not an indicator) any finite number."""
+    from smsem.exceptions import DataError
+    from smsem.io import validate_survey
+
+    model = smsem.load_model(str(REF / "integrative_covariates.lav"))
+    data = pd.read_csv(REF / "integrative_covariates.csv")
+    out = validate_survey(data, model)
+    assert out["SIZE"].min() < 0 and np.array_equal(out["TENURE"], data["TENURE"])  # taken as they are
+    bad = data.astype({"TENURE": object})
+    bad.loc[4, "TENURE"] = "n/a?"
+    with pytest.raises(DataError, match=r"column TENURE, row 5: value 'n/a\?' is not a number; leave missing"):
+        validate_survey(bad, model)
+    bad = data.copy()
+    bad.loc[2, "SIZE"] = np.inf
+    with pytest.raises(DataError, match=r"column SIZE, row 3: value inf is not a finite number"):
+        validate_survey(bad, model)
+    bad = data.astype({"OP1": float})
+    bad.loc[0, "OP1"] = 2.5  # an item still has to be a scale code
+    with pytest.raises(DataError, match=r"column OP1, row 1: value 2.5 is not an integer code"):
+        validate_survey(bad, model)
+
+
+def test_cli_fits_a_model_with_covariates():
+    import json
+
+    from conftest import run_cli
+
+    out = run_cli("fit", str(REF / "integrative_covariates.csv"), "--model", str(REF / "integrative_covariates.lav"),
+                  "--boot", "0", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    fit = json.loads(out.stdout)["fit"]
+    ref = fit_measures("covariates_ml_fixedx")  # lavaan's default
+    assert fit["df"] == ref["df"] and abs(fit["chi2"] - ref["chisq"]) < 1e-3 * ref["chisq"]
