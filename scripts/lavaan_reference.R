@@ -60,6 +60,11 @@ cases <- list(
        data = "data/synthetic/integrative_n300_seed1.csv", estimator = "MLM", missing = "listwise"),
   list(case = "integrative_fiml", model = "models/integrative.lav",
        data = "data/synthetic/integrative_n300_seed1_missing.csv", estimator = "ML", missing = "ml"),
+  # MLR: Huber-White SEs from the observed information, Yuan-Bentler (Mplus) scaled test.
+  list(case = "integrative_mlr", model = "models/integrative.lav",
+       data = "data/synthetic/integrative_n300_seed1.csv", estimator = "MLR", missing = "listwise"),
+  list(case = "integrative_fiml_mlr", model = "models/integrative.lav",
+       data = "data/synthetic/integrative_n300_seed1_missing.csv", estimator = "MLR", missing = "ml"),
   # Observed covariates (data: python scripts/make_covariate_data.py). smsem treats them as
   # random (fixed.x = FALSE): the same estimates, SEs, chi2, df and baseline as lavaan's
   # default fixed.x = TRUE, which the *_fixedx cases record for the comparison.
@@ -68,7 +73,9 @@ cases <- list(
   cov_case("covariates_mlm", "MLM", FALSE),
   cov_case("covariates_mlm_fixedx", "MLM", TRUE),
   cov_case("covariates_random_ml", "ML", TRUE, model = "integrative_covariates_random.lav"),
-  cov_case("covariates_fiml", "ML", FALSE, data = "integrative_covariates_missing.csv", missing = "ml")
+  cov_case("covariates_fiml", "ML", FALSE, data = "integrative_covariates_missing.csv", missing = "ml"),
+  cov_case("covariates_mlr", "MLR", FALSE),
+  cov_case("covariates_fiml_mlr", "MLR", FALSE, data = "integrative_covariates_missing.csv", missing = "ml")
 )
 
 for (cs in cases) {

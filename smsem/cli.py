@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
-    fit.add_argument("--estimator", choices=["ML", "MLM"], default="ML",
-                     help="ML (default, lavaan's sem()) or MLM (robust SEs, Satorra-Bentler scaled chi2)")
+    fit.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+                     help="ML (default, lavaan's sem()), MLM (robust SEs, Satorra-Bentler scaled chi2; "
+                          "complete data) or MLR (Huber-White SEs, Yuan-Bentler scaled chi2; also with "
+                          "--missing fiml)")
     fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
                      help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
                           "needs --boot 0)")
@@ -199,8 +201,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
                           "and cannot resample cases with missing items yet")
-    if args.missing == "fiml" and args.estimator != "ML":
-        raise OptionError(f"--missing fiml works with --estimator ML only, got {args.estimator}")
+    if args.missing == "fiml" and args.estimator == "MLM":
+        raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
+                          "which needs complete data")
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable
 

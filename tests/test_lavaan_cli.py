@@ -67,9 +67,18 @@ def test_fiml_markdown(run_cli):
     assert "| COM1 ~1 |" in r.stdout
 
 
+def test_mlr_with_fiml_text(run_cli):
+    r = run_cli("fit", str(MISSING), "--boot", "0", "--missing", "fiml", "--estimator", "MLR")
+    assert r.returncode == 0, r.stderr
+    ref = fit_measures("integrative_fiml_mlr")
+    assert "MLR (Huber-White SEs, Yuan-Bentler scaled chi2)" in r.stdout and "FIML" in r.stdout
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("chi2 scaled (Yuan-Bentler)"))
+    assert f"{ref['chisq.scaled']:.3f}" in line
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--missing", "fiml", "--boot", "10"], "--boot 0"),
-    (["--missing", "fiml", "--boot", "0", "--estimator", "MLM"], "ML only"),
+    (["--missing", "fiml", "--boot", "0", "--estimator", "MLM"], "ML or MLR"),
     (["--estimator", "WLS"], "invalid choice"),
 ])
 def test_option_errors_are_one_line(run_cli, args, msg):

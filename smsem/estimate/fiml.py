@@ -27,7 +27,8 @@ from .backend import ParamMap
 from .ml import sigma_jacobian
 from .standardized import delta_jacobian
 
-__all__ = ["Patterns", "em_saturated", "fiml_loglik", "fit_fiml", "independence_loglik", "baseline_loglik"]
+__all__ = ["Patterns", "em_saturated", "fiml_loglik", "fit_fiml", "independence_loglik", "baseline_loglik",
+           "baseline_moments", "negloglik", "observed_information"]
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -193,6 +194,7 @@ class FimlFit:
     vcov: np.ndarray      # of (theta, nu), inverse observed information
     converged: bool
     message: str
+    hessian: np.ndarray   # of -loglik / N at (theta, nu): the observed information per case
 
 
 def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
@@ -206,16 +208,7 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
     pat = pat or Patterns.from_data(x)
     k = pm.n_free
     n = pat.n
-
-    def negll(z: np.ndarray) -> tuple[float, np.ndarray]:
-        sigma = pm.matrices_at(z[:k]).implied_cov
-        ll, g_mu, g_sig = fiml_loglik(pat, z[k:], sigma, grad=True)
-        if not np.isfinite(ll):
-            return np.inf, np.zeros_like(z)
-        jac = sigma_jacobian(pm, z[:k])
-        g = np.concatenate([np.einsum("ij,kij->k", g_sig, jac), g_mu])
-        return -ll / n, -g / n
-
+    negll = negloglik(pm, pat)
     z = np.concatenate([theta0, nu0]).astype(float)
     res = optimize.minimize(negll, z, jac=True, method="L-BFGS-B",
                             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9})
@@ -237,7 +230,43 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
         converged = False
         message = "Newton refinement did not reach a step below 1e-9"
     vcov = np.linalg.inv(hess) / n
-    return FimlFit(z[:k].copy(), z[k:].copy(), -negll(z)[0] * n, vcov, converged, message)
+    return FimlFit(z[:k].copy(), z[k:].copy(), -negll(z)[0] * n, vcov, converged, message, hess)
+
+
+def negloglik(pm: ParamMap, pat: Patterns):
+    """``z = (theta, nu) -> (-loglik / N, its gradient)``: the casewise likelihood of the
+    model with free intercepts ``nu`` (one per observed variable)."""
+    k, n = pm.n_free, pat.n
+
+    def negll(z: np.ndarray) -> tuple[float, np.ndarray]:
+        sigma = pm.matrices_at(z[:k]).implied_cov
+        ll, g_mu, g_sig = fiml_loglik(pat, z[k:], sigma, grad=True)
+        if not np.isfinite(ll):
+            return np.inf, np.zeros_like(z)
+        jac = sigma_jacobian(pm, z[:k])
+        g = np.concatenate([np.einsum("ij,kij->k", g_sig, jac), g_mu])
+        return -ll / n, -g / n
+
+    return negll
+
+
+def observed_information(pm: ParamMap, pat: Patterns, z: np.ndarray) -> np.ndarray:
+    """Observed information per case at ``z = (theta, nu)``: the Hessian of ``-loglik / N``."""
+    return _hessian(negloglik(pm, pat), z)
+
+
+def baseline_moments(x: np.ndarray, fixed_x: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """ML means and covariance of lavaan's baseline model (see :func:`baseline_loglik`)."""
+    mu = np.nanmean(x, axis=0)
+    sigma = np.diag(np.nanvar(x, axis=0))
+    x_idx = [int(i) for i in fixed_x]
+    if len(x_idx) >= 2:
+        block = x[:, x_idx]
+        block = block[~np.isnan(block).all(axis=1)]
+        m, s, _, _ = em_saturated(block, Patterns.from_data(block))
+        mu[x_idx] = m
+        sigma[np.ix_(x_idx, x_idx)] = s
+    return mu, sigma
 
 
 def _hessian(negll, z: np.ndarray) -> np.ndarray:

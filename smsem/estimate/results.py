@@ -14,7 +14,7 @@ from scipy import stats
 from .._validation import check_option
 from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning
 from ..model.spec import SEMModel
-from . import fiml, ml, robust
+from . import fiml, ml, mlr, robust
 from . import fitindices as fitidx
 from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
 from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardized_table
@@ -44,9 +44,9 @@ class FitResults:
         lavaan's ``fitMeasures()`` under smsem's names: ``chi2, df, pvalue, baseline_chi2,
         baseline_df, cfi, tli, rmsea, rmsea_ci_lower, rmsea_ci_upper`` (90%),
         ``rmsea_pvalue`` (H0: RMSEA <= .05), ``srmr, logl, unrestricted_logl, aic, bic,
-        bic2, npar, ntotal``; with MLM also ``chi2_scaled, pvalue_scaled, scaling_factor,
-        baseline_chi2_scaled, cfi_scaled, tli_scaled, rmsea_scaled`` (and its CI) and
-        ``rmsea_robust`` (and its CI).
+        bic2, npar, ntotal``; with MLM and MLR also ``chi2_scaled, pvalue_scaled,
+        scaling_factor, baseline_chi2_scaled, baseline_scaling_factor, cfi_scaled,
+        tli_scaled, rmsea_scaled`` (and its CI); with MLM ``rmsea_robust`` (and its CI).
     converged : bool
     matrices : Matrices
         Estimated model matrices.
@@ -58,9 +58,9 @@ class FitResults:
         rebuilds the model matrices, e.g. for delta-method derivatives.
     vcov : ndarray
         Covariance matrix of ``start``: inverse expected information / N for ML
-        (lavaan's default), the sandwich for MLM, the inverse observed information for FIML.
+        (lavaan's default), the sandwich for MLM and MLR, the inverse observed information for FIML.
     estimator : str
-        ``"ML"`` or ``"MLM"``.
+        ``"ML"``, ``"MLM"`` or ``"MLR"``.
     missing : str
         ``"listwise"`` or ``"fiml"``.
     means : ndarray or None
@@ -130,8 +130,8 @@ class FitResults:
         """The main fit indices with the cut-offs most used in marketing.
 
         Columns ``index, value, cutoff, ok`` (``ok`` is True/False where a cut-off applies:
-        CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08; None otherwise). Under MLM the
-        scaled chi2, CFI, TLI and RMSEA are listed too.
+        CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08; None otherwise). Under MLM and MLR
+        the scaled chi2, CFI, TLI and RMSEA are listed too.
         """
         fi = self.fit_indices
         names = ["chi2", "df", "pvalue", "baseline_chi2", "baseline_df", "cfi", "tli", "rmsea",
@@ -268,6 +268,8 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, 
             warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
                           "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
             return ind, np.full_like(info, np.nan)
+    if estimator == "MLR":
+        return ind, _mlr_listwise(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
     delta = ml.vech(jac).T
     w = ml.weight_matrix(sigma)
     gamma = robust.gamma_adf(x)
@@ -276,10 +278,52 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, 
         return ind, vcov
     c = robust.sb_scaling(delta, w, gamma, df)
     c_b = robust.baseline_scaling(s, gamma, fixed_x)
+    ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
+    lo_r, hi_r = fitidx.rmsea_ci(chi2 / c, df, n, c_hat=c)
+    ind.update({
+        "rmsea_robust": fitidx.rmsea(chi2, df, n, c_hat=c),  # lavaan: unscaled chi2 here, scaled in the CI
+        "rmsea_ci_lower_robust": lo_r,
+        "rmsea_ci_upper_robust": hi_r,
+    })
+    return ind, vcov
+
+
+def _mlr_listwise(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
+                  ind: dict[str, float], df: float, chi2: float, chi2_b: float, df_b: float) -> np.ndarray:
+    """MLR on complete data (lavaan: no mean structure): Huber-White vcov of ``theta``; adds
+    the Yuan-Bentler scaled indices to ``ind``."""
+    k = pm.n_free
+    pat = fiml.Patterns.from_data(x)
+    xbar = x.mean(axis=0)
+    # At the sample means the information is block-diagonal between theta and the means,
+    # so the theta block alone gives theta's sandwich.
+    hess = fiml.observed_information(pm, pat, np.concatenate([theta, xbar]))[:k, :k]
+    scores = mlr.model_scores(pm, x, theta, xbar)[:, :k]
+    try:
+        vcov = mlr.sandwich(hess, scores)
+    except np.linalg.LinAlgError:  # report, never crash (issue 8)
+        warnings.warn("the observed information matrix is singular: robust standard errors and the scaled test "
+                      "are unavailable (NaN); the model may be empirically under-identified",
+                      SingularInformationWarning, stacklevel=4)
+        return np.full_like(hess, np.nan)
+    if df > 0:
+        h1 = mlr.h1_trace(x, pat, xbar, s, means=False)
+        c = (h1 - mlr.h0_trace(hess, scores)) / df
+        sig_b = np.diag(np.diag(s))
+        sig_b[np.ix_(fixed_x, fixed_x)] = s[np.ix_(fixed_x, fixed_x)]
+        c_b = (h1 - mlr.baseline_h0_trace(x, pat, xbar, sig_b, fixed_x, means=False)) / df_b
+        ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
+    return vcov
+
+
+def _scaled_indices(chi2: float, df: float, c: float, chi2_b: float, df_b: float, c_b: float,
+                    n: int) -> dict[str, float]:
+    """The scaled test and indices of MLM (Satorra-Bentler) and MLR (Yuan-Bentler), as lavaan:
+    ``chi2 / c``, the baseline's ``chi2_b / c_b``, CFI and TLI from both, RMSEA from ``chi2``
+    on ``c * df`` df (its CI by inverting the noncentral chi-square there)."""
     chi2_s, chi2_bs = chi2 / c, chi2_b / c_b
     lo, hi = fitidx.rmsea_ci(chi2, c * df, n)  # lavaan: unscaled chi2 on df = tr(U Gamma)
-    lo_r, hi_r = fitidx.rmsea_ci(chi2_s, df, n, c_hat=c)
-    ind.update({
+    return {
         "chi2_scaled": chi2_s,
         "pvalue_scaled": float(stats.chi2.sf(chi2_s, df)),
         "scaling_factor": c,
@@ -291,11 +335,7 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, 
         "rmsea_ci_lower_scaled": lo,
         "rmsea_ci_upper_scaled": hi,
         "rmsea_pvalue_scaled": fitidx.rmsea_pvalue(chi2, c * df, n),
-        "rmsea_robust": fitidx.rmsea(chi2, df, n, c_hat=c),  # lavaan: unscaled chi2 here, scaled in the CI
-        "rmsea_ci_lower_robust": lo_r,
-        "rmsea_ci_upper_robust": hi_r,
-    })
-    return ind, vcov
+    }
 
 
 def _indices(chi2: float, df: float, chi2_b: float, df_b: float, n: int, npar: int, logl: float,
@@ -323,7 +363,7 @@ def _indices(chi2: float, df: float, chi2_b: float, df_b: float, n: int, npar: i
     return out
 
 
-ESTIMATORS = ("ML", "MLM")
+ESTIMATORS = ("ML", "MLM", "MLR")
 MISSING = ("listwise", "fiml")
 
 
@@ -336,14 +376,18 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         From :func:`smsem.load_model`.
     data : DataFrame
         One row per respondent; must contain every item column of the model.
-    estimator : {"ML", "MLM"}, default="ML"
+    estimator : {"ML", "MLM", "MLR"}, default="ML"
         ``"ML"``: normal-theory ML, SEs from the expected information (lavaan's default).
         ``"MLM"``: the same estimates with robust (sandwich) SEs and the Satorra-Bentler
-        scaled chi2 and scaled CFI, TLI and RMSEA (lavaan's ``estimator = "MLM"``).
+        scaled chi2 and scaled CFI, TLI and RMSEA (lavaan's ``estimator = "MLM"``;
+        complete data). ``"MLR"``: the same estimates with Huber-White SEs from the observed
+        information and the Yuan-Bentler (Mplus) scaled chi2, CFI, TLI and RMSEA (lavaan's
+        ``estimator = "MLR"``), with complete data or FIML (:mod:`smsem.estimate.mlr`).
     missing : {"listwise", "fiml"}, default="listwise"
         ``"listwise"`` drops rows with a missing item (with a warning); ``"fiml"`` uses
         every observed value by full-information ML with item intercepts (lavaan's
-        ``missing = "ml"``; SEs from the observed information). FIML requires ``"ML"``.
+        ``missing = "ml"``; SEs from the observed information). FIML takes ``"ML"`` or
+        ``"MLR"`` (robust FIML).
 
     Returns
     -------
@@ -359,10 +403,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
     if missing == "fiml":
-        if estimator != "ML":
-            raise OptionError(f"missing='fiml' supports estimator 'ML' only, got {estimator!r} "
-                              "(lavaan's robust FIML is MLR, not implemented)")
-        return _fit_fiml(model, data)
+        if estimator == "MLM":
+            raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
+                              "not 'MLM', which needs complete data")
+        return _fit_fiml(model, data, robust=estimator == "MLR")
     x, dropped = _complete_cases(model, data)
     if dropped:
         warnings.warn(f"{dropped} row(s) with missing items were dropped (listwise deletion)", stacklevel=2)
@@ -422,7 +466,7 @@ def _lavaan_intercepts(pm: ParamMap, theta: np.ndarray, nu: np.ndarray, vcov: np
     return transform(est), jac @ vcov @ jac.T
 
 
-def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
+def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitResults:
     absent = [c for c in model.items if c not in data.columns]
     if absent:
         raise DataError(f"the data lack the item column(s) {', '.join(absent)} required by model {model.name!r}")
@@ -471,10 +515,27 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame) -> FitResults:
                        fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
     latents = [v for v in mx_names(pm) if v not in obs]
     rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
-    est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, ff.vcov, model.parsed.exogenous_observed)
+    vcov_z = ff.vcov
+    if robust:  # MLR: Huber-White SEs, Yuan-Bentler scaled test
+        scores = mlr.model_scores(pm, xa, ff.theta, ff.nu)
+        try:
+            vcov_z = mlr.sandwich(ff.hessian, scores)
+        except np.linalg.LinAlgError:  # report, never crash (issue 8)
+            warnings.warn("the observed information matrix is singular: robust standard errors and the scaled "
+                          "test are unavailable (NaN); the model may be empirically under-identified",
+                          SingularInformationWarning, stacklevel=3)
+            vcov_z = np.full_like(ff.hessian, np.nan)
+        if df > 0 and np.isfinite(vcov_z).all():
+            h1 = mlr.h1_trace(xa, pat, m_em, s_em, means=True)
+            c = (h1 - mlr.h0_trace(ff.hessian, scores)) / df
+            mu_b, sig_b = fiml.baseline_moments(xa, xidx)
+            df_b = fitidx.baseline_df(p, len(xidx))
+            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
+            indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
+    est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, vcov_z, model.parsed.exogenous_observed)
     std_all, _ = standardize(mx, rows, est[pm.n_free:])
     params = _param_table(pm, est, vcov_rep, rows, std_all)
     k = pm.n_free
     return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
-                      ff.vcov[:k, :k].copy(), estimator="ML", missing="fiml", means=est[k:].copy(),
-                      vcov_means=vcov_rep)
+                      vcov_z[:k, :k].copy(), estimator="MLR" if robust else "ML", missing="fiml",
+                      means=est[k:].copy(), vcov_means=vcov_rep)

@@ -41,12 +41,19 @@ def _ok(v: Any) -> str:
 
 def _title(res: "FitResults") -> str:
     miss = "FIML (lavaan missing = \"ml\")" if res.missing == "fiml" else "listwise deletion"
-    how = {"ML": "ML", "MLM": "MLM (robust SEs, Satorra-Bentler scaled chi2)"}[res.estimator]
+    how = {"ML": "ML", "MLM": "MLM (robust SEs, Satorra-Bentler scaled chi2)",
+           "MLR": "MLR (Huber-White SEs, Yuan-Bentler scaled chi2)"}[res.estimator]
     return f"Model fit: estimator {how}; missing data: {miss}; n = {res.n}"
 
 
+def _label(name: str, estimator: str) -> str:
+    if name == "chi2_scaled":
+        return "chi2 scaled (Yuan-Bentler)" if estimator == "MLR" else "chi2 scaled (Satorra-Bentler)"
+    return _LABELS.get(name, name)
+
+
 def _fit_rows(res: "FitResults") -> list[list[str]]:
-    return [[_LABELS.get(r.index, r.index), _num(r.value, r.index), r.cutoff, _ok(r.ok)]
+    return [[_label(r.index, res.estimator), _num(r.value, r.index), r.cutoff, _ok(r.ok)]
             for r in res.fit_table.itertuples(index=False)]
 
 

@@ -1,0 +1,71 @@
+"""MLR conformance with lavaan 0.6 (``estimator = "MLR"``): ML estimates, Huber-White SEs
+from the observed information, the Yuan-Bentler (Mplus) scaled chi2 and the scaled
+CFI, TLI and RMSEA — on complete data (no mean structure, as lavaan) and with
+``missing = "ml"`` (lavaan's robust FIML), with and without observed covariates.
+
+References: ``scripts/lavaan_reference.R`` (cases ``*_mlr``; options in the meta.json).
+Tolerances as in test_lavaan_ml.py (the issue's): estimates 1e-3, SEs 1% relative, chi2
+and scaling factors 0.1% relative, indices 1e-3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import smsem
+from lavaan_ref import fit_measures, match, meta, params, rel_err, smsem_fit, std
+from smsem.exceptions import OptionError
+
+CASES = ["integrative_mlr", "integrative_fiml_mlr", "covariates_mlr", "covariates_fiml_mlr"]
+EST_TOL, SE_RTOL, CHI2_RTOL, IDX_TOL = 1e-3, 0.01, 1e-3, 1e-3
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_meta_records_lavaans_mlr_options(case):
+    m = meta(case)
+    assert m["estimator"] == "MLR" and m["information"] == "observed"
+    assert m["se"] == "robust.huber.white" and m["test"] == "yuan.bentler.mplus"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_estimates_and_robust_ses(case):
+    res = smsem_fit(case)
+    assert res.estimator == "MLR"
+    j = match(res.params, params(case))
+    assert np.abs(j.est - j.est_lav).max() < EST_TOL
+    free = j.se_lav > 0
+    assert rel_err(j.se[free], j.se_lav[free]).max() < SE_RTOL
+    # Same estimates as ML, other SEs.
+    ml = smsem.fit(res.model, res.data, estimator="ML", missing=res.missing)
+    assert np.allclose(ml.params.est, res.params.est, atol=1e-9)
+    assert not np.allclose(ml.params.se.dropna(), res.params.se.dropna(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_scaled_test_and_indices(case):
+    fi, ref = smsem_fit(case).fit_indices, fit_measures(case)
+    assert fi["df"] == ref["df"] and fi["baseline_df"] == ref["baseline.df"] and fi["npar"] == ref["npar"]
+    for ours, lav in (("chi2", "chisq"), ("chi2_scaled", "chisq.scaled"), ("scaling_factor", "chisq.scaling.factor"),
+                      ("baseline_chi2", "baseline.chisq"), ("baseline_chi2_scaled", "baseline.chisq.scaled"),
+                      ("baseline_scaling_factor", "baseline.chisq.scaling.factor")):
+        assert rel_err(fi[ours], ref[lav]) < CHI2_RTOL, (ours, fi[ours], ref[lav])
+    for ours, lav in (("pvalue_scaled", "pvalue.scaled"), ("cfi_scaled", "cfi.scaled"), ("tli_scaled", "tli.scaled"),
+                      ("rmsea_scaled", "rmsea.scaled"), ("rmsea_ci_lower_scaled", "rmsea.ci.lower.scaled"),
+                      ("rmsea_ci_upper_scaled", "rmsea.ci.upper.scaled"), ("cfi", "cfi"), ("rmsea", "rmsea")):
+        assert abs(fi[ours] - ref[lav]) < IDX_TOL, (ours, fi[ours], ref[lav])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_standardized_ses_follow_the_robust_vcov(case):
+    res, ref = smsem_fit(case), std(case)
+    ref = ref[ref.type == "std.all"].drop(columns="type")
+    j = match(res.standardized[["lhs", "op", "rhs", "std_all", "std_all_se"]], ref)
+    assert np.abs(j.std_all - j["est.std"]).max() < EST_TOL
+    pos = j.se > 1e-6
+    assert rel_err(j.std_all_se[pos], j.se[pos]).max() < SE_RTOL
+
+
+def test_mlm_with_fiml_is_refused_in_one_line(model, survey):
+    with pytest.raises(OptionError, match="supports estimators 'ML' and 'MLR'"):
+        smsem.fit(model, survey, estimator="MLM", missing="fiml")
