@@ -247,7 +247,7 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
 
 def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray
                 ) -> tuple[dict[str, float], np.ndarray]:
-    """Fit indices and the covariance of the estimates of a complete-data ML / MLM fit
+    """Fit indices and the covariance of the estimates of a complete-data ML / MLM / MLR fit
     (``fixed_x``: positions of lavaan's fixed covariates, kept saturated in the baseline)."""
     n, p = x.shape
     _, s = ml.sample_moments(x)
@@ -309,9 +309,8 @@ def _mlr_listwise(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray,
     if df > 0:
         h1 = mlr.h1_trace(x, pat, xbar, s, means=False)
         c = (h1 - mlr.h0_trace(hess, scores)) / df
-        sig_b = np.diag(np.diag(s))
-        sig_b[np.ix_(fixed_x, fixed_x)] = s[np.ix_(fixed_x, fixed_x)]
-        c_b = (h1 - mlr.baseline_h0_trace(x, pat, xbar, sig_b, fixed_x, means=False)) / df_b
+        mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
+        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=False)) / df_b
         ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
     return vcov
 
