@@ -56,6 +56,16 @@ def test_scaled_test_and_indices(case):
         assert abs(fi[ours] - ref[lav]) < IDX_TOL, (ours, fi[ours], ref[lav])
 
 
+@pytest.mark.parametrize("case", ["integrative_mlr", "covariates_mlr"])
+def test_robust_rmsea_of_complete_data(case):
+    """lavaan's rmsea.robust with complete data (FIML's version, Savalei's, is not computed)."""
+    fi, ref = smsem_fit(case).fit_indices, fit_measures(case)
+    for ours, lav in (("rmsea_robust", "rmsea.robust"), ("rmsea_ci_lower_robust", "rmsea.ci.lower.robust"),
+                      ("rmsea_ci_upper_robust", "rmsea.ci.upper.robust")):
+        assert abs(fi[ours] - ref[lav]) < IDX_TOL, (ours, fi[ours], ref[lav])
+    assert "rmsea_robust" not in smsem_fit("integrative_fiml_mlr").fit_indices
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_standardized_ses_follow_the_robust_vcov(case):
     res, ref = smsem_fit(case), std(case)

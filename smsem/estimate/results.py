@@ -46,7 +46,8 @@ class FitResults:
         ``rmsea_pvalue`` (H0: RMSEA <= .05), ``srmr, logl, unrestricted_logl, aic, bic,
         bic2, npar, ntotal``; with MLM and MLR also ``chi2_scaled, pvalue_scaled,
         scaling_factor, baseline_chi2_scaled, baseline_scaling_factor, cfi_scaled,
-        tli_scaled, rmsea_scaled`` (and its CI); with MLM ``rmsea_robust`` (and its CI).
+        tli_scaled, rmsea_scaled`` (and its CI); with MLM and complete-data MLR
+        ``rmsea_robust`` (and its CI).
     converged : bool
     matrices : Matrices
         Estimated model matrices.
@@ -279,13 +280,18 @@ def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, 
     c = robust.sb_scaling(delta, w, gamma, df)
     c_b = robust.baseline_scaling(s, gamma, fixed_x)
     ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
+    ind.update(_robust_rmsea(chi2, df, c, n))
+    return ind, vcov
+
+
+def _robust_rmsea(chi2: float, df: float, c: float, n: int) -> dict[str, float]:
+    """lavaan's ``rmsea.robust`` (Brosseau-Savalei and Savalei) of complete data, with its CI."""
     lo_r, hi_r = fitidx.rmsea_ci(chi2 / c, df, n, c_hat=c)
-    ind.update({
+    return {
         "rmsea_robust": fitidx.rmsea(chi2, df, n, c_hat=c),  # lavaan: unscaled chi2 here, scaled in the CI
         "rmsea_ci_lower_robust": lo_r,
         "rmsea_ci_upper_robust": hi_r,
-    })
-    return ind, vcov
+    }
 
 
 def _mlr_listwise(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
@@ -312,6 +318,7 @@ def _mlr_listwise(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray,
         mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
         c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=False)) / df_b
         ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
+        ind.update(_robust_rmsea(chi2, df, c, len(x)))
     return vcov
 
 
