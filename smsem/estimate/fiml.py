@@ -180,10 +180,15 @@ def baseline_loglik(x: np.ndarray, fixed_x: Sequence[int] = ()) -> float:
     if len(x_idx) < 2:
         return independence_loglik(x)
     rest = [j for j in range(x.shape[1]) if j not in x_idx]
+    return independence_loglik(x[:, rest]) + _covariate_block(x, x_idx)[2]
+
+
+def _covariate_block(x: np.ndarray, x_idx: list[int]) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """EM (:func:`em_saturated`) on the fixed covariates' columns; rows without any
+    covariate add nothing and are left out."""
     block = x[:, x_idx]
-    block = block[~np.isnan(block).all(axis=1)]  # rows without any covariate add nothing
-    _, _, ll_x, _ = em_saturated(block, Patterns.from_data(block))
-    return independence_loglik(x[:, rest]) + ll_x
+    block = block[~np.isnan(block).all(axis=1)]
+    return em_saturated(block, Patterns.from_data(block))
 
 
 @dataclass(frozen=True)
@@ -261,9 +266,7 @@ def baseline_moments(x: np.ndarray, fixed_x: Sequence[int] = ()) -> tuple[np.nda
     sigma = np.diag(np.nanvar(x, axis=0))
     x_idx = [int(i) for i in fixed_x]
     if len(x_idx) >= 2:
-        block = x[:, x_idx]
-        block = block[~np.isnan(block).all(axis=1)]
-        m, s, _, _ = em_saturated(block, Patterns.from_data(block))
+        m, s, _, _ = _covariate_block(x, x_idx)
         mu[x_idx] = m
         sigma[np.ix_(x_idx, x_idx)] = s
     return mu, sigma

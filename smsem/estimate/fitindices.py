@@ -13,7 +13,7 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = ["CUTOFFS", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "srmr", "information_criteria",
-           "baseline_fmin", "baseline_df", "fixed_x_index"]
+           "baseline_fmin", "baseline_df", "baseline_cells", "fixed_x_index"]
 
 #: The cut-offs most used in marketing (Hu and Bentler 1999; Hair et al.):
 #: name -> (comparison, threshold).
@@ -29,6 +29,13 @@ def fixed_x_index(observed: Sequence[str], fixed_x: Sequence[str]) -> np.ndarray
     """Positions of lavaan's fixed covariates (``ParsedModel.fixed_x``) in ``observed``."""
     obs = list(observed)
     return np.array([obs.index(v) for v in fixed_x], dtype=np.intp)
+
+
+def baseline_cells(p: int, fixed_x: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """Covariance cells ``(row, col)`` free in lavaan's baseline model: every variance, then
+    the covariances among the fixed covariates ``fixed_x`` (positions)."""
+    x = [int(i) for i in fixed_x]
+    return [(j, j) for j in range(p)] + [(a, b) for i, a in enumerate(x) for b in x[i + 1:]]
 
 
 def baseline_df(p: int, k: int = 0) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 
 from .backend import ParamMap
 from .fiml import Patterns, fiml_loglik
+from .fitindices import baseline_cells
 from .ml import sigma_jacobian, vech_indices
 from .standardized import delta_jacobian
 
@@ -123,8 +124,7 @@ def baseline_h0_trace(x: np.ndarray, pat: Patterns, mu: np.ndarray, sigma: np.nd
     """:func:`h0_trace` of lavaan's baseline model at its ML moments ``(mu, sigma)``:
     free variances (and means), free covariances among the fixed covariates."""
     n, p = x.shape
-    x_idx = [int(i) for i in fixed_x]
-    cells = [(j, j) for j in range(p)] + [(a, b) for i, a in enumerate(x_idx) for b in x_idx[i + 1:]]
+    cells = baseline_cells(p, fixed_x)
     rows = np.array([a for a, _ in cells])
     cols = np.array([b for _, b in cells])
 

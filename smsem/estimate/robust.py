@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .fitindices import baseline_cells
 from .ml import vech_indices, weight_matrix
 
 __all__ = ["gamma_adf", "sandwich_vcov", "sb_scaling", "baseline_scaling"]
@@ -52,7 +53,7 @@ def baseline_scaling(s: np.ndarray, gamma: np.ndarray, fixed_x: Sequence[int] = 
     p = s.shape[0]
     r, c = vech_indices(p)
     x = [int(i) for i in fixed_x]
-    cells = [(k, k) for k in range(p)] + [(a, b) for i, a in enumerate(x) for b in x[i + 1:]]
+    cells = baseline_cells(p, x)
     delta = np.zeros((len(r), len(cells)))
     for j, (a, b) in enumerate(cells):
         delta[((r == a) & (c == b)) | ((r == b) & (c == a)), j] = 1.0
