@@ -415,12 +415,15 @@ def parse_lavaan(text: str) -> ParsedModel:
         for off, v in _split_plus(stmt[:pos], 0):
             _check_name(v, stmt.where(off))
             lhs_vars.append(v)
+        terms = []
         for off, term in _split_plus(rhs_text, rhs_start):
             if not term:
                 raise SpecError(f"{stmt.where(off)}: empty term after '+' in {str(stmt)!r}; remove the extra '+'")
             mods, var = _parse_term(term, stmt.where(off), op)
-            use_op, rhs = (op, var) if not (op == "~" and var == "1") else ("~1", "")
-            for lhs in lhs_vars:
+            terms.append((off, mods, var))
+        for lhs in lhs_vars:  # lavaan's order: every term of the first lhs, then the next lhs
+            for off, mods, var in terms:
+                use_op, rhs = (op, var) if not (op == "~" and var == "1") else ("~1", "")
                 params.append(ParameterSpec(lhs, use_op, rhs, mods.label, mods.fixed, line,
                                             stmt.positions[off][1], mods.free, mods.start))
     if not params:
