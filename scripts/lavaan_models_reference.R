@@ -240,7 +240,12 @@ for (cs in cases) {
     r_version = R.version.string,
     lavaan_version = as.character(packageVersion("lavaan")),
     ntotal = lavInspect(fit, "ntotal"),
-    npar = as.integer(lavInspect(fit, "npar")),
+    npar = as.integer(lavInspect(fit, "npar")),  # parTable's max(free)
+    # fitMeasures' npar: free parameters minus the equality constraints (rank of their
+    # Jacobian); this is what df counts against.
+    npar_fitmeasures = as.integer(fm[["npar"]]),
+    n_eq_constraints = sum(pt$op == "=="),
+    n_ineq_constraints = sum(pt$op %in% c("<", ">")),
     df = as.numeric(fm[["df"]]),
     converged = lavInspect(fit, "converged"),
     iterations = lavInspect(fit, "iterations"),
