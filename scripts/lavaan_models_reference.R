@@ -25,6 +25,15 @@
 # Conventions: lavaan's defaults unless the case says otherwise (ML, likelihood "normal" for
 # complete data: the sample covariance divides by N; information "expected" for complete data,
 # "observed" with missing = "ml"). Numbers carry 15 significant digits (write.csv).
+# What lavaan 0.6.14 does here that is easy to get wrong (visible in the files):
+#  - parameterEstimates() lists the parTable rows with op =~ ~ ~~ ~1 in table order, then the
+#    := rows; it drops the ==, <, > rows (parTable keeps them: user 1, or 2 for a shared label).
+#  - fitMeasures' npar = max(free) - number of equality constraints (meta: npar, npar_fitmeasures).
+#  - an active inequality ends at the bound to ~1e-7 with se 0 (z, pvalue empty) and leaves df
+#    unchanged; the <, > row's est is the slack.
+#  - auto.cov.y frees residual covariances only among "pure" dependent variables: y1, y5 that
+#    also predict y8 stay uncorrelated (pd_multi_lhs); HADS ~ Selfesteem has no HADS ~~ Selfesteem.
+#  - a covariate named in ~~ becomes random with a warning (recorded in meta "warnings").
 # Every case here converged in lavaan 0.6.14; the notes say where a case was chosen so that it
 # does (e.g. the binding inequalities) or what lavaan does that is easy to get wrong.
 suppressPackageStartupMessages(library(lavaan))
