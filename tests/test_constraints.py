@@ -198,8 +198,8 @@ def test_unknown_label_is_refused_with_its_line():
 
 def test_bad_expression_in_the_table_is_one_line():
     t = table()
-    t.loc[len(t)] = ["b", "==", "pnorm(a)", 0, np.nan, "", "", 12]
-    with pytest.raises(SpecError, match=r"^line 12: unknown function 'pnorm' .* in 'b == pnorm\(a\)'$"):
+    t.loc[len(t)] = ["b", "==", "dnorm(a)", 0, np.nan, "", "", 12]
+    with pytest.raises(SpecError, match=r"^line 12: unknown function 'dnorm' .* in 'b == dnorm\(a\)'$"):
         constraints_from_table(t)
 
 
@@ -378,3 +378,31 @@ def test_augmented_vcov_is_lavaans_at_lavaans_estimates(hs, case):
         assert est == pytest.approx(rows.loc[name, "est"], rel=1e-12, abs=1e-14)
         if np.isfinite(rows.loc[name, "se"]):
             assert s == pytest.approx(rows.loc[name, "se"], rel=1e-7, abs=1e-7)  # d := a - b: 0 vs 3e-9
+
+
+@pytest.mark.parametrize("case", ["hs_nonlinear_eq", "hs_linear_eq", "hs_inequality", "hs_defined_eq"])
+def test_smsem_table_gives_lavaans_constraint_functions(case):
+    """smsem's lavaanify() table yields the same names, constraints and := as lavaan's parTable()."""
+    from smsem.model.partable import lavaanify
+
+    pt = lavaanify((REF / f"{case}.lav").read_text(), model_type="cfa")
+    ours = ParameterMap.from_table(pt.df)
+    partable, *_ = lavaan_case(case)
+    theirs = ParameterMap.from_table(partable)
+    assert ours == theirs
+    eq1, in1, d1 = constraints_from_table(pt.df, ours)
+    eq2, in2, d2 = constraints_from_table(partable, theirs)
+    x = np.random.default_rng(5).uniform(0.3, 1.2, size=21)
+    for a, b in zip(eq1 + in1, eq2 + in2):
+        assert a.kind == b.kind
+        assert a.expr.evaluate(ours.values(x)) == pytest.approx(b.expr.evaluate(theirs.values(x)), rel=1e-14)
+    assert list(d1) == list(d2)
+
+
+def test_table_with_a_malformed_expression_is_refused_here():
+    # a table may carry text that no parser checked; reading its constraints refuses it in one line
+    from smsem.model.partable import lavaanify
+
+    pt = lavaanify("f =~ x1 + a*x2 + x3\na == 1 +\n")
+    with pytest.raises(SpecError, match=r"^line 2: incomplete expression in 'a == 1\+'$"):
+        constraints_from_table(pt.df)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from smsem.exceptions import SpecError
 from smsem.model.expressions import Expr, parse_expression
+from smsem.model.expressions import parse_expression as P_
 
 NAMES = ["a", "b", ".p2.", "c_1", "ind.xy"]
 
@@ -36,13 +37,13 @@ def _extend(children):
         lambda t: (f"({t[0][0]})^{t[1]}", f"({t[0][1]})**{t[1]}")
     )
     neg = children.map(lambda t: (f"-({t[0]})", f"-({t[1]})"))
-    func = st.tuples(st.sampled_from(["exp", "abs"]), children).map(
+    func = st.tuples(st.sampled_from(["exp", "abs", "sin", "cos"]), children).map(
         lambda t: (f"{t[0]}(({t[1][0]}) / 10)", f"{_PY[t[0]]}(({t[1][1]}) / 10)")
     )
     return binary | power | neg | func
 
 
-_PY = {"exp": "math.exp", "abs": "abs"}
+_PY = {"exp": "math.exp", "abs": "abs", "sin": "math.sin", "cos": "math.cos"}
 expressions = st.recursive(_leaf(), _extend, max_leaves=8)
 
 
@@ -114,6 +115,17 @@ def test_r_precedence(text, value):
     assert parse_expression(text).evaluate({}) == pytest.approx(value, rel=1e-15)
 
 
+def test_normal_cdf_and_quantile_as_in_r():
+    # R: pnorm(1.5) = 0.933192798731142, qnorm(0.975) = 1.95996398454005
+    assert P_("pnorm(1.5)").evaluate({}) == pytest.approx(0.933192798731142, rel=1e-14)
+    assert P_("qnorm(0.975)").evaluate({}) == pytest.approx(1.95996398454005, rel=1e-14)
+    g = P_("pnorm(a) + qnorm(b) + tan(a)").gradient({"a": 0.3, "b": 0.8}, ["a", "b"])
+    z = 0.8416212335729143  # qnorm(0.8)
+    expected = [math.exp(-0.045) / math.sqrt(2 * math.pi) + 1 / math.cos(0.3) ** 2,
+                math.sqrt(2 * math.pi) * math.exp(0.5 * z * z)]
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+
+
 def test_names_include_plabels_and_dotted_labels():
     e = parse_expression(".p2. * ind.xy + b_1 - exp(a)")
     assert e.names == {".p2.", "ind.xy", "b_1", "a"}
@@ -168,7 +180,7 @@ def test_missing_value_is_a_clear_error():
     [
         ("a b", "missing operator between 'a' and 'b'"),
         ("2a", "missing operator"),
-        ("pnorm(a)", "unknown function 'pnorm'"),
+        ("dnorm(a)", "unknown function 'dnorm'"),
         ("__import__('os')", "unexpected character '_'"),
         ("os.system(x)", "unknown function 'os.system'"),
         ("a == b", "unexpected character '='"),

@@ -492,7 +492,8 @@ def fit_constrained(
         np.max(np.abs(_con_values(eq_e, params, x))) if eq_e else 0.0,
         -np.min(cin) if n_in else 0.0,
     )
-    converged = bool(ok and feas < 1e-8)
+    scale = max(1.0, float(np.max(np.abs(g)))) if g.size else 1.0
+    converged = bool(ok and feas < 1e-8 and stationarity < 1e-6 * scale)
     message = (
         "converged" if converged else
         f"not converged: SLSQP '{first.message}', stationarity {stationarity:.2e}, "

@@ -10,15 +10,17 @@ names                     labels and plabels: ``a``, ``b_1``, ``ind.xy``, ``.p2.
 binary operators          ``+ - * /`` and ``^`` (also R's ``**``) for the power
 unary operators           ``-x``, ``+x``
 parentheses               ``(a + b) * c``
-functions                 ``exp log sqrt abs`` of one argument (``log`` is natural)
+functions                 ``exp log sqrt abs`` of one argument (``log`` is natural);
+                          also ``sin cos tan pnorm qnorm`` (R's standard normal cdf and
+                          quantile), the set smsem's parameter table accepts
 ========================  ===========================================================
 
 Precedence and associativity are R's: ``^`` binds tightest and is right-associative
 (``a^b^c == a^(b^c)``; ``-a^2 == -(a^2)``; ``2^-1 == 0.5``), then unary minus, then
 ``* /``, then ``+ -`` (both left-associative). Anything else (a comparison inside an
 expression, an unknown function, ``a b``, ``a[1]``, strings, assignments, ...) raises
-:class:`~smsem.exceptions.SpecError` with one line: ``line 7: unknown function 'pnorm' in
-'b == pnorm(a)'``. Python's ``eval`` is never used: the text is tokenised and parsed by a
+:class:`~smsem.exceptions.SpecError` with one line: ``line 7: unknown function 'dnorm'
+(allowed: ...) in 'b == dnorm(a)'``. Python's ``eval`` is never used: the text is tokenised and parsed by a
 small recursive-descent parser into an immutable tree.
 
 :meth:`Expr.evaluate` works elementwise on NumPy arrays (broadcasting), so a bootstrap can
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
+from scipy import special
 
 from smsem.exceptions import SpecError
 
@@ -44,7 +47,19 @@ __all__ = ["Expr", "parse_expression", "FUNCTIONS"]
 Value = Union[float, np.ndarray]
 
 #: The functions an expression may call (one argument each).
-FUNCTIONS = ("exp", "log", "sqrt", "abs")
+FUNCTIONS = ("exp", "log", "sqrt", "abs", "sin", "cos", "tan", "pnorm", "qnorm")
+
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+def _dnorm(z):
+    return np.exp(-0.5 * z * z) / _SQRT_2PI
+
+
+_FUNC = {
+    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "sin": np.sin, "cos": np.cos,
+    "tan": np.tan, "pnorm": special.ndtr, "qnorm": special.ndtri,
+}
 
 _TOKEN = re.compile(
     r"""
@@ -234,7 +249,7 @@ def _eval(node, values: Mapping[str, Value]):
             return np.divide(a, b)
         return np.power(a, b)
     if isinstance(node, _Call):
-        return getattr(np, node.func)(_eval(node.arg, values))
+        return _FUNC[node.func](_eval(node.arg, values))
     raise TypeError(node)  # pragma: no cover
 
 
@@ -261,7 +276,18 @@ def _dual(node, values: Mapping[str, Value], index: Mapping[str, int], k: int):
         if node.func == "sqrt":
             v = np.sqrt(u)
             return v, du / (2.0 * v[..., None])
-        return np.abs(u), np.sign(u)[..., None] * du  # abs
+        if node.func == "abs":
+            return np.abs(u), np.sign(u)[..., None] * du
+        if node.func == "sin":
+            return np.sin(u), np.cos(u)[..., None] * du
+        if node.func == "cos":
+            return np.cos(u), -np.sin(u)[..., None] * du
+        if node.func == "tan":
+            return np.tan(u), (1.0 / np.cos(u) ** 2)[..., None] * du
+        if node.func == "pnorm":
+            return special.ndtr(u), _dnorm(u)[..., None] * du
+        v = special.ndtri(u)  # qnorm
+        return v, du / _dnorm(v)[..., None]
     u, du = _dual(node.left, values, index, k)
     w, dw = _dual(node.right, values, index, k)
     op = node.op
