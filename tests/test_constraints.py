@@ -277,9 +277,11 @@ class CFA:
 
     def f(self, x):
         sig = self.sigma(x)
-        sign, logdet = np.linalg.slogdet(sig)
-        if sign <= 0:
-            return np.inf
+        try:
+            chol = np.linalg.cholesky(sig)
+        except np.linalg.LinAlgError:
+            return np.inf  # not positive definite
+        logdet = 2 * np.sum(np.log(np.diag(chol)))
         return 0.5 * (logdet + np.trace(np.linalg.solve(sig, self.s)) - self.logdet_s - self.p)
 
     def g(self, x):
