@@ -408,3 +408,15 @@ def test_table_with_a_malformed_expression_is_refused_here():
     pt = lavaanify("f =~ x1 + a*x2 + x3\na == 1 +\n")
     with pytest.raises(SpecError, match=r"^line 2: incomplete expression in 'a == 1\+'$"):
         constraints_from_table(pt.df)
+
+
+def test_inequality_within_lavaans_slack_counts_as_active_for_the_vcov():
+    # free minimum b = 2; 'b < 2.000005' does not bind, but c(x) = 5e-6 <= 1e-5: lavaan's
+    # nlminb.constr marks it active, so it enters J and b gets variance 0
+    a = np.diag([2.0, 1.0, 1.5])
+    f, g, h = quadratic(a, np.array([1.0, 2.0, -1.5]))
+    res = fit_constrained(f, g, h, np.zeros(3), [], [P("2.000005 - b")], PM3)
+    np.testing.assert_allclose(res.x, [0.5, 2.0, -1.0], atol=1e-12)
+    assert res.active == (0,)
+    assert abs(res.vcov[1, 1]) < 1e-14
+    assert res.df_correction == 0
