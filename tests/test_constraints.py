@@ -402,12 +402,14 @@ def test_smsem_table_gives_lavaans_constraint_functions(case):
 
 
 def test_table_with_a_malformed_expression_is_refused_here():
-    # a table may carry text that no parser checked; reading its constraints refuses it in one line
+    # a table may carry text that no parser checked (lavaanify now refuses it first);
+    # reading its constraints refuses it in one line
     from smsem.model.partable import lavaanify
 
-    pt = lavaanify("f =~ x1 + a*x2 + x3\na == 1 +\n")
+    df = lavaanify("f =~ x1 + a*x2 + x3\na == 1\n").df
+    df.loc[df.op == "==", "rhs"] = "1+"
     with pytest.raises(SpecError, match=r"^line 2: incomplete expression in 'a == 1\+'$"):
-        constraints_from_table(pt.df)
+        constraints_from_table(df)
 
 
 def test_inequality_within_lavaans_slack_counts_as_active_for_the_vcov():

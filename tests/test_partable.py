@@ -99,3 +99,15 @@ def test_growth_defaults():
     assert pt.meanstructure
     assert (ints.loc[["t1", "t2", "t3"], "free"] == 0).all() and (ints.loc[["t1", "t2", "t3"], "ustart"] == 0).all()
     assert (ints.loc[["i", "s"], "free"] > 0).all()
+
+
+@pytest.mark.parametrize("text", ["f =~ x1 + a*x2\na == 1 +", "f =~ x1 + a*x2\na == 2 a"])
+def test_malformed_constraints_are_refused(text):
+    with pytest.raises(SpecError, match="line 2") as info:
+        lavaanify(parse_lavaan(text))
+    assert "\n" not in str(info.value)
+
+
+def test_functions_in_constraints_are_not_labels():
+    pt = lavaanify(parse_lavaan("f =~ x1 + a*x2 + b*x3\nb == exp(a) - 1"))
+    assert pt.constraints["rhs"].tolist() == ["exp(a)-1"]

@@ -46,8 +46,6 @@ __all__ = ["ParTable", "lavaanify", "MODEL_TYPES", "TABLE_COLUMNS"]
 MODEL_TYPES = ("sem", "cfa", "growth")
 TABLE_COLUMNS = ["id", "lhs", "op", "rhs", "user", "block", "group", "free", "ustart", "exo", "label",
                  "plabel", "start", "line"]
-_NAME_IN_EXPR = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z_.][A-Za-z0-9_.]*)(?!\s*\()")
-_FUNCTIONS = {"exp", "log", "sqrt", "abs", "sin", "cos", "tan", "pnorm", "qnorm"}
 
 
 @dataclass(frozen=True)
@@ -441,10 +439,10 @@ def _check_labels(rows: list[dict], model: ParsedModel) -> None:
 
 
 def _check_expression(expr: str, known: set[str], line: int, text: str) -> None:
-    for m in _NAME_IN_EXPR.finditer(expr):
-        name = m.group(1)
-        if re.fullmatch(r"\.?\d.*", name) or name in _FUNCTIONS:
-            continue
+    from .expressions import parse_expression
+
+    parsed = parse_expression(expr, line, statement=text)
+    for name in sorted(parsed.names):
         if name not in known:
             raise SpecError(f"line {line}: {name!r} in '{text}' is not a label of the model; label the "
                             f"parameter (e.g. {name}*x) or use a defined parameter")
