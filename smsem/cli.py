@@ -59,6 +59,13 @@ def _float_list(text: str) -> list[float]:
     return [_float(t) for t in text.split(",")]
 
 
+def _likert(text: str) -> int:
+    value = _nonneg_int(text)
+    if value == 1 or value > 11:
+        raise argparse.ArgumentTypeError(f"expected 0 (continuous) or 2..11 scale points, got {value}")
+    return value
+
+
 def _level(text: str) -> float:
     try:
         value = float(text)
@@ -106,12 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    fit = sub.add_parser("fit", help="fit the integrative model to a survey CSV and test the propositions")
+    fit = sub.add_parser("fit", help="fit the integrative model (or your own .lav model) to a survey CSV and "
+                                     "test the propositions (or your own hypotheses)")
     fit.add_argument("file", help="survey file (CSV/TSV, any common separator and encoding, or Parquet) "
-                                  "with the codebook's item columns (matched ignoring case)")
+                                  "with the model's observed variables as columns (matched ignoring case)")
     fit.add_argument("--columns", metavar="MAP.yaml",
                      help="YAML file mapping your column names to item ids ('your column: item id')")
     fit.add_argument("--model", default="integrative", help="shipped model name or .lav file")
+    fit.add_argument("--likert", type=_likert, default=None, metavar="K",
+                     help="declare the indicators K-point items (2..11) and check their codes 1..K; 0 = "
+                          "continuous data (no code check); default: the codebook's scale for its items "
+                          "(the essay's: 5 points), any finite number for other variables")
+    fit.add_argument("--hypotheses", metavar="H.yaml", default=None,
+                     help="your own hypotheses (id, path or indirect chain, sign) tested with bootstrap CIs "
+                          "instead of the codebook's propositions (format: docs/models.md)")
+    fit.add_argument("--std-lv", action="store_true", default=False,
+                     help="lavaan's std.lv = TRUE: latent variances fixed to 1, every loading free")
+    fit.add_argument("--meanstructure", action="store_const", const=True, default=None,
+                     help="lavaan's meanstructure = TRUE: intercepts and means (default: with --missing fiml)")
+    fit.add_argument("--fixed-x", action=argparse.BooleanOptionalAction, default=None,
+                     help="lavaan's fixed.x: observed exogenous covariates fixed at their sample moments "
+                          "(default --fixed-x)")
+    fit.add_argument("--model-type", choices=["sem", "cfa", "growth"], default="sem",
+                     help="the defaults of lavaan's sem() (default), cfa() or growth()")
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
@@ -209,9 +233,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
+    from .estimate.options import check_lavaan_options
+    from .model.hypotheses import with_hypotheses
+
     model = load_model(args.model)
-    data = read_survey(args.file, model, columns=args.columns, missing=args.missing)
-    res = fit(model, data, estimator=args.estimator, missing=args.missing)
+    if args.hypotheses is not None:  # a bad file fails before any work
+        model = with_hypotheses(model, args.hypotheses)
+    options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
+                   model_type=args.model_type)
+    check_lavaan_options(model, missing=args.missing, **options)
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
+    res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
     eff = effects(res)
     quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
