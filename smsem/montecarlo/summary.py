@@ -103,7 +103,12 @@ class StudyResults:
         from ..model.hypotheses import default_hypotheses
 
         _, ana = models(self.config)
-        props = ana.propositions or default_hypotheses(ana)
+        props = ana.propositions
+        if not props and self.config.population_values:
+            # One's own study (population values of its own) without hypotheses: every
+            # regression path. (A shipped study such as the misspecified analysis model keeps
+            # no planning rows when its analysis model has no propositions.)
+            props = default_hypotheses(ana)
         # Direct paths only (an indirect or := hypothesis has no Wald test per replication;
         # list its paths under one proposition id for their joint power). A path in two
         # entries counts once; no expected sign (0) takes the population's sign.
