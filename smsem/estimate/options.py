@@ -10,11 +10,14 @@ silently different fit).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
+
+import pandas as pd
 
 from .._validation import check_option
 from ..exceptions import OptionError
+from ..model.spec import SEMModel
+from .results import FitResults
 from .results import fit as _fit
 
 __all__ = ["fit", "check_lavaan_options", "MODEL_TYPES", "LAVAAN_OPTIONS"]
@@ -63,9 +66,8 @@ def check_lavaan_options(model: Any, *, missing: str = "listwise", std_lv: bool 
         raise OptionError("--model-type growth is not supported yet")
 
 
-@functools.wraps(_fit)
-def fit(model, data, *, estimator: str = "ML", missing: str = "listwise", std_lv: bool = False,
-        meanstructure: bool | None = None, fixed_x: bool | None = None, model_type: str = "sem"):
+def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise", std_lv: bool = False,
+        meanstructure: bool | None = None, fixed_x: bool | None = None, model_type: str = "sem") -> FitResults:
     check_lavaan_options(model, missing=missing, std_lv=std_lv, meanstructure=meanstructure,
                          fixed_x=fixed_x, model_type=model_type)
     return _fit(model, data, estimator=estimator, missing=missing)

@@ -163,6 +163,10 @@ def default_hypotheses(model: SEMModel) -> tuple[PropositionPath, ...]:
     The table a model without codebook propositions and without a hypotheses file gets:
     each row's bootstrap CI says whether it excludes 0.
     """
-    out = [PropositionPath(f"{p.lhs}~{p.rhs}", "", p.rhs, p.lhs, 0) for p in model.parsed.regressions]
-    out += [PropositionPath(d.name, "", "", "", 0, defined=d.name) for d in model.parsed.defined]
-    return tuple(out)
+    out: dict[str, PropositionPath] = {}
+    for p in model.parsed.regressions:
+        key = f"{p.lhs}~{p.rhs}"
+        out.setdefault(key, PropositionPath(key, key, p.rhs, p.lhs, 0))
+    for d in model.parsed.defined:
+        out.setdefault(d.name, PropositionPath(d.name, d.name, "", "", 0, defined=d.name))
+    return tuple(out.values())
