@@ -288,7 +288,9 @@ def _bad_entries(model):
 
 def _power(capsys, tmp_path, text: str, own) -> tuple[int, str, str]:
     cfg = tmp_path / "study.yaml"
-    cfg.write_text(text.format(lav=own / "pd.lav", hyp=own / "h.yaml", pilot=POLDEM), encoding="utf-8")
+    bad = tmp_path / "bad_h.yaml"
+    bad.write_text('- {id: H9, path: "dem65 ~ x1", sign: "+"}\n', encoding="utf-8")
+    cfg.write_text(text.format(lav=own / "pd.lav", hyp=own / "h.yaml", pilot=POLDEM, bad=bad), encoding="utf-8")
     return cli(capsys, "power", cfg, "--out", tmp_path / "out", "--no-progress")
 
 
@@ -341,7 +343,9 @@ def test_power_from_yaml_values_with_thresholds(own, tmp_path, capsys):
      "key population.from_fit: pilot survey"),
     ("model: {lav}\ngrid: {{n: [100]}}\nreplications: 2\n", "has no population values"),
     ("model: {lav}\nhypotheses: nope.yaml\npopulation: {{from_fit: {pilot}}}\ngrid: {{n: [100]}}\n"
-     "replications: 2\n", "key hypotheses:"),
+     "replications: 2\n", "key hypotheses: hypotheses file"),
+    ("model: {lav}\nhypotheses: {bad}\npopulation: {{from_fit: {pilot}}}\ngrid: {{n: [100]}}\n"
+     "replications: 2\n", "hypothesis H9: path dem65 ~ x1 is not in the model"),
 ])
 def test_power_bad_own_config_one_line(own, tmp_path, capsys, text, fragment):
     code, _, err = _power(capsys, tmp_path, text, own)

@@ -283,7 +283,7 @@ def _model_ref(value: Any, base: Path, key: str, ck: _Checker) -> str:
     return value
 
 
-def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker) -> str | None:
+def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker, what: str = "codebook") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -291,7 +291,7 @@ def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker) -> str | None:
     path = Path(value)
     path = path if path.is_absolute() else (base / path)
     if not path.is_file():
-        raise ck.fail(key, f"codebook file {path} not found")
+        raise ck.fail(key, f"{what} file {path} not found")
     return str(path.resolve())
 
 
@@ -354,7 +354,7 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     thresholds, proportions = _responses(pop, ck)
     hyp = None
     if d.get("hypotheses") is not None:
-        hyp = _codebook_ref(d["hypotheses"], base, "hypotheses", ck)
+        hyp = _codebook_ref(d["hypotheses"], base, "hypotheses", ck, "hypotheses")
     mechanism = ck.choice("missing_mechanism", d.get("missing_mechanism", "mcar"), MISSING_MECHANISMS)
     if "model" in ana:
         ana_model = _model_ref(ana["model"], base, "analysis.model", ck)
