@@ -173,7 +173,7 @@ def test_lavaan_options_not_yet_supported_one_line(capsys, flags, message):
 
 
 @pytest.mark.parametrize("flags", [["--model-type", "cfa"], ["--model-type", "sem"], ["--fixed-x"],
-                                   ["--no-fixed-x"]])
+                                   ["--no-fixed-x"], ["--meanstructure", "--missing", "fiml"]])
 def test_lavaan_options_that_give_the_same_model(capsys, flags):
     code, _, err = cli(capsys, "fit", POLDEM, "--model", REF / "poldem.lav", "--boot", "0", *flags)
     assert code == 0, err
