@@ -1,0 +1,83 @@
+# lavaan references for smsem's "after the fit" diagnostics and model comparison
+# (tests/test_diagnostics.py, tests/test_compare.py).
+#
+#   Rscript scripts/lavaan_after_reference.R          (from the repository root)
+#
+# Writes to tests/reference/lavaan_after/, for each case (integrative, poldem; complete data,
+# lavaan defaults: sem(), ML, likelihood = "normal", information = "expected"):
+#   <case>.r2.csv         lavInspect(fit, "r2")                            (name, r2)
+#   <case>.resid_<type>.csv  lavResiduals(fit, type = <type>)$cov  (raw, cor.bollen), long form
+#   <case>.resid_z.csv    lavResiduals(fit, type = "raw")$cov.z  (standardized, se = default)
+#   <case>.resid_summary.csv  lavResiduals(fit, type = "cor.bollen" / "raw")$summary
+#   <case>.mi.csv         modindices(fit, sort. = TRUE)
+#   <case>.fit.csv        selected fitMeasures()
+# and the comparisons (integrative vs integrative_no_direct):
+#   compare_<estimator>.csv  lavTestLRT(...) (ML, MLM satorra.bentler.2001 / 2010, MLR)
+#   vuong_casewise.csv       casewise log-likelihoods of both models (lavInspect "loglik.casewise")
+suppressPackageStartupMessages(library(lavaan))
+
+out <- file.path("tests", "reference", "lavaan_after")
+dir.create(out, recursive = TRUE, showWarnings = FALSE)
+wcsv <- function(df, name) write.csv(df, file.path(out, name), row.names = FALSE, na = "")
+read_model <- function(path) paste(readLines(path), collapse = "\n")
+
+long <- function(m) {
+  v <- rownames(m); rows <- list()
+  for (j in seq_along(v)) for (i in j:length(v)) rows[[length(rows) + 1]] <- data.frame(lhs = v[i], rhs = v[j], value = m[i, j])
+  do.call(rbind, rows)
+}
+
+cases <- list(
+  integrative = list(model = "models/integrative.lav", data = "data/synthetic/integrative_n300_seed1.csv"),
+  poldem = list(model = "tests/reference/lavaan/poldem.lav", data = "tests/reference/lavaan/PoliticalDemocracy.csv")
+)
+for (case in names(cases)) {
+  cs <- cases[[case]]
+  d <- read.csv(cs$data)
+  fit <- sem(read_model(cs$model), data = d)
+  r2 <- lavInspect(fit, "r2")
+  wcsv(data.frame(name = names(r2), r2 = unname(r2)), paste0(case, ".r2.csv"))
+  raw <- lavResiduals(fit, type = "raw")
+  bol <- lavResiduals(fit, type = "cor.bollen")
+  wcsv(long(raw$cov), paste0(case, ".resid_raw.csv"))
+  wcsv(long(raw$cov.z), paste0(case, ".resid_z.csv"))
+  wcsv(long(bol$cov), paste0(case, ".resid_cor.bollen.csv"))
+  wcsv(long(bol$cov.z), paste0(case, ".resid_cor.bollen_z.csv"))
+  sb <- bol$summary; sr <- raw$summary
+  wcsv(data.frame(type = "cor.bollen", stat = rownames(sb), value = sb[, "cov"]), paste0(case, ".resid_summary.csv"))
+  wcsv(data.frame(type = "raw", stat = rownames(sr), value = sr[, "cov"]), paste0(case, ".resid_summary_raw.csv"))
+  sben <- lavResiduals(fit, type = "cor.bentler")$summary
+  wcsv(data.frame(type = "cor.bentler", stat = rownames(sben), value = sben[, "cov"]), paste0(case, ".resid_summary_bentler.csv"))
+  mi <- modindices(fit, sort. = TRUE)
+  wcsv(as.data.frame(mi), paste0(case, ".mi.csv"))
+  fm <- fitMeasures(fit, c("chisq", "df", "aic", "bic", "bic2", "logl", "npar", "srmr"))
+  wcsv(data.frame(name = names(fm), value = unname(fm)), paste0(case, ".fit.csv"))
+}
+
+# --- model comparison: the essay's model vs the model without the facilitators' direct paths
+d <- read.csv("data/synthetic/integrative_n300_seed1.csv")
+ma <- read_model("models/integrative.lav")
+mb <- read_model("models/integrative_no_direct.lav")
+rows <- list()
+for (est in c("ML", "MLM", "MLR")) {
+  fa <- sem(ma, data = d, estimator = est)
+  fb <- sem(mb, data = d, estimator = est)
+  methods <- if (est == "MLM") c("satorra.bentler.2001", "satorra.bentler.2010") else if (est == "MLR") c("satorra.bentler.2001") else c("default")
+  for (meth in methods) {
+    t <- if (meth == "default") lavTestLRT(fa, fb) else lavTestLRT(fa, fb, method = meth)
+    t <- as.data.frame(t)
+    rows[[length(rows) + 1]] <- data.frame(estimator = est, method = meth, model = c("a", "b"),
+      df = t$Df, aic = t$AIC, bic = t$BIC, chisq = t$Chisq, chisq_diff = t[["Chisq diff"]],
+      df_diff = t[["Df diff"]], p = t[["Pr(>Chisq)"]])
+  }
+}
+rows <- do.call(rbind, rows)
+fa <- sem(ma, data = d); fb <- sem(mb, data = d)
+rows$bic2 <- ifelse(rows$model == "a", fitMeasures(fa, "bic2"), fitMeasures(fb, "bic2"))
+rows$logl <- ifelse(rows$model == "a", fitMeasures(fa, "logl"), fitMeasures(fb, "logl"))
+wcsv(rows, "compare.csv")
+wcsv(data.frame(a = lavInspect(fa, "loglik.casewise"), b = lavInspect(fb, "loglik.casewise")), "vuong_casewise.csv")
+
+meta <- c(R = R.version.string, lavaan = as.character(packageVersion("lavaan")),
+          options = "sem(), estimator ML (MLM/MLR in compare.csv), likelihood normal (N divisor), information expected, complete data")
+writeLines(paste0(names(meta), ": ", meta), file.path(out, "meta.txt"))
