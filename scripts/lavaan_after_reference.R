@@ -81,3 +81,48 @@ wcsv(data.frame(a = lavInspect(fa, "loglik.casewise"), b = lavInspect(fb, "logli
 meta <- c(R = R.version.string, lavaan = as.character(packageVersion("lavaan")),
           options = "sem(), estimator ML (MLM/MLR in compare.csv), likelihood normal (N divisor), information expected, complete data")
 writeLines(paste0(names(meta), ": ", meta), file.path(out, "meta.txt"))
+
+# --- Vuong (1989) tests as nonnest2::vuongtest (Merkle, You & Preacher 2016) -----------------
+# nonnest2 and CompQuadForm are not installable here (not in Debian's archive, no CRAN
+# access), so its formulas are written out below for lavaan objects: casewise
+# log-likelihoods (lavInspect "loglik.casewise"), scores (lavScores = estfun), A = (N vcov)^-1,
+# B = crossprod(scores) / N, W of Vuong's eq. (3.6), and Imhof's (1961) integral for the
+# weighted chi-square p-values, by R's integrate().
+imhof_upper <- function(q, lambda) {
+  f <- function(u) {
+    th <- 0.5 * colSums(atan(outer(lambda, u))) - 0.5 * q * u
+    rho <- exp(colSums(log1p(outer(lambda^2, u^2))) / 4)
+    sin(th) / (u * rho)
+  }
+  0.5 + integrate(f, 0, Inf, rel.tol = 1e-9, abs.tol = 1e-10, subdivisions = 100000L)$value / pi
+}
+vuong <- function(f1, f2, nested = FALSE) {
+  llA <- lavInspect(f1, "loglik.casewise"); llB <- lavInspect(f2, "loglik.casewise")
+  if (nested && sum(llB) > sum(llA)) { t <- f1; f1 <- f2; f2 <- t; t <- llA; llA <- llB; llB <- t }
+  n <- length(llA)
+  omega2 <- (n - 1) / n * var(llA - llB)
+  ab <- function(f) {
+    A <- chol2inv(chol(n * vcov(f))); sc <- lavScores(f)
+    list(A = A, B = crossprod(sc) / n, sc = sc)
+  }
+  a1 <- ab(f1); a2 <- ab(f2); Bc <- crossprod(a1$sc, a2$sc) / n
+  W <- cbind(rbind(-a1$B %*% chol2inv(chol(a1$A)), t(Bc) %*% chol2inv(chol(a1$A))),
+             rbind(-Bc %*% chol2inv(chol(a2$A)), a2$B %*% chol2inv(chol(a2$A))))
+  lam <- Re(eigen(W, only.values = TRUE)$values)
+  p_omega <- imhof_upper(n * omega2, lam^2)
+  lr <- sum(llA - llB)
+  z <- lr / (sqrt(n) * sqrt(omega2))
+  out <- data.frame(nested = nested, n = n, omega2 = omega2, p_omega = p_omega, lr = lr, z = z,
+                    p_A = pnorm(z, lower.tail = FALSE), p_B = pnorm(z))
+  if (nested) { out$lr2 <- 2 * lr; out$p_nested <- imhof_upper(2 * lr, -lam) } else { out$lr2 <- NA; out$p_nested <- NA }
+  out
+}
+fa <- sem(ma, data = d); fb <- sem(mb, data = d)
+wcsv(rbind(vuong(fa, fb, FALSE), vuong(fa, fb, TRUE), vuong(fb, fa, FALSE)), "vuong.csv")
+# a pair of non-nested models: the facilitators acting on IC only, or on EA only
+m_ic <- sub("EA ~ IC + COM + MA", "EA ~ IC", ma, fixed = TRUE)
+m_ea <- sub("IC ~ IS + SL + COM + MA", "IC ~ IS + SL", ma, fixed = TRUE)
+writeLines(m_ic, file.path(out, "integrative_direct_ic.lav")); writeLines(m_ea, file.path(out, "integrative_direct_ea.lav"))
+wcsv(vuong(sem(m_ic, data = d), sem(m_ea, data = d), FALSE), "vuong_nonnested.csv")
+# sanity of imhof_upper: equal weights 1 give the chi-square with length(lambda) df
+stopifnot(abs(imhof_upper(7.3, rep(1, 4)) - pchisq(7.3, 4, lower.tail = FALSE)) < 1e-8)
