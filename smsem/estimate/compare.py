@@ -238,14 +238,29 @@ def imhof_upper(q: float, weights: np.ndarray) -> float:
     if w.size == 0:
         return float(q < 0)
 
-    def f(u: float) -> float:
-        if u == 0.0:
-            return 0.5 * (np.sum(w) - q)
-        th = 0.5 * np.sum(np.arctan(w * u)) - 0.5 * q * u
-        rho = np.exp(np.sum(np.log1p((w * u) ** 2)) / 4)
-        return math.sin(th) / (u * rho)
+    b = 0.5 * q  # sin(theta(u)) = sin(a(u) - b u) with a(u) = sum(arctan(w u)) / 2
 
-    val, _ = integrate.quad(f, 0, np.inf, limit=10000, epsabs=1e-10, epsrel=1e-9)
+    def amp(u: float) -> tuple[float, float]:
+        return 0.5 * float(np.sum(np.arctan(w * u))), u * math.exp(float(np.sum(np.log1p((w * u) ** 2))) / 4)
+
+    def full(u: float) -> float:
+        if u == 0.0:
+            return 0.5 * (float(np.sum(w)) - q)
+        a_u, den = amp(u)
+        return math.sin(a_u - b * u) / den
+
+    # [0, c] directly; the oscillating tail [c, inf) as two Fourier integrals (QUADPACK's
+    # QAWF), since sin(a - b u) = sin(a) cos(b u) - cos(a) sin(b u).
+    c = 1.0
+    val = integrate.quad(full, 0.0, c, limit=500, epsabs=1e-12, epsrel=1e-10)[0]
+    if b == 0.0:
+        val += integrate.quad(full, c, np.inf, limit=2000, epsabs=1e-12, epsrel=1e-10)[0]
+    else:
+        sgn = 1.0 if b > 0 else -1.0
+        fs = lambda u: math.sin(amp(u)[0]) / amp(u)[1]  # noqa: E731
+        fc = lambda u: math.cos(amp(u)[0]) / amp(u)[1]  # noqa: E731
+        val += integrate.quad(fs, c, np.inf, weight="cos", wvar=abs(b), limlst=200, epsabs=1e-12)[0]
+        val -= sgn * integrate.quad(fc, c, np.inf, weight="sin", wvar=abs(b), limlst=200, epsabs=1e-12)[0]
     return float(0.5 + val / math.pi)
 
 
@@ -328,7 +343,9 @@ class Comparison:
             cols.insert(cols.index("chi2") + 1, "chi2_scaled")
             cols.append("scaling_diff")
         t = self.table[cols].copy()
-        t["npar"] = t["npar"].astype(int)
+        for c in ("npar", "df", "df_diff"):
+            t[c] = [f"{v:g}" if np.isfinite(v) else "" for v in t[c]]
+        t["pvalue"] = [("< .001" if v < 0.001 else f"{v:.4f}") if np.isfinite(v) else "" for v in t["pvalue"]]
         lines = [f"Model comparison ({self.estimator}; "
                  f"{'chi-square difference' if self.estimator == 'ML' else _method_text(self.method)})",
                  t.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")]
