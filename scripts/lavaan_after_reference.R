@@ -29,7 +29,10 @@ long <- function(m) {
 
 cases <- list(
   integrative = list(model = "models/integrative.lav", data = "data/synthetic/integrative_n300_seed1.csv"),
-  poldem = list(model = "tests/reference/lavaan/poldem.lav", data = "tests/reference/lavaan/PoliticalDemocracy.csv")
+  poldem = list(model = "tests/reference/lavaan/poldem.lav", data = "tests/reference/lavaan/PoliticalDemocracy.csv"),
+  # observed covariates (SIZE, TENURE) of latent variables: lavaan's fixed.x
+  covariates = list(model = "tests/reference/lavaan/integrative_covariates.lav",
+                    data = "tests/reference/lavaan/integrative_covariates.csv")
 )
 for (case in names(cases)) {
   cs <- cases[[case]]

@@ -79,6 +79,54 @@ def _check_complete(res: Any, what: str) -> None:
                                   "FIML residuals and modification indices need the mean structure")
 
 
+def _lavaan_free(res: Any) -> np.ndarray:
+    """Mask of the free parameters that lavaan estimates: smsem frees the (co)variances of
+    lavaan's fixed covariates (``fixed.x``; their estimates are the sample values), lavaan
+    keeps them fixed, so they are left out of the information and of ``Delta``."""
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    return np.array([not (op == "~~" and lhs in fx and rhs in fx) for lhs, op, rhs in res.param_map.names],
+                    dtype=bool)
+
+
+def _x_vech(res: Any, order: list[str]) -> np.ndarray:
+    """Mask of the ``vech`` elements among lavaan's fixed covariates: lavaan zeroes their rows
+    and columns in the h1 information (``W``) and in ``Gamma`` (``fixed.x = TRUE``)."""
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    r, c = _vech_idx(len(order))
+    return np.array([order[i] in fx and order[j] in fx for i, j in zip(r, c)], dtype=bool)
+
+
+def _zero_x(m: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = m.copy()
+    out[mask, :] = 0.0
+    out[:, mask] = 0.0
+    return out
+
+
+def _gamma_nt_raw(a: np.ndarray) -> np.ndarray:
+    """``Gamma_NT`` of ``vech(S)`` at covariance ``a``: element (ab, cd) is ``a_ac a_bd + a_ad a_bc``."""
+    r, c = _vech_idx(a.shape[0])
+    return a[np.ix_(r, r)] * a[np.ix_(c, c)] + a[np.ix_(r, c)] * a[np.ix_(c, r)]
+
+
+def _gamma_nt(s: np.ndarray, res: Any, order: list[str]) -> np.ndarray:
+    """lavaan's normal-theory ``Gamma`` (the unstructured h1 ACOV times N); with fixed
+    covariates ``Gamma(S) - Gamma(R)``, ``R = S - [S_yy.x 0; 0 0]`` (``S_yy.x`` the
+    covariance of the other variables given the covariates), as
+    ``lav_samplestats_Gamma_NT(fixed.x = TRUE)``."""
+    g = _gamma_nt_raw(s)
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    xi = [k for k, v in enumerate(order) if v in fx]
+    if xi:
+        yi = [k for k in range(len(order)) if k not in xi]
+        b = s[np.ix_(yi, xi)]
+        ybarx = s[np.ix_(yi, yi)] - b @ np.linalg.solve(s[np.ix_(xi, xi)], b.T)
+        r = s.copy()
+        r[np.ix_(yi, yi)] -= ybarx
+        g = g - _gamma_nt_raw(r)
+    return g
+
+
 def _perm(res: Any, order: list[str]) -> list[int]:
     obs = list(res.matrices.observed)
     return [obs.index(v) for v in order]
@@ -164,9 +212,8 @@ def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndar
     pm = res.param_map
     theta = np.asarray(res.start, dtype=float)
     sigma = pm.matrices_at(theta).implied_cov[np.ix_(perm, perm)]
-    jac = ml.sigma_jacobian(pm, theta)[:, perm][:, :, perm]
+    jac = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)][:, perm][:, :, perm]
     n = res.n
-    p = len(order)
     sd_s = np.sqrt(np.diag(s))
     if type == "raw":
         r = s - sigma
@@ -176,11 +223,13 @@ def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndar
         sd_m = np.sqrt(np.diag(sigma))
         r = s / np.outer(sd_s, sd_s) - sigma / np.outer(sd_m, sd_m)
     # lav_residuals_acov(z.type = "standardized", h1.acov = "unstructured")
+    xm = _x_vech(res, order)
     delta = ml.vech(jac).T
-    w_sigma = ml.weight_matrix(sigma)
+    delta[xm, :] = 0.0
+    w_sigma = _zero_x(ml.weight_matrix(sigma), xm)
     a0 = delta.T @ w_sigma @ delta
     acov_est = delta @ np.linalg.pinv(a0) @ delta.T
-    acov_obs = np.linalg.inv(ml.weight_matrix(s)) / n
+    acov_obs = _gamma_nt(s, res, order) / n
     q = np.eye(len(delta)) - acov_est @ w_sigma
     acov = q @ acov_obs @ q.T
     if type == "cor.bentler":
@@ -189,7 +238,6 @@ def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndar
     elif type == "cor.bollen":
         f1 = _cov2cor_jacobian(s)
         acov = f1 @ acov @ f1.T
-    del p
     return order, r, acov
 
 
@@ -306,14 +354,12 @@ def _candidates(res: Any) -> list[tuple[str, str, str]]:
     ov = list(tab.ov)
     ov_nox = list(tab.ov_nox)
     ov_x = list(tab.ov_x)
-    names = tab._names if hasattr(tab, "_names") else None
     df = tab.df
     reg = df[df.op == "~"]
     eqs_y = list(dict.fromkeys(reg.lhs))
     eqs_x = list(dict.fromkeys(reg.rhs))
     eqs = list(dict.fromkeys(eqs_y + eqs_x))
     ov_ind = list(dict.fromkeys(df[df.op == "=~"].rhs))
-    del names
     out = [(f, "=~", v) for f in lv for v in ov_nox if v not in eqs]
     # observed (co)variances: lower triangle column by column, lhs the earlier variable
     ovc = []
@@ -338,13 +384,11 @@ def _candidates(res: Any) -> list[tuple[str, str, str]]:
 
 
 def _existing(res: Any) -> set:
+    """The table's rows, matched as lavaan merges the full table: by ``lhs op rhs`` as
+    written (a reversed ``~~`` counts as new; redundant with a free parameter, its score
+    test is then undefined and dropped; with a fixed covariate pair it is listed with mi 0)."""
     df = _table(res).df
-    keys = set()
-    for l, o, r in zip(df.lhs, df.op, df.rhs):
-        keys.add((l, o, r))
-        if o == "~~":
-            keys.add((r, o, l))
-    return keys
+    return set(zip(df.lhs, df.op, df.rhs))
 
 
 def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, list[bool]]:
@@ -462,16 +506,20 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     jac_x, ok = _extra_jacobian(mx, cands)
     cands = [c for c, g in zip(cands, ok) if g]
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
-    jac_m = ml.sigma_jacobian(pm, theta)
+    jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
     jac = np.concatenate([jac_m, jac_x])
-    info = ml.expected_information(jac, sigma)
-    k = pm.n_free
+    # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
+    xm = _x_vech(res, obs)
+    w = _zero_x(ml.weight_matrix(sigma), xm)
+    delta = ml.vech(jac).T
+    info = delta.T @ w @ delta
+    k = len(jac_m)
     i22 = info[:k, :k]
     i11 = info[k:, k:]
     i12 = info[k:, :k]
     v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
     # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
-    g = 0.5 * ml.ml_gradient(jac_x, s, sigma)
+    g = (ml.vech(jac_x) @ w) @ ml.vech(sigma - s)
     n = res.n
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
@@ -479,8 +527,14 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         d = n * g
         d = np.where(np.abs(d) < 1e-15, 1.0, d)
         epc = -mi / d
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
     rows = []
     for (lhs, op, rhs), m, e in zip(cands, mi, epc):
+        if lhs in fx and rhs in fx:
+            # lavaan lists a regression or a reversed covariance between two fixed
+            # covariates with mi = epc = 0 (their moments are not modelled under fixed.x)
+            rows.append((lhs, op, rhs, 0.0, 0.0, 0.0, 0.0, 0.0))
+            continue
         if not np.isfinite(m):
             continue
         ee = e
