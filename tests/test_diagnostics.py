@@ -21,6 +21,9 @@ CASES = {
     "integrative": (ROOT / "models" / "integrative.lav", ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"),
     "poldem": (ROOT / "tests" / "reference" / "lavaan" / "poldem.lav",
                ROOT / "tests" / "reference" / "lavaan" / "PoliticalDemocracy.csv"),
+    # observed covariates SIZE and TENURE (lavaan's fixed.x): the x-block conventions
+    "covariates": (ROOT / "tests" / "reference" / "lavaan" / "integrative_covariates.lav",
+                   ROOT / "tests" / "reference" / "lavaan" / "integrative_covariates.csv"),
 }
 # measured max |smsem - lavaan|: R² 1.3e-6; raw residuals 6.5e-6 (poldem's scale is ~10x);
 # cor.bollen residuals 1.1e-6; z of off-diagonal residuals < 1e-3 (diagonal residuals are
@@ -111,10 +114,17 @@ def test_modindices_equal_lavaan(case):
     got = dg.modindices(res)
     # the same rows: every fixed parameter lavaan considers, none it drops
     assert set(zip(got.lhs, got.op, got.rhs)) == set(zip(ref.lhs, ref.op, ref.rhs))
-    m = ref.merge(got, on=["lhs", "op", "rhs"])
-    for a, b in [("mi", "mi_y"), ("epc", "epc_y"), ("sepc.lv", "sepc_lv"), ("sepc.all", "sepc_all"),
+    m = ref.merge(got, on=["lhs", "op", "rhs"], suffixes=("", "_smsem"))
+    # Rows with |epc| > 5 (on 5-point items) have V = I11 - I12 I22^-1 I21 near lavaan's
+    # eps^(1/3) cut-off: the reverse paths MA ~ IC, MA ~ EA, COM ~ IC, COM ~ EA of the
+    # covariates case, structurally equivalent (smsem gives them identical mi), where
+    # lavaan's optimizer gap moves mi and epc by up to 0.6% (measured); 1% there.
+    ill = m.epc.abs() > 5
+    assert ill.sum() <= 4
+    for a, b in [("mi", "mi_smsem"), ("epc", "epc_smsem"), ("sepc.lv", "sepc_lv"), ("sepc.all", "sepc_all"),
                  ("sepc.nox", "sepc_nox")]:
-        np.testing.assert_allclose(m[b], m[a if a + "_x" not in m else a + "_x"], atol=TOL_MI, rtol=0, err_msg=a)
+        np.testing.assert_allclose(m[b][~ill], m[a][~ill], atol=TOL_MI, rtol=0, err_msg=a)
+        np.testing.assert_allclose(m[b][ill], m[a][ill], rtol=1e-2, err_msg=a)
     # sorted as sort. = TRUE (ties aside): the top 10 in lavaan's order
     top = [tuple(r) for r in ref[["lhs", "op", "rhs"]].head(10).to_numpy()]
     assert [tuple(r) for r in got[["lhs", "op", "rhs"]].head(10).to_numpy()] == top

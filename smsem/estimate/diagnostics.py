@@ -384,11 +384,20 @@ def _candidates(res: Any) -> list[tuple[str, str, str]]:
 
 
 def _existing(res: Any) -> set:
-    """The table's rows, matched as lavaan merges the full table: by ``lhs op rhs`` as
+    """The table's free rows, matched as lavaan merges the full table: by ``lhs op rhs`` as
     written (a reversed ``~~`` counts as new; redundant with a free parameter, its score
-    test is then undefined and dropped; with a fixed covariate pair it is listed with mi 0)."""
+    test is then undefined and dropped)."""
     df = _table(res).df
+    df = df[df.free > 0]
     return set(zip(df.lhs, df.op, df.rhs))
+
+
+def _fixed_rows(res: Any) -> list[tuple[str, str, str]]:
+    """The table's fixed parameters (marker loadings, user-fixed values, the fixed
+    covariates' moments): lavaan's ``all.free = TRUE`` tests them too."""
+    df = _table(res).df
+    df = df[(df.free == 0) & df.op.isin(["=~", "~", "~~"])]
+    return list(zip(df.lhs, df.op, df.rhs))
 
 
 def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, list[bool]]:
@@ -502,7 +511,8 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     s = _sample_cov(res, obs)
     sigma = mx.implied_cov
     existing = _existing(res)
-    cands = [c for c in _candidates(res) if c not in existing]
+    cands = _fixed_rows(res)
+    cands += [c for c in _candidates(res) if c not in existing and c not in set(cands)]
     jac_x, ok = _extra_jacobian(mx, cands)
     cands = [c for c, g in zip(cands, ok) if g]
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
@@ -519,7 +529,7 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     i12 = info[k:, :k]
     v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
     # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
-    g = (ml.vech(jac_x) @ w) @ ml.vech(sigma - s)
+    g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
     n = res.n
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
@@ -530,10 +540,13 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
     rows = []
     for (lhs, op, rhs), m, e in zip(cands, mi, epc):
-        if lhs in fx and rhs in fx:
+        if lhs in fx and rhs in fx and lhs != rhs:
             # lavaan lists a regression or a reversed covariance between two fixed
             # covariates with mi = epc = 0 (their moments are not modelled under fixed.x)
-            rows.append((lhs, op, rhs, 0.0, 0.0, 0.0, 0.0, 0.0))
+            # (lavaan's sepc.all of the covariance is NA: the x variances are not standardized)
+            rows.append((lhs, op, rhs, 0.0, 0.0, 0.0, np.nan if op == "~~" else 0.0, 0.0))
+            continue
+        if lhs in fx and lhs == rhs:  # a fixed covariate's variance: not tested (lavaan: NA)
             continue
         if not np.isfinite(m):
             continue
