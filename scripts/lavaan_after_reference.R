@@ -6,14 +6,18 @@
 # Writes to tests/reference/lavaan_after/, for each case (integrative, poldem; complete data,
 # lavaan defaults: sem(), ML, likelihood = "normal", information = "expected"):
 #   <case>.r2.csv         lavInspect(fit, "r2")                            (name, r2)
-#   <case>.resid_<type>.csv  lavResiduals(fit, type = <type>)$cov  (raw, cor.bollen), long form
-#   <case>.resid_z.csv    lavResiduals(fit, type = "raw")$cov.z  (standardized, se = default)
-#   <case>.resid_summary.csv  lavResiduals(fit, type = "cor.bollen" / "raw")$summary
+#   <case>.resid_<type>.csv  lavResiduals(fit, type = <type>)$cov  (raw, cor.bollen, cor.bentler), long form
+#   <case>.resid_z.csv    lavResiduals(fit, type = "raw")$cov.z  (standardized, lavaan's default z.type);
+#                         <case>.resid_<type>_z.csv the same for the correlation residuals
+#   <case>.resid_summary*.csv  lavResiduals(fit, type = "cor.bollen" / "raw" / "cor.bentler")$summary
+# Cases: integrative (models/integrative.lav on the committed survey), poldem (Bollen's
+# PoliticalDemocracy with residual covariances), covariates (observed covariates, fixed.x).
 #   <case>.mi.csv         modindices(fit, sort. = TRUE)
 #   <case>.fit.csv        selected fitMeasures()
 # and the comparisons (integrative vs integrative_no_direct):
 #   compare_<estimator>.csv  lavTestLRT(...) (ML, MLM satorra.bentler.2001 / 2010, MLR)
 #   vuong_casewise.csv       casewise log-likelihoods of both models (lavInspect "loglik.casewise")
+#   vuong.csv, vuong_nonnested.csv  Vuong tests (nonnest2's formulas, written out below)
 suppressPackageStartupMessages(library(lavaan))
 
 out <- file.path("tests", "reference", "lavaan_after")
@@ -49,7 +53,10 @@ for (case in names(cases)) {
   sb <- bol$summary; sr <- raw$summary
   wcsv(data.frame(type = "cor.bollen", stat = rownames(sb), value = sb[, "cov"]), paste0(case, ".resid_summary.csv"))
   wcsv(data.frame(type = "raw", stat = rownames(sr), value = sr[, "cov"]), paste0(case, ".resid_summary_raw.csv"))
-  sben <- lavResiduals(fit, type = "cor.bentler")$summary
+  ben <- lavResiduals(fit, type = "cor.bentler")
+  wcsv(long(ben$cov), paste0(case, ".resid_cor.bentler.csv"))
+  wcsv(long(ben$cov.z), paste0(case, ".resid_cor.bentler_z.csv"))
+  sben <- ben$summary
   wcsv(data.frame(type = "cor.bentler", stat = rownames(sben), value = sben[, "cov"]), paste0(case, ".resid_summary_bentler.csv"))
   mi <- modindices(fit, sort. = TRUE)
   wcsv(as.data.frame(mi), paste0(case, ".mi.csv"))

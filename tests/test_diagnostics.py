@@ -25,15 +25,17 @@ CASES = {
     "covariates": (ROOT / "tests" / "reference" / "lavaan" / "integrative_covariates.lav",
                    ROOT / "tests" / "reference" / "lavaan" / "integrative_covariates.csv"),
 }
-# measured max |smsem - lavaan|: R² 1.3e-6; raw residuals 6.5e-6 (poldem's scale is ~10x);
-# cor.bollen residuals 1.1e-6; z of off-diagonal residuals < 1e-3 (diagonal residuals are
-# ~1e-4, optimizer noise, so their z differs by up to 4e-3); summaries 8.5e-5; mi 2.9e-4 and
-# epc 1.7e-4 (both at IS ~ IC, whose V is nearly singular), elsewhere < 1e-4.
+# measured max |smsem - lavaan| (scripts/lavaan_after_agreement.py): R² 2.1e-6; residuals
+# 6.5e-6 (poldem's raw scale is ~10x); z of off-diagonal residuals 3.4e-4 (diagonal residuals
+# are ~1e-4, optimizer noise, so their z differs by up to 3.9e-3); summaries 8.5e-5; mi 3.3e-4
+# and epc 2.0e-4 (at nearly redundant paths such as IS ~ IC), elsewhere < 1e-4. lavaan's
+# nlminb stops ~1e-5 from the optimum in the estimates (measured: 8e-6 against a tighter
+# run), which bounds what can agree; the tolerances are ~5x the measured gaps.
 TOL_R2 = 1e-5
-TOL_RESID = 2e-5
-TOL_Z = 2e-3
+TOL_RESID = 3e-5
+TOL_Z = 1e-3
 TOL_Z_DIAG = 1e-2
-TOL_SUMMARY = 2e-4
+TOL_SUMMARY = 5e-4
 TOL_MI = 1e-3
 
 
@@ -63,7 +65,8 @@ def _merge(ref: pd.DataFrame, got: pd.DataFrame, col: str) -> pd.DataFrame:
     return ref
 
 
-@pytest.mark.parametrize("type_,fname", [("raw", "resid_raw"), ("cor.bollen", "resid_cor.bollen")])
+@pytest.mark.parametrize("type_,fname", [("raw", "resid_raw"), ("cor.bollen", "resid_cor.bollen"),
+                                         ("cor.bentler", "resid_cor.bentler")])
 def test_residuals_equal_lavresiduals(case, type_, fname):
     name, res = case
     ref = pd.read_csv(REF / f"{name}.{fname}.csv")
@@ -72,7 +75,8 @@ def test_residuals_equal_lavresiduals(case, type_, fname):
     np.testing.assert_allclose(m.mine, m.value, atol=TOL_RESID, rtol=0)
 
 
-@pytest.mark.parametrize("type_,fname", [("raw", "resid_z"), ("cor.bollen", "resid_cor.bollen_z")])
+@pytest.mark.parametrize("type_,fname", [("raw", "resid_z"), ("cor.bollen", "resid_cor.bollen_z"),
+                                         ("cor.bentler", "resid_cor.bentler_z")])
 def test_standardized_residuals_equal_lavaan(case, type_, fname):
     name, res = case
     m = _merge(pd.read_csv(REF / f"{name}.{fname}.csv"), dg.residuals(res, type_), "z")
