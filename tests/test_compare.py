@@ -144,3 +144,8 @@ def test_cli_compare_bad_model_path(tmp_path):
     r = run_cli("compare", str(DATA), str(FULL), str(tmp_path / "nope.lav"))
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("smsem: error:")
+
+
+def test_cli_compare_bad_method_is_one_line():
+    r = run_cli("compare", str(DATA), str(FULL), str(RESTRICTED), "--method", "satorra.bentler.2010")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "needs estimator MLM" in r.stderr

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, stats
 
+from ..exceptions import OptionError
 from . import ml, robust
 
 __all__ = ["lrt", "information_criteria", "vuong", "compare", "Comparison", "casewise_loglik",
@@ -130,21 +131,21 @@ def lrt(*results: Any, method: str = "default", names: Sequence[str] | None = No
         is nested in the previous one by its free parameters).
     """
     if method not in LRT_METHODS:
-        raise ValueError(f"method must be one of {', '.join(LRT_METHODS)}, not {method!r}")
+        raise OptionError(f"method must be one of {', '.join(LRT_METHODS)}, not {method!r}")
     if len(results) < 2:
-        raise ValueError("lrt needs at least two fitted models")
+        raise OptionError("lrt needs at least two fitted models")
     est = {r.estimator for r in results}
     if len(est) > 1:
-        raise ValueError(f"the models were fitted with different estimators ({', '.join(sorted(est))})")
+        raise OptionError(f"the models were fitted with different estimators ({', '.join(sorted(est))})")
     estimator = est.pop()
     ns = {r.n for r in results}
     if len(ns) > 1:
-        raise ValueError(f"the models were fitted to different numbers of cases ({sorted(ns)}): not comparable")
+        raise OptionError(f"the models were fitted to different numbers of cases ({sorted(ns)}): not comparable")
     if method == "satorra.bentler.2010" and estimator != "MLM":
-        raise ValueError("method 'satorra.bentler.2010' needs estimator MLM (smsem computes its M10 scaling "
+        raise OptionError("method 'satorra.bentler.2010' needs estimator MLM (smsem computes its M10 scaling "
                          "factor from the Satorra-Bentler Gamma)")
     if method != "default" and estimator == "ML":
-        raise ValueError(f"method {method!r} scales the difference of a robust fit; these are ML fits")
+        raise OptionError(f"method {method!r} scales the difference of a robust fit; these are ML fits")
     labels = list(names) if names is not None else [_name(r, i) for i, r in enumerate(results)]
     order = sorted(range(len(results)), key=lambda i: (_fi(results[i], "df"), i))
     scaled = estimator in ("MLM", "MLR")
@@ -292,7 +293,7 @@ def vuong(res_a: Any, res_b: Any, nested: bool = False) -> dict[str, float]:
         exchanged.
     """
     if res_a.n != res_b.n:
-        raise ValueError(f"the models were fitted to different cases (n = {res_a.n} and {res_b.n})")
+        raise OptionError(f"the models were fitted to different cases (n = {res_a.n} and {res_b.n})")
     la, lb = casewise_loglik(res_a), casewise_loglik(res_b)
     swapped = False
     if nested and lb.sum() > la.sum():

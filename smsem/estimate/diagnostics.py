@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..exceptions import OptionError
 from . import ml
 
 __all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "RESIDUAL_TYPES",
@@ -204,7 +205,7 @@ def _cov2cor_jacobian(s: np.ndarray) -> np.ndarray:
 def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(order, residual matrix, ACOV of vech(residuals)) in lavaan's ov order."""
     if type not in RESIDUAL_TYPES:
-        raise ValueError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
+        raise OptionError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
     _check_complete(res, "residuals")
     order = _ov_order(res)
     perm = _perm(res, order)
@@ -339,7 +340,7 @@ def largest_residuals(res: Any, type: str = "cor.bollen", n: int = 10, by: str =
     ``lavResiduals(..., output = "table")``) or by absolute z (``by="z"``), with the item
     ids in ``lhs`` and ``rhs`` (join a codebook's wording on them)."""
     if by not in ("residual", "z"):
-        raise ValueError(f"by must be 'residual' or 'z', not {by!r}")
+        raise OptionError(f"by must be 'residual' or 'z', not {by!r}")
     tab = residuals(res, type)
     tab = tab[tab.lhs != tab.rhs]
     key = tab[by].abs()
