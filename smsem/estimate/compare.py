@@ -351,9 +351,9 @@ class Comparison:
                  f"{'chi-square difference' if self.estimator == 'ML' else _method_text(self.method)})",
                  t.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")]
         for (a, b), v in self.vuong.items():
-            lines.append(f"Vuong test {a} vs {b}: omega2 = {v['omega2']:.4f} (p = {_p(v['p_omega'])}, "
-                         f"distinguishable if small); z = {v['z']:.3f}, p({a} better) = {_p(v['p_a'])}, "
-                         f"p({b} better) = {_p(v['p_b'])}")
+            lines.append(f"Vuong test {a} vs {b} (not nested): variance test omega2 = {v['omega2']:.4f}, "
+                         f"p {_p_eq(v['p_omega'])} (small p: distinguishable); z = {v['z']:.3f}, "
+                         f"p({a} better) {_p_eq(v['p_a'])}, p({b} better) {_p_eq(v['p_b'])}")
         lines.append(f"Verdict: {self.verdict}")
         return "\n".join(lines) + "\n"
 
@@ -362,10 +362,6 @@ def _method_text(method: str) -> str:
     return {"default": "Satorra-Bentler 2001 scaled difference", "satorra.bentler.2001":
             "Satorra-Bentler 2001 scaled difference", "satorra.bentler.2010":
             "Satorra-Bentler 2010 strictly positive scaled difference"}[method]
-
-
-def _p(p: float) -> str:
-    return "< .001" if p < 0.001 else f"{p:.3f}"
 
 
 def compare(*results: Any, method: str = "default", names: Sequence[str] | None = None,
