@@ -23,6 +23,7 @@ CASES = {
     "integrative": (ROOT / "models" / "integrative.lav", ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"),
     "poldem": (LAV / "poldem.lav", LAV / "PoliticalDemocracy.csv"),
     "covariates": (LAV / "integrative_covariates.lav", LAV / "integrative_covariates.csv"),
+    "hs_constraints": (REF / "hs_constraints.lav", LAV / "HolzingerSwineford1939.csv"),
 }
 
 

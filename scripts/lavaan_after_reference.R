@@ -11,7 +11,8 @@
 #                         <case>.resid_<type>_z.csv the same for the correlation residuals
 #   <case>.resid_summary*.csv  lavResiduals(fit, type = "cor.bollen" / "raw" / "cor.bentler")$summary
 # Cases: integrative (models/integrative.lav on the committed survey), poldem (Bollen's
-# PoliticalDemocracy with residual covariances), covariates (observed covariates, fixed.x).
+# PoliticalDemocracy with residual covariances), covariates (observed covariates, fixed.x),
+# hs_constraints (an equality constraint and a user-fixed covariance).
 #   <case>.mi.csv         modindices(fit, sort. = TRUE)
 #   <case>.fit.csv        selected fitMeasures()
 # and the comparisons (integrative vs integrative_no_direct):
@@ -36,7 +37,10 @@ cases <- list(
   poldem = list(model = "tests/reference/lavaan/poldem.lav", data = "tests/reference/lavaan/PoliticalDemocracy.csv"),
   # observed covariates (SIZE, TENURE) of latent variables: lavaan's fixed.x
   covariates = list(model = "tests/reference/lavaan/integrative_covariates.lav",
-                    data = "tests/reference/lavaan/integrative_covariates.csv")
+                    data = "tests/reference/lavaan/integrative_covariates.csv"),
+  # an equality constraint and a user-fixed covariance (tested by modindices)
+  hs_constraints = list(model = "tests/reference/lavaan_after/hs_constraints.lav",
+                        data = "tests/reference/lavaan/HolzingerSwineford1939.csv")
 )
 for (case in names(cases)) {
   cs <- cases[[case]]
