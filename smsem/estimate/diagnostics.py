@@ -85,8 +85,10 @@ def _lavaan_free(res: Any) -> np.ndarray:
     lavaan's fixed covariates (``fixed.x``; their estimates are the sample values), lavaan
     keeps them fixed, so they are left out of the information and of ``Delta``."""
     fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
-    return np.array([not (op == "~~" and lhs in fx and rhs in fx) for lhs, op, rhs in res.param_map.names],
-                    dtype=bool)
+    # ("~1" rows, should the engine's ParamMap carry a mean structure, do not enter the
+    # covariance structure of a complete-data fit either.)
+    return np.array([op != "~1" and not (op == "~~" and lhs in fx and rhs in fx)
+                     for lhs, op, rhs in res.param_map.names], dtype=bool)
 
 
 def _x_vech(res: Any, order: list[str]) -> np.ndarray:
