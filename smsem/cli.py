@@ -191,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
     pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
     pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+
+    cmp_ = sub.add_parser("compare", help="compare models fitted to one survey: nested LRT, AIC/BIC, Vuong tests")
+    cmp_.add_argument("file", help="survey file with the models' item columns")
+    cmp_.add_argument("models", nargs="+", metavar="MODEL", help="two or more shipped model names or .lav files")
+    cmp_.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+                      help="ML (default; chi-square difference), MLM or MLR (Satorra-Bentler scaled difference)")
+    cmp_.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
+                      default="default", help="scaled difference test for MLM/MLR (default: Satorra-Bentler 2001; "
+                                              "satorra.bentler.2010, MLM only, is strictly positive)")
+    cmp_.add_argument("--columns", metavar="MAP.yaml", help="YAML file mapping your column names to item ids")
     return parser
 
 
@@ -461,6 +471,31 @@ def _install_sigterm():
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not in the main thread (e.g. called from a worker): leave it alone
         return None
+
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """``smsem compare FILE A.lav B.lav [...]``: the comparison table and a verdict line."""
+    from . import fit, load_model, read_survey
+    from .estimate.compare import compare
+    from .exceptions import OptionError, SpecError
+
+    if len(args.models) < 2:
+        raise OptionError(f"compare needs at least two models, got {len(args.models)}")
+    models = [load_model(m) for m in args.models]
+    items = set(models[0].items)
+    for m in models[1:]:
+        if set(m.items) != items:
+            raise SpecError(f"models {models[0].name!r} and {m.name!r} use different items; likelihoods of "
+                            "different variables cannot be compared")
+    data = read_survey(args.file, models[0], columns=args.columns)
+    results = [fit(m, data, estimator=args.estimator) for m in models]
+    names = [Path(a).stem if a.endswith(".lav") else a for a in args.models]
+    sys.stdout.write(str(compare(*results, method=args.method, names=names)))
+    return 0
+
+
+_COMMANDS["compare"] = _cmd_compare
 
 
 if __name__ == "__main__":  # pragma: no cover
