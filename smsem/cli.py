@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default --fixed-x)")
     fit.add_argument("--model-type", choices=["sem", "cfa", "growth"], default="sem",
                      help="the defaults of lavaan's sem() (default), cfa() or growth()")
+    fit.add_argument("--modindices", type=_float, nargs="?", const=3.84, default=None, metavar="MIN",
+                     help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
+                          "chi-square(1) critical value; 0 lists all), largest first")
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
@@ -266,10 +269,27 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
+    if args.format in ("text", "markdown") and res.missing != "fiml":
+        sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
         written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
+
+
+def _render_after_fit(res, modindices_min: float | None) -> str:
+    """R² of every endogenous variable and, on request, the modification indices."""
+    from .estimate.diagnostics import modindices, r2
+
+    out = ["R-square (lavInspect(fit, \"r2\"))", ""]
+    rsq = r2(res)
+    out.append(rsq.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if modindices_min is not None:
+        mi = modindices(res, minimum=modindices_min)
+        out += ["", f"Modification indices >= {modindices_min:g} (lavaan's modindices(), largest first)", ""]
+        out.append(mi.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(mi)
+                   else f"none of at least {modindices_min:g}")
+    return "\n".join(out) + "\n"
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:

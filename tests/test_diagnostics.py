@@ -149,3 +149,22 @@ def test_bad_residual_type(case):
     _, res = case
     with pytest.raises(ValueError, match="type must be one of"):
         dg.residuals(res, "normalized")
+
+
+def test_cli_prints_r2_and_modindices_from_lavaan_reference():
+    """`smsem fit --modindices 10` lists exactly lavaan's modification indices of at least 10
+    (tests/reference/lavaan_after, integrative model on the committed survey), and R²."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "smsem", "fit", str(root / "data/synthetic/integrative_n300_seed1.csv"),
+                        "--boot", "0", "--quiet", "--modindices", "10"], capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.split("Modification indices >= 10")[1]
+    ref = pd.read_csv(root / "tests/reference/lavaan_after/integrative.mi.csv")
+    big = ref[ref["mi"] >= 10]
+    lines = [ln.split() for ln in text.strip().splitlines()[2:]]
+    assert [(a, b, c) for a, b, c, *_ in lines] == list(zip(big.lhs, big.op, big.rhs))
+    assert "R-square" in r.stdout
