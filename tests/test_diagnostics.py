@@ -165,6 +165,6 @@ def test_cli_prints_r2_and_modindices_from_lavaan_reference():
     text = r.stdout.split("Modification indices >= 10")[1]
     ref = pd.read_csv(root / "tests/reference/lavaan_after/integrative.mi.csv")
     big = ref[ref["mi"] >= 10]
-    lines = [ln.split() for ln in text.strip().splitlines() if ln.strip()][1:]
+    lines = [ln.split() for ln in text.strip().splitlines() if ln.strip()][2:]  # title, header
     assert [(a, b, c) for a, b, c, *_ in lines] == list(zip(big.lhs, big.op, big.rhs))
     assert "R-square" in r.stdout
