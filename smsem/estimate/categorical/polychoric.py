@@ -162,16 +162,75 @@ def pair_index(p: int) -> tuple[np.ndarray, np.ndarray]:
 _CLIP = 50.0  # a threshold beyond this is +-inf for every density used here
 
 
+_GL6 = (np.array([0.1713244923791705, 0.3607615730481384, 0.4679139345726904]),
+        np.array([0.9324695142031522, 0.6612093864662647, 0.2386191860831970]))
+_GL12 = (np.array([.04717533638651177, 0.1069393259953183, 0.1600783285433464,
+                   0.2031674267230659, 0.2334925365383547, 0.2491470458134029]),
+         np.array([0.9815606342467191, 0.9041172563704750, 0.7699026741943050,
+                   0.5873179542866171, 0.3678314989981802, 0.1252334085114692]))
+_NODES = []
+for _w, _x in (_GL6, _GL12, (_GL_W, _GL_X)):
+    _NODES.append((np.concatenate([_w, _w]), np.concatenate([1.0 - _x, 1.0 + _x])))
+
+
+def _bvn_grid(h, k, r):
+    """P(X < h_a, Y < k_c) on the grid (..., A1, C1) of finite h (..., A1), k (..., C1), r (...).
+
+    Genz's algorithm with the node count pbivnorm uses (6, 12, 20 for |r| < .3, < .75, < .925);
+    the sines depend on r only, so they are computed once per table, not per grid point.
+    """
+    lead = r.shape
+    E = int(np.prod(lead)) if lead else 1
+    A1, C1 = h.shape[-1], k.shape[-1]
+    hf = h.reshape(E, A1)
+    kf = k.reshape(E, C1)
+    rf = r.reshape(E)
+    out = np.empty((E, A1, C1))
+    ar = np.abs(rf)
+    groups = [ar < 0.3, (ar >= 0.3) & (ar < 0.75), (ar >= 0.75) & (ar < 0.925)]
+    for g, (wn, xn) in zip(groups, _NODES):
+        if not g.any():
+            continue
+        hg, kg, rg = hf[g], kf[g], rf[g]
+        asr = np.arcsin(rg) / 2.0
+        sn = np.sin(asr[:, None] * xn)  # (Eg, nodes)
+        den = 1.0 / (1.0 - sn * sn)
+        a = (sn * den)[:, None, None, :]
+        b = den[:, None, None, :]
+        hk = (hg[:, :, None] * kg[:, None, :])[..., None]
+        hs = ((hg[:, :, None] ** 2 + kg[:, None, :] ** 2) / 2.0)[..., None]
+        with np.errstate(under="ignore"):
+            val = np.exp(hk * a - hs * b) @ wn
+        out[g] = val * (asr / TWO_PI)[:, None, None] + ndtr(hg)[:, :, None] * ndtr(kg)[:, None, :]
+    hi = ar >= 0.925
+    if hi.any():
+        hh = np.broadcast_to(hf[hi][:, :, None], (hi.sum(), A1, C1))
+        kk = np.broadcast_to(kf[hi][:, None, :], (hi.sum(), A1, C1))
+        rr = np.broadcast_to(rf[hi][:, None, None], (hi.sum(), A1, C1))
+        out[hi] = bvn_cdf(hh, kk, rr)
+    return np.clip(out, 0.0, 1.0).reshape(lead + (A1, C1))
+
+
 def _bi_grid(th1, th2, rho):
     """Cumulative grid BI (..., A+1, C+1) of P(Y1* < b_a, Y2* < b_c), b_0 = -inf, b_A = +inf."""
     sh = np.broadcast_shapes(th1.shape[:-1], th2.shape[:-1], rho.shape)
     A1, C1 = th1.shape[-1], th2.shape[-1]
     th1 = np.broadcast_to(th1, sh + (A1,))
     th2 = np.broadcast_to(th2, sh + (C1,))
+    rho = np.broadcast_to(rho, sh)
+    inf1 = ~np.isfinite(th1)
+    inf2 = ~np.isfinite(th2)
     BI = np.zeros(sh + (A1 + 2, C1 + 2))
-    BI[..., 1:-1, 1:-1] = bvn_cdf(th1[..., :, None], th2[..., None, :], rho[..., None, None])
-    BI[..., -1, 1:-1] = ndtr(th2)
-    BI[..., 1:-1, -1] = ndtr(th1)
+    core = _bvn_grid(np.where(inf1, 0.0, th1), np.where(inf2, 0.0, th2), rho)
+    p1 = ndtr(th1)
+    p2 = ndtr(th2)
+    if inf1.any() or inf2.any():  # +inf padding: P(X < inf, Y < k) = Phi(k)
+        core = np.where(inf1[..., :, None], p2[..., None, :], core)
+        core = np.where(inf2[..., None, :], p1[..., :, None], core)
+        core = np.where(inf1[..., :, None] & inf2[..., None, :], 1.0, core)
+    BI[..., 1:-1, 1:-1] = core
+    BI[..., -1, 1:-1] = p2
+    BI[..., 1:-1, -1] = p1
     BI[..., -1, -1] = 1.0
     return BI
 
@@ -224,7 +283,7 @@ def _loglik(freq, PI):
     return np.sum(freq * np.log(PI), axis=(-2, -1))
 
 
-def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-11, maxit=100):
+def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-9, maxit=100):
     """ML rho for stacked tables ``freq`` (..., A, C) with fixed thresholds th1 (..., A-1), th2 (..., C-1).
 
     Padded categories (thresholds +inf, zero counts) are allowed, so tables of items with
@@ -235,7 +294,7 @@ def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-11, maxi
     th2 = np.asarray(th2, float)
     sh = freq.shape[:-2]
     rho = _pearson_from_table(freq) if rho0 is None else np.array(np.broadcast_to(rho0, sh), float)
-    rho = np.clip(rho, -bounds, bounds)
+    rho = np.ascontiguousarray(np.clip(rho, -bounds, bounds))  # updated through flat views below
     done = np.zeros(sh, bool)
     ll_prev = np.full(sh, -np.inf)
     rho_prev = rho.copy()
@@ -264,7 +323,7 @@ def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-11, maxi
         rflat, pflat, lflat, dflat = rho.reshape(-1), rho_prev.reshape(-1), ll_prev.reshape(-1), done.reshape(-1)
         pflat[idx] = np.where(worse, rp, r)
         lflat[idx] = np.where(worse, ll_prev[act], ll)
-        rflat[idx] = np.where(conv, r, new)
+        rflat[idx] = new
         dflat[idx] = conv
     return rho, done
 
@@ -510,7 +569,7 @@ def _item_counts(codes, kmax, weights=None):
 
 def padded_thresholds(cnt, nlev):
     """Thresholds (p, kmax-1) from category counts (p, kmax), +inf beyond an item's own K-1."""
-    p, kmax = cnt.shape
+    p, kmax = cnt.shape[-2:]
     th = np.full(cnt.shape[:-1] + (kmax - 1,), np.inf)
     for j in range(p):
         k = nlev[j]
@@ -556,13 +615,13 @@ def polychoric_matrix(codes, weights=None, *, names=None, zero_add=(0.5, 0.0), z
     return CorrelationResult(od, ths, np.zeros(p), np.ones(p), R, res[1], res[2], tables=res[3])
 
 
-def _solve_pairs(freq, th, nlev, rows, cols, names, zero_add, zero_keep_margins, warn):
+def _solve_pairs(freq, th, nlev, rows, cols, names, zero_add, zero_keep_margins, warn, rho0=None):
     """Zero-cell rules, then Newton for the pairs without a fixed value. th (..., p, kmax-1)."""
     t1 = th[..., cols, :]  # table rows: the earlier item (lavaan's fit.y1 = UNI[[j]])
     t2 = th[..., rows, :]
     adj, fixed, empty, two = zero_cell_rules(freq, nlev[cols], nlev[rows], t1[..., 0], t2[..., 0],
                                              zero_add, zero_keep_margins)
-    rho, conv = solve_polychoric(adj, t1, t2)
+    rho, conv = solve_polychoric(adj, t1, t2, rho0)
     rho = np.where(np.isnan(fixed), rho, fixed)
     conv = conv | ~np.isnan(fixed)
     zct = []
