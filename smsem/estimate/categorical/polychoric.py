@@ -283,7 +283,7 @@ def _loglik(freq, PI):
     return np.sum(freq * np.log(PI), axis=(-2, -1))
 
 
-def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-9, maxit=100):
+def solve_polychoric(freq, th1, th2, rho0=None, *, bounds=0.999, tol=1e-7, maxit=100):
     """ML rho for stacked tables ``freq`` (..., A, C) with fixed thresholds th1 (..., A-1), th2 (..., C-1).
 
     Padded categories (thresholds +inf, zero counts) are allowed, so tables of items with
