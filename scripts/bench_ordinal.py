@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from smsem.estimate.categorical import polychoric_matrix, prepare  # noqa: E402
-from smsem.estimate.categorical.batched import BatchedPolychoric, draw_counts  # noqa: E402
+from smsem.estimate.categorical.batched import BatchedPolychoric, draw_counts, dwls_diagonal  # noqa: E402
 from smsem.estimate.categorical.nacov import sample_stats  # noqa: E402
 
 R_SCRIPT = r"""
@@ -100,6 +100,8 @@ def main() -> None:
     per_b = t_b / args.boot
     print(f"bootstrap, n = 300, {args.boot} draws batched: {t_b:.2f} s = {per_b * 1e3:.2f} ms per draw "
           f"({int(res.ok.sum())} usable)")
+    t_w, _ = timeit(lambda: dwls_diagonal(bp, C, res))
+    print(f"  + each draw's DWLS weights (diagonal of its NACOV): {t_w / args.boot * 1e3:.2f} ms per draw")
     t0 = time.perf_counter()
     for b in range(args.single):
         polychoric_matrix(od.codes, weights=C[b])

@@ -142,3 +142,22 @@ def test_weights_equal_repeated_cases():
     w = np.random.default_rng(1).integers(0, 3, size=150)
     np.testing.assert_allclose(polychoric_matrix(codes, weights=w), polychoric_matrix(np.repeat(codes, w, axis=0)),
                                atol=1e-12)
+
+
+def test_batched_dwls_diagonal_equals_each_draws_nacov():
+    """Every draw's DWLS weights from its tables equal the full NACOV of that draw."""
+    from smsem.estimate.categorical.batched import dwls_diagonal
+    from smsem.estimate.categorical.nacov import sample_stats
+
+    codes = np.column_stack([_likert(200, 3, k=5, seed=11), _likert(200, 2, k=3, seed=12)])
+    codes[np.random.default_rng(3).random(codes.shape) < 0.05] = 0
+    names = [f"y{j}" for j in range(codes.shape[1])]
+    data = pd.DataFrame(np.where(codes > 0, codes, np.nan), columns=names)
+    bp = BatchedPolychoric(codes, names)
+    C = draw_counts(200, 3, 5)
+    res = bp(C)
+    D = dwls_diagonal(bp, C, res)
+    for b in range(len(C)):
+        ss = sample_stats(data, True, weights=C[b], missing="pairwise")
+        np.testing.assert_allclose(D[b], np.diag(ss.nacov.to_numpy()), rtol=1e-9)
+        np.testing.assert_allclose(res.R[b], ss.two_step.R, atol=1e-10)

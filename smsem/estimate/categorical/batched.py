@@ -7,8 +7,12 @@ every item and every item pair. The thresholds follow in closed form and the pol
 solved by :func:`.polychoric.solve_polychoric` with the draws as one more leading axis: the
 same code, so a batched draw equals ``polychoric_matrix(codes, weights=counts[b])``.
 
-A draw in which an item loses one of its categories cannot be used (lavaan's bootstrap fails
-on it: "some categories ... are empty"); it is flagged in ``ok`` and its values are NaN.
+A draw in which an item loses one of its categories cannot be used (lavaan 0.6.14's bootstrap
+fails on it in ``lav_samplestats_from_data``, "some categories ... are empty", and drops the
+draw); it is flagged in ``ok`` and its values are NaN.
+
+:func:`dwls_diagonal` gives every draw's DWLS weights (the diagonal of its own NACOV, as
+lavaan's bootstrap recomputes ``WLS.V`` per draw) from the same tables.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import scipy.sparse as sp
 from ...exceptions import DataError
 from .polychoric import _check_codes, _solve_pairs, pair_index, padded_thresholds
 
-__all__ = ["BatchedPolychoric", "BatchResult", "draw_counts"]
+__all__ = ["BatchedPolychoric", "BatchResult", "draw_counts", "dwls_diagonal"]
 
 
 def draw_counts(n: int, B: int, rng) -> np.ndarray:
@@ -117,3 +121,123 @@ class BatchedPolychoric:
             th[sel] = thv
             conv[sel] = cv
         return BatchResult(R=R, th=th, converged=conv, ok=ok)
+
+
+# ----------------------------------------------------------------------------------------------
+# DWLS weights of every draw (the diagonal of each draw's NACOV), from its tables alone
+# ----------------------------------------------------------------------------------------------
+def _uni_scores(th):
+    """Univariate threshold scores by category: (..., K, K-1) from padded thresholds (..., K-1)."""
+    from scipy.special import ndtr
+
+    K1 = th.shape[-1]
+    up = np.concatenate([th, np.full(th.shape[:-1] + (1,), np.inf)], axis=-1)
+    lo = np.concatenate([np.full(th.shape[:-1] + (1,), -np.inf), th], axis=-1)
+    pc = ndtr(up) - ndtr(lo)
+    big = lo > 1
+    pc = np.where(big, ndtr(-lo) - ndtr(-up), pc)
+    dth = np.where(np.isfinite(th), np.exp(-0.5 * np.where(np.isfinite(th), th, 0.0) ** 2) / np.sqrt(2 * np.pi), 0.0)
+    S = np.zeros(th.shape[:-1] + (K1 + 1, K1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(pc > 0, 1.0 / pc, 0.0)
+    k = np.arange(K1)
+    S[..., k, k] = dth * inv[..., :K1]
+    S[..., k + 1, k] = -dth * inv[..., 1:]
+    return S
+
+
+def _biv_scores(th1, th2, rho):
+    """Per cell of stacked pairs: s_rho (..., A, C) and bivariate threshold scores (..., A, C, A-1), (..., A, C, C-1)."""
+    from scipy.special import ndtr
+
+    from .polychoric import SQRT_EPS, _phi_gnorm, cell_probs
+
+    PI = cell_probs(th1, th2, rho)
+    bad = PI <= SQRT_EPS
+    lik = np.where(bad, 1.0, PI)
+    phi, _ = _phi_gnorm(th1, th2, rho, need_g=False)
+    s_rho = np.where(bad, 0.0, phi / lik)
+
+    def bounds(t):
+        t = np.where(np.isfinite(t), t, 100.0)
+        sh = t.shape[:-1] + (1,)
+        return np.concatenate([np.full(sh, -100.0), t, np.full(sh, 100.0)], axis=-1)
+
+    def dn(x):
+        return np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+    b1, b2 = bounds(th1), bounds(th2)
+    r = rho[..., None, None]
+    R = np.sqrt(1.0 - r * r)
+    up1, lo1 = b1[..., 1:, None], b1[..., :-1, None]
+    up2, lo2 = b2[..., None, 1:], b2[..., None, :-1]
+    y1Z1 = dn(up1) * (ndtr((up2 - r * up1) / R) - ndtr((lo2 - r * up1) / R))
+    y1Z2 = dn(lo1) * (ndtr((up2 - r * lo1) / R) - ndtr((lo2 - r * lo1) / R))
+    y2Z1 = dn(up2) * (ndtr((up1 - r * up2) / R) - ndtr((lo1 - r * up2) / R))
+    y2Z2 = dn(lo2) * (ndtr((up1 - r * lo2) / R) - ndtr((lo1 - r * lo2) / R))
+    A, C = PI.shape[-2:]
+    s1 = np.zeros(PI.shape + (A - 1,))
+    s2 = np.zeros(PI.shape + (C - 1,))
+    k = np.arange(A - 1)
+    s1[..., k, :, k] += np.moveaxis(y1Z1[..., :-1, :], -2, 0)
+    s1[..., k + 1, :, k] -= np.moveaxis(y1Z2[..., 1:, :], -2, 0)
+    k = np.arange(C - 1)
+    s2[..., :, k, k] += y2Z1[..., :, :-1]  # adjacent advanced indices keep their place
+    s2[..., :, k + 1, k] -= y2Z2[..., :, 1:]
+    s1 = np.where(bad[..., None], 0.0, s1 / lik[..., None])
+    s2 = np.where(bad[..., None], 0.0, s2 / lik[..., None])
+    return s_rho, s1, s2
+
+
+def dwls_diagonal(bp: "BatchedPolychoric", counts, res: BatchResult) -> np.ndarray:
+    """Diagonal of each draw's NACOV (B, nth + P), in lavaan's WLS.obs order (ordinal items only).
+
+    Equal to ``nacov_from(two_step(data, weights=counts[b])).nacov`` diagonal: the threshold
+    slots are ``N diag(A11_j^-1)``; a correlation slot needs only its pair's table, because its
+    row of ``B^-1`` touches its own score and the two items' thresholds. DWLS weights are
+    ``1 / dwls_diagonal(...)``. Draws with ``ok = False`` are NaN.
+    """
+    C = np.atleast_2d(np.asarray(counts, float))
+    m1, m2 = bp.tables(C)
+    B, p, kmax = m1.shape
+    K1 = kmax - 1
+    nth_j = bp.nlev - 1
+    out = np.full((B, int(nth_j.sum()) + len(bp.rows)), np.nan)
+    okb = np.flatnonzero(res.ok)
+    if okb.size == 0:
+        return out
+    N = C[okb].sum(axis=1)
+    th = res.th[okb]  # (b, p, K1), +inf padding
+    U = _uni_scores(th)  # (b, p, kmax, K1)
+    A11 = np.einsum("bpc,bpck,bpcl->bpkl", m1[okb], U, U)
+    pad = np.arange(K1)[None, :] >= nth_j[:, None]  # (p, K1)
+    A11 = A11 + np.eye(K1)[None, None] * pad[None, :, :, None]
+    A11inv = np.linalg.inv(A11)
+    diag_th = np.diagonal(A11inv, axis1=-2, axis2=-1) * N[:, None, None]  # (b, p, K1)
+    cols_th = np.concatenate([np.arange(k) + j * K1 for j, k in enumerate(nth_j)])
+    out[np.ix_(okb, np.arange(int(nth_j.sum())))] = diag_th.reshape(len(okb), -1)[:, cols_th]
+    rows, cols = bp.rows, bp.cols
+    rho = res.R[okb][:, rows, cols]  # (b, P)
+    t1, t2 = th[:, cols, :], th[:, rows, :]
+    f = m2[okb]  # (b, P, kmax, kmax): rows item cols[q] (j), columns item rows[q] (i)
+    s_rho, d1, d2 = _biv_scores(t1, t2, rho)
+    fr = f * s_rho
+    a21_j = np.einsum("bqac,bqack->bqk", fr, d1)
+    a21_i = np.einsum("bqac,bqack->bqk", fr, d2)
+    a22 = np.einsum("bqac,bqac->bq", fr, s_rho)
+    Uj = U[:, cols]  # (b, P, kmax, K1): by category of j
+    Ui = U[:, rows]
+    Aj, Ai = A11[:, cols], A11[:, rows]
+    Ajinv, Aiinv = A11inv[:, cols], A11inv[:, rows]
+    X = np.einsum("bqac,bqak,bqcl->bqkl", f, Uj, Ui)  # cross block of the two items' thresholds
+    xj = np.einsum("bqac,bqak->bqk", fr, Uj)
+    xi = np.einsum("bqac,bqck->bqk", fr, Ui)
+    vj = -np.einsum("bqk,bqkl->bql", a21_j, Ajinv) / a22[..., None]
+    vi = -np.einsum("bqk,bqkl->bql", a21_i, Aiinv) / a22[..., None]
+    vq = 1.0 / a22
+    w = (np.einsum("bqk,bqkl,bql->bq", vj, Aj, vj) + np.einsum("bqk,bqkl,bql->bq", vi, Ai, vi)
+         + 2 * np.einsum("bqk,bqkl,bql->bq", vj, X, vi) + 2 * vq * (np.einsum("bqk,bqk->bq", vj, xj)
+                                                               + np.einsum("bqk,bqk->bq", vi, xi))
+         + vq * vq * a22)
+    out[np.ix_(okb, int(nth_j.sum()) + np.arange(len(rows)))] = w * N[:, None]
+    return out
