@@ -16,7 +16,16 @@ write.csv(hs_cut, file.path(out, "hs_cut4.csv"), row.names = FALSE)
 bfi25 <- psych::bfi[, 1:25]
 write.csv(bfi25, file.path(out, "bfi25.csv"), row.names = FALSE, na = "")
 
+# zero cells: a 2x2 table with one empty cell (zero.add = 0.5 with the margins kept) and
+# 4x4 tables with empty cells (left empty: zero.add[2] = 0)
+zc <- data.frame(b1 = as.integer(hs_cut$x1 > 2) + 1L, b2 = as.integer(hs_cut$x2 > 2) + 1L,
+                 x3 = hs_cut$x3, x4 = hs_cut$x4, b5 = as.integer(hs_cut$x5 > 1) + 1L)
+zc$b2[zc$b1 == 1L & zc$b2 == 2L] <- 1L
+zc$x4[zc$x3 == 1L & zc$x4 > 2L] <- 2L
+write.csv(zc, file.path(out, "zero_cells.csv"), row.names = FALSE)
+
 cases <- list(
+  zero_cells = list(data = zc, ordered = names(zc), missing = "listwise"),
   hs_cut4 = list(data = hs_cut[paste0("x", 1:9)], ordered = paste0("x", 1:9), missing = "listwise"),
   bfi25 = list(data = bfi25, ordered = names(bfi25), missing = "pairwise"),
   hs_polyserial = list(data = hs_cut[c(paste0("x", 1:4), "age")], ordered = paste0("x", 1:4), missing = "listwise")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smsem.exceptions import DataWarning
 from smsem.estimate.categorical import polychoric_matrix, prepare, thresholds, two_step
 from smsem.estimate.categorical.nacov import sample_stats
 
@@ -29,6 +30,8 @@ CASES = {
     "hs_cut4": ("hs_cut4.csv", HS9, HS9, "listwise"),
     "bfi25": ("bfi25.csv", None, True, "pairwise"),
     "hs_polyserial": ("hs_cut4.csv", ["x1", "x2", "x3", "x4", "age"], ["x1", "x2", "x3", "x4"], "listwise"),
+    # a 2x2 table with one empty cell (zero.add 0.5, margins kept) and 4x4 tables with empty cells
+    "zero_cells": ("zero_cells.csv", None, True, "listwise"),
 }
 
 
@@ -43,7 +46,11 @@ def _data(case):
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
     d, ordered, missing = _data(request.param)
-    ss = sample_stats(d, ordered, missing=missing)
+    if request.param == "zero_cells":  # lavaan also warns: b1 x b2 runs to the bound 0.999
+        with pytest.warns(DataWarning, match=r"b2 and b1 is \(nearly\) 1.0"):
+            ss = sample_stats(d, ordered, missing=missing)
+    else:
+        ss = sample_stats(d, ordered, missing=missing)
     return request.param, d, ordered, missing, ss
 
 
@@ -67,6 +74,8 @@ def test_thresholds(case):
 def test_correlations(case):
     name, d, ordered, missing, ss = case
     ref = pd.read_csv(REF / f"{name}_cor.csv", index_col=0)
+    if name == "zero_cells":
+        assert ("b1", "b2") in ss.two_step.zero_cell_tables and ("x3", "x4") in ss.two_step.zero_cell_tables
     np.testing.assert_allclose(ss.two_step.R, ref.to_numpy(), atol=1e-6, rtol=0)
     assert list(ref.index) == ss.two_step.names
 
