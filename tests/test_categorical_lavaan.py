@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smsem.exceptions import DataWarning
 from smsem.estimate.categorical import polychoric_matrix, prepare, thresholds, two_step
 from smsem.estimate.categorical.nacov import sample_stats
+from smsem.exceptions import DataWarning
 
 REF = Path(__file__).resolve().parent / "reference" / "lavaan_ordinal"
 HS9 = [f"x{i}" for i in range(1, 10)]

@@ -6,10 +6,19 @@
 * :mod:`.batched` — thresholds and polychorics of many bootstrap draws at once (resampling by counts).
 """
 
-from .thresholds import MAX_LEVELS, OrdinalData, prepare, thresholds
+from .batched import BatchedPolychoric, BatchResult, draw_counts, dwls_diagonal
+from .nacov import SampleStats, nacov_from, sample_stats
 from .polychoric import CorrelationResult, bvn_cdf, polychoric_matrix, polyserial, two_step
+from .thresholds import MAX_LEVELS, OrdinalData, prepare, thresholds
 
 __all__ = [
+    "BatchedPolychoric",
+    "BatchResult",
+    "draw_counts",
+    "dwls_diagonal",
+    "SampleStats",
+    "nacov_from",
+    "sample_stats",
     "MAX_LEVELS",
     "OrdinalData",
     "prepare",

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from .polychoric import SQRT_EPS, CorrelationResult, _phi_gnorm, cell_probs, pair_index, two_step
-from .thresholds import category_probs
+from .thresholds import OrdinalData, category_probs
 
 __all__ = ["SampleStats", "sample_stats", "nacov_from"]
 
@@ -60,9 +60,8 @@ class SampleStats:
 
     @property
     def th(self) -> pd.Series:
-        od = self.two_step.data
-        idx = [k for k in self.wls_obs.index if "|t" in k]
-        return self.wls_obs[idx] if all(t == "ordered" for t in od.types) else self.wls_obs[idx]
+        """The thresholds of the ordinal items (lavaan's ``lavInspect(fit, "th")``)."""
+        return self.wls_obs[[k for k in self.wls_obs.index if "|t" in k]]
 
 
 def _bounds(th):
@@ -275,9 +274,13 @@ def sample_stats(data, ordered=True, *, weights=None, missing="pairwise", zero_a
     ``diag(lavInspect(fit, "wls.v"))`` for ``lavCor(data, ordered = ..., missing = ...,
     estimator = "WLSMV", se = "robust.sem", output = "fit")``.
     """
+    if missing == "listwise" and not isinstance(data, OrdinalData):
+        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
+        keep = ~df.isna().any(axis=1).to_numpy()
+        data = df.loc[keep]
+        if weights is not None:
+            weights = np.asarray(weights, float)[keep]
+        missing = "pairwise"  # nothing is missing any more
     res = two_step(data, ordered, weights=weights, missing=missing, zero_add=zero_add,
                    zero_keep_margins=zero_keep_margins)
-    if missing == "listwise" and weights is not None and not isinstance(data, type(res.data)):
-        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
-        weights = np.asarray(weights, float)[~df.isna().any(axis=1).to_numpy()]
     return nacov_from(res, weights)

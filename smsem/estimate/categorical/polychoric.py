@@ -412,7 +412,7 @@ def _item_bounds(codes, th):
     return z1, z2
 
 
-def _polyserial_terms(rho, Z, py1, z1, z2, R=None):
+def _polyserial_terms(rho, Z, py1, z1, z2):
     R = np.sqrt(1.0 - rho * rho)
     ts1 = (z1 - rho * Z) / R
     ts2 = (z2 - rho * Z) / R
