@@ -169,12 +169,18 @@ def _biv_scores(th1, th2, rho):
     b1, b2 = bounds(th1), bounds(th2)
     r = rho[..., None, None]
     R = np.sqrt(1.0 - r * r)
-    up1, lo1 = b1[..., 1:, None], b1[..., :-1, None]
-    up2, lo2 = b2[..., None, 1:], b2[..., None, :-1]
-    y1Z1 = dn(up1) * (ndtr((up2 - r * up1) / R) - ndtr((lo2 - r * up1) / R))
-    y1Z2 = dn(lo1) * (ndtr((up2 - r * lo1) / R) - ndtr((lo2 - r * lo1) / R))
-    y2Z1 = dn(up2) * (ndtr((up1 - r * up2) / R) - ndtr((lo1 - r * up2) / R))
-    y2Z2 = dn(lo2) * (ndtr((up1 - r * lo2) / R) - ndtr((lo1 - r * lo2) / R))
+    # ndtr((b2_c - r b1_a) / R) on the (A+1) x (C+1) grid of bounds, differenced along c (and
+    # its mirror along a): half the ndtr calls of evaluating every cell's two bounds
+    G12 = ndtr((b2[..., None, :] - r * b1[..., :, None]) / R)  # (..., A+1, C+1)
+    G21 = ndtr((b1[..., :, None] - r * b2[..., None, :]) / R)
+    d1 = dn(b1)[..., :, None]
+    d2 = dn(b2)[..., None, :]
+    D12 = G12[..., :, 1:] - G12[..., :, :-1]  # (..., A+1, C): bound a of item 1, cell column c
+    D21 = G21[..., 1:, :] - G21[..., :-1, :]  # (..., A, C+1)
+    y1Z1 = d1[..., 1:, :] * D12[..., 1:, :]
+    y1Z2 = d1[..., :-1, :] * D12[..., :-1, :]
+    y2Z1 = d2[..., :, 1:] * D21[..., :, 1:]
+    y2Z2 = d2[..., :, :-1] * D21[..., :, :-1]
     A, C = PI.shape[-2:]
     s1 = np.zeros(PI.shape + (A - 1,))
     s2 = np.zeros(PI.shape + (C - 1,))
@@ -202,42 +208,47 @@ def dwls_diagonal(bp: "BatchedPolychoric", counts, res: BatchResult) -> np.ndarr
     B, p, kmax = m1.shape
     K1 = kmax - 1
     nth_j = bp.nlev - 1
-    out = np.full((B, int(nth_j.sum()) + len(bp.rows)), np.nan)
-    okb = np.flatnonzero(res.ok)
-    if okb.size == 0:
-        return out
-    N = C[okb].sum(axis=1)
-    th = res.th[okb]  # (b, p, K1), +inf padding
-    U = _uni_scores(th)  # (b, p, kmax, K1)
-    A11 = np.einsum("bpc,bpck,bpcl->bpkl", m1[okb], U, U)
-    pad = np.arange(K1)[None, :] >= nth_j[:, None]  # (p, K1)
-    A11 = A11 + np.eye(K1)[None, None] * pad[None, :, :, None]
-    A11inv = np.linalg.inv(A11)
-    diag_th = np.diagonal(A11inv, axis1=-2, axis2=-1) * N[:, None, None]  # (b, p, K1)
+    nth = int(nth_j.sum())
+    out = np.full((B, nth + len(bp.rows)), np.nan)
+    okall = np.flatnonzero(res.ok)
     cols_th = np.concatenate([np.arange(k) + j * K1 for j, k in enumerate(nth_j)])
-    out[np.ix_(okb, np.arange(int(nth_j.sum())))] = diag_th.reshape(len(okb), -1)[:, cols_th]
+    pad = np.arange(K1)[None, :] >= nth_j[:, None]  # (p, K1)
     rows, cols = bp.rows, bp.cols
-    rho = res.R[okb][:, rows, cols]  # (b, P)
-    t1, t2 = th[:, cols, :], th[:, rows, :]
-    f = m2[okb]  # (b, P, kmax, kmax): rows item cols[q] (j), columns item rows[q] (i)
-    s_rho, d1, d2 = _biv_scores(t1, t2, rho)
-    fr = f * s_rho
-    a21_j = np.einsum("bqac,bqack->bqk", fr, d1)
-    a21_i = np.einsum("bqac,bqack->bqk", fr, d2)
-    a22 = np.einsum("bqac,bqac->bq", fr, s_rho)
-    Uj = U[:, cols]  # (b, P, kmax, K1): by category of j
-    Ui = U[:, rows]
-    Aj, Ai = A11[:, cols], A11[:, rows]
-    Ajinv, Aiinv = A11inv[:, cols], A11inv[:, rows]
-    X = np.einsum("bqac,bqak,bqcl->bqkl", f, Uj, Ui)  # cross block of the two items' thresholds
-    xj = np.einsum("bqac,bqak->bqk", fr, Uj)
-    xi = np.einsum("bqac,bqck->bqk", fr, Ui)
-    vj = -np.einsum("bqk,bqkl->bql", a21_j, Ajinv) / a22[..., None]
-    vi = -np.einsum("bqk,bqkl->bql", a21_i, Aiinv) / a22[..., None]
-    vq = 1.0 / a22
-    w = (np.einsum("bqk,bqkl,bql->bq", vj, Aj, vj) + np.einsum("bqk,bqkl,bql->bq", vi, Ai, vi)
-         + 2 * np.einsum("bqk,bqkl,bql->bq", vj, X, vi) + 2 * vq * (np.einsum("bqk,bqk->bq", vj, xj)
-                                                               + np.einsum("bqk,bqk->bq", vi, xi))
-         + vq * vq * a22)
-    out[np.ix_(okb, int(nth_j.sum()) + np.arange(len(rows)))] = w * N[:, None]
+    mm = np.matmul
+    for s0 in range(0, okall.size, bp.chunk):
+        okb = okall[s0:s0 + bp.chunk]
+        N = C[okb].sum(axis=1)
+        th = res.th[okb]  # (b, p, K1), +inf padding
+        U = _uni_scores(th)  # (b, p, kmax, K1)
+        Ut = np.swapaxes(U, -1, -2)
+        A11 = mm(Ut * m1[okb][:, :, None, :], U)
+        A11 = A11 + np.eye(K1)[None, None] * pad[None, :, :, None]
+        A11inv = np.linalg.inv(A11)
+        diag_th = np.diagonal(A11inv, axis1=-2, axis2=-1) * N[:, None, None]  # (b, p, K1)
+        out[np.ix_(okb, np.arange(nth))] = diag_th.reshape(len(okb), -1)[:, cols_th]
+        rho = res.R[okb][:, rows, cols]  # (b, P)
+        t1, t2 = th[:, cols, :], th[:, rows, :]
+        f = m2[okb]  # (b, P, kmax, kmax): rows item cols[q] (j), columns item rows[q] (i)
+        s_rho, d1, d2 = _biv_scores(t1, t2, rho)
+        fr = f * s_rho
+        b_, P_, A, Cc = fr.shape
+        frv = fr.reshape(b_, P_, 1, A * Cc)
+        a21_j = mm(frv, d1.reshape(b_, P_, A * Cc, -1))[..., 0, :]
+        a21_i = mm(frv, d2.reshape(b_, P_, A * Cc, -1))[..., 0, :]
+        a22 = np.sum(fr * s_rho, axis=(-2, -1))
+        Uj, Ui = U[:, cols], U[:, rows]  # (b, P, kmax, K1) by category
+        Aj, Ai = A11[:, cols], A11[:, rows]
+        X = mm(mm(np.swapaxes(Uj, -1, -2), f), Ui)  # cross block of the two items' thresholds
+        xj = mm(fr.sum(-1)[..., None, :], Uj)[..., 0, :]
+        xi = mm(fr.sum(-2)[..., None, :], Ui)[..., 0, :]
+        vj = -mm(a21_j[..., None, :], A11inv[:, cols])[..., 0, :] / a22[..., None]
+        vi = -mm(a21_i[..., None, :], A11inv[:, rows])[..., 0, :] / a22[..., None]
+        vq = 1.0 / a22
+
+        def quad(u, M, v):
+            return mm(mm(u[..., None, :], M), v[..., :, None])[..., 0, 0]
+
+        w = (quad(vj, Aj, vj) + quad(vi, Ai, vi) + 2 * quad(vj, X, vi)
+             + 2 * vq * (np.sum(vj * xj, -1) + np.sum(vi * xi, -1)) + vq * vq * a22)
+        out[np.ix_(okb, nth + np.arange(len(rows)))] = w * N[:, None]
     return out
