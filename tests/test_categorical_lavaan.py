@@ -32,6 +32,8 @@ CASES = {
     "hs_polyserial": ("hs_cut4.csv", ["x1", "x2", "x3", "x4", "age"], ["x1", "x2", "x3", "x4"], "listwise"),
     # a 2x2 table with one empty cell (zero.add 0.5, margins kept) and 4x4 tables with empty cells
     "zero_cells": ("zero_cells.csv", None, True, "listwise"),
+    # polyserial with missing answers, pairwise: bfi's age and ten items
+    "bfi_age": ("bfi_age.csv", None, [f"A{i}" for i in range(1, 6)] + [f"N{i}" for i in range(1, 6)], "pairwise"),
 }
 
 
