@@ -15,8 +15,10 @@ hs_cut$age <- hs$ageyr + hs$agemo / 12
 write.csv(hs_cut, file.path(out, "hs_cut4.csv"), row.names = FALSE)
 bfi25 <- psych::bfi[, 1:25]
 write.csv(bfi25, file.path(out, "bfi25.csv"), row.names = FALSE, na = "")
-write.csv(psych::bfi[, c(paste0("A", 1:5), paste0("N", 1:5), "age")], file.path(out, "bfi_age.csv"),
+write.csv(psych::bfi[, c(paste0("A", 1:5), paste0("N", 1:5), "age", "education")], file.path(out, "bfi_age.csv"),
           row.names = FALSE, na = "")
+write.csv(data.frame(hs_cut[c("x1", "x2", "x3", "age")], x9 = hs$x9), file.path(out, "hs_two_numeric.csv"),
+          row.names = FALSE)
 
 # zero cells: a 2x2 table with one empty cell (zero.add = 0.5 with the margins kept) and
 # 4x4 tables with empty cells (left empty: zero.add[2] = 0)
@@ -31,6 +33,12 @@ cases <- list(
   hs_cut4 = list(data = hs_cut[paste0("x", 1:9)], ordered = paste0("x", 1:9), missing = "listwise"),
   bfi25 = list(data = bfi25, ordered = names(bfi25), missing = "pairwise"),
   hs_polyserial = list(data = hs_cut[c(paste0("x", 1:4), "age")], ordered = paste0("x", 1:4), missing = "listwise"),
+  # two continuous variables (no missing: Pearson) with ordinal items
+  hs_two_numeric = list(data = data.frame(hs_cut[c("x1", "x2", "x3", "age")], x9 = hs$x9),
+                        ordered = c("x1", "x2", "x3"), missing = "listwise"),
+  # two continuous variables with missing values (ML two-step), pairwise
+  bfi_numeric = list(data = psych::bfi[, c(paste0("A", 1:5), "education", "age")],
+                     ordered = paste0("A", 1:5), missing = "pairwise"),
   # polyserial with missing answers (pairwise): bfi's age with ten of its items
   bfi_age = list(data = psych::bfi[, c(paste0("A", 1:5), paste0("N", 1:5), "age")],
                  ordered = c(paste0("A", 1:5), paste0("N", 1:5)), missing = "pairwise")

@@ -33,7 +33,12 @@ CASES = {
     # a 2x2 table with one empty cell (zero.add 0.5, margins kept) and 4x4 tables with empty cells
     "zero_cells": ("zero_cells.csv", None, True, "listwise"),
     # polyserial with missing answers, pairwise: bfi's age and ten items
-    "bfi_age": ("bfi_age.csv", None, [f"A{i}" for i in range(1, 6)] + [f"N{i}" for i in range(1, 6)], "pairwise"),
+    "bfi_age": ("bfi_age.csv", [f"A{i}" for i in range(1, 6)] + [f"N{i}" for i in range(1, 6)] + ["age"],
+                [f"A{i}" for i in range(1, 6)] + [f"N{i}" for i in range(1, 6)], "pairwise"),
+    # two continuous variables: without missing values (Pearson) and with them (two-step ML)
+    "hs_two_numeric": ("hs_two_numeric.csv", None, ["x1", "x2", "x3"], "listwise"),
+    "bfi_numeric": ("bfi_age.csv", [f"A{i}" for i in range(1, 6)] + ["education", "age"],
+                    [f"A{i}" for i in range(1, 6)], "pairwise"),
 }
 
 

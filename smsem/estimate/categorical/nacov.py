@@ -151,6 +151,20 @@ def _polyserial_scores(x, mu, var, codes, th, rho):
     return d_mu, d_var, d_th, d_rho
 
 
+def _bvreg_scores(y1, m1, v1, y2, m2, v2, rho):
+    """Casewise scores of a pair of continuous variables (lav_bvreg_cor_scores); NaN if either is missing."""
+    c1, c2 = y1 - m1, y2 - m2
+    s1, s2 = np.sqrt(v1), np.sqrt(v2)
+    R = 1.0 - rho * rho
+    d_mu1 = (2 * c1 / v1 - 2 * rho * c2 / (s1 * s2)) / (2 * R)
+    d_mu2 = -(2 * rho * c1 / (s1 * s2) - 2 * c2 / v2) / (2 * R)
+    d_var1 = -(0.5 / v1 - ((c1 * c1) / (v1 * v1) - rho * c1 * c2 / (v1 * s1 * s2)) / (2 * R))
+    d_var2 = -(0.5 / v2 + (rho * c1 * c2 / (v2 * s1 * s2) - (c2 * c2) / (v2 * v2)) / (2 * R))
+    z = c1 * c1 / v1 - 2 * rho * c1 * c2 / (s1 * s2) + c2 * c2 / v2
+    d_rho = rho / R + (c1 * c2 / (s1 * s2 * R) - z * rho / (R * R))
+    return d_mu1, d_var1, d_mu2, d_var2, d_rho
+
+
 def nacov_from(res: CorrelationResult, weights=None, *, chunk: int = 20000) -> SampleStats:
     """NACOV, WLS.obs and DWLS weights from a two-step result (see the module docstring)."""
     od = res.data
@@ -221,8 +235,19 @@ def nacov_from(res: CorrelationResult, weights=None, *, chunk: int = 20000) -> S
             A21[q, var_col[nu]] = np.nansum(wr * d_var)
             H21[q, var_col[nu]] = rho / (2.0 * np.sqrt(res.var[nu]))
             H22[q, q] = np.sqrt(res.var[nu])
-        else:  # pragma: no cover - refused by two_step
-            raise NotImplementedError("two continuous variables")
+        else:  # two continuous variables (lav_bvreg_cor_scores, fit.y1 = the later one)
+            sc = _bvreg_scores(od.values[:, i], res.mean[i], res.var[i], od.values[:, j], res.mean[j], res.var[j], rho)
+            d_mu1, d_var1, d_mu2, d_var2, d_rho = (np.where(np.isnan(x), 0.0, x) for x in sc)
+            SCC[:, q] = d_rho
+            wr = w * d_rho
+            A21[q, th_cols[i][0]] = np.sum(wr * d_mu1)
+            A21[q, th_cols[j][0]] = np.sum(wr * d_mu2)
+            A21[q, var_col[i]] = np.sum(wr * d_var1)
+            A21[q, var_col[j]] = np.sum(wr * d_var2)
+            vi, vj = res.var[i], res.var[j]
+            H21[q, var_col[i]] = np.sqrt(vj) * rho / (2.0 * np.sqrt(vi))
+            H21[q, var_col[j]] = np.sqrt(vi) * rho / (2.0 * np.sqrt(vj))
+            H22[q, q] = np.sqrt(vi) * np.sqrt(vj)
     # ---- INNER = SC' diag(w) SC, in chunks of cases
     INNER = np.zeros((m, m))
     for s in range(0, n, chunk):
