@@ -161,3 +161,15 @@ def test_batched_dwls_diagonal_equals_each_draws_nacov():
         ss = sample_stats(data, True, weights=C[b], missing="pairwise")
         np.testing.assert_allclose(D[b], np.diag(ss.nacov.to_numpy()), rtol=1e-9)
         np.testing.assert_allclose(res.R[b], ss.two_step.R, atol=1e-10)
+
+
+def test_group_with_an_empty_category_is_one_line():
+    """Levels fixed over all groups (lavaan's multi-group rule): a group missing one is refused."""
+    d = pd.DataFrame({"a": [1, 2, 3, 1, 2, 3, 1, 2], "b": [1, 2, 2, 1, 2, 1, 2, 1], "g": [1, 1, 1, 1, 2, 2, 2, 2]})
+    lev = prepare(d[["a", "b"]], True).level_map()
+    g2 = d.loc[d.g == 2, ["a", "b"]].copy()
+    g2.loc[g2.a == 3, "a"] = 2
+    with pytest.raises(DataError, match=r"'a' are empty in group 2; frequencies are \[1 3 0\]"):
+        two_step(g2, True, levels=lev, group=2)
+    res = two_step(d.loc[d.g == 1, ["a", "b"]], True, levels=lev, group=1)
+    assert res.data.nlev.tolist() == [3, 2]

@@ -292,12 +292,13 @@ def nacov_from(res: CorrelationResult, weights=None, *, chunk: int = 20000) -> S
 
 
 def sample_stats(data, ordered=True, *, weights=None, missing="pairwise", zero_add=(0.5, 0.0),
-                 zero_keep_margins=True) -> SampleStats:
+                 zero_keep_margins=True, levels=None, group=None) -> SampleStats:
     """Thresholds, correlations, NACOV and DWLS weights of ``data`` (lavaan's WLSMV sample statistics).
 
     Equal to lavaan 0.6.14's ``lavInspect(fit, "wls.obs")``, ``lavInspect(fit, "gamma")`` and
     ``diag(lavInspect(fit, "wls.v"))`` for ``lavCor(data, ordered = ..., missing = ...,
-    estimator = "WLSMV", se = "robust.sem", output = "fit")``.
+    estimator = "WLSMV", se = "robust.sem", output = "fit")``. In a multi-group model call it
+    per group with ``levels=prepare(all_data, ordered).level_map()`` and ``group=label``.
     """
     if missing == "listwise" and not isinstance(data, OrdinalData):
         df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
@@ -307,5 +308,5 @@ def sample_stats(data, ordered=True, *, weights=None, missing="pairwise", zero_a
             weights = np.asarray(weights, float)[keep]
         missing = "pairwise"  # nothing is missing any more
     res = two_step(data, ordered, weights=weights, missing=missing, zero_add=zero_add,
-                   zero_keep_margins=zero_keep_margins)
+                   zero_keep_margins=zero_keep_margins, levels=levels, group=group)
     return nacov_from(res, weights)

@@ -731,7 +731,7 @@ def _solve_pairs(freq, th, nlev, rows, cols, names, zero_add, zero_keep_margins,
 
 
 def two_step(data, ordered=True, *, weights=None, missing="pairwise", zero_add=(0.5, 0.0),
-             zero_keep_margins=True) -> CorrelationResult:
+             zero_keep_margins=True, levels=None, group=None) -> CorrelationResult:
     """Thresholds, means/variances and polychoric/polyserial correlations of ``data``.
 
     ``missing`` is ``"pairwise"`` (every statistic from the cases observed on its variables)
@@ -749,7 +749,7 @@ def two_step(data, ordered=True, *, weights=None, missing="pairwise", zero_add=(
         data = df.loc[keep]
         if weights is not None:
             weights = np.asarray(weights, float)[keep]
-    od = data if isinstance(data, OrdinalData) else prepare(data, ordered)
+    od = data if isinstance(data, OrdinalData) else prepare(data, ordered, levels=levels, group=group)
     p = len(od.names)
     oi, ni = od.ordered_idx, od.numeric_idx
     kmax = int(od.nlev.max())

@@ -51,6 +51,10 @@ class OrdinalData:
     def n(self) -> int:
         return self.codes.shape[0]
 
+    def level_map(self) -> dict:
+        """``{item: observed values}`` of the ordinal items (pass to ``prepare(levels=...)``)."""
+        return {c: list(lv) for c, t, lv in zip(self.names, self.types, self.levels) if t == "ordered"}
+
     @property
     def ordered_idx(self) -> np.ndarray:
         return np.array([i for i, t in enumerate(self.types) if t == "ordered"], dtype=int)
@@ -105,12 +109,36 @@ def _code_item(name: str, col) -> tuple[np.ndarray, list]:
     return codes, levels
 
 
-def prepare(data, ordered=True, names=None) -> OrdinalData:
+def _code_with_levels(name: str, col, levels, group) -> tuple[np.ndarray, list]:
+    """Codes of ``col`` against the given (e.g. all-groups) ``levels``; an unused one is an error."""
+    s = pd.Series(col)
+    lv = list(levels)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    idx = {v: k + 1 for k, v in enumerate(lv)}
+    try:
+        codes = np.array([0 if pd.isna(v) else idx[v] for v in s.to_numpy()], dtype=np.int64)
+    except KeyError as e:
+        raise DataError(f"ordered item {name!r} has the value {e.args[0]!r}, not one of its levels {lv}") from None
+    freq = np.bincount(codes, minlength=len(lv) + 1)[1:]
+    if np.any(freq == 0):
+        where = f" in group {group}" if group is not None else ""
+        raise DataError(
+            f"some categories of ordered item {name!r} are empty{where}; frequencies are "
+            f"[{' '.join(str(int(k)) for k in freq)}] (merge categories so every group uses all of them)")
+    return codes, lv
+
+
+def prepare(data, ordered=True, names=None, *, levels=None, group=None) -> OrdinalData:
     """Code the columns of ``data`` (DataFrame or 2-D array) for the two-step estimators.
 
     ``ordered`` is ``True`` (every column ordinal), a list of column names, or ``False``.
     Columns not in ``ordered`` are continuous (polyserial correlations with the items).
+    ``levels`` (``{item: [values...]}``, e.g. ``prepare(all_groups).level_map()``) codes the
+    items against levels fixed elsewhere, as lavaan does in a multi-group model: a level no
+    case of this group uses is refused in one line naming the item and ``group``.
     """
+    given = levels
     if isinstance(data, pd.DataFrame):
         df = data
     else:
@@ -140,7 +168,10 @@ def prepare(data, ordered=True, names=None) -> OrdinalData:
     for j, c in enumerate(cols):
         col = df.iloc[:, j]
         if c in ord_set:
-            cj, lv = _code_item(c, col)
+            if given is not None and c in given:
+                cj, lv = _code_with_levels(c, col, given[c], group)
+            else:
+                cj, lv = _code_item(c, col)
             codes[:, j] = cj
             values[:, j] = np.where(cj > 0, cj, np.nan)
             nlev[j] = len(lv)
