@@ -175,3 +175,17 @@ def test_group_with_an_empty_category_is_one_line():
         warnings.simplefilter("ignore", DataWarning)  # four cases, a perfect ordering
         res = two_step(d.loc[d.g == 1, ["a", "b"]], True, levels=lev, group=1)
     assert res.data.nlev.tolist() == [3, 2]
+
+
+def test_empty_cases_are_left_out_as_lavaan():
+    """lavaan drops cases without any answer and does not count them in N (pairwise)."""
+    from smsem.estimate.categorical.nacov import sample_stats
+
+    codes = _likert(120, 3, seed=21).astype(float)
+    d = pd.DataFrame(codes, columns=["a", "b", "c"])
+    d_na = pd.concat([pd.DataFrame(np.nan, index=[0, 1], columns=d.columns), d], ignore_index=True)
+    with pytest.warns(DataWarning, match="2 case"):
+        a = sample_stats(d_na, True)
+    b = sample_stats(d, True)
+    assert a.nobs == b.nobs == 120
+    np.testing.assert_allclose(a.nacov.to_numpy(), b.nacov.to_numpy(), rtol=1e-12)

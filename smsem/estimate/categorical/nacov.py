@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from .polychoric import SQRT_EPS, CorrelationResult, _phi_gnorm, cell_probs, pair_index, two_step
-from .thresholds import OrdinalData, category_probs
+from .thresholds import category_probs
 
 __all__ = ["SampleStats", "sample_stats", "nacov_from"]
 
@@ -300,13 +300,6 @@ def sample_stats(data, ordered=True, *, weights=None, missing="pairwise", zero_a
     estimator = "WLSMV", se = "robust.sem", output = "fit")``. In a multi-group model call it
     per group with ``levels=prepare(all_data, ordered).level_map()`` and ``group=label``.
     """
-    if missing == "listwise" and not isinstance(data, OrdinalData):
-        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
-        keep = ~df.isna().any(axis=1).to_numpy()
-        data = df.loc[keep]
-        if weights is not None:
-            weights = np.asarray(weights, float)[keep]
-        missing = "pairwise"  # nothing is missing any more
     res = two_step(data, ordered, weights=weights, missing=missing, zero_add=zero_add,
                    zero_keep_margins=zero_keep_margins, levels=levels, group=group)
-    return nacov_from(res, weights)
+    return nacov_from(res, res.weights)

@@ -619,6 +619,7 @@ class CorrelationResult:
         self.converged = converged
         self.zero_cell_tables = zero_cell_tables
         self.tables = tables
+        self.weights = None
 
     @property
     def names(self):
@@ -743,12 +744,19 @@ def two_step(data, ordered=True, *, weights=None, missing="pairwise", zero_add=(
         from ...exceptions import OptionError
 
         raise OptionError(f"missing must be one of pairwise, listwise; got {missing!r}")
-    if missing == "listwise" and not isinstance(data, OrdinalData):
+    if not isinstance(data, OrdinalData):
         df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
-        keep = ~df.isna().any(axis=1).to_numpy()
-        data = df.loc[keep]
-        if weights is not None:
-            weights = np.asarray(weights, float)[keep]
+        na = df.isna().to_numpy()
+        # listwise: every incomplete case goes; pairwise: the cases without any answer (lavaan
+        # drops these "empty cases" and does not count them in N)
+        keep = ~na.any(axis=1) if missing == "listwise" else ~na.all(axis=1)
+        if missing == "pairwise" and not keep.all():
+            warnings.warn(f"{int((~keep).sum())} case(s) have no value at all and are left out (as lavaan does)",
+                          DataWarning, stacklevel=2)
+        if not keep.all():
+            data = df.loc[keep]
+            if weights is not None:
+                weights = np.asarray(weights, float)[keep]
     od = data if isinstance(data, OrdinalData) else prepare(data, ordered, levels=levels, group=group)
     p = len(od.names)
     oi, ni = od.ordered_idx, od.numeric_idx
@@ -788,4 +796,6 @@ def two_step(data, ordered=True, *, weights=None, missing="pairwise", zero_add=(
                                                        weights=weights)
     R[cols, rows] = R[rows, cols]
     ths = [th_all[j, : od.nlev[j] - 1] if od.types[j] == "ordered" else np.array([mean[j]]) for j in range(p)]
-    return CorrelationResult(od, ths, mean, var, R, conv, zct, tables=tables)
+    out = CorrelationResult(od, ths, mean, var, R, conv, zct, tables=tables)
+    out.weights = None if weights is None else np.asarray(weights, float)  # of the cases kept
+    return out
