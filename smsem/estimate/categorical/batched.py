@@ -66,6 +66,7 @@ class BatchedPolychoric:
             if used.size != self.nlev[j]:
                 raise DataError(f"ordered item {self.names[j]!r} has an empty category (codes {used.tolist()})")
         self.rows, self.cols = pair_index(self.p)
+        self.nonempty = (codes > 0).any(axis=1)  # a case without any answer does not count in N
         # draws per chunk: about 8000 tables at a time (measured best on the 22-item survey)
         self.chunk = int(chunk) if chunk else max(1, 8000 // max(1, len(self.rows)))
         self.zero_add = zero_add
@@ -217,7 +218,7 @@ def dwls_diagonal(bp: "BatchedPolychoric", counts, res: BatchResult) -> np.ndarr
     mm = np.matmul
     for s0 in range(0, okall.size, bp.chunk):
         okb = okall[s0:s0 + bp.chunk]
-        N = C[okb].sum(axis=1)
+        N = C[okb][:, bp.nonempty].sum(axis=1)
         th = res.th[okb]  # (b, p, K1), +inf padding
         U = _uni_scores(th)  # (b, p, kmax, K1)
         Ut = np.swapaxes(U, -1, -2)
