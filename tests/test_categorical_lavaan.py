@@ -128,3 +128,14 @@ def test_frequency_weights_equal_repeated_cases():
     b = sample_stats(d.loc[d.index.repeat(w)].reset_index(drop=True), ordered, missing="listwise")
     np.testing.assert_allclose(a.wls_obs.to_numpy(), b.wls_obs.to_numpy(), atol=1e-10)
     np.testing.assert_allclose(a.nacov.to_numpy(), b.nacov.to_numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_frequency_weights_with_continuous_variables():
+    d, ordered, _ = _data("hs_two_numeric")
+    d = d.iloc[:150].copy()
+    d.loc[d.index[::9], "x9"] = np.nan  # two-step ML for the continuous pair, pairwise
+    w = np.random.default_rng(6).integers(0, 4, size=len(d))
+    a = sample_stats(d, ordered, weights=w)
+    b = sample_stats(d.loc[d.index.repeat(w)].reset_index(drop=True), ordered)
+    np.testing.assert_allclose(a.wls_obs.to_numpy(), b.wls_obs.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(a.nacov.to_numpy(), b.nacov.to_numpy(), rtol=1e-7, atol=1e-9)
