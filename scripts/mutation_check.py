@@ -83,7 +83,7 @@ MUTATIONS: list[Mutation] = [
     M("include_inadmissible_ignored", "smsem/bootstrap.py",
       "use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))",
       "use = bf.ok",
-      ("tests/test_bootstrap_ci.py", "tests/test_bootstrap.py"),
+      ("tests/test_bootstrap_ci.py",),
       "include_inadmissible ignored: inadmissible draws always dropped"),
 ]
 

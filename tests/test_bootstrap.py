@@ -207,9 +207,8 @@ def test_large_n_without_copies(model):
     assert (se < 0.02).all()
 
 
-def test_include_inadmissible_and_failures(fitted):
-    b = smsem.bootstrap(fitted, n_boot=20, seed=2, include_inadmissible=True)
-    assert b.draws.shape[0] == 20
+def test_bad_bootstrap_options_are_refused(fitted):
+    # include_inadmissible on known Heywood draws: tests/test_bootstrap_ci.py.
     with pytest.raises(OptionError):
         smsem.bootstrap(fitted, n_boot=0)
     with pytest.raises(OptionError, match="kind"):
