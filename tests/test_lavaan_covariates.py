@@ -62,10 +62,11 @@ def test_bootstrap_fit_indices_use_lavaans_baseline(case):
     boot = smsem.bootstrap(res, n_boot=20, seed=1)
     est = dict(zip(boot.names, boot.estimate))
     fi = res.fit_indices
-    assert est["fit:chi2"] == pytest.approx(fi["chi2"], rel=1e-6)
-    assert est["fit:cfi"] == pytest.approx(fi["cfi"], abs=1e-6)
-    assert est["fit:tli"] == pytest.approx(fi["tli"], abs=1e-6)
-    assert est["fit:rmsea"] == pytest.approx(fi["rmsea"], abs=1e-6)
+    # The same optimum and formulas: measured <= 7e-15 (chi2 relative) and 1.4e-15, so 1e-10.
+    assert est["fit:chi2"] == pytest.approx(fi["chi2"], rel=1e-10)
+    assert est["fit:cfi"] == pytest.approx(fi["cfi"], abs=1e-10)
+    assert est["fit:tli"] == pytest.approx(fi["tli"], abs=1e-10)
+    assert est["fit:rmsea"] == pytest.approx(fi["rmsea"], abs=1e-10)
 
 
 def test_validation_checks_covariates_as_numbers_not_scale_codes():
