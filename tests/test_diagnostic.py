@@ -338,21 +338,7 @@ def test_cli_generate_diagnostic_round_trip(tmp_path, capsys):
     assert code == 2 and stderr.count("\n") == 1 and "level must be one of" in stderr
 
 
-GOLDEN = ROOT / "tests" / "reference" / "diagnostic_summary.txt"
-
-
-def test_frozen_text_summary():
-    """The text report of a fixed case, frozen so that any formatting change is seen.
-
-    Regenerate after an intended change with: SMSEM_UPDATE_GOLDEN=1 pytest tests/test_diagnostic.py
-    """
-    import os
-
-    df = simulate_diagnostic(level=["defined", "aligned"], n=30, gap=8, seed=5, missing=0.03)
-    text = render_diagnostic(diagnose(df, group="department", org="org"), "text")
-    if os.environ.get("SMSEM_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8")
+# The frozen text summary: tests/reference/snapshots/diagnostic_summary.txt (tests/test_snapshots.py).
 
 
 @pytest.mark.parametrize("variant", ["semicolon-bom", "tab-utf16", "latin1-pipe", "parquet"])

@@ -93,19 +93,7 @@ def test_listwise_on_missing_data_names_the_problem(run_cli):
     assert r.returncode == 2 and "only 30 complete row(s)" in r.stderr
 
 
-SNAP = ROOT / "tests" / "reference" / "snapshots"
-
-
-@pytest.mark.parametrize("case, fmt, name", [("integrative_ml", "text", "fit_integrative_ml.txt"),
-                                             ("integrative_mlm", "markdown", "fit_integrative_mlm.md")])
-def test_frozen_fit_sections(case, fmt, name):
-    """Formatting changes show up here; regenerate the file deliberately when intended."""
-    from lavaan_ref import smsem_fit
-    from smsem.report.fit_section import render_fit, render_parameters
-
-    res = smsem_fit(case)
-    text = render_fit(res, fmt) + ("\n" + render_parameters(res, fmt) if fmt == "text" else "")
-    assert text == (SNAP / name).read_text(encoding="utf-8")
+# The frozen fit sections: tests/test_snapshots.py.
 
 
 def test_fit_is_idempotent_and_leaves_inputs_alone(model):
