@@ -180,6 +180,12 @@ def test_parametric_draws_have_wishart_mean(fitted):
     # E[S] = (n - 1)/n Sigma; each element's SD is about sqrt((s_ij^2 + s_ii s_jj)/n)/sqrt(B).
     se = np.sqrt((sigma ** 2 + np.outer(np.diag(sigma), np.diag(sigma))) / n / 2000)
     assert np.all(np.abs(s.mean(axis=0) - (n - 1) / n * sigma) <= 5 * se)
+    # Jointly and exactly: n tr(Sigma^-1 S) ~ chi2 with p (n - 1) df, so the mean over B draws
+    # of tr(Sigma^-1 S) is p (n - 1)/n with SD sqrt(2 p (n - 1) / B) / n (0.0085 here); the
+    # divisor n - 1 instead of n would move it by p/n = 0.073, 8.6 SD.
+    p = sigma.shape[0]
+    tr = np.einsum("ij,bji->b", np.linalg.inv(sigma), s)
+    assert abs(tr.mean() - p * (n - 1) / n) < 4 * np.sqrt(2 * p * (n - 1) / 2000) / n
     pb = smsem.bootstrap(fitted, n_boot=50, seed=4, kind="parametric")
     assert pb.n_failed < 50 and pb.kind == "parametric"
 

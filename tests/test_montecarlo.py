@@ -160,7 +160,8 @@ def _fake_results(tmp_path, ests, ses, statuses, improper=None):
 
 
 def test_parameter_summary_matches_hand_computation(tmp_path):
-    ests = np.array([0.30, 0.05, 0.25, -0.10, 0.90])
+    # z = 3.0, 1.8, 2.08, -0.91: the second rejects one-sided (> 1.645) but not two-sided.
+    ests = np.array([0.30, 0.18, 0.25, -0.10, 0.90])
     ses = np.array([0.10, 0.10, 0.12, 0.11, 0.50])
     cfg, res = _fake_results(tmp_path, ests, ses, ["ok", "ok", "ok", "ok", "nonconvergence"])
     p = res.parameters.set_index(["lhs", "op", "rhs"]).loc[("Y", "~", "X")]
@@ -181,7 +182,9 @@ def test_parameter_summary_matches_hand_computation(tmp_path):
     lo, hi = proportion_confint(rejected, 4, alpha=0.05, method="wilson")
     assert (p["power_lower"], p["power_upper"]) == pytest.approx((lo, hi))
     one = int(np.sum(e / s > stats.norm.isf(0.05)))  # hypothesized sign of H1 is +
-    assert p["power_one"] == one / 4
+    assert one == 3 and p["power_one"] == one / 4
+    lo, hi = proportion_confint(one, 4, alpha=0.05, method="wilson")
+    assert (p["power_one_lower"], p["power_one_upper"]) == pytest.approx((lo, hi))
     f = res.fit.iloc[0]
     assert (f.converged, f.nonconverged, f.used) == (4, 1, 4)
     assert f.convergence == 0.8 and f.cfi_ok == 0.75 and f.rmsea_ok == 0.75
