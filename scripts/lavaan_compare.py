@@ -10,7 +10,7 @@ and for MLM and MLR the relative diff of the scaled chi2.
     PYTHONPATH=.:tests python scripts/lavaan_compare.py --margins
 
 prints instead, for every quantity the tests compare, its largest difference over the cases,
-the case where it occurs and the tolerance in ``tests/lavaan_ref.TOL`` (set at about 100x).
+and the case where it occurs (the tolerances, ``tests/lavaan_ref.TOL``, are about 100x these).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ if "--margins" in sys.argv[1:]:
     table.loc["covariates_random_ml", ["std_se", "std_ci", "logl", "unrestricted_logl", "aic", "bic", "bic2"]] = np.nan
     for q in table.columns:
         col = table[q].dropna()
-        print(f"{q:26s} {col.max():9.2e}  {col.idxmax():22s}")
+        print(f"{q:26s} {col.max():9.2e}  {col.idxmax():22s}")  # tolerances: tests/lavaan_ref.TOL
     sys.exit(0)
 
 print(f"{'case':20s} {'est':>9s} {'se_rel':>9s} {'std_all':>9s} {'stdse_rel':>9s} {'chi2_rel':>9s} {'indices':>9s} "
