@@ -108,7 +108,8 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     # The workers pause before their first chunk of draws (smsem._testhooks) and stay there
     # until the interrupt: it lands mid-bootstrap however loaded the machine is.
     marker = tmp_path / "drawing"
-    run = _Tty("fit", SURVEY, "--boot", "100000", "--jobs", "2", env={"SMSEM_TEST_PAUSE_AT": f"bootstrap-chunk={marker}"})
+    run = _Tty("fit", SURVEY, "--boot", "100000", "--jobs", "2",
+               env={"SMSEM_TEST_PAUSE_AT": f"bootstrap-chunk={marker}"})
     t0 = time.monotonic()
     while not (marker.exists() and marker.read_text()):
         assert run.proc.poll() is None, "smsem ended before its draws"

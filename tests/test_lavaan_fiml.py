@@ -65,7 +65,8 @@ def test_fit_indices(res, case):
     assert rel_err(fi["chi2"], ref["chisq"]) < TOL["chi2_rel"]
     assert rel_err(fi["baseline_chi2"], ref["baseline.chisq"]) < TOL["baseline_chi2_rel"]
     for ours, lav, tol in (("cfi", "cfi", "cfi"), ("tli", "tli", "tli"), ("rmsea", "rmsea", "rmsea"),
-                           ("rmsea_ci_lower", "rmsea.ci.lower", "rmsea_ci"), ("rmsea_ci_upper", "rmsea.ci.upper", "rmsea_ci"),
+                           ("rmsea_ci_lower", "rmsea.ci.lower", "rmsea_ci"),
+                           ("rmsea_ci_upper", "rmsea.ci.upper", "rmsea_ci"),
                            ("srmr", "srmr", "srmr")):
         assert abs(fi[ours] - ref[lav]) < TOL[tol], ours
     for ours, lav in (("logl", "logl"), ("aic", "aic"), ("bic", "bic")):

@@ -115,7 +115,8 @@ def test_mlm_scaled_indices(case):
                       ("baseline_chi2_scaled", "baseline.chisq.scaled")):
         assert rel_err(fi[ours], ref[lav]) < TOL["scaled_rel"], ours
     assert abs(fi["pvalue_scaled"] - ref["pvalue.scaled"]) < TOL["pvalue_scaled"]
-    for ours, lav, tol in (("cfi_scaled", "cfi.scaled", "cfi_tli_scaled"), ("tli_scaled", "tli.scaled", "cfi_tli_scaled"),
+    for ours, lav, tol in (("cfi_scaled", "cfi.scaled", "cfi_tli_scaled"),
+                           ("tli_scaled", "tli.scaled", "cfi_tli_scaled"),
                            ("rmsea_scaled", "rmsea.scaled", "rmsea_scaled"),
                            ("rmsea_ci_lower_scaled", "rmsea.ci.lower.scaled", "rmsea_scaled"),
                            ("rmsea_ci_upper_scaled", "rmsea.ci.upper.scaled", "rmsea_scaled"),

@@ -51,7 +51,8 @@ def test_scaled_test_and_indices(case):
                            ("baseline_scaling_factor", "baseline.chisq.scaling.factor", "scaled_rel")):
         assert rel_err(fi[ours], ref[lav]) < TOL[tol], (ours, fi[ours], ref[lav])
     for ours, lav, tol in (("pvalue_scaled", "pvalue.scaled", "pvalue_scaled"),
-                           ("cfi_scaled", "cfi.scaled", "cfi_tli_scaled"), ("tli_scaled", "tli.scaled", "cfi_tli_scaled"),
+                           ("cfi_scaled", "cfi.scaled", "cfi_tli_scaled"),
+                           ("tli_scaled", "tli.scaled", "cfi_tli_scaled"),
                            ("rmsea_scaled", "rmsea.scaled", "rmsea_scaled"),
                            ("rmsea_ci_lower_scaled", "rmsea.ci.lower.scaled", "rmsea_scaled"),
                            ("rmsea_ci_upper_scaled", "rmsea.ci.upper.scaled", "rmsea_scaled"),
