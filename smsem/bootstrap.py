@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._testhooks import pause_point
 from ._threads import single_thread
 from ._validation import check_int, check_option, check_real, check_seed
 from .estimate import fitindices as fitidx
@@ -440,6 +441,7 @@ def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
 
 
 def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    pause_point("bootstrap-chunk")  # tests interrupt the draws here (smsem._testhooks)
     # One BLAS thread in every process, so a draw's bits do not depend on where it runs.
     with single_thread():
         return _run_chunk_pinned(job, b0, b1)

@@ -31,6 +31,7 @@ import yaml
 from scipy import stats
 
 from . import __version__
+from ._testhooks import pause_point
 from ._validation import check_option
 from .exceptions import (
     DataError,
@@ -87,6 +88,7 @@ def _write_atomic(path: str | Path, data: bytes, force: bool) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        pause_point("write-file")  # tests interrupt a write here (smsem._testhooks)
         os.replace(tmp, path)
     except BaseException:
         # Interrupted (Ctrl-C included): remove the partial temporary file.

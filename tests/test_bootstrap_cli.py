@@ -59,14 +59,14 @@ def test_bad_options_one_line(capsys, args, needle):
 class _Tty:
     """Run ``smsem`` with stderr on a pseudo-terminal of 100 columns; collect its output."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         import fcntl
         import struct
         import termios
 
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
         self.proc = subprocess.Popen([sys.executable, "-m", "smsem", *args], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
@@ -104,13 +104,17 @@ def test_progress_bar_on_a_terminal_and_quiet():
     assert rc == 0 and "bootstrap:" not in err
 
 
-def test_ctrl_c_stops_cleanly():
-    run = _Tty("fit", SURVEY, "--boot", "100000", "--jobs", "2")
-    t0 = time.time()
-    while b"draw" not in run.err and time.time() - t0 < 120:  # wait for the bar: draws running
-        time.sleep(0.1)
-    assert b"draw" in run.err
-    time.sleep(0.5)
+def test_ctrl_c_stops_cleanly(tmp_path):
+    # The workers pause before their first chunk of draws (smsem._testhooks) and stay there
+    # until the interrupt: it lands mid-bootstrap however loaded the machine is.
+    marker = tmp_path / "drawing"
+    run = _Tty("fit", SURVEY, "--boot", "100000", "--jobs", "2",
+               env={"SMSEM_TEST_PAUSE_AT": f"bootstrap-chunk={marker}"})
+    t0 = time.monotonic()
+    while not (marker.exists() and marker.read_text()):
+        assert run.proc.poll() is None, "smsem ended before its draws"
+        assert time.monotonic() - t0 < 600, "the draws never started"
+        time.sleep(0.02)
     run.proc.send_signal(signal.SIGINT)
     rc, out, err = run.finish(timeout=60)
     assert rc == 130

@@ -304,7 +304,11 @@ def test_scoring_rule_properties(codes, blanks):
         assert r.status == "excluded" and np.isnan(r.total) and r.level == ""
         return
     assert r.total == pytest.approx(np.mean(answered) * 20, abs=1e-12)
-    assert 20 <= r.total <= 100 and r.level == inst.level_of(r.total)
+    # The level from the essay's bands (models/krk_diagnostic.yaml: 20-39, 40-59, 60-79,
+    # 80-100; a fractional total belongs to the band whose low it has reached).
+    expected = ("undefined" if r.total < 40 else "defined" if r.total < 60 else
+                "aligned" if r.total < 80 else "integrated")
+    assert 20 <= r.total <= 100 and r.level == expected
     assert r.status == ("complete" if not blanks else "prorated")
     if not blanks:
         assert r.total == sum(codes)
@@ -338,21 +342,7 @@ def test_cli_generate_diagnostic_round_trip(tmp_path, capsys):
     assert code == 2 and stderr.count("\n") == 1 and "level must be one of" in stderr
 
 
-GOLDEN = ROOT / "tests" / "reference" / "diagnostic_summary.txt"
-
-
-def test_frozen_text_summary():
-    """The text report of a fixed case, frozen so that any formatting change is seen.
-
-    Regenerate after an intended change with: SMSEM_UPDATE_GOLDEN=1 pytest tests/test_diagnostic.py
-    """
-    import os
-
-    df = simulate_diagnostic(level=["defined", "aligned"], n=30, gap=8, seed=5, missing=0.03)
-    text = render_diagnostic(diagnose(df, group="department", org="org"), "text")
-    if os.environ.get("SMSEM_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8")
+# The frozen text summary: tests/reference/snapshots/diagnostic_summary.txt (tests/test_snapshots.py).
 
 
 @pytest.mark.parametrize("variant", ["semicolon-bom", "tab-utf16", "latin1-pipe", "parquet"])

@@ -2,9 +2,13 @@
 
 * ``reproduce --boot 200000`` interrupted (SIGINT, SIGTERM) or killed (SIGKILL) during the
   bootstrap leaves no output and no temporary file (SIGKILL may leave nothing at all).
-* A process killed with SIGKILL *while* :func:`smsem.io.write_text` is writing a large file
-  leaves the previous complete file (or none), never a truncated one; SIGINT during the
-  write also removes the temporary file.
+* A process killed with SIGKILL *while* :func:`smsem.io.write_text` is writing a file
+  leaves the previous complete file, never a truncated one; SIGINT during the write also
+  removes the temporary file.
+
+Deterministic on a machine under any load: the child pauses at the exact point to
+interrupt (``SMSEM_TEST_PAUSE_AT``, :mod:`smsem._testhooks`), writes a marker file and
+blocks there until the signal arrives; the test waits for the marker, never for a time.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from conftest import ROOT
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
 
 
-def _start(*args: str, **kw) -> subprocess.Popen:
+def _start(*args: str, pause: str | None = None, **kw) -> subprocess.Popen:
+    env = {**ENV, "SMSEM_TEST_PAUSE_AT": pause} if pause else ENV
     return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV, cwd=ROOT, **kw)
+                            env=env, cwd=ROOT, **kw)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
@@ -38,29 +43,22 @@ def _finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
         raise
 
 
-def _wait_for(proc: subprocess.Popen, marker_file, timeout=120.0) -> None:
+def _wait_for(proc: subprocess.Popen, marker_file, timeout=600.0) -> None:
+    """Until the child is paused at its pause point (it stays there until signalled; the
+    timeout only bounds a broken run)."""
     t0 = time.monotonic()
-    while not marker_file.exists():
+    while not (marker_file.exists() and marker_file.read_text()):
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() - t0 < timeout
-        time.sleep(0.05)
+        assert time.monotonic() - t0 < timeout, "the child never reached its pause point"
+        time.sleep(0.02)
 
 
-# A driver that runs the CLI and touches a marker when the bootstrap starts, so the
-# signal provably lands mid-way (after fit, during the draws, before any write).
+# The CLI with Python's SIGINT handler even if the test runner ignores SIGINT.
 DRIVER = textwrap.dedent("""
-    import signal, sys, pathlib
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
-    import smsem.bootstrap
-    b = sys.modules["smsem.bootstrap"]  # the package exports a function of the same name
-    marker = pathlib.Path(sys.argv[1])
-    real = b._run_chunk  # one chunk of bootstrap draws
-    def run_chunk(*a, **k):
-        marker.touch()
-        return real(*a, **k)
-    b._run_chunk = run_chunk
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from smsem.cli import main
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[1:]))
 """)
 
 
@@ -68,12 +66,11 @@ DRIVER = textwrap.dedent("""
 def test_reproduce_interrupted_mid_bootstrap_leaves_no_partial_output(tmp_path, sig):
     out = tmp_path / "out"
     marker = tmp_path / "bootstrapping"
-    proc = _start("-c", DRIVER, str(marker), "reproduce", "--n", "200", "--boot", "200000", "--out",
-                  str(out))
+    # Paused before the first chunk of draws: after the fit, before any output is written.
+    proc = _start("-c", DRIVER, "reproduce", "--n", "200", "--boot", "200000", "--out", str(out),
+                  pause=f"bootstrap-chunk={marker}")
     try:
         _wait_for(proc, marker)
-        time.sleep(0.5)
-        assert proc.poll() is None  # still bootstrapping: 200000 draws take far longer
         proc.send_signal(sig)
     finally:
         stdout, stderr = _finish(proc)
@@ -87,23 +84,20 @@ def test_reproduce_interrupted_mid_bootstrap_leaves_no_partial_output(tmp_path, 
     assert leftovers == [], leftovers
 
 
+# Writes a whole file once, then pauses inside the second write (temporary file written,
+# target not yet replaced) until the test's signal arrives.
 WRITER = textwrap.dedent("""
-    import signal, sys, traceback
+    import os, signal, sys, traceback
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     from smsem.io import write_text
-    target, size = sys.argv[1], int(sys.argv[2])
-    # Built once: the loop then spends nearly all its time inside write_text, so a signal
-    # sent at a random moment lands mid-write even on an idle machine.
-    body = ("7" * 1000 + "\\n") * (size // 1001)
-    i = 0
+    target, marker = sys.argv[1], sys.argv[2]
+    body = ("7" * 1000 + "\\n") * 1000
+    write_text(target, f"BEGIN 1\\n{body}END 1 {len(body)}\\n", force=True)
+    os.environ["SMSEM_TEST_PAUSE_AT"] = f"write-file={marker}"
     try:
-        while True:
-            i += 1
-            write_text(target, f"BEGIN {i}\\n{body}END {i} {len(body)}\\n", force=True)
-            if i == 1:
-                print("first", flush=True)
+        write_text(target, f"BEGIN 2\\n{body}END 2 {len(body)}\\n", force=True)
     except KeyboardInterrupt:
-        inside = any(f.f_code.co_name == "write_text" for f, _ in traceback.walk_tb(sys.exc_info()[2]))
+        inside = any(f.f_code.co_name == "_write_atomic" for f, _ in traceback.walk_tb(sys.exc_info()[2]))
         print("inside" if inside else "outside", flush=True)
         sys.exit(130)
 """)
@@ -117,12 +111,11 @@ def _whole(path) -> bool:
     return first == f"BEGIN {i}" and last == f"END {i} {len(body) + 1}"
 
 
-def _run_writer(tmp_path, sig, delay):
-    target = tmp_path / "result.txt"
-    proc = _start("-c", WRITER, str(target), str(30_000_000))
+def _run_writer(tmp_path, sig):
+    target, marker = tmp_path / "result.txt", tmp_path.parent / f"{tmp_path.name}.paused"
+    proc = _start("-c", WRITER, str(target), str(marker))
     try:
-        assert proc.stdout.readline().strip() == "first"
-        time.sleep(delay)
+        _wait_for(proc, marker)
     finally:
         proc.send_signal(sig)
         out, err = _finish(proc)
@@ -130,32 +123,20 @@ def _run_writer(tmp_path, sig, delay):
 
 
 def test_sigkill_during_write_never_leaves_a_truncated_file(tmp_path):
-    # Retry until a kill lands mid-write (a leftover temporary file proves it); the target
-    # must be whole every time.
-    landed = 0
-    for attempt, delay in enumerate([0.05, 0.13, 0.21, 0.29, 0.37, 0.45]):
-        d = tmp_path / str(attempt)
-        d.mkdir()
-        target, _, rc = _run_writer(d, signal.SIGKILL, delay)
-        assert rc == -signal.SIGKILL
-        assert target.is_file() and _whole(target)
-        temps = list(d.glob(".result.txt.*.tmp"))
-        landed += bool(temps)
-        if landed >= 1:
-            break
-    assert landed >= 1, "no kill landed during a write; the test proved nothing"
+    d = tmp_path / "kill"
+    d.mkdir()
+    target, _, rc = _run_writer(d, signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    # Killed between writing the temporary file and the rename: the previous file is whole
+    # and the temporary file is left behind (proof that the kill landed mid-write).
+    assert target.is_file() and _whole(target) and target.read_text().startswith("BEGIN 1\n")
+    assert len(list(d.glob(".result.txt.*.tmp"))) == 1
 
 
 def test_sigint_during_write_removes_the_temporary_file(tmp_path):
-    inside = 0
-    for attempt, delay in enumerate([0.05, 0.13, 0.21, 0.29, 0.37, 0.45]):
-        d = tmp_path / str(attempt)
-        d.mkdir()
-        target, where, rc = _run_writer(d, signal.SIGINT, delay)
-        assert rc == 130
-        assert target.is_file() and _whole(target)
-        assert list(d.glob("*.tmp")) == [] and [p.name for p in d.iterdir()] == ["result.txt"]
-        inside += where == "inside"
-        if inside >= 1:
-            break
-    assert inside >= 1, "no interrupt landed inside write_text; the test proved nothing"
+    d = tmp_path / "int"
+    d.mkdir()
+    target, where, rc = _run_writer(d, signal.SIGINT)
+    assert rc == 130 and where == "inside"
+    assert target.is_file() and _whole(target) and target.read_text().startswith("BEGIN 1\n")
+    assert [p.name for p in d.iterdir()] == ["result.txt"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import ROOT
-from lavaan_ref import fit_measures
+from lavaan_ref import TOL, fit_measures
 from smsem.cli import main
 
 
@@ -52,7 +52,8 @@ def test_mlm_json_has_scaled_indices(run_cli):
     doc = json.loads(r.stdout)
     ref = fit_measures("integrative_mlm")
     assert doc["estimator"] == "MLM"
-    assert abs(doc["fit"]["chi2_scaled"] - ref["chisq.scaled"]) < 1e-3 * ref["chisq.scaled"]
+    # TOL["scaled_rel"] (measured 1.6e-7 on this case); the JSON keeps at least 4 decimals.
+    assert abs(doc["fit"]["chi2_scaled"] - ref["chisq.scaled"]) < TOL["scaled_rel"] * ref["chisq.scaled"]
     cut = {row["index"]: row for row in doc["fit_cutoffs"]}
     assert cut["cfi_scaled"]["ok"] is True and cut["cfi_scaled"]["cutoff"] == ">= 0.95"
     assert {"std_all_se", "std_lv", "ci_lower"} <= set(doc["parameters"][0])
@@ -92,19 +93,7 @@ def test_listwise_on_missing_data_names_the_problem(run_cli):
     assert r.returncode == 2 and "only 30 complete row(s)" in r.stderr
 
 
-SNAP = ROOT / "tests" / "reference" / "snapshots"
-
-
-@pytest.mark.parametrize("case, fmt, name", [("integrative_ml", "text", "fit_integrative_ml.txt"),
-                                             ("integrative_mlm", "markdown", "fit_integrative_mlm.md")])
-def test_frozen_fit_sections(case, fmt, name):
-    """Formatting changes show up here; regenerate the file deliberately when intended."""
-    from lavaan_ref import smsem_fit
-    from smsem.report.fit_section import render_fit, render_parameters
-
-    res = smsem_fit(case)
-    text = render_fit(res, fmt) + ("\n" + render_parameters(res, fmt) if fmt == "text" else "")
-    assert text == (SNAP / name).read_text(encoding="utf-8")
+# The frozen fit sections: tests/test_snapshots.py.
 
 
 def test_fit_is_idempotent_and_leaves_inputs_alone(model):

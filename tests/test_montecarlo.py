@@ -160,7 +160,8 @@ def _fake_results(tmp_path, ests, ses, statuses, improper=None):
 
 
 def test_parameter_summary_matches_hand_computation(tmp_path):
-    ests = np.array([0.30, 0.05, 0.25, -0.10, 0.90])
+    # z = 3.0, 1.8, 2.08, -0.91: the second rejects one-sided (> 1.645) but not two-sided.
+    ests = np.array([0.30, 0.18, 0.25, -0.10, 0.90])
     ses = np.array([0.10, 0.10, 0.12, 0.11, 0.50])
     cfg, res = _fake_results(tmp_path, ests, ses, ["ok", "ok", "ok", "ok", "nonconvergence"])
     p = res.parameters.set_index(["lhs", "op", "rhs"]).loc[("Y", "~", "X")]
@@ -181,11 +182,35 @@ def test_parameter_summary_matches_hand_computation(tmp_path):
     lo, hi = proportion_confint(rejected, 4, alpha=0.05, method="wilson")
     assert (p["power_lower"], p["power_upper"]) == pytest.approx((lo, hi))
     one = int(np.sum(e / s > stats.norm.isf(0.05)))  # hypothesized sign of H1 is +
-    assert p["power_one"] == one / 4
+    assert one == 3 and p["power_one"] == one / 4
+    lo, hi = proportion_confint(one, 4, alpha=0.05, method="wilson")
+    assert (p["power_one_lower"], p["power_one_upper"]) == pytest.approx((lo, hi))
     f = res.fit.iloc[0]
     assert (f.converged, f.nonconverged, f.used) == (4, 1, 4)
     assert f.convergence == 0.8 and f.cfi_ok == 0.75 and f.rmsea_ok == 0.75
     assert f.chi2_reject == 0.25 and f.cfi_mean == pytest.approx(np.mean([0.99, 0.94, 0.96, 1.0]))
+
+
+def test_bootstrap_power_and_coverage_match_hand_computation(tmp_path):
+    """Bootstrap power and coverage from the stored bounds and the design's population value
+    (Y ~ X = 0.2 in tests/models/two_factor.yaml): four of the five intervals hold their
+    estimate but not 0.2, so coverage counted around the estimate (always 1) fails here."""
+    ests = np.array([0.30, 0.05, 0.25, -0.10, 0.22])
+    lower = np.array([0.22, -0.10, 0.21, -0.30, 0.05])
+    upper = np.array([0.40, 0.15, 0.35, 0.10, 0.25])
+    _, fake = _fake_results(tmp_path, ests, [0.1] * 5, ["ok"] * 5)
+    cfg = config(tmp_path, grid={"n": [100]}, replications=5, inference={"method": "bootstrap", "n_boot": 20})
+    est = fake.estimates.assign(boot_lower=lower, boot_upper=upper)
+    p = StudyResults(cfg, fake.replications, est).parameters.iloc[0]
+    pop = 0.2
+    covered = int(np.sum((lower <= pop) & (pop <= upper)))  # only the last interval
+    rejected = int(np.sum((lower > 0) | (upper < 0)))  # the 1st, 3rd and 5th exclude 0
+    assert (covered, rejected) == (1, 3)
+    assert p["boot_coverage"] == covered / 5 and p["boot_power"] == rejected / 5
+    lo, hi = proportion_confint(covered, 5, alpha=0.05, method="wilson")
+    assert (p["boot_coverage_lower"], p["boot_coverage_upper"]) == pytest.approx((lo, hi), abs=1e-12)
+    lo, hi = proportion_confint(rejected, 5, alpha=0.05, method="wilson")
+    assert (p["boot_power_lower"], p["boot_power_upper"]) == pytest.approx((lo, hi), abs=1e-12)
 
 
 def test_exclude_improper(tmp_path):
@@ -223,7 +248,15 @@ def test_small_study_tables(small_study):
     assert res.complete and len(res.raw) == 20 and set(res.raw.columns) >= {"n", "likert", "status", "reason"}
     p = res.parameters
     assert len(p) == 4 * 13  # 4 cells x 13 free parameters
-    assert ((p.power >= p.power_lower) & (p.power <= p.power_upper)).all()
+    # Power and its Wilson interval recomputed from the stored estimates (statsmodels).
+    e = res.estimates.merge(res.raw.loc[res.raw.status == "ok", ["cell", "rep"]], on=["cell", "rep"])
+    e = e[e.op == "~"]
+    for cell, g in e.groupby("cell"):
+        rejected = int(np.sum(2 * stats.norm.sf(np.abs(g.est / g.se)) < 0.05))
+        row = p[(p.cell == cell) & (p.op == "~")].iloc[0]
+        assert row.reps == len(g) and row.power == rejected / len(g)
+        lo, hi = proportion_confint(rejected, len(g), alpha=0.05, method="wilson")
+        assert (row.power_lower, row.power_upper) == pytest.approx((lo, hi), abs=1e-12)
     curves = res.power_curves
     assert set(curves.path_id) == {"H1", "min", "joint"}
     plan = res.planning
@@ -310,7 +343,10 @@ def test_bootstrap_inference(tmp_path):
     assert (path.boot_lower < path.est).all() and (path.est < path.boot_upper).all()
     assert res.estimates.query("op != '~'").boot_lower.isna().all()  # paths only
     p = res.parameters.query("op == '~'").iloc[0]
-    assert 0 <= p.boot_power <= 1 and 0 <= p.boot_coverage <= 1
+    # Recomputed from the stored bounds and the population value 0.2 (two_factor.yaml).
+    lo, hi = path.boot_lower.to_numpy(), path.boot_upper.to_numpy()
+    assert p["pop"] == pytest.approx(0.2, abs=1e-12) and p.boot_coverage == np.mean((lo <= 0.2) & (0.2 <= hi))
+    assert p.boot_power == np.mean((lo > 0) | (hi < 0))
 
 
 def test_misspecified_analysis_model(tmp_path):

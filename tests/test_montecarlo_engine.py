@@ -112,20 +112,21 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "smsem", "power", str(cfgfile), "--out", str(out), "--no-progress"]
-    proc = subprocess.Popen([*cmd, "--jobs", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The run pauses right after committing its third chunk of replications (smsem._testhooks)
+    # and stays there until killed: the kill lands mid-run however loaded the machine is.
+    marker = tmp_path / "stored"
+    pause = {"SMSEM_TEST_PAUSE_AT": f"montecarlo-stored@3={marker}"}
+    proc = subprocess.Popen([*cmd, "--jobs", "2"], env={**env, **pause}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     db = out / "study.sqlite"
-    stored = 0
-    deadline = time.monotonic() + 300
+    t0 = time.monotonic()
     try:
-        while stored < 10 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        while not (marker.exists() and marker.read_text()):
             assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
-            if db.exists():
-                try:
-                    with sqlite3.connect(db, timeout=5) as conn:
-                        stored = conn.execute("SELECT COUNT(*) FROM replications").fetchone()[0]
-                except sqlite3.OperationalError:  # table not created yet
-                    stored = 0
+            assert time.monotonic() - t0 < 600, "the run never reached its pause point"
+            time.sleep(0.02)
+        with sqlite3.connect(db, timeout=5) as conn:
+            stored = conn.execute("SELECT COUNT(*) FROM replications").fetchone()[0]
         workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)  # the main process only, as a user's kill -9 would
     finally:
@@ -141,7 +142,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     assert len(workers) == 2 and not survivors
     with sqlite3.connect(db) as conn:
         after = conn.execute("SELECT COUNT(*) FROM replications").fetchone()[0]
-    assert 10 <= after < 80  # nothing stored was lost, and the kill came mid-run
+    assert after == stored and 3 <= after < 80  # nothing stored was lost, and the kill came mid-run
     r = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "80 of 80 replications stored" in r.stdout

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from .._testhooks import pause_point
 from .._validation import check_int
 from ..exceptions import OptionError
 from .config import Cell, StudyConfig
@@ -218,6 +219,7 @@ def run_study(
             try:
                 for rows in chunks:
                     added = store.add_many(rows)  # committed before they are counted
+                    pause_point("montecarlo-stored")  # tests kill the run here (smsem._testhooks)
                     for row, new in zip(rows, added):
                         if new:
                             bar.update(1)
