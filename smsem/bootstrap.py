@@ -43,8 +43,7 @@ __all__ = [
     "DEFAULT_BOOT_SEED", "CI_METHODS", "BOOT_KINDS",
 ]
 
-DEFAULT_BOOT_SEED = 20190102
-CI_METHODS = ("percentile", "bc", "bca", "normal")
+from ._defaults import CI_METHODS, DEFAULT_BOOT_SEED  # noqa: E402  (re-exported)
 BOOT_KINDS = ("nonparametric", "bollen-stine", "parametric")
 
 

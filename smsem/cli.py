@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED
-from .diagnostic.simulate import DEFAULT_DIAG_SEED
+from ._defaults import CI_METHODS, DEFAULT_BOOT_SEED, DEFAULT_DIAG_SEED, DEFAULT_SEED
 from .exceptions import SmsemError, SmsemWarning
-from .simulate import DEFAULT_SEED
 
 __all__ = ["main"]
 
@@ -186,17 +184,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from . import effects, fit, load_model, proposition_table, read_survey, reliability
     from .exceptions import OptionError
-    from .report import (
-        render_effects,
-        render_propositions,
-        render_quality,
-        report_file_names,
-        report_files,
-        write_report_files,
-    )
-    from .report.fit_section import render_fit, render_fit_report, render_parameters
 
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
@@ -204,13 +192,26 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.missing == "fiml" and args.estimator == "MLM":
         raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
                           "which needs complete data")
+    # Input problems (model, survey file, column map, output folder) are reported before the
+    # estimation code (semopy, scipy.stats) is imported, so a typo costs no import time.
+    from ._validation import check_input_file
+    from .model import load_model
+
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import check_writable, read_survey
+
     if args.out is not None:  # refuse before any work, so nothing is half-written
-        from .io import check_writable
+        from .report.bundle import report_file_names
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
-    model = load_model(args.model)
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing)
+
+    from . import effects, fit, proposition_table, reliability
+    from .report import render_effects, render_propositions, render_quality, report_files, write_report_files
+    from .report.fit_section import render_fit, render_fit_report, render_parameters
+
     res = fit(model, data, estimator=args.estimator, missing=args.missing)
     eff = effects(res)
     quality = reliability(res)
@@ -257,17 +258,20 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _cmd_power(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
-    from .montecarlo import load_config, run_study
-    from .report.montecarlo import CSV_OUTPUTS, render_planning_text, write_outputs
+    from .montecarlo.config import load_config
+    from .report.montecarlo import CSV_OUTPUTS
 
-    config = load_config(args.config)
-    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     if args.resume and args.force:
         raise OptionError("--resume and --force exclude each other")
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     if not (args.resume or args.force):  # refuse before any work
         old = [out / n for n in (*CSV_OUTPUTS, "report.md") if (out / n).exists()]
         if old:
             raise OptionError(f"{old[0]} already exists; use --resume to continue the study or --force to start again")
+    from .montecarlo.runner import run_study
+    from .report.montecarlo import render_planning_text, write_outputs
+
     try:
         res = run_study(config, out, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
                         force=args.force, progress=False if args.no_progress else None)
@@ -279,8 +283,13 @@ def _cmd_power(args: argparse.Namespace) -> int:
     sys.stdout.write(render_planning_text(res))
     print(f"\n{len(res.replications)} of {config.n_tasks} replications stored; wrote "
           f"{', '.join(f.name for f in files)} in {out}")
+    reps = res.replications
+    if len(reps) and not (reps.status == "ok").any():
+        first = str(reps.reason.dropna().iloc[0]) if reps.reason.notna().any() else "unknown reason"
+        print(f"smsem: error: no replication converged ({len(reps)} failed; first: {_one_line(first)}); "
+              f"see {out / 'replications.csv'}", file=sys.stderr)
+        return 2
     return 0
-
 
 
 def _groups_option(text: str | None) -> tuple[str, str] | None:

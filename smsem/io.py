@@ -2,9 +2,9 @@
 
 Survey files are read as spreadsheets export them: CSV or TSV with a comma, semicolon,
 tab or bar separator, decimal commas, UTF-8 with or without a byte-order mark (UTF-16
-with a BOM too) and a Latin-1 fallback; or Parquet. Item columns are matched to the
-model's items ignoring case and surrounding spaces, or through a column map (user
-column -> item id). Every problem is a :class:`~smsem.exceptions.DataError` that says
+with a BOM too), else Windows-1252 (what Excel writes on Windows), else Latin-1; or
+Parquet. Item columns are matched to the model's items ignoring case and surrounding
+spaces, or through a column map (user column -> item id). Every problem is a :class:`~smsem.exceptions.DataError` that says
 what is wrong, where (column, row, value) and what to do; questionable but usable data
 raise :class:`~smsem.exceptions.DataWarning` subclasses.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import glob
 import io
 import json
 import os
@@ -28,10 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from . import __version__
-from ._validation import check_option
+from ._validation import check_input_file, check_option
 from .exceptions import (
     DataError,
     MissingDataWarning,
@@ -79,6 +79,9 @@ def _write_atomic(path: str | Path, data: bytes, force: bool) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync, rename into place."""
     path = check_writable(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if force:  # temporary files of this output left by a killed writer
+        for stray in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stray.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates the file 0600; give the output the permissions a plain write would.
@@ -122,7 +125,7 @@ def write_survey(df: pd.DataFrame, path: str | Path, *, force: bool = False) -> 
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else Latin-1."""
+    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else cp1252, else Latin-1."""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -137,11 +140,15 @@ def _decode(raw: bytes, path: Path) -> str:
     if b"\x00" in raw[:4096]:
         raise DataError(f"{path}: binary content (NUL bytes) where a text CSV was expected; "
                         "export the data as CSV UTF-8 (or Parquet)")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Spreadsheets on Windows export Latin-1 (cp1252) text; every byte decodes.
-        return raw.decode("latin-1")
+    for encoding in ("utf-8", "cp1252"):
+        # Not UTF-8: Excel on Windows writes "CSV" in cp1252 (en dash, curly quotes, oe, euro
+        # sign in 0x80-0x9F, where Latin-1 has control characters). cp1252 leaves five bytes
+        # undefined; a file holding one of them is read as Latin-1, where every byte decodes.
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
 
 
 def _count_outside_quotes(line: str, ch: str) -> int:
@@ -207,10 +214,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     DataError
         The file is missing, unreadable, empty or ragged.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else "")
-                        + "; check the path")
+    path = check_input_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -270,7 +274,7 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     Parameters
     ----------
     path : str or Path
-        CSV/TSV (any common separator, decimal comma, UTF-8/BOM/Latin-1) or Parquet.
+        CSV/TSV (any common separator, decimal comma, UTF-8/BOM/cp1252/Latin-1) or Parquet.
     model : SEMModel
     columns : mapping or path, optional
         Column map ``{user column: item id}`` or a YAML file holding one.
@@ -553,6 +557,8 @@ def _warn_outliers(x: np.ndarray, rows: np.ndarray, quantile: float) -> None:
     d = x - x.mean(axis=0)
     s = np.cov(x, rowvar=False).reshape(p, p)
     d2 = np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
+    from scipy import stats  # here, so reading a file does not import scipy.stats
+
     cut = float(stats.chi2.ppf(quantile, p))
     out = np.flatnonzero(d2 > cut)
     if out.size:

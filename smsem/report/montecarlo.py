@@ -86,7 +86,13 @@ def render_markdown(res: "StudyResults") -> str:
              _n(r.n_interpolated, n0), _n(r.n_grid_joint, n0), _n(r.n_interpolated_joint, n0),
              f"{r.power_at_max_n:.3f} (n = {r.max_n})"]
             for r in res.planning.itertuples(index=False)]
-    out.append(_table(header, rows) if rows else "The analysis model has no propositions.\n")
+    if rows:
+        out.append(_table(header, rows))
+    elif stored and int(res.fit.converged.sum()) == 0:
+        out.append("No replication converged, so no power can be estimated; the failures are listed "
+                   "under *Convergence and fit* below.\n")
+    else:
+        out.append("The analysis model has no propositions.\n")
     pp = res.planning_paths
     multi = pp.groupby("proposition").path_id.transform("nunique") > 1 if len(pp) else pp
     if len(pp) and multi.any():
