@@ -131,7 +131,11 @@ def test_run_replication_deterministic_and_complete(tmp_path):
 
 
 def test_failed_replication_is_a_row_with_its_reason(tmp_path):
-    cfg = config(tmp_path, grid={"n": [5]})  # fewer rows than items: cannot be fitted
+    # Fewer rows than items cannot be fitted: load_config refuses such an n up front
+    # (test_instant.py); read without that check, each replication fails with its reason.
+    with pytest.raises(OptionError, match="grid.n 5 is too small"):
+        config(tmp_path, grid={"n": [5]})
+    cfg = load_config(tmp_path / "study.yaml", check_models=False)
     row = run_replication(cfg.cells[0], 0, cfg)
     assert row["status"] == "error" and "DataError" in row["reason"] and len(row["estimates"]) == 0
     res = run_study(cfg, tmp_path / "out", progress=False)
