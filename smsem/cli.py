@@ -179,7 +179,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     csv, meta = write_survey(df, args.out, force=args.force)
     n_items = sum(c in model.items for c in df.columns)
     extra = f", {df.attrs['smsem']['missing']['realized_rate']:.1%} missing" if "missing" in df.attrs["smsem"] else ""
-    print(f"wrote {csv} ({len(df)} respondents x {n_items} items{extra}) and {meta}")
+    print(f"wrote {csv} ({_count(len(df), 'respondent')} x {_count(n_items, 'item')}{extra}) and {meta}")
     return 0
 
 
@@ -310,7 +310,8 @@ def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
     levels = [v.strip() for v in args.level.split(",")]
     df = simulate_diagnostic(level=levels, n=args.n, gap=args.gap, seed=args.seed, missing=args.missing)
     csv, meta = write_survey(df, args.out, force=args.force)
-    print(f"wrote {csv} ({len(levels)} organization(s) x 2 departments x {args.n} respondents) and {meta}")
+    print(f"wrote {csv} ({_count(len(levels), 'organization')} x 2 departments x "
+          f"{_count(args.n, 'respondent')}) and {meta}")
     return 0
 
 
@@ -419,6 +420,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"smsem: internal error (please report it; set SMSEM_TRACEBACK=1 for details): "
               f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 respondent``, ``2 respondents``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _one_line(obj: object) -> str:

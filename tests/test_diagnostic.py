@@ -326,7 +326,7 @@ def test_cli_generate_diagnostic_round_trip(tmp_path, capsys):
     path = tmp_path / "answers.csv"
     code, stdout, _ = cli(capsys, "generate-diagnostic", "--level", "defined,integrated", "--n", "25",
                           "--gap", "6", "--seed", "9", "--out", str(path))
-    assert code == 0 and "2 organization(s)" in stdout
+    assert code == 0 and "2 organizations x" in stdout
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["seed"] == 9 and [e["expected_total"] for e in meta["expected"]] == [47, 53, 87, 93]
     pd.testing.assert_frame_equal(pd.read_csv(path),

@@ -15,6 +15,7 @@ from .._validation import check_option
 from ..io import check_writable, write_bytes
 from ._numbers import fmt
 from ._numbers import fmt_p as _p
+from ._numbers import p_clause
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..diagnostic import DiagnosticResults, MultiGroupResults
@@ -77,8 +78,8 @@ def _sections(res: "DiagnosticResults", markdown: bool, figure: str | None, top_
         else:
             lines[0] += f", {pct} CI [{_f(c.gap_ci_lower, 2)}, {_f(c.gap_ci_upper, 2)}]"
             lines += [
-                f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, p = {_p(c.welch_p)}; "
-                f"Mann-Whitney U = {_f(c.mwu_u, 1)}, p = {_p(c.mwu_p)}",
+                f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, {p_clause(c.welch_p)}; "
+                f"Mann-Whitney U = {_f(c.mwu_u, 1)}, {p_clause(c.mwu_p)}",
                 f"Hedges' g = {_f(e.g, 3)}, {pct} CI [{_f(e.ci_lower, 3)}, {_f(e.ci_upper, 3)}] "
                 f"(SE {_f(e.se, 3)}, Hedges & Olkin normal approximation)",
             ]
