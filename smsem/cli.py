@@ -67,21 +67,65 @@ def _level(text: str) -> float:
     return value
 
 
+#: Examples shown at the end of each ``--help`` (None: the top-level help).
+_EXAMPLES: dict[str | None, str] = {
+    None: """examples:
+  smsem reproduce                                  simulate, fit, bootstrap; write ./smsem-output/
+  smsem fit survey.csv --boot 0                    fit your survey (Wald tests, no bootstrap)
+  smsem power sample_size --jobs 2                 shipped power study (see models/montecarlo/)
+
+Run 'smsem COMMAND --help' for each command's options and examples.""",
+    "reproduce": """examples:
+  smsem reproduce                                  n = 300, 1000 bootstrap draws, ./smsem-output/
+  smsem reproduce --n 500 --seed 7 --out run7      another sample
+  smsem reproduce --boot 0 --force                 no bootstrap, overwrite earlier outputs""",
+    "generate": """examples:
+  smsem generate --out survey.csv                  300 respondents, 5-point items
+  smsem generate --out null.csv --scenario null --n 200 --seed 3
+  smsem generate --out messy.csv --likert 7 --missing-rate 0.1 --skewness 1 --kurtosis 2""",
+    "fit": """examples:
+  smsem fit survey.csv --boot 0                    estimates, fit, propositions (Wald tests)
+  smsem fit survey.csv --boot 1000 --jobs 2 --out results
+                                                   bootstrap verdicts; write tables and report
+  smsem fit export.csv --columns map.yaml --model my_model.lav --estimator MLR --missing fiml --boot 0""",
+    "generate-diagnostic": """examples:
+  smsem generate-diagnostic --out answers.csv      one aligned organization, 50 per department
+  smsem generate-diagnostic --level defined,integrated --n 40 --gap 8 --out two_orgs.csv""",
+    "diagnose": """examples:
+  smsem diagnose answers.csv                       totals and levels of every respondent
+  smsem diagnose answers.csv --group department --org org --out diag
+                                                   sales vs marketing gap, tests, figure""",
+    "power": """examples:
+  smsem power sample_size                          shipped configuration (models/montecarlo/)
+  smsem power study.yaml --out study --jobs 2      your own design, two local processes
+  smsem power study.yaml --out study --resume      continue an interrupted study""",
+}
+
+
+def _sub_help(name: str, text: str) -> dict:
+    """Keyword arguments of a subcommand: its one-line help, description and examples."""
+    return {"help": text, "description": text[0].upper() + text[1:] + ".", "epilog": _EXAMPLES[name],
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="smsem", description=(
-        "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
-        "fit the essay's integrative model, test its propositions with bootstrap CIs."))
+    parser = _Parser(prog="smsem", formatter_class=argparse.RawDescriptionHelpFormatter, description=(
+        "Structural equation modeling of sales-marketing collaboration: simulate surveys,\n"
+        "fit SEM models written in lavaan syntax (the essay's integrative model by default),\n"
+        "test their propositions with bootstrap CIs and plan sample sizes by Monte Carlo."),
+        epilog=_EXAMPLES[None])
     parser.add_argument("--version", action="version", version=f"smsem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    rep = sub.add_parser("reproduce", help="simulate, fit and bootstrap the integrative model; write a report")
+    rep = sub.add_parser("reproduce", **_sub_help("reproduce", "simulate, fit and bootstrap the integrative model; write a report"))
     rep.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     rep.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"data seed (default {DEFAULT_SEED})")
     rep.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     rep.add_argument("--out", default="smsem-output", help="output folder (default ./smsem-output)")
     rep.add_argument("--force", action="store_true", help="overwrite existing output files")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    gen = sub.add_parser("generate", help="write a synthetic survey CSV and its JSON sidecar")
+    gen = sub.add_parser("generate", **_sub_help("generate", "write a synthetic survey CSV and its JSON sidecar"))
     gen.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     gen.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
     gen.add_argument("--scenario", default=None, metavar="NAME",
@@ -104,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    fit = sub.add_parser("fit", help="fit the integrative model to a survey CSV and test the propositions")
+    fit = sub.add_parser("fit", **_sub_help("fit", "fit a model (default: the integrative model; --model NAME or FILE.lav) "
+                                             "to a survey file and test its propositions"))
     fit.add_argument("file", help="survey file (CSV/TSV, any common separator and encoding, or Parquet) "
                                   "with the codebook's item columns (matched ignoring case)")
     fit.add_argument("--columns", metavar="MAP.yaml",
@@ -133,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
+    gd = sub.add_parser("generate-diagnostic", **_sub_help("generate-diagnostic", "write synthetic answers to the integration "
+                                                                           "diagnostic (CSV)"))
     gd.add_argument("--level", default="aligned",
                     help="level of each organization, comma-separated (undefined, defined, aligned, integrated)")
     gd.add_argument("--n", type=_pos_int, default=50, help="respondents per department and organization (default 50)")
@@ -144,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     gd.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gd.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    dia = sub.add_parser("diagnose", help="score the sales-marketing integration diagnostic (essay Annexe 1)")
+    dia = sub.add_parser("diagnose", **_sub_help("diagnose", "score the sales-marketing integration diagnostic (essay Annexe 1)"))
     dia.add_argument("file", help="CSV with columns KRK1..KRK20 (codes 1..5, empty = unanswered)")
     dia.add_argument("--group", default=None, help="column with each respondent's department (e.g. department)")
     dia.add_argument("--org", default=None, help="column with each respondent's organization")
@@ -156,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
     dia.add_argument("--force", action="store_true", help="overwrite existing output files")
 
-    pw = sub.add_parser("power", help="Monte Carlo study: power, bias and coverage per proposition (from a YAML config)")
+    pw = sub.add_parser("power", **_sub_help("power", "Monte Carlo study: power, bias and coverage per proposition "
+                                                   "(from a YAML config)"))
     pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
     pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
     pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
@@ -164,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run on a dask.distributed scheduler, e.g. tcp://HOST:8786")
     pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
     pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
-    pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    pw.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                    help="no progress bar (default: shown on a terminal)")
     return parser
 
 
@@ -244,7 +292,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     model = load_model("integrative")
     df = simulate(model, n=args.n, seed=args.seed)
     res = fit(model, df)
-    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed, progress=False if args.quiet else None)
     text = render_propositions(table, "text")
     sys.stdout.write(text)
     write_survey(df, files[0], force=args.force)
@@ -274,7 +322,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
 
     try:
         res = run_study(config, out, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
-                        force=args.force, progress=False if args.no_progress else None)
+                        force=args.force, progress=False if args.quiet else None)
     except KeyboardInterrupt:
         print(f"smsem: interrupted; the finished replications are stored in {out}; "
               "rerun with --resume to continue", file=sys.stderr)
@@ -407,6 +455,12 @@ def _run(args: argparse.Namespace) -> int:
     except SmsemError as exc:
         print(f"smsem: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): end quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except OSError as exc:  # the environment (permissions, full disk), not a bug
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"smsem: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
