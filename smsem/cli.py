@@ -307,11 +307,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_power(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
     from .montecarlo.config import load_config
-    from .report.montecarlo import CSV_OUTPUTS
 
     if args.resume and args.force:
         raise OptionError("--resume and --force exclude each other")
     config = load_config(args.config)
+    from .report.montecarlo import CSV_OUTPUTS
+
     out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     if not (args.resume or args.force):  # refuse before any work
         old = [out / n for n in (*CSV_OUTPUTS, "report.md") if (out / n).exists()]
