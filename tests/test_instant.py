@@ -327,3 +327,74 @@ def test_fisher_scoring_is_not_judged_by_an_iteration_cap(misfit_problem):
     # ... and an estimate far from the optimum is not called converged when the cap is hit.
     _, ok2 = ml.fisher_scoring(pm, start, s, max_iter=1, tol=0.0)
     assert not ok2
+
+
+# --- lost workers: one line with what is stored, and --resume ------------------------------
+
+def test_killed_local_worker_reports_stored_count_and_resume(tmp_path, capsys):
+    import multiprocessing
+
+    path = write_config(tmp_path / "study.yaml", grid={"n": [60]}, replications=40)
+    cfg = load_config(path)
+    seen = []
+
+    def kill_a_worker(row):
+        seen.append(row)
+        if len(seen) == 1:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, 9)
+
+    with pytest.raises(smsem.exceptions.WorkerLostError) as err:
+        run_study(cfg, tmp_path / "out", jobs=2, progress=False, on_row=kill_a_worker)
+    msg = str(err.value)
+    assert "a worker process failed during the study" in msg and "--resume" in msg
+    stored = int(msg.split(" of 40 replications are stored")[0].rsplit(" ", 1)[1])
+    assert 1 <= stored < 40
+    # the folder is not locked by the dead run, and --resume completes the study
+    res = run_study(cfg, tmp_path / "out", jobs=1, resume=True, progress=False)
+    assert res.complete and len(res.replications) == 40
+
+
+def _dask_study(tmp_path, replications):
+    return load_config(write_config(tmp_path / "study.yaml", grid={"n": [60]}, replications=replications))
+
+
+@pytest.mark.slow
+def test_dask_worker_killed_mid_study_is_retried(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = _dask_study(tmp_path, 40)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster.scheduler_address) as client:
+            pids = list(client.run(os.getpid).values())
+        seen = []
+
+        def kill_worker(row):
+            seen.append(row)
+            if len(seen) == 2:
+                os.kill(pids[0], 9)  # the nanny starts a new worker; lost tasks run again
+
+        res = run_study(cfg, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False,
+                        on_row=kill_worker)
+    assert res.complete and len(res.replications) == 40
+
+
+@pytest.mark.slow
+def test_dask_cluster_gone_mid_study_is_one_clear_error(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = _dask_study(tmp_path, 400)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        seen = []
+
+        def close_cluster(row):
+            seen.append(row)
+            if len(seen) == 2:
+                cluster.close()
+
+        with pytest.raises(smsem.exceptions.WorkerLostError) as err:
+            run_study(cfg, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False,
+                      on_row=close_cluster)
+    msg = str(err.value)
+    assert msg.startswith("the Dask cluster failed during the study") and "--resume" in msg
+    assert " of 400 replications are stored in " in msg

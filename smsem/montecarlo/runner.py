@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .._validation import check_int
-from ..exceptions import OptionError
+from ..exceptions import OptionError, SmsemError, WorkerLostError
 from .config import Cell, StudyConfig
 from .replication import run_replications
 from .store import STORE_NAME, Store
@@ -198,8 +198,10 @@ def _dask(tasks: Iterable[Chunk], config: StudyConfig, client: Any) -> Iterator[
     first = _take(it, window)
     if not first:
         return
-    cfg = client.scatter(config, broadcast=True)
-    pending = {client.submit(_run_task, t, cfg, pure=False) for t in first}
+    # The configuration travels with each task (a few hundred bytes), not scattered once:
+    # scattered data dies with the worker holding it, while a task is simply run again on
+    # another worker (or on the one the nanny restarts) when its worker is lost.
+    pending = {client.submit(_run_task, t, config, pure=False) for t in first}
     ac = as_completed(pending)
     try:
         for f in ac:
@@ -207,7 +209,7 @@ def _dask(tasks: Iterable[Chunk], config: StudyConfig, client: Any) -> Iterator[
             yield f.result()
             f.release()
             for t in _take(it, 1):
-                nf = client.submit(_run_task, t, cfg, pure=False)
+                nf = client.submit(_run_task, t, config, pure=False)
                 pending.add(nf)
                 ac.add(nf)
     finally:
@@ -291,6 +293,14 @@ def run_study(
                             bar.update(1)
                             if on_row is not None:
                                 on_row(row)
+            except (KeyboardInterrupt, SmsemError):
+                raise
+            except Exception as exc:  # the workers or the cluster failed, not a replication
+                where = "the Dask cluster" if client is not None else "a worker process"
+                raise WorkerLostError(
+                    f"{where} failed during the study ({type(exc).__name__}: {exc or 'no detail'}); "
+                    f"{store.count()} of {config.n_tasks} replications are stored in {Path(out)}; "
+                    "rerun with --resume to continue") from exc
             finally:
                 bar.close()
             return StudyResults.from_store(config, store)
