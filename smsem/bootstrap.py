@@ -19,6 +19,7 @@ processed in fixed chunks, so results are identical whatever the number of proce
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import multiprocessing
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._processes import die_with_parent
 from ._threads import single_thread
 from ._validation import check_int, check_option, check_real, check_seed
 from .estimate import fitindices as fitidx
@@ -411,9 +413,11 @@ class _Job:
 _WORKER_JOB: _Job | None = None
 
 
-def _init_worker(job: _Job) -> None:
-    # Ctrl-C is handled by the parent, which stops the pool; workers just stop.
+def _init_worker(job: _Job, parent: int) -> None:
+    # Ctrl-C is handled by the parent, which stops the pool; workers just stop. A parent
+    # killed outright (SIGKILL) takes its workers with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     global _WORKER_JOB
     _WORKER_JOB = job
 
@@ -487,7 +491,7 @@ def _execute(job: _Job, jobs: int, progress: bool | None, desc: str) -> tuple[np
             # multiprocessing.Pool rather than concurrent.futures: on Ctrl-C (or any
             # error) Pool.terminate() stops the workers at once, where a
             # ProcessPoolExecutor would let the chunks already queued run to the end.
-            pool = multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=(job,))
+            pool = multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=(job, os.getpid()))
             try:
                 for out in pool.imap_unordered(_run_chunk_in_worker, chunks, chunksize=1):
                     store(out)

@@ -398,3 +398,53 @@ def test_dask_cluster_gone_mid_study_is_one_clear_error(tmp_path):
     msg = str(err.value)
     assert msg.startswith("the Dask cluster failed during the study") and "--resume" in msg
     assert " of 400 replications are stored in " in msg
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out += [int(x) for x in fh.read().split()]
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow  # waits for a real fit before its pool starts (15-30 s on a loaded machine)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_bootstrap_workers_die_with_a_killed_parent(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "smsem", "fit", str(EXAMPLE), "--boot", "1000000", "--jobs", "2",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 240  # generous: no timing is asserted, only the outcome
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, "the bootstrap pool did not start"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for w in workers:  # never leave a stray worker behind, even when the test fails
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)

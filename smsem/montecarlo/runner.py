@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from .._processes import die_with_parent
 from .._validation import check_int
 from ..exceptions import OptionError, SmsemError, WorkerLostError
 from .config import Cell, StudyConfig
@@ -138,22 +139,8 @@ def _run_task(task: Chunk, config: StudyConfig) -> list[dict[str, Any]]:
     return run_replications(task[0], task[1], config)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the parent process dies (even by SIGKILL).
-
-    Forked workers share the task pipe with each other, so they would never see it close
-    and would wait forever; on Linux the kernel sends them SIGKILL instead (PR_SET_PDEATHSIG).
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):  # pragma: no cover - exotic libc
-            pass
-    if os.getppid() != parent:  # the parent died before the call above
-        os._exit(1)
+#: Worker initializer (kept under its old name): workers end when the parent dies.
+_die_with_parent = die_with_parent
 
 
 def _local(tasks: Iterable[Chunk], config: StudyConfig, jobs: int) -> Iterator[list[dict[str, Any]]]:
