@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--jobs", type=_pos_int, default=1,
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--verbose", action="store_true",
+                     help="also report how the survey file was read (its detected encoding)")
 
     gd = sub.add_parser("generate-diagnostic", **_sub_help("generate-diagnostic", "write synthetic answers to the integration "
                                                                            "diagnostic (CSV)"))
@@ -246,6 +248,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .model import load_model
 
     check_input_file(args.file)
+    if args.verbose:
+        _verbose_logging()
     model = load_model(args.model)
     from .io import check_writable, read_survey
 
@@ -432,11 +436,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args)
         finally:
+            _quiet_logging()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             root.removeHandler(handler)
             for h in saved:
                 root.addHandler(h)
+
+
+_VERBOSE: list[tuple[logging.Handler, int, bool]] = []  # what _verbose_logging changed
+
+
+def _verbose_logging() -> None:
+    """Print smsem's INFO log records (e.g. the detected encoding) as ``smsem: ...`` lines
+    (undone when :func:`main` returns)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("smsem: %(message)s"))
+    log = logging.getLogger("smsem")
+    _VERBOSE.append((handler, log.level, log.propagate))
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    log.propagate = False
+
+
+def _quiet_logging() -> None:
+    log = logging.getLogger("smsem")
+    while _VERBOSE:
+        handler, level, propagate = _VERBOSE.pop()
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
 
 
 class _LogToWarningLine(logging.Handler):

@@ -20,6 +20,7 @@ import csv
 import glob
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -53,6 +54,8 @@ MISSING_WARN_THRESHOLD = 0.20
 #: Mahalanobis D^2 above this chi-square quantile (df = number of items) flags an outlier.
 OUTLIER_QUANTILE = 0.999
 #: Cell contents read as a missing answer (compared after stripping, ignoring case).
+_log = logging.getLogger(__name__)
+
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 _DELIMITERS = (",", ";", "\t", "|")
 _SHOW_ROWS = 5  # rows listed in a message before "..."
@@ -62,7 +65,7 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     """Refuse to overwrite an existing file unless ``force``."""
     path = Path(path)
     if path.exists() and not force:
-        raise OptionError(f"{path} already exists; use --force (force=True) to overwrite it")
+        raise OptionError(f"{path} already exists; use --force to overwrite it")
     if path.exists() and path.is_dir():
         raise OptionError(f"{path} is a folder, not a file")
     return path
@@ -125,12 +128,23 @@ def write_survey(df: pd.DataFrame, path: str | Path, *, force: bool = False) -> 
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else cp1252, else Latin-1."""
+    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else cp1252, else Latin-1.
+
+    The encoding used is logged (logger ``smsem.io``, level INFO; ``smsem fit --verbose``).
+    """
+    text, encoding = _decode_as(raw, path)
+    _log.info("%s: read as %s", path, encoding)
+    return text
+
+
+def _decode_as(raw: bytes, path: Path) -> tuple[str, str]:
+    bom = ""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
+        bom = " with a byte-order mark"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
             raise DataError(f"{path}: the file starts with a UTF-16 mark but is not valid UTF-16; "
                             "export it again as CSV UTF-8") from None
@@ -140,15 +154,15 @@ def _decode(raw: bytes, path: Path) -> str:
     if b"\x00" in raw[:4096]:
         raise DataError(f"{path}: binary content (NUL bytes) where a text CSV was expected; "
                         "export the data as CSV UTF-8 (or Parquet)")
-    for encoding in ("utf-8", "cp1252"):
+    for encoding, name in (("utf-8", "UTF-8" + bom), ("cp1252", "Windows-1252 (cp1252; not valid UTF-8)")):
         # Not UTF-8: Excel on Windows writes "CSV" in cp1252 (en dash, curly quotes, oe, euro
         # sign in 0x80-0x9F, where Latin-1 has control characters). cp1252 leaves five bytes
         # undefined; a file holding one of them is read as Latin-1, where every byte decodes.
         try:
-            return raw.decode(encoding)
+            return raw.decode(encoding), name
         except UnicodeDecodeError:
             pass
-    return raw.decode("latin-1")
+    return raw.decode("latin-1"), "Latin-1 (neither UTF-8 nor cp1252)"
 
 
 def _count_outside_quotes(line: str, ch: str) -> int:

@@ -8,6 +8,7 @@ imported, which is what makes it slow or fast.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -265,6 +266,20 @@ def test_cp1252_headers_are_decoded_and_matched_by_a_column_map(tmp_path):
                     encoding="utf-8")
     got = read_survey(path, model, columns=cmap)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), base.reset_index(drop=True))
+
+
+def test_fit_verbose_reports_the_detected_encoding(tmp_path, capsys):
+    raw = pd.read_csv(EXAMPLE, dtype=str).rename(columns={"COM1": CP1252_HEADERS["COM1"]})
+    path = tmp_path / "excel.csv"
+    path.write_bytes(raw.to_csv(index=False, sep=";").encode("cp1252"))
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text(f"{CP1252_HEADERS['COM1']}: COM1\n", encoding="utf-8")
+    code, out, err = _run_main(["fit", path, "--columns", cmap, "--boot", "0", "--quiet", "--verbose",
+                                "--format", "csv"], capsys)
+    assert code == 0, err
+    assert f"smsem: {path}: read as Windows-1252" in err and "P1" in out
+    log = logging.getLogger("smsem")  # main() leaves no logging state behind
+    assert log.handlers == [] and log.propagate and log.level == logging.NOTSET
 
 
 def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path):
