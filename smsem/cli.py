@@ -369,6 +369,9 @@ def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from ._validation import check_input_file
+
+    check_input_file(args.file)  # before the statistics code is imported
     from .diagnostic import diagnose_file
     from .exceptions import OptionError
     from .io import check_writable, write_text

@@ -222,6 +222,32 @@ def _progress(total: int, initial: int, enabled: bool | None) -> Any:
                 dynamic_ncols=True, desc="replications")
 
 
+def _guarded(chunks: Iterable[list[dict[str, Any]]], store: Store, config: StudyConfig, out: str | Path,
+             dask: bool) -> Iterator[list[dict[str, Any]]]:
+    """The chunks' rows; a failure of the workers or the cluster (not of a replication,
+    which is a stored row with its reason) becomes one :class:`WorkerLostError`."""
+    it = iter(chunks)
+    try:
+        while True:
+            try:
+                rows = next(it)
+            except StopIteration:
+                return
+            except (KeyboardInterrupt, SmsemError):
+                raise
+            except Exception as exc:
+                where = "the Dask cluster" if dask else "a worker process"
+                raise WorkerLostError(
+                    f"{where} failed during the study ({type(exc).__name__}: {exc or 'no detail'}); "
+                    f"{store.count()} of {config.n_tasks} replications are stored in {Path(out)}; "
+                    "rerun with --resume to continue") from exc
+            yield rows
+    finally:  # stop the workers now (pool shut down, futures cancelled), also when interrupted
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
 def run_study(
     config: StudyConfig,
     out: str | Path,
@@ -273,21 +299,13 @@ def run_study(
                                                       else _local(tasks, config, jobs))
             bar = _progress(config.n_tasks, len(done), progress)
             try:
-                for rows in chunks:
+                for rows in _guarded(chunks, store, config, out, client is not None):
                     added = store.add_many(rows)  # committed before they are counted
                     for row, new in zip(rows, added):
                         if new:
                             bar.update(1)
                             if on_row is not None:
                                 on_row(row)
-            except (KeyboardInterrupt, SmsemError):
-                raise
-            except Exception as exc:  # the workers or the cluster failed, not a replication
-                where = "the Dask cluster" if client is not None else "a worker process"
-                raise WorkerLostError(
-                    f"{where} failed during the study ({type(exc).__name__}: {exc or 'no detail'}); "
-                    f"{store.count()} of {config.n_tasks} replications are stored in {Path(out)}; "
-                    "rerun with --resume to continue") from exc
             finally:
                 bar.close()
             return StudyResults.from_store(config, store)
