@@ -195,9 +195,13 @@ def power_curve_figure(res: "StudyResults", proposition: str) -> Any:
     panels = paths + (["min", "joint"] if len(paths) > 1 and not null else [])
     ncol = min(4, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.7 * ncol + 0.6, 2.3 * nrow + 1.3), squeeze=False,
-                             sharex=True, sharey=True)
     levels = sorted(curves.groupby(others).groups) if others else [()]
+    n_handles = (len(levels) if others else 0) + (2 if null else 3)
+    ncol_leg = min(n_handles, 3 if ncol >= 3 else 2)
+    legend_rows = math.ceil(n_handles / ncol_leg)
+    height = 2.4 * nrow + 0.75 + 0.2 * legend_rows  # panels, title, legend
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(6.4, 2.7 * ncol + 0.6), height), squeeze=False,
+                             sharex=True, sharey=True)
     colors = plt.get_cmap("tab10").colors
     plan = res.planning_paths if not null else None
     for ax, pid in zip(axes.flat, panels):
@@ -235,11 +239,15 @@ def power_curve_figure(res: "StudyResults", proposition: str) -> Any:
         ax.tick_params(labelsize=7.5)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
+        above = axes[nrow - 2, list(axes[-1]).index(ax)] if nrow > 1 else None
+        if above is not None:  # the panel above ends its column: it shows the n axis
+            above.xaxis.set_tick_params(labelbottom=True)
+            above.set_xlabel("n (respondents)", fontsize=8)
     top = max(0.2, 2 * cfg.alpha + 0.05, float(curves.upper.max()) + 0.02) if null else 1.02
     axes[0, 0].set_ylim(0, top)
     for ax in axes[:, 0]:
         ax.set_ylabel("rejection rate" if null else f"power ({cfg.planning_test})", fontsize=8)
-    for ax in axes[-1, :]:
+    for ax in axes[-1, : len(panels) - (nrow - 1) * ncol]:
         ax.set_xlabel("n (respondents)", fontsize=8)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -257,12 +265,10 @@ def power_curve_figure(res: "StudyResults", proposition: str) -> Any:
         handles.append(Line2D([], [], color="black", ls=":", marker="v", ms=4, lw=0.9,
                               label="n interpolated at the target"))
     what = "type-I error (every path 0 in the population)" if null else "power"
-    fig.suptitle(f"{cfg.name}: {what} of {proposition} ({cfg.planning_test} Wald test, alpha = {cfg.alpha:g})",
+    fig.suptitle(f"{cfg.name}: {what} of {proposition}\n({cfg.planning_test} Wald test, alpha = {cfg.alpha:g})",
                  fontsize=9.5)
-    ncol_leg = min(len(handles), 3)
-    legend_rows = math.ceil(len(handles) / ncol_leg)
-    bottom = (0.12 + 0.22 * legend_rows) / fig.get_figheight()
-    fig.tight_layout(rect=(0, bottom, 1, 0.97))
+    bottom = (0.1 + 0.2 * legend_rows) / fig.get_figheight()
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.45 / fig.get_figheight()))
     fig.legend(handles=handles, loc="lower center", ncol=ncol_leg, fontsize=7.5, frameon=False)
     return fig
 
