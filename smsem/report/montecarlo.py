@@ -195,7 +195,7 @@ def power_curve_figure(res: "StudyResults", proposition: str) -> Any:
     panels = paths + (["min", "joint"] if len(paths) > 1 and not null else [])
     ncol = min(4, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    levels = sorted(curves.groupby(others).groups) if others else [()]
+    levels = sorted(set(curves[others].itertuples(index=False, name=None))) if others else [()]
     n_handles = (len(levels) if others else 0) + (2 if null else 3)
     ncol_leg = min(n_handles, 3 if ncol >= 3 else 2)
     legend_rows = math.ceil(n_handles / ncol_leg)
