@@ -25,7 +25,6 @@ import smsem
 from smsem import cli
 from smsem.estimate import ml
 from smsem.estimate.backend import fit_semopy
-from smsem.exceptions import OptionError
 from smsem.io import read_survey, read_table, write_text
 from smsem.montecarlo import load_config, run_study
 from smsem.montecarlo.runner import LOCK_NAME, chunk_size, iter_chunks, iter_pending, study_lock
@@ -209,11 +208,8 @@ def test_power_out_in_a_read_only_folder_is_one_line(tmp_path, capsys):  # pragm
 
 
 def test_power_with_too_small_n_is_refused_up_front(tmp_path, capsys):
-    cfg = write_config(tmp_path / "tiny.yaml", population={"model": "integrative", "codebook": None},
-                       grid={"n": [10, 300]}, replications=10)
-    doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    doc["population"] = {"model": "integrative"}
-    cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("population: {model: integrative}\ngrid: {n: [10, 300]}\nreplications: 10\n", encoding="utf-8")
     code, out, err = _run_main(["power", cfg, "--out", tmp_path / "out", "--quiet"], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1
     model = smsem.load_model("integrative")
