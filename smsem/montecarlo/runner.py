@@ -76,20 +76,20 @@ def study_lock(out: str | Path) -> Iterator[Path]:
     with fh:
         try:
             import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield out
-            return
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except ImportError:  # pragma: no cover - Windows: no advisory lock
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                raise OptionError(f"{out / STORE_NAME} is in use by another smsem run (PID {holder}); "
+                                  "wait for it to finish or stop it, then rerun with --resume") from None
             fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            raise OptionError(f"{out / STORE_NAME} is in use by another smsem run (PID {holder}); "
-                              "wait for it to finish or stop it, then rerun with --resume") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
         yield out
 
 
