@@ -459,3 +459,11 @@ def test_bootstrap_workers_die_with_a_killed_parent(tmp_path):
         for w in workers:  # never leave a stray worker behind, even when the test fails
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def test_first_chunks_are_small_then_double():
+    from smsem.montecarlo.runner import Cell
+
+    cell = Cell(0, n=100, likert=5, effect_multiplier=1.0, missing=0.0, estimator="ML")
+    sizes = [len(reps) for _, reps in iter_chunks(((cell, r) for r in range(200)), 64, first=4)]
+    assert sizes[:5] == [4, 8, 16, 32, 64] and set(sizes[5:]) <= {64, 12} and sum(sizes) == 200

@@ -36,6 +36,8 @@ Chunk = tuple[Cell, tuple[int, ...]]
 #: Most replications of one cell fitted together on the fast path (a chunk's rows
 #: do not depend on the chunking; it only amortizes Python overhead).
 MAX_CHUNK = 256
+#: Size of a run's first chunks (then doubling up to the chunk size): early progress and ETA.
+FIRST_CHUNK = 4
 
 
 def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, force: bool = False) -> Store:
@@ -115,14 +117,21 @@ def chunk_size(count: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, -(-count // (4 * max(1, workers)))))
 
 
-def iter_chunks(tasks: Iterable[Task], size: int) -> Iterator[Chunk]:
-    """Group consecutive tasks of the same cell into chunks of at most ``size`` (lazily)."""
+def iter_chunks(tasks: Iterable[Task], size: int, *, first: int | None = None) -> Iterator[Chunk]:
+    """Group consecutive tasks of the same cell into chunks of at most ``size`` (lazily).
+
+    With ``first``, the chunks start at that size and double up to ``size``: the first
+    rows (and the progress bar's first rate and ETA) come within seconds, while later
+    chunks amortize the per-chunk overhead. Rows never depend on the chunking.
+    """
+    cap = min(size, first) if first else size
     cell: Cell | None = None
     reps: list[int] = []
     for c, rep in tasks:
-        if reps and (c != cell or len(reps) >= size):
+        if reps and (c != cell or len(reps) >= cap):
             yield cell, tuple(reps)  # type: ignore[misc]
             reps = []
+            cap = min(size, 2 * cap)
         cell = c
         reps.append(rep)
     if reps:
@@ -218,8 +227,10 @@ def _progress(total: int, initial: int, enabled: bool | None) -> Any:
 
     if enabled is None:
         enabled = sys.stderr.isatty()
+    # smoothing=0: the rate (and ETA) is the average since this run started, not a moving
+    # average of the last chunks, which jumps with the chunk sizes.
     return tqdm(total=total, initial=initial, disable=not enabled, unit="rep", file=sys.stderr,
-                dynamic_ncols=True, desc="replications")
+                dynamic_ncols=True, desc="replications", smoothing=0)
 
 
 def _guarded(chunks: Iterable[list[dict[str, Any]]], store: Store, config: StudyConfig, out: str | Path,
@@ -294,7 +305,7 @@ def run_study(
             workers = max(1, sum(client.nthreads().values())) if client is not None else jobs
             # The plan is streamed (generators): memory does not grow with the replication count.
             size = chunk_size(max(0, config.n_tasks - len(done)), workers)
-            tasks = iter_chunks(iter_pending(config, done), size)
+            tasks = iter_chunks(iter_pending(config, done), size, first=FIRST_CHUNK)
             chunks: Iterable[list[dict[str, Any]]] = (_dask(tasks, config, client) if client is not None
                                                       else _local(tasks, config, jobs))
             bar = _progress(config.n_tasks, len(done), progress)
