@@ -12,12 +12,14 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_option
-from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning
+from ..exceptions import (ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning,
+                          SpecError)
 from ..model.spec import SEMModel
 from . import fiml, ml, mlr, robust
 from . import fitindices as fitidx
-from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
-from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardized_table
+from .backend import fit_semopy, standardized_matrices
+from .matrices import Matrices, ParamMap, nonlinear_constraints, param_map_from_table, start_values, table_rows
+from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardize_cells, standardized_table
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
@@ -408,6 +410,9 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     """
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
+    pt = _model_table(model)
+    if pt is not None:
+        return fit_table(model, pt, data, estimator=estimator, missing=missing)
     if missing == "fiml":
         if estimator == "MLM":
             raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
@@ -545,3 +550,281 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitR
     return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
                       vcov_z[:k, :k].copy(), estimator="MLR" if robust else "ML", missing="fiml",
                       means=est[k:].copy(), vcov_means=vcov_rep)
+
+
+# --------------------------------------------------------------------------- table-driven engine
+
+
+def _model_table(model: Any) -> Any:
+    """The model's parameter table (``SEMModel.partable``), or None if it has none."""
+    pt = getattr(model, "partable", None)
+    if callable(pt):
+        pt = pt()
+    return pt
+
+
+def _constraint_hook(pt: Any):
+    """None, or ``smsem.estimate.constraints.fit_constrained`` when the table has constraint
+    rows (``==``, ``<``, ``>``) other than equalities of two labels (those are collapsed
+    into one parameter); SpecError naming the line if that module is not there yet."""
+    rows = nonlinear_constraints(pt)
+    if not rows:
+        return None
+    try:
+        from . import constraints  # written separately (issue 12)
+    except ImportError:
+        r = rows[0]
+        raise SpecError(f"line {r['line']}: constraint {r['lhs']} {r['op']} {r['rhs']} is not supported yet") from None
+    return constraints.fit_constrained
+
+
+def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame, int]:
+    ov = list(pt.ov)
+    absent = [c for c in ov if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
+    try:
+        x = data[ov].astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"the model's columns must be numeric ({exc})") from None
+    keep = x.notna().any(axis=1) if fiml_ else x.notna().all(axis=1)
+    if fiml_ and not keep.all():
+        warnings.warn(f"{int((~keep).sum())} row(s) with no observed value were dropped", stacklevel=4)
+    ov_x = [v for v in (getattr(pt, "ov_x", None) or []) if v in x.columns]
+    if fiml_ and ov_x:
+        # lavaan (fixed.x = TRUE) deletes the cases with a missing covariate, even under FIML.
+        miss_x = x[ov_x].isna().any(axis=1) & keep
+        if miss_x.any():
+            warnings.warn(f"{int(miss_x.sum())} row(s) with a missing fixed covariate ({', '.join(ov_x)}) were "
+                          "dropped, as lavaan does with fixed.x = TRUE", stacklevel=4)
+            keep &= ~miss_x
+    dropped = int((~keep).sum())
+    x = x[keep].reset_index(drop=True)
+    npar = int(getattr(pt, "npar", 0) or 0)
+    if not fiml_ and len(x) <= len(ov):
+        raise DataError(f"only {len(x)} complete rows for {len(ov)} observed variables: the sample covariance "
+                        "would be singular; at least variables + 1 complete rows are needed")
+    if len(x) < npar:
+        raise DataError(f"only {len(x)} rows for {npar} free parameters; collect more responses")
+    return x, dropped
+
+
+def fit_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
+              missing: str = "listwise") -> FitResults:
+    """Fit the parameter table ``pt`` (lavaan's ``parTable()``, :mod:`smsem.model.partable`)
+    by ML as lavaan: the free rows are the parameters, shared labels one parameter, the
+    fixed.x rows the sample moments; L-BFGS-B then Fisher scoring to a step below 1e-10.
+
+    ``model`` is kept on the results (an :class:`SEMModel`, or None). See :func:`fit`.
+    """
+    check_option("estimator", estimator, ESTIMATORS)
+    check_option("missing", missing, MISSING)
+    hook = _constraint_hook(pt)
+    if hook is not None:
+        return hook(model, pt, data, estimator=estimator, missing=missing)
+    pm = param_map_from_table(pt)
+    if missing == "fiml":
+        if estimator == "MLM":
+            raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
+                              "not 'MLM', which needs complete data")
+        return _fit_fiml_table(model, pt, pm, data, robust=estimator == "MLR")
+    x, dropped = _table_data(pt, data, False)
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing values were dropped (listwise deletion)", stacklevel=3)
+    xa = x.to_numpy(dtype=float)
+    mean, s = ml.sample_moments(xa)
+    start = start_values(pt, pm, mean, s)
+    xbar = mean if pm.meanstructure else None
+    theta, ok, msg = ml.minimize_ml(pm, start, s, xbar)
+    if not ok:
+        warnings.warn(f"the ML fit did not converge ({msg}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    xidx = fitidx.fixed_x_index(list(pm.base.observed), list(getattr(pt, "ov_x", []) or []))
+    indices, vcov = _table_indices(pm, theta, xa, estimator, xidx)
+    mx = pm.matrices_at(theta)
+    _warn_heywood_table(pm, mx)
+    params = _table_params(pm, pt, theta, vcov)
+    return FitResults(model, x, dropped, params, indices, bool(ok), mx, theta.copy(), pm, vcov,
+                      estimator=estimator, missing=missing)
+
+
+def _warn_heywood_table(pm: ParamMap, mx: Matrices) -> None:
+    from .admissibility import free_cells, inadmissibility
+
+    for problem in inadmissibility(mx, free_cells=free_cells(pm)):
+        if "variance" in problem:
+            warnings.warn(f"{problem}: the solution is inadmissible", HeywoodWarning, stacklevel=4)
+
+
+def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray
+                   ) -> tuple[dict[str, float], np.ndarray]:
+    """Fit indices and vcov of a complete-data ML / MLM / MLR fit of the table layout."""
+    n, p = x.shape
+    xbar, s = ml.sample_moments(x)
+    mx = pm.matrices_at(theta)
+    sigma = mx.implied_cov
+    mu = mx.implied_mean if pm.meanstructure else None
+    jac = ml.sigma_jacobian(pm, theta)
+    mjac = ml.mean_jacobian(pm, theta)
+    info = ml.expected_information_means(jac, mjac, sigma) if pm.meanstructure else ml.expected_information(jac, sigma)
+    df = p * (p + 1) / 2 + (p if pm.meanstructure else 0) - pm.n_free
+    chi2 = n * ml.f_ml_means(s, xbar, sigma, mu)
+    chi2_b = n * float(fitidx.baseline_fmin(s, fixed_x))
+    df_b = fitidx.baseline_df(p, len(fixed_x))
+    logl = ml.loglik_normal(s, sigma, n)
+    if mu is not None:
+        d = xbar - mu
+        logl -= n / 2 * float(d @ np.linalg.solve(sigma, d))
+    logl_h1 = ml.loglik_normal(s, s, n)
+    # lavaan's logl with fixed.x is conditional on the covariates: less their own (saturated) part.
+    lx = _x_loglik(x, fixed_x)
+    logl, logl_h1 = logl - lx, logl_h1 - lx
+    srmr = fitidx.srmr(s, sigma, xbar, mu) if mu is not None else fitidx.srmr(s, sigma)
+    ind = _indices(chi2, df, chi2_b, df_b, n, pm.npar, logl, logl_h1, srmr)
+    if estimator == "ML":
+        try:
+            return ind, np.linalg.inv(info) / n
+        except np.linalg.LinAlgError:
+            warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
+                          "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
+            return ind, np.full_like(info, np.nan)
+    if estimator == "MLR":
+        return ind, _mlr_table(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
+    # MLM: Satorra-Bentler sandwich; with a mean structure Gamma and Delta get the mean rows.
+    # (lavaan's Gamma with fixed covariates: their moments carry no sampling variance.)
+    delta = ml.vech(jac).T
+    w = ml.weight_matrix(sigma)
+    gamma = robust.gamma_adf_fixed_x(x, fixed_x) if len(fixed_x) else robust.gamma_adf(x)
+    if pm.meanstructure:
+        gamma_m = robust.gamma_adf_fixed_x(x, fixed_x, meanstructure=True)
+        r, c = ml.vech_indices(p)
+        delta_m = np.concatenate([mjac.T, delta], axis=0)
+        q = len(r)
+        w_m = np.zeros((p + q, p + q))
+        w_m[:p, :p] = np.linalg.inv(sigma)
+        w_m[p:, p:] = w
+        vcov = robust.sandwich_vcov(delta_m, w_m, gamma_m, n)
+        c_fac = robust.sb_scaling(delta_m, w_m, gamma_m, df) if df > 0 else float("nan")
+    else:
+        vcov = robust.sandwich_vcov(delta, w, gamma, n)
+        c_fac = robust.sb_scaling(delta, w, gamma, df) if df > 0 else float("nan")
+    if df <= 0:
+        return ind, vcov
+    c_b = robust.baseline_scaling(s, gamma, fixed_x)
+    ind.update(_scaled_indices(chi2, df, c_fac, chi2_b, df_b, c_b, n))
+    ind.update(_robust_rmsea(chi2, df, c_fac, n))
+    return ind, vcov
+
+
+def _mlr_table(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
+               ind: dict[str, float], df: float, chi2: float, chi2_b: float, df_b: float) -> np.ndarray:
+    """MLR on complete data for the table layout (see :func:`_mlr_listwise`)."""
+    if not pm.meanstructure:
+        return _mlr_listwise(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
+    pat = fiml.Patterns.from_data(x)
+    xbar = x.mean(axis=0)
+    hess = fiml.observed_information(pm, pat, theta)
+    scores = mlr.model_scores(pm, x, theta, None)
+    try:
+        vcov = mlr.sandwich(hess, scores)
+    except np.linalg.LinAlgError:
+        warnings.warn("the observed information matrix is singular: robust standard errors and the scaled test "
+                      "are unavailable (NaN); the model may be empirically under-identified",
+                      SingularInformationWarning, stacklevel=4)
+        return np.full_like(hess, np.nan)
+    if df > 0:
+        h1 = mlr.h1_trace(x, pat, xbar, s, means=True)
+        c = (h1 - mlr.h0_trace(hess, scores)) / df
+        mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
+        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=True)) / df_b
+        ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
+        ind.update(_robust_rmsea(chi2, df, c, len(x)))
+    return vcov
+
+
+def _x_loglik(x: np.ndarray, fixed_x: np.ndarray) -> float:
+    """Saturated log-likelihood of the fixed covariates' columns (EM with missing values)."""
+    idx = [int(i) for i in fixed_x]
+    if not idx:
+        return 0.0
+    block = x[:, idx]
+    block = block[~np.isnan(block).all(axis=1)]
+    if not np.isnan(block).any():
+        _, s = ml.sample_moments(block)
+        return ml.loglik_normal(s, s, len(block))
+    return fiml.em_saturated(block, fiml.Patterns.from_data(block))[2]
+
+
+def _table_params(pm: ParamMap, pt: Any, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+    """``res.params`` of a table fit: the table's ``=~ ~ ~~ ~1`` rows in its order, lavaan's
+    notation; a shared label's rows all carry the parameter's estimate and SE; fixed rows
+    (fixed.x ones included) have SE NaN (lavaan prints 0)."""
+    mx = pm.matrices_at(theta)
+    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    exo = set(pm.exo)
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    rows = list(pm.rows)
+    std_all, _ = standardize_cells(mx, rows, pm.row_locations)
+    out = []
+    for (lhs, op, rhs), (m, i, j), sa in zip(rows, pm.row_locations, std_all):
+        k = pm.aliases.get((lhs, op, rhs))
+        if k is not None:
+            est = float(theta[k])
+            se = float(se_all[k]) if k not in exo else float("nan")
+        else:
+            est, se = float(mats[m][i] if m >= 4 else mats[m][i, j]), float("nan")
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((lhs, op, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
+
+
+def _fit_fiml_table(model: Any, pt: Any, pm: ParamMap, data: pd.DataFrame, robust: bool = False) -> FitResults:
+    """FIML (lavaan's ``missing = "ml"``) of a table with a mean structure."""
+    if not pm.meanstructure:
+        raise SpecError("missing='fiml' needs the parameter table built with its mean structure "
+                        "(lavaanify(..., missing='fiml'))")
+    x, dropped = _table_data(pt, data, True)
+    xa = x.to_numpy(dtype=float)
+    pat = fiml.Patterns.from_data(xa)
+    mu, sigma, logl_h1, em_ok = fiml.em_saturated(xa, pat)
+    if not em_ok:
+        warnings.warn("EM for the unrestricted model did not converge; chi2 may be imprecise",
+                      ConvergenceWarning, stacklevel=3)
+    # Start: the ML fit to the EM moments (complete-data ML on them).
+    theta0, _, _ = ml.minimize_ml(pm, start_values(pt, pm, mu, sigma), sigma, mu)
+    ff = fiml.fit_fiml(pm, xa, theta0, None, pat)
+    if not ff.converged:
+        warnings.warn(f"the FIML optimizer did not converge ({ff.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    mx = pm.matrices_at(ff.theta)
+    _warn_heywood_table(pm, mx)
+    n, p = xa.shape
+    df = p * (p + 1) / 2 + p - pm.n_free
+    chi2 = 2 * (logl_h1 - ff.loglik)
+    xidx = fitidx.fixed_x_index(list(pm.base.observed), list(getattr(pt, "ov_x", []) or []))
+    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, xidx))
+    df_b = fitidx.baseline_df(p, len(xidx))
+    lx = _x_loglik(xa, xidx)
+    indices = _indices(chi2, df, chi2_b, df_b, n, pm.npar, ff.loglik - lx, logl_h1 - lx,
+                       fitidx.srmr(sigma, mx.implied_cov, mu, mx.implied_mean))
+    vcov = ff.vcov
+    if robust:
+        scores = mlr.model_scores(pm, xa, ff.theta, None)
+        try:
+            vcov = mlr.sandwich(ff.hessian, scores)
+        except np.linalg.LinAlgError:
+            warnings.warn("the observed information matrix is singular: robust standard errors and the scaled "
+                          "test are unavailable (NaN); the model may be empirically under-identified",
+                          SingularInformationWarning, stacklevel=3)
+            vcov = np.full_like(ff.hessian, np.nan)
+        if df > 0 and np.isfinite(vcov).all():
+            h1 = mlr.h1_trace(xa, pat, mu, sigma, means=True)
+            c = (h1 - mlr.h0_trace(ff.hessian, scores)) / df
+            mu_b, sig_b = fiml.baseline_moments(xa, xidx)
+            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
+            indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
+    params = _table_params(pm, pt, ff.theta, vcov)
+    return FitResults(model, x, dropped, params, indices, ff.converged, mx, ff.theta.copy(), pm, vcov,
+                      estimator="MLR" if robust else "ML", missing="fiml")
