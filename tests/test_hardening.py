@@ -145,17 +145,17 @@ CASES = [
     ("model: unknown variable", lambda t: [EXAMPLE, "--model",
                                            _lav(t, "F =~ COM1 + COM2 + COM3\nG =~ MA1 + MA2 + MA3\nG ~ F + SLL\n")],
      "model.lav: line 3, column 9: unknown variable SLL in 'G ~ SLL'"),
-    ("model: single indicator", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1\nG =~ MA1 + MA2 + MA3\nG ~ F\n")],
+    ("model: single indicator", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1\nCOM1 ~~ COM1\nG =~ MA1 + MA2 + MA3\nG ~ F\n")],
      "latent variable F has one indicator (COM1)"),
     ("model: t-rule", lambda t: [EXAMPLE, "--model",
                                  _lav(t, "F =~ COM1 + COM2 + COM3\nCOM1 ~~ COM2\nCOM1 ~~ COM3\nCOM2 ~~ COM3\n")],
-     "9 free parameters but only 6 moments"),
+     "9 free parameters but only 6 sample moments"),
     ("model: regressed on itself", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1 + COM2 + COM3\nF ~ F\n")],
      "line 2, column 5: F is regressed on itself"),
     ("model: negative fixed variance", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ COM1 + COM2 + COM3\nF ~~ -1*F\n")],
      "model.lav: line 2, column 6: the variance F ~~ F is fixed to -1"),
-    ("model: no scale", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ a*COM1 + a*COM2 + a*COM3\n")],
-     "latent variable F has no scale: every loading carries a label"),
+    ("model: no scale", lambda t: [EXAMPLE, "--model", _lav(t, "F =~ NA*COM1 + COM2 + COM3\n")],
+     "latent variable F has no scale: no loading is fixed"),
     ("model: missing file", lambda t: [EXAMPLE, "--model", t / "nomodel.lav"], "model file not found"),
     ("model: unknown name", lambda t: [EXAMPLE, "--model", "nonesuch"], "unknown model 'nonesuch'"),
 ]
@@ -338,7 +338,7 @@ def test_warnings_print_one_line_each(tmp_path):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("F =~ x1\n", "latent variable F has one indicator"),
+    ("F =~ x1\nx1 ~~ x1\n", "latent variable F has one indicator"),
     ("F =~ 0*x1 + 0*x2 + 0*x3\n", "every loading of latent variable F is fixed to 0"),
     ("F =~ x1 + x2 + x3\nx1 ~~ x2\nx1 ~~ x3\nx2 ~~ x3\n", "t-rule"),
     ("F =~ x1 + x2 + x3\nG =~ G + y1 + y2\n", "G is measured by itself"),

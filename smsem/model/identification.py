@@ -58,32 +58,36 @@ def check_identification(model: "SEMModel") -> None:
         if p.op == "~~" and p.lhs == p.rhs and p.fixed is not None and p.fixed < 0:
             raise SpecError(f"{_where(p)}: the variance {p.lhs} ~~ {p.rhs} is fixed to {p.fixed:g}; a variance "
                             "cannot be negative: fix it to 0 or a positive value, or free it")
+    pt = model.partable
+    rows = pt.parameters
     for lat in parsed.latents:
-        ind = parsed.indicators(lat)
-        first = next(p for p in parsed.parameters if p.op == "=~" and p.lhs == lat)
-        if all(p.fixed == 0 for p in parsed.parameters if p.op == "=~" and p.lhs == lat):
+        loads = [p for p in parsed.parameters if p.op == "=~" and p.lhs == lat]
+        first = loads[0]
+        if all(p.fixed == 0 for p in loads):
             raise IdentificationError(f"{_where(first)}: every loading of latent variable {lat} is fixed to 0, "
                                       f"so {lat} is not measured; free at least one loading")
-        loads = [p for p in parsed.parameters if p.op == "=~" and p.lhs == lat]
-        # semopy's scale: the first fixed loading, else the first loading without a label.
-        scaled = any(p.fixed not in (None, 0) for p in loads) or any(p.fixed is None and p.label is None
-                                                                      for p in loads)
-        if not scaled and not _fixed_variance(parsed, lat):
+        lrows = rows[(rows.op == "=~") & (rows.lhs == lat)]
+        var = rows[(rows.op == "~~") & (rows.lhs == lat) & (rows.rhs == lat)]
+        scaled = bool(((lrows.free == 0) & (lrows.ustart.fillna(0) != 0)).any()) or bool((var.free == 0).any())
+        if not scaled:
             raise IdentificationError(
-                f"{_where(loads[0])}: latent variable {lat} has no scale: every loading carries a label, so "
-                f"none is fixed to 1; write 1*{loads[0].rhs} (or fix the variance, {lat} ~~ 1*{lat})")
-        if len(ind) == 1 and not (_fixed_variance(parsed, ind[0]) or _fixed_variance(parsed, lat)):
-            raise IdentificationError(
-                f"{_where(first)}: latent variable {lat} has one indicator ({ind[0]}) and neither its variance "
-                f"nor the residual variance of {ind[0]} is fixed, so the model is not identified; add "
-                f"'{ind[0]} ~~ 0*{ind[0]}' (or a fixed error variance), or give {lat} at least two more indicators")
-    p_obs = len(model.items)
-    moments = n_moments(p_obs)
-    if model.n_free > moments:
+                f"{_where(first)}: latent variable {lat} has no scale: no loading is fixed (NA* frees the first) "
+                f"and its variance is free; fix one loading (1*{first.rhs}) or the variance ({lat} ~~ 1*{lat})")
+        if len(loads) == 1:
+            ind = first.rhs
+            res = rows[(rows.op == "~~") & (rows.lhs == ind) & (rows.rhs == ind)]
+            if (res.free > 0).all() and (var.free > 0).all() and (lrows.free == 0).all():
+                raise IdentificationError(
+                    f"{_where(first)}: latent variable {lat} has one indicator ({ind}) and neither its variance "
+                    f"nor the residual variance of {ind} is fixed, so the model is not identified; add "
+                    f"'{ind} ~~ 0*{ind}' (or a fixed error variance), or give {lat} at least two more indicators")
+    if pt.df_model < 0:
+        p_obs = len(pt.ov)
         raise IdentificationError(
-            f"model {model.name!r} has {model.n_free} free parameters but only {moments} moments "
-            f"({p_obs} observed variables: p(p+1)/2 = {moments}), so it is not identified (t-rule); "
-            "fix or remove parameters, or add indicators")
+            f"model {model.name!r} has {pt.npar - pt.n_equalities} free parameters but only "
+            f"{pt.df_model + pt.npar - pt.n_equalities} sample moments ({p_obs} observed variables"
+            f"{', with means' if pt.meanstructure else ''}), so it is not identified (t-rule: df = "
+            f"{pt.df_model}); fix or remove parameters, or add indicators")
 
 
 def check_variables(model: "SEMModel", columns: Iterable[str]) -> None:
@@ -104,7 +108,7 @@ def check_variables(model: "SEMModel", columns: Iterable[str]) -> None:
     latents = set(parsed.latents)
     for p in parsed.parameters:
         for v in (p.lhs, p.rhs):
-            if v in latents or v in cols or v in indicators or v == "1":
+            if v in latents or v in cols or v in indicators or v in ("1", ""):
                 continue
             raise SpecError(
                 f"{_where(p)}: unknown variable {v} in '{p.lhs} {p.op} {p.rhs}': it is neither a latent "

@@ -10,13 +10,16 @@ from __future__ import annotations
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
 from ..exceptions import SpecError
 from .identification import check_identification
 from .syntax import ParsedModel, parse_lavaan
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .partable import ParTable
 
 __all__ = [
     "Item",
@@ -148,21 +151,30 @@ class SEMModel:
     def latents(self) -> list[str]:
         return self.parsed.latents
 
+    def table(self, **options: Any) -> "ParTable":
+        """The parameter table under lavaan's defaults changed by ``options`` (the keyword
+        arguments of :func:`smsem.model.partable.lavaanify`: ``model_type``, ``std_lv``,
+        ``meanstructure``, ``fixed_x``, ``missing``, ...). Cached per option set."""
+        key = tuple(sorted(options.items()))
+        cache = self.__dict__.setdefault("_tables", {})
+        if key not in cache:
+            from .partable import lavaanify
+
+            cache[key] = lavaanify(self.parsed, **options)
+        return cache[key]
+
+    @property
+    def partable(self) -> "ParTable":
+        """The parameter table with lavaan's ``sem()`` defaults."""
+        return self.table()
+
     @property
     def n_free(self) -> int:
-        """Free parameters under lavaan's ``sem()`` defaults (marker-variable scaling).
-
-        Written parameters that are not fixed, minus the first loading of each latent,
-        plus the variances that lavaan frees without being written.
-        """
-        p = self.parsed
-        written = sum(1 for s in p.parameters if s.fixed is None)
-        markers = sum(1 for v in p.latents if not any(
-            s.op == "=~" and s.lhs == v and s.rhs == p.indicators(v)[0] and s.fixed is not None
-            for s in p.parameters))
-        variances = {s.lhs for s in p.parameters if s.op == "~~" and s.lhs == s.rhs}
-        implicit = sum(1 for v in p.latents + p.observed if v not in variances)
-        return written - markers + implicit
+        """Free parameters under lavaan's ``sem()`` defaults, counted by the parameter
+        table: its free rows less the equality constraints (lavaan's ``npar`` in
+        ``fitMeasures``). Covariates' (co)variances fixed by ``fixed.x`` are not counted."""
+        pt = self.partable
+        return pt.npar - pt.n_equalities
 
     def proposition_path(self, path_id: str) -> PropositionPath:
         for p in self.propositions:

@@ -1,10 +1,18 @@
-"""A parser for the subset of lavaan model syntax that smsem uses.
+"""A parser for lavaan model syntax (lavaan's ``lavParseModelString``).
 
 Supported, as in lavaan: ``=~`` (measurement), ``~`` (regression), ``~~`` (variance and
-covariance), ``:=`` (defined parameters), ``+`` between terms, modifiers ``2*x`` (fixed
-value), ``a*x`` (label) and ``NA*x`` (free), several left-hand sides (``y1 + y2 ~ x``),
-statements split over lines when a line ends with an operator or ``+``, ``;`` between
-statements, and comments after ``#`` or ``!``.
+covariance), ``~ 1`` (intercepts and latent means), ``:=`` (defined parameters), ``==``,
+``<`` and ``>`` (constraints), ``+`` between terms, modifiers ``2*x`` (fixed value),
+``a*x`` (label), ``NA*x`` (free), ``start(0.5)*x`` or ``0.5?x`` (start value),
+``equal("f=~x2")*x`` and ``label("a")*x``, several modifiers in a chain
+(``a*start(1)*x``), several left-hand sides (``y1 + y2 ~ x``), statements split over
+lines when a line ends with an operator or ``+``, ``;`` between statements, and
+comments after ``#`` or ``!``.
+
+Refused in one line naming the feature and the line (never a silently different model):
+``<~`` (composites), ``|`` (thresholds), ``~*~`` (scaling factors), ``%``, ``:``
+interaction terms, blocks (``group:``, ``level:``, ``class:``), and the modifiers
+``c(...)``, ``efa()``, ``lower()``, ``upper()``, ``prior()``, ``rv()``.
 
 Errors are :class:`~smsem.exceptions.SpecError` naming the line and column.
 """
@@ -19,7 +27,7 @@ from typing import Iterator
 
 from ..exceptions import SpecError
 
-__all__ = ["ParameterSpec", "DefinedSpec", "ParsedModel", "parse_lavaan"]
+__all__ = ["ParameterSpec", "DefinedSpec", "ConstraintSpec", "ParsedModel", "parse_lavaan"]
 
 _OPERATORS = ("=~", "~~", ":=", "~")
 _IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
@@ -30,7 +38,13 @@ _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """One model parameter as written: ``lhs op rhs`` with an optional modifier."""
+    """One model parameter as written: ``lhs op rhs`` with its modifiers.
+
+    ``op`` is ``=~``, ``~``, ``~~`` or ``~1`` (an intercept or latent mean; ``rhs`` is
+    ``""``). ``fixed`` is a fixed value, ``free`` is True for ``NA*`` (free a parameter
+    the defaults would fix), ``start`` a start value, ``label`` a label (also the
+    target of ``equal("...")``).
+    """
 
     lhs: str
     op: str
@@ -39,6 +53,8 @@ class ParameterSpec:
     fixed: float | None = None
     line: int = 0
     column: int = field(default=0, compare=False)
+    free: bool = False
+    start: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -59,11 +75,27 @@ class DefinedSpec:
 
 
 @dataclass(frozen=True)
+class ConstraintSpec:
+    """A constraint ``lhs == rhs``, ``lhs < rhs`` or ``lhs > rhs`` (expressions as written)."""
+
+    lhs: str
+    op: str
+    rhs: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ParsedModel:
     """The statements of a lavaan model, in the order written."""
 
     parameters: tuple[ParameterSpec, ...]
     defined: tuple[DefinedSpec, ...] = field(default=())
+    constraints: tuple[ConstraintSpec, ...] = field(default=())
+
+    @property
+    def has_intercepts(self) -> bool:
+        """True when the syntax has a ``~ 1`` term (lavaan then adds a mean structure)."""
+        return any(p.op == "~1" for p in self.parameters)
 
     @property
     def latents(self) -> list[str]:
@@ -94,7 +126,13 @@ class ParsedModel:
         lat = set(self._latents)
         out: list[str] = []
         for p in self.parameters:
-            for v in (p.lhs, p.rhs) if p.op != "=~" else (p.rhs,):
+            if p.op == "~1":
+                names: tuple[str, ...] = (p.lhs,)
+            elif p.op == "=~":
+                names = (p.rhs,)
+            else:
+                names = (p.lhs, p.rhs)
+            for v in names:
                 if v not in lat and v not in out:
                     out.append(v)
         return tuple(out)
@@ -148,11 +186,20 @@ class ParsedModel:
             mod = ""
             if p.fixed is not None:
                 mod = f"{_fmt_number(p.fixed)}*"
-            elif p.label is not None:
-                mod = f"{p.label}*"
-            lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")
+            elif p.free:
+                mod = "NA*"
+            if p.label is not None:
+                mod += f"{p.label}*" if _IDENT_RE.match(p.label) else f'equal("{p.label}")*'
+            if p.start is not None:
+                mod += f"start({_fmt_number(p.start)})*"
+            if p.op == "~1":
+                lines.append(f"{p.lhs} ~ {mod}1")
+            else:
+                lines.append(f"{p.lhs} {p.op} {mod}{p.rhs}")
         for d in self.defined:
             lines.append(f"{d.name} := {d.expression}")
+        for c in self.constraints:
+            lines.append(f"{c.lhs} {c.op} {c.rhs}")
         return "\n".join(lines) + "\n"
 
 
@@ -200,7 +247,7 @@ def _statements(text: str) -> Iterator[_Statement]:
                 continue
             col = part_start + (len(part) - len(part.lstrip())) + 1
             pos = [(lineno, col + i) for i in range(len(stripped))]
-            if pending and (pending[-1][0].rstrip().endswith(("+", "~", "=~", ":=", "*")) or stripped.startswith("+")):
+            if pending and (pending[-1][0].rstrip().endswith(("+", "~", "=~", ":=", "*", "==", "<", ">")) or stripped.startswith("+")):
                 pending.append((stripped, pos))
                 continue
             if pending:
@@ -229,22 +276,79 @@ def _split_semicolons(body: str) -> Iterator[tuple[int, str]]:
         pos += len(piece) + 1
 
 
+_SCAN_OPERATORS = ("=~", "<~", "~*~", "~~", "~", "<", ">", "|", "%")
+_REFUSED_OPERATORS = {
+    "<~": "composites / formative indicators ('<~')",
+    "~*~": "scaling factors ('~*~')",
+    "|": "thresholds ('|', ordinal indicators)",
+    "%": "the '%' operator",
+}
+_BLOCK_RE = re.compile(r"^\s*(group|level|class|block)\s*:\s*[^=]*$", re.IGNORECASE)
+_REFUSED_MODIFIERS = {
+    "c": "per-group modifiers c(...) (multiple-group models)",
+    "efa": "efa() blocks",
+    "lower": "lower() bounds",
+    "upper": "upper() bounds",
+    "prior": "prior() (Bayesian estimation)",
+    "rv": "rv() random slopes",
+}
+_CALL_RE = re.compile(r"^([A-Za-z_.][A-Za-z0-9_.]*)\s*\((.*)\)$", re.DOTALL)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` with every quoted string blanked out (same length), so that operators
+    inside ``equal("f=~x2")`` are not taken for the statement's operator."""
+    out, quote = [], None
+    for ch in text:
+        if quote:
+            out.append(" " if ch != quote else ch)
+            if ch == quote:
+                quote = None
+        else:
+            if ch in "\"'":
+                quote = ch
+            out.append(ch)
+    return "".join(out)
+
+
 def _find_operator(stmt: str) -> tuple[str, int] | None:
-    # ":=" and "=~" and "~~" before "~": scan left to right for the first operator.
-    for i in range(len(stmt)):
-        for op in _OPERATORS:
-            if stmt.startswith(op, i):
+    """The statement's operator and its offset, as lavaan finds it: ``:=`` and ``==``
+    anywhere first (their expressions may hold other symbols), then the first of the
+    other operators from the left (the longest at a position wins)."""
+    bare = _unquoted(stmt)
+    for op in (":=", "=="):
+        if op in bare:
+            return op, bare.index(op)
+    for i in range(len(bare)):
+        for op in _SCAN_OPERATORS:
+            if bare.startswith(op, i):
                 return op, i
     return None
 
 
-def _split_plus(text: str, offset: int) -> Iterator[tuple[int, str]]:
-    """``text.split("+")`` with the offset of each stripped piece's start."""
-    pos = 0
-    for piece in text.split("+"):
+def _split_top(text: str, sep: str, offset: int) -> Iterator[tuple[int, str]]:
+    """Split ``text`` at ``sep`` outside parentheses and quotes; yield (offset of the
+    stripped piece, stripped piece)."""
+    bare = _unquoted(text)
+    depth, start = 0, 0
+    pieces = []
+    for i, ch in enumerate(bare):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            pieces.append((start, text[start:i]))
+            start = i + 1
+    pieces.append((start, text[start:]))
+    for pos, piece in pieces:
         lead = len(piece) - len(piece.lstrip())
         yield offset + pos + lead, piece.strip()
-        pos += len(piece) + 1
+
+
+def _split_plus(text: str, offset: int) -> Iterator[tuple[int, str]]:
+    """``text.split("+")`` outside parentheses, with the offset of each stripped piece."""
+    return _split_top(text, "+", offset)
 
 
 def parse_lavaan(text: str) -> ParsedModel:
@@ -262,19 +366,27 @@ def parse_lavaan(text: str) -> ParsedModel:
     Raises
     ------
     SpecError
-        With the line and column of the first problem.
+        With the line and column of the first problem, or naming a lavaan feature
+        smsem does not fit.
     """
     if not isinstance(text, str):
         raise SpecError(f"line 1, column 1: model syntax must be text, got {type(text).__name__}")
     params: list[ParameterSpec] = []
     defined: list[DefinedSpec] = []
+    constraints: list[ConstraintSpec] = []
     for stmt in _statements(text):
         line = stmt.positions[0][0]
+        if _BLOCK_RE.match(str(stmt)):
+            raise SpecError(f"{stmt.where(0)}: blocks ({str(stmt).strip()!r}: multiple groups or levels written in "
+                            "the syntax) are not supported by smsem; fit one block at a time")
         found = _find_operator(stmt)
         if found is None:
-            raise SpecError(f"{stmt.where(0)}: no operator (=~, ~, ~~, :=) in {str(stmt)!r}; write "
+            raise SpecError(f"{stmt.where(0)}: no operator (=~, ~, ~~, :=, ==, <, >) in {str(stmt)!r}; write "
                             "'lhs =~ rhs', 'lhs ~ rhs', 'lhs ~~ rhs' or 'name := expression'")
         op, pos = found
+        if op in _REFUSED_OPERATORS:
+            raise SpecError(f"{stmt.where(pos)}: {_REFUSED_OPERATORS[op]} in {str(stmt)!r} is not supported by "
+                            "smsem; remove the statement or fit the model in lavaan")
         lhs_text, rhs_text = stmt[:pos].strip(), stmt[pos + len(op):].strip()
         rhs_start = pos + len(op) + (len(stmt[pos + len(op):]) - len(stmt[pos + len(op):].lstrip()))
         if not lhs_text:
@@ -288,61 +400,119 @@ def parse_lavaan(text: str) -> ParsedModel:
                 raise SpecError(f"{stmt.where(0)}: {lhs_text!r} is not a valid name for a defined parameter{_NAME_RULE}")
             defined.append(DefinedSpec(lhs_text, rhs_text, line))
             continue
+        if op in ("==", "<", ">"):
+            for side in (lhs_text, rhs_text):
+                if any(o in _unquoted(side) for o in ("=~", "~", "<", ">", "==", ":=")):
+                    raise SpecError(f"{stmt.where(pos)}: two operators in one constraint {str(stmt)!r}; "
+                                    "write one constraint per line")
+            constraints.append(ConstraintSpec(lhs_text, op, rhs_text, line))
+            continue
         second = _find_operator(rhs_text)
         if second is not None:
             raise SpecError(f"{stmt.where(rhs_start + second[1])}: two operators in one statement "
                             f"{str(stmt)!r}; put each statement on its own line")
         lhs_vars = []
         for off, v in _split_plus(stmt[:pos], 0):
-            if not _IDENT_RE.match(v):
-                what = "an empty name" if not v else f"{v!r}"
-                raise SpecError(f"{stmt.where(off)}: {what} is not a valid variable name{_NAME_RULE}")
+            _check_name(v, stmt.where(off))
             lhs_vars.append(v)
+        terms = []
         for off, term in _split_plus(rhs_text, rhs_start):
             if not term:
                 raise SpecError(f"{stmt.where(off)}: empty term after '+' in {str(stmt)!r}; remove the extra '+'")
-            label, fixed, var = _parse_term(term, stmt.where(off))
-            if op == "~" and var == "1":
-                raise SpecError(f"{stmt.where(off)}: intercepts ('~ 1') are not supported by smsem's models; remove the '1' term")
-            for lhs in lhs_vars:
-                params.append(ParameterSpec(lhs, op, var, label, fixed, line, stmt.positions[off][1]))
+            mods, var = _parse_term(term, stmt.where(off), op)
+            terms.append((off, mods, var))
+        for lhs in lhs_vars:  # lavaan's order: every term of the first lhs, then the next lhs
+            for off, mods, var in terms:
+                use_op, rhs = (op, var) if not (op == "~" and var == "1") else ("~1", "")
+                params.append(ParameterSpec(lhs, use_op, rhs, mods.label, mods.fixed, line,
+                                            stmt.positions[off][1], mods.free, mods.start))
     if not params:
         raise SpecError("line 1, column 1: the model has no statements; write at least one 'latent =~ items' line")
     _check_duplicates(params)
-    return ParsedModel(tuple(params), tuple(defined))
+    return ParsedModel(tuple(params), tuple(defined), tuple(constraints))
 
 
-def _parse_term(term: str, where: str) -> tuple[str | None, float | None, str]:
-    if "*" not in term:
-        if not _IDENT_RE.match(term) and term != "1":
-            raise SpecError(f"{where}: {term!r} is not a valid variable name{_NAME_RULE}")
-        return None, None, term
-    mod, _, var = term.partition("*")
-    mod, var = mod.strip(), var.strip()
-    if "*" in var:
-        raise SpecError(f"{where}: more than one '*' in term {term!r}; write one modifier, e.g. 2*x or a*x")
+def _check_name(v: str, where: str) -> None:
+    if _IDENT_RE.match(v):
+        return
+    if ":" in v and all(_IDENT_RE.match(part.strip()) for part in v.split(":")):
+        raise SpecError(f"{where}: interaction terms ({v!r}) are not supported by smsem yet; remove the term "
+                        "or build product indicators in the data")
+    what = "an empty name" if not v else f"{v!r}"
+    raise SpecError(f"{where}: {what} is not a valid variable name{_NAME_RULE}")
+
+
+@dataclass
+class _Modifiers:
+    label: str | None = None
+    fixed: float | None = None
+    free: bool = False
+    start: float | None = None
+
+
+def _number(text: str, where: str, what: str) -> float:
+    if not _NUMBER_RE.match(text.strip()):
+        raise SpecError(f"{where}: {what} {text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise SpecError(f"{where}: {what} {text!r} is not finite; use a finite number")
+    return value
+
+
+def _parse_term(term: str, where: str, op: str = "=~") -> tuple[_Modifiers, str]:
+    """Split ``mod*mod*var`` (or ``start?var``) into its modifiers and the variable."""
+    pieces = [t for _, t in _split_top(term, "*", 0)]
+    var = pieces[-1]
+    mods = _Modifiers()
+    if "?" in _unquoted(var):  # lavaan's start-value shorthand: 0.5?x
+        start_text, _, var = var.partition("?")
+        mods.start = _number(start_text, where, "start value")
+        var = var.strip()
     if not var:
         raise SpecError(f"{where}: no variable after '*' in term {term!r}; write modifier*variable")
-    if not _IDENT_RE.match(var):
-        raise SpecError(f"{where}: {var!r} is not a valid variable name{_NAME_RULE}")
-    if mod == "NA":
-        return None, None, var
-    if _NUMBER_RE.match(mod):
-        value = float(mod)
-        if not math.isfinite(value):
-            raise SpecError(f"{where}: fixed value {mod!r} is not finite; use a finite number")
-        return None, value, var
-    if _IDENT_RE.match(mod):
-        return mod, None, var
-    raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label; write 2*x (fixed), a*x (label) or NA*x (free)")
+    if var == "1" and op != "~":
+        raise SpecError(f"{where}: '1' is only allowed on the right of '~' (an intercept, 'y ~ 1'); "
+                        f"found in {term!r}")
+    if var != "1":
+        _check_name(var, where)
+    for mod in pieces[:-1]:
+        if not mod:
+            raise SpecError(f"{where}: empty modifier in term {term!r}; write modifier*variable")
+        call = _CALL_RE.match(mod)
+        if mod == "NA":
+            mods.free, mods.fixed = True, None
+        elif _NUMBER_RE.match(mod):
+            mods.fixed, mods.free = _number(mod, where, "fixed value"), False
+        elif call is not None:
+            fn, arg = call.group(1), call.group(2).strip()
+            if fn in _REFUSED_MODIFIERS:
+                raise SpecError(f"{where}: {_REFUSED_MODIFIERS[fn]} in {term!r} are not supported by smsem; "
+                                "remove the modifier")
+            if fn == "start":
+                mods.start = _number(arg, where, "start value")
+            elif fn in ("equal", "label"):
+                inner = arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "\"'" else None
+                if not inner:
+                    raise SpecError(f"{where}: {fn}() needs one quoted argument, e.g. {fn}(\"f=~x2\"), in {term!r}")
+                mods.label = inner
+            else:
+                raise SpecError(f"{where}: unknown modifier {fn}() in {term!r}; lavaan's modifiers are a number, "
+                                "NA, a label, start(), equal() and label()")
+        elif _IDENT_RE.match(mod):
+            mods.label = mod
+        else:
+            raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label; write 2*x "
+                            "(fixed), a*x (label), NA*x (free) or start(0.5)*x")
+    return mods, var
 
 
 def _check_duplicates(params: list[ParameterSpec]) -> None:
     seen: dict[tuple[str, str, str], int] = {}
     for p in params:
         if p.key in seen:
+            what = f"{p.lhs} ~ 1" if p.op == "~1" else f"{p.lhs} {p.op} {p.rhs}"
             raise SpecError(
-                f"line {p.line}, column {p.column}: parameter '{p.lhs} {p.op} {p.rhs}' is already "
+                f"line {p.line}, column {p.column}: parameter '{what}' is already "
                 f"specified on line {seen[p.key]}; remove one of the two"
             )
         seen[p.key] = p.line
