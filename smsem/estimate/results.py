@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -70,6 +71,10 @@ class FitResults:
         FIML only: the item intercepts, in ``matrices.observed`` order.
     vcov_means : ndarray or None
         FIML only: covariance of ``(start, means)`` together (``vcov`` is its top-left block).
+    partable : ParTable or None
+        The parameter table that was fitted (:mod:`smsem.model.partable`).
+    table_options : dict
+        The model options it was built with (``fit(..., **table_options)``; refit with them).
     """
 
     model: SEMModel
@@ -86,6 +91,8 @@ class FitResults:
     missing: str = "listwise"
     means: np.ndarray | None = field(default=None, repr=False)
     vcov_means: np.ndarray | None = field(default=None, repr=False)
+    partable: Any = field(default=None, repr=False)
+    table_options: dict = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -375,7 +382,8 @@ ESTIMATORS = ("ML", "MLM", "MLR")
 MISSING = ("listwise", "fiml")
 
 
-def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise") -> FitResults:
+def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
+        **table_options: Any) -> FitResults:
     """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
 
     Parameters
@@ -396,6 +404,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         every observed value by full-information ML with item intercepts (lavaan's
         ``missing = "ml"``; SEs from the observed information). FIML takes ``"ML"`` or
         ``"MLR"`` (robust FIML).
+    **table_options
+        lavaan's model options, passed to :meth:`SEMModel.table` (``model_type``,
+        ``std_lv``, ``meanstructure``, ``fixed_x``, ``orthogonal``, ...; see
+        :func:`smsem.model.partable.lavaanify`). Default: lavaan's ``sem()``.
 
     Returns
     -------
@@ -410,9 +422,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     """
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
-    pt = _model_table(model)
+    pt = _model_table(model, missing, table_options)
     if pt is not None:
-        return fit_table(model, pt, data, estimator=estimator, missing=missing)
+        res = fit_table(model, pt, data, estimator=estimator, missing=missing)
+        return dataclasses.replace(res, table_options=dict(table_options))
     if missing == "fiml":
         if estimator == "MLM":
             raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
@@ -555,8 +568,20 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitR
 # --------------------------------------------------------------------------- table-driven engine
 
 
-def _model_table(model: Any) -> Any:
-    """The model's parameter table (``SEMModel.partable``), or None if it has none."""
+def _model_table(model: Any, missing: str = "listwise", options: dict | None = None) -> Any:
+    """The model's parameter table (``SEMModel.table(**options)``; lavaan's ``sem()``
+    defaults without options; FIML adds ``missing="fiml"``, hence the mean structure), or
+    None for a model without one."""
+    options = dict(options or {})
+    if missing == "fiml":
+        options["missing"] = "fiml"
+    if callable(getattr(model, "table", None)):
+        try:
+            return model.table(**options)
+        except TypeError as exc:
+            raise OptionError(f"unknown model option: {exc}") from None
+    if options.keys() - {"missing"}:
+        raise OptionError(f"model options {sorted(options)} need a model with a parameter table")
     pt = getattr(model, "partable", None)
     if callable(pt):
         pt = pt()
@@ -639,13 +664,13 @@ def fit_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
     if not ok:
         warnings.warn(f"the ML fit did not converge ({msg}); estimates may be unreliable",
                       ConvergenceWarning, stacklevel=3)
-    xidx = fitidx.fixed_x_index(list(pm.base.observed), list(getattr(pt, "ov_x", []) or []))
-    indices, vcov = _table_indices(pm, theta, xa, estimator, xidx)
+    xidx, bidx = _x_positions(pm, pt)
+    indices, vcov = _table_indices(pm, theta, xa, estimator, xidx, bidx)
     mx = pm.matrices_at(theta)
     _warn_heywood_table(pm, mx)
     params = _table_params(pm, pt, theta, vcov)
     return FitResults(model, x, dropped, params, indices, bool(ok), mx, theta.copy(), pm, vcov,
-                      estimator=estimator, missing=missing)
+                      estimator=estimator, missing=missing, partable=pt)
 
 
 def _warn_heywood_table(pm: ParamMap, mx: Matrices) -> None:
@@ -656,9 +681,23 @@ def _warn_heywood_table(pm: ParamMap, mx: Matrices) -> None:
             warnings.warn(f"{problem}: the solution is inadmissible", HeywoodWarning, stacklevel=4)
 
 
-def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray
-                   ) -> tuple[dict[str, float], np.ndarray]:
-    """Fit indices and vcov of a complete-data ML / MLM / MLR fit of the table layout."""
+def _x_positions(pm: ParamMap, pt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``pm.base.observed``) of the fixed covariates (``pt.ov_x``; none with
+    ``fixed_x=False``) and of lavaan's observed exogenous variables, whose covariances
+    lavaan's baseline model keeps free whether or not they are fixed."""
+    obs = list(pm.base.observed)
+    fixed = list(getattr(pt, "ov_x", None) or [])
+    names = getattr(pt, "_names", None)
+    base = list(getattr(names, "ov_x", fixed)) if names is not None else fixed
+    return fitidx.fixed_x_index(obs, fixed), fitidx.fixed_x_index(obs, [v for v in base if v in obs])
+
+
+def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray,
+                   base_x: np.ndarray | None = None) -> tuple[dict[str, float], np.ndarray]:
+    """Fit indices and vcov of a complete-data ML / MLM / MLR fit of the table layout
+    (``fixed_x``: positions of the fixed covariates; ``base_x``: of the covariates the
+    baseline model keeps correlated, default ``fixed_x``)."""
+    base_x = fixed_x if base_x is None else base_x
     n, p = x.shape
     xbar, s = ml.sample_moments(x)
     mx = pm.matrices_at(theta)
@@ -669,8 +708,8 @@ def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: st
     info = ml.expected_information_means(jac, mjac, sigma) if pm.meanstructure else ml.expected_information(jac, sigma)
     df = p * (p + 1) / 2 + (p if pm.meanstructure else 0) - pm.n_free
     chi2 = n * ml.f_ml_means(s, xbar, sigma, mu)
-    chi2_b = n * float(fitidx.baseline_fmin(s, fixed_x))
-    df_b = fitidx.baseline_df(p, len(fixed_x))
+    chi2_b = n * float(fitidx.baseline_fmin(s, base_x))
+    df_b = fitidx.baseline_df(p, len(base_x))
     logl = ml.loglik_normal(s, sigma, n)
     if mu is not None:
         d = xbar - mu
@@ -689,7 +728,7 @@ def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: st
                           "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
             return ind, np.full_like(info, np.nan)
     if estimator == "MLR":
-        return ind, _mlr_table(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
+        return ind, _mlr_table(pm, theta, x, s, base_x, ind, df, chi2, chi2_b, df_b)
     # MLM: Satorra-Bentler sandwich; with a mean structure Gamma and Delta get the mean rows.
     # (lavaan's Gamma with fixed covariates: their moments carry no sampling variance.)
     delta = ml.vech(jac).T
@@ -710,7 +749,7 @@ def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: st
         c_fac = robust.sb_scaling(delta, w, gamma, df) if df > 0 else float("nan")
     if df <= 0:
         return ind, vcov
-    c_b = robust.baseline_scaling(s, gamma, fixed_x)
+    c_b = robust.baseline_scaling(s, gamma, base_x)
     ind.update(_scaled_indices(chi2, df, c_fac, chi2_b, df_b, c_b, n))
     ind.update(_robust_rmsea(chi2, df, c_fac, n))
     return ind, vcov
@@ -803,9 +842,9 @@ def _fit_fiml_table(model: Any, pt: Any, pm: ParamMap, data: pd.DataFrame, robus
     n, p = xa.shape
     df = p * (p + 1) / 2 + p - pm.n_free
     chi2 = 2 * (logl_h1 - ff.loglik)
-    xidx = fitidx.fixed_x_index(list(pm.base.observed), list(getattr(pt, "ov_x", []) or []))
-    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, xidx))
-    df_b = fitidx.baseline_df(p, len(xidx))
+    xidx, bidx = _x_positions(pm, pt)
+    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, bidx))
+    df_b = fitidx.baseline_df(p, len(bidx))
     lx = _x_loglik(xa, xidx)
     indices = _indices(chi2, df, chi2_b, df_b, n, pm.npar, ff.loglik - lx, logl_h1 - lx,
                        fitidx.srmr(sigma, mx.implied_cov, mu, mx.implied_mean))
@@ -822,9 +861,9 @@ def _fit_fiml_table(model: Any, pt: Any, pm: ParamMap, data: pd.DataFrame, robus
         if df > 0 and np.isfinite(vcov).all():
             h1 = mlr.h1_trace(xa, pat, mu, sigma, means=True)
             c = (h1 - mlr.h0_trace(ff.hessian, scores)) / df
-            mu_b, sig_b = fiml.baseline_moments(xa, xidx)
-            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
+            mu_b, sig_b = fiml.baseline_moments(xa, bidx)
+            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, bidx, means=True)) / df_b
             indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
     params = _table_params(pm, pt, ff.theta, vcov)
     return FitResults(model, x, dropped, params, indices, ff.converged, mx, ff.theta.copy(), pm, vcov,
-                      estimator="MLR" if robust else "ML", missing="fiml")
+                      estimator="MLR" if robust else "ML", missing="fiml", partable=pt)
