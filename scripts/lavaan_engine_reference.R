@@ -33,6 +33,19 @@ PATH <- '
     y5 ~ y1 + x1
     y2 ~ y1'
 cases <- list(
+  hs_constraints = list(fun = "cfa", data = HS, args = list(), model = '
+    visual  =~ x1 + a*x2 + b*x3
+    textual =~ x4 + x5 + x6
+    speed   =~ x7 + c*x8 + x9
+    b == a^2 + 0.3
+    c < 1
+    ab := a*b'),
+  path_defined = list(fun = "sem", data = PoliticalDemocracy, args = list(), model = '
+    y1 ~ a*x1 + x2
+    y5 ~ b*y1 + c*x1
+    y2 ~ y1
+    ind := a*b
+    total := c + a*b'),
   hs3_mlm = list(fun = "cfa", data = HS, args = list(estimator = "MLM"), model = HS3),
   hs3_means_mlm = list(fun = "cfa", data = HS, args = list(estimator = "MLM", meanstructure = TRUE), model = HS3),
   hs3_mlr = list(fun = "cfa", data = HS, args = list(estimator = "MLR"), model = HS3),

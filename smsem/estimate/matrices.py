@@ -35,7 +35,7 @@ import numpy as np
 
 from ..exceptions import SpecError
 
-__all__ = ["Matrices", "ParamMap", "param_map_from_table", "start_values", "table_rows",
+__all__ = ["Matrices", "ParamMap", "param_map_from_table", "start_values", "table_rows", "free_vector_map",
            "simple_equalities", "nonlinear_constraints", "MATRIX_CODES"]
 
 MATRIX_CODES = {"beta": 0, "lambda": 1, "psi": 2, "theta": 3, "nu": 4, "alpha": 5}
@@ -280,8 +280,12 @@ def _cells(loc: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
 _PARAM_OPS = ("=~", "~", "~~", "~1")
 
 
-def param_map_from_table(pt: Any) -> ParamMap:
+def param_map_from_table(pt: Any, *, collapse: bool = True) -> ParamMap:
     """The :class:`ParamMap` of a parameter table (see the module docstring for the layout).
+
+    ``collapse=False`` keeps every free row its own parameter (shared labels and ``==``
+    rows are then left to :mod:`smsem.estimate.constraints`): the parameters that are not
+    fixed.x rows are then lavaan's free vector, in its order.
 
     Raises
     ------
@@ -321,7 +325,7 @@ def param_map_from_table(pt: Any) -> ParamMap:
 
     by_name: dict[str, int] = {}
     for r in free_rows:
-        if r["exo"] == 1:
+        if r["exo"] == 1 or not collapse:
             continue
         for nm in (r["plabel"], r["label"]):
             if not nm:
@@ -330,7 +334,7 @@ def param_map_from_table(pt: Any) -> ParamMap:
                 parent[find(r["id"])] = find(by_name[nm])
             else:
                 by_name[nm] = r["id"]
-    for c in simple_equalities(pt):
+    for c in simple_equalities(pt) if collapse else ():
         a, b = by_name[c["lhs"].strip()], by_name[c["rhs"].strip()]
         ra, rb = find(a), find(b)
         if ra != rb:
@@ -410,3 +414,14 @@ def start_values(pt: Any, pm: ParamMap, mean: np.ndarray, cov: np.ndarray) -> np
             s = 0.0 if lhs in lv else mean[obs[lhs]]
         start[k] = s
     return np.where(np.isfinite(user), user, start)
+
+
+def free_vector_map(pt: Any, pm: ParamMap) -> np.ndarray:
+    """``E`` (npar_lavaan x n_free): lavaan's free vector is ``E @ theta`` (row ``i`` picks
+    the parameter of the table row with ``free == i + 1``)."""
+    rows = [r for r in table_rows(pt) if r["op"] in _PARAM_OPS and r["free"] > 0]
+    n = max((r["free"] for r in rows), default=0)
+    e = np.zeros((n, pm.n_free))
+    for r in rows:
+        e[r["free"] - 1, pm.aliases[(r["lhs"], r["op"], r["rhs"])]] = 1.0
+    return e

@@ -19,7 +19,8 @@ from ..model.spec import SEMModel
 from . import fiml, ml, mlr, robust
 from . import fitindices as fitidx
 from .backend import fit_semopy, standardized_matrices
-from .matrices import Matrices, ParamMap, nonlinear_constraints, param_map_from_table, start_values, table_rows
+from .matrices import (Matrices, ParamMap, free_vector_map, nonlinear_constraints, param_map_from_table,
+                       start_values, table_rows)
 from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardize_cells, standardized_table
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
@@ -130,6 +131,11 @@ class FitResults:
         if self.param_map is None or self.vcov is None:
             raise ValueError("this FitResults has no parameter map / vcov (built by an old smsem)")
         rows = list(zip(self.params.lhs, self.params.op, self.params.rhs))
+        if self.partable is not None:  # the table layout; := rows by the delta method too
+            rows = [r for r in rows if r[1] != ":="]
+            out = standardized_table(self.param_map, self.start, self.vcov, rows)
+            extra = _defined_std(self.partable, self.param_map, self.start, self.vcov)
+            return out if extra is None else pd.concat([out, extra], ignore_index=True)
         if self.means is None or self.vcov_means is None:
             return standardized_table(self.param_map, self.start, self.vcov, rows)
         theta = np.concatenate([self.start, self.means])
@@ -589,18 +595,18 @@ def _model_table(model: Any, missing: str = "listwise", options: dict | None = N
 
 
 def _constraint_hook(pt: Any):
-    """None, or ``smsem.estimate.constraints.fit_constrained`` when the table has constraint
-    rows (``==``, ``<``, ``>``) other than equalities of two labels (those are collapsed
-    into one parameter); SpecError naming the line if that module is not there yet."""
+    """None, or the constrained fit when the table has constraint rows (``==``, ``<``,
+    ``>``) other than equalities of two labels (those are collapsed into one parameter);
+    SpecError naming the line if :mod:`smsem.estimate.constraints` is not available."""
     rows = nonlinear_constraints(pt)
     if not rows:
         return None
     try:
-        from . import constraints  # written separately (issue 12)
+        from . import constraints  # noqa: F401  (smsem.estimate.constraints, issue 12)
     except ImportError:
         r = rows[0]
         raise SpecError(f"line {r['line']}: constraint {r['lhs']} {r['op']} {r['rhs']} is not supported yet") from None
-    return constraints.fit_constrained
+    return _fit_constrained_table
 
 
 def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame, int]:
@@ -668,7 +674,7 @@ def fit_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
     indices, vcov = _table_indices(pm, theta, xa, estimator, xidx, bidx)
     mx = pm.matrices_at(theta)
     _warn_heywood_table(pm, mx)
-    params = _table_params(pm, pt, theta, vcov)
+    params = _with_defined(_table_params(pm, pt, theta, vcov), pt, pm, theta, vcov)
     return FitResults(model, x, dropped, params, indices, bool(ok), mx, theta.copy(), pm, vcov,
                       estimator=estimator, missing=missing, partable=pt)
 
@@ -864,6 +870,163 @@ def _fit_fiml_table(model: Any, pt: Any, pm: ParamMap, data: pd.DataFrame, robus
             mu_b, sig_b = fiml.baseline_moments(xa, bidx)
             c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, bidx, means=True)) / df_b
             indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
-    params = _table_params(pm, pt, ff.theta, vcov)
+    params = _with_defined(_table_params(pm, pt, ff.theta, vcov), pt, pm, ff.theta, vcov)
     return FitResults(model, x, dropped, params, indices, ff.converged, mx, ff.theta.copy(), pm, vcov,
                       estimator="MLR" if robust else "ML", missing="fiml", partable=pt)
+
+
+def _with_defined(params: pd.DataFrame, pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray
+                  ) -> pd.DataFrame:
+    extra = _defined_rows(pt, pm, theta, vcov)
+    return params if extra is None else pd.concat([params, extra], ignore_index=True)
+
+
+def _defined_std(pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95
+                 ) -> pd.DataFrame | None:
+    """std.all and std.lv of the ``:=`` rows (each definition evaluated at the standardized
+    free rows, lavaan's ``standardizedSolution()``), SEs by the delta method."""
+    rows = [r for r in table_rows(pt) if r["op"] == ":="]
+    if not rows:
+        return None
+    from . import constraints
+    from .standardized import _inference
+
+    _, _, defs = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    free_rows = [(r["free"] - 1, (r["lhs"], r["op"], r["rhs"])) for r in table_rows(pt)
+                 if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+    npar = max((i for i, _ in free_rows), default=-1) + 1
+    pos = {key: k for k, key in enumerate(pm.rows)}
+
+    def both(t: np.ndarray) -> np.ndarray:
+        a, b = standardize_cells(pm.matrices_at(t), list(pm.rows), pm.row_locations)
+        xa, xb = np.zeros(npar), np.zeros(npar)
+        for i, key in free_rows:
+            xa[i], xb[i] = a[pos[key]], b[pos[key]]
+        return np.concatenate([constraints.defined_values(defs, xa, params).est,
+                               constraints.defined_values(defs, xb, params).est])
+
+    est = both(np.asarray(theta, dtype=float))
+    jac = delta_jacobian(both, np.asarray(theta, dtype=float))
+    cov = jac @ np.nan_to_num(vcov) @ jac.T
+    m = len(rows)
+    out = pd.DataFrame([(r["lhs"], ":=", r["rhs"]) for r in rows], columns=["lhs", "op", "rhs"])
+    for prefix, sl in (("std_all", slice(0, m)), ("std_lv", slice(m, 2 * m))):
+        inf = _inference(est[sl], cov[sl, sl], level)
+        out[prefix] = est[sl]
+        for name, col in zip(("se", "z", "pvalue", "ci_lower", "ci_upper"), inf):
+            out[f"{prefix}_{name}"] = col
+    return out[STD_COLUMNS]
+
+
+def _defined_rows(pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95
+                  ) -> pd.DataFrame | None:
+    """lavaan's ``:=`` rows of ``parameterEstimates()``: value, delta-method SE, Wald z, p,
+    CI, and std.all (the definition evaluated at the std.all values of the free rows)."""
+    rows = [r for r in table_rows(pt) if r["op"] == ":="]
+    if not rows:
+        return None
+    from . import constraints
+
+    _, _, defs = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    e = free_vector_map(pt, pm)
+    x = e @ theta
+    v = e @ np.nan_to_num(vcov) @ e.T
+    res = constraints.defined_values(defs, x, params, v)
+    # std.all of the free rows, in lavaan's free order
+    mx = pm.matrices_at(theta)
+    std_rows, _ = standardize_cells(mx, list(pm.rows), pm.row_locations)
+    x_std = np.zeros(len(x))
+    by_key = dict(zip(pm.rows, std_rows))
+    for r in table_rows(pt):
+        if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0:
+            x_std[r["free"] - 1] = by_key[(r["lhs"], r["op"], r["rhs"])]
+    std = constraints.defined_values(defs, x_std, params).est
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    out = []
+    for name, est, se, sa, r in zip(res.names, res.est, res.se, std, rows):
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((name, ":=", r["rhs"], float(est), float(se), z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
+
+
+def _fit_constrained_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
+                           missing: str = "listwise") -> FitResults:
+    """ML with lavaan's ``==``, ``<``, ``>`` rows (:func:`constraints.fit_constrained`):
+    every free row is its own parameter (lavaan's free vector), fixed.x rows at the sample
+    moments; objective ``F_ML / 2`` (lavaan's ``fmin``), expected information, vcov the
+    augmented inverse / N, df corrected by the rank of the equalities."""
+    from . import constraints
+
+    if estimator != "ML" or missing != "listwise":
+        r = nonlinear_constraints(pt)[0]
+        raise SpecError(f"line {r['line']}: constraint {r['lhs']} {r['op']} {r['rhs']} is supported with "
+                        f"estimator='ML' and complete data only, not yet with {estimator}/{missing}")
+    pm = param_map_from_table(pt, collapse=False)
+    x, dropped = _table_data(pt, data, False)
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing values were dropped (listwise deletion)", stacklevel=3)
+    xa = x.to_numpy(dtype=float)
+    n = len(xa)
+    mean, s = ml.sample_moments(xa)
+    xbar = mean if pm.meanstructure else None
+    theta0 = start_values(pt, pm, mean, s)
+    e = free_vector_map(pt, pm)
+    keep = np.flatnonzero(e.sum(axis=0) > 0)  # the non-fixed.x parameters, lavaan's order
+    if not np.array_equal(e[:, keep], np.eye(len(keep))):
+        raise SpecError("the parameter table's free numbering does not follow its rows")
+
+    def theta_of(xv: np.ndarray) -> np.ndarray:
+        t = theta0.copy()
+        t[keep] = xv
+        return t
+
+    fun = ml._objective(pm, s, xbar)
+
+    def objective(xv: np.ndarray) -> float:
+        f = fun(theta_of(xv))[0]
+        return 0.5 * f if f < 1e10 else np.inf
+
+    def gradient(xv: np.ndarray) -> np.ndarray:
+        return 0.5 * fun(theta_of(xv))[1][keep]
+
+    def information(xv: np.ndarray) -> np.ndarray:
+        t = theta_of(xv)
+        sigma = pm.matrices_at(t).implied_cov
+        jac = ml.sigma_jacobian(pm, t)
+        if pm.meanstructure:
+            info = ml.expected_information_means(jac, ml.mean_jacobian(pm, t), sigma)
+        else:
+            info = ml.expected_information(jac, sigma)
+        return info[np.ix_(keep, keep)]
+
+    eq, ineq, _ = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    cr = constraints.fit_constrained(objective, gradient, information, theta0[keep], eq, ineq, params,
+                                     nobs=n, warn=False)
+    if not cr.converged:
+        warnings.warn(f"the constrained ML fit did not converge ({cr.message})", ConvergenceWarning, stacklevel=3)
+    theta = theta_of(cr.x)
+    vcov = np.zeros((pm.n_free, pm.n_free))
+    vcov[np.ix_(keep, keep)] = cr.vcov if cr.vcov is not None else np.nan
+    xidx, bidx = _x_positions(pm, pt)
+    indices, _ = _table_indices(pm, theta, xa, "ML", xidx, bidx)
+    # lavaan: df = moments - npar + rank of the equality constraints; npar less that rank.
+    indices["df"] += cr.df_correction
+    indices["npar"] -= cr.df_correction
+    df = indices["df"]
+    indices["pvalue"] = float(stats.chi2.sf(indices["chi2"], df)) if df > 0 else float("nan")
+    lo, hi = fitidx.rmsea_ci(indices["chi2"], df, n)
+    indices.update(cfi=fitidx.cfi(indices["chi2"], df, indices["baseline_chi2"], indices["baseline_df"]),
+                   tli=fitidx.tli(indices["chi2"], df, indices["baseline_chi2"], indices["baseline_df"]),
+                   rmsea=fitidx.rmsea(indices["chi2"], df, n), rmsea_ci_lower=lo, rmsea_ci_upper=hi,
+                   rmsea_pvalue=fitidx.rmsea_pvalue(indices["chi2"], df, n))
+    indices.update(fitidx.information_criteria(indices["logl"], int(indices["npar"]), n))
+    mx = pm.matrices_at(theta)
+    _warn_heywood_table(pm, mx)
+    params_df = _table_params(pm, pt, theta, vcov)
+    params_df = _with_defined(params_df, pt, pm, theta, vcov)
+    return FitResults(model, x, dropped, params_df, indices, bool(cr.converged), mx, theta.copy(), pm, vcov,
+                      estimator=estimator, missing=missing, partable=pt)
