@@ -90,8 +90,9 @@ def _param_name(m: int, i: int, j: int, inner: tuple[str, ...], observed: tuple[
 
 def standardized_matrices(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
     """std.all structural coefficients and loadings: ``(beta_std, lambda_std)``."""
-    sd_inner = np.sqrt(np.diag(mx.inner_cov))
-    sd_obs = np.sqrt(np.diag(mx.implied_cov))
+    with np.errstate(invalid="ignore"):  # a negative variance (Heywood case) gives NaN
+        sd_inner = np.sqrt(np.diag(mx.inner_cov))
+        sd_obs = np.sqrt(np.diag(mx.implied_cov))
     beta_std = mx.beta * sd_inner[None, :] / sd_inner[:, None]
     lambda_std = mx.lambda_ * sd_inner[None, :] / sd_obs[:, None]
     return beta_std, lambda_std

@@ -95,6 +95,12 @@ def standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[i
     covariance is divided by the square roots of the two variances of its own matrix (a
     residual correlation, lavaan's ``cov.std``); std.lv rescales latent variables only.
     """
+    with np.errstate(invalid="ignore", divide="ignore"):  # a negative variance gives NaN, no warning
+        return _standardize_cells(mx, rows, cells)
+
+
+def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
+                       ) -> tuple[np.ndarray, np.ndarray]:
     inner = {v: i for i, v in enumerate(mx.inner)}
     obs = {v: i for i, v in enumerate(mx.observed)}
     latent = set(mx.latent_names)
