@@ -157,3 +157,28 @@ def test_row_order_is_the_same_in_separate_processes():
         outs.add(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                                 check=True).stdout)
     assert len(outs) == 1
+
+
+# The same cases through the public path: smsem.load_model -> SEMModel.table (smsem's own
+# lavaanify) -> smsem.fit.
+PUBLIC = {"hs3": {}, "hs_second_order": {}, "hs_labels": {}, "hs_covariates": {}, "poldem_means": {"meanstructure": True},
+          "path": {}, "path_defined": {}, "growth_cov": {"model_type": "growth"}, "hs_constraints": {},
+          "hs_stdlv_na": {}, "hs3_fiml": {}, "hs_covariates_mlm": {}}
+
+
+@pytest.mark.parametrize("case", sorted(PUBLIC))
+def test_public_fit_of_the_model_file(case):
+    import smsem
+    from partable_stub import REF
+
+    model = smsem.load_model(str(REF / f"{case}.lav"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smsem.fit(model, data(case), **_options(case), **PUBLIC[case])
+    ours, ref = res.params, _ref(case)
+    assert list(zip(ours.lhs, ours.op, ours.rhs)) == list(zip(ref.lhs, ref.op, ref.rhs))
+    assert np.abs(ours.est.to_numpy() - ref.est.to_numpy()).max() < EST_TOL.get(case, 2e-5)
+    free = ref.se.to_numpy() > 1e-6
+    assert np.abs(ours.se.to_numpy()[free] / ref.se.to_numpy()[free] - 1).max() < SE_RTOL.get(case, 1e-4)
+    fi, fm = res.fit_indices, reference_fit(case)
+    assert fi["df"] == fm["df"] and fi["npar"] == fm["npar"] and abs(fi["chi2"] / fm["chisq"] - 1) < 1e-6
