@@ -59,6 +59,13 @@ def _float_list(text: str) -> list[float]:
     return [_float(t) for t in text.split(",")]
 
 
+def _likert(text: str) -> int:
+    value = _nonneg_int(text)
+    if value == 1 or value > 11:
+        raise argparse.ArgumentTypeError(f"expected 0 (continuous) or 2..11 scale points, got {value}")
+    return value
+
+
 def _level(text: str) -> float:
     try:
         value = float(text)
@@ -106,12 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    fit = sub.add_parser("fit", help="fit the integrative model to a survey CSV and test the propositions")
+    fit = sub.add_parser("fit", help="fit the integrative model (or your own .lav model) to a survey CSV and "
+                                     "test the propositions (or your own hypotheses)")
     fit.add_argument("file", help="survey file (CSV/TSV, any common separator and encoding, or Parquet) "
-                                  "with the codebook's item columns (matched ignoring case)")
+                                  "with the model's observed variables as columns (matched ignoring case)")
     fit.add_argument("--columns", metavar="MAP.yaml",
                      help="YAML file mapping your column names to item ids ('your column: item id')")
     fit.add_argument("--model", default="integrative", help="shipped model name or .lav file")
+    fit.add_argument("--likert", type=_likert, default=None, metavar="K",
+                     help="declare the indicators K-point items (2..11) and check their codes 1..K; 0 = "
+                          "continuous data (no code check); default: the codebook's scale for its items "
+                          "(the essay's: 5 points), any finite number for other variables")
+    fit.add_argument("--hypotheses", metavar="H.yaml", default=None,
+                     help="your own hypotheses (id, path or indirect chain, sign) tested with bootstrap CIs "
+                          "instead of the codebook's propositions (format: docs/models.md)")
+    fit.add_argument("--std-lv", action="store_true", default=False,
+                     help="lavaan's std.lv = TRUE: latent variances fixed to 1, every loading free")
+    fit.add_argument("--meanstructure", action="store_const", const=True, default=None,
+                     help="lavaan's meanstructure = TRUE: intercepts and means (default: with --missing fiml)")
+    fit.add_argument("--fixed-x", action=argparse.BooleanOptionalAction, default=None,
+                     help="lavaan's fixed.x: observed exogenous covariates fixed at their sample moments "
+                          "(default --fixed-x)")
+    fit.add_argument("--model-type", choices=["sem", "cfa", "growth"], default="sem",
+                     help="the defaults of lavaan's sem() (default), cfa() or growth()")
+    fit.add_argument("--modindices", type=_float, nargs="?", const=3.84, default=None, metavar="MIN",
+                     help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
+                          "chi-square(1) critical value; 0 lists all), largest first")
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
@@ -167,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
     pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
     pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+
+    cmp_ = sub.add_parser("compare", help="compare models fitted to one survey: nested LRT, AIC/BIC, Vuong tests")
+    cmp_.add_argument("file", help="survey file with the models' item columns")
+    cmp_.add_argument("models", nargs="+", metavar="MODEL", help="two or more shipped model names or .lav files")
+    cmp_.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+                      help="ML (default; chi-square difference), MLM or MLR (Satorra-Bentler scaled difference)")
+    cmp_.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
+                      default="default", help="scaled difference test for MLM/MLR (default: Satorra-Bentler 2001; "
+                                              "satorra.bentler.2010, MLM only, is strictly positive)")
+    cmp_.add_argument("--columns", metavar="MAP.yaml", help="YAML file mapping your column names to item ids")
     return parser
 
 
@@ -209,9 +246,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
+    from .estimate.options import check_lavaan_options
+    from .model.hypotheses import with_hypotheses
+
     model = load_model(args.model)
-    data = read_survey(args.file, model, columns=args.columns, missing=args.missing)
-    res = fit(model, data, estimator=args.estimator, missing=args.missing)
+    if args.hypotheses is not None:  # a bad file fails before any work
+        model = with_hypotheses(model, args.hypotheses)
+    options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
+                   model_type=args.model_type)
+    check_lavaan_options(model, missing=args.missing, **options)
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
+    res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
     eff = effects(res)
     quality = reliability(res)
     table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
@@ -224,10 +269,27 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
+    if args.format in ("text", "markdown") and res.missing != "fiml":
+        sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
         written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
+
+
+def _render_after_fit(res, modindices_min: float | None) -> str:
+    """R² of every endogenous variable and, on request, the modification indices."""
+    from .estimate.diagnostics import modindices, r2
+
+    out = ["R-square (lavInspect(fit, \"r2\"))", ""]
+    rsq = r2(res)
+    out.append(rsq.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if modindices_min is not None:
+        mi = modindices(res, minimum=modindices_min)
+        out += ["", f"Modification indices >= {modindices_min:g} (lavaan's modindices(), largest first)", ""]
+        out.append(mi.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(mi)
+                   else f"none of at least {modindices_min:g}")
+    return "\n".join(out) + "\n"
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -429,6 +491,31 @@ def _install_sigterm():
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not in the main thread (e.g. called from a worker): leave it alone
         return None
+
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """``smsem compare FILE A.lav B.lav [...]``: the comparison table and a verdict line."""
+    from . import fit, load_model, read_survey
+    from .estimate.compare import compare
+    from .exceptions import OptionError, SpecError
+
+    if len(args.models) < 2:
+        raise OptionError(f"compare needs at least two models, got {len(args.models)}")
+    models = [load_model(m) for m in args.models]
+    items = set(models[0].items)
+    for m in models[1:]:
+        if set(m.items) != items:
+            raise SpecError(f"models {models[0].name!r} and {m.name!r} use different items; likelihoods of "
+                            "different variables cannot be compared")
+    data = read_survey(args.file, models[0], columns=args.columns)
+    results = [fit(m, data, estimator=args.estimator) for m in models]
+    names = [Path(a).stem if a.endswith(".lav") else a for a in args.models]
+    sys.stdout.write(str(compare(*results, method=args.method, names=names)))
+    return 0
+
+
+_COMMANDS["compare"] = _cmd_compare
 
 
 if __name__ == "__main__":  # pragma: no cover

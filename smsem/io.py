@@ -45,7 +45,7 @@ from .model.spec import SEMModel
 
 __all__ = [
     "read_survey", "read_table", "load_column_map", "validate_survey", "write_text", "write_bytes", "write_survey",
-    "check_writable", "MISSING_WARN_THRESHOLD", "OUTLIER_QUANTILE", "MISSING_TOKENS",
+    "check_writable", "declared_scales", "MISSING_WARN_THRESHOLD", "OUTLIER_QUANTILE", "MISSING_TOKENS",
 ]
 
 #: An item (or the listwise-deleted share of rows) missing more than this warns.
@@ -275,7 +275,8 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     columns : mapping or path, optional
         Column map ``{user column: item id}`` or a YAML file holding one.
     **options
-        Passed to :func:`validate_survey` (``missing``, ``missing_threshold``, ``outlier_quantile``).
+        Passed to :func:`validate_survey` (``missing``, ``likert``, ``missing_threshold``,
+        ``outlier_quantile``).
 
     Returns
     -------
@@ -425,19 +426,40 @@ def _singular_message(x: np.ndarray, items: list[str]) -> str | None:
     return f"item {items[dep]} is an exact linear combination of other items ({items[dep]} = {combo} + constant)"
 
 
+def declared_scales(model: SEMModel, likert: int | None = None) -> dict[str, int]:
+    """``item -> K`` for the items whose ``1..K`` codes are checked (see :func:`validate_survey`).
+
+    ``likert=None``: the items of the model's codebook constructs, on its ``scale.points``;
+    ``K`` (2..11): every indicator of a latent variable; ``0``: none (continuous data).
+    """
+    if likert is None:
+        return {i.id: model.scale_points for c in model.constructs.values() for i in c.items}
+    if likert == 0:
+        return {}
+    return {p.rhs: int(likert) for p in model.parsed.parameters if p.op == "=~" and p.rhs in model.items}
+
+
 def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
                     columns: Mapping[str, str] | None = None,
                     missing: str = "listwise",
+                    likert: int | None = None,
                     missing_threshold: float = MISSING_WARN_THRESHOLD,
                     outlier_quantile: float = OUTLIER_QUANTILE) -> pd.DataFrame:
     """Check a survey table against a model and return its item codes as floats.
 
     Errors (:class:`DataError` naming column, row and value; :class:`SpecError` for a
     model variable that is neither latent nor a column): missing or duplicated item
-    columns, non-numeric values, codes outside ``1..scale_points`` (indicators of latent
-    variables; other observed variables, such as covariates, need only be finite
-    numbers), items without any answer, rows without any answer, constant items, fewer
-    complete rows than ``max(items + 1, free parameters)``, a singular sample covariance.
+    columns, non-numeric or non-finite values, codes outside ``1..K`` for the items whose
+    scale is declared (see ``likert``), items without any answer, rows without any
+    answer, constant items, fewer complete rows than ``max(items + 1, free parameters)``,
+    a singular sample covariance.
+
+    ``likert`` declares the response scale: ``None`` (default) checks the codes ``1..K``
+    of the items a codebook declares (``K`` = the codebook's ``scale.points``: the essay's
+    items, 5 points) and nothing else; ``K`` (2..11) declares every indicator of a latent
+    variable a ``K``-point item; ``0`` declares continuous data (no code check). Every
+    other observed variable (a covariate, an item of the user's own model without a
+    codebook, a scale score) need only be a finite number (or empty = missing).
 
     Warnings: :class:`MissingDataWarning` (an item or the listwise-deleted share of rows
     above ``missing_threshold``), :class:`ReverseCodedWarning` (negative item-rest
@@ -452,21 +474,22 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
     messages count data rows from 1 (row 1 is the first line after the header).
     """
     missing = check_option("missing", missing, ("listwise", "fiml"))
+    if likert is not None and (isinstance(likert, bool) or not isinstance(likert, (int, np.integer))
+                               or likert == 1 or not 0 <= likert <= 11):
+        raise OptionError(f"likert must be 0 (continuous data) or 2..11 scale points, got {likert!r}")
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
     found = _resolve_columns(df, model, source, columns)
-    k = model.scale_points
     decimal_comma = df.attrs.get("smsem_delimiter", ";") != ","
     labels = [str(c).strip() for c in df.columns]
     items = [it for it in model.items if it in found]
-    # Indicators of latent variables are questionnaire items on the k-point scale; other
-    # observed variables (covariates such as company size) need only be numbers.
-    indicators = {p.rhs for p in model.parsed.parameters if p.op == "=~"}
+    scales = declared_scales(model, likert)
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for it in items:
         j = found[it]
+        k = scales.get(it, 0)
         out[it] = _numeric(df.iloc[:, j].reset_index(drop=True), _label(labels[j], it), k, source,
-                           decimal_comma, scale=it in indicators).to_numpy()
+                           decimal_comma, scale=k > 0).to_numpy()
     miss = out.isna().to_numpy()
     for c, it in enumerate(items):
         if miss[:, c].all():
@@ -501,7 +524,7 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
         raise DataError(f"{source}: the sample covariance matrix of the {complete} complete rows is singular: "
                         f"{why}; remove one of these items from the model or fix the export")
     _warn_missing(out, miss, keep, missing_threshold, listwise=missing == "listwise")
-    _warn_reverse_coded(out, model, items)
+    _warn_reverse_coded(out, model, items, scales)
     if enough:
         _warn_outliers(x, np.flatnonzero(keep), outlier_quantile)
     return out
@@ -525,7 +548,8 @@ def _warn_missing(out: pd.DataFrame, miss: np.ndarray, keep: np.ndarray, thresho
                       "deletion", MissingDataWarning, stacklevel=4)
 
 
-def _warn_reverse_coded(out: pd.DataFrame, model: SEMModel, items: list[str]) -> None:
+def _warn_reverse_coded(out: pd.DataFrame, model: SEMModel, items: list[str],
+                        scales: Mapping[str, int] | None = None) -> None:
     flagged = []
     for lat in model.latents:
         ind = [i for i in model.parsed.indicators(lat) if i in items]
@@ -542,9 +566,10 @@ def _warn_reverse_coded(out: pd.DataFrame, model: SEMModel, items: list[str]) ->
             if r < 0:
                 flagged.append(f"{it} in {lat} (r = {r:.2f})")
     if flagged:
-        k = model.scale_points
+        ks = {k for k in (scales or {}).values() if k}
+        fix = f"recode them as {ks.pop() + 1} - code" if len(ks) == 1 else "reverse their scoring"
         warnings.warn(f"item(s) that look reverse-coded (negative item-rest correlation within their construct): "
-                      f"{'; '.join(flagged)}; if so, recode them as {k + 1} - code before fitting",
+                      f"{'; '.join(flagged)}; if so, {fix} before fitting",
                       ReverseCodedWarning, stacklevel=4)
 
 

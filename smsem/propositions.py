@@ -1,30 +1,56 @@
-"""The proposition table: each hypothesized path with its estimate, CI and verdict."""
+"""The proposition table: each hypothesis with its estimate, bootstrap CI and verdict.
+
+The hypotheses are the model's propositions (from the codebook, e.g. the essay's P1-P5),
+or a user's own hypotheses file (:mod:`smsem.model.hypotheses`), or, for a model with
+neither, every regression path and every ``:=`` parameter with no expected sign. A
+hypothesis is a structural path, a specific indirect effect along a chain, or a ``:=``
+parameter; its verdict reads the bootstrap CI of its standardized value (std.all: the
+standardized path, the product of the standardized paths along the chain, or the ``:=``
+expression evaluated on the std.all values, as lavaan's ``standardizedSolution()``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
-from ._validation import check_option
-from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED, BootstrapResults, bootstrap
+from ._validation import check_option, check_real
+from .bootstrap import (
+    CI_METHODS,
+    DEFAULT_BOOT_SEED,
+    BootstrapResults,
+    bc_ci,
+    bca_ci,
+    bootstrap,
+    normal_ci,
+    percentile_ci,
+)
 from .estimate.results import FitResults
+from .exceptions import OptionError
+from .model.hypotheses import default_hypotheses, load_hypotheses
+from .model.spec import PropositionPath
 
 __all__ = ["PropositionTable", "proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS"]
 
-VERDICTS = ("supported", "opposite sign", "not supported", "no bootstrap")
+VERDICTS = ("supported", "opposite sign", "not supported", "CI excludes 0", "CI includes 0", "no bootstrap")
 TABLE_COLUMNS = [
     "id", "proposition", "path", "expected", "est", "std_est", "se", "pvalue",
-    "ci_lower", "ci_upper", "verdict",
+    "ci_lower", "ci_upper", "verdict", "label",
 ]
+_EXPECTED = {1: "+", -1: "-", 0: "?"}
 
 
 def verdict(lower: float, upper: float, sign: int) -> str:
-    """Verdict of a path from the CI of its standardized estimate.
+    """Verdict of a hypothesis from the CI of its standardized estimate.
 
-    ``"supported"`` when the interval lies entirely on the hypothesized side of 0,
-    ``"opposite sign"`` when it lies entirely on the other side, ``"not supported"``
-    otherwise (it contains 0), ``"no bootstrap"`` when there is no interval.
+    With an expected sign (1 or -1): ``"supported"`` when the interval lies entirely on
+    the hypothesized side of 0, ``"opposite sign"`` when it lies entirely on the other
+    side, ``"not supported"`` otherwise (it contains 0). Without one (``sign=0``):
+    ``"CI excludes 0"`` or ``"CI includes 0"``. ``"no bootstrap"`` when there is no
+    interval.
     """
     if pd.isna(lower) or pd.isna(upper):
         return "no bootstrap"
@@ -33,7 +59,9 @@ def verdict(lower: float, upper: float, sign: int) -> str:
     elif upper < 0:
         side = -1
     else:
-        return "not supported"
+        return "CI includes 0" if sign == 0 else "not supported"
+    if sign == 0:
+        return "CI excludes 0"
     return "supported" if side == sign else "opposite sign"
 
 
@@ -74,6 +102,7 @@ def proposition_table(
     res: FitResults,
     boot: BootstrapResults | None = None,
     *,
+    hypotheses: str | Sequence[PropositionPath] | None = None,
     n_boot: int = 1000,
     seed: int = DEFAULT_BOOT_SEED,
     level: float = 0.95,
@@ -81,7 +110,7 @@ def proposition_table(
     jobs: int = 1,
     progress: bool | None = None,
 ) -> PropositionTable:
-    """Test the model's propositions.
+    """Test the model's propositions (or ``hypotheses``).
 
     Parameters
     ----------
@@ -89,11 +118,16 @@ def proposition_table(
     boot : BootstrapResults, optional
         Draws to use; if omitted, ``n_boot`` draws are made with ``seed`` (``n_boot=0``
         gives the table without CIs).
+    hypotheses : path or sequence of PropositionPath, optional
+        A hypotheses file (see :mod:`smsem.model.hypotheses`) or its entries. Default: the
+        model's propositions (its codebook's, or those set by
+        :func:`smsem.model.hypotheses.with_hypotheses`); for a model with none, every
+        regression path and every ``:=`` parameter, with no expected sign.
     n_boot : int, default=1000
     seed : int, default=20190102
     level : float, default=0.95
     ci : {"percentile", "bc", "bca", "normal"}, default="percentile"
-        CI method of the standardized paths behind the verdicts (see
+        CI method of the standardized values behind the verdicts (see
         :meth:`BootstrapResults.conf_int`).
     jobs : int, default=1
         Worker processes for the draws (results do not depend on it).
@@ -105,30 +139,24 @@ def proposition_table(
     PropositionTable
     """
     check_option("ci", ci, CI_METHODS)
+    level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     ci_method = ci
-    if boot is None and n_boot > 0:
+    if hypotheses is None:
+        props = tuple(res.model.propositions) or default_hypotheses(res.model)
+    elif isinstance(hypotheses, (str, bytes)) or hasattr(hypotheses, "__fspath__"):
+        props = load_hypotheses(hypotheses, res.model)  # type: ignore[arg-type]
+    else:
+        props = tuple(hypotheses)
+    if boot is None and n_boot > 0 and props:
         boot = bootstrap(res, n_boot=n_boot, seed=seed, jobs=jobs, progress=progress)
-    ci = boot.conf_int(level, ci_method) if boot is not None else None
-    rows = []
-    std = res.standardized_paths
-    for p in res.model.propositions:
-        prm = res.path(p.target, p.source)
-        key = f"{p.target}~{p.source}"
-        lo = float(ci.loc[f"{key}:std", "lower"]) if ci is not None else float("nan")
-        hi = float(ci.loc[f"{key}:std", "upper"]) if ci is not None else float("nan")
-        rows.append({
-            "id": p.id,
-            "proposition": p.proposition,
-            "path": p.label,
-            "expected": "+" if p.sign > 0 else "-",
-            "est": float(prm["est"]),
-            "std_est": float(std[key]),
-            "se": float(prm["se"]),
-            "pvalue": float(prm["pvalue"]),
-            "ci_lower": lo,
-            "ci_upper": hi,
-            "verdict": verdict(lo, hi, p.sign),
-        })
+    points = _Points(res)
+    rows = [points.row(p) for p in props]
+    if boot is not None and props:
+        lo, hi = _conf_int(boot, [_statistic(p, boot, res) for p in props], level, ci_method)
+    else:
+        lo = hi = np.full(len(props), np.nan)
+    for r, p, a, b in zip(rows, props, lo, hi):
+        r.update(ci_lower=float(a), ci_upper=float(b), verdict=verdict(a, b, p.sign))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return PropositionTable(
         table,
@@ -140,3 +168,96 @@ def proposition_table(
         ci_method,
         dict(res.fit_indices),
     )
+
+
+class _Points:
+    """Point estimates, SEs and p-values of each kind of hypothesis (effects computed once)."""
+
+    def __init__(self, res: FitResults):
+        self.res = res
+        self._effects: dict[str, pd.DataFrame] = {}
+        self._defined: pd.DataFrame | None = None
+
+    def row(self, p: PropositionPath) -> dict:
+        from .estimate.effects import defined_parameters, effects
+
+        res = self.res
+        if p.kind == "path":
+            prm = res.path(p.target, p.source)
+            est, se, pv = float(prm["est"]), float(prm["se"]), float(prm["pvalue"])
+            std = float(res.standardized_paths[f"{p.target}~{p.source}"])
+        elif p.kind == "indirect":
+            if p.target not in self._effects:
+                self._effects[p.target] = effects(res, p.target).table
+            t = self._effects[p.target]
+            r = t[(t.kind == "indirect") & (t.path == " -> ".join(p.chain))].iloc[0]
+            est, se, pv, std = float(r.est), float(r.se), float(r.pvalue), float(r.std_all)
+        else:
+            if self._defined is None:
+                self._defined = defined_parameters(res).set_index("name")
+            r = self._defined.loc[p.defined]
+            est, se, pv, std = float(r.est), float(r.se), float(r.pvalue), float(r.std_all)
+        path = f"{p.defined} := {self._defined.loc[p.defined, 'expression']}" if p.defined else p.label
+        return {"id": p.id, "proposition": p.proposition, "path": path, "expected": _EXPECTED[p.sign],
+                "est": est, "std_est": std, "se": se, "pvalue": pv, "label": p.text}
+
+
+def _statistic(p: PropositionPath, boot: BootstrapResults, res: FitResults
+               ) -> Callable[[np.ndarray], np.ndarray]:
+    """``rows of bootstrap statistics (r, k) -> the hypothesis' standardized value (r,)``."""
+    col = {name: j for j, name in reversed(list(enumerate(boot.names)))}
+    if p.kind == "path":
+        j = col[f"{p.target}~{p.source}:std"]
+        return lambda m: m[:, j]
+    if p.kind == "indirect":
+        js = [col[f"{b}~{a}:std"] for a, b in zip(p.chain, p.chain[1:])]
+        return lambda m: np.prod(m[:, js], axis=1)
+    return _defined_statistic(p.defined, col, res)
+
+
+def _defined_statistic(name: str, col: dict[str, int], res: FitResults) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``:=`` parameter's std.all value per row of draws: the free parameters are read
+    back from the draws' columns (regressions ``lhs~rhs``, the others ``lhs op rhs``) and
+    the expression is evaluated at them, as for the full-sample estimate."""
+    from .estimate.effects import compile_defined, defined_evaluator
+
+    compiled = compile_defined(res.model.parsed)
+    k = [d.name for d, _ in compiled].index(name)
+    values = defined_evaluator(res, compiled)
+    names = res.param_map.names  # type: ignore[union-attr]
+    idx = np.array([col[f"{lhs}{op}{rhs}"] for lhs, op, rhs in names], dtype=np.intp)
+    shift = len(compiled) + k
+
+    def stat(m: np.ndarray) -> np.ndarray:
+        out = np.full(m.shape[0], np.nan)
+        for i, row in enumerate(m[:, idx]):
+            if np.all(np.isfinite(row)):
+                out[i] = values(row)[shift]
+        return out
+
+    return stat
+
+
+def _conf_int(boot: BootstrapResults, stats: list[Callable[[np.ndarray], np.ndarray]], level: float,
+              method: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIs of functions of the bootstrap statistics, by the methods of
+    :meth:`BootstrapResults.conf_int` (identical to it for a single column)."""
+
+    def apply(m: np.ndarray) -> np.ndarray:
+        return np.stack([f(m) for f in stats], axis=1)
+
+    ok = apply(boot.successful)
+    if method == "percentile":
+        return percentile_ci(ok, level)
+    if boot.estimate is None:
+        raise OptionError(f"the {method} interval needs the full-sample estimate")
+    est = apply(np.asarray(boot.estimate, dtype=float)[None, :])[0]
+    if method == "normal":
+        return normal_ci(ok, est, level)
+    if method == "bc":
+        return bc_ci(ok, est, level)
+    n = boot.fit.n if boot.fit is not None else 0
+    if ok.shape[0] < n:
+        raise OptionError(f"BCa intervals need at least as many successful bootstrap draws as respondents "
+                          f"({ok.shape[0]} < n = {n}); use more draws (--boot) or another CI method")
+    return bca_ci(ok, est, apply(boot.jackknife), level)

@@ -111,3 +111,57 @@ def test_malformed_constraints_are_refused(text):
 def test_functions_in_constraints_are_not_labels():
     pt = lavaanify(parse_lavaan("f =~ x1 + a*x2 + b*x3\nb == exp(a) - 1"))
     assert pt.constraints["rhs"].tolist() == ["exp(a)-1"]
+
+
+# --- multiple groups (lavaan's group=, group.equal=, group.partial=, c(...) modifiers) -------
+
+GROUPS_REF = __import__("pathlib").Path(__file__).parent / "reference" / "lavaan_groups"
+GROUP_CASES = sorted(p.name[:-len(".meta.json")] for p in GROUPS_REF.glob("*.meta.json"))
+
+
+def _group_table(case):
+    import json
+
+    import pandas as pd
+
+    meta = json.loads((GROUPS_REF / f"{case}.meta.json").read_text())
+    as_list = (lambda v: [v] if isinstance(v, str) and v else (v or []))
+    pt = lavaanify((GROUPS_REF / f"{case}.lav").read_text(), ngroups=meta["ngroups"],
+                   group_equal=as_list(meta["group_equal"]), group_partial=as_list(meta["group_partial"]),
+                   std_lv=meta["std_lv"])
+    ref = pd.read_csv(GROUPS_REF / f"{case}.partable.csv", keep_default_na=False, na_values=[""],
+                      dtype={c: str for c in ("lhs", "op", "rhs", "label", "plabel")})
+    for c in ("lhs", "op", "rhs", "label", "plabel"):
+        ref[c] = ref[c].fillna("")
+    fit = pd.read_csv(GROUPS_REF / f"{case}.fit.csv")
+    return pt, ref, dict(zip(fit["name"], fit["value"]))
+
+
+def test_group_cases_exist():
+    assert len(GROUP_CASES) >= 8
+
+
+@pytest.mark.parametrize("case", GROUP_CASES)
+def test_group_partable_equals_lavaan(case):
+    pt, ref, fit = _group_table(case)
+    got = pt.df
+    assert len(got) == len(ref), f"{case}: {len(got)} rows, lavaan has {len(ref)}"
+    for col in ("lhs", "op", "rhs", "label", "plabel"):
+        assert got[col].tolist() == ref[col].tolist(), f"{case}: column {col}"
+    for col in ("user", "block", "group", "free", "exo"):
+        assert got[col].astype(int).tolist() == ref[col].astype(int).tolist(), f"{case}: column {col}"
+    u_got, u_want = got["ustart"].to_numpy(float), ref["ustart"].to_numpy(float)
+    assert np.array_equal(np.isnan(u_got), np.isnan(u_want)) and np.allclose(np.nan_to_num(u_got),
+                                                                              np.nan_to_num(u_want), rtol=0, atol=0)
+    assert pt.npar - pt.n_equalities == int(fit["npar"])
+    assert pt.df_model == int(fit["df"])
+
+
+def test_c_modifier_needs_one_value_per_group():
+    with pytest.raises(SpecError, match=r"line 1: c\(\.\.\.\) .* has 3 value\(s\) but the model has 2 group"):
+        lavaanify("f =~ x1 + c(a, b, c)*x2 + x3", ngroups=2)
+
+
+def test_unknown_group_equal_is_refused():
+    with pytest.raises(SpecError, match="group.equal value 'loading' is not one of"):
+        lavaanify("f =~ x1 + x2 + x3", ngroups=2, group_equal=["loading"])

@@ -194,8 +194,8 @@ def test_cli_bad_defined_parameter(tmp_path):
     lav.write_text("f =~ COM1 + COM2 + COM3\ng =~ MA1 + MA2 + MA3\ng ~ a*f\nz := a*q\n")
     r = run_cli("fit", str(EXAMPLE), "--model", str(lav), "--boot", "0")
     assert r.returncode == 2
-    assert r.stderr.strip() == ("smsem: error: line 4: defined parameter 'z := a*q': unknown label 'q' "
-                                "(label a parameter as 'q*x' or define 'q' on an earlier line)")
+    assert r.stderr.strip() == (f"smsem: error: {lav}: line 4: 'q' in 'z := a*q' is not a label of the model; "
+                                "label the parameter (e.g. q*x) or use a defined parameter")
 
 
 def test_cfa_without_structural_paths_renders(tmp_path):

@@ -1,6 +1,7 @@
 """Estimation: the semopy backend and the results objects."""
 
 from .backend import Matrices, ParamMap, standardized_matrices
-from .results import PARAM_COLUMNS, FitResults, fit, structural_std
+from .options import fit
+from .results import PARAM_COLUMNS, FitResults, structural_std
 
 __all__ = ["FitResults", "Matrices", "ParamMap", "PARAM_COLUMNS", "fit", "standardized_matrices", "structural_std"]

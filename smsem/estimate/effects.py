@@ -46,6 +46,7 @@ __all__ = [
     "DEFINED_COLUMNS",
     "effects",
     "defined_parameters",
+    "defined_evaluator",
     "compile_defined",
     "jacobian",
     "delta_se",
@@ -421,9 +422,11 @@ def _assemble(rows, values, theta, vcov, level) -> pd.DataFrame:
     }, columns=EFFECT_COLUMNS)
 
 
-def _defined_table(res: FitResults, compiled, theta: np.ndarray, vcov: np.ndarray, level: float) -> pd.DataFrame:
-    if not compiled:
-        return pd.DataFrame(columns=DEFINED_COLUMNS)
+def defined_evaluator(res: FitResults, compiled=None) -> Callable[[np.ndarray], np.ndarray]:
+    """``theta -> [values, std.all values]`` (length ``2 m``) of the model's ``m`` ``:=``
+    parameters, in the order written (used for the delta method and for bootstrap draws)."""
+    if compiled is None:
+        compiled = compile_defined(res.model.parsed)
     pmap: ParamMap = res.param_map  # type: ignore[assignment]
     cells = {label: _cell(spec, res.matrices) for label, spec in res.model.parsed.labels.items()}
     m = len(compiled)
@@ -441,6 +444,14 @@ def _defined_table(res: FitResults, compiled, theta: np.ndarray, vcov: np.ndarra
                 out[s + k] = env[d.name]
         return out
 
+    return values
+
+
+def _defined_table(res: FitResults, compiled, theta: np.ndarray, vcov: np.ndarray, level: float) -> pd.DataFrame:
+    if not compiled:
+        return pd.DataFrame(columns=DEFINED_COLUMNS)
+    m = len(compiled)
+    values = defined_evaluator(res, compiled)
     est = values(theta)
     se = delta_se(jacobian(values, theta), vcov)
     z, p, lo, hi = _inference(est[:m], se[:m], level)

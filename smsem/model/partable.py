@@ -41,9 +41,11 @@ import pandas as pd
 from ..exceptions import SpecError
 from .syntax import ParsedModel, parse_lavaan
 
-__all__ = ["ParTable", "lavaanify", "MODEL_TYPES", "TABLE_COLUMNS"]
+__all__ = ["ParTable", "lavaanify", "MODEL_TYPES", "TABLE_COLUMNS", "GROUP_EQUAL"]
 
 MODEL_TYPES = ("sem", "cfa", "growth")
+GROUP_EQUAL = ("loadings", "intercepts", "means", "regressions", "residuals", "residual.covariances",
+               "lv.variances", "lv.covariances")
 TABLE_COLUMNS = ["id", "lhs", "op", "rhs", "user", "block", "group", "free", "ustart", "exo", "label",
                  "plabel", "start", "line"]
 
@@ -190,10 +192,14 @@ class ParTable:
         return self._df[self._df["op"] == ":="].copy()
 
     @property
+    def ngroups(self) -> int:
+        return int(self.options.get("ngroups", 1))
+
+    @property
     def n_moments(self) -> int:
-        """Sample moments the model is fitted to: ``p(p+1)/2`` (+ ``p`` means)."""
+        """Sample moments the model is fitted to: ``p(p+1)/2`` (+ ``p`` means) per group."""
         p = len(self._names.ov)
-        return p * (p + 1) // 2 + (p if self.meanstructure else 0)
+        return (p * (p + 1) // 2 + (p if self.meanstructure else 0)) * self.ngroups
 
     @property
     def df_model(self) -> int:
@@ -203,7 +209,7 @@ class ParTable:
         the moments (their rows are fixed, not free), so they cancel out.
         """
         k = len(self.ov_x)
-        fixed_moments = k * (k + 1) // 2 + (k if self.meanstructure else 0)
+        fixed_moments = (k * (k + 1) // 2 + (k if self.meanstructure else 0)) * self.ngroups
         return self.n_moments - fixed_moments - self.npar + self.n_equalities
 
     def label_of(self, free_index: int) -> str:
@@ -215,7 +221,8 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
               meanstructure: bool | None = None, fixed_x: bool = True, int_ov_free: bool | None = None,
               int_lv_free: bool | None = None, auto_fix_first: bool | None = None,
               auto_fix_single: bool = True, auto_var: bool = True, auto_cov_lv_x: bool = True,
-              auto_cov_y: bool = True, orthogonal: bool = False, missing: str = "listwise") -> ParTable:
+              auto_cov_y: bool = True, orthogonal: bool = False, missing: str = "listwise",
+              ngroups: int = 1, group_equal: Sequence[str] = (), group_partial: Sequence[str] = ()) -> ParTable:
     """Build the parameter table of ``model`` with lavaan's defaults.
 
     Parameters
@@ -234,6 +241,15 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
         Observed exogenous covariates' (co)variances and means fixed at the sample values.
     missing : {"listwise", "fiml"}
         FIML implies a mean structure.
+    ngroups : int, default=1
+        Number of groups: every row is repeated per group (``group`` 1..G), ``c(...)``
+        modifiers give one value per group, and a mean structure is the default.
+    group_equal : sequence of str
+        lavaan's ``group.equal``: ``loadings``, ``intercepts``, ``means``, ``regressions``,
+        ``residuals``, ``residual.covariances``, ``lv.variances``, ``lv.covariances``.
+    group_partial : sequence of str
+        lavaan's ``group.partial``: parameters (``"f=~x2"``, ``"x1~1"``) exempt from
+        ``group_equal``.
 
     Returns
     -------
@@ -256,8 +272,16 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
         int_lv_free = growth
     if auto_fix_first is None:
         auto_fix_first = not std_lv
+    ngroups = int(ngroups)
+    if ngroups < 1:
+        raise SpecError(f"the number of groups must be at least 1, got {ngroups}")
+    bad = sorted(set(group_equal) - set(GROUP_EQUAL))
+    if bad:
+        raise SpecError(f"group.equal value {bad[0]!r} is not one of {', '.join(GROUP_EQUAL)}")
+    group_equal = tuple(group_equal)
+    group_partial = tuple(re.sub(r"\s+", "", g) for g in group_partial)
     if meanstructure is None:
-        meanstructure = growth or missing == "fiml" or model.has_intercepts
+        meanstructure = growth or missing == "fiml" or model.has_intercepts or ngroups > 1
     elif model.has_intercepts:
         meanstructure = True  # lavaan: any '~ 1' in the syntax forces a mean structure
 
@@ -340,11 +364,32 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
                                    or (r["op"] == "~1" and r["lhs"] in xs)):
                 r["ustart"], r["free"], r["exo"] = np.nan, 0, 1
 
-    # 4. the modifiers
+    # 3b. one copy of every row per group, with lavaan's per-group changes
+    base = rows
+    rows = []
+    for g in range(1, ngroups + 1):
+        for r in base:
+            c = dict(r)
+            c["group"] = g
+            if g > 1 and c["user"] == 0:
+                if (meanstructure and not int_lv_free and c["op"] == "~1" and c["lhs"] in lv
+                        and "intercepts" in group_equal and "means" not in group_equal):
+                    c["free"], c["ustart"] = 1, np.nan
+                if (std_lv and "loadings" in group_equal and "lv.variances" not in group_equal
+                        and c["op"] == "~~" and c["lhs"] == c["rhs"] and c["lhs"] in lv):
+                    c["free"], c["ustart"] = 1, np.nan
+            rows.append(c)
+
+    # 4. the modifiers (a single value applies to every group; c(...) gives one per group)
     for r in rows:
         s = r.pop("spec")
         if s is None:
             continue
+        if s.groups is not None:
+            if len(s.groups) != ngroups:
+                raise SpecError(f"line {s.line}: c(...) in '{s.lhs} {s.op} {s.rhs}' has {len(s.groups)} "
+                                f"value(s) but the model has {ngroups} group(s); give one value per group")
+            s = s.groups[r["group"] - 1]
         if s.fixed is not None:
             r["ustart"], r["free"] = float(s.fixed), 0
         elif s.free:
@@ -358,16 +403,17 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
     # 5. plabels and equality constraints from shared labels
     for i, r in enumerate(rows, start=1):
         r["id"], r["plabel"] = i, f".p{i}."
-        r["block"] = r["group"] = 1
-    eq_label = [r["label"] if r["label"] else f"{r['lhs']}{r['op']}{r['rhs']}" for r in rows]
+        r["block"] = r["group"]
+    eq_label = _equality_labels(rows, names, group_equal, group_partial)
     _check_labels(rows, model)
     generated: list[tuple[str, str]] = []
     seen_labels: dict[str, list[int]] = {}
     for i, lab in enumerate(eq_label):
         seen_labels.setdefault(lab, []).append(i)
-    for lab, idx in seen_labels.items():
-        if len(idx) < 2:
-            continue
+    # lavaan: unique(label[duplicated(label)]) -- in the order of each label's second use
+    second_use = sorted((idx[1], lab) for lab, idx in seen_labels.items() if len(idx) > 1)
+    for _, lab in second_use:
+        idx = seen_labels[lab]
         fixed = [i for i in idx if rows[i]["free"] == 0]
         if fixed:
             value = rows[fixed[0]]["ustart"]
@@ -407,8 +453,40 @@ def lavaanify(model: ParsedModel | str, *, model_type: str = "sem", std_lv: bool
     options = dict(model_type=model_type, std_lv=std_lv, meanstructure=meanstructure, fixed_x=fixed_x,
                    int_ov_free=int_ov_free, int_lv_free=int_lv_free, auto_fix_first=auto_fix_first,
                    auto_fix_single=auto_fix_single, auto_var=auto_var, auto_cov_lv_x=auto_cov_lv_x,
-                   auto_cov_y=auto_cov_y, orthogonal=orthogonal, missing=missing)
+                   auto_cov_y=auto_cov_y, orthogonal=orthogonal, missing=missing, ngroups=ngroups,
+                   group_equal=group_equal, group_partial=group_partial)
     return ParTable(df, names, meanstructure, options)
+
+
+def _equality_labels(rows: list[dict], names: _Names, group_equal: Sequence[str],
+                     group_partial: Sequence[str]) -> list[str]:
+    """lavaan's ``lav_partable_labels``: a row's label for equality detection -- the
+    user's label, else ``lhs op rhs`` (with ``.g<g>`` from group 2 on), with the rows
+    named in ``group_equal`` sharing their group-1 label."""
+    label = [f"{r['lhs']}{r['op']}{r['rhs']}" + (f".g{r['group']}" if r["group"] > 1 else "") for r in rows]
+    if group_equal and any(r["group"] > 1 for r in rows):
+        ov_nox, lvs = set(names.ov_nox), set(names.lv)
+        ge = set(group_equal)
+
+        def flagged(r: dict) -> bool:
+            op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
+            return (("loadings" in ge and op == "=~")
+                    or ("intercepts" in ge and op == "~1" and lhs in ov_nox)
+                    or ("means" in ge and op == "~1" and lhs in lvs)
+                    or ("regressions" in ge and op == "~")
+                    or ("residuals" in ge and op == "~~" and lhs in ov_nox and lhs == rhs)
+                    or ("residual.covariances" in ge and op == "~~" and lhs in ov_nox and lhs != rhs)
+                    or ("lv.variances" in ge and op == "~~" and lhs in lvs and lhs == rhs)
+                    or ("lv.covariances" in ge and op == "~~" and lhs in lvs and lhs != rhs))
+
+        partial = set(group_partial)
+        g1 = {(r["lhs"], r["op"], r["rhs"]): i for i, r in enumerate(rows)
+              if r["group"] == 1 and flagged(r) and label[i] not in partial}
+        for i, r in enumerate(rows):
+            ref = g1.get((r["lhs"], r["op"], r["rhs"])) if r["group"] > 1 else None
+            if ref is not None:
+                label[i] = label[ref]
+    return [r["label"] if r["label"] else lab for r, lab in zip(rows, label)]
 
 
 def _squeeze(expr: str) -> str:

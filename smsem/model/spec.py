@@ -69,17 +69,38 @@ class Construct:
 
 @dataclass(frozen=True)
 class PropositionPath:
-    """One structural path of a proposition, ``to ~ from`` with its expected sign."""
+    """One tested hypothesis: a structural path ``target ~ source``, an indirect effect
+    along the chain ``source -> *via -> target``, or a ``:=`` parameter (``defined``).
+
+    ``sign`` is the expected sign: 1, -1, or 0 when none is stated (the verdict then only
+    says whether the CI excludes 0). Propositions come from a codebook (paths) or a
+    hypotheses file (:mod:`smsem.model.hypotheses`).
+    """
 
     id: str
     proposition: str
     source: str
     target: str
     sign: int
+    via: tuple[str, ...] = ()
+    defined: str = ""
+    text: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``"path"``, ``"indirect"`` or ``"defined"``."""
+        return "defined" if self.defined else ("indirect" if self.via else "path")
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The variables from the source to the target (empty for a ``:=`` parameter)."""
+        return () if self.defined else (self.source, *self.via, self.target)
 
     @property
     def label(self) -> str:
-        return f"{self.source} -> {self.target}"
+        if self.defined:
+            return self.defined
+        return " -> ".join(self.chain)
 
 
 @dataclass(frozen=True)

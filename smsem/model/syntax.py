@@ -4,7 +4,8 @@ Supported, as in lavaan: ``=~`` (measurement), ``~`` (regression), ``~~`` (varia
 covariance), ``~ 1`` (intercepts and latent means), ``:=`` (defined parameters), ``==``,
 ``<`` and ``>`` (constraints), ``+`` between terms, modifiers ``2*x`` (fixed value),
 ``a*x`` (label), ``NA*x`` (free), ``start(0.5)*x`` or ``0.5?x`` (start value),
-``equal("f=~x2")*x`` and ``label("a")*x``, several modifiers in a chain
+``equal("f=~x2")*x`` and ``label("a")*x``, per-group vectors ``c(a1, a2)*x``,
+``c(1, NA)*x`` and ``start(c(0.5, 0.7))*x``, several modifiers in a chain
 (``a*start(1)*x``), several left-hand sides (``y1 + y2 ~ x``), statements split over
 lines when a line ends with an operator or ``+``, ``;`` between statements, and
 comments after ``#`` or ``!``.
@@ -12,7 +13,7 @@ comments after ``#`` or ``!``.
 Refused in one line naming the feature and the line (never a silently different model):
 ``<~`` (composites), ``|`` (thresholds), ``~*~`` (scaling factors), ``%``, ``:``
 interaction terms, blocks (``group:``, ``level:``, ``class:``), and the modifiers
-``c(...)``, ``efa()``, ``lower()``, ``upper()``, ``prior()``, ``rv()``.
+``efa()``, ``lower()``, ``upper()``, ``prior()``, ``rv()``.
 
 Errors are :class:`~smsem.exceptions.SpecError` naming the line and column.
 """
@@ -27,13 +28,24 @@ from typing import Iterator
 
 from ..exceptions import SpecError
 
-__all__ = ["ParameterSpec", "DefinedSpec", "ConstraintSpec", "ParsedModel", "parse_lavaan"]
+__all__ = ["ParameterSpec", "GroupModifier", "DefinedSpec", "ConstraintSpec", "ParsedModel", "parse_lavaan"]
 
 _OPERATORS = ("=~", "~~", ":=", "~")
 _IDENT = r"[A-Za-z_.][A-Za-z0-9_.]*"
 _IDENT_RE = re.compile(rf"^{_IDENT}$")
 _NAME_RULE = "; names start with a letter, '_' or '.' and contain only letters, digits, '_' and '.'"
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class GroupModifier:
+    """The modifiers of one group from ``c(...)`` vectors (``c(a1, a2)*x``, ``c(1, NA)*x``,
+    ``start(c(0.5, 0.7))*x``)."""
+
+    label: str | None = None
+    fixed: float | None = None
+    free: bool = False
+    start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class ParameterSpec:
     column: int = field(default=0, compare=False)
     free: bool = False
     start: float | None = None
+    groups: tuple["GroupModifier", ...] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -285,7 +298,6 @@ _REFUSED_OPERATORS = {
 }
 _BLOCK_RE = re.compile(r"^\s*(group|level|class|block)\s*:\s*[^=]*$", re.IGNORECASE)
 _REFUSED_MODIFIERS = {
-    "c": "per-group modifiers c(...) (multiple-group models)",
     "efa": "efa() blocks",
     "lower": "lower() bounds",
     "upper": "upper() bounds",
@@ -425,7 +437,8 @@ def parse_lavaan(text: str) -> ParsedModel:
             for off, mods, var in terms:
                 use_op, rhs = (op, var) if not (op == "~" and var == "1") else ("~1", "")
                 params.append(ParameterSpec(lhs, use_op, rhs, mods.label, mods.fixed, line,
-                                            stmt.positions[off][1], mods.free, mods.start))
+                                            stmt.positions[off][1], mods.free, mods.start,
+                                            mods.groups(stmt.where(off), rhs)))
     if not params:
         raise SpecError("line 1, column 1: the model has no statements; write at least one 'latent =~ items' line")
     _check_duplicates(params)
@@ -448,6 +461,31 @@ class _Modifiers:
     fixed: float | None = None
     free: bool = False
     start: float | None = None
+    vectors: list = field(default_factory=list)  # (kind, values) from c(...)
+
+    def groups(self, where: str, term: str) -> tuple[GroupModifier, ...] | None:
+        if not self.vectors:
+            return None
+        sizes = {len(v) for _, v in self.vectors}
+        if len(sizes) > 1:
+            raise SpecError(f"{where}: the c(...) vectors in {term!r} have different lengths; give one value "
+                            "per group in each")
+        k = sizes.pop()
+        out = []
+        for g in range(k):
+            gm = dict(label=self.label, fixed=self.fixed, free=self.free, start=self.start)
+            for kind, values in self.vectors:
+                v = values[g]
+                if kind == "label":
+                    gm["label"] = v
+                elif kind == "start":
+                    gm["start"] = v
+                elif v is None:
+                    gm["fixed"], gm["free"] = None, True
+                else:
+                    gm["fixed"], gm["free"] = v, False
+            out.append(GroupModifier(**gm))
+        return tuple(out)
 
 
 def _number(text: str, where: str, what: str) -> float:
@@ -488,7 +526,14 @@ def _parse_term(term: str, where: str, op: str = "=~") -> tuple[_Modifiers, str]
             if fn in _REFUSED_MODIFIERS:
                 raise SpecError(f"{where}: {_REFUSED_MODIFIERS[fn]} in {term!r} are not supported by smsem; "
                                 "remove the modifier")
-            if fn == "start":
+            if fn == "c":
+                mods.vectors.append(_c_vector(arg, where, term))
+            elif fn == "start" and arg.startswith("c("):
+                kind, values = _c_vector(arg[2:-1] if arg.endswith(")") else arg, where, term)
+                if kind != "fixed" or any(v is None for v in values):
+                    raise SpecError(f"{where}: start(c(...)) needs numbers in {term!r}")
+                mods.vectors.append(("start", values))
+            elif fn == "start":
                 mods.start = _number(arg, where, "start value")
             elif fn in ("equal", "label"):
                 inner = arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "\"'" else None
@@ -504,6 +549,22 @@ def _parse_term(term: str, where: str, op: str = "=~") -> tuple[_Modifiers, str]
             raise SpecError(f"{where}: modifier {mod!r} in {term!r} is neither a number nor a label; write 2*x "
                             "(fixed), a*x (label), NA*x (free) or start(0.5)*x")
     return mods, var
+
+
+def _c_vector(arg: str, where: str, term: str) -> tuple[str, list]:
+    """The values of ``c(...)``: numbers and NA (fixed values / free) or labels."""
+    items = [t for _, t in _split_top(arg, ",", 0)]
+    if not items or any(not t for t in items):
+        raise SpecError(f"{where}: empty value in c({arg}) in {term!r}")
+    if all(t == "NA" or _NUMBER_RE.match(t) for t in items):
+        return "fixed", [None if t == "NA" else _number(t, where, "fixed value") for t in items]
+    labels = []
+    for t in items:
+        t = t[1:-1] if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'" else t
+        if not _IDENT_RE.match(t):
+            raise SpecError(f"{where}: {t!r} in c({arg}) is neither a number, NA nor a label")
+        labels.append(t)
+    return "label", labels
 
 
 def _check_duplicates(params: list[ParameterSpec]) -> None:

@@ -9,6 +9,17 @@ A configuration (all keys but ``grid.n`` and ``replications`` have defaults)::
     name: integrative-sample-size
     population: {model: integrative, scenario: thesis}   # thesis, "null", aligned, ..., or a .yaml
     analysis: {model: integrative}                       # default: the population model
+
+For one's own model (see docs/models.md, "Power for your own model")::
+
+    model: my_model.lav          # population and analysis model (a codebook: codebook: cb.yaml)
+    hypotheses: my_hypotheses.yaml   # optional; default: every regression path
+    population:                  # standardized values ...
+      loadings: {F1: [0.7, 0.7, 0.7], F2: [0.8, 0.7, 0.6]}
+      paths: {F2: {F1: 0.3}}
+      correlations: [[A, B, 0.3]]
+      thresholds: skewed         # optional: symmetric, skewed or K-1 cut points
+    # population: {from_fit: pilot.csv}   # ... or a pilot survey's std.all estimates
     grid:
       n: [100, 200, 300]
       likert: [5]               # 0 keeps the continuous responses
@@ -32,7 +43,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,6 +57,7 @@ __all__ = [
     "StudyConfig",
     "load_config",
     "config_from_mapping",
+    "pilot_population",
     "shipped_configs",
     "GRID_KEYS",
     "ESTIMATORS",
@@ -63,10 +76,16 @@ INFERENCE_METHODS = ("wald", "bootstrap")
 #: it applies, see :mod:`smsem.montecarlo.fast`) or "reference" (``smsem.fit`` per replication).
 ENGINES = ("fast", "reference")
 PLANNING_TESTS = ("two-sided", "one-sided")
-_TOP_KEYS = ("name", "description", "population", "analysis", "grid", "replications", "seed", "alpha",
-             "level", "inference", "target_power", "planning_test", "exclude_improper", "missing_mechanism",
-             "engine")
-_MODEL_KEYS = {"population": ("model", "codebook", "scenario"), "analysis": ("model", "codebook")}
+_TOP_KEYS = ("name", "description", "model", "codebook", "hypotheses", "population", "analysis", "grid",
+             "replications", "seed", "alpha", "level", "inference", "target_power", "planning_test",
+             "exclude_improper", "missing_mechanism", "engine")
+_VALUE_KEYS = ("loadings", "paths", "correlations")
+_RESPONSE_KEYS = ("thresholds", "proportions")
+_MODEL_KEYS = {"population": ("model", "codebook", "scenario", *_VALUE_KEYS, "from_fit", *_RESPONSE_KEYS),
+               "analysis": ("model", "codebook")}
+#: Fields added after the first stored studies: left out of the fingerprint at their
+#: defaults, so that studies stored before them resume.
+_NEW_FIELDS = ("population_values", "population_source", "hypotheses", "thresholds", "proportions")
 _GRID_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "effect_multiplier": (1.0,), "likert": (5,), "missing": (0.0,), "estimator": ("ML",),
 }
@@ -117,6 +136,18 @@ class StudyConfig:
         Wald-inference cells (others use the reference path); ``"reference"``:
         :func:`smsem.fit` for every replication. Part of the fingerprint (the engines
         agree to ~1e-6, not bit for bit).
+    population_values : str
+        The population's standardized values (canonical JSON of a
+        :class:`~smsem.model.spec.PopulationSpec` mapping) when the configuration states
+        them or takes them from a pilot fit; empty: the scenario's.
+    population_source : str
+        ``"yaml"`` or the pilot survey the values were estimated from (not in the fingerprint).
+    hypotheses : str or None
+        Hypotheses file of the analysis model (absolute path), replacing its codebook
+        propositions.
+    thresholds, proportions
+        Likert cut points (``"symmetric"``, ``"skewed"`` or ``K - 1`` values) or category
+        proportions of the population's responses (default: symmetric thresholds).
     """
 
     name: str
@@ -138,6 +169,11 @@ class StudyConfig:
     description: str = ""
     missing_mechanism: str = "mcar"
     engine: str = "fast"
+    population_values: str = ""
+    population_source: str = ""
+    hypotheses: str | None = None
+    thresholds: str | tuple[float, ...] | None = None
+    proportions: tuple[float, ...] | None = None
 
     def levels(self, key: str) -> tuple[Any, ...]:
         """The levels of grid factor ``key``."""
@@ -169,8 +205,13 @@ class StudyConfig:
         before ``--resume``.
         """
         d = self.to_mapping()
-        for k in ("name", "description", "target_power", "planning_test", "exclude_improper", "alpha", "level"):
+        for k in ("name", "description", "target_power", "planning_test", "exclude_improper", "alpha", "level",
+                  "population_source"):
             d.pop(k)
+        defaults = {f.name: f.default for f in fields(self)}
+        for k in _NEW_FIELDS:
+            if k in d and d[k] == defaults[k]:
+                d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
@@ -242,7 +283,7 @@ def _model_ref(value: Any, base: Path, key: str, ck: _Checker) -> str:
     return value
 
 
-def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker) -> str | None:
+def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker, what: str = "codebook") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -250,7 +291,7 @@ def _codebook_ref(value: Any, base: Path, key: str, ck: _Checker) -> str | None:
     path = Path(value)
     path = path if path.is_absolute() else (base / path)
     if not path.is_file():
-        raise ck.fail(key, f"codebook file {path} not found")
+        raise ck.fail(key, f"{what} file {path} not found")
     return str(path.resolve())
 
 
@@ -279,11 +320,20 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     """
     ck = _Checker(source)
     base = Path(base)
+    if isinstance(data, Mapping):
+        for k in _RESPONSE_KEYS:
+            if k in data:
+                raise ck.fail(k, "belongs under population: (the Likert cut points of the population's responses)")
     d = ck.keys("", data, _TOP_KEYS, required=("grid", "replications"))
     pop = ck.keys("population", d.get("population") or {}, _MODEL_KEYS["population"])
     ana = ck.keys("analysis", d.get("analysis") or {}, _MODEL_KEYS["analysis"])
-    pop_model = _model_ref(pop.get("model", "integrative"), base, "population.model", ck)
-    pop_cb = _codebook_ref(pop.get("codebook"), base, "population.codebook", ck)
+    for k in ("model", "codebook"):
+        if k in d and k in pop:
+            raise ck.fail(k, f"is given twice (also as population.{k}); keep one")
+    pop_model = _model_ref(d.get("model", pop.get("model", "integrative")), base,
+                           "model" if "model" in d else "population.model", ck)
+    pop_cb = _codebook_ref(d.get("codebook", pop.get("codebook")), base,
+                           "codebook" if "codebook" in d else "population.codebook", ck)
     if "scenario" in pop and pop["scenario"] is None:
         raise ck.fail("population.scenario", 'is empty; write scenario: "null" in quotes for the null '
                       "scenario (bare null means no value in YAML)")
@@ -295,6 +345,16 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         if not path.is_file():
             raise ck.fail("population.scenario", f"scenario file {path} not found")
         scenario = str(path.resolve())
+    values, value_source = _population_values(pop, pop_model, pop_cb, base, ck)
+    if values and "scenario" in pop:
+        raise ck.fail("population.scenario", "and population values (loadings/paths/correlations or from_fit) "
+                      "exclude each other; keep one")
+    if values:
+        scenario = "custom"
+    thresholds, proportions = _responses(pop, ck)
+    hyp = None
+    if d.get("hypotheses") is not None:
+        hyp = _codebook_ref(d["hypotheses"], base, "hypotheses", ck, "hypotheses")
     mechanism = ck.choice("missing_mechanism", d.get("missing_mechanism", "mcar"), MISSING_MECHANISMS)
     if "model" in ana:
         ana_model = _model_ref(ana["model"], base, "analysis.model", ck)
@@ -355,7 +415,110 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         description=str(d.get("description", "")),
         missing_mechanism=mechanism,
         engine=ck.choice("engine", d.get("engine", "fast"), ENGINES),
+        population_values=values,
+        population_source=value_source,
+        hypotheses=hyp,
+        thresholds=thresholds,
+        proportions=proportions,
     )
+
+
+def _responses(pop: Mapping[str, Any], ck: _Checker) -> tuple[Any, tuple[float, ...] | None]:
+    """``population.thresholds`` / ``population.proportions`` (checked against each
+    scale of the grid by :func:`smsem.montecarlo.scenarios.check_design`)."""
+    if "thresholds" in pop and "proportions" in pop:
+        raise ck.fail("population.thresholds", "and population.proportions exclude each other; keep one")
+    th = pop.get("thresholds")
+    if isinstance(th, str):
+        th = ck.choice("population.thresholds", th, ("symmetric", "skewed"))
+    elif th is not None:
+        if not isinstance(th, list) or not th:
+            raise ck.fail("population.thresholds", f"must be symmetric, skewed or a list of K - 1 increasing "
+                          f"cut points, got {th!r}")
+        th = tuple(ck.real(f"population.thresholds[{i}]", v, -math.inf, math.inf) for i, v in enumerate(th))
+    pr = pop.get("proportions")
+    if pr is not None:
+        if not isinstance(pr, list) or len(pr) < 2:
+            raise ck.fail("population.proportions", f"must list K category proportions summing to 1, got {pr!r}")
+        pr = tuple(ck.real(f"population.proportions[{i}]", v, 0.0, 1.0, low_open=True) for i, v in enumerate(pr))
+    return th, pr
+
+
+def _population_values(pop: Mapping[str, Any], model: str, codebook: str | None, base: Path,
+                       ck: _Checker) -> tuple[str, str]:
+    """``(canonical JSON of the standardized values, their source)`` or ``("", "")``."""
+    from ..model.spec import PopulationSpec
+
+    given = [k for k in _VALUE_KEYS if k in pop]
+    if "from_fit" in pop:
+        if given:
+            raise ck.fail("population.from_fit", f"and population.{given[0]} exclude each other; keep one")
+        pilot = pop["from_fit"]
+        if not isinstance(pilot, str) or not pilot.strip():
+            raise ck.fail("population.from_fit", f"must be the path of a pilot survey file, got {pilot!r}")
+        path = Path(pilot) if Path(pilot).is_absolute() else base / pilot
+        if not path.is_file():
+            raise ck.fail("population.from_fit", f"pilot survey {path} not found")
+        try:
+            spec = pilot_population(model, path, codebook=codebook)
+        except SmsemError as exc:
+            raise ck.fail("population.from_fit", str(exc)) from None
+        return json.dumps(spec.to_mapping(), sort_keys=True), str(path.resolve())
+    if not given:
+        return "", ""
+    if "loadings" not in pop:
+        raise ck.fail("population.loadings", "is required with population values (standardized loadings "
+                      "of every latent variable, one per indicator)")
+    try:
+        spec = PopulationSpec.from_mapping({k: pop[k] for k in given}, f"{ck.source}: population")
+    except SmsemError as exc:
+        raise OptionError(str(exc)) from None
+    return json.dumps(spec.to_mapping(), sort_keys=True), "yaml"
+
+
+def pilot_population(model: str, pilot: str | Path, *, codebook: str | None = None):
+    """Standardized population values estimated from a pilot survey.
+
+    The model is fitted by ML to ``pilot`` (read as :func:`smsem.fit` would:
+    :func:`smsem.read_survey`, listwise deletion) and its std.all estimates become the
+    truth: the loadings of every latent variable, the regression paths among latent
+    variables and the correlations among exogenous latent variables. Residual covariances
+    are not carried over (the generator sets them to 0).
+
+    Returns
+    -------
+    PopulationSpec
+    """
+    import warnings
+
+    from .. import fit, load_model, read_survey
+    from ..model.spec import PopulationSpec
+
+    m = load_model(model, codebook=codebook)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(m, read_survey(pilot, m))
+    par = res.params
+    lat = set(m.latents)
+    std = {(r.lhs, r.op, r.rhs): float(r.std_all) for r in par.itertuples(index=False)}
+    loadings = {v: [std.get((v, "=~", i), math.nan) for i in m.parsed.indicators(v)] for v in m.latents}
+    paths: dict[str, dict[str, float]] = {}
+    for r in m.parsed.regressions:
+        if r.lhs in lat and r.rhs in lat:
+            paths.setdefault(r.lhs, {})[r.rhs] = float(res.standardized_paths[f"{r.lhs}~{r.rhs}"])
+    endo = {r.lhs for r in m.parsed.regressions}
+    exo = [v for v in m.latents if v not in endo]
+    corr = []
+    for i, a in enumerate(exo):
+        for b in exo[i + 1:]:
+            r = std.get((a, "~~", b), std.get((b, "~~", a)))
+            if r is not None and math.isfinite(r):
+                corr.append([a, b, r])
+    bad = [f"{v}" for v, ls in loadings.items() if not all(math.isfinite(x) for x in ls)]
+    if bad:
+        raise OptionError(f"the pilot fit gives no standardized loadings for {', '.join(bad)}")
+    return PopulationSpec.from_mapping({"loadings": loadings, "paths": paths, "correlations": corr},
+                                       f"pilot {pilot}")
 
 
 def shipped_configs() -> list[str]:

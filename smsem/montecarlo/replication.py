@@ -50,6 +50,8 @@ def _simulate_args(config: StudyConfig, cell: Cell, rep: int) -> tuple[Any, dict
     # cell's effect multiplier) overrides the scenario's own.
     return pop_model, dict(n=cell.n, seed=replication_seed(config.seed, cell.index, rep, DATA),
                            likert=cell.likert, population=cell_population(config, cell.effect_multiplier),
+                           thresholds=config.thresholds if cell.likert else None,
+                           proportions=config.proportions if cell.likert else None,
                            scenario=study_scenario(config), missing_rate=cell.missing,
                            missing_mechanism=config.missing_mechanism)
 

@@ -6,27 +6,42 @@ scenarios come from the generator (``models/scenarios/``, :func:`smsem.simulate.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import pandas as pd
 
-from ..exceptions import SpecError
+from ..exceptions import SmsemError, SpecError
 from ..model.spec import PopulationSpec, SEMModel, load_model
 from ..simulate import Scenario, load_scenario, population_model
 from .config import Cell, StudyConfig
 
-__all__ = ["models", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
+__all__ = ["models", "base_population", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
 
 
 @lru_cache(maxsize=8)
-def _load(name: str, codebook: str | None) -> SEMModel:
-    return load_model(name, codebook=codebook)
+def _load(name: str, codebook: str | None, hypotheses: str | None = None) -> SEMModel:
+    model = load_model(name, codebook=codebook)
+    if hypotheses is not None:
+        from ..model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, hypotheses)
+    return model
 
 
 def models(config: StudyConfig) -> tuple[SEMModel, SEMModel]:
-    """``(population model, analysis model)`` of a study (cached per process)."""
+    """``(population model, analysis model)`` of a study (cached per process); the
+    analysis model carries the study's hypotheses file, if any, as its propositions."""
     return (_load(config.population_model, config.population_codebook),
-            _load(config.analysis_model, config.analysis_codebook))
+            _load(config.analysis_model, config.analysis_codebook, config.hypotheses))
+
+
+def base_population(config: StudyConfig) -> PopulationSpec:
+    """The study's standardized values before any effect multiplier: those of the
+    configuration (``population:`` values or a pilot fit), else the scenario's."""
+    if config.population_values:
+        return PopulationSpec.from_mapping(json.loads(config.population_values), "population")
+    return scenario_population(models(config)[0], config.scenario)
 
 
 def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
@@ -39,7 +54,8 @@ def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
     """
     if scenario in ("thesis", "null"):
         if model.population is None:
-            raise SpecError(f"model {model.name!r} has no population values (give a codebook with a population:)")
+            raise SpecError(f"model {model.name!r} has no population values (state them under population: "
+                            "as loadings/paths/correlations, or population: {from_fit: pilot.csv})")
         base = model.population
         if scenario == "thesis":
             return base
@@ -52,7 +68,7 @@ def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
 def study_scenario(config: StudyConfig) -> Scenario | None:
     """The generator's :class:`~smsem.simulate.Scenario` of the study (cached per process);
     None for ``thesis`` and ``null``, which need no more than their population."""
-    if config.scenario in ("thesis", "null"):
+    if config.scenario in ("thesis", "null", "custom"):
         return None
     return load_scenario(config.scenario, models(config)[0])
 
@@ -67,8 +83,7 @@ def _scaled(spec: PopulationSpec, multiplier: float) -> PopulationSpec:
 @lru_cache(maxsize=256)
 def cell_population(config: StudyConfig, effect_multiplier: float) -> PopulationSpec:
     """The population of a cell: the scenario with every structural path scaled."""
-    pop_model, _ = models(config)
-    return _scaled(scenario_population(pop_model, config.scenario), effect_multiplier)
+    return _scaled(base_population(config), effect_multiplier)
 
 
 @lru_cache(maxsize=256)
@@ -108,9 +123,21 @@ def check_design(config: StudyConfig) -> None:
         raise SpecError(f"analysis model {ana_model.name!r} uses {', '.join(missing)}, "
                         f"which population model {pop_model.name!r} does not have")
     try:
-        scenario_population(pop_model, config.scenario)
+        base_population(config)
     except SpecError as exc:
-        raise SpecError(f"population.scenario {config.scenario!r}: {exc}") from None
+        where = "population" if config.population_values else f"population.scenario {config.scenario!r}"
+        raise SpecError(f"{where}: {exc}") from None
+    if config.thresholds is not None or config.proportions is not None:
+        from ..simulate.responses import _resolve_thresholds
+
+        for k in config.levels("likert"):
+            if k == 0:
+                continue
+            try:
+                _resolve_thresholds(k, config.thresholds, config.proportions)
+            except SmsemError as exc:
+                key = "thresholds" if config.thresholds is not None else "proportions"
+                raise SpecError(f"population.{key} with grid.likert {k}: {exc}") from None
     for m in config.levels("effect_multiplier"):
         try:
             population_model(pop_model, cell_population(config, m))

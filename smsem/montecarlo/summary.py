@@ -100,9 +100,22 @@ class StudyResults:
     @cached_property
     def _paths(self) -> pd.DataFrame:
         """Proposition paths of the analysis model: lhs, rhs, path_id, proposition, sign."""
+        from ..model.hypotheses import default_hypotheses
+
         _, ana = models(self.config)
-        rows = [(p.target, "~", p.source, p.id, p.proposition, p.sign) for p in ana.propositions]
-        return pd.DataFrame(rows, columns=[*_KEY, "path_id", "proposition", "sign"])
+        props = ana.propositions
+        if not props and self.config.population_values:
+            # One's own study (population values of its own) without hypotheses: every
+            # regression path. (A shipped study such as the misspecified analysis model keeps
+            # no planning rows when its analysis model has no propositions.)
+            props = default_hypotheses(ana)
+        # Direct paths only (an indirect or := hypothesis has no Wald test per replication;
+        # list its paths under one proposition id for their joint power). A path in two
+        # entries counts once; no expected sign (0) takes the population's sign.
+        rows = [(p.target, "~", p.source, p.id, p.proposition or p.id, p.sign if p.sign else np.nan)
+                for p in props if p.kind == "path"]
+        out = pd.DataFrame(rows, columns=[*_KEY, "path_id", "proposition", "sign"])
+        return out.drop_duplicates(subset=list(_KEY), keep="first").reset_index(drop=True)
 
     @cached_property
     def _used(self) -> pd.DataFrame:

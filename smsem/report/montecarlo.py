@@ -64,9 +64,20 @@ def render_markdown(res: "StudyResults") -> str:
     if cfg.description:
         out.append(cfg.description.strip() + "\n")
     stored, total = len(res.replications), cfg.n_tasks
+    if cfg.population_source == "yaml":
+        values = "standardized values of the configuration"
+    elif cfg.population_source:
+        values = f"std.all estimates of a pilot fit to `{Path(cfg.population_source).name}`"
+    else:
+        values = f"scenario `{cfg.scenario}`"
+    if cfg.proportions is not None:
+        values += f"; category proportions {list(cfg.proportions)}"
+    elif cfg.thresholds is not None:
+        values += f"; thresholds {cfg.thresholds if isinstance(cfg.thresholds, str) else list(cfg.thresholds)}"
+    hyp = f" (hypotheses `{Path(cfg.hypotheses).name}`)" if cfg.hypotheses else ""
     out.append(
-        f"Population: model `{Path(cfg.population_model).name}`, scenario `{cfg.scenario}`. "
-        f"Analysis model: `{Path(cfg.analysis_model).name}`. "
+        f"Population: model `{Path(cfg.population_model).name}`, {values}. "
+        f"Analysis model: `{Path(cfg.analysis_model).name}`{hyp}. "
         f"Grid: {', '.join(f'{k} = {list(v)}' for k, v in cfg.grid)}. "
         f"{cfg.replications} replications per cell ({len(cfg.cells)} cells), seed {cfg.seed}. "
         f"Tests at alpha = {cfg.alpha:g} ({cfg.inference} inference); coverage of the {cfg.level:.0%} CI. "

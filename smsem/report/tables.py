@@ -26,6 +26,11 @@ def _rows(pt: "PropositionTable") -> tuple[list[str], list[list[str]]]:
     for r in pt.table.itertuples(index=False):
         ci = f"[{_f(r.ci_lower)}, {_f(r.ci_upper)}]" if not math.isnan(r.ci_lower) else ""
         rows.append([r.id, r.path, r.expected, _f(r.est), _f(r.std_est), _f(r.se), _p(r.pvalue), ci, r.verdict])
+    labels = list(pt.table["label"]) if "label" in pt.table else []
+    if any(labels):  # a hypotheses file's own labels
+        header.append("Label")
+        for row, lab in zip(rows, labels):
+            row.append(lab or "")
     return header, rows
 
 
@@ -52,6 +57,8 @@ def _text(pt: "PropositionTable") -> str:
 
     out = [line(header), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
+    if not rows:
+        out.append("(nothing to test: the model has no regression path and no := parameter)")
     out.append("")
     out += _footer(pt)
     return "\n".join(out) + "\n"
@@ -59,7 +66,7 @@ def _text(pt: "PropositionTable") -> str:
 
 def _markdown(pt: "PropositionTable") -> str:
     header, rows = _rows(pt)
-    align = ["---", "---", ":-:", "--:", "--:", "--:", "--:", ":-:", "---"]
+    align = ["---", "---", ":-:", "--:", "--:", "--:", "--:", ":-:", "---", "---"][:len(header)]
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     out += ["| " + " | ".join(c.replace("->", "→") for c in r) + " |" for r in rows]
     out.append("")
@@ -72,7 +79,8 @@ def _latex(pt: "PropositionTable") -> str:
 
     header, rows = _rows(pt)
     title = "Propositions: standardized paths and bootstrap confidence intervals"
-    return latex_blocks([_Block(title, header, rows, "llcrrrrcl", _footer(pt), label="propositions")])
+    spec = "llcrrrrcl" + "l" * (len(header) - 9)
+    return latex_blocks([_Block(title, header, rows, spec, _footer(pt), label="propositions")])
 
 
 def _json(pt: "PropositionTable") -> str:

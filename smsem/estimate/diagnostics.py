@@ -1,0 +1,567 @@
+"""After the fit: R², residuals and modification indices, as lavaan 0.6.
+
+Each function takes a fitted :class:`~smsem.estimate.results.FitResults` (duck-typed: it
+reads ``.matrices``, ``.param_map``, ``.start``, ``.data``, ``.n``, ``.model``) and
+returns a DataFrame; nothing refits.
+
+- :func:`r2` is ``lavInspect(fit, "r2")``: ``1 - residual variance / implied variance``
+  of every observed indicator or dependent observed variable and every latent variable
+  that is regressed on something.
+- :func:`residuals` is ``lavResiduals(fit, type = ...)`` (``lav_residuals.R``): raw
+  (``S - Sigma``), ``cor.bollen`` (``cor(S) - cor(Sigma)``) and ``cor.bentler``
+  (``(S - Sigma) / sqrt(s_ii s_jj)``) residuals with their z statistics. The z uses
+  lavaan's default ``z.type = "standardized"``: the residuals' covariance is
+  ``Q Gamma_S Q' / N`` with ``Q = I - Delta A0^-1 Delta' W(Sigma)``, ``Gamma_S =
+  W(S)^-1`` (the unstructured h1 ACOV), ``A0 = Delta' W(Sigma) Delta`` (expected
+  information per case) and, for correlation residuals, the Jacobian of the rescaling
+  applied on both sides. :func:`residual_summary` gives lavaan's ``$summary`` (RMR,
+  SRMR or CRMR with SE, exact-fit z, and the unbiased version with its CI and
+  close-fit test); :func:`largest_residuals` lists the largest in absolute value.
+- :func:`modindices` is ``modindices(fit)`` (lavaan's ``lav_mi.R``): the score test of
+  each fixed parameter of ``lav_partable_full`` (cross-loadings, residual covariances
+  among observed and among latent variables, regressions among the variables of the
+  structural part) from the expected information of the extended model at the
+  estimates: ``mi = N g^2 / (I_11 - I_12 I_22^-1 I_21)``, ``epc = -g / V`` with ``g``
+  the gradient of lavaan's ``fmin = F_ML / 2`` (``-logl / N``), standardized EPCs with
+  ``cov.std = TRUE``.
+
+Complete-data fits only (no mean structure): lavaan's FIML residuals and modification
+indices need the mean structure, which the engine does not expose yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..exceptions import OptionError
+from . import ml
+
+__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "RESIDUAL_TYPES",
+           "MI_COLUMNS"]
+
+RESIDUAL_TYPES = ("raw", "cor.bollen", "cor.bentler")
+MI_COLUMNS = ["lhs", "op", "rhs", "mi", "epc", "sepc_lv", "sepc_all", "sepc_nox"]
+
+
+# --------------------------------------------------------------------------- helpers
+def _table(res: Any):
+    return res.model.partable
+
+
+def _ov_order(res: Any) -> list[str]:
+    """Observed variables in lavaan's order (``lavNames(fit, "ov")``)."""
+    try:
+        ov = list(_table(res).ov)
+    except Exception:  # noqa: BLE001 - an old model object: semopy's order
+        ov = list(res.matrices.observed)
+    obs = set(res.matrices.observed)
+    return [v for v in ov if v in obs]
+
+
+def _lv_order(res: Any) -> list[str]:
+    try:
+        return list(_table(res).lv)
+    except Exception:  # noqa: BLE001
+        return list(res.model.parsed.latents)
+
+
+def _sample_cov(res: Any, order: list[str]) -> np.ndarray:
+    _, s = ml.sample_moments(res.data[order].to_numpy(dtype=float))
+    return s
+
+
+def _check_complete(res: Any, what: str) -> None:
+    if getattr(res, "missing", "listwise") != "listwise":
+        raise NotImplementedError(f"{what} are available for complete-data fits (missing='listwise'); "
+                                  "FIML residuals and modification indices need the mean structure")
+
+
+def _lavaan_free(res: Any) -> np.ndarray:
+    """Mask of the free parameters that lavaan estimates: smsem frees the (co)variances of
+    lavaan's fixed covariates (``fixed.x``; their estimates are the sample values), lavaan
+    keeps them fixed, so they are left out of the information and of ``Delta``."""
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    # ("~1" rows, should the engine's ParamMap carry a mean structure, do not enter the
+    # covariance structure of a complete-data fit either.)
+    return np.array([op != "~1" and not (op == "~~" and lhs in fx and rhs in fx)
+                     for lhs, op, rhs in res.param_map.names], dtype=bool)
+
+
+def _x_vech(res: Any, order: list[str]) -> np.ndarray:
+    """Mask of the ``vech`` elements among lavaan's fixed covariates: lavaan zeroes their rows
+    and columns in the h1 information (``W``) and in ``Gamma`` (``fixed.x = TRUE``)."""
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    r, c = _vech_idx(len(order))
+    return np.array([order[i] in fx and order[j] in fx for i, j in zip(r, c)], dtype=bool)
+
+
+def _zero_x(m: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = m.copy()
+    out[mask, :] = 0.0
+    out[:, mask] = 0.0
+    return out
+
+
+def _gamma_nt_raw(a: np.ndarray) -> np.ndarray:
+    """``Gamma_NT`` of ``vech(S)`` at covariance ``a``: element (ab, cd) is ``a_ac a_bd + a_ad a_bc``."""
+    r, c = _vech_idx(a.shape[0])
+    return a[np.ix_(r, r)] * a[np.ix_(c, c)] + a[np.ix_(r, c)] * a[np.ix_(c, r)]
+
+
+def _gamma_nt(s: np.ndarray, res: Any, order: list[str]) -> np.ndarray:
+    """lavaan's normal-theory ``Gamma`` (the unstructured h1 ACOV times N); with fixed
+    covariates ``Gamma(S) - Gamma(R)``, ``R = S - [S_yy.x 0; 0 0]`` (``S_yy.x`` the
+    covariance of the other variables given the covariates), as
+    ``lav_samplestats_Gamma_NT(fixed.x = TRUE)``."""
+    g = _gamma_nt_raw(s)
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    xi = [k for k, v in enumerate(order) if v in fx]
+    if xi:
+        yi = [k for k in range(len(order)) if k not in xi]
+        b = s[np.ix_(yi, xi)]
+        ybarx = s[np.ix_(yi, yi)] - b @ np.linalg.solve(s[np.ix_(xi, xi)], b.T)
+        r = s.copy()
+        r[np.ix_(yi, yi)] -= ybarx
+        g = g - _gamma_nt_raw(r)
+    return g
+
+
+def _perm(res: Any, order: list[str]) -> list[int]:
+    obs = list(res.matrices.observed)
+    return [obs.index(v) for v in order]
+
+
+# --------------------------------------------------------------------------- R²
+def r2(res: Any) -> pd.DataFrame:
+    """R² of every endogenous variable, as ``lavInspect(fit, "r2")``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``name, kind, r2`` (``kind`` is ``"observed"`` or ``"latent"``); observed
+        variables first in lavaan's order, then the latent dependent variables.
+        Observed exogenous covariates and exogenous latent variables have no R².
+    """
+    mx = res.matrices
+    inner = list(mx.inner)
+    obs = list(mx.observed)
+    sigma = mx.implied_cov
+    phi = mx.inner_cov
+    lv = _lv_order(res)
+    # lavaan: ov.ind plus dependent observed variables (ov.y); lv.y among the latents.
+    parsed = res.model.parsed
+    dep = {r.lhs for r in parsed.regressions}
+    ov_x = set(getattr(parsed, "exogenous_observed", ()) or ())
+    rows = []
+    for v in _ov_order(res):
+        if v in ov_x:
+            continue
+        i = obs.index(v)
+        if v in inner:  # an observed variable of the structural part: its residual sits in psi
+            k = inner.index(v)
+            resid = mx.psi[k, k]
+        else:
+            resid = mx.theta[i, i]
+        rows.append((v, "observed", 1.0 - resid / sigma[i, i]))
+    for v in lv:
+        if v not in dep:
+            continue
+        k = inner.index(v)
+        rows.append((v, "latent", 1.0 - mx.psi[k, k] / phi[k, k]))
+    return pd.DataFrame(rows, columns=["name", "kind", "r2"])
+
+
+# --------------------------------------------------------------------------- residuals
+def _vech_idx(p: int) -> tuple[np.ndarray, np.ndarray]:
+    return ml.vech_indices(p)
+
+
+def _duplication(p: int) -> np.ndarray:
+    """Duplication matrix ``D`` (p^2 x p(p+1)/2): ``vec(A) = D vech(A)``."""
+    r, c = _vech_idx(p)
+    d = np.zeros((p * p, len(r)))
+    for k, (i, j) in enumerate(zip(r, c)):
+        d[j * p + i, k] = 1.0
+        d[i * p + j, k] = 1.0
+    return d
+
+
+def _cov2cor_jacobian(s: np.ndarray) -> np.ndarray:
+    """lavaan's ``lav_deriv_cov2corB``: derivative of vech(cor) wrt vech(cov), its own scaling."""
+    p = s.shape[0]
+    ds_inv = 1.0 / np.diag(s)
+    sd = np.sqrt(np.diag(s))
+    r = s / np.outer(sd, sd)
+    a = -np.kron(r, 0.5 * np.diag(ds_inv))
+    b = np.kron(0.5 * np.diag(ds_inv), -r)
+    dd = np.diag(np.eye(p).reshape(-1, order="F"))
+    out = a @ dd + b @ dd + np.diag(np.outer(np.sqrt(ds_inv), np.sqrt(ds_inv)).reshape(-1, order="F"))
+    d = _duplication(p)
+    return 0.5 * (d.T @ out @ d)
+
+
+def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(order, residual matrix, ACOV of vech(residuals)) in lavaan's ov order."""
+    if type not in RESIDUAL_TYPES:
+        raise OptionError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
+    _check_complete(res, "residuals")
+    order = _ov_order(res)
+    perm = _perm(res, order)
+    s = _sample_cov(res, order)
+    pm = res.param_map
+    theta = np.asarray(res.start, dtype=float)
+    sigma = pm.matrices_at(theta).implied_cov[np.ix_(perm, perm)]
+    jac = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)][:, perm][:, :, perm]
+    n = res.n
+    sd_s = np.sqrt(np.diag(s))
+    if type == "raw":
+        r = s - sigma
+    elif type == "cor.bentler":
+        r = (s - sigma) / np.outer(sd_s, sd_s)
+    else:
+        sd_m = np.sqrt(np.diag(sigma))
+        r = s / np.outer(sd_s, sd_s) - sigma / np.outer(sd_m, sd_m)
+    # lav_residuals_acov(z.type = "standardized", h1.acov = "unstructured")
+    xm = _x_vech(res, order)
+    delta = ml.vech(jac).T
+    delta[xm, :] = 0.0
+    w_sigma = _zero_x(ml.weight_matrix(sigma), xm)
+    a0 = delta.T @ w_sigma @ delta
+    acov_est = delta @ np.linalg.pinv(a0) @ delta.T
+    acov_obs = _gamma_nt(s, res, order) / n
+    q = np.eye(len(delta)) - acov_est @ w_sigma
+    acov = q @ acov_obs @ q.T
+    if type == "cor.bentler":
+        g = np.diag(ml.vech(np.outer(1 / sd_s, 1 / sd_s)))
+        acov = g @ acov @ g
+    elif type == "cor.bollen":
+        f1 = _cov2cor_jacobian(s)
+        acov = f1 @ acov @ f1.T
+    return order, r, acov
+
+
+def residuals(res: Any, type: str = "cor.bollen") -> pd.DataFrame:
+    """Residuals of the covariance structure as lavaan's ``lavResiduals(fit, type)``.
+
+    Parameters
+    ----------
+    res : FitResults
+    type : {"raw", "cor.bollen", "cor.bentler"}, default="cor.bollen"
+        lavaan's default is ``"cor.bentler"`` (the residuals behind SRMR); ``"cor.bollen"``
+        is the difference of the observed and implied correlation matrices.
+
+    Returns
+    -------
+    DataFrame
+        One row per element of the lower triangle with the diagonal, in lavaan's ``vech``
+        order (column by column): ``lhs, rhs, residual, se, z`` (z is lavaan's ``cov.z``:
+        standardized residuals; a residual below 1e-4 in absolute value is divided by 1,
+        a negative variance gives NaN, as lavaan).
+    """
+    order, r, acov = _residual_parts(res, type)
+    rows_i, cols_j = _vech_idx(len(order))
+    d = np.diag(acov).copy()
+    d[~np.isfinite(d) | (d < 0)] = np.nan
+    se = np.sqrt(d)
+    val = r[rows_i, cols_j]
+    z = val / np.where(np.abs(val) < 1e-4, 1.0, se)
+    return pd.DataFrame({"lhs": [order[i] for i in rows_i], "rhs": [order[j] for j in cols_j],
+                         "residual": val, "se": se, "z": z})
+
+
+def residual_matrix(res: Any, type: str = "cor.bollen", z: bool = False) -> pd.DataFrame:
+    """The residual (or its z) matrix, labelled, as ``lavResiduals(fit, type)$cov`` (``$cov.z``)."""
+    tab = residuals(res, type)
+    order = list(dict.fromkeys(tab.rhs))
+    p = len(order)
+    m = np.zeros((p, p))
+    col = "z" if z else "residual"
+    idx = {v: k for k, v in enumerate(order)}
+    for a, b, v in zip(tab.lhs, tab.rhs, tab[col]):
+        m[idx[a], idx[b]] = m[idx[b], idx[a]] = v
+    return pd.DataFrame(m, index=order, columns=order)
+
+
+def _rms_summary(stats_v: np.ndarray, acov: np.ndarray, pstar: int, level: float = 0.90,
+                 h0: float = 0.05) -> dict[str, float]:
+    """lavaan's ``lav_residuals_summary_rms`` with lavResiduals' summary options."""
+    rms = float(np.sqrt(np.sum(stats_v ** 2) / pstar))
+    tr2 = float(np.trace(acov @ acov))
+    tr1 = float(np.trace(acov))
+    avar = tr2 / (tr1 * 2 * pstar)
+    se = np.sqrt(avar) if np.isfinite(avar) and avar >= np.finfo(float).eps else np.nan
+    e_rms = np.sqrt(tr1 / pstar) * (4 * tr1 * tr1 - tr2) / (4 * tr1 * tr1)
+    z = max(rms - e_rms, 0.0) / se
+    t_cov = float(stats_v @ stats_v)
+    eve = float(stats_v @ acov @ stats_v)
+    k_cov = 1 - (tr2 + 2 * eve) / (4 * t_cov * t_cov)
+    urms = 1 / k_cov * np.sqrt(max(t_cov - tr1, 0.0) / pstar)
+    uavar = 1 / (k_cov * k_cov) * (tr2 + 2 * eve) / (2 * pstar * t_cov)
+    use = np.sqrt(uavar) if np.isfinite(uavar) and uavar >= np.finfo(float).eps else np.nan
+    fac = stats.norm.ppf((1 - level) / 2)
+    uz = (urms - h0) / use
+    return {"value": rms, "se": se, "exactfit_z": z, "exactfit_pvalue": 1 - stats.norm.cdf(z),
+            "unbiased": urms, "unbiased_se": use, "unbiased_ci_lower": urms + use * fac,
+            "unbiased_ci_upper": urms - use * fac, "closefit_h0": h0, "closefit_z": uz,
+            "closefit_pvalue": 1 - stats.norm.cdf(uz)}
+
+
+_SUMMARY_NAME = {"raw": "rmr", "cor.bentler": "srmr", "cor.bollen": "crmr"}
+
+
+def residual_summary(res: Any, type: str = "cor.bollen") -> pd.DataFrame:
+    """lavaan's ``lavResiduals(fit, type)$summary``: RMR (raw), SRMR (cor.bentler) or CRMR
+    (cor.bollen) over the covariance block, with SE, exact-fit z test, the unbiased
+    estimate with its SE, 90% CI and close-fit test (H0: value <= .05).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``stat, value``; ``stat`` is lavaan's row name with ``.`` kept
+        (``crmr``, ``crmr.se``, ``crmr.exactfit.z``, ..., ``ucrmr.ci.upper``).
+    """
+    order, r, acov = _residual_parts(res, type)
+    v = ml.vech(r)
+    pstar = len(v) - (len(order) if type == "cor.bollen" else 0)
+    out = _rms_summary(v, acov, pstar)
+    nm = _SUMMARY_NAME[type]
+    keys = [(nm, "value"), (f"{nm}.se", "se"), (f"{nm}.exactfit.z", "exactfit_z"),
+            (f"{nm}.exactfit.pvalue", "exactfit_pvalue"), (f"u{nm}", "unbiased"), (f"u{nm}.se", "unbiased_se"),
+            (f"u{nm}.ci.lower", "unbiased_ci_lower"), (f"u{nm}.ci.upper", "unbiased_ci_upper"),
+            (f"u{nm}.closefit.h0.value", "closefit_h0"), (f"u{nm}.closefit.z", "closefit_z"),
+            (f"u{nm}.closefit.pvalue", "closefit_pvalue")]
+    return pd.DataFrame([(k, float(out[f])) for k, f in keys], columns=["stat", "value"])
+
+
+def largest_residuals(res: Any, type: str = "cor.bollen", n: int = 10, by: str = "residual") -> pd.DataFrame:
+    """The ``n`` largest off-diagonal residuals in absolute value (``by="residual"``, as
+    ``lavResiduals(..., output = "table")``) or by absolute z (``by="z"``), with the item
+    ids in ``lhs`` and ``rhs`` (join a codebook's wording on them)."""
+    if by not in ("residual", "z"):
+        raise OptionError(f"by must be 'residual' or 'z', not {by!r}")
+    tab = residuals(res, type)
+    tab = tab[tab.lhs != tab.rhs]
+    key = tab[by].abs()
+    return tab.loc[key.sort_values(ascending=False, kind="stable").index].head(n).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- modification indices
+def _candidates(res: Any) -> list[tuple[str, str, str]]:
+    """lavaan's ``lav_partable_full`` rows for one block without mean structure."""
+    tab = _table(res)
+    lv = list(tab.lv)
+    ov = list(tab.ov)
+    ov_nox = list(tab.ov_nox)
+    ov_x = list(tab.ov_x)
+    df = tab.df
+    reg = df[df.op == "~"]
+    eqs_y = list(dict.fromkeys(reg.lhs))
+    eqs_x = list(dict.fromkeys(reg.rhs))
+    eqs = list(dict.fromkeys(eqs_y + eqs_x))
+    ov_ind = list(dict.fromkeys(df[df.op == "=~"].rhs))
+    out = [(f, "=~", v) for f in lv for v in ov_nox if v not in eqs]
+    # observed (co)variances: lower triangle column by column, lhs the earlier variable
+    ovc = []
+    for j, a in enumerate(ov_nox):
+        for b in ov_nox[j:]:
+            ovc.append((a, "~~", b))
+    other = [v for v in ov if v not in ov_ind]
+    if other:
+        ovc = [t for t in ovc if not (t[0] in other or t[2] in other)]
+    out += ovc
+    for j, a in enumerate(ov_x):
+        for b in ov_x[j:]:
+            out.append((a, "~~", b))
+    for j, a in enumerate(lv):
+        for b in lv[j:]:
+            out.append((a, "~~", b))
+    for y in eqs:
+        for x in eqs:
+            if x != y and not (y in ov_ind and x in lv):
+                out.append((y, "~", x))
+    return out
+
+
+def _existing(res: Any) -> set:
+    """The table's free rows, matched as lavaan merges the full table: by ``lhs op rhs`` as
+    written (a reversed ``~~`` counts as new; redundant with a free parameter, its score
+    test is then undefined and dropped)."""
+    df = _table(res).df
+    df = df[df.free > 0]
+    return set(zip(df.lhs, df.op, df.rhs))
+
+
+def _fixed_rows(res: Any) -> list[tuple[str, str, str]]:
+    """The table's fixed parameters (marker loadings, user-fixed values, the fixed
+    covariates' moments): lavaan's ``all.free = TRUE`` tests them too."""
+    df = _table(res).df
+    df = df[(df.free == 0) & df.op.isin(["=~", "~", "~~"])]
+    return list(zip(df.lhs, df.op, df.rhs))
+
+
+def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, list[bool]]:
+    """dSigma / d(candidate) for each candidate (p x p each); ok=False where the
+    parameter has no cell in the engine's matrices."""
+    inner = {v: i for i, v in enumerate(mx.inner)}
+    obs = {v: i for i, v in enumerate(mx.observed)}
+    lam = mx.lambda_
+    binv = np.linalg.inv(np.eye(len(mx.inner)) - mx.beta)
+    c = binv @ mx.psi @ binv.T
+    lb = lam @ binv
+    lc = lam @ c
+    p = len(mx.observed)
+    out = np.zeros((len(cands), p, p))
+    ok = []
+    for k, (lhs, op, rhs) in enumerate(cands):
+        d = out[k]
+        good = True
+        if op == "=~" and lhs in inner and rhs in obs and rhs not in inner:
+            i, j = obs[rhs], inner[lhs]
+            d[i, :] += lc[:, j]
+            d[:, i] += lc[:, j]
+        elif op == "~" and lhs in inner and rhs in inner:
+            t = np.outer(lb[:, inner[lhs]], lc[:, inner[rhs]])
+            d += t + t.T
+        elif op == "~~" and lhs in inner and rhs in inner:
+            a, b = inner[lhs], inner[rhs]
+            t = np.outer(lb[:, a], lb[:, b])
+            d += t + t.T if a != b else t
+        elif op == "~~" and lhs in obs and rhs in obs and lhs not in inner and rhs not in inner:
+            a, b = obs[lhs], obs[rhs]
+            d[a, b] += 1.0
+            if a != b:
+                d[b, a] += 1.0
+        else:
+            good = False
+        ok.append(good)
+    return out, ok
+
+
+def _std_factors(res: Any, mx) -> tuple[dict, dict, dict, dict]:
+    """Standard deviations for lavaan's standardization of EPCs (cov.std = TRUE):
+    implied sds of latent and observed variables and the residual variances."""
+    inner = list(mx.inner)
+    obs = list(mx.observed)
+    sd_lv = dict(zip(inner, np.sqrt(np.diag(mx.inner_cov))))
+    sd_ov = dict(zip(obs, np.sqrt(np.diag(mx.implied_cov))))
+    rv_lv = dict(zip(inner, np.diag(mx.psi)))
+    rv_ov = dict(zip(obs, np.diag(mx.theta)))
+    return sd_lv, sd_ov, rv_lv, rv_ov
+
+
+def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float) -> tuple[float, float, float]:
+    """sepc.lv, sepc.all, sepc.nox of one EPC (lavaan's lav_standardize_* with cov.std)."""
+    sd_lv, sd_ov, rv_lv, rv_ov = _std_factors(res, mx)
+    inner = set(mx.inner)
+    obs_only = set(mx.observed) - inner
+    lvs = set(_lv_order(res))
+    ov_x = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+
+    def sd_all(v: str) -> float:
+        return sd_ov[v] if v in obs_only else sd_lv[v]
+
+    def sd_l(v: str) -> float:  # std.lv scales latent variables only
+        return sd_lv[v] if v in lvs else 1.0
+
+    if op == "=~":
+        lv_ = epc * sd_lv[lhs]
+        return lv_, lv_ / sd_ov[rhs], lv_ / sd_ov[rhs]
+    if op == "~":
+        lv_ = epc * sd_l(rhs) / sd_l(lhs)
+        al = epc * sd_all(rhs) / sd_all(lhs)
+        nox = al if rhs not in ov_x else epc / sd_all(lhs)
+        return lv_, al, nox
+    # ~~ with cov.std: covariance divided by the residual sds (variances by implied)
+    if lhs == rhs:
+        v = sd_all(lhs) ** 2
+        return (epc / sd_lv[lhs] ** 2 if lhs in lvs else epc), epc / v, epc / v
+
+    def rv(v: str) -> float:
+        return rv_ov[v] if v in obs_only else rv_lv[v]
+
+    al = epc / np.sqrt(rv(lhs) * rv(rhs))
+    lv_ = al if (lhs in lvs and rhs in lvs) else epc
+    return lv_, al, al
+
+
+def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+    """Modification indices as lavaan's ``modindices(fit, sort. = TRUE)``.
+
+    Parameters
+    ----------
+    res : FitResults
+    minimum : float, default=0
+        Keep rows with ``mi > minimum`` (lavaan's ``minimum.value``).
+    sort : bool, default=True
+        Largest MI first (lavaan's ``sort. = TRUE``); otherwise lavaan's table order.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``MI_COLUMNS``: ``lhs, op, rhs, mi, epc, sepc_lv, sepc_all, sepc_nox``.
+        Rows whose score test is not defined (the parameter is redundant with the free
+        ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
+    """
+    _check_complete(res, "modification indices")
+    pm = res.param_map
+    theta = np.asarray(res.start, dtype=float)
+    mx = pm.matrices_at(theta)
+    obs = list(mx.observed)
+    s = _sample_cov(res, obs)
+    sigma = mx.implied_cov
+    existing = _existing(res)
+    cands = _fixed_rows(res)
+    cands += [c for c in _candidates(res) if c not in existing and c not in set(cands)]
+    jac_x, ok = _extra_jacobian(mx, cands)
+    cands = [c for c, g in zip(cands, ok) if g]
+    jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
+    jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
+    jac = np.concatenate([jac_m, jac_x])
+    # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
+    xm = _x_vech(res, obs)
+    w = _zero_x(ml.weight_matrix(sigma), xm)
+    delta = ml.vech(jac).T
+    info = delta.T @ w @ delta
+    k = len(jac_m)
+    i22 = info[:k, :k]
+    i11 = info[k:, k:]
+    i12 = info[k:, :k]
+    v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
+    # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
+    g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
+    n = res.n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
+        mi = n * g * g / v
+        d = n * g
+        d = np.where(np.abs(d) < 1e-15, 1.0, d)
+        epc = -mi / d
+    fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    rows = []
+    for (lhs, op, rhs), m, e in zip(cands, mi, epc):
+        if lhs in fx and rhs in fx and lhs != rhs:
+            # lavaan lists a regression or a reversed covariance between two fixed
+            # covariates with mi = epc = 0 (their moments are not modelled under fixed.x)
+            # (lavaan's sepc.all of the covariance is NA: the x variances are not standardized)
+            rows.append((lhs, op, rhs, 0.0, 0.0, 0.0, np.nan if op == "~~" else 0.0, 0.0))
+            continue
+        if lhs in fx and lhs == rhs:  # a fixed covariate's variance: not tested (lavaan: NA)
+            continue
+        if not np.isfinite(m):
+            continue
+        ee = e
+        if op == "~~" and lhs == rhs:  # cov.std: a variance is standardized at its estimate
+            ee = float(mx.theta[obs.index(lhs), obs.index(lhs)]) if lhs in obs else e
+        sl, sa, sn = _standardize_epc(res, mx, lhs, op, rhs, abs(ee))
+        sign = np.sign(e)
+        rows.append((lhs, op, rhs, float(m), float(e), sign * sl, sign * sa, sign * sn))
+    out = pd.DataFrame(rows, columns=MI_COLUMNS)
+    if sort:
+        out = out.sort_values("mi", ascending=False, kind="stable")
+    if minimum > 0:
+        out = out[out.mi > minimum]
+    return out.reset_index(drop=True)
