@@ -41,9 +41,11 @@ class FitResults:
     n_dropped : int
         Rows dropped because an item was missing (listwise deletion).
     params : DataFrame
-        One row per parameter, lavaan's ``lhs op rhs`` naming, columns ``PARAM_COLUMNS``
-        (``est, se, z, pvalue`` and the Wald ``ci_lower, ci_upper``; fixed parameters
-        have SE NaN where lavaan prints 0). FIML fits add one ``item ~1`` row per item.
+        lavaan's ``parameterEstimates()``: the parameter table's ``=~ ~ ~~ ~1`` rows in its
+        order and notation, then its ``:=`` rows; columns ``PARAM_COLUMNS`` (``est, se, z,
+        pvalue`` and the Wald ``ci_lower, ci_upper``; fixed parameters, fixed covariates
+        included, have SE NaN where lavaan prints 0; the rows of a shared label carry the
+        same estimate and SE).
     fit_indices : dict
         lavaan's ``fitMeasures()`` under smsem's names: ``chi2, df, pvalue, baseline_chi2,
         baseline_df, cfi, tli, rmsea, rmsea_ci_lower, rmsea_ci_upper`` (90%),
@@ -56,8 +58,9 @@ class FitResults:
     matrices : Matrices
         Estimated model matrices.
     start : ndarray
-        The estimate vector ``theta`` in :class:`ParamMap` order (semopy's order; the
-        start values of bootstrap refits).
+        The estimate vector ``theta`` in :class:`ParamMap` order (the table's free rows in
+        its order, a shared label once, fixed covariates' moments included; the start
+        values of bootstrap refits).
     param_map : ParamMap
         Where each element of ``theta`` sits in the matrices: ``param_map.matrices_at(theta)``
         rebuilds the model matrices, e.g. for delta-method derivatives.
