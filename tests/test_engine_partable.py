@@ -81,6 +81,8 @@ def test_standardized(case):
     std = res.standardized
     tol = EST_TOL.get(case, 1e-5)
     assert np.abs(res.params.std_all.to_numpy() - ref["std.all"].to_numpy()).max() < tol
+    assert np.abs(res.params.std_lv.to_numpy() - ref["std.lv"].to_numpy()).max() < tol
+    assert res.params.label.tolist() == ref.label.tolist()
     assert np.abs(std.std_all.to_numpy() - ref["std.all"].to_numpy()).max() < tol
     assert np.abs(std.std_lv.to_numpy() - ref["std.lv"].to_numpy()).max() < tol
 
@@ -218,6 +220,8 @@ def test_lavaan_models(case):
     assert (ours.se.fillna(0).to_numpy() > 1e-6).tolist() == free.tolist()
     assert np.abs(ours.se.to_numpy()[free] / ref.se.to_numpy()[free] - 1).max(initial=0) < 1e-4
     assert np.nanmax(np.abs(ours.std_all.to_numpy() - ref["std.all"].to_numpy())) < 1e-4
+    assert np.nanmax(np.abs(ours.std_lv.to_numpy() - ref["std.lv"].to_numpy())) < 2e-4  # in raw units
+    assert ours.label.tolist() == ref.label.astype(object).fillna("").astype(str).tolist()
     fi, fm = res.fit_indices, pd.read_csv(MODELS / f"{case}.fit.csv").set_index("name")["value"]
     assert fi["df"] == fm["df"] and fi["npar"] == fm["npar"]
     assert abs(fi["chi2"] - fm["chisq"]) < 1e-6 * max(1.0, fm["chisq"])

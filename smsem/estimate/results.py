@@ -25,7 +25,7 @@ from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardize_
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
-PARAM_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]
+PARAM_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_lv", "std_all"]
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def _cell(mx: Matrices, lhs: str, op: str, rhs: str) -> float:
 
 
 def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list[tuple[str, str, str]],
-                 std_all: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+                 std_all: np.ndarray, level: float = 0.95, std_lv: np.ndarray | None = None) -> pd.DataFrame:
     """Estimates with Wald SE, z, p and CI; fixed parameters have SE NaN (lavaan: 0)."""
     k = pm.n_free
     mx = pm.matrices_at(est_vec[:k])
@@ -246,7 +246,8 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     zcrit = stats.norm.ppf(0.5 + level / 2)
     out = []
-    for (lhs, op, rhs), sa in zip(rows, std_all):
+    std_lv = np.full(len(rows), np.nan) if std_lv is None else std_lv
+    for (lhs, op, rhs), sa, sl in zip(rows, std_all, std_lv):
         if op == "~1" and lhs in obs:
             j = k + obs.index(lhs)
             est, se = float(est_vec[j]), float(se_all[j])
@@ -260,7 +261,7 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
                 est, se = _cell(mx, lhs, op, rhs), float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((lhs, op, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+        out.append((lhs, op, rhs, "", est, se, z, p, est - zcrit * se, est + zcrit * se, float(sl), float(sa)))
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
@@ -456,8 +457,8 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     indices, vcov = _ml_indices(pm, theta, xa, estimator, xidx)
     rows = _rows(sfit)
     mx = pm.matrices_at(theta)
-    std_all, _ = standardize(mx, rows)
-    params = _param_table(pm, theta, vcov, rows, std_all)
+    std_all, std_lv = standardize(mx, rows)
+    params = _param_table(pm, theta, vcov, rows, std_all, std_lv=std_lv)
     return FitResults(model, x, dropped, params, indices, bool(sfit.success and polished), mx,
                       theta.copy(), pm, vcov, estimator=estimator, missing=missing)
 
@@ -566,8 +567,8 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitR
             c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
             indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
     est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, vcov_z, model.parsed.exogenous_observed)
-    std_all, _ = standardize(mx, rows, est[pm.n_free:])
-    params = _param_table(pm, est, vcov_rep, rows, std_all)
+    std_all, std_lv = standardize(mx, rows, est[pm.n_free:])
+    params = _param_table(pm, est, vcov_rep, rows, std_all, std_lv=std_lv)
     k = pm.n_free
     return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
                       vcov_z[:k, :k].copy(), estimator="MLR" if robust else "ML", missing="fiml",
@@ -813,9 +814,10 @@ def _table_params(pm: ParamMap, pt: Any, theta: np.ndarray, vcov: np.ndarray, le
     exo = set(pm.exo)
     zcrit = stats.norm.ppf(0.5 + level / 2)
     rows = list(pm.rows)
-    std_all, _ = standardize_cells(mx, rows, pm.row_locations)
+    std_all, std_lv = standardize_cells(mx, rows, pm.row_locations)
+    labels = {(r["lhs"], r["op"], r["rhs"]): r["label"] for r in table_rows(pt)}
     out = []
-    for (lhs, op, rhs), (m, i, j), sa in zip(rows, pm.row_locations, std_all):
+    for (lhs, op, rhs), (m, i, j), sa, sl in zip(rows, pm.row_locations, std_all, std_lv):
         k = pm.aliases.get((lhs, op, rhs))
         if k is not None:
             est = float(theta[k])
@@ -824,7 +826,8 @@ def _table_params(pm: ParamMap, pt: Any, theta: np.ndarray, vcov: np.ndarray, le
             est, se = float(mats[m][i] if m >= 4 else mats[m][i, j]), float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((lhs, op, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+        out.append((lhs, op, rhs, labels.get((lhs, op, rhs), ""), est, se, z, p, est - zcrit * se,
+                    est + zcrit * se, float(sl), float(sa)))
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
@@ -939,19 +942,21 @@ def _defined_rows(pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, le
     res = constraints.defined_values(defs, x, params, v)
     # std.all of the free rows, in lavaan's free order
     mx = pm.matrices_at(theta)
-    std_rows, _ = standardize_cells(mx, list(pm.rows), pm.row_locations)
-    x_std = np.zeros(len(x))
-    by_key = dict(zip(pm.rows, std_rows))
+    std_rows, lv_rows = standardize_cells(mx, list(pm.rows), pm.row_locations)
+    x_std, x_lv = np.zeros(len(x)), np.zeros(len(x))
+    by_key = {key: (a, b) for key, a, b in zip(pm.rows, std_rows, lv_rows)}
     for r in table_rows(pt):
         if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0:
-            x_std[r["free"] - 1] = by_key[(r["lhs"], r["op"], r["rhs"])]
+            x_std[r["free"] - 1], x_lv[r["free"] - 1] = by_key[(r["lhs"], r["op"], r["rhs"])]
     std = constraints.defined_values(defs, x_std, params).est
+    std_lv = constraints.defined_values(defs, x_lv, params).est
     zcrit = stats.norm.ppf(0.5 + level / 2)
     out = []
-    for name, est, se, sa, r in zip(res.names, res.est, res.se, std, rows):
+    for name, est, se, sa, sl, r in zip(res.names, res.est, res.se, std, std_lv, rows):
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((name, ":=", r["rhs"], float(est), float(se), z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+        out.append((name, ":=", r["rhs"], name, float(est), float(se), z, p, est - zcrit * se, est + zcrit * se,
+                    float(sl), float(sa)))
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
