@@ -29,7 +29,6 @@ from ..estimate import fitindices as fitidx
 from ..estimate import ml
 from ..estimate.backend import ParamMap, fit_semopy
 from ..estimate.batched import STATUS_OK, ModelStructure, fit_batch
-from ..estimate.results import _rows
 from ..simulate import population_model
 from .config import Cell, StudyConfig
 from .rows import VALUE_FIELDS, Estimates
@@ -118,7 +117,10 @@ def cell_plan(config: StudyConfig, effect_multiplier: float) -> CellPlan:
     inner = {v: i for i, v in enumerate(pm.base.inner)}
     oix = {v: i for i, v in enumerate(obs)}
     rows, index, kind, a, b = [], [], [], [], []
-    for lhs, op, rhs in _rows(sfit):
+    # The free rows in the parameter table's order (lavaan's), as smsem.fit reports them.
+    table = ana_model.partable.df
+    free_rows = table[table.op.isin(["=~", "~", "~~"]) & (table.free > 0)]
+    for lhs, op, rhs in zip(free_rows.lhs, free_rows.op, free_rows.rhs):
         try:
             j = pm.index(lhs, op, rhs)
         except KeyError:  # a fixed parameter (marker loading)
