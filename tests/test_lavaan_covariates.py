@@ -87,9 +87,11 @@ def test_validation_checks_covariates_as_numbers_not_scale_codes():
     with pytest.raises(DataError, match=r"column SIZE, row 3: value inf is not a finite number"):
         validate_survey(bad, model)
     bad = data.astype({"OP1": float})
-    bad.loc[0, "OP1"] = 2.5  # an item still has to be a scale code
+    bad.loc[0, "OP1"] = 2.5  # an item of a declared scale (--likert 5) still has to be a scale code
     with pytest.raises(DataError, match=r"column OP1, row 1: value 2.5 is not an integer code"):
-        validate_survey(bad, model)
+        validate_survey(bad, model, likert=5)
+    # the model file declares no scale (no codebook): the value is taken as a number
+    assert validate_survey(bad, model)["OP1"].iloc[0] == 2.5
 
 
 def test_cli_fits_a_model_with_covariates():
