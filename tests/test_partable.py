@@ -59,20 +59,28 @@ def test_npar_and_df_equal_lavaan(case):
 
 def test_order_is_deterministic_across_hash_seeds(tmp_path):
     """Row order depends on nothing but the syntax: three processes with different
-    PYTHONHASHSEED print identical tables."""
+    PYTHONHASHSEED print identical tables and identical fitted parameter rows."""
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    code = ("from smsem.model.partable import lavaanify\n"
-            "print(lavaanify(open(%r).read()).df.to_csv(index=False))" % str(
-                __import__("pathlib").Path(__file__).parent / "reference" / "lavaan_models" / "pd_classic.lav"))
+    ref = Path(__file__).parent / "reference" / "lavaan_models"
+    code = ("import warnings, pandas as pd, smsem\n"
+            "from smsem.model.partable import lavaanify\n"
+            f"text = open({str(ref / 'pd_classic.lav')!r}).read()\n"
+            "print(lavaanify(text).df.to_csv(index=False))\n"
+            "warnings.simplefilter('ignore')\n"
+            f"m = smsem.load_model({str(ref / 'hs_lv_on_covariates.lav')!r})\n"
+            f"res = smsem.fit(m, pd.read_csv({str(ref / 'HolzingerSwineford1939.csv')!r}))\n"
+            "print(res.params[['lhs', 'op', 'rhs', 'label']].to_csv(index=False))\n")
     outs = set()
     for seed in ("0", "1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                 check=True).stdout)
     assert len(outs) == 1
+    assert "visual,~~,textual" in outs.pop()  # auto.cov.y row, as lavaan orients it
 
 
 @pytest.mark.parametrize("text, fragment", [
