@@ -210,8 +210,16 @@ def _statistic(p: PropositionPath, boot: BootstrapResults, res: FitResults
         j = col[f"{p.target}~{p.source}:std"]
         return lambda m: m[:, j]
     if p.kind == "indirect":
+        name = "indirect:" + "->".join(p.chain) + ":std"
+        if name in col:  # the bootstrapped chain itself
+            j = col[name]
+            return lambda m: m[:, j]
         js = [col[f"{b}~{a}:std"] for a, b in zip(p.chain, p.chain[1:])]
         return lambda m: np.prod(m[:, js], axis=1)
+    named = [j for nm, j in col.items() if nm.startswith(f"{p.defined}:=") and nm.endswith(":std")]
+    if named:
+        j = named[0]
+        return lambda m: m[:, j]
     return _defined_statistic(p.defined, col, res)
 
 

@@ -50,6 +50,8 @@ __all__ = [
     "compile_defined",
     "jacobian",
     "delta_se",
+    "label_cells",
+    "chains",
 ]
 
 #: Columns of :attr:`Effects.table` (stable; documented in the README).
@@ -147,8 +149,24 @@ def _sinks(parsed: ParsedModel, graph: Mapping[str, Sequence[str]]) -> list[str]
 
 # --- user-defined parameters ---------------------------------------------------------
 
+def _div(a, b):
+    """``a / b``, NaN where ``b == 0`` (scalars or arrays: bootstrap draws are evaluated at once)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return a / b if b != 0 else math.nan
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+
+
+def _pow(a, b):
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return a ** b
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return np.power(np.asarray(a, dtype=float), b)
+
+
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b if b != 0 else math.nan, ast.Pow: lambda a, b: a ** b}
+           ast.Div: _div, ast.Pow: _pow}
 _UNARY = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a}
 
 
@@ -221,6 +239,17 @@ def _cell(spec: ParameterSpec, mx: Matrices) -> tuple[int, int, int]:
     except ValueError:
         raise SpecError(f"line {spec.line}: the labelled parameter {spec.lhs} {spec.op} {spec.rhs} "
                         "is not in the fitted model") from None
+
+
+def label_cells(res: FitResults) -> dict[str, tuple[int, int, int]]:
+    """``label -> (matrix, row, col)`` in ``(beta, lambda, psi, theta)`` of every labelled
+    parameter (the first occurrence of a shared label)."""
+    return {label: _cell(spec, res.matrices) for label, spec in res.model.parsed.labels.items()}
+
+
+def chains(parsed: ParsedModel, source: str, target: str) -> list[tuple[str, ...]]:
+    """Every directed chain ``source -> ... -> target`` of the structural model (model order)."""
+    return _chains(_graph(parsed), source, target)
 
 
 def _std_scale(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
