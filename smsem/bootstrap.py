@@ -377,7 +377,7 @@ def _split_name(name: str) -> tuple[str, str, str, bool]:
             return nodes[-1], "total", nodes[0], std
         if len(nodes) == 2:
             return nodes[-1], "total_indirect", nodes[0], std
-        return nodes[-1], "indirect", " -> ".join(nodes[:-1]), std
+        return nodes[-1], "indirect", " -> ".join(nodes), std
     if sep and kind in ("R2", "fit", "htmt", "htmt2"):
         return rest, kind, "", std
     for op in _OPS:
@@ -522,9 +522,10 @@ class BootstrapResults:
 
         Columns: ``name`` (the column of :attr:`draws`), ``lhs``, ``op``, ``rhs`` (a
         parameter: ``IC ~ IS``, ``COM =~ COM2``; a ``:=`` parameter: its name, ``:=``, its
-        expression; an effect: ``OP``, ``indirect``/``total``, the chain ``IS -> IC -> EA``
-        or the source), ``std`` (std.all value), ``est`` (full sample), ``boot_se``,
-        ``boot_lower``, ``boot_upper`` and ``n_used`` (draws behind the CI).
+        expression; an effect: ``OP``, ``indirect``/``total_indirect``/``total``, the chain
+        ``IS -> IC -> EA -> OP`` (the ``path`` of the effects table) or the source),
+        ``std`` (std.all value), ``est`` (full sample), ``boot_se``, ``boot_lower``,
+        ``boot_upper`` and ``n_used`` (draws behind the CI).
         """
         ci = self.conf_int(level, method)
         keys = [_split_name(nm) for nm in self.names]
