@@ -313,7 +313,7 @@ class _Targets:
         return np.concatenate(cols, axis=1)
 
     def _defined_columns(self, mats: tuple[np.ndarray, ...], sd: np.ndarray, phi: np.ndarray) -> np.ndarray:
-        """The ``:=`` parameters (B, 2 m): values, then std.all values, as
+        """The ``:=`` parameters (B, 2 m): value and std.all value of each in turn, as
         :func:`smsem.estimate.effects.defined_evaluator` for one row (labels read from the
         matrices; std.all scales by the model-implied standard deviations)."""
         beta, lam, psi, th = mats
@@ -321,7 +321,7 @@ class _Targets:
         exprs = _compiled_defined(self.defined)
         nb = beta.shape[0]
         out = np.empty((nb, 2 * len(self.defined)))
-        for off, std in ((0, False), (len(self.defined), True)):
+        for off, std in ((0, False), (1, True)):
             env: dict[str, Any] = {}
             for lab, m_, i, j in self.label_cells:
                 v = mats[m_][:, i, j]
@@ -331,7 +331,7 @@ class _Targets:
                 env[lab] = v
             for k, ((name, _), f) in enumerate(zip(self.defined, exprs)):
                 env[name] = np.broadcast_to(np.asarray(f(env), dtype=float), (nb,))
-                out[:, off + k] = env[name]
+                out[:, 2 * k + off] = env[name]
         return out
 
 

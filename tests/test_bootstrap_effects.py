@@ -124,3 +124,17 @@ def test_percentile_ci_agrees_with_lavaan(res):
         assert abs(mine - theirs) < 4 * np.sqrt(2) * mc_se, (q, mine, theirs, mc_se)
     # and the bootstrap SEs within their own MC error (relative SE of an SD ~ 1/sqrt(2B))
     assert boot.std_errors["ind:=a*b*c"] == pytest.approx(ref.se, rel=4 * np.sqrt(2) / np.sqrt(2 * 2000))
+
+
+def test_several_defined_parameters_keep_their_names(tmp_path):
+    """Two := parameters: each column holds its own value (value and std.all in turn)."""
+    lav = tmp_path / "two.lav"
+    lav.write_text((REF / "integrative_ind.lav").read_text() + "ab := a*b\nabc2 := 2*ind\n")
+    res = smsem.fit(smsem.load_model(str(lav)), pd.read_csv(ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"))
+    boot = smsem.bootstrap(res, n_boot=20, seed=1)
+    d = smsem.effects(res).defined.set_index("name")
+    for name, expr in (("ind", "a*b*c"), ("ab", "a*b"), ("abc2", "2*ind")):
+        j = boot.names.index(f"{name}:={expr}")
+        assert boot.estimate[j] == pytest.approx(d.loc[name, "est"], rel=1e-6)
+        assert boot.estimate[j + 1] == pytest.approx(d.loc[name, "std_all"], rel=1e-6)
+    np.testing.assert_allclose(_col(boot, "abc2:=2*ind:std"), 2 * _col(boot, "ind:=a*b*c:std"), rtol=1e-14)
