@@ -736,7 +736,8 @@ def _htmt_columns(s: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> np.ndar
     """
     sd = np.sqrt(np.diagonal(s, axis1=1, axis2=2))
     r = np.abs(s / (sd[:, :, None] * sd[:, None, :]))
-    logr = np.log(r)
+    with np.errstate(divide="ignore"):
+        logr = np.log(r)
 
     def means(ii: tuple[int, ...], jj: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         if ii == jj:
@@ -753,7 +754,11 @@ def _htmt_columns(s: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> np.ndar
         for b in range(a + 1, len(blocks)):
             het, het_g = means(blocks[a], blocks[b])
             cols += [het / np.sqrt(mono[a][0] * mono[b][0]), het_g / np.sqrt(mono[a][1] * mono[b][1])]
-    return np.stack(cols, axis=1)
+    out = np.stack(cols, axis=1)
+    # An exactly zero item correlation in a resample makes a geometric mean 0, so HTMT2 is
+    # 0/0 or x/0: not computable (NaN, counted per statistic), never an infinite bound.
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _centered(res: FitResults) -> np.ndarray:

@@ -220,3 +220,26 @@ def test_summary_reads_like_lavaan():
     _Html().feed(h)
     xml.dom.minidom.parseString(h.split("</style>", 1)[1])  # well-formed
     assert "<caption>Regressions</caption>" in h
+
+
+def test_real_nan_htmt_at_n80_is_counted_and_kept_elsewhere():
+    """The issue's case, reproduced: integrative model, n = 80, B = 1000 (about 5 s). One
+    draw (405) has an exactly zero correlation between two IS items, so HTMT2 of every
+    pair with IS is not computable (0/0 or x/0); the draw stays in every other CI and is
+    counted once under 'statistic not computable'."""
+    model = smsem.load_model("integrative")
+    res = smsem.fit(model, smsem.simulate(model, n=80, seed=1))
+    boot = smsem.bootstrap(res, n_boot=1000, seed=1)
+    j = boot.names.index("htmt2:EA~IS")
+    bad = np.flatnonzero(np.isnan(boot.draws[:, j]) & boot.used)
+    assert list(bad) == [405] and boot.nan_counts["htmt2:EA~IS"] == 1
+    assert not np.isinf(boot.draws).any()
+    not_computable = [nm for nm in boot.names if np.isnan(boot.draws[405, boot.names.index(nm)])]
+    assert not_computable == [nm for nm in boot.names if nm.startswith("htmt2:") and "IS" in nm.split(":")[1].split("~")]
+    assert boot.nan_counts[not_computable].eq(1).all() and boot.nan_counts.sum() == len(not_computable)
+    assert boot.excluded["statistic not computable"] == 1
+    assert boot.n_excluded == int(np.isnan(boot.draws).any(axis=1).sum())
+    k = boot.names.index("OP~EA")
+    used = boot.draws[boot.used, k]
+    assert len(used) == boot.n_used("OP~EA") == int(boot.used.sum())
+    assert boot.conf_int().loc["OP~EA", "lower"] == pytest.approx(np.quantile(used, 0.025), rel=1e-14)
