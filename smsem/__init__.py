@@ -11,23 +11,59 @@ The curated public API::
 
 __version__ = "0.1.0"
 
-from .bootstrap import BootstrapResults, bootstrap  # noqa: E402
-from .estimate import FitResults, fit  # noqa: E402
-from .estimate.effects import Effects, effects  # noqa: E402
-from .estimate.quality import MeasurementQuality, QualityThresholds, reliability  # noqa: E402
-from .exceptions import (  # noqa: E402
-    ConvergenceWarning,
-    DataError,
-    EstimationError,
-    HeywoodWarning,
-    OptionError,
-    SmsemError,
-    SpecError,
-)
-from .io import read_survey, write_survey  # noqa: E402
-from .model import SEMModel, load_model, parse_lavaan  # noqa: E402
-from .propositions import PropositionTable, proposition_table, verdict  # noqa: E402
-from .simulate import population_model, simulate  # noqa: E402
+import sys  # noqa: E402
+import types  # noqa: E402
+
+# The API is imported on first use (PEP 562 module ``__getattr__``): ``import smsem`` and
+# ``smsem --help`` stay instant, and semopy, scipy.stats, matplotlib, dask and pyarrow are
+# imported only by the functions that need them. ``from smsem import fit`` works as usual.
+_LAZY = {
+    "BootstrapResults": ".bootstrap", "bootstrap": ".bootstrap",
+    "FitResults": ".estimate", "fit": ".estimate",
+    "Effects": ".estimate.effects", "effects": ".estimate.effects",
+    "MeasurementQuality": ".estimate.quality", "QualityThresholds": ".estimate.quality",
+    "reliability": ".estimate.quality",
+    "ConvergenceWarning": ".exceptions", "DataError": ".exceptions", "EstimationError": ".exceptions",
+    "HeywoodWarning": ".exceptions", "OptionError": ".exceptions", "SmsemError": ".exceptions",
+    "SpecError": ".exceptions",
+    "read_survey": ".io", "write_survey": ".io",
+    "SEMModel": ".model", "load_model": ".model", "parse_lavaan": ".model",
+    "PropositionTable": ".propositions", "proposition_table": ".propositions", "verdict": ".propositions",
+    "population_model": ".simulate", "simulate": ".simulate",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smsem' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """``smsem.bootstrap`` and ``smsem.simulate`` name functions, like their submodules.
+
+    Importing a submodule sets the package attribute of the same name to the module; the
+    eager ``from .bootstrap import bootstrap`` of old rebound it to the function, and this
+    keeps it so once the imports are lazy.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in ("bootstrap", "simulate") and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "BootstrapResults",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, Iterable
 
-from .exceptions import OptionError
+from .exceptions import DataError, OptionError
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -55,3 +56,15 @@ def check_option(name: str, value: Any, allowed: Iterable[str]) -> str:
 def check_seed(value: Any) -> int:
     """A seed is a non-negative integer (it feeds :class:`numpy.random.SeedSequence`)."""
     return check_int("seed", value, low=0)
+
+
+def check_input_file(path: Any) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is an existing file, else :class:`DataError`.
+
+    Import-free (no pandas), so the command line reports a mistyped path at once.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else "")
+                        + "; check the path")
+    return path

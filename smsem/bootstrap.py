@@ -19,6 +19,7 @@ processed in fixed chunks, so results are identical whatever the number of proce
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import multiprocessing
@@ -31,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ._testhooks import pause_point
+from ._processes import die_with_parent
 from ._threads import single_thread
 from ._validation import check_int, check_option, check_real, check_seed
 from .estimate import fitindices as fitidx
@@ -44,8 +46,7 @@ __all__ = [
     "DEFAULT_BOOT_SEED", "CI_METHODS", "BOOT_KINDS",
 ]
 
-DEFAULT_BOOT_SEED = 20190102
-CI_METHODS = ("percentile", "bc", "bca", "normal")
+from ._defaults import CI_METHODS, DEFAULT_BOOT_SEED  # noqa: E402  (re-exported)
 BOOT_KINDS = ("nonparametric", "bollen-stine", "parametric")
 
 
@@ -620,9 +621,11 @@ class _Job:
 _WORKER_JOB: _Job | None = None
 
 
-def _init_worker(job: _Job) -> None:
-    # Ctrl-C is handled by the parent, which stops the pool; workers just stop.
+def _init_worker(job: _Job, parent: int) -> None:
+    # Ctrl-C is handled by the parent, which stops the pool; workers just stop. A parent
+    # killed outright (SIGKILL) takes its workers with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     global _WORKER_JOB
     _WORKER_JOB = job
 
@@ -697,7 +700,7 @@ def _execute(job: _Job, jobs: int, progress: bool | None, desc: str) -> tuple[np
             # multiprocessing.Pool rather than concurrent.futures: on Ctrl-C (or any
             # error) Pool.terminate() stops the workers at once, where a
             # ProcessPoolExecutor would let the chunks already queued run to the end.
-            pool = multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=(job,))
+            pool = multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=(job, os.getpid()))
             try:
                 for out in pool.imap_unordered(_run_chunk_in_worker, chunks, chunksize=1):
                     store(out)

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .bootstrap import CI_METHODS, DEFAULT_BOOT_SEED
-from .diagnostic.simulate import DEFAULT_DIAG_SEED
+from ._defaults import CI_METHODS, DEFAULT_BOOT_SEED, DEFAULT_DIAG_SEED, DEFAULT_SEED
 from .exceptions import SmsemError, SmsemWarning
-from .simulate import DEFAULT_SEED
 
 __all__ = ["main"]
 
@@ -76,21 +74,71 @@ def _level(text: str) -> float:
     return value
 
 
+#: Examples shown at the end of each ``--help`` (None: the top-level help).
+_EXAMPLES: dict[str | None, str] = {
+    None: """examples:
+  smsem reproduce                                  simulate, fit, bootstrap; write ./smsem-output/
+  smsem fit survey.csv --boot 0                    fit your survey (Wald tests, no bootstrap)
+  smsem power sample_size --jobs 2                 shipped power study (see models/montecarlo/)
+
+Run 'smsem COMMAND --help' for each command's options and examples.""",
+    "reproduce": """examples:
+  smsem reproduce                                  n = 300, 1000 bootstrap draws, ./smsem-output/
+  smsem reproduce --n 500 --seed 7 --out run7      another sample
+  smsem reproduce --boot 0 --force                 no bootstrap, overwrite earlier outputs""",
+    "generate": """examples:
+  smsem generate --out survey.csv                  300 respondents, 5-point items
+  smsem generate --out null.csv --scenario null --n 200 --seed 3
+  smsem generate --out messy.csv --likert 7 --missing-rate 0.1 --skewness 1 --kurtosis 2""",
+    "fit": """examples:
+  smsem fit survey.csv --boot 0                    estimates, fit, propositions (Wald tests)
+  smsem fit survey.csv --boot 1000 --jobs 2 --out results
+                                                   bootstrap verdicts; write tables and report
+  smsem fit export.csv --columns map.yaml --model my_model.lav --estimator MLR --missing fiml --boot 0
+  smsem fit hs.csv --model cfa.lav --likert 0 --std-lv --hypotheses h.yaml --modindices 10""",
+    "compare": """examples:
+  smsem compare survey.csv integrative integrative_no_direct
+                                                   nested LRT, AIC/BIC, Vuong tests, verdict
+  smsem compare survey.csv a.lav b.lav --estimator MLM
+                                                   Satorra-Bentler scaled difference test""",
+    "generate-diagnostic": """examples:
+  smsem generate-diagnostic --out answers.csv      one aligned organization, 50 per department
+  smsem generate-diagnostic --level defined,integrated --n 40 --gap 8 --out two_orgs.csv""",
+    "diagnose": """examples:
+  smsem diagnose answers.csv                       totals and levels of every respondent
+  smsem diagnose answers.csv --group department --org org --out diag
+                                                   sales vs marketing gap, tests, figure""",
+    "power": """examples:
+  smsem power sample_size                          shipped configuration (models/montecarlo/)
+  smsem power study.yaml --out study --jobs 2      your own design, two local processes
+  smsem power study.yaml --out study --resume      continue an interrupted study""",
+}
+
+
+def _sub_help(name: str, text: str) -> dict:
+    """Keyword arguments of a subcommand: its one-line help, description and examples."""
+    return {"help": text, "description": text[0].upper() + text[1:] + ".", "epilog": _EXAMPLES[name],
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="smsem", description=(
-        "Structural equation modeling of sales-marketing collaboration: simulate surveys, "
-        "fit the essay's integrative model, test its propositions with bootstrap CIs."))
+    parser = _Parser(prog="smsem", formatter_class=argparse.RawDescriptionHelpFormatter, description=(
+        "Structural equation modeling of sales-marketing collaboration: simulate surveys,\n"
+        "fit SEM models written in lavaan syntax (the essay's integrative model by default),\n"
+        "test their propositions with bootstrap CIs and plan sample sizes by Monte Carlo."),
+        epilog=_EXAMPLES[None])
     parser.add_argument("--version", action="version", version=f"smsem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    rep = sub.add_parser("reproduce", help="simulate, fit and bootstrap the integrative model; write a report")
+    rep = sub.add_parser("reproduce", **_sub_help("reproduce", "simulate, fit and bootstrap the integrative model; write a report"))
     rep.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     rep.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"data seed (default {DEFAULT_SEED})")
     rep.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     rep.add_argument("--out", default="smsem-output", help="output folder (default ./smsem-output)")
     rep.add_argument("--force", action="store_true", help="overwrite existing output files")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    gen = sub.add_parser("generate", help="write a synthetic survey CSV and its JSON sidecar")
+    gen = sub.add_parser("generate", **_sub_help("generate", "write a synthetic survey CSV and its JSON sidecar"))
     gen.add_argument("--n", type=_pos_int, default=300, help="respondents (default 300)")
     gen.add_argument("--seed", type=_nonneg_int, default=DEFAULT_SEED, help=f"seed (default {DEFAULT_SEED})")
     gen.add_argument("--scenario", default=None, metavar="NAME",
@@ -113,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    fit = sub.add_parser("fit", help="fit the integrative model (or your own .lav model) to a survey CSV and "
-                                     "test the propositions (or your own hypotheses)")
+    fit = sub.add_parser("fit", **_sub_help("fit", "fit a model (default: the integrative model; --model NAME or FILE.lav) "
+                                             "to a survey file and test its propositions"))
     fit.add_argument("file", help="survey file (CSV/TSV, any common separator and encoding, or Parquet) "
                                   "with the model's observed variables as columns (matched ignoring case)")
     fit.add_argument("--columns", metavar="MAP.yaml",
@@ -166,8 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--jobs", type=_pos_int, default=1,
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--verbose", action="store_true",
+                     help="also report how the survey file was read (its detected encoding)")
 
-    gd = sub.add_parser("generate-diagnostic", help="write synthetic answers to the integration diagnostic (CSV)")
+    gd = sub.add_parser("generate-diagnostic", **_sub_help("generate-diagnostic", "write synthetic answers to the integration "
+                                                                           "diagnostic (CSV)"))
     gd.add_argument("--level", default="aligned",
                     help="level of each organization, comma-separated (undefined, defined, aligned, integrated)")
     gd.add_argument("--n", type=_pos_int, default=50, help="respondents per department and organization (default 50)")
@@ -178,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     gd.add_argument("--out", required=True, help="CSV file to write (the sidecar is FILE.json)")
     gd.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    dia = sub.add_parser("diagnose", help="score the sales-marketing integration diagnostic (essay Annexe 1)")
+    dia = sub.add_parser("diagnose", **_sub_help("diagnose", "score the sales-marketing integration diagnostic (essay Annexe 1)"))
     dia.add_argument("file", help="CSV with columns KRK1..KRK20 (codes 1..5, empty = unanswered)")
     dia.add_argument("--group", default=None, help="column with each respondent's department (e.g. department)")
     dia.add_argument("--org", default=None, help="column with each respondent's organization")
@@ -190,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write tables (CSV), diagnostic.json, report.md and the PNG figure here")
     dia.add_argument("--force", action="store_true", help="overwrite existing output files")
 
-    pw = sub.add_parser("power", help="Monte Carlo study: power, bias and coverage per proposition (from a YAML config)")
+    pw = sub.add_parser("power", **_sub_help("power", "Monte Carlo study: power, bias and coverage per proposition "
+                                                   "(from a YAML config)"))
     pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
     pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
     pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
@@ -198,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run on a dask.distributed scheduler, e.g. tcp://HOST:8786")
     pw.add_argument("--resume", action="store_true", help="continue the study stored in --out")
     pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
-    pw.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    pw.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                    help="no progress bar (default: shown on a terminal)")
 
-    cmp_ = sub.add_parser("compare", help="compare models fitted to one survey: nested LRT, AIC/BIC, Vuong tests")
+    cmp_ = sub.add_parser("compare", **_sub_help("compare", "compare models fitted to one survey: nested LRT, "
+                                                            "AIC/BIC, Vuong tests"))
     cmp_.add_argument("file", help="survey file with the models' item columns")
     cmp_.add_argument("models", nargs="+", metavar="MODEL", help="two or more shipped model names or .lav files")
     cmp_.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
@@ -223,22 +277,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     csv, meta = write_survey(df, args.out, force=args.force)
     n_items = sum(c in model.items for c in df.columns)
     extra = f", {df.attrs['smsem']['missing']['realized_rate']:.1%} missing" if "missing" in df.attrs["smsem"] else ""
-    print(f"wrote {csv} ({len(df)} respondents x {n_items} items{extra}) and {meta}")
+    print(f"wrote {csv} ({_count(len(df), 'respondent')} x {_count(n_items, 'item')}{extra}) and {meta}")
     return 0
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from . import effects, fit, load_model, proposition_table, read_survey, reliability
     from .exceptions import OptionError
-    from .report import (
-        render_effects,
-        render_propositions,
-        render_quality,
-        report_file_names,
-        report_files,
-        write_report_files,
-    )
-    from .report.fit_section import render_fit, render_fit_report, render_parameters
 
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
@@ -246,21 +290,36 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.missing == "fiml" and args.estimator == "MLM":
         raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
                           "which needs complete data")
+    # Input problems (model, survey file, column map, output folder) are reported before the
+    # estimation code (semopy, scipy.stats) is imported, so a typo costs no import time.
+    from ._validation import check_input_file
+    from .model import load_model
+
+    check_input_file(args.file)
+    if args.verbose:
+        _verbose_logging()
+    model = load_model(args.model)
+    from .io import check_writable, read_survey
+
     if args.out is not None:  # refuse before any work, so nothing is half-written
-        from .io import check_writable
+        from .report.bundle import report_file_names
 
         for name in report_file_names():
             check_writable(Path(args.out) / name, args.force)
     from .estimate.options import check_lavaan_options
     from .model.hypotheses import with_hypotheses
 
-    model = load_model(args.model)
     if args.hypotheses is not None:  # a bad file fails before any work
         model = with_hypotheses(model, args.hypotheses)
     options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
                    model_type=args.model_type)
     check_lavaan_options(model, missing=args.missing, **options)
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
+
+    from . import effects, fit, proposition_table, reliability
+    from .report import render_effects, render_propositions, render_quality, report_files, write_report_files
+    from .report.fit_section import render_fit, render_fit_report, render_parameters
+
     res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
     boot = None
     if args.boot > 0:
@@ -319,7 +378,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     model = load_model("integrative")
     df = simulate(model, n=args.n, seed=args.seed)
     res = fit(model, df)
-    table = proposition_table(res, n_boot=args.boot, seed=args.seed)
+    table = proposition_table(res, n_boot=args.boot, seed=args.seed, progress=False if args.quiet else None)
     text = render_propositions(table, "text")
     sys.stdout.write(text)
     write_survey(df, files[0], force=args.force)
@@ -333,20 +392,24 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _cmd_power(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
-    from .montecarlo import load_config, run_study
-    from .report.montecarlo import CSV_OUTPUTS, render_planning_text, write_outputs
+    from .montecarlo.config import load_config
 
-    config = load_config(args.config)
-    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     if args.resume and args.force:
         raise OptionError("--resume and --force exclude each other")
+    config = load_config(args.config)
+    from .report.montecarlo import CSV_OUTPUTS
+
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     if not (args.resume or args.force):  # refuse before any work
         old = [out / n for n in (*CSV_OUTPUTS, "report.md") if (out / n).exists()]
         if old:
             raise OptionError(f"{old[0]} already exists; use --resume to continue the study or --force to start again")
+    from .montecarlo.runner import run_study
+    from .report.montecarlo import render_planning_text, write_outputs
+
     try:
         res = run_study(config, out, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
-                        force=args.force, progress=False if args.no_progress else None)
+                        force=args.force, progress=False if args.quiet else None)
     except KeyboardInterrupt:
         print(f"smsem: interrupted; the finished replications are stored in {out}; "
               "rerun with --resume to continue", file=sys.stderr)
@@ -355,8 +418,13 @@ def _cmd_power(args: argparse.Namespace) -> int:
     sys.stdout.write(render_planning_text(res))
     print(f"\n{len(res.replications)} of {config.n_tasks} replications stored; wrote "
           f"{', '.join(f.name for f in files)} in {out}")
+    reps = res.replications
+    if len(reps) and not (reps.status == "ok").any():
+        first = str(reps.reason.dropna().iloc[0]) if reps.reason.notna().any() else "unknown reason"
+        print(f"smsem: error: no replication converged ({len(reps)} failed; first: {_one_line(first)}); "
+              f"see {out / 'replications.csv'}", file=sys.stderr)
+        return 2
     return 0
-
 
 
 def _groups_option(text: str | None) -> tuple[str, str] | None:
@@ -377,11 +445,15 @@ def _cmd_generate_diagnostic(args: argparse.Namespace) -> int:
     levels = [v.strip() for v in args.level.split(",")]
     df = simulate_diagnostic(level=levels, n=args.n, gap=args.gap, seed=args.seed, missing=args.missing)
     csv, meta = write_survey(df, args.out, force=args.force)
-    print(f"wrote {csv} ({len(levels)} organization(s) x 2 departments x {args.n} respondents) and {meta}")
+    print(f"wrote {csv} ({_count(len(levels), 'organization')} x 2 departments x "
+          f"{_count(args.n, 'respondent')}) and {meta}")
     return 0
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from ._validation import check_input_file
+
+    check_input_file(args.file)  # before the statistics code is imported
     from .diagnostic import diagnose_file
     from .exceptions import OptionError
     from .io import check_writable, write_text
@@ -449,11 +521,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args)
         finally:
+            _quiet_logging()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             root.removeHandler(handler)
             for h in saved:
                 root.addHandler(h)
+
+
+_VERBOSE: list[tuple[logging.Handler, int, bool]] = []  # what _verbose_logging changed
+
+
+def _verbose_logging() -> None:
+    """Print smsem's INFO log records (e.g. the detected encoding) as ``smsem: ...`` lines
+    (undone when :func:`main` returns)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("smsem: %(message)s"))
+    log = logging.getLogger("smsem")
+    _VERBOSE.append((handler, log.level, log.propagate))
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    log.propagate = False
+
+
+def _quiet_logging() -> None:
+    log = logging.getLogger("smsem")
+    while _VERBOSE:
+        handler, level, propagate = _VERBOSE.pop()
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
 
 
 class _LogToWarningLine(logging.Handler):
@@ -473,6 +570,12 @@ def _run(args: argparse.Namespace) -> int:
     except SmsemError as exc:
         print(f"smsem: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): end quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except OSError as exc:  # the environment (permissions, full disk), not a bug
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"smsem: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
@@ -486,6 +589,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"smsem: internal error (please report it; set SMSEM_TRACEBACK=1 for details): "
               f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 respondent``, ``2 respondents``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _one_line(obj: object) -> str:

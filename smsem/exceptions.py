@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "OptionError",
     "EstimationError",
+    "WorkerLostError",
     "SmsemWarning",
     "ConvergenceWarning",
     "HeywoodWarning",
@@ -48,6 +49,10 @@ class OptionError(SmsemError, ValueError):
 
 class EstimationError(SmsemError):
     """The model could not be estimated at all on the given data."""
+
+
+class WorkerLostError(SmsemError):
+    """A Monte Carlo study lost its worker processes or Dask cluster; what is stored is kept."""
 
 
 class SmsemWarning(UserWarning):

@@ -2,9 +2,9 @@
 
 Survey files are read as spreadsheets export them: CSV or TSV with a comma, semicolon,
 tab or bar separator, decimal commas, UTF-8 with or without a byte-order mark (UTF-16
-with a BOM too) and a Latin-1 fallback; or Parquet. Item columns are matched to the
-model's items ignoring case and surrounding spaces, or through a column map (user
-column -> item id). Every problem is a :class:`~smsem.exceptions.DataError` that says
+with a BOM too), else Windows-1252 (what Excel writes on Windows), else Latin-1; or
+Parquet. Item columns are matched to the model's items ignoring case and surrounding
+spaces, or through a column map (user column -> item id). Every problem is a :class:`~smsem.exceptions.DataError` that says
 what is wrong, where (column, row, value) and what to do; questionable but usable data
 raise :class:`~smsem.exceptions.DataWarning` subclasses.
 
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import glob
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -28,11 +30,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from . import __version__
 from ._testhooks import pause_point
-from ._validation import check_option
+from ._validation import check_input_file, check_option
 from .exceptions import (
     DataError,
     MissingDataWarning,
@@ -54,6 +55,8 @@ MISSING_WARN_THRESHOLD = 0.20
 #: Mahalanobis D^2 above this chi-square quantile (df = number of items) flags an outlier.
 OUTLIER_QUANTILE = 0.999
 #: Cell contents read as a missing answer (compared after stripping, ignoring case).
+_log = logging.getLogger(__name__)
+
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 _DELIMITERS = (",", ";", "\t", "|")
 _SHOW_ROWS = 5  # rows listed in a message before "..."
@@ -63,7 +66,7 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     """Refuse to overwrite an existing file unless ``force``."""
     path = Path(path)
     if path.exists() and not force:
-        raise OptionError(f"{path} already exists; use --force (force=True) to overwrite it")
+        raise OptionError(f"{path} already exists; use --force to overwrite it")
     if path.exists() and path.is_dir():
         raise OptionError(f"{path} is a folder, not a file")
     return path
@@ -80,6 +83,9 @@ def _write_atomic(path: str | Path, data: bytes, force: bool) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync, rename into place."""
     path = check_writable(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if force:  # temporary files of this output left by a killed writer
+        for stray in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stray.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates the file 0600; give the output the permissions a plain write would.
@@ -124,12 +130,23 @@ def write_survey(df: pd.DataFrame, path: str | Path, *, force: bool = False) -> 
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else Latin-1."""
+    """Text of a survey file: BOM-marked UTF-8/UTF-16, else UTF-8, else cp1252, else Latin-1.
+
+    The encoding used is logged (logger ``smsem.io``, level INFO; ``smsem fit --verbose``).
+    """
+    text, encoding = _decode_as(raw, path)
+    _log.info("%s: read as %s", path, encoding)
+    return text
+
+
+def _decode_as(raw: bytes, path: Path) -> tuple[str, str]:
+    bom = ""
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
+        bom = " with a byte-order mark"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
             raise DataError(f"{path}: the file starts with a UTF-16 mark but is not valid UTF-16; "
                             "export it again as CSV UTF-8") from None
@@ -139,11 +156,15 @@ def _decode(raw: bytes, path: Path) -> str:
     if b"\x00" in raw[:4096]:
         raise DataError(f"{path}: binary content (NUL bytes) where a text CSV was expected; "
                         "export the data as CSV UTF-8 (or Parquet)")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Spreadsheets on Windows export Latin-1 (cp1252) text; every byte decodes.
-        return raw.decode("latin-1")
+    for encoding, name in (("utf-8", "UTF-8" + bom), ("cp1252", "Windows-1252 (cp1252; not valid UTF-8)")):
+        # Not UTF-8: Excel on Windows writes "CSV" in cp1252 (en dash, curly quotes, oe, euro
+        # sign in 0x80-0x9F, where Latin-1 has control characters). cp1252 leaves five bytes
+        # undefined; a file holding one of them is read as Latin-1, where every byte decodes.
+        try:
+            return raw.decode(encoding), name
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1"), "Latin-1 (neither UTF-8 nor cp1252)"
 
 
 def _count_outside_quotes(line: str, ch: str) -> int:
@@ -209,10 +230,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     DataError
         The file is missing, unreadable, empty or ragged.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else "")
-                        + "; check the path")
+    path = check_input_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -272,7 +290,7 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     Parameters
     ----------
     path : str or Path
-        CSV/TSV (any common separator, decimal comma, UTF-8/BOM/Latin-1) or Parquet.
+        CSV/TSV (any common separator, decimal comma, UTF-8/BOM/cp1252/Latin-1) or Parquet.
     model : SEMModel
     columns : mapping or path, optional
         Column map ``{user column: item id}`` or a YAML file holding one.
@@ -580,6 +598,8 @@ def _warn_outliers(x: np.ndarray, rows: np.ndarray, quantile: float) -> None:
     d = x - x.mean(axis=0)
     s = np.cov(x, rowvar=False).reshape(p, p)
     d2 = np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
+    from scipy import stats  # here, so reading a file does not import scipy.stats
+
     cut = float(stats.chi2.ppf(quantile, p))
     out = np.flatnonzero(d2 > cut)
     if out.size:

@@ -224,6 +224,16 @@ def test_figure_written_without_groups(tmp_path, inst):
         plot_diagnostic(res, path)
 
 
+def test_figure_prints_at_300_dpi(tmp_path, inst):
+    import struct
+
+    res = diagnose(simulate_diagnostic(level="integrated", n=15, seed=2))
+    png = plot_diagnostic(res, tmp_path / "fig.png").read_bytes()
+    i = png.index(b"pHYs")
+    assert round(struct.unpack(">I", png[i + 4:i + 8])[0] * 0.0254) == 300
+    assert struct.unpack(">II", png[16:24]) == (1920, 1440)  # 6.4 x 4.8 in at 300 dpi
+
+
 def test_every_format_renders(inst):
     res = diagnose(simulate_diagnostic(level="aligned", n=12, gap=4, seed=9), group="department", org="org")
     text = render_diagnostic(res, "text")
@@ -330,7 +340,7 @@ def test_cli_generate_diagnostic_round_trip(tmp_path, capsys):
     path = tmp_path / "answers.csv"
     code, stdout, _ = cli(capsys, "generate-diagnostic", "--level", "defined,integrated", "--n", "25",
                           "--gap", "6", "--seed", "9", "--out", str(path))
-    assert code == 0 and "2 organization(s)" in stdout
+    assert code == 0 and "2 organizations x" in stdout
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["seed"] == 9 and [e["expected_total"] for e in meta["expected"]] == [47, 53, 87, 93]
     pd.testing.assert_frame_equal(pd.read_csv(path),

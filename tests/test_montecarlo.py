@@ -131,7 +131,11 @@ def test_run_replication_deterministic_and_complete(tmp_path):
 
 
 def test_failed_replication_is_a_row_with_its_reason(tmp_path):
-    cfg = config(tmp_path, grid={"n": [5]})  # fewer rows than items: cannot be fitted
+    # Fewer rows than items cannot be fitted: load_config refuses such an n up front
+    # (test_instant.py); read without that check, each replication fails with its reason.
+    with pytest.raises(OptionError, match="grid.n 5 is too small"):
+        config(tmp_path, grid={"n": [5]})
+    cfg = load_config(tmp_path / "study.yaml", check_models=False)
     row = run_replication(cfg.cells[0], 0, cfg)
     assert row["status"] == "error" and "DataError" in row["reason"] and len(row["estimates"]) == 0
     res = run_study(cfg, tmp_path / "out", progress=False)
@@ -271,6 +275,50 @@ def test_report_pieces_render(small_study, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
+def _png_size_and_dpi(png: bytes) -> tuple[int, int, float]:
+    import struct
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    i = png.index(b"pHYs")
+    ppm_x = struct.unpack(">I", png[i + 4:i + 8])[0]  # pixels per metre
+    return width, height, ppm_x * 0.0254
+
+
+def test_power_figures_print_at_300_dpi_with_svg(small_study, tmp_path):
+    from smsem.report.montecarlo import power_curve_figure, power_curve_svg
+
+    fig = power_curve_figure(small_study, "H1")
+    w_in, h_in = fig.get_size_inches()
+    ylabel = fig.axes[0].get_ylabel()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    width, height, dpi = _png_size_and_dpi(power_curve_png(small_study, "H1"))
+    assert round(dpi) == 300 and width == round(w_in * 300) and height == round(h_in * 300)
+    assert w_in >= 6 and h_in >= 3  # readable when printed at its size
+    assert ylabel.startswith("power") and "likert = 0" in legend and "likert = 5" in legend
+    assert any("Wilson" in t for t in legend) and any("target power" in t for t in legend)
+    svg = power_curve_svg(small_study, "H1")
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg[:1000]
+
+
+def test_null_study_figure_shows_rejection_rate_against_alpha(tmp_path):
+    from smsem.report.montecarlo import power_curve_figure
+
+    cfg = config(tmp_path, grid={"n": [60, 150]}, population={"scenario": "null"}, replications=5)
+    res = run_study(cfg, tmp_path / "out", progress=False)
+    fig = power_curve_figure(res, "H1")
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    ylabel, title = fig.axes[0].get_ylabel(), fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    assert ylabel == "rejection rate" and "type-I error" in title
+    assert "binomial band (5 replications)" in legend and "target power" not in legend
+
+
 def test_cli_power_end_to_end(tmp_path, capsys):
     cfgfile = write_config(tmp_path / "s.yaml", replications=4)
     out = tmp_path / "o"
@@ -278,7 +326,7 @@ def test_cli_power_end_to_end(tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     assert "8 of 8 replications stored" in r.stdout and "H1" in r.stdout
     for name in ("study.sqlite", "replications.csv", "estimates.csv", "parameters.csv", "fit.csv",
-                 "planning.csv", "power_curves.csv", "report.md", "power_H1.png"):
+                 "planning.csv", "power_curves.csv", "report.md", "power_H1.png", "power_H1.svg"):
         assert (out / name).is_file(), name
     raw = pd.read_csv(out / "replications.csv")
     assert len(raw) == 8 and (raw.status == "ok").all()

@@ -11,12 +11,49 @@ departments' perceptions::
     print(res)                         # totals, levels, Welch / Mann-Whitney / Hedges' g
 """
 
-from .compare import EffectSize, GroupComparison, compare_groups, hedges_g, item_gaps
-from .instrument import Instrument, Level, load_instrument
-from .multigroup import MultiGroupResults, add_krk_total, model_with_observed, multigroup_fit
-from .results import DiagnosticResults, diagnose, diagnose_file, pick_groups
-from .scoring import read_answers, score_answers, validate_answers
-from .simulate import TotalMoments, expected_code, simulate_diagnostic, total_moments
+# Submodules are imported on first use (PEP 562), so e.g. reading a study configuration
+# does not import scipy, semopy or dask.
+_LAZY = {
+    "EffectSize": ".compare",
+    "GroupComparison": ".compare",
+    "compare_groups": ".compare",
+    "hedges_g": ".compare",
+    "item_gaps": ".compare",
+    "Instrument": ".instrument",
+    "Level": ".instrument",
+    "load_instrument": ".instrument",
+    "MultiGroupResults": ".multigroup",
+    "add_krk_total": ".multigroup",
+    "model_with_observed": ".multigroup",
+    "multigroup_fit": ".multigroup",
+    "DiagnosticResults": ".results",
+    "diagnose": ".results",
+    "diagnose_file": ".results",
+    "pick_groups": ".results",
+    "read_answers": ".scoring",
+    "score_answers": ".scoring",
+    "validate_answers": ".scoring",
+    "TotalMoments": ".simulate",
+    "expected_code": ".simulate",
+    "simulate_diagnostic": ".simulate",
+    "total_moments": ".simulate",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DiagnosticResults",

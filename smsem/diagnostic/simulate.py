@@ -32,7 +32,7 @@ from .instrument import Instrument, load_instrument
 
 __all__ = ["simulate_diagnostic", "expected_code", "total_moments", "TotalMoments", "DEFAULT_DIAG_SEED"]
 
-DEFAULT_DIAG_SEED = 20060701
+from .._defaults import DEFAULT_DIAG_SEED  # noqa: E402  (re-exported)
 
 
 def _cuts(points: int) -> np.ndarray:

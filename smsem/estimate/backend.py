@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import semopy
 
 from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning, NonPositiveDefiniteWarning
 from ..model.syntax import ParsedModel
@@ -221,6 +220,8 @@ class SemopyFit:
     def calc_stats(self) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            import semopy  # imported on first fit: ``import smsem`` stays light
+
             return semopy.calc_stats(self.model)
 
 
@@ -236,6 +237,8 @@ def fit_semopy(parsed: ParsedModel, data: pd.DataFrame | None, *, cov: pd.DataFr
     if data is not None and bool(data.isna().to_numpy().any()):
         raise EstimationError("the data contain missing values; the covariance-based ML fit (and its "
                               "bootstrap) needs complete cases: drop them or use missing='fiml'")
+    import semopy  # imported on first fit: ``import smsem`` stays light
+
     try:
         model = semopy.Model(semopy_syntax(parsed))
         with warnings.catch_warnings():

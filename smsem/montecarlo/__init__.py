@@ -12,13 +12,44 @@ of one cell) and :func:`run_replication` (one) do the replications' work: the fa
 ML path (:mod:`smsem.montecarlo.fast`) where it applies, else :func:`reference_replication`.
 """
 
-from .config import Cell, StudyConfig, config_from_mapping, load_config
-from .replication import reference_replication, run_replication, run_replications, simulate_cell
-from .runner import run_study
-from .scenarios import scenario_population, true_values
-from .seeds import replication_seed, replication_seedseq
-from .store import STORE_NAME, Store
-from .summary import StudyResults, interpolate_n, wilson
+# Submodules are imported on first use (PEP 562), so e.g. reading a study configuration
+# does not import scipy, semopy or dask.
+_LAZY = {
+    "Cell": ".config",
+    "StudyConfig": ".config",
+    "config_from_mapping": ".config",
+    "load_config": ".config",
+    "reference_replication": ".replication",
+    "run_replication": ".replication",
+    "run_replications": ".replication",
+    "simulate_cell": ".replication",
+    "run_study": ".runner",
+    "scenario_population": ".scenarios",
+    "true_values": ".scenarios",
+    "replication_seed": ".seeds",
+    "replication_seedseq": ".seeds",
+    "STORE_NAME": ".store",
+    "Store": ".store",
+    "StudyResults": ".summary",
+    "interpolate_n": ".summary",
+    "wilson": ".summary",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Cell",

@@ -10,6 +10,7 @@ the rows of an uninterrupted run (each row depends only on ``(config, cell, rep)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing
 import os
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .._testhooks import pause_point
+from .._processes import die_with_parent
 from .._validation import check_int
-from ..exceptions import OptionError
+from ..exceptions import OptionError, SmsemError, WorkerLostError
 from .config import Cell, StudyConfig
 from .replication import run_replications
 from .store import STORE_NAME, Store
@@ -27,13 +29,16 @@ from .store import STORE_NAME, Store
 if TYPE_CHECKING:  # pragma: no cover
     from .summary import StudyResults
 
-__all__ = ["run_study", "pending_tasks", "chunk_tasks", "open_store"]
+__all__ = ["run_study", "pending_tasks", "iter_pending", "chunk_tasks", "chunk_size", "iter_chunks", "open_store", "study_lock",
+           "LOCK_NAME"]
 
 Task = tuple[Cell, int]
 Chunk = tuple[Cell, tuple[int, ...]]
 #: Most replications of one cell fitted together on the fast path (a chunk's rows
 #: do not depend on the chunking; it only amortizes Python overhead).
 MAX_CHUNK = 256
+#: Size of a run's first chunks (then doubling up to the chunk size): early progress and ETA.
+FIRST_CHUNK = 4
 
 
 def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, force: bool = False) -> Store:
@@ -52,47 +57,103 @@ def open_store(config: StudyConfig, out: str | Path, *, resume: bool = False, fo
     return Store(path, config.fingerprint, json.dumps(config.to_mapping(), sort_keys=True))
 
 
+#: The advisory lock file beside the store: one writer per study folder.
+LOCK_NAME = "study.sqlite.lock"
+
+
+@contextlib.contextmanager
+def study_lock(out: str | Path) -> Iterator[Path]:
+    """Hold the study folder ``out`` for this process (creating it); refuse a second writer.
+
+    An advisory ``fcntl.flock`` on :data:`LOCK_NAME`, which holds the PID of the holder;
+    the kernel releases it when the process ends, however it ends. A folder that cannot
+    be created or written is reported as :class:`OptionError`. (No lock on Windows.)
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fh = open(out / LOCK_NAME, "a+", encoding="ascii")
+    except OSError as exc:
+        raise OptionError(f"{out}: cannot write the study there ({exc.strerror or exc}); "
+                          "choose another --out folder") from None
+    with fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                raise OptionError(f"{out / STORE_NAME} is in use by another smsem run (PID {holder}); "
+                                  "wait for it to finish or stop it, then rerun with --resume") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+        yield out
+
+
+def iter_pending(config: StudyConfig, done: set[tuple[int, int]]) -> Iterator[Task]:
+    """The ``(cell, rep)`` tasks not yet stored, in cell then replication order, one at a time.
+
+    A generator, so the plan of a study takes no memory whatever its replication count.
+    """
+    for c in config.cells:
+        for r in range(config.replications):
+            if (c.index, r) not in done:
+                yield c, r
+
+
 def pending_tasks(config: StudyConfig, done: set[tuple[int, int]]) -> list[Task]:
-    """The ``(cell, rep)`` tasks not yet stored, in cell then replication order."""
-    return [(c, r) for c in config.cells for r in range(config.replications) if (c.index, r) not in done]
+    """The ``(cell, rep)`` tasks not yet stored, in cell then replication order (a list)."""
+    return list(iter_pending(config, done))
+
+
+def chunk_size(count: int, workers: int) -> int:
+    """Replications per chunk: at most :data:`MAX_CHUNK`, small enough that every worker
+    gets about four chunks of the ``count`` pending tasks."""
+    return max(1, min(MAX_CHUNK, -(-count // (4 * max(1, workers)))))
+
+
+def iter_chunks(tasks: Iterable[Task], size: int, *, first: int | None = None) -> Iterator[Chunk]:
+    """Group consecutive tasks of the same cell into chunks of at most ``size`` (lazily).
+
+    With ``first``, the chunks start at that size and double up to ``size``: the first
+    rows (and the progress bar's first rate and ETA) come within seconds, while later
+    chunks amortize the per-chunk overhead. Rows never depend on the chunking.
+    """
+    cap = min(size, first) if first else size
+    cell: Cell | None = None
+    reps: list[int] = []
+    for c, rep in tasks:
+        if reps and (c != cell or len(reps) >= cap):
+            yield cell, tuple(reps)  # type: ignore[misc]
+            reps = []
+            cap = min(size, 2 * cap)
+        cell = c
+        reps.append(rep)
+    if reps:
+        yield cell, tuple(reps)  # type: ignore[misc]
 
 
 def chunk_tasks(tasks: list[Task], workers: int) -> list[Chunk]:
     """Group consecutive tasks of the same cell into chunks of at most :data:`MAX_CHUNK`,
     small enough that every worker gets about four chunks."""
-    size = max(1, min(MAX_CHUNK, -(-len(tasks) // (4 * max(1, workers)))))
-    out: list[Chunk] = []
-    for cell, rep in tasks:
-        if out and out[-1][0] == cell and len(out[-1][1]) < size:
-            out[-1] = (cell, out[-1][1] + (rep,))
-        else:
-            out.append((cell, (rep,)))
-    return out
+    return list(iter_chunks(tasks, chunk_size(len(tasks), workers)))
 
 
 def _run_task(task: Chunk, config: StudyConfig) -> list[dict[str, Any]]:
     return run_replications(task[0], task[1], config)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the parent process dies (even by SIGKILL).
-
-    Forked workers share the task pipe with each other, so they would never see it close
-    and would wait forever; on Linux the kernel sends them SIGKILL instead (PR_SET_PDEATHSIG).
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):  # pragma: no cover - exotic libc
-            pass
-    if os.getppid() != parent:  # the parent died before the call above
-        os._exit(1)
+#: Worker initializer (kept under its old name): workers end when the parent dies.
+_die_with_parent = die_with_parent
 
 
-def _local(tasks: list[Chunk], config: StudyConfig, jobs: int) -> Iterator[list[dict[str, Any]]]:
+def _local(tasks: Iterable[Chunk], config: StudyConfig, jobs: int) -> Iterator[list[dict[str, Any]]]:
     if jobs == 1:
         for t in tasks:
             yield _run_task(t, config)
@@ -125,16 +186,19 @@ def _connect(scheduler: str) -> Any:
         raise OptionError(f"could not connect to the Dask scheduler at {scheduler!r}: {exc}") from None
 
 
-def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[list[dict[str, Any]]]:
+def _dask(tasks: Iterable[Chunk], config: StudyConfig, client: Any) -> Iterator[list[dict[str, Any]]]:
     from distributed import as_completed
 
-    if not tasks:
-        return
     threads = max(1, sum(client.nthreads().values()))
     window = 2 * threads  # chunks in flight: bounded so an interrupt loses little work
     it = iter(tasks)
-    cfg = client.scatter(config, broadcast=True)
-    pending = {client.submit(_run_task, t, cfg, pure=False) for t in _take(it, window)}
+    first = _take(it, window)
+    if not first:
+        return
+    # The configuration travels with each task (a few hundred bytes), not scattered once:
+    # scattered data dies with the worker holding it, while a task is simply run again on
+    # another worker (or on the one the nanny restarts) when its worker is lost.
+    pending = {client.submit(_run_task, t, config, pure=False) for t in first}
     ac = as_completed(pending)
     try:
         for f in ac:
@@ -142,7 +206,7 @@ def _dask(tasks: list[Chunk], config: StudyConfig, client: Any) -> Iterator[list
             yield f.result()
             f.release()
             for t in _take(it, 1):
-                nf = client.submit(_run_task, t, cfg, pure=False)
+                nf = client.submit(_run_task, t, config, pure=False)
                 pending.add(nf)
                 ac.add(nf)
     finally:
@@ -164,8 +228,36 @@ def _progress(total: int, initial: int, enabled: bool | None) -> Any:
 
     if enabled is None:
         enabled = sys.stderr.isatty()
+    # smoothing=0: the rate (and ETA) is the average since this run started, not a moving
+    # average of the last chunks, which jumps with the chunk sizes.
     return tqdm(total=total, initial=initial, disable=not enabled, unit="rep", file=sys.stderr,
-                dynamic_ncols=True, desc="replications")
+                dynamic_ncols=True, desc="replications", smoothing=0)
+
+
+def _guarded(chunks: Iterable[list[dict[str, Any]]], store: Store, config: StudyConfig, out: str | Path,
+             dask: bool) -> Iterator[list[dict[str, Any]]]:
+    """The chunks' rows; a failure of the workers or the cluster (not of a replication,
+    which is a stored row with its reason) becomes one :class:`WorkerLostError`."""
+    it = iter(chunks)
+    try:
+        while True:
+            try:
+                rows = next(it)
+            except StopIteration:
+                return
+            except (KeyboardInterrupt, SmsemError):
+                raise
+            except Exception as exc:
+                where = "the Dask cluster" if dask else "a worker process"
+                raise WorkerLostError(
+                    f"{where} failed during the study ({type(exc).__name__}: {exc or 'no detail'}); "
+                    f"{store.count()} of {config.n_tasks} replications are stored in {Path(out)}; "
+                    "rerun with --resume to continue") from exc
+            yield rows
+    finally:  # stop the workers now (pool shut down, futures cancelled), also when interrupted
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
 
 
 def run_study(
@@ -209,15 +301,17 @@ def run_study(
     jobs = check_int("jobs", jobs, low=1)
     client = _connect(scheduler) if scheduler else None  # fail before creating a store
     try:
-        with open_store(config, out, resume=resume, force=force) as store:
+        with study_lock(out), open_store(config, out, resume=resume, force=force) as store:
             done = store.done()
             workers = max(1, sum(client.nthreads().values())) if client is not None else jobs
-            tasks = chunk_tasks(pending_tasks(config, done), workers)
+            # The plan is streamed (generators): memory does not grow with the replication count.
+            size = chunk_size(max(0, config.n_tasks - len(done)), workers)
+            tasks = iter_chunks(iter_pending(config, done), size, first=FIRST_CHUNK)
             chunks: Iterable[list[dict[str, Any]]] = (_dask(tasks, config, client) if client is not None
                                                       else _local(tasks, config, jobs))
             bar = _progress(config.n_tasks, len(done), progress)
             try:
-                for rows in chunks:
+                for rows in _guarded(chunks, store, config, out, client is not None):
                     added = store.add_many(rows)  # committed before they are counted
                     pause_point("montecarlo-stored")  # tests kill the run here (smsem._testhooks)
                     for row, new in zip(rows, added):

@@ -122,6 +122,14 @@ def check_design(config: StudyConfig) -> None:
     if missing:
         raise SpecError(f"analysis model {ana_model.name!r} uses {', '.join(missing)}, "
                         f"which population model {pop_model.name!r} does not have")
+    # The fit of every replication would refuse these samples (as smsem.fit does): fewer
+    # respondents than items + 1 (singular covariance) or than free parameters.
+    need = max(len(ana_model.items) + 1, ana_model.n_free)
+    small = [n for n in config.levels("n") if n < need]
+    if small:
+        raise SpecError(f"grid.n {small[0]} is too small: analysis model {ana_model.name!r} has "
+                        f"{len(ana_model.items)} items and {ana_model.n_free} free parameters, so every "
+                        f"replication needs at least {need} respondents; use n >= {need}")
     try:
         base_population(config)
     except SpecError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["fmt", "fmt_p"]
+__all__ = ["fmt", "fmt_p", "p_clause"]
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -22,3 +22,10 @@ def fmt_p(v: float | None) -> str:
     if v is None or math.isnan(v):
         return ""
     return "<.001" if v < 0.001 else f"{v:.3f}"
+
+
+def p_clause(v: float | None) -> str:
+    """A p-value in running text: ``p < .001`` or ``p = 0.042`` (never ``p = <.001``)."""
+    if v is None or math.isnan(v):
+        return "p = n/a"
+    return "p < .001" if v < 0.001 else f"p = {v:.3f}"

@@ -15,6 +15,7 @@ from .._validation import check_option
 from ..io import check_writable, write_bytes
 from ._numbers import fmt
 from ._numbers import fmt_p as _p
+from ._numbers import p_clause
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..diagnostic import DiagnosticResults, MultiGroupResults
@@ -77,8 +78,8 @@ def _sections(res: "DiagnosticResults", markdown: bool, figure: str | None, top_
         else:
             lines[0] += f", {pct} CI [{_f(c.gap_ci_lower, 2)}, {_f(c.gap_ci_upper, 2)}]"
             lines += [
-                f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, p = {_p(c.welch_p)}; "
-                f"Mann-Whitney U = {_f(c.mwu_u, 1)}, p = {_p(c.mwu_p)}",
+                f"Welch t({_f(c.welch_df, 1)}) = {_f(c.welch_t, 3)}, {p_clause(c.welch_p)}; "
+                f"Mann-Whitney U = {_f(c.mwu_u, 1)}, {p_clause(c.mwu_p)}",
                 f"Hedges' g = {_f(e.g, 3)}, {pct} CI [{_f(e.ci_lower, 3)}, {_f(e.ci_upper, 3)}] "
                 f"(SE {_f(e.se, 3)}, Hedges & Olkin normal approximation)",
             ]
@@ -189,12 +190,14 @@ def render_multigroup(mg: "MultiGroupResults", fmt: str = "text") -> str:
     return "\n".join(out) + "\n"
 
 
-def plot_diagnostic(res: "DiagnosticResults", path: str | Path, *, force: bool = False, dpi: int = 120) -> Path:
-    """Write the PNG figure: total scores by group (or overall) over the four level bands.
+def plot_diagnostic(res: "DiagnosticResults", path: str | Path, *, force: bool = False, dpi: int = 300) -> Path:
+    """Write the PNG figure (300 dpi): total scores by group (or overall) over the four level bands.
 
-    Each group is a box plot with the respondents' totals as jittered points (fixed
-    jitter seed, so the file is reproducible); the bands of the scoring key are shaded
-    and labelled. Written atomically; refuses to overwrite without ``force``.
+    Each group is a box plot (median and quartiles) with the respondents' totals as
+    jittered points (fixed jitter seed, so the file is reproducible) and its mean with a
+    95% t interval, the statistic the text and the tests report; the bands of the scoring
+    key are shaded and labelled, and the axis runs a little beyond the possible totals so
+    that 20 and 100 are not clipped. Written atomically; refuses to overwrite without ``force``.
     """
     import matplotlib
 
@@ -216,17 +219,29 @@ def plot_diagnostic(res: "DiagnosticResults", path: str | Path, *, force: bool =
     for i, lv in enumerate(inst.levels):
         top = inst.levels[i + 1].low if i + 1 < len(inst.levels) else lv.high
         ax.axhspan(lv.low, top, color=_BAND_COLORS[i % len(_BAND_COLORS)], alpha=0.6, zorder=0)
-        ax.text(len(labels) + 0.45, (lv.low + top) / 2, lv.name.get("en", lv.id), va="center", ha="right",
+        ax.text(len(labels) + 1.0, (lv.low + top) / 2, lv.name.get("en", lv.id), va="center", ha="right",
                 fontsize=9, color="#444444")
     ax.boxplot([d if len(d) else [np.nan] for d in data], positions=range(1, len(labels) + 1), widths=0.45,
                showfliers=False, zorder=2)
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     for i, d in enumerate(data, start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(d)), d, s=10, alpha=0.5, color="#1f4e79", zorder=3)
+    from scipy import stats
+
+    for i, d in enumerate(data, start=1):  # the mean and its 95% t interval, beside the box
+        if len(d) == 0:
+            continue
+        m = float(np.mean(d))
+        half = (float(stats.t.ppf(0.975, len(d) - 1) * np.std(d, ddof=1) / np.sqrt(len(d)))
+                if len(d) > 1 else 0.0)
+        ax.errorbar([i + 0.3], [m], yerr=[[half], [half]], fmt="D", ms=5, color="#b22222", capsize=3,
+                    zorder=4, label="mean (95% CI)" if i == 1 else None)
     ax.set_xticks(range(1, len(labels) + 1), [f"{g}\n(n = {len(d)})" for g, d in zip(labels, data)])
-    ax.set_xlim(0.4, len(labels) + 0.5)
-    ax.set_ylim(inst.min_total, inst.max_total)
-    ax.set_ylabel("Total score")
+    ax.set_xlim(0.4, len(labels) + 1.05)  # room for the means and the level names on the right
+    pad = 0.03 * (inst.max_total - inst.min_total)  # points at 20 or 100 stay whole
+    ax.set_ylim(inst.min_total - pad, inst.max_total + pad)
+    ax.set_ylabel(f"Total score ({inst.min_total}-{inst.max_total})")
+    ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.set_title("Sales-marketing integration diagnostic: total score by group")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

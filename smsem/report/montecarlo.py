@@ -19,7 +19,8 @@ from ._numbers import fmt as _f
 if TYPE_CHECKING:  # pragma: no cover
     from ..montecarlo.summary import StudyResults
 
-__all__ = ["render_markdown", "render_planning_text", "power_curve_png", "write_outputs", "output_names", "CSV_OUTPUTS"]
+__all__ = ["render_markdown", "render_planning_text", "power_curve_figure", "power_curve_png", "power_curve_svg",
+           "write_outputs", "output_names", "CSV_OUTPUTS"]
 
 CSV_OUTPUTS = ("replications.csv", "estimates.csv", "parameters.csv", "fit.csv", "planning.csv",
                "planning_paths.csv", "power_curves.csv")
@@ -97,7 +98,13 @@ def render_markdown(res: "StudyResults") -> str:
              _n(r.n_interpolated, n0), _n(r.n_grid_joint, n0), _n(r.n_interpolated_joint, n0),
              f"{r.power_at_max_n:.3f} (n = {r.max_n})"]
             for r in res.planning.itertuples(index=False)]
-    out.append(_table(header, rows) if rows else "The analysis model has no propositions.\n")
+    if rows:
+        out.append(_table(header, rows))
+    elif stored and int(res.fit.converged.sum()) == 0:
+        out.append("No replication converged, so no power can be estimated; the failures are listed "
+                   "under *Convergence and fit* below.\n")
+    else:
+        out.append("The analysis model has no propositions.\n")
     pp = res.planning_paths
     multi = pp.groupby("proposition").path_id.transform("nunique") > 1 if len(pp) else pp
     if len(pp) and multi.any():
@@ -169,9 +176,23 @@ def render_planning_text(res: "StudyResults") -> str:
     return "\n".join(lines) + "\n"
 
 
-def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
-    """PNG of the power of each path of ``proposition`` over n (one panel per level of
-    the other factors), with 95% Wilson bands and the target power."""
+def _is_null(res: "StudyResults", proposition: str) -> bool:
+    """Every path of ``proposition`` is 0 in the population: its "power" is the type-I error."""
+    p = res.parameters
+    pop = p.loc[(p.proposition == proposition) & p.path_id.notna(), "pop"] if "proposition" in p else p.iloc[:0]
+    return len(pop) > 0 and bool((pop.abs() < 1e-12).all())
+
+
+def power_curve_figure(res: "StudyResults", proposition: str) -> Any:
+    """The power curves of ``proposition`` as a matplotlib Figure (small multiples).
+
+    One panel per path (and, for several paths, one for the weakest path and the joint
+    power), sharing both axes; within a panel one line per level of the other varying grid
+    factors (e.g. Likert scale points), each with its 95% Wilson band (Monte Carlo
+    uncertainty of the rate). Against the target power, the n interpolated for each line is
+    marked; under a population where every path of the proposition is 0, the rate is the
+    type-I error, drawn against alpha and its 95% binomial band for the replication count.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,37 +201,107 @@ def power_curve_png(res: "StudyResults", proposition: str) -> bytes:
     cfg = res.config
     curves = res.power_curves[res.power_curves.proposition == proposition]
     others = [k for k in _varying(res) if k != "n"]
-    groups = list(curves.groupby(others, sort=True)) if others else [((), curves)]
-    ncol = min(3, len(groups))
-    nrow = math.ceil(len(groups) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol + 2.6, 3.8 * nrow), squeeze=False, sharey=True)
-    for ax, (keys, g) in zip(axes.flat, groups):
-        single = g.path_id.nunique() <= 3  # one path: its min and joint curves are the same line
-        for pid, line in g.groupby("path_id", sort=True):
-            if single and pid in ("min", "joint"):
-                continue
+    null = _is_null(res, proposition)
+    paths = sorted(set(curves.path_id) - {"min", "joint"})
+    panels = paths + (["min", "joint"] if len(paths) > 1 and not null else [])
+    ncol = min(4, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    levels = sorted(set(curves[others].itertuples(index=False, name=None))) if others else [()]
+    n_handles = (len(levels) if others else 0) + (2 if null else 3)
+    ncol_leg = min(n_handles, 3 if ncol >= 3 else 2)
+    legend_rows = math.ceil(n_handles / ncol_leg)
+    height = 2.4 * nrow + 0.75 + 0.2 * legend_rows  # panels, title, legend
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(6.4, 2.7 * ncol + 0.6), height), squeeze=False,
+                             sharex=True, sharey=True)
+    colors = plt.get_cmap("tab10").colors
+    plan = res.planning_paths if not null else None
+    for ax, pid in zip(axes.flat, panels):
+        g = curves[curves.path_id == pid]
+        for i, key in enumerate(levels):
+            key = key if isinstance(key, tuple) else (key,)
+            line = g
+            for k, v in zip(others, key):
+                line = line[line[k] == v]
             line = line.sort_values("n")
-            style = {"min": dict(color="black", ls="--", lw=1.2), "joint": dict(color="grey", ls=":", lw=1.2)}
-            label = f"{pid}: {line.path.iloc[0]}" if pid not in ("min", "joint") else line.path.iloc[0]
-            ax.plot(line.n, line.power, marker="o", ms=3, label=label, **style.get(pid, {}))
-            if pid not in ("min", "joint"):
-                ax.fill_between(line.n, line["lower"], line["upper"], alpha=0.15)
-        ax.axhline(cfg.target_power, color="red", lw=0.8, label=f"target power {cfg.target_power:g}")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("n")
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        ax.set_title(", ".join(f"{k} = {v}" for k, v in zip(others, keys)) or proposition, fontsize=9)
-        ax.grid(alpha=0.3)
-    for ax in axes.flat[len(groups):]:
+            if not len(line):
+                continue
+            c = colors[i % len(colors)]
+            ax.fill_between(line.n, line["lower"], line["upper"], color=c, alpha=0.18, lw=0)
+            ax.plot(line.n, line.power, color=c, marker="o", ms=2.5, lw=1.2)
+            if plan is not None and pid not in ("min", "joint"):
+                row = plan[plan.path_id == pid]
+                for k, v in zip(others, key):
+                    row = row[row[k] == v]
+                n_int = float(row.n_interpolated.iloc[0]) if len(row) else float("nan")
+                if math.isfinite(n_int):
+                    ax.plot([n_int, n_int], [0, cfg.target_power], color=c, ls=":", lw=0.9)
+                    ax.plot([n_int], [cfg.target_power], color=c, marker="v", ms=4)
+        if null:
+            half = 1.96 * math.sqrt(cfg.alpha * (1 - cfg.alpha) / cfg.replications)
+            ax.axhspan(max(0.0, cfg.alpha - half), cfg.alpha + half, color="grey", alpha=0.25, lw=0)
+            ax.axhline(cfg.alpha, color="black", lw=0.8)
+        else:
+            ax.axhline(cfg.target_power, color="red", lw=0.8, ls="--")
+        title = {"min": "weakest path", "joint": "all paths together"}.get(pid)
+        if title is None:
+            title = f"{pid}: {g.path.iloc[0].replace(' -> ', ' → ')}" if len(g) else pid
+        ax.set_title(title, fontsize=8.5)
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.tick_params(labelsize=7.5)
+    for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    axes[0, 0].set_ylabel(f"power ({cfg.planning_test}, alpha = {cfg.alpha:g})")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.suptitle(f"{cfg.name}: power of {proposition}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1 - 2.5 / fig.get_figwidth(), 1))
-    fig.legend(handles, labels, fontsize=7, loc="center right", frameon=False)  # outside the curves
+        above = axes[nrow - 2, list(axes[-1]).index(ax)] if nrow > 1 else None
+        if above is not None:  # the panel above ends its column: it shows the n axis
+            above.xaxis.set_tick_params(labelbottom=True)
+            above.set_xlabel("n (respondents)", fontsize=8)
+    top = max(0.2, 2 * cfg.alpha + 0.05, float(curves.upper.max()) + 0.02) if null else 1.02
+    axes[0, 0].set_ylim(0, top)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("rejection rate" if null else f"power ({cfg.planning_test})", fontsize=8)
+    for ax in axes[-1, : len(panels) - (nrow - 1) * ncol]:
+        ax.set_xlabel("n (respondents)", fontsize=8)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Line2D([], [], color=colors[i % len(colors)], marker="o", ms=3,
+                      label=", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                                      for k, v in zip(others, key if isinstance(key, tuple) else (key,))))
+               for i, key in enumerate(levels)] if others else []
+    handles.append(Patch(color="grey", alpha=0.3, label="95% Wilson band (Monte Carlo uncertainty)"))
+    if null:
+        handles.append(Patch(color="grey", alpha=0.5, label=f"alpha = {cfg.alpha:g} and its 95% binomial band "
+                                                             f"({cfg.replications} replications)"))
+    else:
+        handles.append(Line2D([], [], color="red", ls="--", lw=0.8, label=f"target power {cfg.target_power:g}"))
+        handles.append(Line2D([], [], color="black", ls=":", marker="v", ms=4, lw=0.9,
+                              label="n interpolated at the target"))
+    what = "type-I error (every path 0 in the population)" if null else "power"
+    fig.suptitle(f"{cfg.name}: {what} of {proposition}\n({cfg.planning_test} Wald test, alpha = {cfg.alpha:g})",
+                 fontsize=9.5)
+    bottom = (0.1 + 0.2 * legend_rows) / fig.get_figheight()
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.45 / fig.get_figheight()))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol_leg, fontsize=7.5, frameon=False)
+    return fig
+
+
+def power_curve_png(res: "StudyResults", proposition: str, *, dpi: int = 300) -> bytes:
+    """PNG (300 dpi by default) of :func:`power_curve_figure`."""
+    return _figure_bytes(power_curve_figure(res, proposition), "png", dpi=dpi)
+
+
+def power_curve_svg(res: "StudyResults", proposition: str) -> bytes:
+    """SVG (vector) of :func:`power_curve_figure`."""
+    return _figure_bytes(power_curve_figure(res, proposition), "svg")
+
+
+def _figure_bytes(fig: Any, fmt: str, dpi: int = 300, *, close: bool = True) -> bytes:
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    meta = {"Software": None} if fmt == "png" else {"Date": None}
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+    if close:
+        plt.close(fig)
     return buf.getvalue()
 
 
@@ -221,7 +312,7 @@ def _csv(df: pd.DataFrame) -> str:
 def output_names(res: "StudyResults") -> list[str]:
     """Names of the files :func:`write_outputs` writes."""
     props = sorted(res.planning.proposition.unique()) if len(res.planning) else []
-    return [*CSV_OUTPUTS, "report.md", *(f"power_{p}.png" for p in props)]
+    return [*CSV_OUTPUTS, "report.md", *(f"power_{p}.{ext}" for p in props for ext in ("png", "svg"))]
 
 
 def write_outputs(res: "StudyResults", out: str | Path, *, plots: bool = True) -> list[Path]:
@@ -239,5 +330,7 @@ def write_outputs(res: "StudyResults", out: str | Path, *, plots: bool = True) -
     written.append(write_text(out / "report.md", render_markdown(res), force=True))
     if plots:
         for p in (sorted(res.planning.proposition.unique()) if len(res.planning) else []):
-            written.append(write_bytes(out / f"power_{p}.png", power_curve_png(res, p), force=True))
+            fig = power_curve_figure(res, p)
+            written.append(write_bytes(out / f"power_{p}.svg", _figure_bytes(fig, "svg", close=False), force=True))
+            written.append(write_bytes(out / f"power_{p}.png", _figure_bytes(fig, "png"), force=True))
     return written

@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from scipy import stats
+
 
 from .. import __version__
 
@@ -56,6 +56,8 @@ def summary_sections(res: "FitResults") -> list[tuple[str, list[tuple[str, str]]
                                                                            fi.get("scaling_factor")),
                  _kv("P-value (scaled)", fi.get("pvalue_scaled"))]
     blocks.append(("Model Test User Model:", test))
+    from scipy import stats
+
     chi_b, df_b = fi.get("baseline_chi2"), fi.get("baseline_df")
     p_b = float(stats.chi2.sf(chi_b, df_b)) if chi_b is not None and df_b else float("nan")
     blocks.append(("Model Test Baseline Model:", [_kv("Test statistic", chi_b),

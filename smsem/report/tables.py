@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._numbers import fmt as _f
 from ._numbers import fmt_p as _p
+from ._numbers import p_clause
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..estimate.results import FitResults
@@ -47,7 +48,7 @@ def _footer(pt: "PropositionTable") -> list[str]:
     boot += f"; {pt.ci_method} CI of the standardized estimate"
     return [
         f"n = {pt.n}; {boot}",
-        (f"chi2({fi['df']:.0f}) = {fi['chi2']:.3f}, p = {_p(fi['pvalue'])}; CFI = {fi['cfi']:.3f}; "
+        (f"chi2({fi['df']:.0f}) = {fi['chi2']:.3f}, {p_clause(fi['pvalue'])}; CFI = {fi['cfi']:.3f}; "
          f"TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f}"),
     ]
 

@@ -39,7 +39,7 @@ STREAMS = {"responses": (0,), "missing": (1,), "department_order": (2,)}
 
 SKEW_SHIFT = 0.75
 
-DEFAULT_SEED = 20190101
+from .._defaults import DEFAULT_SEED  # noqa: E402  (re-exported)
 
 
 def symmetric_thresholds(k: int) -> np.ndarray:

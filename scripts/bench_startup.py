@@ -1,0 +1,93 @@
+"""Startup and one-fit wall times of the ``smsem`` command, side by side with R + lavaan.
+
+Each command runs as a fresh process (best of N runs, wall clock), from the repository
+root, with the smsem found on ``PYTHONPATH`` / installed in this interpreter:
+
+    PYTHONPATH=. python scripts/bench_startup.py [N]
+
+Rows: a bare ``python -c pass`` (the interpreter's own start), ``import smsem``,
+``smsem --help``, ``smsem --version``, a one-line input error, ``smsem fit`` of the
+integrative model to the shipped n = 300 survey without bootstrap, and, when ``Rscript``
+is on PATH with lavaan installed, one Rscript process that loads lavaan and fits the same
+model (``models/integrative.lav``) to the same CSV. The ratio column compares each row
+with the bare interpreter and, for the fit, smsem with Rscript. Timings depend on the
+machine and its load; nothing here is asserted by the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SURVEY = ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"
+MODEL = ROOT / "models" / "integrative.lav"
+SMSEM = [sys.executable, "-c", "import sys; from smsem.cli import main; sys.exit(main())"]
+
+R_FIT = """
+suppressPackageStartupMessages(library(lavaan))
+args <- commandArgs(trailingOnly = TRUE)
+model <- paste(readLines(args[1]), collapse = "\\n")
+d <- read.csv(args[2])
+fit <- sem(model, data = d)
+stopifnot(lavInspect(fit, "converged"))
+cat(sprintf("chisq %.4f df %d\\n", fitMeasures(fit, "chisq"), as.integer(fitMeasures(fit, "df"))))
+"""
+
+
+def wall(cmd: list[str], env: dict[str, str], expect: tuple[int, ...] = (0,)) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    took = time.perf_counter() - t
+    if proc.returncode not in expect:
+        raise SystemExit(f"bench_startup: {' '.join(cmd)} exited {proc.returncode}: "
+                         f"{proc.stderr.decode(errors='replace').strip()[-500:]}")
+    return took
+
+
+def best(cmd: list[str], env: dict[str, str], n: int, expect: tuple[int, ...] = (0,)) -> float:
+    return min(wall(cmd, env, expect) for _ in range(n))
+
+
+def main(n: int = 5) -> None:
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    rows: list[tuple[str, list[str], tuple[int, ...]]] = [
+        ("python -c pass", [sys.executable, "-c", "pass"], (0,)),
+        ("python -c 'import smsem'", [sys.executable, "-c", "import smsem"], (0,)),
+        ("smsem --help", [*SMSEM, "--help"], (0,)),
+        ("smsem --version", [*SMSEM, "--version"], (0,)),
+        ("smsem fit missing.csv (error)", [*SMSEM, "fit", "no-such-file.csv", "--boot", "0"], (2,)),
+        ("smsem fit n300 --boot 0 --quiet",
+         [*SMSEM, "fit", str(SURVEY), "--boot", "0", "--quiet"], (0,)),
+    ]
+    rscript = shutil.which("Rscript")
+    r_ok = rscript is not None and subprocess.run(
+        [rscript, "-e", "suppressPackageStartupMessages(library(lavaan))"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    if r_ok:
+        rows.append(("Rscript: library(lavaan) + sem()", [rscript, "-e", R_FIT, str(MODEL), str(SURVEY)], (0,)))
+    print(f"best of {n} runs each, wall clock, {os.cpu_count()} cores; load average "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    times: dict[str, float] = {}
+    for label, cmd, expect in rows:
+        times[label] = best(cmd, env, n, expect)
+    base = times["python -c pass"]
+    width = max(len(label) for label in times)
+    print(f"{'command':<{width}}  {'seconds':>8}  {'- bare python':>13}  {'x bare python':>13}")
+    for label, t in times.items():
+        print(f"{label:<{width}}  {t:8.3f}  {t - base:13.3f}  {t / base:13.1f}")
+    fit = times["smsem fit n300 --boot 0 --quiet"]
+    if r_ok:
+        r = times["Rscript: library(lavaan) + sem()"]
+        print(f"\nsmsem fit / Rscript + lavaan = {fit:.3f} / {r:.3f} = {fit / r:.2f}")
+    else:
+        print("\nRscript with lavaan not found: no R comparison")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
