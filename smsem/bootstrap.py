@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -59,9 +61,12 @@ def _alphas(level: float) -> tuple[float, float]:
 
 
 def percentile_ci(draws: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of each column of ``draws`` (NaN entries ignored)."""
+    """Percentile interval of each column of ``draws`` (NaN entries ignored; a column with
+    no finite draw, e.g. the std.all of an inadmissible solution, gives NaN silently)."""
     lo_a, hi_a = _alphas(level)
-    return np.nanquantile(draws, lo_a, axis=0), np.nanquantile(draws, hi_a, axis=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice|All-NaN slice", RuntimeWarning)
+        return np.nanquantile(draws, lo_a, axis=0), np.nanquantile(draws, hi_a, axis=0)
 
 
 def normal_ci(draws: np.ndarray, estimate: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -798,6 +803,10 @@ def _check_fit(res: FitResults) -> None:
         # need a FIML refit per draw, which smsem does not do yet.
         raise OptionError("the bootstrap of a FIML fit (missing='fiml') is not supported yet; "
                           "use n_boot=0 or listwise deletion")
+    if getattr(res.param_map, "meanstructure", False):
+        # The batched refits fit covariance structures; intercepts and latent means are not refitted.
+        raise OptionError("the bootstrap of a model with a mean structure (intercepts, latent means, growth "
+                          "models) is not supported yet; use n_boot=0")
 
 
 def bootstrap(

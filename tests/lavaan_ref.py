@@ -44,7 +44,7 @@ def smsem_fit(case: str) -> smsem.FitResults:
     data = pd.read_csv(ROOT / m["data"])
     estimator = m["estimator"]
     missing = "fiml" if m["missing"] == "ml" else "listwise"
-    return smsem.fit(model, data, estimator=estimator, missing=missing)
+    return smsem.fit(model, data, estimator=estimator, missing=missing, fixed_x=m.get("fixed_x", True))
 
 
 def match(ours: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:

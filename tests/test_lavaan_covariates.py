@@ -45,9 +45,9 @@ def test_random_covariate_matches_lavaan():
     assert np.abs(j.est - j.est_lav).max() < TOL["est"]
     free = j.se_lav > 0
     assert rel_err(j.se[free], j.se_lav[free]).max() < TOL["se_rel"]
-    # lavaan fixes the fixed covariate's variance (SE 0); smsem estimates it (its sample value).
-    assert list(j._key[~free & j.se.notna()]) == [("TENURE", "~~", "TENURE")]
-    assert fi["df"] == fm["df"] and fi["baseline_df"] == fm["baseline.df"] and fi["npar"] == fm["npar"] + 1
+    # lavaan fixes the fixed covariate's variance at its sample value (SE 0); so does smsem (SE NaN).
+    assert not (~free & j.se.notna()).any()
+    assert fi["df"] == fm["df"] and fi["baseline_df"] == fm["baseline.df"] and fi["npar"] == fm["npar"]
     assert rel_err(fi["chi2"], fm["chisq"]) < TOL["chi2_rel"]
     assert rel_err(fi["baseline_chi2"], fm["baseline.chisq"]) < TOL["baseline_chi2_rel"]
     for name, tol in (("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"), ("srmr", "srmr_complete")):
@@ -87,9 +87,11 @@ def test_validation_checks_covariates_as_numbers_not_scale_codes():
     with pytest.raises(DataError, match=r"column SIZE, row 3: value inf is not a finite number"):
         validate_survey(bad, model)
     bad = data.astype({"OP1": float})
-    bad.loc[0, "OP1"] = 2.5  # an item still has to be a scale code
+    bad.loc[0, "OP1"] = 2.5  # an item of a declared scale (--likert 5) still has to be a scale code
     with pytest.raises(DataError, match=r"column OP1, row 1: value 2.5 is not an integer code"):
-        validate_survey(bad, model)
+        validate_survey(bad, model, likert=5)
+    # the model file declares no scale (no codebook): the value is taken as a number
+    assert validate_survey(bad, model)["OP1"].iloc[0] == 2.5
 
 
 def test_cli_fits_a_model_with_covariates():

@@ -35,7 +35,7 @@ def test_estimates_and_robust_ses(case):
     free = j.se_lav > 0
     assert rel_err(j.se[free], j.se_lav[free]).max() < TOL["se_rel"]
     # Same estimates as ML, other SEs.
-    ml = smsem.fit(res.model, res.data, estimator="ML", missing=res.missing)
+    ml = smsem.fit(res.model, res.data, estimator="ML", missing=res.missing, **res.table_options)
     assert np.allclose(ml.params.est, res.params.est, atol=1e-9)
     assert not np.allclose(ml.params.se.dropna(), res.params.se.dropna(), rtol=1e-3)
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..exceptions import ConvergenceWarning, EstimationError, HeywoodWarning, NonPositiveDefiniteWarning
 from ..model.syntax import ParsedModel
+from .matrices import Matrices, ParamMap
 
 __all__ = [
     "SemopyFit", "Matrices", "ParamMap", "semopy_syntax", "fit_semopy", "refit", "standardized_matrices",
@@ -76,74 +77,6 @@ def exogenous_covariances(parsed: ParsedModel) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Matrices:
-    """Model matrices in semopy's RAM-like layout (copies, safe to keep)."""
-
-    inner: tuple[str, ...]
-    observed: tuple[str, ...]
-    beta: np.ndarray
-    lambda_: np.ndarray
-    psi: np.ndarray
-    theta: np.ndarray
-
-    @property
-    def inner_cov(self) -> np.ndarray:
-        """Model-implied covariance of the inner (latent) variables."""
-        c = np.linalg.inv(np.eye(len(self.inner)) - self.beta)
-        return c @ self.psi @ c.T
-
-    @property
-    def implied_cov(self) -> np.ndarray:
-        return self.lambda_ @ self.inner_cov @ self.lambda_.T + self.theta
-
-
-_MATRIX_NAMES = ("beta", "lambda_", "psi", "theta")
-
-
-@dataclass(frozen=True)
-class ParamMap:
-    """Where each free parameter sits in the model matrices (pure numpy; no semopy).
-
-    ``theta`` vectors everywhere in smsem follow this order, which is semopy's order of
-    active parameters. A parameter shared by several cells (an equality constraint by
-    label) has several locations.
-
-    Attributes
-    ----------
-    names : tuple of (lhs, op, rhs)
-        lavaan-style name of each free parameter (its first location).
-    locations : tuple of tuple of (matrix, row, col)
-        ``matrix`` is 0..3 for beta, lambda, psi, theta; symmetric matrices list both
-        triangles.
-    base : Matrices
-        The matrices with every fixed value in place (free cells hold the estimate).
-    """
-
-    names: tuple[tuple[str, str, str], ...]
-    locations: tuple[tuple[tuple[int, int, int], ...], ...]
-    base: Matrices
-
-    @property
-    def n_free(self) -> int:
-        return len(self.names)
-
-    def matrices_at(self, theta: np.ndarray) -> Matrices:
-        """The model matrices at parameter vector ``theta``."""
-        mats = [self.base.beta.copy(), self.base.lambda_.copy(), self.base.psi.copy(), self.base.theta.copy()]
-        for value, locs in zip(theta, self.locations):
-            for m, i, j in locs:
-                mats[m][i, j] = value
-        return Matrices(self.base.inner, self.base.observed, *mats)
-
-    def index(self, lhs: str, op: str, rhs: str) -> int:
-        """Position of parameter ``lhs op rhs`` in ``theta`` (covariances in either order)."""
-        for k, nm in enumerate(self.names):
-            if nm == (lhs, op, rhs) or (op == "~~" and nm == (rhs, op, lhs)):
-                return k
-        raise KeyError(f"{lhs} {op} {rhs} is not a free parameter")
-
-
 def _param_name(m: int, i: int, j: int, inner: tuple[str, ...], observed: tuple[str, ...]) -> tuple[str, str, str]:
     if m == 0:
         return (inner[i], "~", inner[j])
@@ -156,8 +89,9 @@ def _param_name(m: int, i: int, j: int, inner: tuple[str, ...], observed: tuple[
 
 def standardized_matrices(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
     """std.all structural coefficients and loadings: ``(beta_std, lambda_std)``."""
-    sd_inner = np.sqrt(np.diag(mx.inner_cov))
-    sd_obs = np.sqrt(np.diag(mx.implied_cov))
+    with np.errstate(invalid="ignore"):  # a negative variance (Heywood case) gives NaN
+        sd_inner = np.sqrt(np.diag(mx.inner_cov))
+        sd_obs = np.sqrt(np.diag(mx.implied_cov))
     beta_std = mx.beta * sd_inner[None, :] / sd_inner[:, None]
     lambda_std = mx.lambda_ * sd_inner[None, :] / sd_obs[:, None]
     return beta_std, lambda_std

@@ -23,8 +23,8 @@ from typing import Sequence
 import numpy as np
 from scipy import optimize
 
-from .backend import ParamMap
-from .ml import sigma_jacobian
+from .matrices import ParamMap
+from .ml import mean_jacobian, sigma_jacobian
 from .standardized import delta_jacobian
 
 __all__ = ["Patterns", "em_saturated", "fiml_loglik", "fit_fiml", "independence_loglik", "baseline_loglik",
@@ -202,9 +202,13 @@ class FimlFit:
     hessian: np.ndarray   # of -loglik / N at (theta, nu): the observed information per case
 
 
-def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
+def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray | None,
              pat: Patterns | None = None) -> FimlFit:
     """Maximize the casewise likelihood over ``(theta, nu)`` from the given start.
+
+    With a mean structure in ``pm`` (``pm.meanstructure``, the parameter-table layout) the
+    means are the model's (``nu0`` is ignored): ``z = theta`` and ``FimlFit.nu`` is the
+    implied mean.
 
     L-BFGS-B with the analytic gradient, then Newton steps on the Hessian (central
     differences of the analytic gradient) until the step is below 1e-9; the last
@@ -214,7 +218,17 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
     k = pm.n_free
     n = pat.n
     negll = negloglik(pm, pat)
-    z = np.concatenate([theta0, nu0]).astype(float)
+    z = (np.asarray(theta0, dtype=float).copy() if pm.meanstructure
+         else np.concatenate([theta0, nu0]).astype(float))
+    if pm.meanstructure:
+        # From the ML fit to the EM moments, damped Newton converges in a few steps;
+        # L-BFGS-B (hundreds of iterations to the same point) only if it does not.
+        z_n, ok = _newton(negll, z)
+        if ok:
+            hess = _hessian(negll, z_n)
+            vcov = np.linalg.inv(hess) / n
+            return FimlFit(z_n.copy(), pm.matrices_at(z_n).implied_mean, -negll(z_n)[0] * n, vcov, True,
+                           "converged", hess)
     res = optimize.minimize(negll, z, jac=True, method="L-BFGS-B",
                             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9})
     z = res.x
@@ -235,13 +249,54 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray,
         converged = False
         message = "Newton refinement did not reach a step below 1e-9"
     vcov = np.linalg.inv(hess) / n
-    return FimlFit(z[:k].copy(), z[k:].copy(), -negll(z)[0] * n, vcov, converged, message, hess)
+    nu = pm.matrices_at(z[:k]).implied_mean if pm.meanstructure else z[k:].copy()
+    return FimlFit(z[:k].copy(), nu, -negll(z)[0] * n, vcov, converged, message, hess)
+
+
+def _newton(negll, z: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
+    """Damped Newton on ``negll`` (Hessian by central differences of the analytic gradient,
+    step halving): ``(z, converged)``; converged when the step is below 1e-9."""
+    z = np.asarray(z, dtype=float).copy()
+    f, g = negll(z)
+    if not np.isfinite(f):
+        return z, False
+    for _ in range(max_iter):
+        try:
+            step = -np.linalg.solve(_hessian(negll, z), g)
+        except np.linalg.LinAlgError:
+            return z, False
+        if not np.all(np.isfinite(step)):
+            return z, False
+        t = 1.0
+        while t > 1e-6:
+            f2, g2 = negll(z + t * step)
+            if f2 <= f + 1e-14 * max(1.0, abs(f)):
+                break
+            t /= 2
+        else:
+            return z, bool(np.max(np.abs(g)) < 1e-9)
+        z, f, g = z + t * step, f2, g2
+        if np.max(np.abs(t * step)) < 1e-9:
+            return z, True
+    return z, False
 
 
 def negloglik(pm: ParamMap, pat: Patterns):
     """``z = (theta, nu) -> (-loglik / N, its gradient)``: the casewise likelihood of the
-    model with free intercepts ``nu`` (one per observed variable)."""
+    model with free intercepts ``nu`` (one per observed variable); with a mean structure
+    in ``pm``, ``z = theta`` and the means are the model's."""
     k, n = pm.n_free, pat.n
+
+    if pm.meanstructure:
+        def negll_ms(z: np.ndarray) -> tuple[float, np.ndarray]:
+            mx = pm.matrices_at(z)
+            ll, g_mu, g_sig = fiml_loglik(pat, mx.implied_mean, mx.implied_cov, grad=True)
+            if not np.isfinite(ll):
+                return np.inf, np.zeros_like(z)
+            g = np.einsum("ij,kij->k", g_sig, sigma_jacobian(pm, z)) + mean_jacobian(pm, z) @ g_mu
+            return -ll / n, -g / n
+
+        return negll_ms
 
     def negll(z: np.ndarray) -> tuple[float, np.ndarray]:
         sigma = pm.matrices_at(z[:k]).implied_cov

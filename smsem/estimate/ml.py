@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import Matrices, ParamMap
+from scipy import optimize
+
+from .matrices import Matrices, ParamMap
 
 __all__ = [
     "sigma_jacobian", "vech_indices", "vech", "f_ml", "expected_information", "fisher_scoring",
-    "sample_moments", "loglik_normal",
+    "sample_moments", "loglik_normal", "mean_jacobian", "f_ml_means", "ml_gradient_means",
+    "expected_information_means", "fisher_scoring_means", "minimize_ml",
 ]
 
 
@@ -79,16 +82,57 @@ def sigma_jacobian(pm: ParamMap, theta: np.ndarray) -> np.ndarray:
                 d += t + t.T
             elif m == 2:  # psi[i, j] (each triangle listed separately)
                 d += np.outer(lb[:, i], lb[:, j])
-            else:  # theta[i, j]
+            elif m == 3:  # theta[i, j]
                 d[i, j] += 1.0
+            # m = 4, 5 (nu, alpha): means only
+    return out
+
+
+def mean_jacobian(pm: ParamMap, theta: np.ndarray) -> np.ndarray:
+    """``dmu / dtheta_k`` for every free parameter: an array of shape (k, p).
+
+    ``mu = nu + L B^-1 alpha`` with ``B = I - beta``:
+
+    - intercept ``nu_i``: ``e_i``
+    - inner mean ``alpha_i``: ``(L B^-1)[:, i]``
+    - loading ``lambda[i, j]``: ``e_i (B^-1 alpha)_j``
+    - path ``beta[i, j]``: ``(L B^-1)[:, i] (B^-1 alpha)_j``
+
+    Zero everywhere without a mean structure.
+    """
+    mx = pm.matrices_at(theta)
+    p = len(mx.observed)
+    out = np.zeros((pm.n_free, p))
+    if mx.alpha is None:
+        return out
+    binv = np.linalg.inv(np.eye(len(mx.inner)) - mx.beta)
+    lb = mx.lambda_ @ binv
+    eta = binv @ mx.alpha
+    for k, locs in enumerate(pm.locations):
+        d = out[k]
+        for m, i, j in locs:
+            if m == 0:
+                d += lb[:, i] * eta[j]
+            elif m == 1:
+                d[i] += eta[j]
+            elif m == 4:
+                d[i] += 1.0
+            elif m == 5:
+                d += lb[:, i]
     return out
 
 
 def f_ml(s: np.ndarray, sigma: np.ndarray) -> float:
-    """lavaan's ML discrepancy ``log|Sigma| - log|S| + tr(S Sigma^-1) - p`` (inf if not PD)."""
-    sign, logdet = np.linalg.slogdet(sigma)
-    if sign <= 0:
+    """lavaan's ML discrepancy ``log|Sigma| - log|S| + tr(S Sigma^-1) - p`` (inf if not PD).
+
+    Positive definiteness is checked by a Cholesky factorization: a positive determinant
+    alone also admits an even number of negative eigenvalues (where ``F`` can go below 0).
+    """
+    try:
+        chol = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
         return np.inf
+    logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
     _, logdet_s = np.linalg.slogdet(s)
     return float(logdet - logdet_s + np.trace(np.linalg.solve(sigma, s)) - s.shape[0])
 
@@ -192,6 +236,110 @@ def fisher_scoring(pm: ParamMap, theta: np.ndarray, s: np.ndarray, *, max_iter: 
             if stalled or r >= 1.0 or k + np.log(tol / rel) / np.log(r) > max_iter:
                 return theta, False
     return theta, False
+
+
+def f_ml_means(s: np.ndarray, xbar: np.ndarray | None, sigma: np.ndarray, mu: np.ndarray | None) -> float:
+    """``F_ML`` plus the mean part ``(xbar - mu)' Sigma^-1 (xbar - mu)`` (when ``mu`` is given)."""
+    f = f_ml(s, sigma)
+    if mu is None or not np.isfinite(f):
+        return f
+    d = xbar - mu
+    return f + float(d @ np.linalg.solve(sigma, d))
+
+
+def ml_gradient_means(jac: np.ndarray, mjac: np.ndarray, s: np.ndarray, xbar: np.ndarray | None,
+                      sigma: np.ndarray, mu: np.ndarray | None) -> np.ndarray:
+    """Gradient of :func:`f_ml_means`: ``dF/dSigma = Sigma^-1 - Sigma^-1 (S + d d') Sigma^-1``,
+    ``dF/dmu = -2 Sigma^-1 d`` with ``d = xbar - mu``."""
+    if mu is None:
+        return ml_gradient(jac, s, sigma)
+    si = np.linalg.inv(sigma)
+    d = xbar - mu
+    sd = s + np.outer(d, d)
+    g = si - si @ sd @ si
+    return np.einsum("ij,kij->k", g, jac) - 2 * mjac @ (si @ d)
+
+
+def expected_information_means(jac: np.ndarray, mjac: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Expected information per case with a mean structure:
+    ``0.5 tr(Sigma^-1 dS_k Sigma^-1 dS_l) + dmu_k' Sigma^-1 dmu_l``."""
+    info = expected_information(jac, sigma)
+    return info + mjac @ np.linalg.solve(sigma, mjac.T)
+
+
+def _objective(pm: ParamMap, s: np.ndarray, xbar: np.ndarray | None):
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        mx = pm.matrices_at(theta)
+        sigma = mx.implied_cov
+        mu = mx.implied_mean if pm.meanstructure else None
+        try:
+            f = f_ml_means(s, xbar, sigma, mu)
+        except np.linalg.LinAlgError:
+            f = np.inf
+        if not np.isfinite(f):
+            return 1e10, np.zeros_like(theta)
+        jac = sigma_jacobian(pm, theta)
+        mjac = mean_jacobian(pm, theta) if pm.meanstructure else None
+        return f, ml_gradient_means(jac, mjac, s, xbar, sigma, mu)
+    return fun
+
+
+def fisher_scoring_means(pm: ParamMap, theta: np.ndarray, s: np.ndarray, xbar: np.ndarray | None = None, *,
+                         max_iter: int = 200, tol: float = 1e-10) -> tuple[np.ndarray, bool]:
+    """Fisher scoring with step halving on ``F_ML`` (with the mean part when
+    ``pm.meanstructure``). Converged when the scoring step is below ``tol`` (relative to
+    ``max(1, |theta|)``) and the gradient below ``1e-8``; ``max_iter`` only guards a loop.
+    """
+    theta = np.asarray(theta, dtype=float).copy()
+    fun = _objective(pm, s, xbar)
+    f_old, grad = fun(theta)
+    for _ in range(max_iter):
+        mx = pm.matrices_at(theta)
+        sigma = mx.implied_cov
+        jac = sigma_jacobian(pm, theta)
+        if pm.meanstructure:
+            info = expected_information_means(jac, mean_jacobian(pm, theta), sigma)
+        else:
+            info = expected_information(jac, sigma)
+        try:
+            step = -np.linalg.solve(2 * info, grad)
+        except np.linalg.LinAlgError:
+            return theta, False
+        t = 1.0
+        while t > 1e-6:
+            cand = theta + t * step
+            f_new, g_new = fun(cand)
+            if f_new <= f_old + 1e-12:
+                break
+            t /= 2
+        else:
+            small = np.max(np.abs(grad)) < 1e-8
+            return theta, bool(small)
+        theta, f_old, grad = cand, f_new, g_new
+        if np.max(np.abs(t * step) / np.maximum(1.0, np.abs(theta))) < tol and np.max(np.abs(grad)) < 1e-6:
+            return theta, True
+    return theta, False
+
+
+def minimize_ml(pm: ParamMap, start: np.ndarray, s: np.ndarray, xbar: np.ndarray | None = None
+                ) -> tuple[np.ndarray, bool, str]:
+    """ML estimate from ``start``: Fisher scoring to a step below 1e-10 (gradient below 1e-6);
+    if that fails, L-BFGS-B with the analytic gradient and Fisher scoring from its end.
+    Returns ``(theta, converged, message)``."""
+    start = np.asarray(start, dtype=float)
+    # Fisher scoring (lavaan's classic choice) converges in a few quadratic steps from the
+    # simple start values; L-BFGS-B is the fallback when it does not.
+    theta, ok = fisher_scoring_means(pm, start, s, xbar)
+    if ok:
+        return theta, True, "converged"
+    fun = _objective(pm, s, xbar)
+    res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B",
+                            options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-14, "gtol": 1e-8})
+    theta2, ok2 = fisher_scoring_means(pm, res.x, s, xbar)
+    if ok2 or fun(theta2)[0] < fun(theta)[0]:
+        theta, ok = theta2, ok2
+    msg = "converged" if ok else f"Fisher scoring did not converge, nor after L-BFGS-B ({res.message})"
+    return theta, ok, msg
 
 
 def implied(mx: Matrices) -> np.ndarray:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import ParamMap
+from .matrices import ParamMap
 from .fiml import Patterns, fiml_loglik
 from .fitindices import baseline_cells
-from .ml import sigma_jacobian, vech_indices
+from .ml import mean_jacobian, sigma_jacobian, vech_indices
 from .standardized import delta_jacobian
 
 __all__ = ["casewise_scores", "model_scores", "sandwich", "h1_trace", "h0_trace", "baseline_h0_trace"]
@@ -58,7 +58,13 @@ def casewise_scores(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> tuple[n
 
 def model_scores(pm: ParamMap, x: np.ndarray, theta: np.ndarray, nu: np.ndarray) -> np.ndarray:
     """Casewise gradients (N, q + p) of the model's log-likelihood with respect to
-    ``(theta, nu)`` (free parameters, then one intercept per observed variable)."""
+    ``(theta, nu)`` (free parameters, then one intercept per observed variable); with a mean
+    structure in ``pm`` (``nu`` ignored) with respect to ``theta`` only."""
+    if pm.meanstructure:
+        mx = pm.matrices_at(theta)
+        g_mu, g_sig = casewise_scores(x, mx.implied_mean, mx.implied_cov)
+        return (np.einsum("nij,kij->nk", g_sig, sigma_jacobian(pm, theta))
+                + g_mu @ mean_jacobian(pm, theta).T)
     sigma = pm.matrices_at(theta).implied_cov
     g_mu, g_sig = casewise_scores(x, nu, sigma)
     return np.concatenate([np.einsum("nij,kij->nk", g_sig, sigma_jacobian(pm, theta)), g_mu], axis=1)

@@ -2,10 +2,8 @@
 
 ``std_lv``, ``meanstructure``, ``fixed_x`` and ``model_type`` are lavaan's ``std.lv``,
 ``meanstructure``, ``fixed.x`` and the choice among ``sem()``, ``cfa()`` and ``growth()``.
-They decide which parameters the model has, so they belong to the parameter table; until
-the table reads them, :func:`fit` accepts every value that gives the model smsem fits
-today and refuses, in one line, any value that would give a different model (never a
-silently different fit).
+They decide which parameters the model has, so they go to the parameter table
+(:meth:`SEMModel.table`), which the estimator reads.
 """
 
 from __future__ import annotations
@@ -38,44 +36,48 @@ def _flag(value: Any, name: str) -> bool | None:
 def check_lavaan_options(model: Any, *, missing: str = "listwise", std_lv: bool = False,
                          meanstructure: bool | None = None, fixed_x: bool | None = None,
                          model_type: str = "sem") -> None:
-    """Refuse, in one line, option values that would change the model smsem fits today.
-
-    Accepted: ``std_lv=False`` (lavaan's marker scaling; ``True`` too when the model has
-    no latent variable), ``meanstructure`` ``None`` (lavaan's default: a mean structure
-    with FIML only), ``False`` without FIML or ``True`` with FIML; ``fixed_x`` ``None`` or
-    ``True`` (lavaan's default), ``False`` when the model has no observed exogenous
-    covariate; ``model_type`` ``"sem"`` or ``"cfa"`` (the same defaults in lavaan).
+    """Check the option values (before any work): flags are True, False or None (lavaan's
+    default), ``model_type`` one of ``MODEL_TYPES``.
 
     Raises
     ------
     OptionError
-        ``"--std-lv is not supported yet"`` and the like, naming the command line flag.
+        Naming the option and the allowed values.
     """
-    std_lv = _flag(std_lv, "std_lv")
-    meanstructure = _flag(meanstructure, "meanstructure")
-    fixed_x = _flag(fixed_x, "fixed_x")
+    _flag(std_lv, "std_lv")
+    _flag(meanstructure, "meanstructure")
+    _flag(fixed_x, "fixed_x")
     check_option("model_type", model_type, MODEL_TYPES)
-    parsed = getattr(model, "parsed", None)
-    if std_lv and (parsed is None or parsed.latents):
-        raise OptionError("--std-lv is not supported yet")
-    if meanstructure and missing != "fiml":
-        raise OptionError("--meanstructure is not supported yet (a mean structure is fitted with --missing fiml)")
-    if fixed_x is False and (parsed is None or parsed.fixed_x):
-        raise OptionError("--no-fixed-x is not supported yet")
-    if model_type == "growth":
-        raise OptionError("--model-type growth is not supported yet")
+
+
+def _table_options(std_lv: bool | None, meanstructure: bool | None, fixed_x: bool | None, model_type: str
+                   ) -> dict[str, Any]:
+    """The keyword arguments of :meth:`SEMModel.table` (lavaan's defaults left out, so the
+    default table is the cached ``SEMModel.partable``)."""
+    out: dict[str, Any] = {}
+    if std_lv:
+        out["std_lv"] = True
+    if meanstructure is not None:
+        out["meanstructure"] = meanstructure
+    if fixed_x is False:
+        out["fixed_x"] = False
+    if model_type != "sem":
+        out["model_type"] = model_type
+    return out
 
 
 def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise", std_lv: bool = False,
-        meanstructure: bool | None = None, fixed_x: bool | None = None, model_type: str = "sem") -> FitResults:
+        meanstructure: bool | None = None, fixed_x: bool | None = None, model_type: str = "sem",
+        **lavaanify_options: Any) -> FitResults:
     check_lavaan_options(model, missing=missing, std_lv=std_lv, meanstructure=meanstructure,
                          fixed_x=fixed_x, model_type=model_type)
-    return _fit(model, data, estimator=estimator, missing=missing)
+    return _fit(model, data, estimator=estimator, missing=missing,
+                **_table_options(std_lv, meanstructure, fixed_x, model_type), **lavaanify_options)
 
 
 fit.__doc__ = (_fit.__doc__ or "").rstrip() + """
 
-    lavaan's options (see :func:`check_lavaan_options`)
+    lavaan's options (they build the parameter table, :meth:`SEMModel.table`)
     ----------------------------------------------------
     std_lv : bool, default=False
         lavaan's ``std.lv``: latent variances fixed to 1 instead of the first loadings.
@@ -86,4 +88,8 @@ fit.__doc__ = (_fit.__doc__ or "").rstrip() + """
         sample moments).
     model_type : {"sem", "cfa", "growth"}, default="sem"
         The defaults of lavaan's ``sem()``, ``cfa()`` or ``growth()``.
+    **lavaanify_options
+        lavaan's other model options (``orthogonal``, ``int_ov_free``, ``int_lv_free``,
+        ``auto_fix_first``, ``auto_fix_single``, ``auto_var``, ``auto_cov_lv_x``,
+        ``auto_cov_y``), as :func:`smsem.model.partable.lavaanify` takes them.
 """

@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -211,6 +213,14 @@ class MeasurementQuality:
 
 
 def reliability(res: FitResults, thresholds: QualityThresholds | None = None) -> MeasurementQuality:
+    """See :func:`_reliability`; an inadmissible solution (a negative variance) gives NaN
+    measures without numpy warnings (the Heywood warning of the fit says why)."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        return _reliability(res, thresholds)
+
+
+def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -> MeasurementQuality:
     """Measurement quality of every construct with two or more items.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,16 +13,19 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import check_option
-from ..exceptions import ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning
+from ..exceptions import (ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning,
+                          SpecError)
 from ..model.spec import SEMModel
 from . import fiml, ml, mlr, robust
 from . import fitindices as fitidx
-from .backend import Matrices, ParamMap, fit_semopy, standardized_matrices
-from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardized_table
+from .backend import fit_semopy, standardized_matrices
+from .matrices import (Matrices, ParamMap, free_vector_map, nonlinear_constraints, param_map_from_table,
+                       start_values, table_rows)
+from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardize_cells, standardized_table
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
-PARAM_COLUMNS = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]
+PARAM_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_lv", "std_all"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,11 @@ class FitResults:
     n_dropped : int
         Rows dropped because an item was missing (listwise deletion).
     params : DataFrame
-        One row per parameter, lavaan's ``lhs op rhs`` naming, columns ``PARAM_COLUMNS``
-        (``est, se, z, pvalue`` and the Wald ``ci_lower, ci_upper``; fixed parameters
-        have SE NaN where lavaan prints 0). FIML fits add one ``item ~1`` row per item.
+        lavaan's ``parameterEstimates()``: the parameter table's ``=~ ~ ~~ ~1`` rows in its
+        order and notation, then its ``:=`` rows; columns ``PARAM_COLUMNS`` (``est, se, z,
+        pvalue`` and the Wald ``ci_lower, ci_upper``; fixed parameters, fixed covariates
+        included, have SE NaN where lavaan prints 0; the rows of a shared label carry the
+        same estimate and SE).
     fit_indices : dict
         lavaan's ``fitMeasures()`` under smsem's names: ``chi2, df, pvalue, baseline_chi2,
         baseline_df, cfi, tli, rmsea, rmsea_ci_lower, rmsea_ci_upper`` (90%),
@@ -52,8 +58,9 @@ class FitResults:
     matrices : Matrices
         Estimated model matrices.
     start : ndarray
-        The estimate vector ``theta`` in :class:`ParamMap` order (semopy's order; the
-        start values of bootstrap refits).
+        The estimate vector ``theta`` in :class:`ParamMap` order (the table's free rows in
+        its order, a shared label once, fixed covariates' moments included; the start
+        values of bootstrap refits).
     param_map : ParamMap
         Where each element of ``theta`` sits in the matrices: ``param_map.matrices_at(theta)``
         rebuilds the model matrices, e.g. for delta-method derivatives.
@@ -68,6 +75,10 @@ class FitResults:
         FIML only: the item intercepts, in ``matrices.observed`` order.
     vcov_means : ndarray or None
         FIML only: covariance of ``(start, means)`` together (``vcov`` is its top-left block).
+    partable : ParTable or None
+        The parameter table that was fitted (:mod:`smsem.model.partable`).
+    table_options : dict
+        The model options it was built with (``fit(..., **table_options)``; refit with them).
     """
 
     model: SEMModel
@@ -84,6 +95,8 @@ class FitResults:
     missing: str = "listwise"
     means: np.ndarray | None = field(default=None, repr=False)
     vcov_means: np.ndarray | None = field(default=None, repr=False)
+    partable: Any = field(default=None, repr=False)
+    table_options: dict = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -121,6 +134,11 @@ class FitResults:
         if self.param_map is None or self.vcov is None:
             raise ValueError("this FitResults has no parameter map / vcov (built by an old smsem)")
         rows = list(zip(self.params.lhs, self.params.op, self.params.rhs))
+        if self.partable is not None:  # the table layout; := rows by the delta method too
+            rows = [r for r in rows if r[1] != ":="]
+            out = standardized_table(self.param_map, self.start, self.vcov, rows)
+            extra = _defined_std(self.partable, self.param_map, self.start, self.vcov)
+            return out if extra is None else pd.concat([out, extra], ignore_index=True)
         if self.means is None or self.vcov_means is None:
             return standardized_table(self.param_map, self.start, self.vcov, rows)
         theta = np.concatenate([self.start, self.means])
@@ -220,7 +238,7 @@ def _cell(mx: Matrices, lhs: str, op: str, rhs: str) -> float:
 
 
 def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list[tuple[str, str, str]],
-                 std_all: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+                 std_all: np.ndarray, level: float = 0.95, std_lv: np.ndarray | None = None) -> pd.DataFrame:
     """Estimates with Wald SE, z, p and CI; fixed parameters have SE NaN (lavaan: 0)."""
     k = pm.n_free
     mx = pm.matrices_at(est_vec[:k])
@@ -228,7 +246,8 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     zcrit = stats.norm.ppf(0.5 + level / 2)
     out = []
-    for (lhs, op, rhs), sa in zip(rows, std_all):
+    std_lv = np.full(len(rows), np.nan) if std_lv is None else std_lv
+    for (lhs, op, rhs), sa, sl in zip(rows, std_all, std_lv):
         if op == "~1" and lhs in obs:
             j = k + obs.index(lhs)
             est, se = float(est_vec[j]), float(se_all[j])
@@ -242,7 +261,7 @@ def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list
                 est, se = _cell(mx, lhs, op, rhs), float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((lhs, op, rhs, est, se, z, p, est - zcrit * se, est + zcrit * se, float(sa)))
+        out.append((lhs, op, rhs, "", est, se, z, p, est - zcrit * se, est + zcrit * se, float(sl), float(sa)))
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
 
 
@@ -373,7 +392,8 @@ ESTIMATORS = ("ML", "MLM", "MLR")
 MISSING = ("listwise", "fiml")
 
 
-def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise") -> FitResults:
+def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
+        **table_options: Any) -> FitResults:
     """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
 
     Parameters
@@ -394,6 +414,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         every observed value by full-information ML with item intercepts (lavaan's
         ``missing = "ml"``; SEs from the observed information). FIML takes ``"ML"`` or
         ``"MLR"`` (robust FIML).
+    **table_options
+        lavaan's model options, passed to :meth:`SEMModel.table` (``model_type``,
+        ``std_lv``, ``meanstructure``, ``fixed_x``, ``orthogonal``, ...; see
+        :func:`smsem.model.partable.lavaanify`). Default: lavaan's ``sem()``.
 
     Returns
     -------
@@ -408,6 +432,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     """
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
+    pt = _model_table(model, missing, table_options)
+    if pt is not None:
+        res = fit_table(model, pt, data, estimator=estimator, missing=missing)
+        return dataclasses.replace(res, table_options=dict(table_options))
     if missing == "fiml":
         if estimator == "MLM":
             raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
@@ -429,8 +457,8 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     indices, vcov = _ml_indices(pm, theta, xa, estimator, xidx)
     rows = _rows(sfit)
     mx = pm.matrices_at(theta)
-    std_all, _ = standardize(mx, rows)
-    params = _param_table(pm, theta, vcov, rows, std_all)
+    std_all, std_lv = standardize(mx, rows)
+    params = _param_table(pm, theta, vcov, rows, std_all, std_lv=std_lv)
     return FitResults(model, x, dropped, params, indices, bool(sfit.success and polished), mx,
                       theta.copy(), pm, vcov, estimator=estimator, missing=missing)
 
@@ -539,9 +567,474 @@ def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitR
             c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
             indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
     est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, vcov_z, model.parsed.exogenous_observed)
-    std_all, _ = standardize(mx, rows, est[pm.n_free:])
-    params = _param_table(pm, est, vcov_rep, rows, std_all)
+    std_all, std_lv = standardize(mx, rows, est[pm.n_free:])
+    params = _param_table(pm, est, vcov_rep, rows, std_all, std_lv=std_lv)
     k = pm.n_free
     return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
                       vcov_z[:k, :k].copy(), estimator="MLR" if robust else "ML", missing="fiml",
                       means=est[k:].copy(), vcov_means=vcov_rep)
+
+
+# --------------------------------------------------------------------------- table-driven engine
+
+
+def _model_table(model: Any, missing: str = "listwise", options: dict | None = None) -> Any:
+    """The model's parameter table (``SEMModel.table(**options)``; lavaan's ``sem()``
+    defaults without options; FIML adds ``missing="fiml"``, hence the mean structure), or
+    None for a model without one."""
+    options = dict(options or {})
+    if missing == "fiml":
+        options["missing"] = "fiml"
+    if callable(getattr(model, "table", None)):
+        try:
+            return model.table(**options)
+        except TypeError as exc:
+            raise OptionError(f"unknown model option: {exc}") from None
+    if options.keys() - {"missing"}:
+        raise OptionError(f"model options {sorted(options)} need a model with a parameter table")
+    pt = getattr(model, "partable", None)
+    if callable(pt):
+        pt = pt()
+    return pt
+
+
+def _constraint_hook(pt: Any):
+    """None, or the constrained fit when the table has constraint rows (``==``, ``<``,
+    ``>``) other than equalities of two labels (those are collapsed into one parameter);
+    SpecError naming the line if :mod:`smsem.estimate.constraints` is not available."""
+    rows = nonlinear_constraints(pt)
+    if not rows:
+        return None
+    try:
+        from . import constraints  # noqa: F401  (smsem.estimate.constraints, issue 12)
+    except ImportError:
+        r = rows[0]
+        raise SpecError(f"line {r['line']}: constraint {r['lhs']} {r['op']} {r['rhs']} is not supported yet") from None
+    return _fit_constrained_table
+
+
+def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame, int]:
+    ov = list(pt.ov)
+    absent = [c for c in ov if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
+    try:
+        x = data[ov].astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"the model's columns must be numeric ({exc})") from None
+    keep = x.notna().any(axis=1) if fiml_ else x.notna().all(axis=1)
+    if fiml_ and not keep.all():
+        warnings.warn(f"{int((~keep).sum())} row(s) with no observed value were dropped", stacklevel=4)
+    ov_x = [v for v in (getattr(pt, "ov_x", None) or []) if v in x.columns]
+    if fiml_ and ov_x:
+        # lavaan (fixed.x = TRUE) deletes the cases with a missing covariate, even under FIML.
+        miss_x = x[ov_x].isna().any(axis=1) & keep
+        if miss_x.any():
+            warnings.warn(f"{int(miss_x.sum())} row(s) with a missing fixed covariate ({', '.join(ov_x)}) were "
+                          "dropped, as lavaan does with fixed.x = TRUE", stacklevel=4)
+            keep &= ~miss_x
+    dropped = int((~keep).sum())
+    x = x[keep].reset_index(drop=True)
+    npar = int(getattr(pt, "npar", 0) or 0)
+    if not fiml_ and len(x) <= len(ov):
+        raise DataError(f"only {len(x)} complete rows for {len(ov)} observed variables: the sample covariance "
+                        "would be singular; at least variables + 1 complete rows are needed")
+    if len(x) < npar:
+        raise DataError(f"only {len(x)} rows for {npar} free parameters; collect more responses")
+    return x, dropped
+
+
+def fit_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
+              missing: str = "listwise") -> FitResults:
+    """Fit the parameter table ``pt`` (lavaan's ``parTable()``, :mod:`smsem.model.partable`)
+    by ML as lavaan: the free rows are the parameters, shared labels one parameter, the
+    fixed.x rows the sample moments; L-BFGS-B then Fisher scoring to a step below 1e-10.
+
+    ``model`` is kept on the results (an :class:`SEMModel`, or None). See :func:`fit`.
+    """
+    check_option("estimator", estimator, ESTIMATORS)
+    check_option("missing", missing, MISSING)
+    hook = _constraint_hook(pt)
+    if hook is not None:
+        return hook(model, pt, data, estimator=estimator, missing=missing)
+    pm = param_map_from_table(pt)
+    if missing == "fiml":
+        if estimator == "MLM":
+            raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
+                              "not 'MLM', which needs complete data")
+        return _fit_fiml_table(model, pt, pm, data, robust=estimator == "MLR")
+    x, dropped = _table_data(pt, data, False)
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing values were dropped (listwise deletion)", stacklevel=3)
+    xa = x.to_numpy(dtype=float)
+    mean, s = ml.sample_moments(xa)
+    start = start_values(pt, pm, mean, s)
+    xbar = mean if pm.meanstructure else None
+    theta, ok, msg = ml.minimize_ml(pm, start, s, xbar)
+    if not ok:
+        warnings.warn(f"the ML fit did not converge ({msg}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    xidx, bidx = _x_positions(pm, pt)
+    indices, vcov = _table_indices(pm, theta, xa, estimator, xidx, bidx)
+    mx = pm.matrices_at(theta)
+    _warn_heywood_table(pm, mx)
+    params = _with_defined(_table_params(pm, pt, theta, vcov), pt, pm, theta, vcov)
+    return FitResults(model, x, dropped, params, indices, bool(ok), mx, theta.copy(), pm, vcov,
+                      estimator=estimator, missing=missing, partable=pt)
+
+
+def _warn_heywood_table(pm: ParamMap, mx: Matrices) -> None:
+    from .admissibility import free_cells, inadmissibility
+
+    for problem in inadmissibility(mx, free_cells=free_cells(pm)):
+        if "variance" in problem:
+            warnings.warn(f"{problem}: the solution is inadmissible", HeywoodWarning, stacklevel=4)
+
+
+def _x_positions(pm: ParamMap, pt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``pm.base.observed``) of the fixed covariates (``pt.ov_x``; none with
+    ``fixed_x=False``) and of lavaan's observed exogenous variables, whose covariances
+    lavaan's baseline model keeps free whether or not they are fixed."""
+    obs = list(pm.base.observed)
+    fixed = list(getattr(pt, "ov_x", None) or [])
+    names = getattr(pt, "_names", None)
+    base = list(getattr(names, "ov_x", fixed)) if names is not None else fixed
+    return fitidx.fixed_x_index(obs, fixed), fitidx.fixed_x_index(obs, [v for v in base if v in obs])
+
+
+def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray,
+                   base_x: np.ndarray | None = None) -> tuple[dict[str, float], np.ndarray]:
+    """Fit indices and vcov of a complete-data ML / MLM / MLR fit of the table layout
+    (``fixed_x``: positions of the fixed covariates; ``base_x``: of the covariates the
+    baseline model keeps correlated, default ``fixed_x``)."""
+    base_x = fixed_x if base_x is None else base_x
+    n, p = x.shape
+    xbar, s = ml.sample_moments(x)
+    mx = pm.matrices_at(theta)
+    sigma = mx.implied_cov
+    mu = mx.implied_mean if pm.meanstructure else None
+    jac = ml.sigma_jacobian(pm, theta)
+    mjac = ml.mean_jacobian(pm, theta)
+    info = ml.expected_information_means(jac, mjac, sigma) if pm.meanstructure else ml.expected_information(jac, sigma)
+    df = p * (p + 1) / 2 + (p if pm.meanstructure else 0) - pm.n_free
+    chi2 = n * ml.f_ml_means(s, xbar, sigma, mu)
+    chi2_b = n * float(fitidx.baseline_fmin(s, base_x))
+    df_b = fitidx.baseline_df(p, len(base_x))
+    logl = ml.loglik_normal(s, sigma, n)
+    if mu is not None:
+        d = xbar - mu
+        logl -= n / 2 * float(d @ np.linalg.solve(sigma, d))
+    logl_h1 = ml.loglik_normal(s, s, n)
+    # lavaan's logl with fixed.x is conditional on the covariates: less their own (saturated) part.
+    lx = _x_loglik(x, fixed_x)
+    logl, logl_h1 = logl - lx, logl_h1 - lx
+    srmr = fitidx.srmr(s, sigma, xbar, mu) if mu is not None else fitidx.srmr(s, sigma)
+    ind = _indices(chi2, df, chi2_b, df_b, n, pm.npar, logl, logl_h1, srmr)
+    if estimator == "ML":
+        try:
+            return ind, np.linalg.inv(info) / n
+        except np.linalg.LinAlgError:
+            warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
+                          "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
+            return ind, np.full_like(info, np.nan)
+    if estimator == "MLR":
+        return ind, _mlr_table(pm, theta, x, s, base_x, ind, df, chi2, chi2_b, df_b)
+    # MLM: Satorra-Bentler sandwich; with a mean structure Gamma and Delta get the mean rows.
+    # (lavaan's Gamma with fixed covariates: their moments carry no sampling variance.)
+    delta = ml.vech(jac).T
+    w = ml.weight_matrix(sigma)
+    gamma = robust.gamma_adf_fixed_x(x, fixed_x) if len(fixed_x) else robust.gamma_adf(x)
+    if pm.meanstructure:
+        gamma_m = robust.gamma_adf_fixed_x(x, fixed_x, meanstructure=True)
+        r, c = ml.vech_indices(p)
+        delta_m = np.concatenate([mjac.T, delta], axis=0)
+        q = len(r)
+        w_m = np.zeros((p + q, p + q))
+        w_m[:p, :p] = np.linalg.inv(sigma)
+        w_m[p:, p:] = w
+        vcov = robust.sandwich_vcov(delta_m, w_m, gamma_m, n)
+        c_fac = robust.sb_scaling(delta_m, w_m, gamma_m, df) if df > 0 else float("nan")
+    else:
+        vcov = robust.sandwich_vcov(delta, w, gamma, n)
+        c_fac = robust.sb_scaling(delta, w, gamma, df) if df > 0 else float("nan")
+    if df <= 0:
+        return ind, vcov
+    c_b = robust.baseline_scaling(s, gamma, base_x)
+    ind.update(_scaled_indices(chi2, df, c_fac, chi2_b, df_b, c_b, n))
+    ind.update(_robust_rmsea(chi2, df, c_fac, n))
+    return ind, vcov
+
+
+def _mlr_table(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
+               ind: dict[str, float], df: float, chi2: float, chi2_b: float, df_b: float) -> np.ndarray:
+    """MLR on complete data for the table layout (see :func:`_mlr_listwise`)."""
+    if not pm.meanstructure:
+        return _mlr_listwise(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
+    pat = fiml.Patterns.from_data(x)
+    xbar = x.mean(axis=0)
+    hess = fiml.observed_information(pm, pat, theta)
+    scores = mlr.model_scores(pm, x, theta, None)
+    try:
+        vcov = mlr.sandwich(hess, scores)
+    except np.linalg.LinAlgError:
+        warnings.warn("the observed information matrix is singular: robust standard errors and the scaled test "
+                      "are unavailable (NaN); the model may be empirically under-identified",
+                      SingularInformationWarning, stacklevel=4)
+        return np.full_like(hess, np.nan)
+    if df > 0:
+        h1 = mlr.h1_trace(x, pat, xbar, s, means=True)
+        c = (h1 - mlr.h0_trace(hess, scores)) / df
+        mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
+        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=True)) / df_b
+        ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
+        ind.update(_robust_rmsea(chi2, df, c, len(x)))
+    return vcov
+
+
+def _x_loglik(x: np.ndarray, fixed_x: np.ndarray) -> float:
+    """Saturated log-likelihood of the fixed covariates' columns (EM with missing values)."""
+    idx = [int(i) for i in fixed_x]
+    if not idx:
+        return 0.0
+    block = x[:, idx]
+    block = block[~np.isnan(block).all(axis=1)]
+    if not np.isnan(block).any():
+        _, s = ml.sample_moments(block)
+        return ml.loglik_normal(s, s, len(block))
+    return fiml.em_saturated(block, fiml.Patterns.from_data(block))[2]
+
+
+def _table_params(pm: ParamMap, pt: Any, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+    """``res.params`` of a table fit: the table's ``=~ ~ ~~ ~1`` rows in its order, lavaan's
+    notation; a shared label's rows all carry the parameter's estimate and SE; fixed rows
+    (fixed.x ones included) have SE NaN (lavaan prints 0)."""
+    mx = pm.matrices_at(theta)
+    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    exo = set(pm.exo)
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    rows = list(pm.rows)
+    std_all, std_lv = standardize_cells(mx, rows, pm.row_locations)
+    labels = {(r["lhs"], r["op"], r["rhs"]): r["label"] for r in table_rows(pt)}
+    out = []
+    for (lhs, op, rhs), (m, i, j), sa, sl in zip(rows, pm.row_locations, std_all, std_lv):
+        k = pm.aliases.get((lhs, op, rhs))
+        if k is not None:
+            est = float(theta[k])
+            se = float(se_all[k]) if k not in exo else float("nan")
+        else:
+            est, se = float(mats[m][i] if m >= 4 else mats[m][i, j]), float("nan")
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((lhs, op, rhs, labels.get((lhs, op, rhs), ""), est, se, z, p, est - zcrit * se,
+                    est + zcrit * se, float(sl), float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
+
+
+def _fit_fiml_table(model: Any, pt: Any, pm: ParamMap, data: pd.DataFrame, robust: bool = False) -> FitResults:
+    """FIML (lavaan's ``missing = "ml"``) of a table with a mean structure."""
+    if not pm.meanstructure:
+        raise SpecError("missing='fiml' needs the parameter table built with its mean structure "
+                        "(lavaanify(..., missing='fiml'))")
+    x, dropped = _table_data(pt, data, True)
+    xa = x.to_numpy(dtype=float)
+    pat = fiml.Patterns.from_data(xa)
+    mu, sigma, logl_h1, em_ok = fiml.em_saturated(xa, pat)
+    if not em_ok:
+        warnings.warn("EM for the unrestricted model did not converge; chi2 may be imprecise",
+                      ConvergenceWarning, stacklevel=3)
+    # Start: the ML fit to the EM moments (complete-data ML on them).
+    theta0, _, _ = ml.minimize_ml(pm, start_values(pt, pm, mu, sigma), sigma, mu)
+    ff = fiml.fit_fiml(pm, xa, theta0, None, pat)
+    if not ff.converged:
+        warnings.warn(f"the FIML optimizer did not converge ({ff.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    mx = pm.matrices_at(ff.theta)
+    _warn_heywood_table(pm, mx)
+    n, p = xa.shape
+    df = p * (p + 1) / 2 + p - pm.n_free
+    chi2 = 2 * (logl_h1 - ff.loglik)
+    xidx, bidx = _x_positions(pm, pt)
+    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, bidx))
+    df_b = fitidx.baseline_df(p, len(bidx))
+    lx = _x_loglik(xa, xidx)
+    indices = _indices(chi2, df, chi2_b, df_b, n, pm.npar, ff.loglik - lx, logl_h1 - lx,
+                       fitidx.srmr(sigma, mx.implied_cov, mu, mx.implied_mean))
+    vcov = ff.vcov
+    if robust:
+        scores = mlr.model_scores(pm, xa, ff.theta, None)
+        try:
+            vcov = mlr.sandwich(ff.hessian, scores)
+        except np.linalg.LinAlgError:
+            warnings.warn("the observed information matrix is singular: robust standard errors and the scaled "
+                          "test are unavailable (NaN); the model may be empirically under-identified",
+                          SingularInformationWarning, stacklevel=3)
+            vcov = np.full_like(ff.hessian, np.nan)
+        if df > 0 and np.isfinite(vcov).all():
+            h1 = mlr.h1_trace(xa, pat, mu, sigma, means=True)
+            c = (h1 - mlr.h0_trace(ff.hessian, scores)) / df
+            mu_b, sig_b = fiml.baseline_moments(xa, bidx)
+            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, bidx, means=True)) / df_b
+            indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
+    params = _with_defined(_table_params(pm, pt, ff.theta, vcov), pt, pm, ff.theta, vcov)
+    return FitResults(model, x, dropped, params, indices, ff.converged, mx, ff.theta.copy(), pm, vcov,
+                      estimator="MLR" if robust else "ML", missing="fiml", partable=pt)
+
+
+def _with_defined(params: pd.DataFrame, pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray
+                  ) -> pd.DataFrame:
+    extra = _defined_rows(pt, pm, theta, vcov)
+    return params if extra is None else pd.concat([params, extra], ignore_index=True)
+
+
+def _defined_std(pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95
+                 ) -> pd.DataFrame | None:
+    """std.all and std.lv of the ``:=`` rows (each definition evaluated at the standardized
+    free rows, lavaan's ``standardizedSolution()``), SEs by the delta method."""
+    rows = [r for r in table_rows(pt) if r["op"] == ":="]
+    if not rows:
+        return None
+    from . import constraints
+    from .standardized import _inference
+
+    _, _, defs = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    free_rows = [(r["free"] - 1, (r["lhs"], r["op"], r["rhs"])) for r in table_rows(pt)
+                 if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+    npar = max((i for i, _ in free_rows), default=-1) + 1
+    pos = {key: k for k, key in enumerate(pm.rows)}
+
+    def both(t: np.ndarray) -> np.ndarray:
+        a, b = standardize_cells(pm.matrices_at(t), list(pm.rows), pm.row_locations)
+        xa, xb = np.zeros(npar), np.zeros(npar)
+        for i, key in free_rows:
+            xa[i], xb[i] = a[pos[key]], b[pos[key]]
+        return np.concatenate([constraints.defined_values(defs, xa, params).est,
+                               constraints.defined_values(defs, xb, params).est])
+
+    est = both(np.asarray(theta, dtype=float))
+    jac = delta_jacobian(both, np.asarray(theta, dtype=float))
+    cov = jac @ np.nan_to_num(vcov) @ jac.T
+    m = len(rows)
+    out = pd.DataFrame([(r["lhs"], ":=", r["rhs"]) for r in rows], columns=["lhs", "op", "rhs"])
+    for prefix, sl in (("std_all", slice(0, m)), ("std_lv", slice(m, 2 * m))):
+        inf = _inference(est[sl], cov[sl, sl], level)
+        out[prefix] = est[sl]
+        for name, col in zip(("se", "z", "pvalue", "ci_lower", "ci_upper"), inf):
+            out[f"{prefix}_{name}"] = col
+    return out[STD_COLUMNS]
+
+
+def _defined_rows(pt: Any, pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, level: float = 0.95
+                  ) -> pd.DataFrame | None:
+    """lavaan's ``:=`` rows of ``parameterEstimates()``: value, delta-method SE, Wald z, p,
+    CI, and std.all (the definition evaluated at the std.all values of the free rows)."""
+    rows = [r for r in table_rows(pt) if r["op"] == ":="]
+    if not rows:
+        return None
+    from . import constraints
+
+    _, _, defs = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    e = free_vector_map(pt, pm)
+    x = e @ theta
+    v = e @ np.nan_to_num(vcov) @ e.T
+    res = constraints.defined_values(defs, x, params, v)
+    # std.all of the free rows, in lavaan's free order
+    mx = pm.matrices_at(theta)
+    std_rows, lv_rows = standardize_cells(mx, list(pm.rows), pm.row_locations)
+    x_std, x_lv = np.zeros(len(x)), np.zeros(len(x))
+    by_key = {key: (a, b) for key, a, b in zip(pm.rows, std_rows, lv_rows)}
+    for r in table_rows(pt):
+        if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0:
+            x_std[r["free"] - 1], x_lv[r["free"] - 1] = by_key[(r["lhs"], r["op"], r["rhs"])]
+    std = constraints.defined_values(defs, x_std, params).est
+    std_lv = constraints.defined_values(defs, x_lv, params).est
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    out = []
+    for name, est, se, sa, sl, r in zip(res.names, res.est, res.se, std, std_lv, rows):
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((name, ":=", r["rhs"], name, float(est), float(se), z, p, est - zcrit * se, est + zcrit * se,
+                    float(sl), float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
+
+
+def _fit_constrained_table(model: Any, pt: Any, data: pd.DataFrame, *, estimator: str = "ML",
+                           missing: str = "listwise") -> FitResults:
+    """ML with lavaan's ``==``, ``<``, ``>`` rows (:func:`constraints.fit_constrained`):
+    every free row is its own parameter (lavaan's free vector), fixed.x rows at the sample
+    moments; objective ``F_ML / 2`` (lavaan's ``fmin``), expected information, vcov the
+    augmented inverse / N, df corrected by the rank of the equalities."""
+    from . import constraints
+
+    if estimator != "ML" or missing != "listwise":
+        r = nonlinear_constraints(pt)[0]
+        raise SpecError(f"line {r['line']}: constraint {r['lhs']} {r['op']} {r['rhs']} is supported with "
+                        f"estimator='ML' and complete data only, not yet with {estimator}/{missing}")
+    pm = param_map_from_table(pt, collapse=False)
+    x, dropped = _table_data(pt, data, False)
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing values were dropped (listwise deletion)", stacklevel=3)
+    xa = x.to_numpy(dtype=float)
+    n = len(xa)
+    mean, s = ml.sample_moments(xa)
+    xbar = mean if pm.meanstructure else None
+    theta0 = start_values(pt, pm, mean, s)
+    e = free_vector_map(pt, pm)
+    keep = np.flatnonzero(e.sum(axis=0) > 0)  # the non-fixed.x parameters, lavaan's order
+    if not np.array_equal(e[:, keep], np.eye(len(keep))):
+        raise SpecError("the parameter table's free numbering does not follow its rows")
+
+    def theta_of(xv: np.ndarray) -> np.ndarray:
+        t = theta0.copy()
+        t[keep] = xv
+        return t
+
+    fun = ml._objective(pm, s, xbar)
+
+    def objective(xv: np.ndarray) -> float:
+        f = fun(theta_of(xv))[0]
+        return 0.5 * f if f < 1e10 else np.inf
+
+    def gradient(xv: np.ndarray) -> np.ndarray:
+        return 0.5 * fun(theta_of(xv))[1][keep]
+
+    def information(xv: np.ndarray) -> np.ndarray:
+        t = theta_of(xv)
+        sigma = pm.matrices_at(t).implied_cov
+        jac = ml.sigma_jacobian(pm, t)
+        if pm.meanstructure:
+            info = ml.expected_information_means(jac, ml.mean_jacobian(pm, t), sigma)
+        else:
+            info = ml.expected_information(jac, sigma)
+        return info[np.ix_(keep, keep)]
+
+    eq, ineq, _ = constraints.constraints_from_table(pt.df)
+    params = constraints.ParameterMap.from_table(pt.df)
+    cr = constraints.fit_constrained(objective, gradient, information, theta0[keep], eq, ineq, params,
+                                     nobs=n, warn=False)
+    if not cr.converged:
+        warnings.warn(f"the constrained ML fit did not converge ({cr.message})", ConvergenceWarning, stacklevel=3)
+    theta = theta_of(cr.x)
+    vcov = np.zeros((pm.n_free, pm.n_free))
+    vcov[np.ix_(keep, keep)] = cr.vcov if cr.vcov is not None else np.nan
+    xidx, bidx = _x_positions(pm, pt)
+    indices, _ = _table_indices(pm, theta, xa, "ML", xidx, bidx)
+    # lavaan: df = moments - npar + rank of the equality constraints; npar less that rank.
+    indices["df"] += cr.df_correction
+    indices["npar"] -= cr.df_correction
+    df = indices["df"]
+    indices["pvalue"] = float(stats.chi2.sf(indices["chi2"], df)) if df > 0 else float("nan")
+    lo, hi = fitidx.rmsea_ci(indices["chi2"], df, n)
+    indices.update(cfi=fitidx.cfi(indices["chi2"], df, indices["baseline_chi2"], indices["baseline_df"]),
+                   tli=fitidx.tli(indices["chi2"], df, indices["baseline_chi2"], indices["baseline_df"]),
+                   rmsea=fitidx.rmsea(indices["chi2"], df, n), rmsea_ci_lower=lo, rmsea_ci_upper=hi,
+                   rmsea_pvalue=fitidx.rmsea_pvalue(indices["chi2"], df, n))
+    indices.update(fitidx.information_criteria(indices["logl"], int(indices["npar"]), n))
+    mx = pm.matrices_at(theta)
+    _warn_heywood_table(pm, mx)
+    params_df = _table_params(pm, pt, theta, vcov)
+    params_df = _with_defined(params_df, pt, pm, theta, vcov)
+    return FitResults(model, x, dropped, params_df, indices, bool(cr.converged), mx, theta.copy(), pm, vcov,
+                      estimator=estimator, missing=missing, partable=pt)

@@ -33,6 +33,32 @@ def gamma_adf(x: np.ndarray) -> np.ndarray:
     return z.T @ z / n
 
 
+def gamma_adf_fixed_x(x: np.ndarray, x_idx: Sequence[int], meanstructure: bool = False) -> np.ndarray:
+    """lavaan's ``Gamma`` with fixed covariates (``lav_samplestats_Gamma(fixed.x = TRUE)``):
+    the casewise moments of ``x`` less those of its part explained by the covariates (the
+    other columns replaced by their OLS fit on the covariates and an intercept), so the
+    covariates' own moments carry no sampling variance. ``meanstructure`` prepends the
+    means' rows. Without covariates, :func:`gamma_adf` (plus the means when asked)."""
+    n, p = x.shape
+    idx = [int(i) for i in x_idx]
+    r, c = vech_indices(p)
+    xc = x - x.mean(axis=0)
+    if idx:
+        rest = [j for j in range(p) if j not in idx]
+        design = np.column_stack([np.ones(n), x[:, idx]])
+        coef, *_ = np.linalg.lstsq(design, x[:, rest], rcond=None)
+        yhat = x.copy()
+        yhat[:, rest] = design @ coef
+    else:
+        yhat = np.tile(x.mean(axis=0), (n, 1))
+    hc = yhat - yhat.mean(axis=0)
+    z = xc[:, r] * xc[:, c] - hc[:, r] * hc[:, c]
+    if meanstructure:
+        z = np.concatenate([x - yhat, z], axis=1)
+    z = z - z.mean(axis=0)
+    return z.T @ z / n
+
+
 def sandwich_vcov(delta: np.ndarray, w: np.ndarray, gamma: np.ndarray, n: int) -> np.ndarray:
     """Robust covariance of the ML estimates; ``delta`` has one column per parameter."""
     a_inv = np.linalg.inv(delta.T @ w @ delta)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .backend import Matrices, ParamMap
+from .matrices import Matrices, ParamMap
 
-__all__ = ["STD_COLUMNS", "standardize", "delta_jacobian", "standardized_table"]
+__all__ = ["STD_COLUMNS", "standardize", "standardize_cells", "delta_jacobian", "standardized_table"]
 
 STD_COLUMNS = ["lhs", "op", "rhs", "std_all", "std_all_se", "std_all_z", "std_all_pvalue",
                "std_all_ci_lower", "std_all_ci_upper", "std_lv", "std_lv_se", "std_lv_z",
@@ -85,6 +85,60 @@ def standardize(mx: Matrices, rows: Sequence[Row], means: np.ndarray | None = No
     return all_, lv
 
 
+def standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """std.all and std.lv of each row of the parameter-table layout (``ParamMap.rows`` and
+    ``ParamMap.row_locations``), lavaan's ``standardizedSolution()`` formulas.
+
+    SDs are model-implied: of an inner variable (latent, or the inner copy of an observed
+    one) from ``inner_cov``, of any other observed variable from ``implied_cov``. A
+    covariance is divided by the square roots of the two variances of its own matrix (a
+    residual correlation, lavaan's ``cov.std``); std.lv rescales latent variables only.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # a negative variance gives NaN, no warning
+        return _standardize_cells(mx, rows, cells)
+
+
+def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    inner = {v: i for i, v in enumerate(mx.inner)}
+    obs = {v: i for i, v in enumerate(mx.observed)}
+    latent = set(mx.latent_names)
+    cov_in = mx.inner_cov
+    var_in = np.diag(cov_in)
+    var_ob = np.diag(mx.implied_cov)
+    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
+
+    def sd(v: str) -> float:
+        return float(np.sqrt(var_in[inner[v]] if v in inner else var_ob[obs[v]]))
+
+    def sd_lv(v: str) -> float:
+        return sd(v) if v in latent else 1.0
+
+    all_, lv = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for k, ((lhs, op, rhs), (m, i, j)) in enumerate(zip(rows, cells)):
+        v = mats[m][i] if m >= 4 else mats[m][i, j]
+        if op == "=~":
+            all_[k] = v * sd(lhs) / sd(rhs)
+            lv[k] = v * sd_lv(lhs) / sd_lv(rhs)
+        elif op == "~":
+            all_[k] = v * sd(rhs) / sd(lhs)
+            lv[k] = v * sd_lv(rhs) / sd_lv(lhs)
+        elif op == "~~":
+            mat = mats[m]
+            if lhs == rhs:
+                all_[k] = v / sd(lhs) ** 2
+                lv[k] = v / sd_lv(lhs) ** 2
+            else:
+                ri, rj = np.sqrt(abs(mat[i, i])), np.sqrt(abs(mat[j, j]))
+                all_[k] = v / (ri * rj)
+                lv[k] = v / (ri if lhs in latent else 1.0) / (rj if rhs in latent else 1.0)
+        elif op == "~1":
+            all_[k] = v / sd(lhs)
+            lv[k] = v / sd_lv(lhs)
+    return all_, lv
+
+
 def delta_jacobian(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
     """Jacobian of ``func`` at ``x`` by central differences.
 
@@ -125,9 +179,18 @@ def standardized_table(pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, rows: 
     """
     k = pm.n_free
 
+    cells = None
+    if pm.rows:  # the parameter-table layout: every row's cell is known
+        where = dict(zip(pm.rows, pm.row_locations))
+        where.update({(r, o, l): c for (l, o, r), c in zip(pm.rows, pm.row_locations) if o == "~~"})
+        cells = [where[tuple(r)] for r in rows]
+
     def both(t: np.ndarray) -> np.ndarray:
         mx = pm.matrices_at(t[:k])
-        a, b = standardize(mx, rows, t[k:] if n_means else None)
+        if cells is not None:
+            a, b = standardize_cells(mx, rows, cells)
+        else:
+            a, b = standardize(mx, rows, t[k:] if n_means else None)
         return np.concatenate([a, b])
 
     theta = np.asarray(theta, dtype=float)

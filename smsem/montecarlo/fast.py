@@ -27,9 +27,9 @@ from scipy.linalg import lapack
 
 from ..estimate import fitindices as fitidx
 from ..estimate import ml
-from ..estimate.backend import ParamMap, fit_semopy
+from ..estimate.backend import ParamMap
+from ..estimate.matrices import param_map_from_table, start_values
 from ..estimate.batched import STATUS_OK, ModelStructure, fit_batch
-from ..estimate.results import _rows
 from ..simulate import population_model
 from .config import Cell, StudyConfig
 from .rows import VALUE_FIELDS, Estimates
@@ -103,7 +103,7 @@ def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
 def cell_plan(config: StudyConfig, effect_multiplier: float) -> CellPlan:
     """The :class:`CellPlan` of the cells with ``effect_multiplier`` (cached per process).
 
-    The analysis model is fitted (semopy, then Fisher scoring) to the population's
+    The analysis model (its parameter table) is fitted by smsem's ML engine to the population's
     implied covariance of its items: a deterministic fit whose solution is the population
     value of every parameter (or the pseudo-true value under misspecification).
     """
@@ -111,14 +111,18 @@ def cell_plan(config: StudyConfig, effect_multiplier: float) -> CellPlan:
     pop = population_model(pop_model, cell_population(config, effect_multiplier))
     items = list(ana_model.items)
     cov = pop.implied_cov.loc[items, items]
-    sfit = fit_semopy(ana_model.parsed, None, cov=cov, n_samples=1000)
-    pm = sfit.param_map()
+    pt = ana_model.partable
+    pm = param_map_from_table(pt)
     obs = list(pm.base.observed)
-    start, _ = ml.fisher_scoring(pm, sfit.start, cov.loc[obs, obs].to_numpy(dtype=float))
+    s_pop = cov.loc[obs, obs].to_numpy(dtype=float)
+    start, _, _ = ml.minimize_ml(pm, start_values(pt, pm, np.zeros(len(obs)), s_pop), s_pop, None)
     inner = {v: i for i, v in enumerate(pm.base.inner)}
     oix = {v: i for i, v in enumerate(obs)}
     rows, index, kind, a, b = [], [], [], [], []
-    for lhs, op, rhs in _rows(sfit):
+    # The free rows in the parameter table's order (lavaan's), as smsem.fit reports them.
+    table = ana_model.partable.df
+    free_rows = table[table.op.isin(["=~", "~", "~~"]) & (table.free > 0)]
+    for lhs, op, rhs in zip(free_rows.lhs, free_rows.op, free_rows.rhs):
         try:
             j = pm.index(lhs, op, rhs)
         except KeyError:  # a fixed parameter (marker loading)

@@ -123,7 +123,7 @@ def render_fit_report(res: "FitResults", table: "PropositionTable", fmt: str = "
         doc["estimator"] = res.estimator
         doc["missing"] = res.missing
         doc["fit_cutoffs"] = [{k: _clean(v) for k, v in r.items()} for r in res.fit_table.to_dict(orient="records")]
-        merged = res.params.drop(columns="std_all").merge(res.standardized, on=["lhs", "op", "rhs"], how="left")
+        merged = res.params.drop(columns=["std_all", "std_lv"], errors="ignore").merge(res.standardized, on=["lhs", "op", "rhs"], how="left")
         doc["parameters"] = [{k: _clean(v) for k, v in r.items()} for r in merged.to_dict(orient="records")]
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     sep = "\n"

@@ -188,7 +188,7 @@ def _check(fmt: str, allowed: Sequence[str] = TABLE_FORMATS) -> None:
 # --- parameters --------------------------------------------------------------------
 
 _OP_TITLES = {"=~": "Latent variables (=~)", "~": "Regressions (~)", "~~": "Variances and covariances (~~)",
-              ":=": "Defined parameters (:=)"}
+              "~1": "Intercepts and means (~1)", ":=": "Defined parameters (:=)"}
 
 
 def with_level(table: pd.DataFrame, level: float, pairs=(("est", "se", "ci_lower", "ci_upper"),)) -> pd.DataFrame:
@@ -222,7 +222,7 @@ def render_params(res: "FitResults", fmt: str = "text", *, level: float = 0.95) 
     pct = f"{level * 100:g}%"
     header = ["lhs", "op", "rhs", "Est.", "SE", "z", "p", "", f"{pct} CI", "Std.all"]
     align = "lllrrrrlcr"
-    order = [op for op in ("=~", "~", "~~", ":=") if (p.op == op).any()]
+    order = [op for op in ("=~", "~", "~~", "~1", ":=") if (p.op == op).any()]
     blocks = []
     for op in order:
         sub = p[p.op == op]

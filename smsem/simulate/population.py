@@ -76,54 +76,55 @@ class PopulationModel:
         model : SEMModel
             The analysis model; its parameters are looked up in this population.
         metric : {"marker", "std"}
-            ``"marker"``: first loading of each construct fixed to 1 (what semopy and
-            lavaan estimate); ``"std"``: lavaan's std.all.
+            ``"marker"``: the scale the analysis model's parameter table fixes (lavaan's
+            first loading at 1, or a fixed latent variance); ``"std"``: lavaan's std.all.
 
         Returns
         -------
         DataFrame
-            Columns ``lhs, op, rhs, value``; one row per free parameter.
+            Columns ``lhs, op, rhs, value``; one row per free parameter of the model's
+            parameter table (its order), intercepts left out.
         """
+        if metric not in ("marker", "std"):
+            raise ValueError(f"metric must be 'marker' or 'std', got {metric!r}")
         lat = {v: i for i, v in enumerate(self.latents)}
         itm = {v: i for i, v in enumerate(self.items)}
+        table = model.partable.parameters
+        free = table[table["free"] > 0]
+        if metric == "std":  # std.all also standardizes the loadings the model fixes
+            free = table[(table["free"] > 0) | ((table["op"] == "=~") & (table["ustart"].fillna(0) != 0))]
+        scale = np.ones(len(self.latents))
         if metric == "marker":
-            scale = np.array([self.lambda_[itm[model.parsed.indicators(v)[0]], lat[v]] for v in self.latents])
-        elif metric == "std":
-            scale = np.ones(len(self.latents))
-        else:
-            raise ValueError(f"metric must be 'marker' or 'std', got {metric!r}")
+            # the analysis model's scale: the loading its table fixes (lavaan's
+            # auto.fix.first: the first, at 1) -- or, for a factor scaled by a fixed
+            # variance, that variance
+            for v in self.latents:
+                fixed = table[(table.op == "=~") & (table.lhs == v) & (table.free == 0)
+                              & (table.ustart.fillna(0) != 0)]
+                var = table[(table.op == "~~") & (table.lhs == v) & (table.rhs == v) & (table.free == 0)]
+                i = lat[v]
+                if len(fixed):
+                    r = fixed.iloc[0]
+                    scale[i] = self.lambda_[itm[r.rhs], i] / float(r.ustart)
+                elif len(var) and float(var.iloc[0].ustart) > 0:
+                    scale[i] = 1.0 / np.sqrt(float(var.iloc[0].ustart) / self.psi[i, i])
         rows = []
-        for p in model.parsed.parameters:
-            if p.fixed is not None:
-                continue
-            if p.op == "=~":
-                value = self.lambda_[itm[p.rhs], lat[p.lhs]] / scale[lat[p.lhs]]
-                if metric == "marker" and p.rhs == model.parsed.indicators(p.lhs)[0]:
-                    continue  # fixed to 1 by the marker convention
-            elif p.op == "~":
-                i, j = lat[p.lhs], lat[p.rhs]
+        for r in free.itertuples(index=False):
+            if r.op == "=~" and r.lhs in lat and r.rhs in itm:
+                value = self.lambda_[itm[r.rhs], lat[r.lhs]] / scale[lat[r.lhs]]
+            elif r.op == "~" and r.lhs in lat and r.rhs in lat:
+                i, j = lat[r.lhs], lat[r.rhs]
                 value = self.beta[i, j] * scale[i] / scale[j]
-            elif p.op == "~~":
-                if p.lhs in lat and p.rhs in lat:
-                    i, j = lat[p.lhs], lat[p.rhs]
-                    value = self.psi[i, j] * scale[i] * scale[j]
-                elif p.lhs == p.rhs and p.lhs in itm:
-                    value = self.theta[itm[p.lhs]]
-                else:
-                    value = 0.0
+            elif r.op == "~~" and r.lhs in lat and r.rhs in lat:
+                i, j = lat[r.lhs], lat[r.rhs]
+                value = self.psi[i, j] * scale[i] * scale[j]
+            elif r.op == "~~" and r.lhs == r.rhs and r.lhs in itm:
+                value = self.theta[itm[r.lhs]]
+            elif r.op == "~~":
+                value = 0.0  # a residual covariance the population does not have
             else:
-                continue
-            rows.append((p.lhs, p.op, p.rhs, float(value)))
-        # Implicit free parameters (lavaan's defaults): residual/latent variances and
-        # unique variances are free unless written.
-        written = {(r[0], r[1], r[2]) for r in rows} | {p.key for p in model.parsed.parameters}
-        for v in model.latents:
-            i = lat[v]
-            if (v, "~~", v) not in written:
-                rows.append((v, "~~", v, float(self.psi[i, i] * scale[i] ** 2)))
-        for v in model.items:
-            if (v, "~~", v) not in written:
-                rows.append((v, "~~", v, float(self.theta[itm[v]])))
+                continue  # intercepts: Likert codes have no population mean structure here
+            rows.append((r.lhs, r.op, r.rhs, float(value)))
         return pd.DataFrame(rows, columns=["lhs", "op", "rhs", "value"])
 
 
