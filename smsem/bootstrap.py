@@ -190,6 +190,11 @@ class _Targets:
     loadings: tuple[tuple[int, int], ...] = ()   # (item, latent) of every non-zero loading
     htmt_blocks: tuple[tuple[int, ...], ...] = ()  # item indices of each construct with >= 2 items
     fixed_x: tuple[int, ...] = ()                  # lavaan's fixed covariates (saturated in the baseline)
+    chains: tuple[tuple[int, ...], ...] = ()       # every specific indirect chain to an outcome
+    totals: tuple[tuple[int, int], ...] = ()       # (outcome, source) of every total effect
+    totals_std: tuple[tuple[int, int], ...] = ()   # the total effects not already in ``effects``
+    defined: tuple[tuple[str, str], ...] = ()      # (name, expression) of the := parameters
+    label_cells: tuple[tuple[str, int, int, int], ...] = ()  # label -> (matrix, row, col)
 
     @classmethod
     def build(cls, res: FitResults) -> "_Targets":
@@ -237,8 +242,35 @@ class _Targets:
             for b in keys[a_pos + 1:]:
                 names += [f"htmt:{inner[a]}~{inner[b]}", f"htmt2:{inner[a]}~{inner[b]}"]
         fixed_x = tuple(int(i) for i in fitidx.fixed_x_index(obs, res.model.parsed.fixed_x))
+        # Every specific indirect chain and every total effect on each outcome (as the rows
+        # of smsem.effects), and every := parameter, unstandardized and std.all.
+        from .estimate.effects import chains as _all_chains, compile_defined, label_cells
+
+        parsed = res.model.parsed
+        chain_list, totals, totals_std = [], [], []
+        eff_set = set(effects)
+        for y in outcomes:
+            for x in range(len(inner)):
+                if x == y or not (pattern[y, x] or two_plus[y, x]):
+                    continue
+                for c in _all_chains(parsed, inner[x], inner[y]):
+                    if len(c) > 2:
+                        chain_list.append(tuple(idx[v] for v in c))
+                totals.append((y, x))
+                if (y, x) not in eff_set:
+                    totals_std.append((y, x))
+        for c in chain_list:
+            nm = "indirect:" + "->".join(inner[v] for v in c)
+            names += [nm, f"{nm}:std"]
+        names += [f"total:{inner[x]}->{inner[y]}" for y, x in totals]
+        names += [f"total:{inner[x]}->{inner[y]}:std" for y, x in totals_std]
+        defined = tuple((d.name, d.expression) for d, _ in compile_defined(parsed))
+        for nm, expr in defined:
+            names += [f"{nm}:={expr}", f"{nm}:={expr}:std"]
+        cells = tuple((lab, *cell) for lab, cell in label_cells(res).items()) if defined else ()
         return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings,
-                   tuple(blocks[j] for j in keys), fixed_x)
+                   tuple(blocks[j] for j in keys), fixed_x, tuple(chain_list), tuple(totals),
+                   tuple(totals_std), defined, cells)
 
     def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
                 n: int) -> np.ndarray:
@@ -271,10 +303,94 @@ class _Targets:
             cols.append(fit_indices(fmin, s, n, st.n_free, np.array(self.fixed_x, dtype=np.intp)))
             if len(self.htmt_blocks) > 1:
                 cols.append(_htmt_columns(s, self.htmt_blocks))
+            for ch in self.chains:
+                prod = beta[:, ch[1], ch[0]]
+                for a, b in zip(ch[1:], ch[2:]):
+                    prod = prod * beta[:, b, a]
+                cols.append(np.stack([prod, prod * sd[:, ch[0]] / sd[:, ch[-1]]], axis=1))
+            if self.totals:
+                y, x = (np.array(a, dtype=np.intp) for a in zip(*self.totals))
+                cols.append(c[:, y, x])
+            if self.totals_std:
+                y, x = (np.array(a, dtype=np.intp) for a in zip(*self.totals_std))
+                cols.append(c[:, y, x] * sd[:, x] / sd[:, y])
+            if self.defined:
+                cols.append(self._defined_columns((beta, lam, psi, th), sd, phi))
         return np.concatenate(cols, axis=1)
+
+    def _defined_columns(self, mats: tuple[np.ndarray, ...], sd: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        """The ``:=`` parameters (B, 2 m): value and std.all value of each in turn, as
+        :func:`smsem.estimate.effects.defined_evaluator` for one row (labels read from the
+        matrices; std.all scales by the model-implied standard deviations)."""
+        beta, lam, psi, th = mats
+        obs_sd = np.sqrt(((lam @ phi) * lam).sum(axis=2) + np.diagonal(th, axis1=1, axis2=2))
+        exprs = _compiled_defined(self.defined)
+        nb = beta.shape[0]
+        out = np.empty((nb, 2 * len(self.defined)))
+        for off, std in ((0, False), (1, True)):
+            env: dict[str, Any] = {}
+            for lab, m_, i, j in self.label_cells:
+                v = mats[m_][:, i, j]
+                if std:
+                    v = v * {0: sd[:, j] / sd[:, i], 1: sd[:, j] / obs_sd[:, i],
+                             2: 1.0 / (sd[:, i] * sd[:, j]), 3: 1.0 / (obs_sd[:, i] * obs_sd[:, j])}[m_]
+                env[lab] = v
+            for k, ((name, _), f) in enumerate(zip(self.defined, exprs)):
+                env[name] = np.broadcast_to(np.asarray(f(env), dtype=float), (nb,))
+                out[:, 2 * k + off] = env[name]
+        return out
+
+
+_COMPILED: dict[tuple[tuple[str, str], ...], list] = {}
+
+
+def _compiled_defined(defined: tuple[tuple[str, str], ...]) -> list:
+    """Compiled ``:=`` expressions (cached per process: the targets travel to workers as data)."""
+    if defined not in _COMPILED:
+        from .estimate.effects import _compile_expr
+        from .model.syntax import DefinedSpec
+
+        known: set[str] = set()
+        out = []
+        for name, expr in defined:
+            # Labels are checked when the model is read; here every name is accepted.
+            out.append(_compile_expr(DefinedSpec(name, expr), _AnyName()))
+            known.add(name)
+        _COMPILED[defined] = out
+    return _COMPILED[defined]
+
+
+class _AnyName(set):
+    def __contains__(self, item: object) -> bool:  # every name is known
+        return True
 
 
 # ------------------------------------------------------------------ the results object
+
+_INADMISSIBLE = (2, 3)  # status codes of converged draws with an inadmissible solution
+_INADMISSIBLE_NAMES = tuple(FAIL_REASONS[c] for c in _INADMISSIBLE)
+_OPS = ("=~", "~~", ":=", "~1", "~")
+
+
+def _split_name(name: str) -> tuple[str, str, str, bool]:
+    """``(lhs, op, rhs, std)`` of a statistic's name (see :class:`BootstrapResults`)."""
+    std = name.endswith(":std")
+    base = name[:-4] if std else name
+    kind, sep, rest = base.partition(":")
+    if sep and kind in ("indirect", "total") and "->" in rest:
+        nodes = rest.split("->")
+        if kind == "total":
+            return nodes[-1], "total", nodes[0], std
+        if len(nodes) == 2:
+            return nodes[-1], "total_indirect", nodes[0], std
+        return nodes[-1], "indirect", " -> ".join(nodes), std
+    if sep and kind in ("R2", "fit", "htmt", "htmt2"):
+        return rest, kind, "", std
+    for op in _OPS:
+        if op in base:
+            lhs, _, rhs = base.partition(op)
+            return lhs, op, rhs, std
+    return base, "", "", std
 
 
 @dataclass(frozen=True)
@@ -291,12 +407,18 @@ class BootstrapResults:
         ``"indirect:X->Y:std"``, ``"total:X->Y:std"``, and ``"fit:chi2"``, ``"fit:cfi"``,
         ``"fit:tli"``, ``"fit:rmsea"`` (see :func:`fit_indices`; resampling respondents
         inflates chi2, so their nonparametric intervals describe the resampled fits,
-        not the population's; the Bollen-Stine kind is the one for testing fit).
+        not the population's; the Bollen-Stine kind is the one for testing fit),
+        ``"htmt:A~B"``/``"htmt2:A~B"``, then every specific indirect chain to an outcome
+        ``"indirect:IS->IC->EA->OP"`` (and ``:std``), every total effect
+        ``"total:X->Y"`` (and the ``:std`` ones not listed before), and every ``:=``
+        parameter ``"name:=expression"`` (and ``:std``). :meth:`table` splits the names into
+        lavaan's ``lhs``/``op``/``rhs``.
     draws : ndarray (n_boot, k)
-        One row per draw; rows of failed draws are NaN.
+        One row per draw; rows of draws left out (see :attr:`used`) are NaN, and so is a
+        statistic not computable in a used draw (it leaves that statistic's CI only).
     failures : dict
-        Count of failed draws per reason (nonconvergence, negative variance,
-        non-positive-definite covariance, singular resample).
+        Count of draws per reason (nonconvergence, negative variance,
+        non-positive-definite covariance, singular resample), whether or not kept.
     seed : int
     kind : str
         ``"nonparametric"``, ``"bollen-stine"`` or ``"parametric"``.
@@ -320,6 +442,7 @@ class BootstrapResults:
     status: np.ndarray | None = field(default=None, repr=False)
     fit: FitResults | None = field(default=None, repr=False, compare=False)
     jobs: int = field(default=1, repr=False, compare=False)
+    include_inadmissible: bool = True
 
     @property
     def n_boot(self) -> int:
@@ -327,15 +450,99 @@ class BootstrapResults:
 
     @property
     def n_failed(self) -> int:
+        """Draws whose refit was not admissible (every reason of :attr:`failures`, kept or not)."""
         return int(sum(self.failures.values()))
 
     @cached_property
+    def used(self) -> np.ndarray:
+        """Mask (n_boot,) of the draws behind the CIs: converged and admissible, plus the
+        inadmissible ones (negative variance, non-positive-definite matrix) when
+        ``include_inadmissible`` (lavaan's default)."""
+        if self.status is None:
+            return ~np.isnan(self.draws).all(axis=1)
+        keep = self.status == 0
+        if self.include_inadmissible:
+            keep |= np.isin(self.status, _INADMISSIBLE)
+        return keep
+
+    @cached_property
     def successful(self) -> np.ndarray:
-        return self.draws[~np.isnan(self.draws).any(axis=1)]
+        """The rows of the used draws (a statistic not computable in a draw is NaN there and
+        ignored by that statistic's CI only)."""
+        return self.draws[self.used]
+
+    @cached_property
+    def inadmissible(self) -> dict[str, int]:
+        """Draws with a negative variance or a non-positive-definite matrix, per reason
+        (kept in the CIs when ``include_inadmissible``, left out otherwise)."""
+        return {k: v for k, v in self.failures.items() if k in _INADMISSIBLE_NAMES}
+
+    @cached_property
+    def nan_counts(self) -> pd.Series:
+        """Per statistic: used draws in which it is not computable (NaN), e.g. an HTMT with a
+        zero item correlation in the resample. Such a draw stays in every other CI."""
+        return pd.Series(np.isnan(self.successful).sum(axis=0), index=self.names)
+
+    @cached_property
+    def excluded(self) -> dict[str, int]:
+        """Every draw left out of at least one CI, per reason: the failed refits
+        (nonconvergence, singular resample), the inadmissible ones when excluded, and
+        ``"statistic not computable"`` (used draws with a NaN in at least one statistic;
+        :attr:`nan_counts` tells which). A draw is counted under one reason only."""
+        out = {k: v for k, v in self.failures.items()
+               if not (self.include_inadmissible and k in _INADMISSIBLE_NAMES)}
+        partial = int(np.isnan(self.successful).any(axis=1).sum())
+        if partial:
+            out["statistic not computable"] = partial
+        return out
+
+    @property
+    def n_excluded(self) -> int:
+        return int(sum(self.excluded.values()))
+
+    def n_used(self, name: str) -> int:
+        """Draws behind the CI of statistic ``name``."""
+        return int(np.isfinite(self.successful[:, self.names.index(name)]).sum())
 
     @cached_property
     def std_errors(self) -> pd.Series:
-        return pd.Series(np.std(self.successful, axis=0, ddof=1), index=self.names)
+        return pd.Series(np.nanstd(self.successful, axis=0, ddof=1), index=self.names)
+
+    def accounting(self) -> str:
+        """One line: draws made, used, kept inadmissible, and left out per reason."""
+        used = int(self.used.sum())
+        parts = [f"{self.n_boot} bootstrap draws, {used} used"]
+        if self.inadmissible:
+            what = ", ".join(f"{k} {v}" for k, v in sorted(self.inadmissible.items()))
+            parts.append(("kept as lavaan does: " if self.include_inadmissible else "excluded "
+                          "(--exclude-inadmissible): ") + f"{sum(self.inadmissible.values())} inadmissible ({what})")
+        left = {k: v for k, v in self.excluded.items()
+                if self.include_inadmissible or k not in _INADMISSIBLE_NAMES}
+        if left:
+            parts.append("left out of some CI: " + ", ".join(f"{k} {v}" for k, v in sorted(left.items())))
+        return "; ".join(parts)
+
+    def table(self, level: float = 0.95, method: str = "percentile") -> pd.DataFrame:
+        """Every statistic as a row named the lavaan way, to join ``res.params``,
+        ``res.standardized``, ``smsem.effects(res).table`` or ``.defined``.
+
+        Columns: ``name`` (the column of :attr:`draws`), ``lhs``, ``op``, ``rhs`` (a
+        parameter: ``IC ~ IS``, ``COM =~ COM2``; a ``:=`` parameter: its name, ``:=``, its
+        expression; an effect: ``OP``, ``indirect``/``total_indirect``/``total``, the chain
+        ``IS -> IC -> EA -> OP`` (the ``path`` of the effects table) or the source),
+        ``std`` (std.all value), ``est`` (full sample), ``boot_se``, ``boot_lower``,
+        ``boot_upper`` and ``n_used`` (draws behind the CI).
+        """
+        ci = self.conf_int(level, method)
+        keys = [_split_name(nm) for nm in self.names]
+        est = self.estimate if self.estimate is not None else np.full(len(self.names), np.nan)
+        return pd.DataFrame({
+            "name": self.names, "lhs": [k[0] for k in keys], "op": [k[1] for k in keys],
+            "rhs": [k[2] for k in keys], "std": [k[3] for k in keys], "est": est,
+            "boot_se": self.std_errors.to_numpy(), "boot_lower": ci["lower"].to_numpy(),
+            "boot_upper": ci["upper"].to_numpy(),
+            "n_used": np.isfinite(self.successful).sum(axis=0),
+        })
 
     @cached_property
     def jackknife(self) -> np.ndarray:
@@ -537,7 +744,8 @@ def _htmt_columns(s: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> np.ndar
     """
     sd = np.sqrt(np.diagonal(s, axis1=1, axis2=2))
     r = np.abs(s / (sd[:, :, None] * sd[:, None, :]))
-    logr = np.log(r)
+    with np.errstate(divide="ignore"):
+        logr = np.log(r)
 
     def means(ii: tuple[int, ...], jj: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         if ii == jj:
@@ -554,7 +762,11 @@ def _htmt_columns(s: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> np.ndar
         for b in range(a + 1, len(blocks)):
             het, het_g = means(blocks[a], blocks[b])
             cols += [het / np.sqrt(mono[a][0] * mono[b][0]), het_g / np.sqrt(mono[a][1] * mono[b][1])]
-    return np.stack(cols, axis=1)
+    out = np.stack(cols, axis=1)
+    # An exactly zero item correlation in a resample makes a geometric mean 0, so HTMT2 is
+    # 0/0 or x/0: not computable (NaN, counted per statistic), never an infinite bound.
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _centered(res: FitResults) -> np.ndarray:
@@ -605,7 +817,7 @@ def bootstrap(
     kind: str = "nonparametric",
     jobs: int = 1,
     progress: bool | None = None,
-    include_inadmissible: bool = False,
+    include_inadmissible: bool = True,
 ) -> BootstrapResults:
     """Bootstrap a fitted model with the batched ML estimator.
 
@@ -622,9 +834,12 @@ def bootstrap(
         Local worker processes; results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar on stderr; default: only when stderr is a terminal.
-    include_inadmissible : bool, default=False
+    include_inadmissible : bool, default=True
         Keep converged draws with a negative variance or a non-positive-definite
-        covariance (they are always counted in ``failures``).
+        covariance in the CIs, as lavaan does (they are always counted in ``failures``
+        and :attr:`BootstrapResults.inadmissible`); ``False`` leaves them out
+        (``--exclude-inadmissible``; see docs/bootstrap.md for the effect on the CIs of
+        small variances).
 
     Returns
     -------
@@ -650,7 +865,7 @@ def bootstrap(
     failures = {FAIL_REASONS[c]: int(np.sum(status == c)) for c in FAIL_REASONS if np.any(status == c)}
     estimate = targets.compute(st, theta_full[None, :], fmin_full.fmin, s_full[None], n)[0]
     return BootstrapResults(list(targets.names), values, failures, seed, kind, estimate, chi2, chi2_obs,
-                            status, res, jobs)
+                            status, res, jobs, include_inadmissible)
 
 
 def jackknife(res: FitResults) -> np.ndarray:

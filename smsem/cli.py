@@ -199,13 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
                           "needs --boot 0)")
     fit.add_argument("--out", metavar="DIR", default=None,
-                     help="also write parameters, effects, quality, propositions (txt, md, tex, csv, json), "
+                     help="also write every table (fit, parameters, standardized, r2, effects, modindices, "
+                          "residuals, quality, propositions, bootstrap; txt, md, tex, csv, json), summary.txt/html, "
                           "report.md and the path diagram (svg, png) into DIR")
     fit.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     fit.add_argument("--ci", choices=list(CI_METHODS), default="percentile",
                      help="bootstrap CI method behind the verdicts (default percentile; bc = lavaan's "
                           "bca.simple; bca needs at least n successful draws)")
-    fit.add_argument("--level", type=_level, default=0.95, help="CI level, e.g. 0.90 (default 0.95)")
+    fit.add_argument("--level", type=_level, default=0.95,
+                     help="level of every CI (Wald, standardized, bootstrap), e.g. 0.90 (default 0.95)")
+    fit.add_argument("--exclude-inadmissible", action="store_true",
+                     help="leave bootstrap draws with a negative variance or a non-positive-definite matrix "
+                          "out of the CIs (default: kept, as lavaan does; always counted)")
     fit.add_argument("--jobs", type=_pos_int, default=1,
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -316,9 +321,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .report.fit_section import render_fit, render_fit_report, render_parameters
 
     res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
-    eff = effects(res)
+    boot = None
+    if args.boot > 0:
+        from .bootstrap import bootstrap
+
+        boot = bootstrap(res, n_boot=args.boot, seed=args.seed, jobs=args.jobs,
+                         progress=False if args.quiet else None,
+                         include_inadmissible=not args.exclude_inadmissible)
+    eff = effects(res, level=args.level, boot=boot, ci=args.ci)
     quality = reliability(res)
-    table = proposition_table(res, n_boot=args.boot, seed=args.seed, level=args.level, ci=args.ci,
+    table = proposition_table(res, boot, n_boot=0, seed=args.seed, level=args.level, ci=args.ci,
                               jobs=args.jobs, progress=False if args.quiet else None)
     if args.format == "json":  # the proposition document plus fit cut-offs and parameters
         sys.stdout.write(render_fit_report(res, table, "json"))
@@ -331,7 +343,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.format in ("text", "markdown") and res.missing != "fiml":
         sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
-        written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
+        files = report_files(res, eff, quality, table, level=args.level, boot=boot, ci=args.ci,
+                             modindices_min=args.modindices if args.modindices is not None else 0.0)
+        written = write_report_files(args.out, files, force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 

@@ -11,7 +11,7 @@ expression evaluated on the std.all values, as lavaan's ``standardizedSolution()
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -33,7 +33,7 @@ from .exceptions import OptionError
 from .model.hypotheses import default_hypotheses, load_hypotheses
 from .model.spec import PropositionPath
 
-__all__ = ["PropositionTable", "proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS"]
+__all__ = ["PropositionTable", "proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS", "MEDIATION_COLUMNS"]
 
 VERDICTS = ("supported", "opposite sign", "not supported", "CI excludes 0", "CI includes 0", "no bootstrap")
 TABLE_COLUMNS = [
@@ -41,6 +41,11 @@ TABLE_COLUMNS = [
     "ci_lower", "ci_upper", "verdict", "label",
 ]
 _EXPECTED = {1: "+", -1: "-", 0: "?"}
+#: Columns of :attr:`PropositionTable.mediation`.
+MEDIATION_COLUMNS = [
+    "outcome", "source", "kind", "path", "ids", "est", "boot_ci_lower", "boot_ci_upper", "std_all",
+    "std_ci_lower", "std_ci_upper", "verdict",
+]
 
 
 def verdict(lower: float, upper: float, sign: int) -> str:
@@ -81,6 +86,16 @@ class PropositionTable:
     level : float
     ci_method : str
     fit_indices : dict
+    mediation : DataFrame
+        Columns ``MEDIATION_COLUMNS``: the mediation block of the propositions' chain
+        (e.g. the essay's P1-P4: IS -> IC -> EA -> OP). Every specific indirect effect
+        whose every link is a proposition path, then for each of their sources the total
+        indirect, direct and total effects, with bootstrap CIs (``ci_method``, ``level``)
+        unstandardized and std.all; ``ids`` names the propositions along a chain
+        (``"P1·P3·P4"``). Empty without such a chain.
+    accounting : str
+        One line on the bootstrap draws (used, inadmissible kept or excluded, left out of
+        some CI per reason); see :meth:`BootstrapResults.accounting`.
     """
 
     table: pd.DataFrame
@@ -91,6 +106,8 @@ class PropositionTable:
     level: float
     ci_method: str
     fit_indices: dict
+    mediation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MEDIATION_COLUMNS))
+    accounting: str = ""
 
     def __str__(self) -> str:
         from .report import render_propositions
@@ -167,7 +184,52 @@ def proposition_table(
         level,
         ci_method,
         dict(res.fit_indices),
+        mediation_block(res, props, boot, level=level, ci=ci_method),
+        boot.accounting() if boot is not None else "",
     )
+
+
+def mediation_block(res: FitResults, props: Sequence[PropositionPath], boot: BootstrapResults | None, *,
+                    level: float = 0.95, ci: str = "percentile") -> pd.DataFrame:
+    """The mediation block of :class:`PropositionTable` (see ``mediation`` there)."""
+    from .estimate.effects import effects
+
+    links = {(p.source, p.target): p.id for p in props if p.kind == "path"}
+    if not links or not res.model.parsed.regressions:
+        return pd.DataFrame(columns=MEDIATION_COLUMNS)
+    try:
+        t = effects(res, level=level, boot=boot, ci=ci).table
+    except Exception:  # a feedback loop: no chains to report  # noqa: BLE001
+        return pd.DataFrame(columns=MEDIATION_COLUMNS)
+    chosen: dict[tuple[str, str], list] = {}
+    for r in t[t.kind == "indirect"].itertuples(index=False):
+        nodes = r.path.split(" -> ")
+        ids = [links.get((a, b)) for a, b in zip(nodes, nodes[1:])]
+        if all(ids):
+            chosen.setdefault((r.outcome, r.source), []).append((r, "·".join(ids)))
+    rows = []
+    for (y, x), chain_rows in chosen.items():
+        rows += chain_rows
+        rest = t[(t.outcome == y) & (t.source == x) & (t.kind != "indirect")]
+        n_chains = int(((t.outcome == y) & (t.source == x) & (t.kind == "indirect")).sum())
+        has_direct = bool((rest.kind == "direct").any())
+        for r in rest.itertuples(index=False):
+            # Without a direct path the total is the total indirect effect, and with a single
+            # chain the total indirect effect is that chain: such rows would repeat a row.
+            if (r.kind == "total_indirect" and n_chains == 1) or (r.kind == "total" and not has_direct):
+                continue
+            rows.append((r, links.get((x, y), "") if r.kind == "direct" else ""))
+    out = []
+    for r, ids in rows:
+        lo = getattr(r, "boot_ci_lower", np.nan)
+        hi = getattr(r, "boot_ci_upper", np.nan)
+        slo = getattr(r, "std_boot_ci_lower", np.nan)
+        shi = getattr(r, "std_boot_ci_upper", np.nan)
+        out.append({"outcome": r.outcome, "source": r.source, "kind": r.kind,
+                    "path": r.path or f"{r.source} -> {r.outcome}", "ids": ids, "est": r.est,
+                    "boot_ci_lower": lo, "boot_ci_upper": hi, "std_all": r.std_all,
+                    "std_ci_lower": slo, "std_ci_upper": shi, "verdict": verdict(slo, shi, 0)})
+    return pd.DataFrame(out, columns=MEDIATION_COLUMNS)
 
 
 class _Points:
@@ -210,8 +272,16 @@ def _statistic(p: PropositionPath, boot: BootstrapResults, res: FitResults
         j = col[f"{p.target}~{p.source}:std"]
         return lambda m: m[:, j]
     if p.kind == "indirect":
+        name = "indirect:" + "->".join(p.chain) + ":std"
+        if name in col:  # the bootstrapped chain itself
+            j = col[name]
+            return lambda m: m[:, j]
         js = [col[f"{b}~{a}:std"] for a, b in zip(p.chain, p.chain[1:])]
         return lambda m: np.prod(m[:, js], axis=1)
+    named = [j for nm, j in col.items() if nm.startswith(f"{p.defined}:=") and nm.endswith(":std")]
+    if named:
+        j = named[0]
+        return lambda m: m[:, j]
     return _defined_statistic(p.defined, col, res)
 
 

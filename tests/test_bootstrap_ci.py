@@ -36,7 +36,7 @@ def cfa(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def boot(cfa):
-    return smsem.bootstrap(cfa, n_boot=N_BOOT, seed=SEED)
+    return smsem.bootstrap(cfa, n_boot=N_BOOT, seed=SEED, include_inadmissible=False)
 
 
 def _std_loadings(pmap, theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -198,7 +198,7 @@ def heywood_fit(tmp_path_factory):
 def test_include_inadmissible_keeps_exactly_the_heywood_draws(heywood_fit):
     res = heywood_fit
     assert (res.params.loc[res.params.op == "~~", "est"] > 0).all()  # the sample is admissible
-    excl = smsem.bootstrap(res, n_boot=400, seed=3)
+    excl = smsem.bootstrap(res, n_boot=400, seed=3, include_inadmissible=False)
     incl = smsem.bootstrap(res, n_boot=400, seed=3, include_inadmissible=True)
     variances = [i for i, nm in enumerate(incl.names) if nm.endswith(("~~y1", "~~y2", "~~y3", "~~y4", "f~~f"))
                  and nm.split("~~")[0] == nm.split("~~")[1]]

@@ -48,7 +48,8 @@ def test_reproduce_writes_outputs(tmp_path):
     assert r.returncode == 0, r.stderr
     for name in ("survey.csv", "survey.json", "estimates.csv", "propositions.csv", "report.md"):
         assert (out / name).is_file()
-    assert r.stdout.count(" -> ") == 12
+    assert r.stdout.split("Mediation:")[0].count(" -> ") == 12  # then the mediation block
+    assert "IS -> IC -> EA -> OP" in r.stdout.split("Mediation:")[1]
     props = pd.read_csv(out / "propositions.csv")
     assert len(props) == 12
     assert not list(out.glob(".*.tmp"))

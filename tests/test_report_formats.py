@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -26,7 +25,6 @@ from conftest import ROOT, run_cli
 
 EXAMPLE = ROOT / "data" / "synthetic" / "integrative_n300_seed1.csv"
 LABELLED = ROOT / "tests" / "reference" / "semtools" / "integrative_labelled.lav"
-HAS_DOT = shutil.which("dot") is not None
 
 
 @pytest.fixture(scope="module")
@@ -141,15 +139,14 @@ def test_diagram_source_carries_estimates(res):
     assert "COM1" not in src and "COM1" in diagram_source(res, measurement=True)
 
 
-@pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' program not installed")
-def test_diagram_png_and_svg(res):
+def test_diagram_png_and_svg(res):  # matplotlib: no system program needed
     png = render_diagram(res, "png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     svg = render_diagram(res, "svg").decode()
     assert "<svg" in svg and "OP" in svg
 
 
-def test_missing_dot_warns_and_skips(res, monkeypatch):
+def test_missing_dot_warns_and_falls_back(res, monkeypatch):
     import graphviz
 
     def boom(*a, **k):
@@ -157,10 +154,10 @@ def test_missing_dot_warns_and_skips(res, monkeypatch):
 
     monkeypatch.setattr(graphviz.Digraph, "pipe", boom)
     with pytest.warns(smsem.exceptions.SmsemWarning, match="'dot' program was not found"):
-        assert render_diagram(res, "png") is None
-    with pytest.warns(smsem.exceptions.SmsemWarning):
-        files = report_files(res, smsem.effects(res), smsem.reliability(res))
-    assert "diagram.dot" in files and "diagram.png" not in files and "diagram.svg" not in files
+        png = render_diagram(res, "png", engine="graphviz")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"  # drawn by the matplotlib fallback
+    files = report_files(res, smsem.effects(res), smsem.reliability(res))  # matplotlib by default
+    assert "diagram.dot" in files and "diagram.png" in files and "diagram.svg" in files
 
 
 def test_write_report_files_refuses_before_writing(res, eff, qual, tmp_path):
@@ -180,7 +177,8 @@ def test_cli_fit_out(tmp_path):
     r = run_cli("fit", str(EXAMPLE), "--boot", "0", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "Effects on OP" in r.stdout and "Reliability and convergent validity" in r.stdout
-    expected = set(report_file_names()) - {"defined.csv"} - ({"diagram.svg", "diagram.png"} if not HAS_DOT else set())
+    expected = set(report_file_names()) - {"defined.csv"} - {f"bootstrap.{e}" for e in
+                                                                            ("txt", "md", "tex", "csv", "json")}
     assert {p.name for p in out.iterdir()} == expected
     eff = pd.read_csv(out / "effects.csv")
     assert "COM -> IS -> IC -> EA -> OP" in set(eff.path)

@@ -50,6 +50,8 @@ __all__ = [
     "compile_defined",
     "jacobian",
     "delta_se",
+    "label_cells",
+    "chains",
 ]
 
 #: Columns of :attr:`Effects.table` (stable; documented in the README).
@@ -147,8 +149,24 @@ def _sinks(parsed: ParsedModel, graph: Mapping[str, Sequence[str]]) -> list[str]
 
 # --- user-defined parameters ---------------------------------------------------------
 
+def _div(a, b):
+    """``a / b``, NaN where ``b == 0`` (scalars or arrays: bootstrap draws are evaluated at once)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return a / b if b != 0 else math.nan
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+
+
+def _pow(a, b):
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return a ** b
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return np.power(np.asarray(a, dtype=float), b)
+
+
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b if b != 0 else math.nan, ast.Pow: lambda a, b: a ** b}
+           ast.Div: _div, ast.Pow: _pow}
 _UNARY = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a}
 
 
@@ -221,6 +239,17 @@ def _cell(spec: ParameterSpec, mx: Matrices) -> tuple[int, int, int]:
     except ValueError:
         raise SpecError(f"line {spec.line}: the labelled parameter {spec.lhs} {spec.op} {spec.rhs} "
                         "is not in the fitted model") from None
+
+
+def label_cells(res: FitResults) -> dict[str, tuple[int, int, int]]:
+    """``label -> (matrix, row, col)`` in ``(beta, lambda, psi, theta)`` of every labelled
+    parameter (the first occurrence of a shared label)."""
+    return {label: _cell(spec, res.matrices) for label, spec in res.model.parsed.labels.items()}
+
+
+def chains(parsed: ParsedModel, source: str, target: str) -> list[tuple[str, ...]]:
+    """Every directed chain ``source -> ... -> target`` of the structural model (model order)."""
+    return _chains(_graph(parsed), source, target)
 
 
 def _std_scale(mx: Matrices) -> tuple[np.ndarray, np.ndarray]:
@@ -324,7 +353,46 @@ def _vcov(res: FitResults) -> np.ndarray:
     return v
 
 
-def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, level: float = 0.95) -> Effects:
+#: Columns added to :attr:`Effects.table` and :attr:`Effects.defined` by a bootstrap.
+BOOT_COLUMNS = ["boot_se", "boot_ci_lower", "boot_ci_upper", "std_boot_ci_lower", "std_boot_ci_upper"]
+
+
+def boot_name(row: Mapping) -> str:
+    """The bootstrap statistic (:class:`smsem.BootstrapResults` name) of an effects row."""
+    if "name" in row and "expression" in row:
+        return f"{row['name']}:={row['expression']}"
+    x, y = row["source"], row["outcome"]
+    return {"indirect": "indirect:" + str(row["path"]).replace(" -> ", "->"),
+            "total_indirect": f"indirect:{x}->{y}", "direct": f"{y}~{x}",
+            "total": f"total:{x}->{y}"}[row["kind"]]
+
+
+def with_bootstrap(df: pd.DataFrame, boot, level: float, ci: str) -> pd.DataFrame:
+    """``df`` (effects or defined rows) with the bootstrap SE and CIs (``BOOT_COLUMNS``)."""
+    out = df.copy()
+    if not len(df):
+        for c in BOOT_COLUMNS:
+            out[c] = pd.Series(dtype=float)
+        return out
+    cis = boot.conf_int(level, ci)
+    se = boot.std_errors
+    names = [boot_name(r) for r in df.to_dict(orient="records")]
+
+    def get(frame, nm, col=None):
+        if nm not in frame.index:
+            return np.nan
+        return float(frame.loc[nm] if col is None else frame.loc[nm, col])
+
+    out["boot_se"] = [get(se, nm) for nm in names]
+    out["boot_ci_lower"] = [get(cis, nm, "lower") for nm in names]
+    out["boot_ci_upper"] = [get(cis, nm, "upper") for nm in names]
+    out["std_boot_ci_lower"] = [get(cis, nm + ":std", "lower") for nm in names]
+    out["std_boot_ci_upper"] = [get(cis, nm + ":std", "upper") for nm in names]
+    return out
+
+
+def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, level: float = 0.95,
+            boot=None, ci: str = "percentile") -> Effects:
     """Direct, specific indirect, total indirect and total effects, and ``:=`` parameters.
 
     Parameters
@@ -335,7 +403,12 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
         The outcome variable(s). Default: every variable of the structural model that is
         predicted but predicts nothing (``OP`` in the integrative model).
     level : float, default=0.95
-        Confidence level of the Wald intervals.
+        Confidence level of the Wald and bootstrap intervals.
+    boot : BootstrapResults, optional
+        Adds ``BOOT_COLUMNS`` to both tables: the bootstrap SE and the ``ci`` interval of
+        every effect (each specific chain, total indirect, direct and total) and every ``:=``
+        parameter, unstandardized and std.all.
+    ci : {"percentile", "bc", "bca", "normal"}, default="percentile"
 
     Returns
     -------
@@ -403,6 +476,9 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     theta = np.asarray(res.start, dtype=float)
     table = _assemble(rows, values, theta, vcov, level)
     defined = _defined_table(res, compiled, theta, vcov, level)
+    if boot is not None:
+        table = with_bootstrap(table, boot, level, ci)
+        defined = with_bootstrap(defined, boot, level, ci)
     return Effects(table, defined, level, res.n)
 
 

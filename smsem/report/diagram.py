@@ -1,8 +1,11 @@
-"""Path diagram of a fitted model (Graphviz): standardized estimates with significance stars.
+"""Path diagram of a fitted model: standardized estimates with significance stars.
 
-Formats only: labels come from ``res.params`` (``std_all`` and ``pvalue``). The DOT source
-needs only the ``graphviz`` Python package; PNG and SVG need Graphviz's ``dot`` program.
-When ``dot`` is missing, :func:`render_diagram` warns in one line and returns ``None``.
+:func:`render_diagram` draws PNG (300 dpi) and SVG with matplotlib
+(:mod:`smsem.report.diagram_mpl`), so ``pip install smsem`` alone gives the diagram.
+Graphviz is an optional renderer: ``engine="graphviz"`` needs the ``graphviz`` Python
+package (``pip install smsem[graphviz]``) and Graphviz's ``dot`` program; without them it
+warns in one line and falls back to matplotlib. :func:`diagram_source` (DOT text) needs the
+Python package only.
 
 Conventions: constructs are ellipses, items (with ``measurement=True``) boxes; a
 structural path is a solid arrow labelled with its std.all coefficient and stars
@@ -24,9 +27,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..estimate.results import FitResults
 
-__all__ = ["DIAGRAM_FORMATS", "path_diagram", "diagram_source", "render_diagram"]
+__all__ = ["DIAGRAM_FORMATS", "DIAGRAM_ENGINES", "path_diagram", "diagram_source", "render_diagram",
+           "has_graphviz_package"]
 
 DIAGRAM_FORMATS = ("svg", "png")
+DIAGRAM_ENGINES = ("matplotlib", "graphviz")
+
+
+def has_graphviz_package() -> bool:
+    """Whether the optional ``graphviz`` Python package is installed."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _label(std: float, p: float) -> str:
@@ -79,16 +93,30 @@ def diagram_source(res: "FitResults", *, measurement: bool = False) -> str:
     return path_diagram(res, measurement=measurement).source
 
 
-def render_diagram(res: "FitResults", fmt: str = "svg", *, measurement: bool = False) -> bytes | None:
-    """The diagram as SVG or PNG bytes, or ``None`` (with a warning) when ``dot`` is missing."""
-    import graphviz
+def render_diagram(res: "FitResults", fmt: str = "svg", *, measurement: bool = False,
+                   engine: str = "matplotlib", dpi: int = 300) -> bytes:
+    """The diagram as SVG or PNG bytes (PNG at ``dpi``).
 
+    ``engine="matplotlib"`` (default) needs no system program; ``"graphviz"`` uses
+    Graphviz's ``dot`` (and draws the items with ``measurement=True``), falling back to
+    matplotlib with a one-line warning when the package or the program is missing.
+    """
     from .._validation import check_option
+    from .diagram_mpl import draw_diagram
 
     check_option("diagram format", fmt, DIAGRAM_FORMATS)
-    try:
-        return path_diagram(res, measurement=measurement).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        warnings.warn(f"Graphviz's 'dot' program was not found; the {fmt.upper()} path diagram was skipped "
-                      "(install Graphviz, e.g. apt-get install graphviz)", SmsemWarning, stacklevel=2)
-        return None
+    check_option("engine", engine, DIAGRAM_ENGINES)
+    if engine == "graphviz":
+        try:
+            import graphviz
+        except ImportError:
+            warnings.warn("the graphviz Python package is not installed (pip install smsem[graphviz]); "
+                          "the path diagram is drawn with matplotlib", SmsemWarning, stacklevel=2)
+        else:
+            try:
+                return path_diagram(res, measurement=measurement).pipe(format=fmt)
+            except graphviz.ExecutableNotFound:
+                warnings.warn("Graphviz's 'dot' program was not found; the path diagram is drawn with "
+                              "matplotlib (install Graphviz for its layout, e.g. apt-get install graphviz)",
+                              SmsemWarning, stacklevel=2)
+    return draw_diagram(res, fmt, dpi=dpi)

@@ -191,6 +191,21 @@ _OP_TITLES = {"=~": "Latent variables (=~)", "~": "Regressions (~)", "~~": "Vari
               "~1": "Intercepts and means (~1)", ":=": "Defined parameters (:=)"}
 
 
+def with_level(table: pd.DataFrame, level: float, pairs=(("est", "se", "ci_lower", "ci_upper"),)) -> pd.DataFrame:
+    """``table`` with its Wald CIs recomputed at ``level`` (``est -/+ z se``)."""
+    if level == 0.95:
+        return table
+    from scipy import stats
+
+    z = stats.norm.ppf(0.5 + level / 2)
+    out = table.copy()
+    for est, se, lo, hi in pairs:
+        if lo in out.columns:
+            out[lo] = out[est] - z * out[se]
+            out[hi] = out[est] + z * out[se]
+    return out
+
+
 def render_params(res: "FitResults", fmt: str = "text", *, level: float = 0.95) -> str:
     """Render the parameter table of a fit (``res.params``) in ``fmt``.
 
@@ -199,7 +214,7 @@ def render_params(res: "FitResults", fmt: str = "text", *, level: float = 0.95) 
     CI and std.all.
     """
     _check(fmt)
-    p = res.params
+    p = with_level(res.params, level)
     if fmt == "csv":
         return _csv(p)
     if fmt == "json":
@@ -240,8 +255,12 @@ def render_effects(eff: "Effects", fmt: str = "text", *, part: str = "effects") 
         return _json({"n": eff.n, "level": eff.level, "effects": _records(eff.table),
                       "defined": _records(eff.defined)})
     pct = f"{eff.level * 100:g}%"
+    boot = "boot_ci_lower" in eff.table.columns
     header = ["Source", "Effect", "Path", "Est.", "SE", "p", "", f"{pct} CI", "Std.", "Std. SE", f"{pct} CI (std)"]
     align = "lllrrrlcrrc"
+    if boot:
+        header += [f"Boot {pct} CI", f"Boot {pct} CI (std)"]
+        align += "cc"
     blocks = []
     for y in eff.outcomes:
         sub = eff.table[eff.table.outcome == y]
@@ -250,17 +269,27 @@ def render_effects(eff: "Effects", fmt: str = "text", *, part: str = "effects") 
             rows.append([r.source, _KINDS.get(r.kind, r.kind), r.path, _f(r.est), _f(r.se), _p(r.pvalue),
                          stars(r.pvalue), _ci(r.ci_lower, r.ci_upper), _f(r.std_all), _f(r.std_se),
                          _ci(r.std_ci_lower, r.std_ci_upper)])
+            if boot:
+                rows[-1] += [_ci(r.boot_ci_lower, r.boot_ci_upper), _ci(r.std_boot_ci_lower, r.std_boot_ci_upper)]
         blocks.append(_Block(f"Effects on {y}", header, rows, align, label=f"effects-{y}"))
     if len(eff.defined):
-        rows = [[r.name, r.expression, _f(r.est), _f(r.se), _p(r.pvalue), stars(r.pvalue),
-                 _ci(r.ci_lower, r.ci_upper), _f(r.std_all), _f(r.std_se)] for r in eff.defined.itertuples(index=False)]
-        blocks.append(_Block("Defined parameters (:=)", ["Name", "Expression", "Est.", "SE", "p", "",
-                                                          f"{pct} CI", "Std.", "Std. SE"], rows, "llrrrlcrr",
+        dh = ["Name", "Expression", "Est.", "SE", "p", "", f"{pct} CI", "Std.", "Std. SE"]
+        rows = []
+        for r in eff.defined.itertuples(index=False):
+            rows.append([r.name, r.expression, _f(r.est), _f(r.se), _p(r.pvalue), stars(r.pvalue),
+                         _ci(r.ci_lower, r.ci_upper), _f(r.std_all), _f(r.std_se)])
+            if boot:
+                rows[-1] += [_ci(r.boot_ci_lower, r.boot_ci_upper), _ci(r.std_boot_ci_lower, r.std_boot_ci_upper)]
+        if boot:
+            dh += [f"Boot {pct} CI", f"Boot {pct} CI (std)"]
+        blocks.append(_Block("Defined parameters (:=)", dh, rows, "llrrrlcrr" + ("cc" if boot else ""),
                              label="defined"))
     if not blocks:
         blocks.append(_Block("Effects", ["Note"], [["the model has no structural paths"]], "l"))
     blocks[-1].notes = [f"n = {eff.n}; delta-method SEs, Wald {pct} CIs; Std. = std.all "
-                        "(effect x sd(source) / sd(outcome)); *** p < .001, ** p < .01, * p < .05."]
+                        "(effect x sd(source) / sd(outcome)); *** p < .001, ** p < .01, * p < .05."
+                        + (" Boot: bootstrap CIs (see the proposition report for the method and draws)."
+                           if boot else "")]
     return _render(blocks, fmt)
 
 

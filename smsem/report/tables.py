@@ -37,15 +37,61 @@ def _rows(pt: "PropositionTable") -> tuple[list[str], list[list[str]]]:
 
 def _footer(pt: "PropositionTable") -> list[str]:
     fi = pt.fit_indices
-    boot = f"bootstrap draws: {pt.n_boot} ({pt.n_failed} failed"
-    if pt.failures:
-        boot += ": " + ", ".join(f"{k} {v}" for k, v in sorted(pt.failures.items()))
-    boot += f"), {pt.ci_method} CI of the standardized estimate"
+    accounting = getattr(pt, "accounting", "")
+    if accounting:  # used draws, inadmissible ones kept or excluded, left-out draws per reason
+        boot = f"bootstrap draws: {accounting.replace(' bootstrap draws', '', 1)}"
+    else:
+        boot = f"bootstrap draws: {pt.n_boot} ({pt.n_failed} failed"
+        if pt.failures:
+            boot += ": " + ", ".join(f"{k} {v}" for k, v in sorted(pt.failures.items()))
+        boot += ")"
+    boot += f"; {pt.ci_method} CI of the standardized estimate"
     return [
         f"n = {pt.n}; {boot}",
         (f"chi2({fi['df']:.0f}) = {fi['chi2']:.3f}, {p_clause(fi['pvalue'])}; CFI = {fi['cfi']:.3f}; "
          f"TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f}"),
     ]
+
+
+def _mediation_rows(pt: "PropositionTable") -> tuple[list[str], list[list[str]]]:
+    pct = f"{pt.level * 100:g}%"
+    header = ["Effect", "Path", "Props.", "Est.", f"{pct} CI", "Std.", f"{pct} CI (std)", "CI"]
+    kinds = {"indirect": "specific indirect", "total_indirect": "total indirect", "direct": "direct",
+             "total": "total"}
+    rows = []
+    for r in pt.mediation.itertuples(index=False):
+        ci = f"[{_f(r.boot_ci_lower)}, {_f(r.boot_ci_upper)}]" if not math.isnan(r.boot_ci_lower) else ""
+        sci = f"[{_f(r.std_ci_lower)}, {_f(r.std_ci_upper)}]" if not math.isnan(r.std_ci_lower) else ""
+        rows.append([kinds.get(r.kind, r.kind), r.path, r.ids, _f(r.est), ci, _f(r.std_all), sci,
+                     r.verdict if sci else ""])
+    return header, rows
+
+
+def _mediation_title(pt: "PropositionTable") -> str:
+    return (f"Mediation: the propositions' chains, {pt.ci_method} bootstrap CIs "
+            f"({pt.n_boot} draws; Props. = the propositions along the chain)")
+
+
+def _mediation_text(pt: "PropositionTable") -> list[str]:
+    if not len(getattr(pt, "mediation", ())):
+        return []
+    header, rows = _mediation_rows(pt)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    num = {3, 5}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in num else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return ["", _mediation_title(pt), line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def _mediation_markdown(pt: "PropositionTable") -> list[str]:
+    if not len(getattr(pt, "mediation", ())):
+        return []
+    header, rows = _mediation_rows(pt)
+    out = ["", f"**{_mediation_title(pt)}**", "", "| " + " | ".join(header) + " |",
+           "| " + " | ".join(["---", "---", "---", "--:", ":-:", "--:", ":-:", "---"]) + " |"]
+    return out + ["| " + " | ".join(c.replace("->", "→") for c in r) + " |" for r in rows]
 
 
 def _text(pt: "PropositionTable") -> str:
@@ -62,6 +108,7 @@ def _text(pt: "PropositionTable") -> str:
         out.append("(nothing to test: the model has no regression path and no := parameter)")
     out.append("")
     out += _footer(pt)
+    out += _mediation_text(pt)
     return "\n".join(out) + "\n"
 
 
@@ -72,6 +119,7 @@ def _markdown(pt: "PropositionTable") -> str:
     out += ["| " + " | ".join(c.replace("->", "→") for c in r) + " |" for r in rows]
     out.append("")
     out += [f"{line}  " for line in _footer(pt)]
+    out += _mediation_markdown(pt)
     return "\n".join(out) + "\n"
 
 
@@ -81,7 +129,11 @@ def _latex(pt: "PropositionTable") -> str:
     header, rows = _rows(pt)
     title = "Propositions: standardized paths and bootstrap confidence intervals"
     spec = "llcrrrrcl" + "l" * (len(header) - 9)
-    return latex_blocks([_Block(title, header, rows, spec, _footer(pt), label="propositions")])
+    blocks = [_Block(title, header, rows, spec, _footer(pt), label="propositions")]
+    if len(getattr(pt, "mediation", ())):
+        mh, mr = _mediation_rows(pt)
+        blocks.append(_Block(_mediation_title(pt), mh, mr, "lllrcrcl", [], label="mediation"))
+    return latex_blocks(blocks)
 
 
 def _json(pt: "PropositionTable") -> str:
@@ -98,6 +150,9 @@ def _json(pt: "PropositionTable") -> str:
         "fit": {k: clean(v) for k, v in pt.fit_indices.items()},
         "paths": [{k: clean(v) for k, v in row.items()} for row in pt.table.to_dict(orient="records")],
     }
+    if len(getattr(pt, "mediation", ())):
+        doc["bootstrap_accounting"] = pt.accounting
+        doc["mediation"] = [{k: clean(v) for k, v in row.items()} for row in pt.mediation.to_dict(orient="records")]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
