@@ -101,6 +101,11 @@ Run 'smsem COMMAND --help' for each command's options and examples.""",
                                                    nested LRT, AIC/BIC, Vuong tests, verdict
   smsem compare survey.csv a.lav b.lav --estimator MLM
                                                    Satorra-Bentler scaled difference test""",
+    "invariance": """examples:
+  smsem invariance survey.csv --group department   configural -> strict for the integrative model
+  smsem invariance hs.csv --group school --model hs3.lav
+  smsem invariance hs.csv --group school --model hs3.lav --group-partial "x3~1,x7~1"
+                                                   partial invariance (lavaan's group.partial)""",
     "generate-diagnostic": """examples:
   smsem generate-diagnostic --out answers.csv      one aligned organization, 50 per department
   smsem generate-diagnostic --level defined,integrated --n 40 --gap 8 --out two_orgs.csv""",
@@ -254,6 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--force", action="store_true", help="discard a study stored in --out and start again")
     pw.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
                     help="no progress bar (default: shown on a terminal)")
+
+    inv = sub.add_parser("invariance", **_sub_help("invariance", "measurement invariance across groups: configural, "
+                                                   "metric, scalar, strict (ML, complete data)"))
+    inv.add_argument("file", help="survey file with the model's item columns and the group column")
+    inv.add_argument("--group", required=True, metavar="COLUMN", help="the group column (e.g. department)")
+    inv.add_argument("--model", default="integrative", help="shipped model name or .lav file")
+    inv.add_argument("--columns", metavar="MAP.yaml", help="YAML file mapping your column names to item ids")
+    inv.add_argument("--group-partial", default=None, metavar="LIST",
+                     help='lavaan\'s group.partial at every step, comma-separated, e.g. "x3~1,x7~1"')
+    inv.add_argument("--std-lv", action="store_true", default=False,
+                     help="identify factors by unit variances (lavaan's std.lv = TRUE)")
+    inv.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+                     help="ML only for now (MLM/MLR are refused)")
 
     cmp_ = sub.add_parser("compare", **_sub_help("compare", "compare models fitted to one survey: nested LRT, "
                                                             "AIC/BIC, Vuong tests"))
@@ -673,6 +691,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["compare"] = _cmd_compare
+
+
+def _cmd_invariance(args: argparse.Namespace) -> int:
+    """``smsem invariance FILE --group COLUMN``: the configural -> strict table, the nested
+    tests, Chen's cut-offs, a verdict; score tests and a suggested --group-partial when a
+    step fails; latent mean differences once scalar invariance holds."""
+    from ._validation import check_input_file
+    from .exceptions import OptionError
+    from .model import load_model
+
+    if args.estimator != "ML":
+        raise OptionError(f"invariance with --estimator {args.estimator} is not supported yet (ML only)")
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import read_survey
+
+    data = read_survey(args.file, model, columns=args.columns, keep=[args.group])
+    from .invariance import invariance
+
+    opts = {"std_lv": True} if args.std_lv else {}
+    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial), **opts)
+    sys.stdout.write(str(res))
+    return 0
+
+
+_COMMANDS["invariance"] = _cmd_invariance
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,6 +70,13 @@ class InvarianceResults:
     group: str = ""
     group_labels: list[str] = field(default_factory=list)
     n_per_group: list[int] = field(default_factory=list)
+    score: dict | None = field(default=None, repr=False)
+    released: pd.DataFrame | None = None
+    suggested_partial: list[str] = field(default_factory=list)
+    partial_test: pd.Series | None = None
+    partial_fit: Any = field(default=None, repr=False)
+    latent_means: pd.DataFrame | None = None
+    latent_means_from: str = ""
 
     @property
     def ngroups(self) -> int:
@@ -90,7 +97,7 @@ def _as_list(v: Any) -> list[str]:
 
 
 def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Sequence[str] | str = (),
-               **table_options: Any) -> InvarianceResults:
+               partial: bool = True, alpha: float = 0.05, **table_options: Any) -> InvarianceResults:
     """Fit the configural, metric, scalar and strict models and compare them.
 
     Parameters
@@ -102,6 +109,12 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
         The group column (groups in order of first appearance, as lavaan).
     group_partial : sequence of str or comma-separated str
         lavaan's ``group.partial``, applied at every step (partial invariance).
+    partial : bool, default=True
+        When a step fails (and no ``group_partial`` was given): score tests of its equality
+        constraints, and the release one at a time of the most significant one of the
+        step's own kind (at ``alpha``), refitting until the step holds (a suggested
+        ``--group-partial``).
+    alpha : float, default=0.05
     **table_options
         lavaan's model options (``std_lv``, ...).
     """
@@ -120,22 +133,101 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
     tests = []
     names = [s for s, _ in STEPS]
     for prev, cur in zip(names[:-1], names[1:]):
-        a, b = fits[prev].fit_indices, fits[cur].fit_indices
-        d = b["chi2"] - a["chi2"]
-        ddf = b["df"] - a["df"]
-        p = float(stats.chi2.sf(d, ddf)) if ddf > 0 else float("nan")
-        r = math.sqrt(max(0.0, (d - ddf) / (n * ddf))) * math.sqrt(g) if ddf > 0 else float("nan")
-        dcfi, drmsea, dsrmr = b["cfi"] - a["cfi"], b["rmsea"] - a["rmsea"], b["srmr"] - a["srmr"]
-        c_cfi, c_rmsea, c_srmr = CHEN_CUTOFFS[cur]
-        chen = bool(dcfi >= c_cfi and drmsea <= c_rmsea and dsrmr <= c_srmr)
-        tests.append([f"{cur} vs {prev}", cur, d, ddf, p, r, dcfi, drmsea, dsrmr, chen])
+        t = _compare(fits[prev].fit_indices, fits[cur].fit_indices, cur, n, g)
+        tests.append([f"{cur} vs {prev}"] + [t[c] for c in TEST_COLUMNS[1:]])
     tests_df = pd.DataFrame(tests, columns=TEST_COLUMNS)
     highest, verdict = _verdict(tests_df, bool(gp))
     if not all(f.converged for f in fits.values()):
         bad = [k for k, f in fits.items() if not f.converged]
         verdict = f"NOT RELIABLE: the {', '.join(bad)} fit(s) did not converge. " + verdict
-    return InvarianceResults(table, tests_df, highest, verdict, fits, group, list(first.group_labels),
-                             list(first.n_per_group))
+    out = dict(fits=fits, group=group, group_labels=list(first.group_labels), n_per_group=list(first.n_per_group))
+    failed = tests_df[~tests_df["chen"]]
+    if len(failed) and not gp and partial:
+        step = str(failed["step"].iloc[0])
+        out.update(_partial_search(model, data, group, fits, names, step, alpha, table_options))
+    t = out.get("partial_test")
+    if t is not None:
+        spec = ",".join(out["suggested_partial"])
+        if t["chen"]:
+            if t["step"] == "scalar":
+                verdict = verdict.replace(": latent means are not comparable across groups", "")
+            verdict += (f". Partial {t['step']} invariance holds with --group-partial \"{spec}\" "
+                        f"(released by score tests; dCFI = {t['d_cfi']:.3f}, dRMSEA = {t['d_rmsea']:.3f}, "
+                        f"dSRMR = {t['d_srmr']:.3f})")
+        else:
+            verdict += (f". Releasing {spec} (score tests) does not restore {t['step']} invariance by Chen's "
+                        "cut-offs")
+    lm_fit, lm_from = None, ""
+    if highest in ("scalar", "strict"):
+        lm_fit, lm_from = fits["scalar"], ("partial " if gp else "") + "scalar model"
+    elif out.get("partial_test") is not None and out["partial_test"]["step"] == "scalar" and out["partial_test"]["chen"]:
+        lm_fit, lm_from = out["partial_fit"], "partial scalar model (group.partial = " + \
+            ", ".join(out["suggested_partial"]) + ")"
+    if lm_fit is not None:
+        out["latent_means"] = latent_mean_differences(lm_fit)
+        out["latent_means_from"] = lm_from
+    return InvarianceResults(table, tests_df, highest, verdict, **out)
+
+
+_RELEASE_OP = {"metric": "=~", "scalar": "~1", "strict": "~~"}
+
+
+def _partial_search(model, data, group, fits, names, step, alpha, table_options) -> dict:
+    """Release, one at a time, the equality of the failed ``step``'s own kind (loadings,
+    intercepts, residual variances) with the largest univariate score statistic
+    (lavaan's ``lavTestScore``) while it is significant at ``alpha``, refitting each time,
+    until the step holds by Chen's cut-offs against the previous (full) step."""
+    from .estimate.multigroup import fit_multigroup
+
+    ge = dict(STEPS)[step]
+    prev = fits[names[names.index(step) - 1]].fit_indices
+    cur = fits[step]
+    first_score = score_tests(cur)
+    released, partial_list = [], []
+    test = None
+    for _ in range(64):
+        sc = first_score if not released else score_tests(cur)
+        uni = sc["uni"]
+        cand = uni[uni["param"].str.contains(" " + _RELEASE_OP[step] + " ", regex=False)
+                   | (uni["param"].str.endswith(" ~1") & (_RELEASE_OP[step] == "~1"))]
+        if not len(cand):
+            break
+        best = cand.loc[cand["X2"].idxmax()]
+        if not best["pvalue"] < alpha:
+            break
+        spec = best["param"].replace(" ", "")
+        released.append([spec, best["X2"], best["pvalue"]])
+        partial_list.append(spec)
+        cur = fit_multigroup(model, data, group, group_equal=ge, group_partial=partial_list, **table_options)
+        test = _compare(prev, cur.fit_indices, step, cur.n, cur.ngroups)
+        if test["chen"]:
+            break
+    return {"score": first_score, "released": pd.DataFrame(released, columns=["param", "X2", "pvalue"]),
+            "suggested_partial": partial_list, "partial_test": test, "partial_fit": cur if released else None}
+
+
+def _compare(a: dict, b: dict, step: str, n: int, g: int) -> pd.Series:
+    d = b["chi2"] - a["chi2"]
+    ddf = b["df"] - a["df"]
+    p = float(stats.chi2.sf(d, ddf)) if ddf > 0 else float("nan")
+    r = math.sqrt(max(0.0, (d - ddf) / (n * ddf))) * math.sqrt(g) if ddf > 0 else float("nan")
+    dcfi, drmsea, dsrmr = b["cfi"] - a["cfi"], b["rmsea"] - a["rmsea"], b["srmr"] - a["srmr"]
+    c_cfi, c_rmsea, c_srmr = CHEN_CUTOFFS[step]
+    chen = bool(dcfi >= c_cfi and drmsea <= c_rmsea and dsrmr <= c_srmr)
+    return pd.Series({"step": step, "chi2_diff": d, "df_diff": ddf, "pvalue": p, "rmsea_diff": r, "d_cfi": dcfi,
+                      "d_rmsea": drmsea, "d_srmr": dsrmr, "chen": chen, "cfi": b["cfi"], "rmsea": b["rmsea"],
+                      "srmr": b["srmr"], "chi2": b["chi2"], "df": b["df"]})
+
+
+def latent_mean_differences(res: Any) -> pd.DataFrame:
+    """Latent means of groups 2..G relative to group 1 (whose means are fixed at 0 under
+    lavaan's scalar identification): lavaan's ``parameterEstimates`` rows ``f ~1`` of the
+    other groups, with Wald SEs and 95% CIs."""
+    p = res.params
+    lv = set(res.partable.lv)
+    rows = p[(p["op"] == "~1") & p["lhs"].isin(lv) & (p["group"] > 1)].copy()
+    rows.insert(0, "contrast", [f"{res.group_labels[g - 1]} - {res.group_labels[0]}" for g in rows["group"]])
+    return rows[["contrast", "lhs", "group", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]].reset_index(drop=True)
 
 
 def _fmt_p(p: float) -> str:
@@ -238,7 +330,20 @@ def _expanded(res: Any):
 def _stat(info: np.ndarray, R: np.ndarray, score: np.ndarray, n: int) -> float:
     k = R.shape[0]
     z = np.block([[info, R.T], [R, np.zeros((k, k))]])
-    zp = np.linalg.pinv(z)
+    rhs = np.concatenate([score, np.zeros(k)])
+    # lavaan: N score' [Z^+]_11 score with Z the information bordered by the constraints.
+    # Z is nonsingular when the remaining constraints identify the model: a solve then
+    # equals the pseudo-inverse (and is ~100x faster); otherwise the pseudo-inverse.
+    try:
+        u = np.linalg.solve(z, rhs)
+        if np.all(np.isfinite(u)) and np.max(np.abs(z @ u - rhs)) < 1e-10 * max(1.0, np.max(np.abs(rhs))) \
+                and np.max(np.abs(u)) < 1e8:
+            return float(n * score @ u[: info.shape[0]])
+    except np.linalg.LinAlgError:
+        pass
+    from scipy.linalg import pinvh
+
+    zp = pinvh(z)
     j = zp[: info.shape[0], : info.shape[0]]
     return float(n * score @ j @ score)
 

@@ -18,6 +18,11 @@ def _f(v: Any, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _peq(v: Any) -> str:
+    t = _p(v)
+    return f"p {t}" if t.startswith("<") else f"p = {t}"
+
+
 def _p(v: Any) -> str:
     try:
         x = float(v)
@@ -85,4 +90,24 @@ def render_invariance(inv: Any) -> str:
         out.append(f"{row.comparison:<22}{row.chi2_diff:>9.3f}{int(row.df_diff):>5}{_p(row.pvalue):>8}"
                    f"{row.d_cfi:>8.3f}{row.d_rmsea:>8.3f}{row.d_srmr:>8.3f}  {'holds' if row.chen else 'fails'}")
     out += ["", f"Verdict: {inv.verdict}"]
+    if inv.released is not None and len(inv.released):
+        t = inv.partial_test
+        out += ["", f"Partial invariance ({t['step']} step): equality constraints released one at a time, the largest "
+                "univariate score test first (lavTestScore, p < .05), refitting each time:"]
+        for r in inv.released.itertuples():
+            out.append(f"  release {r.param:<16} score X2 = {r.X2:8.3f}, {_peq(r.pvalue)}")
+        out.append(f"  refit: chi2 = {t['chi2']:.3f}, df = {int(t['df'])}, CFI = {t['cfi']:.3f}, "
+                   f"RMSEA = {t['rmsea']:.3f}, SRMR = {t['srmr']:.3f}; against the previous step dchi2 = "
+                   f"{t['chi2_diff']:.3f} (df {int(t['df_diff'])}, {_peq(t['pvalue'])}), dCFI = {t['d_cfi']:.3f}, "
+                   f"dRMSEA = {t['d_rmsea']:.3f}, dSRMR = {t['d_srmr']:.3f}: Chen {'holds' if t['chen'] else 'fails'}")
+        out.append(f"  suggested: --group-partial \"{','.join(inv.suggested_partial)}\"")
+    elif inv.released is not None:
+        out += ["", "Partial invariance: no equality of the failed step has a significant score test (p < .05)"]
+    if inv.latent_means is not None:
+        out += ["", f"Latent mean differences (from the {inv.latent_means_from}; group 1 fixed at 0; Wald 95% CI):"]
+        for r in inv.latent_means.itertuples():
+            out.append(f"  {r.lhs:<12} {r.contrast:<20} {r.est:8.3f}  SE {r.se:.3f}  z {r.z:6.2f}  p {_p(r.pvalue):>6}  "
+                       f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
+    else:
+        out += ["", "Latent mean differences: not reported (scalar invariance, full or partial, does not hold)"]
     return "\n".join(out) + "\n"
