@@ -162,3 +162,20 @@ def test_robust_refused(data, est):
 def test_fiml_refused(data):
     with pytest.raises(OptionError, match="not supported yet"):
         fit_multigroup(HS3, data, "school", missing="fiml")
+
+
+def test_fixed_covariates_per_group(data):
+    # lavaan 0.6.14: sem("visual =~ x1 + x2 + x3\nvisual ~ ageyr + grade", data = hs, group = "school",
+    #   group.equal = "loadings"); fixed.x moments per group, 1 row with grade NA dropped.
+    # fitMeasures(chisq, df, srmr, logl, bic, rmsea.ci.upper) and the ~ rows' est, se (sprintf %.12g)
+    with pytest.warns(UserWarning, match="1 row"):
+        res = fit_multigroup("visual =~ x1 + x2 + x3\nvisual ~ ageyr + grade", data, "school",
+                             group_equal=["loadings"])
+    fi = res.fit_indices
+    want = {"chi2": 5.38614599464, "df": 10, "srmr": 0.0196509812275, "logl": -1327.20986207,
+            "bic": 2768.49537364, "rmsea_ci_upper": 0.0470436042856}
+    for k, v in want.items():  # measured <= 1e-9 relative; the RMSEA CI bound 9e-8 (lavaan's root tolerance)
+        assert fi[k] == pytest.approx(v, rel=1e-6, abs=1e-6), k
+    reg = res.params[res.params["op"] == "~"]
+    np.testing.assert_allclose(reg["est"], [-0.1498003715, 0.5153046284, -0.1993054065, 0.5628799096], atol=1e-5)
+    np.testing.assert_allclose(reg["se"], [0.07770024668, 0.1684735665, 0.09684512219, 0.1926672036], rtol=1e-4)
