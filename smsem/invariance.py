@@ -222,12 +222,18 @@ def _compare(a: dict, b: dict, step: str, n: int, g: int) -> pd.Series:
 def latent_mean_differences(res: Any) -> pd.DataFrame:
     """Latent means of groups 2..G relative to group 1 (whose means are fixed at 0 under
     lavaan's scalar identification): lavaan's ``parameterEstimates`` rows ``f ~1`` of the
-    other groups, with Wald SEs and 95% CIs."""
+    other groups, with Wald SEs and 95% CIs. ``kind`` is ``"intercept"`` for a factor
+    regressed on others (the difference given its predictors), ``"mean"`` otherwise."""
     p = res.params
     lv = set(res.partable.lv)
     rows = p[(p["op"] == "~1") & p["lhs"].isin(lv) & (p["group"] > 1)].copy()
     rows.insert(0, "contrast", [f"{res.group_labels[g - 1]} - {res.group_labels[0]}" for g in rows["group"]])
-    return rows[["contrast", "lhs", "group", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]].reset_index(drop=True)
+    # A factor predicted by others (``f ~ ...``) has an intercept, not a mean: its difference
+    # is conditional on the predictors.
+    endo = {r for r in p.loc[p["op"] == "~", "lhs"]}
+    rows["kind"] = ["intercept" if v in endo else "mean" for v in rows["lhs"]]
+    return rows[["contrast", "lhs", "kind", "group", "est", "se", "z", "pvalue", "ci_lower",
+                 "ci_upper"]].reset_index(drop=True)
 
 
 def _fmt_p(p: float) -> str:

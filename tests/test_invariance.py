@@ -119,7 +119,7 @@ def test_invariance_cli(capsys, tmp_path):
         assert f"{r['chisq']:10.3f}{int(r['df']):>5}" in out and f"{r['cfi']:7.3f}" in out
     assert "Verdict: metric invariance holds" in out
     assert 'suggested: --group-partial "x3~1,x7~1"' in out
-    assert "textual      1 - 2" in out
+    assert "textual              1 - 2" in out
 
 
 def test_invariance_cli_refusals(capsys, tmp_path):

@@ -104,9 +104,11 @@ def render_invariance(inv: Any) -> str:
     elif inv.released is not None:
         out += ["", "Partial invariance: no equality of the failed step has a significant score test (p < .05)"]
     if inv.latent_means is not None:
-        out += ["", f"Latent mean differences (from the {inv.latent_means_from}; group 1 fixed at 0; Wald 95% CI):"]
+        out += ["", f"Latent mean differences (from the {inv.latent_means_from}; group 1 fixed at 0; Wald 95% CI;"
+                " '(intercept)': a factor predicted by others, the difference given its predictors):"]
         for r in inv.latent_means.itertuples():
-            out.append(f"  {r.lhs:<12} {r.contrast:<20} {r.est:8.3f}  SE {r.se:.3f}  z {r.z:6.2f}  p {_p(r.pvalue):>6}  "
+            kind = "" if r.kind == "mean" else " (intercept)"
+            out.append(f"  {r.lhs + kind:<20} {r.contrast:<20} {r.est:8.3f}  SE {r.se:.3f}  z {r.z:6.2f}  p {_p(r.pvalue):>6}  "
                        f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
     else:
         out += ["", "Latent mean differences: not reported (scalar invariance, full or partial, does not hold)"]
