@@ -179,3 +179,20 @@ def test_fixed_covariates_per_group(data):
     reg = res.params[res.params["op"] == "~"]
     np.testing.assert_allclose(reg["est"], [-0.1498003715, 0.5153046284, -0.1993054065, 0.5628799096], atol=1e-5)
     np.testing.assert_allclose(reg["se"], [0.07770024668, 0.1684735665, 0.09684512219, 0.1926672036], rtol=1e-4)
+
+
+def test_heywood_case_is_warned_per_group(data):
+    from smsem.exceptions import HeywoodWarning
+
+    # group '1' (lavaan's group 2) rebuilt so that x2 ~~ x2 is estimated negative (-0.96):
+    # it must not pass silently
+    d = data.copy()
+    rng = np.random.default_rng(1)
+    g1 = (d["school"] == 1).to_numpy()
+    n = int(g1.sum())
+    z, u = rng.standard_normal(n), rng.standard_normal(n)
+    d.loc[g1, "x1"] = z + 0.3 * rng.standard_normal(n)
+    d.loc[g1, "x2"] = z + 0.3 * rng.standard_normal(n) + 0.8 * u
+    d.loc[g1, "x3"] = 0.3 * z + 0.8 * u + 0.5 * rng.standard_normal(n)
+    with pytest.warns(HeywoodWarning, match=r"group '1': negative variance estimate for x2 ~~ x2"):
+        fit_multigroup("f =~ x1 + x2 + x3", d, "school")

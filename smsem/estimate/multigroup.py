@@ -416,6 +416,13 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
         blocks.append(b)
     params = pd.concat(blocks, ignore_index=True)[MG_PARAM_COLUMNS]
     mats = [pm.matrices_at(theta[idx]) for pm, idx in zip(pms, index)]
+    from ..exceptions import HeywoodWarning
+    from .admissibility import free_cells, inadmissibility
+
+    for lab, pm, mx in zip(labels, pms, mats):
+        for problem in inadmissibility(mx, free_cells=free_cells(pm)):
+            if "variance" in problem:
+                warnings.warn(f"group {lab!r}: {problem}: the solution is inadmissible", HeywoodWarning, stacklevel=3)
     fitted = x.copy()
     fitted[group] = gcol
     return MultiGroupFit(params, ind, labels, group, ns, mats, pms, index, theta.copy(), vcov, bool(ok), pt,
