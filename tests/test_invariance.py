@@ -153,3 +153,13 @@ def test_integrative_model_two_departments():
     np.testing.assert_allclose(inv.latent_means["se"], lm["se"], rtol=1e-4)
     kinds = dict(zip(inv.latent_means["lhs"], inv.latent_means["kind"]))
     assert kinds["COM"] == "mean" and kinds["OP"] == "intercept"
+
+
+def test_user_group_partial_is_applied_at_every_step():
+    inv = invariance(MODEL, pd.read_csv(DATA), "school", group_partial="x3~1,x7~1")
+    ref = pd.read_csv(REF / "partial.csv").set_index("name")["value"]
+    scalar = inv.table.set_index("step").loc["scalar"]
+    assert scalar["chi2"] == pytest.approx(ref["chisq"], rel=1e-6) and scalar["df"] == ref["df"]
+    # no search when the user gave the partial set; the verdict says "partial"
+    assert inv.released is None and inv.verdict.startswith("partial ")
+    assert inv.latent_means is not None and inv.latent_means_from == "partial scalar model"
