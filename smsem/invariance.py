@@ -300,14 +300,12 @@ def _expanded(res: Any):
         where[r["plabel"]] = offsets[g] + k
         if r["label"]:
             where.setdefault(r["label"], offsets[g] + k)
-    sel = est.index[est["se"].notna() | True]
     for g, pm in enumerate(pms):
         blk = est[est["group"] == g + 1]
         for lhs, op, rhs, e in zip(blk["lhs"], blk["op"], blk["rhs"], blk["est"]):
             k = pm.aliases.get((lhs, op, rhs))
             if k is not None:
                 x[offsets[g] + k] = e
-    del sel
     cons = simple_equalities(pt)
     R = np.zeros((len(cons), len(x)))
     for i, c in enumerate(cons):

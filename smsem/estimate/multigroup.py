@@ -295,7 +295,7 @@ def _minimize(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, bool]:
     return theta, ok
 
 
-def check_groups(data: pd.DataFrame, group: str, min_rows: int) -> list[str]:
+def check_groups(data: pd.DataFrame, group: str) -> list[str]:
     """Validate the group column; its labels in lavaan's order. DataError with one line."""
     if group not in data.columns:
         raise DataError(f"the group column {group!r} is not in the data (columns: {', '.join(map(str, data.columns))})")
@@ -325,7 +325,7 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
         raise OptionError(f"--group with --estimator {estimator} is not supported yet (ML only)")
     if missing != "listwise":
         raise OptionError("--group with missing='fiml' is not supported yet (listwise ML only)")
-    labels = check_groups(data, group, 0)
+    labels = check_groups(data, group)
     ge, gp = _as_list(group_equal), _as_list(group_partial)
     opts = dict(table_options)
     opts.update(ngroups=len(labels), group_equal=tuple(ge), group_partial=tuple(gp))
