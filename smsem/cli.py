@@ -101,6 +101,11 @@ Run 'smsem COMMAND --help' for each command's options and examples.""",
                                                    nested LRT, AIC/BIC, Vuong tests, verdict
   smsem compare survey.csv a.lav b.lav --estimator MLM
                                                    Satorra-Bentler scaled difference test""",
+    "invariance": """examples:
+  smsem invariance survey.csv --group department   configural -> strict for the integrative model
+  smsem invariance hs.csv --group school --model hs3.lav
+  smsem invariance hs.csv --group school --model hs3.lav --group-partial "x3~1,x7~1"
+                                                   partial invariance (lavaan's group.partial)""",
     "generate-diagnostic": """examples:
   smsem generate-diagnostic --out answers.csv      one aligned organization, 50 per department
   smsem generate-diagnostic --level defined,integrated --n 40 --gap 8 --out two_orgs.csv""",
@@ -187,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--modindices", type=_float, nargs="?", const=3.84, default=None, metavar="MIN",
                      help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
                           "chi-square(1) critical value; 0 lists all), largest first")
+    fit.add_argument("--group", default=None, metavar="COLUMN",
+                     help="multiple-group fit by this column (lavaan's group=; ML, complete data)")
+    fit.add_argument("--group-equal", default=None, metavar="LIST",
+                     help="lavaan's group.equal, comma-separated: loadings,intercepts,residuals,means,"
+                          "lv.variances,lv.covariances,regressions,residual.covariances")
+    fit.add_argument("--group-partial", default=None, metavar="LIST",
+                     help='lavaan\'s group.partial, comma-separated, e.g. "visual =~ x3,x1 ~ 1"')
     fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
@@ -253,6 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
                     help="no progress bar (default: shown on a terminal)")
 
+    inv = sub.add_parser("invariance", **_sub_help("invariance", "measurement invariance across groups: configural, "
+                                                   "metric, scalar, strict (ML, complete data)"))
+    inv.add_argument("file", help="survey file with the model's item columns and the group column")
+    inv.add_argument("--group", required=True, metavar="COLUMN", help="the group column (e.g. department)")
+    inv.add_argument("--model", default="integrative", help="shipped model name or .lav file")
+    inv.add_argument("--columns", metavar="MAP.yaml", help="YAML file mapping your column names to item ids")
+    inv.add_argument("--group-partial", default=None, metavar="LIST",
+                     help='lavaan\'s group.partial at every step, comma-separated, e.g. "x3~1,x7~1"')
+    inv.add_argument("--std-lv", action="store_true", default=False,
+                     help="identify factors by unit variances (lavaan's std.lv = TRUE)")
+    inv.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+                     help="ML only for now (MLM/MLR are refused)")
+
     cmp_ = sub.add_parser("compare", **_sub_help("compare", "compare models fitted to one survey: nested LRT, "
                                                             "AIC/BIC, Vuong tests"))
     cmp_.add_argument("file", help="survey file with the models' item columns")
@@ -284,6 +309,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
 
+    if args.group is None and (args.group_equal or args.group_partial):
+        raise OptionError("--group-equal and --group-partial need --group COLUMN")
+    if args.group is not None:
+        if args.estimator != "ML":
+            raise OptionError(f"--group with --estimator {args.estimator} is not supported yet (ML only)")
+        if args.missing != "listwise":
+            raise OptionError(f"--group with --missing {args.missing} is not supported yet (listwise ML only)")
+        return _cmd_fit_groups(args)
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
                           "and cannot resample cases with missing items yet")
@@ -347,6 +380,40 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                              modindices_min=args.modindices if args.modindices is not None else 0.0)
         written = write_report_files(args.out, files, force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _split_list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _cmd_fit_groups(args: argparse.Namespace) -> int:
+    """``smsem fit FILE --group COLUMN``: the multiple-group ML fit (lavaan's group-stacked
+    table and the overall fit). The proposition table, bootstrap and reports are
+    one-group outputs: refused rather than silently computed on the pooled data."""
+    from ._validation import check_input_file
+    from .exceptions import OptionError
+    from .model import load_model
+
+    for flag, on in (("--out", args.out is not None), ("--hypotheses", args.hypotheses is not None),
+                     ("--modindices", args.modindices is not None),
+                     ("--format " + args.format, args.format != "text")):
+        if on:
+            raise OptionError(f"--group with {flag} is not supported yet (text output of the fit only)")
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import read_survey
+
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert,
+                       keep=[args.group])
+    from . import fit
+
+    options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
+                   model_type=args.model_type)
+    options = {k: v for k, v in options.items() if v is not None}
+    res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
+              group_partial=_split_list(args.group_partial), **options)
+    sys.stdout.write(str(res))
     return 0
 
 
@@ -638,6 +705,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["compare"] = _cmd_compare
+
+
+def _cmd_invariance(args: argparse.Namespace) -> int:
+    """``smsem invariance FILE --group COLUMN``: the configural -> strict table, the nested
+    tests, Chen's cut-offs, a verdict; score tests and a suggested --group-partial when a
+    step fails; latent mean differences once scalar invariance holds."""
+    from ._validation import check_input_file
+    from .exceptions import OptionError
+    from .model import load_model
+
+    if args.estimator != "ML":
+        raise OptionError(f"invariance with --estimator {args.estimator} is not supported yet (ML only)")
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import read_survey
+
+    data = read_survey(args.file, model, columns=args.columns, keep=[args.group])
+    from .invariance import invariance
+
+    opts = {"std_lv": True} if args.std_lv else {}
+    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial), **opts)
+    sys.stdout.write(str(res))
+    return 0
+
+
+_COMMANDS["invariance"] = _cmd_invariance
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -284,7 +284,7 @@ def load_column_map(path: str | Path) -> dict[str, str]:
 
 
 def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str] | str | Path | None = None,
-                **options: Any) -> pd.DataFrame:
+                keep: Sequence[str] = (), **options: Any) -> pd.DataFrame:
     """Read a survey file and validate it against the model's items and scale.
 
     Parameters
@@ -294,6 +294,9 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     model : SEMModel
     columns : mapping or path, optional
         Column map ``{user column: item id}`` or a YAML file holding one.
+    keep : sequence of str
+        Other columns to keep as they are (e.g. the group column of a multiple-group fit),
+        appended after the items.
     **options
         Passed to :func:`validate_survey` (``missing``, ``likert``, ``missing_threshold``,
         ``outlier_quantile``).
@@ -310,7 +313,17 @@ def read_survey(path: str | Path, model: SEMModel, *, columns: Mapping[str, str]
     """
     if columns is not None and not isinstance(columns, Mapping):
         columns = load_column_map(columns)
-    return validate_survey(read_table(path), model, source=str(path), columns=columns, **options)
+    raw = read_table(path)
+    labels = {str(c).strip(): c for c in raw.columns}
+    absent = [k for k in keep if k not in labels]
+    if absent:
+        raise DataError(f"{path}: the group column {absent[0]!r} is not in the data "
+                        f"(columns: {', '.join(map(str, labels))})")
+    out = validate_survey(raw, model, source=str(path), columns=columns, **options)
+    for k in keep:
+        if k not in out.columns:
+            out[k] = raw[labels[k]].reset_index(drop=True).to_numpy()
+    return out
 
 
 def _label(col: str, item: str) -> str:

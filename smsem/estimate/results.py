@@ -393,6 +393,7 @@ MISSING = ("listwise", "fiml")
 
 
 def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
+        group: str | None = None, group_equal: Any = (), group_partial: Any = (),
         **table_options: Any) -> FitResults:
     """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
 
@@ -414,6 +415,14 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         every observed value by full-information ML with item intercepts (lavaan's
         ``missing = "ml"``; SEs from the observed information). FIML takes ``"ML"`` or
         ``"MLR"`` (robust FIML).
+    group : str or None, default=None
+        A column of ``data``: fit the model in every group (lavaan's ``group =``; groups in
+        order of first appearance) and return a
+        :class:`~smsem.estimate.multigroup.MultiGroupFit` (ML, complete data only).
+    group_equal : sequence of str or comma-separated str
+        lavaan's ``group.equal`` (``loadings``, ``intercepts``, ``residuals``, ``means``, ...).
+    group_partial : sequence of str or comma-separated str
+        lavaan's ``group.partial`` (``"visual=~x3"``, ``"x1~1"``).
     **table_options
         lavaan's model options, passed to :meth:`SEMModel.table` (``model_type``,
         ``std_lv``, ``meanstructure``, ``fixed_x``, ``orthogonal``, ...; see
@@ -432,6 +441,13 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     """
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
+    if group is not None:
+        from .multigroup import fit_multigroup
+
+        return fit_multigroup(model, data, group, group_equal=group_equal, group_partial=group_partial,
+                              estimator=estimator, missing=missing, **table_options)
+    if group_equal or group_partial:
+        raise OptionError("group_equal and group_partial need group= (a group column)")
     pt = _model_table(model, missing, table_options)
     if pt is not None:
         res = fit_table(model, pt, data, estimator=estimator, missing=missing)
