@@ -68,3 +68,13 @@ def check_input_file(path: Any) -> Path:
         raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else "")
                         + "; check the path")
     return path
+
+
+def check_single_group(res: object, what: str) -> None:
+    """Refuse, in one line, an analysis of a multiple-group fit that smsem does only for
+    one group (rather than fail inside with an unrelated error)."""
+    if getattr(res, "group_labels", None) is not None:
+        from .exceptions import OptionError
+
+        raise OptionError(f"{what} of a multiple-group fit is not supported yet; fit one group at a time "
+                          "(or use smsem invariance for the group comparison)")

@@ -845,6 +845,9 @@ def bootstrap(
     -------
     BootstrapResults
     """
+    from ._validation import check_single_group
+
+    check_single_group(res, "the bootstrap")
     n_boot = check_int("n_boot", n_boot, low=1)
     seed = check_seed(seed)
     check_option("kind", kind, BOOT_KINDS)

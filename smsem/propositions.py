@@ -155,6 +155,9 @@ def proposition_table(
     -------
     PropositionTable
     """
+    from ._validation import check_single_group
+
+    check_single_group(res, "the proposition table")
     check_option("ci", ci, CI_METHODS)
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     ci_method = ci

@@ -196,3 +196,19 @@ def test_heywood_case_is_warned_per_group(data):
     d.loc[g1, "x3"] = 0.3 * z + 0.8 * u + 0.5 * rng.standard_normal(n)
     with pytest.warns(HeywoodWarning, match=r"group '1': negative variance estimate for x2 ~~ x2"):
         fit_multigroup("f =~ x1 + x2 + x3", d, "school")
+
+
+def test_single_group_analyses_refuse_a_multigroup_fit_in_one_line():
+    import pandas as pd
+
+    import smsem
+    from smsem.exceptions import OptionError
+
+    ref = __import__("pathlib").Path(__file__).parent / "reference"
+    data = pd.read_csv(ref / "lavaan_models" / "HolzingerSwineford1939.csv")
+    m = smsem.load_model(str(ref / "lavaan_groups" / "mg_configural.lav"))
+    res = smsem.fit(m, data, group="school")
+    for call in (smsem.effects, smsem.reliability, smsem.bootstrap, smsem.proposition_table):
+        with pytest.raises(OptionError, match="of a multiple-group fit is not supported yet") as info:
+            call(res)
+        assert "\n" not in str(info.value)

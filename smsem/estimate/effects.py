@@ -419,6 +419,9 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     SpecError
         A feedback loop in the structural model, an unknown outcome, or a bad ``:=`` line.
     """
+    from .._validation import check_single_group
+
+    check_single_group(res, "effects()")
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     parsed = res.model.parsed
     graph = _graph(parsed)

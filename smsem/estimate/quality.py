@@ -215,6 +215,9 @@ class MeasurementQuality:
 def reliability(res: FitResults, thresholds: QualityThresholds | None = None) -> MeasurementQuality:
     """See :func:`_reliability`; an inadmissible solution (a negative variance) gives NaN
     measures without numpy warnings (the Heywood warning of the fit says why)."""
+    from .._validation import check_single_group
+
+    check_single_group(res, "reliability()")
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         return _reliability(res, thresholds)
