@@ -168,3 +168,22 @@ def test_cli_prints_r2_and_modindices_from_lavaan_reference():
     lines = [ln.split() for ln in text.strip().splitlines() if ln.strip()][2:]  # title, header
     assert [(a, b, c) for a, b, c, *_ in lines] == list(zip(big.lhs, big.op, big.rhs))
     assert "R-square" in r.stdout
+
+
+def test_fitresults_methods_are_the_diagnostics():
+    """res.r2(), res.modindices(), res.residuals(), res.summary() and the notebook HTML
+    give what the diagnostics module and the summary renderer give."""
+    from pathlib import Path
+
+    import smsem
+    from smsem.estimate import diagnostics
+
+    root = Path(__file__).resolve().parents[1]
+    m = smsem.load_model("integrative")
+    res = smsem.fit(m, pd.read_csv(root / "data/synthetic/integrative_n300_seed1.csv"))
+    pd.testing.assert_frame_equal(res.r2(), diagnostics.r2(res))
+    pd.testing.assert_frame_equal(res.modindices(minimum=10), diagnostics.modindices(res, minimum=10))
+    pd.testing.assert_frame_equal(res.residuals("raw"), diagnostics.residuals(res, "raw"))
+    text = res.summary()
+    assert "R-Square" in text or "R-square" in text or "R²" in text
+    assert res._repr_html_().lstrip().startswith("<")

@@ -173,6 +173,37 @@ class FitResults:
             raise KeyError(f"{lhs} ~ {rhs} is not a path of the model")
         return sel.iloc[0]
 
+    def r2(self) -> pd.DataFrame:
+        """R² of every endogenous variable (lavaan's ``lavInspect(fit, "r2")``)."""
+        from .diagnostics import r2
+
+        return r2(self)
+
+    def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's ``modindices()``: mi, epc, sepc.lv, sepc.all, sepc.nox of every fixed
+        parameter lavaan considers, largest first; rows with ``mi >= minimum``."""
+        from .diagnostics import modindices
+
+        return modindices(self, minimum=minimum, sort=sort)
+
+    def residuals(self, type: str = "cor.bollen") -> pd.DataFrame:
+        """lavaan's ``lavResiduals()``: raw, cor.bollen or cor.bentler residuals with z."""
+        from .diagnostics import residuals
+
+        return residuals(self, type)
+
+    def summary(self) -> str:
+        """The fit as lavaan's ``summary(fit, standardized = TRUE, fit.measures = TRUE,
+        rsquare = TRUE)`` prints it."""
+        from ..report.summary import summary_text
+
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        from ..report.summary import summary_html
+
+        return summary_html(self)
+
     def __str__(self) -> str:
         cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
         how = self.estimator + (", FIML" if self.missing == "fiml" else "")
