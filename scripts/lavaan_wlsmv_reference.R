@@ -1,0 +1,37 @@
+# Reference values for smsem.estimate.categorical.fit (WLSMV / DWLS / ULSMV, delta parameterization).
+# Run from the repository root:  Rscript scripts/lavaan_wlsmv_reference.R
+# Writes tests/reference/lavaan_wlsmv/<case>_partable.csv, <case>_fit.csv, <case>.meta.json.
+suppressMessages(library(lavaan))
+out <- "tests/reference/lavaan_wlsmv"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9"
+hs <- read.csv("tests/reference/lavaan_ordinal/hs_cut4.csv")[paste0("x", 1:9)]
+integ <- read.csv("data/synthetic/integrative_n300_seed1.csv")
+integ_model <- paste(readLines("models/integrative.lav"), collapse = "\n")
+cases <- list(
+  hs_wlsmv = list(model = hs_model, data = hs, estimator = "WLSMV"),
+  hs_ulsmv = list(model = hs_model, data = hs, estimator = "ULSMV"),
+  hs_dwls = list(model = hs_model, data = hs, estimator = "DWLS"),
+  hs_wls = list(model = hs_model, data = hs, estimator = "WLS"),
+  hs_uls = list(model = hs_model, data = hs, estimator = "ULS"),
+  integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV")
+)
+for (nm in names(cases)) {
+  cs <- cases[[nm]]
+  t0 <- proc.time()[["elapsed"]]
+  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator)
+  secs <- proc.time()[["elapsed"]] - t0
+  pt <- parTable(fit)
+  pe <- parameterEstimates(fit, remove.nonfree = FALSE, remove.eq = FALSE, remove.ineq = FALSE,
+                           remove.def = FALSE, remove.system.eq = FALSE, standardized = TRUE)
+  pt$std.all <- NA
+  key <- paste(pe$lhs, pe$op, pe$rhs)
+  pt$std.all <- pe$std.all[match(paste(pt$lhs, pt$op, pt$rhs), key)]
+  pt$z <- pe$z[match(paste(pt$lhs, pt$op, pt$rhs), key)]
+  write.csv(pt, file.path(out, paste0(nm, "_partable.csv")), row.names = FALSE)
+  fm <- fitMeasures(fit)
+  write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
+            file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "seconds": %.3f}', nm,
+                     packageVersion("lavaan"), cs$estimator, secs), file.path(out, paste0(nm, ".meta.json")))
+}

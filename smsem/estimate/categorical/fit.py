@@ -1,0 +1,428 @@
+"""WLSMV, DWLS, ULS(MV) and WLS fits of models with ordinal indicators (lavaan's ``ordered =``).
+
+The chain is lavaan 0.6.14's, delta parameterization, one group, every observed variable
+ordinal:
+
+1. the sample statistics ``s = [thresholds, polychoric correlations]`` (lavaan's WLS.obs), their
+   asymptotic covariance ``Gamma`` (NACOV) and the weights ``W`` (lavaan's WLS.V:
+   ``diag(Gamma)^-1`` for DWLS/WLSMV, ``I`` for ULS/ULSMV, ``Gamma^-1`` for WLS) —
+   :mod:`.nacov`;
+2. the parameter table of ``cfa/sem(..., ordered = TRUE)`` (:func:`ordinal_table`): the
+   threshold rows ``item | t1 ...`` after the user's rows, the residual variances of the items
+   fixed (``ustart`` 1; reported as ``1 - R^2``), the scaling rows ``item ~*~ item`` fixed at 1,
+   the intercepts and latent means fixed at 0;
+3. the model-implied statistics ``sigma(theta) = [tau, offdiag(Lambda (I-B)^-1 Psi (I-B)^-T
+   Lambda' + Theta)]`` and the fit function ``F = (s - sigma)' W (s - sigma)`` minimised by
+   Levenberg-Marquardt on ``W^1/2 (s - sigma)``; lavaan's ``fmin`` is ``F / 2`` and its chi2
+   ``N F``;
+4. SEs (lavaan's ``se = "robust.sem"`` for WLSMV and ULSMV): ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1
+   / (N - 1)`` with ``D = dsigma/dtheta``; for DWLS, ULS and WLS lavaan's ``se = "standard"``,
+   ``(D'WD)^-1 / (N - 1)`` (valid for WLS only; lavaan prints it for DWLS and ULS too);
+5. the test: with ``U = W - W D (D'WD)^-1 D'W``, ``tr(U Gamma)`` and ``tr((U Gamma)^2)``;
+   ``scaled.shifted`` (WLSMV): ``a = sqrt(df / tr((U Gamma)^2))``, ``T = a chi2 + df - a tr(U Gamma)``;
+   (ULSMV is ``scaled.shifted`` too in lavaan 0.6.14; ``mean.var.adjusted``:
+   ``df* = tr(U Gamma)^2 / tr((U Gamma)^2)``, ``T = chi2 df* / tr(U Gamma)``, is not exposed yet);
+6. the baseline (thresholds free, correlations 0) the same way; CFI, TLI, RMSEA, their scaled
+   versions as lavaan's ``fitMeasures()``; SRMR on the correlations.
+
+What is not done is refused (:func:`check_supported`): a sentence, never a silent number.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ...exceptions import ConvergenceWarning, DataError, OptionError, SpecError
+from ..matrices import param_map_from_table, start_values, table_rows
+from .nacov import sample_stats
+
+__all__ = ["ORDINAL_ESTIMATORS", "ordinal_table", "fit_ordinal", "check_supported"]
+
+#: estimator -> (weights, test) as lavaan's defaults for each
+ORDINAL_ESTIMATORS = {
+    "WLSMV": ("DWLS", "scaled.shifted"),
+    "DWLS": ("DWLS", "standard"),
+    "ULSMV": ("ULS", "scaled.shifted"),  # lavaan 0.6.14: ULSMV is test = "scaled.shifted" too
+    "ULS": ("ULS", "standard"),
+    "WLS": ("WLS", "standard"),
+}
+_ENGINE_OPS = ("=~", "~", "~~")
+
+
+def _ordered_names(ordered: Any, ov: Sequence[str]) -> list[str]:
+    if ordered is True:
+        return list(ov)
+    if isinstance(ordered, str):
+        ordered = [ordered] if ordered.lower() != "all" else list(ov)
+    names = list(ordered)
+    unknown = [v for v in names if v not in ov]
+    if unknown:
+        raise OptionError(f"ordered names {', '.join(unknown)}, which are not observed variables of the model")
+    return names
+
+
+def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str,
+                    parameterization: str = "delta") -> None:
+    """Raise (one line) on a combination this module does not reproduce yet."""
+    if estimator not in ORDINAL_ESTIMATORS:
+        raise OptionError(f"estimator {estimator!r} with ordered items: use one of "
+                          f"{', '.join(ORDINAL_ESTIMATORS)}")
+    if parameterization != "delta":
+        raise OptionError("parameterization='theta' is not supported yet (only lavaan's default 'delta')")
+    if missing not in ("listwise", "pairwise"):
+        raise OptionError(f"missing={missing!r} is not available with ordered items "
+                          "(lavaan: 'listwise' (default) or 'pairwise')")
+    ov = list(pt.ov)
+    cont = [v for v in ov if v not in ordered]
+    if cont:
+        raise OptionError(f"mixed continuous and ordinal observed variables ({', '.join(cont)} not ordered) "
+                          "are not supported yet: declare every item ordered")
+    if getattr(pt, "ov_x", None):
+        raise OptionError("observed exogenous covariates are not supported yet with ordered items")
+    rows = table_rows(pt)
+    if any(r["group"] > 1 for r in rows):
+        raise OptionError("multiple groups are not supported yet with ordered items")
+    bad = [r for r in rows if r["op"] not in _ENGINE_OPS]
+    if bad:
+        r = bad[0]
+        raise OptionError(f"{r['lhs']} {r['op']} {r['rhs']}: constraints, defined parameters and mean-structure "
+                          "rows are not supported yet with ordered items")
+    labels = [r["label"] for r in rows if r["label"]]
+    if len(labels) != len(set(labels)):
+        raise OptionError("shared labels (equality constraints) are not supported yet with ordered items")
+    lv = set(pt.lv)
+    for r in rows:
+        if r["op"] == "~" and (r["lhs"] not in lv or r["rhs"] not in lv):
+            raise OptionError(f"{r['lhs']} ~ {r['rhs']}: regressions on or of observed ordinal items are not "
+                              "supported yet (only paths among latent variables)")
+        if r["op"] == "=~" and r["lhs"] not in lv:
+            raise OptionError(f"{r['lhs']} =~ {r['rhs']}: not supported with ordered items")
+        if r["op"] == "~~" and r["lhs"] in ordered and r["lhs"] == r["rhs"] and r["user"] == 1 and r["free"] > 0:
+            raise OptionError(f"{r['lhs']} ~~ {r['lhs']}: a free residual variance of an ordinal item is not "
+                              "identified in the delta parameterization")
+
+
+def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
+    """lavaan's ``parTable()`` of ``sem(..., ordered = TRUE)`` (delta) from the continuous table.
+
+    ``nth``: number of thresholds of every ordinal item (in ``pt.ov`` order). Rows: the user's
+    rows, the thresholds ``item | t1 ...`` (items in ``pt.ov`` order), the other automatic
+    rows (the residual variances of the items fixed, ``ustart`` 1), ``item ~*~ item`` (fixed
+    1), ``item ~1`` and ``latent ~1`` (fixed 0); ``free`` numbered 1.. in table order.
+    """
+    df = pt.df.reset_index(drop=True)
+    auto = np.flatnonzero(df["user"].to_numpy() == 0)
+    cut = int(auto[0]) if len(auto) else len(df)
+    head, tail = df.iloc[:cut].copy(), df.iloc[cut:].copy()
+    cols = list(df.columns)
+
+    def row(lhs, op, rhs, free, ustart):
+        r = {c: None for c in cols}
+        r.update(id=0, lhs=lhs, op=op, rhs=rhs, user=0, block=1, group=1, free=free, ustart=ustart, exo=0,
+                 label="", plabel="", start=np.nan, line=0)
+        return r
+
+    th = pd.DataFrame([row(v, "|", f"t{k + 1}", 1, np.nan) for v in pt.ov for k in range(nth[v])], columns=cols)
+    ords = set(nth)
+    is_res = (tail["op"] == "~~") & (tail["lhs"] == tail["rhs"]) & tail["lhs"].isin(ords)
+    tail.loc[is_res, "free"] = 0
+    tail.loc[is_res, "ustart"] = 1.0
+    hres = (head["op"] == "~~") & (head["lhs"] == head["rhs"]) & head["lhs"].isin(ords) & (head["free"] == 0)
+    head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
+    scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov], columns=cols)
+    means = pd.DataFrame([row(v, "~1", "", 0, 0.0) for v in list(pt.ov) + list(pt.lv)], columns=cols)
+    out = pd.concat([head, th, tail, scal, means], ignore_index=True)
+    free = out["free"].to_numpy().astype(int)
+    out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
+    out["id"] = np.arange(1, len(out) + 1)
+    out["plabel"] = [f".p{i}." for i in out["id"]]
+    for c in ("user", "block", "group", "exo", "line"):
+        out[c] = out[c].astype(int)
+    return out
+
+
+class _Engine:
+    """sigma(theta), its Jacobian and the parameter layout (theta in lavaan's free order)."""
+
+    def __init__(self, pt: Any, table: pd.DataFrame, obs_names: Sequence[str]):
+        from ...model.partable import ParTable
+
+        eng = table[table["op"].isin(_ENGINE_OPS)].reset_index(drop=True)
+        self.ept = ParTable(eng, pt._names, False, pt.options)
+        self.pm = param_map_from_table(self.ept, collapse=False)
+        ov = list(self.pm.base.observed)
+        pos = {v: i for i, v in enumerate(ov)}
+        th_names = [n for n in obs_names if "|t" in n]
+        cor_names = [n for n in obs_names if "~~" in n]
+        self.nth = len(th_names)
+        self.r = np.array([pos[n.split("~~")[0]] for n in cor_names])
+        self.c = np.array([pos[n.split("~~")[1]] for n in cor_names])
+        # lavaan's free vector -> (structural parameter k | threshold j)
+        free_rows = table[table["free"] > 0]
+        self.npar = len(free_rows)
+        self.struct_idx, self.struct_pos, self.th_idx, self.th_pos = [], [], [], []
+        th_pos = {n: j for j, n in enumerate(th_names)}
+        for _, r in free_rows.iterrows():
+            f = int(r["free"]) - 1
+            if r["op"] == "|":
+                self.th_idx.append(f)
+                self.th_pos.append(th_pos[f"{r['lhs']}|{r['rhs']}"])
+            else:
+                self.struct_idx.append(f)
+                self.struct_pos.append(self.pm.aliases[(r["lhs"], r["op"], r["rhs"])])
+        if len(self.struct_idx) != self.pm.n_free:
+            raise SpecError("the ordinal table and the engine disagree on the free parameters")
+        self.ov = ov
+
+    def split(self, theta):
+        ts = np.empty(self.pm.n_free)
+        ts[self.struct_pos] = theta[self.struct_idx]
+        tau = np.empty(self.nth)
+        tau[self.th_pos] = theta[self.th_idx]
+        return ts, tau
+
+    def sigma(self, theta):
+        ts, tau = self.split(theta)
+        cov = self.pm.matrices_at(ts).implied_cov
+        return np.concatenate([tau, cov[self.r, self.c]])
+
+    def jacobian(self, theta):
+        from ..ml import sigma_jacobian
+
+        ts, _ = self.split(theta)
+        d = np.zeros((self.nth + len(self.r), self.npar))
+        js = sigma_jacobian(self.pm, ts)  # (k, p, p)
+        for f, k in zip(self.struct_idx, self.struct_pos):
+            d[self.nth:, f] = js[k][self.r, self.c]
+        for f, j in zip(self.th_idx, self.th_pos):
+            d[j, f] = 1.0
+        return d
+
+    def matrices(self, theta, ordinal):
+        """The model matrices with the residual variances of the ordinal items at ``1 - R^2``."""
+        ts, _ = self.split(theta)
+        mx = self.pm.matrices_at(ts)
+        th = mx.theta.copy()
+        common = np.diag(mx.lambda_ @ mx.inner_cov @ mx.lambda_.T)
+        for i, v in enumerate(self.ov):
+            if v in ordinal:
+                th[i, i] = 1.0 - common[i]
+        import dataclasses
+
+        return dataclasses.replace(mx, theta=th)
+
+
+def _weights(kind: str, gamma: np.ndarray) -> np.ndarray:
+    if kind == "DWLS":
+        return np.diag(1.0 / np.diag(gamma))
+    if kind == "ULS":
+        return np.eye(len(gamma))
+    return np.linalg.inv(gamma)
+
+
+def _traces(delta, w, gamma):
+    wd = w @ delta
+    u = w - wd @ np.linalg.solve(delta.T @ wd, wd.T)
+    ug = u @ gamma
+    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+
+
+def _adjusted(chi2, df, tr1, tr2, test):
+    """(statistic, df, scaling factor, shift) of lavaan's scaled.shifted / mean.var.adjusted test."""
+    if test == "scaled.shifted":
+        a = np.sqrt(df / tr2)
+        shift = df - a * tr1
+        return a * chi2 + shift, df, 1.0 / a, shift
+    dfs = tr1 * tr1 / tr2
+    c = tr1 / dfs
+    return chi2 / c, dfs, c, 0.0
+
+
+def _rmsea(chi2, df, n):
+    if df <= 0:
+        return 0.0
+    return float(np.sqrt(max(chi2 / (n * df) - 1.0 / n, 0.0)))
+
+
+def _cfi(t, df, tb, dfb):
+    num = max(t - df, 0.0)
+    den = max(t - df, tb - dfb, 0.0)
+    return 1.0 if den == 0 else 1.0 - num / den
+
+
+def _tli(t, df, tb, dfb):
+    if df <= 0:
+        return 1.0
+    return (tb / dfb - t / df) / (tb / dfb - 1.0)
+
+
+def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimator: str = "WLSMV",
+                missing: str = "listwise", parameterization: str = "delta", **table_options: Any):
+    """Fit ``model`` with ordinal indicators as lavaan's ``sem(..., ordered = ordered, estimator = estimator)``.
+
+    Parameters
+    ----------
+    ordered : True, "all" or list of str
+        The ordinal items (every observed variable of the model must be one).
+    estimator : {"WLSMV", "DWLS", "ULSMV", "ULS", "WLS"}, default="WLSMV"
+    missing : {"listwise", "pairwise"}, default="listwise"
+        lavaan's default with ordered items is listwise deletion; ``"pairwise"`` uses every
+        available pair for the polychorics (lavaan's ``missing = "pairwise"``).
+
+    Returns
+    -------
+    FitResults
+        ``params`` with the threshold rows, ``fit_indices`` with lavaan's names in
+        smsem's spelling (``chi2``, ``chi2_scaled``, ``cfi_scaled``, ...), ``vcov`` in
+        lavaan's free order (``partable`` free 1..npar).
+    """
+    from ..results import PARAM_COLUMNS, FitResults
+    from ..standardized import standardize_cells
+
+    estimator = str(estimator).upper()
+    options = dict(table_options)
+    pt = model.table(**options) if callable(getattr(model, "table", None)) else model
+    ov = list(pt.ov)
+    ordinal = _ordered_names(ordered, ov)
+    check_supported(pt, ordinal, estimator=estimator, missing=missing, parameterization=parameterization)
+    absent = [c for c in ov if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
+    x = data[ov]
+    dropped = 0
+    if missing == "listwise":
+        keep = x.notna().all(axis=1)
+        dropped = int((~keep).sum())
+        if dropped:
+            warnings.warn(f"{dropped} row(s) with missing answers were dropped (listwise deletion, lavaan's "
+                          "default; missing='pairwise' keeps them)", stacklevel=3)
+        x = x[keep].reset_index(drop=True)
+    ss = sample_stats(x, ordered=True, missing=missing)
+    n = float(ss.nobs)
+    s = ss.wls_obs.to_numpy()
+    gamma = ss.nacov.to_numpy()
+    nth = {v: 0 for v in ov}
+    for nm in ss.wls_obs.index:
+        if "|t" in nm:
+            nth[nm.split("|")[0]] += 1
+    table = ordinal_table(pt, nth)
+    eng = _Engine(pt, table, list(ss.wls_obs.index))
+    if eng.ov != ov:
+        raise SpecError("internal: the observed variables are not in the table's order")
+    wkind, test = ORDINAL_ESTIMATORS[estimator]
+    w = _weights(wkind, gamma)
+    wh = np.linalg.cholesky(w).T  # w = wh' wh
+
+    # start: lavaan-like simple values on the polychoric matrix; thresholds at the sample ones
+    R = ss.cor.loc[ov, ov].to_numpy()
+    ts0 = start_values(eng.ept, eng.pm, np.zeros(len(ov)), R)
+    theta0 = np.empty(eng.npar)
+    theta0[eng.struct_idx] = ts0[eng.struct_pos]
+    theta0[eng.th_idx] = s[:eng.nth][eng.th_pos]
+
+    def resid(t):
+        return wh @ (s - eng.sigma(t))
+
+    def jac(t):
+        return -wh @ eng.jacobian(t)
+
+    sol = optimize.least_squares(resid, theta0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                                 max_nfev=2000)
+    theta = sol.x
+    # polish with Gauss-Newton steps (the optimum to machine precision)
+    for _ in range(20):
+        d = eng.jacobian(theta)
+        e = s - eng.sigma(theta)
+        step = np.linalg.solve(d.T @ w @ d, d.T @ w @ e)
+        theta = theta + step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    e = s - eng.sigma(theta)
+    d = eng.jacobian(theta)
+    grad = d.T @ w @ e
+    converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6)
+    if not converged:
+        warnings.warn(f"the {estimator} fit did not converge ({sol.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    fmin = float(e @ w @ e)
+    chi2 = (n - 1.0) * fmin  # lavaan: fmin = (N-1)/N F/2 and chi2 = 2 N fmin
+    nstat = len(s)
+    df = float(nstat - eng.npar)
+    a = d.T @ w @ d
+    a_inv = np.linalg.inv(a)
+    if test == "standard":  # lavaan's se = "standard" for DWLS, ULS, WLS: (D'WD)^-1 / (N-1)
+        vcov = a_inv / (n - 1.0)
+    else:
+        vcov = a_inv @ (d.T @ w @ gamma @ w @ d) @ a_inv / (n - 1.0)
+
+    # baseline: thresholds free, correlations 0 (a linear model)
+    db = np.zeros((nstat, eng.nth))
+    db[np.arange(eng.nth), np.arange(eng.nth)] = 1.0
+    tb = np.linalg.solve(db.T @ w @ db, db.T @ w @ s)
+    eb = s - db @ tb
+    chi2_b = (n - 1.0) * float(eb @ w @ eb)
+    df_b = float(nstat - eng.nth)
+    fi: dict[str, float] = {"npar": float(eng.npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
+                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+                            "baseline_chi2": chi2_b, "baseline_df": df_b,
+                            "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
+    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
+    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
+    fi["rmsea"] = _rmsea(chi2, df, n - 1.0)  # lavaan: N - 1 here
+    if test != "standard" and df > 0:
+        tr1, tr2 = _traces(d, w, gamma)
+        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
+        tr1b, tr2b = _traces(db, w, gamma)
+        tb_s, dfb_s, cb, shiftb = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
+        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
+                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
+                  baseline_scaling_factor=cb)
+        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
+        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
+        fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
+    # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
+    p = len(ov)
+    rc = e[eng.nth:]
+    fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
+
+    mx = eng.matrices(theta, set(ordinal))
+    ts, tau = eng.split(theta)
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    rows = list(eng.pm.rows)
+    std_all, std_lv = standardize_cells(mx, rows, eng.pm.row_locations)
+    std = {k: (sa, sl) for k, sa, sl in zip(rows, std_all, std_lv)}
+    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta)
+    cells = dict(zip(rows, eng.pm.row_locations))
+    zcrit = stats.norm.ppf(0.975)
+    out = []
+    for _, r in table.iterrows():
+        key = (r["lhs"], r["op"], r["rhs"])
+        f = int(r["free"])
+        if key in cells:
+            m, i, j = cells[key]
+            est = float(mats[m][i, j])
+            sa, sl = std[key]
+        elif r["op"] == "|":
+            est = float(theta[f - 1])
+            sa = sl = est
+        else:  # ~*~ and ~1 rows
+            est = float(r["ustart"])
+            sa = sl = est
+        se = float(se_all[f - 1]) if f > 0 else float("nan")
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((key[0], key[1], key[2], r["label"] or "", est, se, z, pv, est - zcrit * se, est + zcrit * se,
+                    float(sl), float(sa)))
+    params = pd.DataFrame(out, columns=PARAM_COLUMNS)
+    table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())
+    res = FitResults(model if not isinstance(model, type(pt)) else None, x, dropped, params, fi, converged, mx,
+                     theta.copy(), None, vcov, estimator=estimator, missing=missing, partable=None,
+                     table_options=options)
+    object.__setattr__(res, "ordinal_table", table)
+    object.__setattr__(res, "sample_stats", ss)
+    return res
