@@ -187,15 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--modindices", type=_float, nargs="?", const=3.84, default=None, metavar="MIN",
                      help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
                           "chi-square(1) critical value; 0 lists all), largest first")
-    fit.add_argument("--boot", type=_nonneg_int, default=1000, help="bootstrap draws (default 1000; 0 skips)")
+    fit.add_argument("--boot", type=_nonneg_int, default=None,
+                     help="bootstrap draws (default 1000; 0 skips; not yet with --ordered)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
-    fit.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+    fit.add_argument("--estimator", choices=["ML", "MLM", "MLR", "WLSMV", "ULSMV", "DWLS", "ULS", "WLS"],
+                     default=None,
                      help="ML (default, lavaan's sem()), MLM (robust SEs, Satorra-Bentler scaled chi2; "
                           "complete data) or MLR (Huber-White SEs, Yuan-Bentler scaled chi2; also with "
-                          "--missing fiml)")
-    fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
+                          "--missing fiml); with --ordered: WLSMV (default), ULSMV, DWLS, ULS, WLS")
+    fit.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
+                     help="ordinal items (polychoric correlations, lavaan's ordered =): 'all' or a comma list; "
+                          "every item of the model must be ordinal; selects --estimator WLSMV")
+    fit.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
+                     help="with --ordered: lavaan's parameterization (only delta is supported yet)")
+    fit.add_argument("--missing", choices=["listwise", "fiml", "pairwise"], default="listwise",
                      help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
                           "needs --boot 0)")
     fit.add_argument("--out", metavar="DIR", default=None,
@@ -279,6 +286,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
 
+    if args.ordered is not None or args.estimator in ("WLSMV", "ULSMV", "DWLS", "ULS", "WLS"):
+        return _cmd_fit_ordinal(args)
+    if args.estimator is None:
+        args.estimator = "ML"
+    if args.boot is None:
+        args.boot = 1000
+    if args.missing == "pairwise":
+        raise OptionError("--missing pairwise is for ordinal items (--ordered); use listwise or fiml")
+
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
                           "and cannot resample cases with missing items yet")
@@ -333,6 +349,46 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.out is not None:
         written = write_report_files(args.out, report_files(res, eff, quality, table), force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
+    """``smsem fit FILE --ordered ...``: lavaan's WLSMV (and ULSMV, DWLS, ULS, WLS) fit."""
+    from .exceptions import OptionError
+
+    if args.ordered is None:
+        raise OptionError(f"--estimator {args.estimator} needs --ordered all|ITEM,ITEM")
+    est = args.estimator or "WLSMV"
+    if est in ("ML", "MLM", "MLR"):
+        raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
+    if args.missing == "fiml":
+        raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
+    if args.parameterization != "delta":
+        raise OptionError("--parameterization theta is not supported yet (only delta, lavaan's default)")
+    if args.boot:
+        raise OptionError("the bootstrap with --ordered is not supported yet: use --boot 0")
+    if args.out is not None or args.modindices is not None or args.hypotheses is not None:
+        raise OptionError("--out, --modindices and --hypotheses are not supported yet with --ordered")
+    if args.format not in ("text", "markdown", "csv", "json"):
+        raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
+    from ._validation import check_input_file
+    from .model import load_model
+
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import read_survey
+
+    options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
+                   model_type=args.model_type)
+    if options["meanstructure"]:
+        raise OptionError("--meanstructure is not supported yet with --ordered")
+    options.pop("meanstructure")
+    data = read_survey(args.file, model, columns=args.columns, missing="listwise", likert=args.likert)
+    ordered = True if args.ordered.strip().lower() == "all" else [v.strip() for v in args.ordered.split(",") if v.strip()]
+    from .estimate.categorical.fit import fit_ordinal, render_ordinal
+
+    res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing, **options)
+    sys.stdout.write(render_ordinal(res, args.format))
     return 0
 
 

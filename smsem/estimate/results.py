@@ -392,6 +392,9 @@ ESTIMATORS = ("ML", "MLM", "MLR")
 MISSING = ("listwise", "fiml")
 
 
+_ORDINAL_ONLY = ("WLSMV", "DWLS", "ULS", "ULSMV", "WLS")
+
+
 def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
         **table_options: Any) -> FitResults:
     """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
@@ -414,6 +417,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         every observed value by full-information ML with item intercepts (lavaan's
         ``missing = "ml"``; SEs from the observed information). FIML takes ``"ML"`` or
         ``"MLR"`` (robust FIML).
+    ordered : True, "all" or list of str, optional (keyword in ``table_options``)
+        Ordinal items: the fit is lavaan's ``sem(..., ordered = ...)`` (estimator
+        ``"WLSMV"`` by default, also ``"ULSMV"``, ``"DWLS"``, ``"ULS"``, ``"WLS"``; missing
+        ``"listwise"`` or ``"pairwise"``); see :mod:`smsem.estimate.categorical.fit`.
     **table_options
         lavaan's model options, passed to :meth:`SEMModel.table` (``model_type``,
         ``std_lv``, ``meanstructure``, ``fixed_x``, ``orthogonal``, ...; see
@@ -430,6 +437,17 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     OptionError
         An unknown estimator or missing-data option, or MLM with FIML.
     """
+    ordered = table_options.pop("ordered", None)
+    parameterization = table_options.pop("parameterization", "delta")
+    if ordered is not None and ordered is not False or str(estimator).upper() in _ORDINAL_ONLY:
+        from .categorical.fit import fit_ordinal  # WLSMV & co. (ordinal indicators)
+
+        if ordered is None or ordered is False:
+            raise OptionError(f"estimator {estimator!r} needs ordered items (ordered=True or a list of items)")
+        if missing == "fiml":
+            raise OptionError("missing='fiml' is not available with ordered items (lavaan: listwise or pairwise)")
+        return fit_ordinal(model, data, ordered=ordered, estimator="WLSMV" if estimator == "ML" else estimator,
+                           missing=missing, parameterization=parameterization, **table_options)
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
     pt = _model_table(model, missing, table_options)

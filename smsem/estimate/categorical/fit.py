@@ -426,3 +426,34 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
     object.__setattr__(res, "ordinal_table", table)
     object.__setattr__(res, "sample_stats", ss)
     return res
+
+
+_FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
+             ("chi2_scaled", "chi2 scaled-shifted"), ("df_scaled", "df scaled"), ("pvalue_scaled", "p scaled"),
+             ("scaling_factor", "scaling factor"), ("shift_parameter", "shift parameter"),
+             ("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("cfi_scaled", "CFI scaled"),
+             ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"), ("srmr", "SRMR"))
+
+
+def render_ordinal(res: Any, fmt: str = "text") -> str:
+    """The fit indices and parameter table of an ordinal fit (text, markdown, csv or json)."""
+    import json
+
+    fi = res.fit_indices
+    rows = [(label, fi[k]) for k, label in _FIT_ROWS if k in fi]
+    cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
+    p = res.params[cols]
+    if fmt == "json":
+        return json.dumps({"estimator": res.estimator, "n": res.n, "converged": res.converged,
+                           "fit": {k: fi[k] for k, _ in _FIT_ROWS if k in fi},
+                           "params": json.loads(p.to_json(orient="records"))}, indent=2) + "\n"
+    if fmt == "csv":
+        return p.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    head = (f"smsem {res.estimator} fit (ordinal items, delta parameterization, {res.missing}): "
+            f"n = {res.n}, converged = {res.converged}")
+    fit_df = pd.DataFrame(rows, columns=["index", "value"])
+    if fmt == "markdown":
+        return (f"**{head}**\n\n" + fit_df.to_markdown(index=False, floatfmt=".4f") + "\n\n"
+                + p.to_markdown(index=False, floatfmt=".3f") + "\n")
+    return (head + "\n\n" + fit_df.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n\n"
+            + p.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="") + "\n")
