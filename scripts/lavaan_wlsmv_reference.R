@@ -8,18 +8,23 @@ hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8
 hs <- read.csv("tests/reference/lavaan_ordinal/hs_cut4.csv")[paste0("x", 1:9)]
 integ <- read.csv("data/synthetic/integrative_n300_seed1.csv")
 integ_model <- paste(readLines("models/integrative.lav"), collapse = "\n")
+bfi <- read.csv("tests/reference/lavaan_ordinal/bfi25.csv")
+bfi_model <- paste0(c("A", "C", "E", "N", "O"), "f =~ ", sapply(c("A", "C", "E", "N", "O"),
+                    function(k) paste0(k, 1:5, collapse = " + ")), collapse = "\n")
 cases <- list(
   hs_wlsmv = list(model = hs_model, data = hs, estimator = "WLSMV"),
   hs_ulsmv = list(model = hs_model, data = hs, estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, estimator = "DWLS"),
   hs_wls = list(model = hs_model, data = hs, estimator = "WLS"),
   hs_uls = list(model = hs_model, data = hs, estimator = "ULS"),
-  integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV")
+  integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV"),
+  bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise")
 )
 for (nm in names(cases)) {
   cs <- cases[[nm]]
   t0 <- proc.time()[["elapsed"]]
-  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator)
+  missing <- if (is.null(cs$missing)) "listwise" else cs$missing
+  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, missing = missing)
   secs <- proc.time()[["elapsed"]] - t0
   pt <- parTable(fit)
   pe <- parameterEstimates(fit, remove.nonfree = FALSE, remove.eq = FALSE, remove.ineq = FALSE,
@@ -32,6 +37,6 @@ for (nm in names(cases)) {
   fm <- fitMeasures(fit)
   write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
             file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)
-  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "seconds": %.3f}', nm,
-                     packageVersion("lavaan"), cs$estimator, secs), file.path(out, paste0(nm, ".meta.json")))
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "missing": "%s", "nobs": %d, "seconds": %.3f}',
+                     nm, packageVersion("lavaan"), cs$estimator, missing, lavInspect(fit, "nobs"), secs), file.path(out, paste0(nm, ".meta.json")))
 }

@@ -197,10 +197,8 @@ class _Engine:
         ts, _ = self.split(theta)
         d = np.zeros((self.nth + len(self.r), self.npar))
         js = sigma_jacobian(self.pm, ts)  # (k, p, p)
-        for f, k in zip(self.struct_idx, self.struct_pos):
-            d[self.nth:, f] = js[k][self.r, self.c]
-        for f, j in zip(self.th_idx, self.th_pos):
-            d[j, f] = 1.0
+        d[self.nth:, self.struct_idx] = js[self.struct_pos][:, self.r, self.c].T
+        d[self.th_pos, self.th_idx] = 1.0
         return d
 
     def matrices(self, theta, ordinal):
@@ -217,18 +215,79 @@ class _Engine:
         return dataclasses.replace(mx, theta=th)
 
 
-def _weights(kind: str, gamma: np.ndarray) -> np.ndarray:
-    if kind == "DWLS":
-        return np.diag(1.0 / np.diag(gamma))
-    if kind == "ULS":
-        return np.eye(len(gamma))
-    return np.linalg.inv(gamma)
+def _marker_starts(eng: _Engine, start: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Start values of a factor with a marker loading fixed at 1 from the polychorics: its
+    variance ``phi = median(r_mj r_mk / r_jk)`` over pairs of its other indicators (at least
+    0.05), loadings ``r_jm / phi`` (the one-factor model's moments); a user's ``start()`` or a
+    free row's ``ustart`` keeps its value. Without two other indicators: the default start."""
+    pm = eng.pm
+    out = start.copy()
+    lam = pm.base.lambda_
+    user = {(r["lhs"], r["op"], r["rhs"]) for r in table_rows(eng.ept)
+            if np.isfinite(r["start"]) or (r["free"] > 0 and np.isfinite(r["ustart"]))}
+    obs = list(pm.base.observed)
+    for f, lv in enumerate(pm.base.inner):
+        if lv not in set(pm.base.latent_names):
+            continue
+        markers = [i for i in range(len(obs)) if lam[i, f] == 1.0]
+        free = {}
+        for k, locs in enumerate(pm.locations):
+            for m, i, j in locs:
+                if m == 1 and j == f and pm.names[k] not in user:
+                    free[i] = k
+        try:
+            kv = pm.index(lv, "~~", lv)
+        except KeyError:
+            continue
+        if len(markers) != 1 or len(free) < 2 or pm.names[kv] in user:
+            continue
+        mk = markers[0]
+        others = sorted(free)
+        ratios = [R[mk, a] * R[mk, b] / R[a, b] for ia, a in enumerate(others) for b in others[ia + 1:]
+                  if abs(R[a, b]) > 1e-3]
+        ratios = [x for x in ratios if np.isfinite(x) and x > 0]
+        if not ratios:
+            continue
+        phi = float(np.clip(np.median(ratios), 0.05, 1.0))
+        out[kv] = phi
+        for i in others:
+            out[free[i]] = float(np.clip(R[i, mk] / phi, -5.0, 5.0))
+    return out
 
 
-def _traces(delta, w, gamma):
-    wd = w @ delta
-    u = w - wd @ np.linalg.solve(delta.T @ wd, wd.T)
-    ug = u @ gamma
+class _Weight:
+    """lavaan's WLS.V: a vector for DWLS and ULS (its diagonal), a matrix for WLS."""
+
+    def __init__(self, kind: str, gamma: np.ndarray):
+        if kind == "DWLS":
+            self.diag, self.mat = 1.0 / np.diag(gamma), None
+        elif kind == "ULS":
+            self.diag, self.mat = np.ones(len(gamma)), None
+        else:
+            self.diag, self.mat = None, np.linalg.inv(gamma)
+        self.half_ = np.sqrt(self.diag) if self.diag is not None else np.linalg.cholesky(self.mat).T
+
+    def mul(self, x):
+        """``W @ x``."""
+        if self.mat is not None:
+            return self.mat @ x
+        return self.diag[:, None] * x if np.ndim(x) == 2 else self.diag * x
+
+    def half(self, x):
+        """``W^1/2 @ x`` with ``W = W^1/2' W^1/2``."""
+        if self.mat is not None:
+            return self.half_ @ x
+        return self.half_[:, None] * x if np.ndim(x) == 2 else self.half_ * x
+
+    def full(self):
+        return self.mat if self.mat is not None else np.diag(self.diag)
+
+
+def _traces(delta, w: _Weight, gamma):
+    """``tr(U Gamma)`` and ``tr((U Gamma)^2)`` with ``U = W - W D (D'WD)^-1 D'W``."""
+    wd = w.mul(delta)
+    wg = w.mul(gamma)
+    ug = wg - wd @ np.linalg.solve(delta.T @ wd, wd.T @ gamma)
     return float(np.trace(ug)), float(np.sum(ug * ug.T))
 
 
@@ -315,57 +374,62 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
     if eng.ov != ov:
         raise SpecError("internal: the observed variables are not in the table's order")
     wkind, test = ORDINAL_ESTIMATORS[estimator]
-    w = _weights(wkind, gamma)
-    wh = np.linalg.cholesky(w).T  # w = wh' wh
+    w = _Weight(wkind, gamma)
 
     # start: lavaan-like simple values on the polychoric matrix; thresholds at the sample ones
     R = ss.cor.loc[ov, ov].to_numpy()
-    ts0 = start_values(eng.ept, eng.pm, np.zeros(len(ov)), R)
+    ts0 = _marker_starts(eng, start_values(eng.ept, eng.pm, np.zeros(len(ov)), R), R)
     theta0 = np.empty(eng.npar)
     theta0[eng.struct_idx] = ts0[eng.struct_pos]
     theta0[eng.th_idx] = s[:eng.nth][eng.th_pos]
 
     def resid(t):
-        return wh @ (s - eng.sigma(t))
+        return w.half(s - eng.sigma(t))
 
     def jac(t):
-        return -wh @ eng.jacobian(t)
+        return -w.half(eng.jacobian(t))
 
     sol = optimize.least_squares(resid, theta0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
                                  max_nfev=2000)
     theta = sol.x
     # polish with Gauss-Newton steps (the optimum to machine precision)
-    for _ in range(20):
+    e = s - eng.sigma(theta)
+    f_old = float(e @ w.mul(e))
+    for _ in range(20 if sol.status > 0 else 0):
         d = eng.jacobian(theta)
-        e = s - eng.sigma(theta)
-        step = np.linalg.solve(d.T @ w @ d, d.T @ w @ e)
-        theta = theta + step
+        step = np.linalg.solve(d.T @ w.mul(d), d.T @ w.mul(e))
+        e_new = s - eng.sigma(theta + step)
+        f_new = float(e_new @ w.mul(e_new))
+        if not f_new <= f_old * (1 + 1e-12):
+            break
+        theta, e, f_old = theta + step, e_new, f_new
         if np.max(np.abs(step)) < 1e-12:
             break
     e = s - eng.sigma(theta)
     d = eng.jacobian(theta)
-    grad = d.T @ w @ e
+    grad = d.T @ w.mul(e)
     converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6)
     if not converged:
         warnings.warn(f"the {estimator} fit did not converge ({sol.message}); estimates may be unreliable",
                       ConvergenceWarning, stacklevel=3)
-    fmin = float(e @ w @ e)
+    fmin = float(e @ w.mul(e))
     chi2 = (n - 1.0) * fmin  # lavaan: fmin = (N-1)/N F/2 and chi2 = 2 N fmin
     nstat = len(s)
     df = float(nstat - eng.npar)
-    a = d.T @ w @ d
+    wd = w.mul(d)
+    a = d.T @ wd
     a_inv = np.linalg.inv(a)
     if test == "standard":  # lavaan's se = "standard" for DWLS, ULS, WLS: (D'WD)^-1 / (N-1)
         vcov = a_inv / (n - 1.0)
     else:
-        vcov = a_inv @ (d.T @ w @ gamma @ w @ d) @ a_inv / (n - 1.0)
+        vcov = a_inv @ (wd.T @ gamma @ wd) @ a_inv / (n - 1.0)
 
     # baseline: thresholds free, correlations 0 (a linear model)
     db = np.zeros((nstat, eng.nth))
     db[np.arange(eng.nth), np.arange(eng.nth)] = 1.0
-    tb = np.linalg.solve(db.T @ w @ db, db.T @ w @ s)
+    tb = np.linalg.solve(db.T @ w.mul(db), db.T @ w.mul(s))
     eb = s - db @ tb
-    chi2_b = (n - 1.0) * float(eb @ w @ eb)
+    chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - eng.nth)
     fi: dict[str, float] = {"npar": float(eng.npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
                             "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
