@@ -340,6 +340,17 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
         smsem's spelling (``chi2``, ``chi2_scaled``, ``cfi_scaled``, ...), ``vcov`` in
         lavaan's free order (``partable`` free 1..npar).
     """
+    from ..._threads import single_thread
+
+    # One BLAS thread: the matrices are small (a few hundred statistics), and on a busy
+    # machine threaded BLAS was 10x slower here; the bits also do not depend on the pool.
+    with single_thread():
+        return _fit_ordinal(model, data, ordered=ordered, estimator=estimator, missing=missing,
+                            parameterization=parameterization, **table_options)
+
+
+def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str, missing: str,
+                 parameterization: str, **table_options: Any):
     from ..results import PARAM_COLUMNS, FitResults
     from ..standardized import standardize_cells
 
@@ -359,7 +370,7 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
         dropped = int((~keep).sum())
         if dropped:
             warnings.warn(f"{dropped} row(s) with missing answers were dropped (listwise deletion, lavaan's "
-                          "default; missing='pairwise' keeps them)", stacklevel=3)
+                          "default; missing='pairwise' keeps them)", stacklevel=4)
         x = x[keep].reset_index(drop=True)
     ss = sample_stats(x, ordered=True, missing=missing)
     n = float(ss.nobs)
@@ -411,7 +422,7 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
     converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6)
     if not converged:
         warnings.warn(f"the {estimator} fit did not converge ({sol.message}); estimates may be unreliable",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=4)
     fmin = float(e @ w.mul(e))
     chi2 = (n - 1.0) * fmin  # lavaan: fmin = (N-1)/N F/2 and chi2 = 2 N fmin
     nstat = len(s)
@@ -435,6 +446,8 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
                             "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
                             "baseline_chi2": chi2_b, "baseline_df": df_b,
                             "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
+    if wkind == "ULS":  # lavaan: the ULS statistic is not chi2-distributed, no p-value
+        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
     fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
     fi["tli"] = _tli(chi2, df, chi2_b, df_b)
     fi["rmsea"] = _rmsea(chi2, df, n - 1.0)  # lavaan: N - 1 here
