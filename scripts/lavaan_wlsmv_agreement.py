@@ -39,7 +39,8 @@ def main() -> int:
         else:
             model = smsem.load_model("integrative")
             data = pd.read_csv(ROOT / "data/synthetic/integrative_n300_seed1.csv")
-        kw = dict(ordered=True, estimator=meta["estimator"], missing=meta["missing"])
+        kw = dict(ordered=True, estimator=meta["estimator"], missing=meta["missing"],
+                  parameterization=meta["parameterization"])
         res = fit_ordinal(model, data, **kw)
         ts = []
         for _ in range(3):

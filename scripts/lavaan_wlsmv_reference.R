@@ -18,13 +18,17 @@ cases <- list(
   hs_wls = list(model = hs_model, data = hs, estimator = "WLS"),
   hs_uls = list(model = hs_model, data = hs, estimator = "ULS"),
   integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV"),
+  hs_theta = list(model = hs_model, data = hs, estimator = "WLSMV", parameterization = "theta"),
+  integrative_theta = list(model = integ_model, data = integ, estimator = "WLSMV", parameterization = "theta"),
   bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise")
 )
 for (nm in names(cases)) {
   cs <- cases[[nm]]
   t0 <- proc.time()[["elapsed"]]
   missing <- if (is.null(cs$missing)) "listwise" else cs$missing
-  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, missing = missing)
+  param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
+  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, missing = missing,
+             parameterization = param)
   secs <- proc.time()[["elapsed"]] - t0
   pt <- parTable(fit)
   pe <- parameterEstimates(fit, remove.nonfree = FALSE, remove.eq = FALSE, remove.ineq = FALSE,
@@ -37,6 +41,6 @@ for (nm in names(cases)) {
   fm <- fitMeasures(fit)
   write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
             file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)
-  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "missing": "%s", "nobs": %d, "seconds": %.3f}',
-                     nm, packageVersion("lavaan"), cs$estimator, missing, lavInspect(fit, "nobs"), secs), file.path(out, paste0(nm, ".meta.json")))
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "missing": "%s", "parameterization": "%s", "nobs": %d, "seconds": %.3f}',
+                     nm, packageVersion("lavaan"), cs$estimator, missing, param, lavInspect(fit, "nobs"), secs), file.path(out, paste0(nm, ".meta.json")))
 }

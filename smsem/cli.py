@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ordinal items (polychoric correlations, lavaan's ordered =): 'all' or a comma list; "
                           "every item of the model must be ordinal; selects --estimator WLSMV")
     fit.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
-                     help="with --ordered: lavaan's parameterization (only delta is supported yet)")
+                     help="with --ordered: lavaan's parameterization, delta (default) or theta")
     fit.add_argument("--missing", choices=["listwise", "fiml", "pairwise"], default="listwise",
                      help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
                           "needs --boot 0)")
@@ -363,8 +363,6 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.parameterization != "delta":
-        raise OptionError("--parameterization theta is not supported yet (only delta, lavaan's default)")
     if args.boot:
         raise OptionError("the bootstrap with --ordered is not supported yet: use --boot 0")
     if args.out is not None or args.modindices is not None or args.hypotheses is not None:
@@ -387,7 +385,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
     ordered = True if args.ordered.strip().lower() == "all" else [v.strip() for v in args.ordered.split(",") if v.strip()]
     from .estimate.categorical.fit import fit_ordinal, render_ordinal
 
-    res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing, **options)
+    res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,
+                      parameterization=args.parameterization, **options)
     sys.stdout.write(render_ordinal(res, args.format))
     return 0
 

@@ -5,7 +5,8 @@ References: ``Rscript scripts/lavaan_wlsmv_reference.R`` -> tests/reference/lava
 ``est``, ``se`` and ``std.all``, ``fitMeasures()``). Cases: HolzingerSwineford1939 cut into
 4 categories with the 3-factor model (every estimator), the integrative model on the
 committed 5-point survey, psych::bfi's 25 items with the five-factor model and pairwise
-missing answers. Tolerances (issue 13 asks 1e-3 / 1% / 0.1% / 1e-3): estimates and std.all
+missing answers. Both parameterizations (delta, and theta on HS and the integrative model).
+Tolerances (issue 13 asks 1e-3 / 1% / 0.1% / 1e-3): estimates and std.all
 5e-5 absolute, SEs 1e-4 relative, chi2 statistics 1e-6 relative, indices 1e-6 absolute.
 """
 
@@ -45,7 +46,8 @@ def _model(tmp_path_factory, name, text):
     return smsem.load_model(str(p))
 
 
-CASES = ["hs_wlsmv", "hs_ulsmv", "hs_dwls", "hs_uls", "hs_wls", "integrative_wlsmv", "bfi_pairwise"]
+CASES = ["hs_wlsmv", "hs_ulsmv", "hs_dwls", "hs_uls", "hs_wls", "integrative_wlsmv", "bfi_pairwise", "hs_theta",
+         "integrative_theta"]
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -58,7 +60,8 @@ def case(request, tmp_path_factory):
         model, data = _model(tmp_path_factory, "bfi", BFI), pd.read_csv(ORD / "bfi25.csv")
     else:
         model, data = smsem.load_model("integrative"), pd.read_csv(ROOT / "data/synthetic/integrative_n300_seed1.csv")
-    res = fit_ordinal(model, data, ordered=True, estimator=meta["estimator"], missing=meta["missing"])
+    res = fit_ordinal(model, data, ordered=True, estimator=meta["estimator"], missing=meta["missing"],
+                      parameterization=meta["parameterization"])
     pt = pd.read_csv(REF / f"{name}_partable.csv")
     fm = pd.read_csv(REF / f"{name}_fit.csv")
     fm = dict(zip(fm.measure, pd.to_numeric(fm.value, errors="coerce")))
@@ -122,7 +125,7 @@ def test_smsem_fit_dispatches(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(ordered=True, parameterization="theta"), "theta"),
+    (dict(ordered=True, parameterization="Theta"), "theta"),
     (dict(ordered=["x1", "x2"]), "mixed continuous"),
     (dict(ordered=True, missing="fiml"), "fiml"),
     (dict(ordered=True, estimator="MLR"), "MLR"),
@@ -161,9 +164,14 @@ def test_cli(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["estimator"] == "WLSMV"
     assert out["fit"]["chi2_scaled"] == pytest.approx(74.15248452475339, rel=1e-6)
-    for extra in (["--boot", "100"], ["--parameterization", "theta"], ["--missing", "fiml"],
+    for extra in (["--boot", "100"], ["--missing", "fiml"],
                   ["--estimator", "MLR"], ["--out", str(tmp_path / "o")]):
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
     assert main(["fit", f, "--model", str(p), "--estimator", "DWLS"]) == 2
+    assert main(["fit", f, "--model", str(p), "--ordered", "all", "--parameterization", "theta", "--format",
+                 "csv"]) == 0
+    out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    ref = pd.read_csv(REF / "hs_theta_partable.csv")
+    np.testing.assert_allclose(out.est.to_numpy(), ref.est.to_numpy(), atol=5e-5)

@@ -1,7 +1,8 @@
 """WLSMV, DWLS, ULS(MV) and WLS fits of models with ordinal indicators (lavaan's ``ordered =``).
 
-The chain is lavaan 0.6.14's, delta parameterization, one group, every observed variable
-ordinal:
+The chain is lavaan 0.6.14's, delta (default) or theta parameterization, one group, every
+observed variable ordinal (theta: residual variances fixed at 1, ``sigma = [tau / sd(y*),
+cor(y*)]``, lavaan's ``delta = 1 / sd(y*)`` on the ``~*~`` rows):
 
 1. the sample statistics ``s = [thresholds, polychoric correlations]`` (lavaan's WLS.obs), their
    asymptotic covariance ``Gamma`` (NACOV) and the weights ``W`` (lavaan's WLS.V:
@@ -72,8 +73,8 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
     if estimator not in ORDINAL_ESTIMATORS:
         raise OptionError(f"estimator {estimator!r} with ordered items: use one of "
                           f"{', '.join(ORDINAL_ESTIMATORS)}")
-    if parameterization != "delta":
-        raise OptionError("parameterization='theta' is not supported yet (only lavaan's default 'delta')")
+    if parameterization not in ("delta", "theta"):
+        raise OptionError(f"parameterization={parameterization!r}: use 'delta' (lavaan's default) or 'theta'")
     if missing not in ("listwise", "pairwise"):
         raise OptionError(f"missing={missing!r} is not available with ordered items "
                           "(lavaan: 'listwise' (default) or 'pairwise')")
@@ -149,7 +150,7 @@ def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
 class _Engine:
     """sigma(theta), its Jacobian and the parameter layout (theta in lavaan's free order)."""
 
-    def __init__(self, pt: Any, table: pd.DataFrame, obs_names: Sequence[str]):
+    def __init__(self, pt: Any, table: pd.DataFrame, obs_names: Sequence[str], theta_param: bool = False):
         from ...model.partable import ParTable
 
         eng = table[table["op"].isin(_ENGINE_OPS)].reset_index(drop=True)
@@ -162,6 +163,8 @@ class _Engine:
         self.nth = len(th_names)
         self.r = np.array([pos[n.split("~~")[0]] for n in cor_names])
         self.c = np.array([pos[n.split("~~")[1]] for n in cor_names])
+        self.th_item = np.array([pos[n.split("|")[0]] for n in th_names], dtype=int)
+        self.theta_param = theta_param
         # lavaan's free vector -> (structural parameter k | threshold j)
         free_rows = table[table["free"] > 0]
         self.npar = len(free_rows)
@@ -189,7 +192,11 @@ class _Engine:
     def sigma(self, theta):
         ts, tau = self.split(theta)
         cov = self.pm.matrices_at(ts).implied_cov
-        return np.concatenate([tau, cov[self.r, self.c]])
+        if not self.theta_param:
+            return np.concatenate([tau, cov[self.r, self.c]])
+        # theta parameterization: y* has variance diag(Sigma); lavaan's delta = 1/sd
+        sd = np.sqrt(np.diag(cov))
+        return np.concatenate([tau / sd[self.th_item], cov[self.r, self.c] / (sd[self.r] * sd[self.c])])
 
     def jacobian(self, theta):
         from ..ml import sigma_jacobian
@@ -197,14 +204,36 @@ class _Engine:
         ts, _ = self.split(theta)
         d = np.zeros((self.nth + len(self.r), self.npar))
         js = sigma_jacobian(self.pm, ts)  # (k, p, p)
-        d[self.nth:, self.struct_idx] = js[self.struct_pos][:, self.r, self.c].T
-        d[self.th_pos, self.th_idx] = 1.0
+        jk = js[self.struct_pos]
+        if not self.theta_param:
+            d[self.nth:, self.struct_idx] = jk[:, self.r, self.c].T
+            d[self.th_pos, self.th_idx] = 1.0
+            return d
+        ts, tau = self.split(theta)
+        cov = self.pm.matrices_at(ts).implied_cov
+        var = np.diag(cov)
+        sd = np.sqrt(var)
+        p = len(var)
+        dvar = jk[:, np.arange(p), np.arange(p)] / var  # (k, p): dvar / var
+        cor = cov[self.r, self.c] / (sd[self.r] * sd[self.c])
+        d[self.nth:, self.struct_idx] = (jk[:, self.r, self.c] / (sd[self.r] * sd[self.c])
+                                         - 0.5 * cor * (dvar[:, self.r] + dvar[:, self.c])).T
+        tstd = tau / sd[self.th_item]
+        d[:self.nth, self.struct_idx] = (-0.5 * tstd * dvar[:, self.th_item]).T
+        d[self.th_pos, self.th_idx] = 1.0 / sd[self.th_item][self.th_pos]
         return d
 
+    def delta(self, theta):
+        """lavaan's scaling factors ``1 / sd(y*)`` (1 in the delta parameterization)."""
+        ts, _ = self.split(theta)
+        return 1.0 / np.sqrt(np.diag(self.pm.matrices_at(ts).implied_cov))
+
     def matrices(self, theta, ordinal):
-        """The model matrices with the residual variances of the ordinal items at ``1 - R^2``."""
+        """The model matrices; delta: the residual variances of the items at ``1 - R^2``."""
         ts, _ = self.split(theta)
         mx = self.pm.matrices_at(ts)
+        if self.theta_param:
+            return mx
         th = mx.theta.copy()
         common = np.diag(mx.lambda_ @ mx.inner_cov @ mx.lambda_.T)
         for i, v in enumerate(self.ov):
@@ -381,7 +410,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         if "|t" in nm:
             nth[nm.split("|")[0]] += 1
     table = ordinal_table(pt, nth)
-    eng = _Engine(pt, table, list(ss.wls_obs.index))
+    eng = _Engine(pt, table, list(ss.wls_obs.index), theta_param=parameterization == "theta")
     if eng.ov != ov:
         raise SpecError("internal: the observed variables are not in the table's order")
     wkind, test = ORDINAL_ESTIMATORS[estimator]
@@ -393,6 +422,10 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     theta0 = np.empty(eng.npar)
     theta0[eng.struct_idx] = ts0[eng.struct_pos]
     theta0[eng.th_idx] = s[:eng.nth][eng.th_pos]
+    if eng.theta_param:  # thresholds on the y* scale of the start values
+        ts_, _ = eng.split(theta0)
+        sd0 = np.sqrt(np.diag(eng.pm.matrices_at(ts_).implied_cov))
+        theta0[eng.th_idx] = (s[:eng.nth] * sd0[eng.th_item])[eng.th_pos]
 
     def resid(t):
         return w.half(s - eng.sigma(t))
@@ -468,6 +501,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
 
     mx = eng.matrices(theta, set(ordinal))
+    scale = dict(zip(eng.ov, eng.delta(theta))) if eng.theta_param else dict.fromkeys(eng.ov, 1.0)
     ts, tau = eng.split(theta)
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     rows = list(eng.pm.rows)
@@ -485,9 +519,12 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
             est = float(mats[m][i, j])
             sa, sl = std[key]
         elif r["op"] == "|":
-            est = float(theta[f - 1])
-            sa = sl = est
-        else:  # ~*~ and ~1 rows
+            est = sl = float(theta[f - 1])  # lavaan: std.lv = est, std.all = est / sd(y*)
+            sa = est * scale[r["lhs"]]
+        elif r["op"] == "~*~":  # lavaan: std.lv = est, std.all = 1
+            est = sl = float(scale[r["lhs"]])
+            sa = 1.0
+        else:  # ~1 rows
             est = float(r["ustart"])
             sa = sl = est
         se = float(se_all[f - 1]) if f > 0 else float("nan")
@@ -502,6 +539,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
                      table_options=options)
     object.__setattr__(res, "ordinal_table", table)
     object.__setattr__(res, "sample_stats", ss)
+    object.__setattr__(res, "parameterization", parameterization)
     return res
 
 
@@ -526,7 +564,8 @@ def render_ordinal(res: Any, fmt: str = "text") -> str:
                            "params": json.loads(p.to_json(orient="records"))}, indent=2) + "\n"
     if fmt == "csv":
         return p.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    head = (f"smsem {res.estimator} fit (ordinal items, delta parameterization, {res.missing}): "
+    head = (f"smsem {res.estimator} fit (ordinal items, {getattr(res, 'parameterization', 'delta')} "
+            f"parameterization, {res.missing}): "
             f"n = {res.n}, converged = {res.converged}")
     fit_df = pd.DataFrame(rows, columns=["index", "value"])
     if fmt == "markdown":
