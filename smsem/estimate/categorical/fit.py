@@ -540,6 +540,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     object.__setattr__(res, "ordinal_table", table)
     object.__setattr__(res, "sample_stats", ss)
     object.__setattr__(res, "parameterization", parameterization)
+    object.__setattr__(res, "_ordinal", {"engine": eng, "weights": wkind, "test": test})
     return res
 
 
