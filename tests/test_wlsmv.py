@@ -175,3 +175,35 @@ def test_cli(tmp_path, capsys):
     out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     ref = pd.read_csv(REF / "hs_theta_partable.csv")
     np.testing.assert_allclose(out.est.to_numpy(), ref.est.to_numpy(), atol=5e-5)
+
+
+@pytest.mark.parametrize("estimator, param", [("WLSMV", "delta"), ("WLSMV", "theta"), ("ULSMV", "delta")])
+def test_batched_bootstrap_equals_refits(tmp_path, estimator, param):
+    """A batched draw equals fitting the resampled data set (each case repeated counts[i] times)."""
+    from smsem.estimate.categorical.bootstrap import bootstrap_ordinal
+
+    p = tmp_path / "hs.lav"
+    p.write_text(HS)
+    model = smsem.load_model(str(p))
+    data = pd.read_csv(ORD / "hs_cut4.csv")[[f"x{i}" for i in range(1, 10)]]
+    res = fit_ordinal(model, data, estimator=estimator, parameterization=param)
+    bs = bootstrap_ordinal(res, 6, seed=11)
+    assert bs.estimates.shape == (6, 39) and bs.n_ok >= 4
+    for b in np.flatnonzero(bs.ok)[:2]:
+        rep = data.loc[np.repeat(np.arange(len(data)), bs.counts[b].astype(int))].reset_index(drop=True)
+        one = fit_ordinal(model, rep, estimator=estimator, parameterization=param)
+        np.testing.assert_allclose(bs.estimates[b], one.start, rtol=0, atol=1e-6)
+    ci = bs.percentile_ci()
+    assert list(ci.columns) == ["lhs", "op", "rhs", "se", "ci_lower", "ci_upper"] and len(ci) == 39
+    assert (ci.ci_lower <= ci.ci_upper).all()
+
+
+def test_bootstrap_refusals(tmp_path):
+    from smsem.estimate.categorical.bootstrap import bootstrap_ordinal
+
+    p = tmp_path / "hs.lav"
+    p.write_text(HS)
+    data = pd.read_csv(ORD / "hs_cut4.csv")
+    res = fit_ordinal(smsem.load_model(str(p)), data, estimator="WLS")
+    with pytest.raises(OptionError, match="WLS"):
+        bootstrap_ordinal(res, 5, seed=1)

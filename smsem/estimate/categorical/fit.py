@@ -164,6 +164,15 @@ class _Engine:
         self.r = np.array([pos[n.split("~~")[0]] for n in cor_names])
         self.c = np.array([pos[n.split("~~")[1]] for n in cor_names])
         self.th_item = np.array([pos[n.split("|")[0]] for n in th_names], dtype=int)
+        # every cell of every free parameter, by matrix: (rows i, cols j, indicator cells x params)
+        self._cells = {}
+        for mcode in range(4):
+            cells = [(k, i, j) for k, locs in enumerate(self.pm.locations) for m, i, j in locs if m == mcode]
+            g = np.zeros((len(cells), self.pm.n_free))
+            for q, (k, _, _) in enumerate(cells):
+                g[q, k] = 1.0
+            self._cells[mcode] = (np.array([c[1] for c in cells], dtype=int),
+                                  np.array([c[2] for c in cells], dtype=int), g)
         self.theta_param = theta_param
         # lavaan's free vector -> (structural parameter k | threshold j)
         free_rows = table[table["free"] > 0]
@@ -198,28 +207,47 @@ class _Engine:
         sd = np.sqrt(np.diag(cov))
         return np.concatenate([tau / sd[self.th_item], cov[self.r, self.c] / (sd[self.r] * sd[self.c])])
 
-    def jacobian(self, theta):
-        from ..ml import sigma_jacobian
+    def cov_jacobian(self, mx, rr, cc):
+        """``dSigma[rr, cc] / dtheta`` (len(rr), n_free) for the cells (rr, cc), in ParamMap order;
+        the formulas of :func:`smsem.estimate.ml.sigma_jacobian`, vectorized over parameters."""
+        binv = np.linalg.inv(np.eye(len(mx.inner)) - mx.beta)
+        lb = mx.lambda_ @ binv
+        lc = mx.lambda_ @ (binv @ mx.psi @ binv.T)
+        out = np.zeros((len(rr), self.pm.n_free))
+        i, j, g = self._cells[0]  # beta
+        if len(i):
+            out += (lb[rr][:, i] * lc[cc][:, j] + lb[cc][:, i] * lc[rr][:, j]) @ g
+        i, j, g = self._cells[1]  # lambda
+        if len(i):
+            out += ((rr[:, None] == i) * lc[cc][:, j] + (cc[:, None] == i) * lc[rr][:, j]) @ g
+        i, j, g = self._cells[2]  # psi (both triangles listed)
+        if len(i):
+            out += (lb[rr][:, i] * lb[cc][:, j]) @ g
+        i, j, g = self._cells[3]  # theta
+        if len(i):
+            out += ((rr[:, None] == i) & (cc[:, None] == j)).astype(float) @ g
+        return out
 
-        ts, _ = self.split(theta)
+    def jacobian(self, theta):
+        ts, tau = self.split(theta)
+        mx = self.pm.matrices_at(ts)
         d = np.zeros((self.nth + len(self.r), self.npar))
-        js = sigma_jacobian(self.pm, ts)  # (k, p, p)
-        jk = js[self.struct_pos]
+        joff = self.cov_jacobian(mx, self.r, self.c)[:, self.struct_pos]
         if not self.theta_param:
-            d[self.nth:, self.struct_idx] = jk[:, self.r, self.c].T
+            d[self.nth:, self.struct_idx] = joff
             d[self.th_pos, self.th_idx] = 1.0
             return d
-        ts, tau = self.split(theta)
-        cov = self.pm.matrices_at(ts).implied_cov
+        cov = mx.implied_cov
         var = np.diag(cov)
         sd = np.sqrt(var)
         p = len(var)
-        dvar = jk[:, np.arange(p), np.arange(p)] / var  # (k, p): dvar / var
+        ar = np.arange(p)
+        dvar = self.cov_jacobian(mx, ar, ar)[:, self.struct_pos] / var[:, None]  # (p, k): dvar / var
         cor = cov[self.r, self.c] / (sd[self.r] * sd[self.c])
-        d[self.nth:, self.struct_idx] = (jk[:, self.r, self.c] / (sd[self.r] * sd[self.c])
-                                         - 0.5 * cor * (dvar[:, self.r] + dvar[:, self.c])).T
+        d[self.nth:, self.struct_idx] = (joff / (sd[self.r] * sd[self.c])[:, None]
+                                         - 0.5 * cor[:, None] * (dvar[self.r] + dvar[self.c]))
         tstd = tau / sd[self.th_item]
-        d[:self.nth, self.struct_idx] = (-0.5 * tstd * dvar[:, self.th_item]).T
+        d[:self.nth, self.struct_idx] = -0.5 * tstd[:, None] * dvar[self.th_item]
         d[self.th_pos, self.th_idx] = 1.0 / sd[self.th_item][self.th_pos]
         return d
 
