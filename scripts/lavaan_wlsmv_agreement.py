@@ -32,7 +32,10 @@ def main() -> int:
     (tmp / "bfi.lav").write_text(BFI)
     for name in CASES:
         meta = json.loads((REF / f"{name}.meta.json").read_text())
-        if name.startswith("hs"):
+        if name == "hs_stdlv_rescov":
+            (tmp / "hs2.lav").write_text(HS + "x1 ~~ x4\n")
+            model, data = smsem.load_model(str(tmp / "hs2.lav")), pd.read_csv(ORD / "hs_cut4.csv")
+        elif name.startswith("hs"):
             model, data = smsem.load_model(str(tmp / "hs.lav")), pd.read_csv(ORD / "hs_cut4.csv")
         elif name.startswith("bfi"):
             model, data = smsem.load_model(str(tmp / "bfi.lav")), pd.read_csv(ORD / "bfi25.csv")
@@ -40,7 +43,7 @@ def main() -> int:
             model = smsem.load_model("integrative")
             data = pd.read_csv(ROOT / "data/synthetic/integrative_n300_seed1.csv")
         kw = dict(ordered=True, estimator=meta["estimator"], missing=meta["missing"],
-                  parameterization=meta["parameterization"])
+                  parameterization=meta["parameterization"], std_lv=meta["std_lv"])
         res = fit_ordinal(model, data, **kw)
         ts = []
         for _ in range(3):

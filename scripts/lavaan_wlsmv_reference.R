@@ -20,6 +20,8 @@ cases <- list(
   integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV"),
   hs_theta = list(model = hs_model, data = hs, estimator = "WLSMV", parameterization = "theta"),
   integrative_theta = list(model = integ_model, data = integ, estimator = "WLSMV", parameterization = "theta"),
+  # std.lv = TRUE and a residual covariance between two items
+  hs_stdlv_rescov = list(model = paste(hs_model, "\n x1 ~~ x4"), data = hs, estimator = "WLSMV", std.lv = TRUE),
   bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise")
 )
 for (nm in names(cases)) {
@@ -28,7 +30,7 @@ for (nm in names(cases)) {
   missing <- if (is.null(cs$missing)) "listwise" else cs$missing
   param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
   fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, missing = missing,
-             parameterization = param)
+             parameterization = param, std.lv = isTRUE(cs$std.lv))
   secs <- proc.time()[["elapsed"]] - t0
   pt <- parTable(fit)
   pe <- parameterEstimates(fit, remove.nonfree = FALSE, remove.eq = FALSE, remove.ineq = FALSE,
@@ -41,6 +43,6 @@ for (nm in names(cases)) {
   fm <- fitMeasures(fit)
   write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
             file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)
-  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "missing": "%s", "parameterization": "%s", "nobs": %d, "seconds": %.3f}',
-                     nm, packageVersion("lavaan"), cs$estimator, missing, param, lavInspect(fit, "nobs"), secs), file.path(out, paste0(nm, ".meta.json")))
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "missing": "%s", "parameterization": "%s", "std_lv": %s, "nobs": %d, "seconds": %.3f}',
+                     nm, packageVersion("lavaan"), cs$estimator, missing, param, tolower(isTRUE(cs$std.lv)), lavInspect(fit, "nobs"), secs), file.path(out, paste0(nm, ".meta.json")))
 }

@@ -47,21 +47,23 @@ def _model(tmp_path_factory, name, text):
 
 
 CASES = ["hs_wlsmv", "hs_ulsmv", "hs_dwls", "hs_uls", "hs_wls", "integrative_wlsmv", "bfi_pairwise", "hs_theta",
-         "integrative_theta"]
+         "integrative_theta", "hs_stdlv_rescov"]
 
 
 @pytest.fixture(scope="module", params=CASES)
 def case(request, tmp_path_factory):
     name = request.param
     meta = json.loads((REF / f"{name}.meta.json").read_text())
-    if name.startswith("hs"):
+    if name == "hs_stdlv_rescov":
+        model, data = _model(tmp_path_factory, "hs", HS + "x1 ~~ x4\n"), pd.read_csv(ORD / "hs_cut4.csv")
+    elif name.startswith("hs"):
         model, data = _model(tmp_path_factory, "hs", HS), pd.read_csv(ORD / "hs_cut4.csv")
     elif name.startswith("bfi"):
         model, data = _model(tmp_path_factory, "bfi", BFI), pd.read_csv(ORD / "bfi25.csv")
     else:
         model, data = smsem.load_model("integrative"), pd.read_csv(ROOT / "data/synthetic/integrative_n300_seed1.csv")
     res = fit_ordinal(model, data, ordered=True, estimator=meta["estimator"], missing=meta["missing"],
-                      parameterization=meta["parameterization"])
+                      parameterization=meta["parameterization"], std_lv=meta["std_lv"])
     pt = pd.read_csv(REF / f"{name}_partable.csv")
     fm = pd.read_csv(REF / f"{name}_fit.csv")
     fm = dict(zip(fm.measure, pd.to_numeric(fm.value, errors="coerce")))
