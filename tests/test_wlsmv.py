@@ -209,3 +209,22 @@ def test_bootstrap_refusals(tmp_path):
     res = fit_ordinal(smsem.load_model(str(p)), data, estimator="WLS")
     with pytest.raises(OptionError, match="WLS"):
         bootstrap_ordinal(res, 5, seed=1)
+
+
+def test_unsupported_followups_refuse(tmp_path):
+    """What an ordinal fit cannot do yet raises one clear line instead of an ML number."""
+    from smsem.estimate.diagnostics import modindices, r2
+
+    p = tmp_path / "hs.lav"
+    p.write_text(HS)
+    res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ORD / "hs_cut4.csv"), ordered=True)
+    for call in (lambda: smsem.reliability(res), lambda: modindices(res), lambda: res.standardized,
+                 lambda: smsem.effects(res)):
+        with pytest.raises(smsem.SmsemError, match="ordinal"):
+            call()
+    assert list(res.fit_table["index"])[:2] == ["chi2 (lavaan's chisq)", "df"]
+    # R-square of y* (lavaan's lavInspect(fit, "r2")): 1 - the delta residual variances
+    ref = pd.read_csv(REF / "hs_wlsmv_partable.csv")
+    resid = ref[(ref.op == "~~") & (ref.lhs == ref.rhs) & ref.lhs.str.startswith("x")]
+    got = r2(res).set_index("name")["r2"]
+    np.testing.assert_allclose(got[resid.lhs].to_numpy(), 1 - resid.est.to_numpy(), atol=5e-6)

@@ -215,6 +215,11 @@ class MeasurementQuality:
 def reliability(res: FitResults, thresholds: QualityThresholds | None = None) -> MeasurementQuality:
     """See :func:`_reliability`; an inadmissible solution (a negative variance) gives NaN
     measures without numpy warnings (the Heywood warning of the fit says why)."""
+    if getattr(res, "ordinal_table", None) is not None:
+        from ..exceptions import OptionError
+
+        raise OptionError("reliability() of an ordinal fit (semTools' categorical omega, ordinal alpha) "
+                          "is not supported yet")
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         return _reliability(res, thresholds)

@@ -42,7 +42,7 @@ from ...exceptions import ConvergenceWarning, DataError, OptionError, SpecError
 from ..matrices import param_map_from_table, start_values, table_rows
 from .nacov import sample_stats
 
-__all__ = ["ORDINAL_ESTIMATORS", "ordinal_table", "fit_ordinal", "check_supported"]
+__all__ = ["ORDINAL_ESTIMATORS", "ordinal_table", "fit_ordinal", "check_supported", "render_ordinal"]
 
 #: estimator -> (weights, test) as lavaan's defaults for each
 ORDINAL_ESTIMATORS = {
@@ -377,6 +377,44 @@ def _tli(t, df, tb, dfb):
     return (tb / dfb - t / df) / (tb / dfb - 1.0)
 
 
+def _results_class():
+    """:class:`OrdinalFitResults`, defined on first use (smsem.estimate.results imports late)."""
+    global OrdinalFitResults
+    if "OrdinalFitResults" in globals():
+        return OrdinalFitResults
+    from dataclasses import dataclass, field
+
+    from ..results import FitResults
+
+    @dataclass(frozen=True)
+    class OrdinalFitResults(FitResults):
+        """:class:`~smsem.estimate.results.FitResults` of an ordinal fit.
+
+        ``start`` and ``vcov`` follow lavaan's free vector (``ordinal_table.free``, thresholds
+        included); ``param_map`` is None. Extra attributes: ``ordinal_table`` (lavaan's
+        ``parTable()`` with est and se), ``sample_stats`` (thresholds, polychorics, NACOV,
+        weights), ``parameterization``.
+        """
+
+        ordinal_table: pd.DataFrame | None = field(default=None, repr=False)
+        sample_stats: Any = field(default=None, repr=False)
+        parameterization: str = "delta"
+        _ordinal: dict | None = field(default=None, repr=False)
+
+        @property
+        def standardized(self):
+            raise OptionError("standardizedSolution() SEs of an ordinal fit are not supported yet; "
+                              "std_all and std_lv are in res.params")
+
+        @property
+        def fit_table(self) -> pd.DataFrame:
+            fi = self.fit_indices
+            return pd.DataFrame([(label, fi[k]) for k, label in _FIT_ROWS if k in fi], columns=["index", "value"])
+
+    globals()["OrdinalFitResults"] = OrdinalFitResults
+    return OrdinalFitResults
+
+
 def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimator: str = "WLSMV",
                 missing: str = "listwise", parameterization: str = "delta", **table_options: Any):
     """Fit ``model`` with ordinal indicators as lavaan's ``sem(..., ordered = ordered, estimator = estimator)``.
@@ -562,14 +600,12 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
                     float(sl), float(sa)))
     params = pd.DataFrame(out, columns=PARAM_COLUMNS)
     table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())
-    res = FitResults(model if not isinstance(model, type(pt)) else None, x, dropped, params, fi, converged, mx,
-                     theta.copy(), None, vcov, estimator=estimator, missing=missing, partable=None,
-                     table_options=options)
-    object.__setattr__(res, "ordinal_table", table)
-    object.__setattr__(res, "sample_stats", ss)
-    object.__setattr__(res, "parameterization", parameterization)
-    object.__setattr__(res, "_ordinal", {"engine": eng, "weights": wkind, "test": test})
-    return res
+    OrdinalFitResults = _results_class()
+    return OrdinalFitResults(model if not isinstance(model, type(pt)) else None, x, dropped, params, fi, converged,
+                             mx, theta.copy(), None, vcov, estimator=estimator, missing=missing, partable=None,
+                             table_options=options, ordinal_table=table, sample_stats=ss,
+                             parameterization=parameterization,
+                             _ordinal={"engine": eng, "weights": wkind, "test": test})
 
 
 _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
