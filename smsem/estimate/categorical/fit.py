@@ -567,6 +567,13 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
 
     mx = eng.matrices(theta, set(ordinal))
+    neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0]
+    neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and v in set(mx.latent_names)]
+    if neg:
+        from ...exceptions import HeywoodWarning
+
+        warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
+                      HeywoodWarning, stacklevel=4)
     scale = dict(zip(eng.ov, eng.delta(theta))) if eng.theta_param else dict.fromkeys(eng.ov, 1.0)
     ts, tau = eng.split(theta)
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
