@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import smsem  # noqa: E402
 from smsem.estimate.categorical.fit import fit_ordinal  # noqa: E402
-from test_wlsmv import BFI, CASES, FIT, HS, ORD, REF, STATS  # noqa: E402
+from test_wlsmv import BFI, CASES, FIT, HS, HS_DEFINED, ORD, REF, STATS  # noqa: E402
 
 
 def main() -> int:
@@ -35,6 +35,9 @@ def main() -> int:
         if name == "hs_stdlv_rescov":
             (tmp / "hs2.lav").write_text(HS + "x1 ~~ x4\n")
             model, data = smsem.load_model(str(tmp / "hs2.lav")), pd.read_csv(ORD / "hs_cut4.csv")
+        elif name == "hs_defined":
+            (tmp / "hs3.lav").write_text(HS + HS_DEFINED)
+            model, data = smsem.load_model(str(tmp / "hs3.lav")), pd.read_csv(ORD / "hs_cut4.csv")
         elif name.startswith("hs"):
             model, data = smsem.load_model(str(tmp / "hs.lav")), pd.read_csv(ORD / "hs_cut4.csv")
         elif name.startswith("bfi"):

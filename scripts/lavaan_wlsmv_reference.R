@@ -22,6 +22,9 @@ cases <- list(
   integrative_theta = list(model = integ_model, data = integ, estimator = "WLSMV", parameterization = "theta"),
   # std.lv = TRUE and a residual covariance between two items
   hs_stdlv_rescov = list(model = paste(hs_model, "\n x1 ~~ x4"), data = hs, estimator = "WLSMV", std.lv = TRUE),
+  # labels and a defined parameter (an indirect effect)
+  hs_defined = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + visual\n ind := a*b"),
+                    data = hs, estimator = "WLSMV"),
   bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise")
 )
 for (nm in names(cases)) {

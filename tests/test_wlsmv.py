@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv"
 ORD = ROOT / "tests" / "reference" / "lavaan_ordinal"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+HS_DEFINED = "textual ~ a*visual\nspeed ~ b*textual + visual\nind := a*b\n"
 BFI = "".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) + "\n" for k in "ACENO")
 
 FIT = {  # smsem name -> lavaan fitMeasures() name
@@ -48,7 +49,7 @@ def _model(tmp_path_factory, name, text):
 
 
 CASES = ["hs_wlsmv", "hs_ulsmv", "hs_dwls", "hs_uls", "hs_wls", "integrative_wlsmv", "bfi_pairwise", "hs_theta",
-         "integrative_theta", "hs_stdlv_rescov"]
+         "integrative_theta", "hs_stdlv_rescov", "hs_defined"]
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -57,6 +58,8 @@ def case(request, tmp_path_factory):
     meta = json.loads((REF / f"{name}.meta.json").read_text())
     if name == "hs_stdlv_rescov":
         model, data = _model(tmp_path_factory, "hs", HS + "x1 ~~ x4\n"), pd.read_csv(ORD / "hs_cut4.csv")
+    elif name == "hs_defined":
+        model, data = _model(tmp_path_factory, "hs", HS + HS_DEFINED), pd.read_csv(ORD / "hs_cut4.csv")
     elif name.startswith("hs"):
         model, data = _model(tmp_path_factory, "hs", HS), pd.read_csv(ORD / "hs_cut4.csv")
     elif name.startswith("bfi"):
@@ -88,7 +91,7 @@ def test_estimates_and_thresholds(case):
 
 def test_standard_errors(case):
     _, _, res, pt, _ = case
-    free = pt.free.to_numpy() > 0
+    free = (pt.free.to_numpy() > 0) | (pt.op.to_numpy() == ":=")  # := rows: delta-method SEs
     np.testing.assert_allclose(res.params.se.to_numpy()[free], pt.se.to_numpy()[free], rtol=1e-4)
     assert res.params.se[~free].isna().all()
 
@@ -146,14 +149,11 @@ def test_refusals(tmp_path, kwargs, words):
 def test_refused_model_rows(tmp_path):
     data = pd.read_csv(ORD / "hs_cut4.csv")
     for text, words in [(HS + "x1 ~~ x1\n", "not identified"), (HS + "visual ~ x9\n", "regressions"),
-                        (HS + "a := 1*2\n", "not supported"), ]:
+                        (HS + "textual ~ a*visual\nspeed ~ b*visual\na == b\n", "constraints"), ]:
         p = tmp_path / "m.lav"
         p.write_text(text)
-        try:
-            model = smsem.load_model(str(p))
-        except smsem.SpecError:
-            continue
-        with pytest.raises(OptionError):
+        model = smsem.load_model(str(p))
+        with pytest.raises(OptionError, match=words):
             smsem.fit(model, data, ordered=True)
 
 

@@ -88,11 +88,11 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
     rows = table_rows(pt)
     if any(r["group"] > 1 for r in rows):
         raise OptionError("multiple groups are not supported yet with ordered items")
-    bad = [r for r in rows if r["op"] not in _ENGINE_OPS]
+    bad = [r for r in rows if r["op"] not in _ENGINE_OPS + (":=",)]
     if bad:
         r = bad[0]
-        raise OptionError(f"{r['lhs']} {r['op']} {r['rhs']}: constraints, defined parameters and mean-structure "
-                          "rows are not supported yet with ordered items")
+        raise OptionError(f"{r['lhs']} {r['op']} {r['rhs']}: constraints (==, <, >) and mean-structure rows are "
+                          "not supported yet with ordered items")
     labels = [r["label"] for r in rows if r["label"]]
     if len(labels) != len(set(labels)):
         raise OptionError("shared labels (equality constraints) are not supported yet with ordered items")
@@ -119,6 +119,10 @@ def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
     df = pt.df.reset_index(drop=True)
     auto = np.flatnonzero(df["user"].to_numpy() == 0)
     cut = int(auto[0]) if len(auto) else len(df)
+    defs = df[df["op"] == ":="].copy()  # lavaan: the := rows come last
+    df = df[df["op"] != ":="].reset_index(drop=True)
+    auto = np.flatnonzero(df["user"].to_numpy() == 0)
+    cut = int(auto[0]) if len(auto) else len(df)
     head, tail = df.iloc[:cut].copy(), df.iloc[cut:].copy()
     cols = list(df.columns)
 
@@ -137,7 +141,7 @@ def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
     head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
     scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov], columns=cols)
     means = pd.DataFrame([row(v, "~1", "", 0, 0.0) for v in list(pt.ov) + list(pt.lv)], columns=cols)
-    out = pd.concat([head, th, tail, scal, means], ignore_index=True)
+    out = pd.concat([head, th, tail, scal, means, defs], ignore_index=True)
     free = out["free"].to_numpy().astype(int)
     out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
     out["id"] = np.arange(1, len(out) + 1)
@@ -153,7 +157,7 @@ class _Engine:
     def __init__(self, pt: Any, table: pd.DataFrame, obs_names: Sequence[str], theta_param: bool = False):
         from ...model.partable import ParTable
 
-        eng = table[table["op"].isin(_ENGINE_OPS)].reset_index(drop=True)
+        eng = table[table["op"].isin(_ENGINE_OPS + (":=",))].reset_index(drop=True)
         self.ept = ParTable(eng, pt._names, False, pt.options)
         self.pm = param_map_from_table(self.ept, collapse=False)
         ov = list(self.pm.base.observed)
@@ -270,6 +274,24 @@ class _Engine:
         import dataclasses
 
         return dataclasses.replace(mx, theta=th)
+
+
+def _defined(eng: "_Engine", theta: np.ndarray, vcov: np.ndarray, mx) -> pd.DataFrame:
+    """lavaan's ``:=`` rows (value, delta-method SE, std.all/std.lv at the standardized free rows)
+    by smsem's ML code, on the structural parameters (thresholds cannot be labelled)."""
+    import dataclasses
+
+    from ..results import _defined_rows
+
+    pm = eng.pm
+    # the base matrices carry the fitted residual variances (delta: 1 - R^2), so std.all is right
+    pm_fit = dataclasses.replace(pm, base=dataclasses.replace(pm.base, theta=mx.theta.copy()))
+    ts, _ = eng.split(theta)
+    v = np.zeros((pm.n_free, pm.n_free))
+    si, sp_ = np.asarray(eng.struct_idx), np.asarray(eng.struct_pos)
+    v[np.ix_(sp_, sp_)] = vcov[np.ix_(si, si)]
+    out = _defined_rows(eng.ept, pm_fit, ts, v)
+    return out
 
 
 def _marker_starts(eng: _Engine, start: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -584,7 +606,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     cells = dict(zip(rows, eng.pm.row_locations))
     zcrit = stats.norm.ppf(0.975)
     out = []
-    for _, r in table.iterrows():
+    for _, r in table[table["op"] != ":="].iterrows():
         key = (r["lhs"], r["op"], r["rhs"])
         f = int(r["free"])
         if key in cells:
@@ -606,6 +628,8 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         out.append((key[0], key[1], key[2], r["label"] or "", est, se, z, pv, est - zcrit * se, est + zcrit * se,
                     float(sl), float(sa)))
     params = pd.DataFrame(out, columns=PARAM_COLUMNS)
+    if (table["op"] == ":=").any():
+        params = pd.concat([params, _defined(eng, theta, vcov, mx)], ignore_index=True)
     table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())
     OrdinalFitResults = _results_class()
     return OrdinalFitResults(model if not isinstance(model, type(pt)) else None, x, dropped, params, fi, converged,
