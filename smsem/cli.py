@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
                           "chi-square(1) critical value; 0 lists all), largest first")
     fit.add_argument("--boot", type=_nonneg_int, default=None,
-                     help="bootstrap draws (default 1000; 0 skips; not yet with --ordered)")
+                     help="bootstrap draws (default 1000; 0 skips; with --ordered default 0: percentile CIs)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
@@ -363,8 +363,9 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.boot:
-        raise OptionError("the bootstrap with --ordered is not supported yet: use --boot 0")
+    if args.boot and args.ci != "percentile":
+        raise OptionError(f"--ci {args.ci} with --ordered is not supported yet: the ordinal bootstrap gives "
+                          "percentile CIs (--ci percentile)")
     if args.out is not None or args.modindices is not None or args.hypotheses is not None:
         raise OptionError("--out, --modindices and --hypotheses are not supported yet with --ordered")
     if args.format not in ("text", "markdown", "csv", "json"):
@@ -387,7 +388,13 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
     res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,
                       parameterization=args.parameterization, **options)
-    sys.stdout.write(render_ordinal(res, args.format))
+    boot = None
+    if args.boot:  # percentile CIs from the batched bootstrap (no proposition verdicts yet)
+        from .estimate.categorical.bootstrap import bootstrap_ordinal
+
+        bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
+        boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
+    sys.stdout.write(render_ordinal(res, args.format, boot=boot))
     return 0
 
 

@@ -646,16 +646,30 @@ _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
              ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"), ("srmr", "SRMR"))
 
 
-def render_ordinal(res: Any, fmt: str = "text") -> str:
-    """The fit indices and parameter table of an ordinal fit (text, markdown, csv or json)."""
+def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
+    """The fit indices and parameter table of an ordinal fit (text, markdown, csv or json).
+
+    ``boot``: ``(percentile CI table, usable draws, draws, level)`` adds ``boot_lower`` and
+    ``boot_upper`` to the free rows."""
     import json
 
     fi = res.fit_indices
     rows = [(label, fi[k]) for k, label in _FIT_ROWS if k in fi]
     cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
     p = res.params[cols]
+    note = ""
+    if boot is not None:
+        ci, n_ok, n_boot, level = boot
+        key = ci.set_index(["lhs", "op", "rhs"])
+        idx = list(zip(p.lhs, p.op, p.rhs))
+        p = p.assign(boot_lower=[key["ci_lower"].get(k, np.nan) for k in idx],
+                     boot_upper=[key["ci_upper"].get(k, np.nan) for k in idx])
+        note = (f"bootstrap: {n_ok} of {n_boot} draws usable (a draw in which an item loses a category, or "
+                f"whose refit fails, is dropped); {level:.0%} percentile CIs of the free parameters\n")
     if fmt == "json":
         return json.dumps({"estimator": res.estimator, "n": res.n, "converged": res.converged,
+                           **({"bootstrap": {"draws": boot[2], "usable": boot[1], "level": boot[3]}}
+                              if boot is not None else {}),
                            "fit": {k: fi[k] for k, _ in _FIT_ROWS if k in fi},
                            "params": json.loads(p.to_json(orient="records"))}, indent=2) + "\n"
     if fmt == "csv":
@@ -665,7 +679,8 @@ def render_ordinal(res: Any, fmt: str = "text") -> str:
             f"n = {res.n}, converged = {res.converged}")
     fit_df = pd.DataFrame(rows, columns=["index", "value"])
     if fmt == "markdown":
-        return (f"**{head}**\n\n" + fit_df.to_markdown(index=False, floatfmt=".4f") + "\n\n"
+        return (f"**{head}**\n\n" + (note + "\n" if note else "") + fit_df.to_markdown(index=False, floatfmt=".4f") + "\n\n"
                 + p.to_markdown(index=False, floatfmt=".3f") + "\n")
+    head = head + ("\n" + note.rstrip() if note else "")
     return (head + "\n\n" + fit_df.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n\n"
             + p.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="") + "\n")
