@@ -167,7 +167,7 @@ def test_cli(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["estimator"] == "WLSMV"
     assert out["fit"]["chi2_scaled"] == pytest.approx(74.15248452475339, rel=1e-6)
-    for extra in (["--boot", "100"], ["--missing", "fiml"],
+    for extra in (["--boot", "20", "--ci", "bca"], ["--missing", "fiml"],
                   ["--estimator", "MLR"], ["--out", str(tmp_path / "o")]):
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
@@ -231,3 +231,19 @@ def test_unsupported_followups_refuse(tmp_path):
     resid = ref[(ref.op == "~~") & (ref.lhs == ref.rhs) & ref.lhs.str.startswith("x")]
     got = r2(res).set_index("name")["r2"]
     np.testing.assert_allclose(got[resid.lhs].to_numpy(), 1 - resid.est.to_numpy(), atol=5e-6)
+
+
+def test_cli_bootstrap(tmp_path, capsys):
+    from smsem.cli import main
+
+    p = tmp_path / "hs.lav"
+    p.write_text(HS)
+    f = str(ORD / "hs_cut4.csv")
+    assert main(["fit", f, "--model", str(p), "--ordered", "all", "--boot", "30", "--seed", "2",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bootstrap"]["draws"] == 30 and out["bootstrap"]["usable"] >= 25
+    rows = {(r["lhs"], r["op"], r["rhs"]): r for r in out["params"]}
+    r = rows[("visual", "=~", "x2")]
+    assert r["boot_lower"] < r["est"] < r["boot_upper"]
+    assert rows[("visual", "=~", "x1")]["boot_lower"] is None  # fixed: no CI
