@@ -263,3 +263,18 @@ def test_bootstrap_se_agree_with_lavaan(tmp_path):
     ratio = bs.percentile_ci().se.to_numpy() / lav.sd.to_numpy()
     assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
     assert abs(np.median(ratio) - 1) < 0.05
+
+
+def test_cli_markdown_and_pairwise(tmp_path, capsys):
+    from smsem.cli import main
+
+    p = tmp_path / "hs.lav"
+    p.write_text(HS)
+    assert main(["fit", str(ORD / "hs_cut4.csv"), "--model", str(p), "--ordered", "all", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("**smsem WLSMV fit") and "| x1 | \\| | t1 |" in out
+    # missing answers: listwise needs complete rows; pairwise uses every answered pair
+    f = ROOT / "data" / "synthetic" / "integrative_n300_seed1_missing.csv"
+    assert main(["fit", str(f), "--ordered", "all", "--missing", "pairwise", "--format", "json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js["n"] == 300 and js["converged"]

@@ -679,8 +679,15 @@ def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
             f"n = {res.n}, converged = {res.converged}")
     fit_df = pd.DataFrame(rows, columns=["index", "value"])
     if fmt == "markdown":
-        return (f"**{head}**\n\n" + (note + "\n" if note else "") + fit_df.to_markdown(index=False, floatfmt=".4f") + "\n\n"
-                + p.to_markdown(index=False, floatfmt=".3f") + "\n")
+        from ...report.fit_section import _md_table
+
+        def cells(df, digits):
+            return [[v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{v:.{digits}f}")
+                     for v in row] for row in df.itertuples(index=False)]
+
+        return "\n".join([f"**{head}**", ""] + ([note.rstrip(), ""] if note else [])
+                         + _md_table(list(fit_df.columns), cells(fit_df, 4)) + [""]
+                         + _md_table(list(p.columns), cells(p, 3))) + "\n"
     head = head + ("\n" + note.rstrip() if note else "")
     return (head + "\n\n" + fit_df.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n\n"
             + p.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="") + "\n")
