@@ -385,7 +385,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
     # pairwise: every row with an answer counts (read_survey's "fiml" row check), not only complete rows
     data = read_survey(args.file, model, columns=args.columns,
                        missing="fiml" if args.missing == "pairwise" else "listwise", likert=args.likert)
-    ordered = True if args.ordered.strip().lower() == "all" else [v.strip() for v in args.ordered.split(",") if v.strip()]
+    ordered = (True if args.ordered.strip().lower() == "all"
+               else [v.strip() for v in args.ordered.split(",") if v.strip()])
     from .estimate.categorical.fit import fit_ordinal, render_ordinal
 
     res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,

@@ -6,14 +6,13 @@ those of the data with every case repeated ``counts[i]`` times, which is what la
 ``se = "bootstrap"`` refits (``lav_bootstrap_internal``: the resampled data go through
 ``lav_samplestats_from_data`` again, so thresholds, polychorics and the DWLS weights are
 recomputed per draw). The refit is Gauss-Newton from the full-sample estimate with the
-analytic Jacobian, to a step below 1e-9 (linear convergence, rate about 0.25: within about 1e-9 of the optimum): a draw equals ``fit(data.iloc[repeat], ordered=...)``
-(tests: 1e-6). A draw in which an item loses a category is dropped (lavaan drops it too), and
+analytic Jacobian, to a step below 1e-9 (it converges linearly, at a rate near 0.25, so within
+about 1e-9 of the optimum): a draw equals ``fit(data.iloc[repeat], ordered=...)`` (tests: 1e-6). A draw in which an item loses a category is dropped (lavaan drops it too), and
 so is a draw whose refit does not converge; both are counted.
 
 Supported: the fits of :mod:`.fit` with DWLS or ULS weights (WLSMV, DWLS, ULSMV, ULS), both
-parameterizations, complete data (listwise). Refused: WLS (full weight matrix per draw) and
-``missing="pairwise"`` (the batched tables treat a missing answer as code 0 but the refit
-of such draws has not been checked against lavaan).
+parameterizations, complete data (listwise). Refused: WLS (a full weight matrix per draw) and
+``missing="pairwise"`` (not checked against lavaan yet). ``:=`` rows are not resampled yet.
 """
 
 from __future__ import annotations
