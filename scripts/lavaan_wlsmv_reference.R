@@ -42,6 +42,10 @@ for (nm in names(cases)) {
   key <- paste(pe$lhs, pe$op, pe$rhs)
   pt$std.all <- pe$std.all[match(paste(pt$lhs, pt$op, pt$rhs), key)]
   pt$z <- pe$z[match(paste(pt$lhs, pt$op, pt$rhs), key)]
+  for (type in c("std.all", "std.lv")) {  # standardizedSolution() SEs (delta method)
+    ss <- standardizedSolution(fit, type = type, remove.eq = FALSE, remove.ineq = FALSE, remove.def = FALSE)
+    pt[[paste0(type, ".se")]] <- ss$se[match(paste(pt$lhs, pt$op, pt$rhs), paste(ss$lhs, ss$op, ss$rhs))]
+  }
   write.csv(pt, file.path(out, paste0(nm, "_partable.csv")), row.names = FALSE)
   fm <- fitMeasures(fit)
   write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),

@@ -101,6 +101,19 @@ def test_std_all(case):
     np.testing.assert_allclose(res.params.std_all.to_numpy(), pt["std.all"].to_numpy(), rtol=0, atol=5e-5)
 
 
+def test_standardized_solution(case):
+    """lavaan's standardizedSolution(type = "std.all" / "std.lv"): values and delta-method SEs."""
+    name, _, res, pt, _ = case
+    st = res.standardized
+    assert list(zip(st.lhs, st.op, st.rhs)) == list(zip(pt.lhs, pt.op, pt.rhs.fillna("")))
+    np.testing.assert_allclose(st.std_all.to_numpy(), pt["std.all"].to_numpy(), rtol=0, atol=5e-5)
+    for ours, lav in (("std_all_se", "std.all.se"), ("std_lv_se", "std.lv.se")):
+        a, b = st[ours].to_numpy(), pt[lav].to_numpy()
+        has = b > 1e-6
+        np.testing.assert_allclose(a[has], b[has], rtol=1e-3, err_msg=f"{name} {ours}")
+        assert np.all(np.nan_to_num(a[~has]) < 1e-6), (name, ours)
+
+
 def test_fit_measures(case):
     name, meta, res, _, fm = case
     fi = res.fit_indices
@@ -221,8 +234,7 @@ def test_unsupported_followups_refuse(tmp_path):
     p = tmp_path / "hs.lav"
     p.write_text(HS)
     res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ORD / "hs_cut4.csv"), ordered=True)
-    for call in (lambda: smsem.reliability(res), lambda: modindices(res), lambda: res.standardized,
-                 lambda: smsem.effects(res)):
+    for call in (lambda: smsem.reliability(res), lambda: modindices(res), lambda: smsem.effects(res)):
         with pytest.raises(smsem.SmsemError, match="ordinal"):
             call()
     assert list(res.fit_table["index"])[:2] == ["chi2 (lavaan's chisq)", "df"]

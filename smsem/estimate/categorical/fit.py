@@ -276,6 +276,78 @@ class _Engine:
         return dataclasses.replace(mx, theta=th)
 
 
+def _row_values(eng: "_Engine", theta: np.ndarray, table: pd.DataFrame, ordinal: set):
+    """est, std.all and std.lv of every non-``:=`` row of the ordinal table at ``theta``."""
+    from ..standardized import standardize_cells
+
+    mx = eng.matrices(theta, ordinal)
+    scale = dict(zip(eng.ov, eng.delta(theta))) if eng.theta_param else dict.fromkeys(eng.ov, 1.0)
+    rows = list(eng.pm.rows)
+    std_all, std_lv = standardize_cells(mx, rows, eng.pm.row_locations)
+    std = {k: (sa, sl) for k, sa, sl in zip(rows, std_all, std_lv)}
+    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta)
+    cells = dict(zip(rows, eng.pm.row_locations))
+    est_v, sa_v, sl_v = [], [], []
+    for lhs, op, rhs, f, ustart in zip(table["lhs"], table["op"], table["rhs"], table["free"], table["ustart"]):
+        if op == ":=":
+            continue
+        key = (lhs, op, rhs)
+        if key in cells:
+            m, i, j = cells[key]
+            est = float(mats[m][i, j])
+            sa, sl = std[key]
+        elif op == "|":
+            est = sl = float(theta[int(f) - 1])  # lavaan: std.lv = est, std.all = est / sd(y*)
+            sa = est * scale[lhs]
+        elif op == "~*~":  # lavaan: std.lv = est, std.all = 1
+            est = sl = float(scale[lhs])
+            sa = 1.0
+        else:  # ~1 rows
+            est = sa = sl = float(ustart)
+        est_v.append(est)
+        sa_v.append(float(sa))
+        sl_v.append(float(sl))
+    return np.array(est_v), np.array(sa_v), np.array(sl_v)
+
+
+def standardized_solution(res, level: float = 0.95) -> pd.DataFrame:
+    """lavaan's ``standardizedSolution()`` of an ordinal fit: std.all and std.lv with delta-method
+    SEs (central differences of the standardized values in lavaan's free parameters; ``:=`` rows
+    evaluated at the standardized free rows, as lavaan)."""
+    from ..standardized import STD_COLUMNS, _inference
+
+    info = res._ordinal
+    eng, table, theta, vcov = info["engine"], res.ordinal_table, res.start, res.vcov
+    has_def = bool((table["op"] == ":=").any())
+
+    def values(t):
+        _, sa, sl = _row_values(eng, t, table, info["ordinal"])
+        if has_def:
+            d = _defined(eng, t, np.zeros_like(vcov), eng.matrices(t, info["ordinal"]))
+            sa = np.concatenate([sa, d["std_all"].to_numpy()])
+            sl = np.concatenate([sl, d["std_lv"].to_numpy()])
+        return np.concatenate([sa, sl])
+
+    v0 = values(theta)
+    jac = np.zeros((len(v0), len(theta)))
+    for k in range(len(theta)):
+        h = 1e-6 * max(1.0, abs(theta[k]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[k] += h
+        tm[k] -= h
+        jac[:, k] = (values(tp) - values(tm)) / (2 * h)
+    cov = jac @ vcov @ jac.T
+    m = len(v0) // 2
+    a = _inference(v0[:m], cov[:m, :m], level)
+    b = _inference(v0[m:], cov[m:, m:], level)
+    p = res.params
+    out = pd.DataFrame({"lhs": p.lhs, "op": p.op, "rhs": p.rhs, "std_all": v0[:m], "std_all_se": a[0],
+                        "std_all_z": a[1], "std_all_pvalue": a[2], "std_all_ci_lower": a[3],
+                        "std_all_ci_upper": a[4], "std_lv": v0[m:], "std_lv_se": b[0], "std_lv_z": b[1],
+                        "std_lv_pvalue": b[2], "std_lv_ci_lower": b[3], "std_lv_ci_upper": b[4]})
+    return out[STD_COLUMNS]
+
+
 def _defined(eng: "_Engine", theta: np.ndarray, vcov: np.ndarray, mx) -> pd.DataFrame:
     """lavaan's ``:=`` rows (value, delta-method SE, std.all/std.lv at the standardized free rows)
     by smsem's ML code, on the structural parameters (thresholds cannot be labelled)."""
@@ -424,9 +496,9 @@ def _results_class():
         _ordinal: dict | None = field(default=None, repr=False)
 
         @property
-        def standardized(self):
-            raise OptionError("standardizedSolution() SEs of an ordinal fit are not supported yet; "
-                              "std_all and std_lv are in res.params")
+        def standardized(self) -> pd.DataFrame:
+            """lavaan's ``standardizedSolution()`` (delta-method SEs), see :func:`standardized_solution`."""
+            return standardized_solution(self)
 
         @property
         def fit_table(self) -> pd.DataFrame:
@@ -596,37 +668,17 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
 
         warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
                       HeywoodWarning, stacklevel=4)
-    scale = dict(zip(eng.ov, eng.delta(theta))) if eng.theta_param else dict.fromkeys(eng.ov, 1.0)
-    ts, tau = eng.split(theta)
+    est_v, sa_v, sl_v = _row_values(eng, theta, table, set(ordinal))
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    rows = list(eng.pm.rows)
-    std_all, std_lv = standardize_cells(mx, rows, eng.pm.row_locations)
-    std = {k: (sa, sl) for k, sa, sl in zip(rows, std_all, std_lv)}
-    mats = (mx.beta, mx.lambda_, mx.psi, mx.theta)
-    cells = dict(zip(rows, eng.pm.row_locations))
     zcrit = stats.norm.ppf(0.975)
     out = []
-    for _, r in table[table["op"] != ":="].iterrows():
-        key = (r["lhs"], r["op"], r["rhs"])
+    for (_, r), est, sa, sl in zip(table[table["op"] != ":="].iterrows(), est_v, sa_v, sl_v):
         f = int(r["free"])
-        if key in cells:
-            m, i, j = cells[key]
-            est = float(mats[m][i, j])
-            sa, sl = std[key]
-        elif r["op"] == "|":
-            est = sl = float(theta[f - 1])  # lavaan: std.lv = est, std.all = est / sd(y*)
-            sa = est * scale[r["lhs"]]
-        elif r["op"] == "~*~":  # lavaan: std.lv = est, std.all = 1
-            est = sl = float(scale[r["lhs"]])
-            sa = 1.0
-        else:  # ~1 rows
-            est = float(r["ustart"])
-            sa = sl = est
         se = float(se_all[f - 1]) if f > 0 else float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
         pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((key[0], key[1], key[2], r["label"] or "", est, se, z, pv, est - zcrit * se, est + zcrit * se,
-                    float(sl), float(sa)))
+        out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
+                    est + zcrit * se, float(sl), float(sa)))
     params = pd.DataFrame(out, columns=PARAM_COLUMNS)
     if (table["op"] == ":=").any():
         params = pd.concat([params, _defined(eng, theta, vcov, mx)], ignore_index=True)
@@ -636,7 +688,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
                              mx, theta.copy(), None, vcov, estimator=estimator, missing=missing, partable=None,
                              table_options=options, ordinal_table=table, sample_stats=ss,
                              parameterization=parameterization,
-                             _ordinal={"engine": eng, "weights": wkind, "test": test})
+                             _ordinal={"engine": eng, "weights": wkind, "test": test, "ordinal": set(ordinal)})
 
 
 _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
