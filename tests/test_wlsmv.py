@@ -38,6 +38,9 @@ FIT = {  # smsem name -> lavaan fitMeasures() name
     "baseline_chi2_scaled": "baseline.chisq.scaled", "baseline_scaling_factor": "baseline.chisq.scaling.factor",
     "cfi": "cfi", "tli": "tli", "cfi_scaled": "cfi.scaled", "tli_scaled": "tli.scaled",
     "rmsea": "rmsea", "rmsea_scaled": "rmsea.scaled", "srmr": "srmr", "npar": "npar",
+    "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper", "rmsea_pvalue": "rmsea.pvalue",
+    "rmsea_ci_lower_scaled": "rmsea.ci.lower.scaled", "rmsea_ci_upper_scaled": "rmsea.ci.upper.scaled",
+    "rmsea_pvalue_scaled": "rmsea.pvalue.scaled",
 }
 STATS = {"chi2", "chi2_scaled", "baseline_chi2", "baseline_chi2_scaled"}
 
@@ -129,7 +132,7 @@ def test_fit_measures(case):
         else:
             assert fi[ours] == pytest.approx(ref, rel=1e-6, abs=1e-6), (name, ours)
         checked += 1
-    assert checked >= (10 if meta["estimator"] in ("DWLS", "ULS", "WLS") else 19)
+    assert checked >= (12 if meta["estimator"] in ("DWLS", "ULS", "WLS") else 25)
 
 
 def test_smsem_fit_dispatches(tmp_path):

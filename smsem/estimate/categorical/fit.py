@@ -644,6 +644,11 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
     fi["tli"] = _tli(chi2, df, chi2_b, df_b)
     fi["rmsea"] = _rmsea(chi2, df, n - 1.0)  # lavaan: N - 1 here
+    from .. import fitindices as fitidx
+
+    if df > 0:
+        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = fitidx.rmsea_ci(chi2, df, n - 1.0)
+        fi["rmsea_pvalue"] = fitidx.rmsea_pvalue(chi2, df, n - 1.0)
     if test != "standard" and df > 0:
         tr1, tr2 = _traces(d, w, gamma)
         t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
@@ -655,6 +660,8 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
         fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
         fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
+        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
+        fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
     # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
     p = len(ov)
     rc = e[eng.nth:]
@@ -694,8 +701,11 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
 _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
              ("chi2_scaled", "chi2 scaled-shifted"), ("df_scaled", "df scaled"), ("pvalue_scaled", "p scaled"),
              ("scaling_factor", "scaling factor"), ("shift_parameter", "shift parameter"),
-             ("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("cfi_scaled", "CFI scaled"),
-             ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"), ("srmr", "SRMR"))
+             ("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("rmsea_ci_lower", "RMSEA 90% CI lower"),
+             ("rmsea_ci_upper", "RMSEA 90% CI upper"), ("rmsea_pvalue", "RMSEA p (<= .05)"),
+             ("cfi_scaled", "CFI scaled"), ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"),
+             ("rmsea_ci_lower_scaled", "RMSEA scaled 90% CI lower"), ("rmsea_ci_upper_scaled", "RMSEA scaled 90% CI upper"),
+             ("rmsea_pvalue_scaled", "RMSEA scaled p (<= .05)"), ("srmr", "SRMR"))
 
 
 def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
