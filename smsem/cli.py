@@ -200,15 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--group-partial", default=None, metavar="LIST",
                      help='lavaan\'s group.partial, comma-separated, e.g. "visual =~ x3,x1 ~ 1"')
     fit.add_argument("--boot", type=_nonneg_int, default=None,
-                     help="bootstrap draws (default 1000; 0 skips; not yet with --group)")
+                     help="bootstrap draws (default 1000; 0 skips; not yet with --group; with --ordered "
+                          "default 0: percentile CIs)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
-    fit.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+    fit.add_argument("--estimator", choices=["ML", "MLM", "MLR", "WLSMV", "ULSMV", "DWLS", "ULS", "WLS"],
+                     default=None,
                      help="ML (default, lavaan's sem()), MLM (robust SEs, Satorra-Bentler scaled chi2; "
                           "complete data) or MLR (Huber-White SEs, Yuan-Bentler scaled chi2; also with "
-                          "--missing fiml)")
-    fit.add_argument("--missing", choices=["listwise", "fiml"], default="listwise",
+                          "--missing fiml); with --ordered: WLSMV (default), ULSMV, DWLS, ULS, WLS")
+    fit.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
+                     help="ordinal items (polychoric correlations, lavaan's ordered =): 'all' or a comma list; "
+                          "every item of the model must be ordinal; selects --estimator WLSMV")
+    fit.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
+                     help="with --ordered: lavaan's parameterization, delta (default) or theta")
+    fit.add_argument("--missing", choices=["listwise", "fiml", "pairwise"], default="listwise",
                      help="listwise deletion (default) or full-information ML (lavaan missing = \"ml\"; "
                           "needs --boot 0)")
     fit.add_argument("--out", metavar="DIR", default=None,
@@ -312,6 +319,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     if args.group is None and (args.group_equal or args.group_partial):
         raise OptionError("--group-equal and --group-partial need --group COLUMN")
+    if args.ordered is not None or args.estimator in ("WLSMV", "ULSMV", "DWLS", "ULS", "WLS"):
+        if args.group is not None:
+            raise OptionError("--group with --ordered is not supported yet")
+        return _cmd_fit_ordinal(args)
+    if args.estimator is None:
+        args.estimator = "ML"
+    if args.missing == "pairwise":
+        raise OptionError("--missing pairwise is for ordinal items (--ordered); use listwise or fiml")
     if args.group is not None and args.boot:
         raise OptionError("--group with --boot is not supported yet: the multiple-group fit has Wald tests "
                           "only; drop --boot (or give --boot 0)")
@@ -420,6 +435,55 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
               group_partial=_split_list(args.group_partial), **options)
     sys.stdout.write(str(res))
+    return 0
+
+
+def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
+    """``smsem fit FILE --ordered ...``: lavaan's WLSMV (and ULSMV, DWLS, ULS, WLS) fit."""
+    from .exceptions import OptionError
+
+    if args.ordered is None:
+        raise OptionError(f"--estimator {args.estimator} needs --ordered all|ITEM,ITEM")
+    est = args.estimator or "WLSMV"
+    if est in ("ML", "MLM", "MLR"):
+        raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
+    if args.missing == "fiml":
+        raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
+    if args.boot and args.ci != "percentile":
+        raise OptionError(f"--ci {args.ci} with --ordered is not supported yet: the ordinal bootstrap gives "
+                          "percentile CIs (--ci percentile)")
+    if args.out is not None or args.modindices is not None or args.hypotheses is not None:
+        raise OptionError("--out, --modindices and --hypotheses are not supported yet with --ordered")
+    if args.format not in ("text", "markdown", "csv", "json"):
+        raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
+    from ._validation import check_input_file
+    from .model import load_model
+
+    check_input_file(args.file)
+    model = load_model(args.model)
+    from .io import read_survey
+
+    options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
+                   model_type=args.model_type)
+    if options["meanstructure"]:
+        raise OptionError("--meanstructure is not supported yet with --ordered")
+    options.pop("meanstructure")
+    # pairwise: every row with an answer counts (read_survey's "fiml" row check), not only complete rows
+    data = read_survey(args.file, model, columns=args.columns,
+                       missing="fiml" if args.missing == "pairwise" else "listwise", likert=args.likert)
+    ordered = (True if args.ordered.strip().lower() == "all"
+               else [v.strip() for v in args.ordered.split(",") if v.strip()])
+    from .estimate.categorical.fit import fit_ordinal, render_ordinal
+
+    res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,
+                      parameterization=args.parameterization, **options)
+    boot = None
+    if args.boot:  # percentile CIs from the batched bootstrap (no proposition verdicts yet)
+        from .estimate.categorical.bootstrap import bootstrap_ordinal
+
+        bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
+        boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
+    sys.stdout.write(render_ordinal(res, args.format, boot=boot))
     return 0
 
 

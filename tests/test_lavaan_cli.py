@@ -80,7 +80,8 @@ def test_mlr_with_fiml_text(run_cli):
 @pytest.mark.parametrize("args, msg", [
     (["--missing", "fiml", "--boot", "10"], "--boot 0"),
     (["--missing", "fiml", "--boot", "0", "--estimator", "MLM"], "ML or MLR"),
-    (["--estimator", "WLS"], "invalid choice"),
+    (["--estimator", "GLS"], "invalid choice"),
+    (["--estimator", "WLS"], "needs --ordered"),  # WLS is for ordinal items (--ordered)
 ])
 def test_option_errors_are_one_line(run_cli, args, msg):
     r = run_cli("fit", str(MISSING), *args)

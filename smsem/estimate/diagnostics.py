@@ -506,6 +506,10 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         Rows whose score test is not defined (the parameter is redundant with the free
         ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
     """
+    if getattr(res, "ordinal_table", None) is not None:
+        from ..exceptions import OptionError
+
+        raise OptionError("modification indices of an ordinal fit are not supported yet")
     _check_complete(res, "modification indices")
     pm = res.param_map
     theta = np.asarray(res.start, dtype=float)

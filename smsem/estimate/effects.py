@@ -342,6 +342,9 @@ def _inference(est: np.ndarray, se: np.ndarray, level: float) -> tuple[np.ndarra
 
 
 def _vcov(res: FitResults) -> np.ndarray:
+    if getattr(res, "ordinal_table", None) is not None:
+        raise EstimationError("effects() of an ordinal fit (indirect effects with delta-method SEs) is not "
+                              "supported yet")
     if res.param_map is None or res.vcov is None:
         raise EstimationError("these results carry no parameter map or covariance matrix; refit with smsem.fit")
     v = np.asarray(res.vcov, dtype=float)

@@ -218,6 +218,11 @@ def reliability(res: FitResults, thresholds: QualityThresholds | None = None) ->
     from .._validation import check_single_group
 
     check_single_group(res, "reliability()")
+    if getattr(res, "ordinal_table", None) is not None:
+        from ..exceptions import OptionError
+
+        raise OptionError("reliability() of an ordinal fit (semTools' categorical omega, ordinal alpha) "
+                          "is not supported yet")
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         return _reliability(res, thresholds)

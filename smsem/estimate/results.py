@@ -423,6 +423,9 @@ ESTIMATORS = ("ML", "MLM", "MLR")
 MISSING = ("listwise", "fiml")
 
 
+_ORDINAL_ONLY = ("WLSMV", "DWLS", "ULS", "ULSMV", "WLS")
+
+
 def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
         group: str | None = None, group_equal: Any = (), group_partial: Any = (),
         **table_options: Any) -> FitResults:
@@ -454,6 +457,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         lavaan's ``group.equal`` (``loadings``, ``intercepts``, ``residuals``, ``means``, ...).
     group_partial : sequence of str or comma-separated str
         lavaan's ``group.partial`` (``"visual=~x3"``, ``"x1~1"``).
+    ordered : True, "all" or list of str, optional (keyword in ``table_options``)
+        Ordinal items: the fit is lavaan's ``sem(..., ordered = ...)`` (estimator
+        ``"WLSMV"`` by default, also ``"ULSMV"``, ``"DWLS"``, ``"ULS"``, ``"WLS"``; missing
+        ``"listwise"`` or ``"pairwise"``); see :mod:`smsem.estimate.categorical.fit`.
     **table_options
         lavaan's model options, passed to :meth:`SEMModel.table` (``model_type``,
         ``std_lv``, ``meanstructure``, ``fixed_x``, ``orthogonal``, ...; see
@@ -470,6 +477,19 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     OptionError
         An unknown estimator or missing-data option, or MLM with FIML.
     """
+    ordered = table_options.pop("ordered", None)
+    parameterization = table_options.pop("parameterization", "delta")
+    if ordered is not None and ordered is not False or str(estimator).upper() in _ORDINAL_ONLY:
+        from .categorical.fit import fit_ordinal  # WLSMV & co. (ordinal indicators)
+
+        if ordered is None or ordered is False:
+            raise OptionError(f"estimator {estimator!r} needs ordered items (ordered=True or a list of items)")
+        if missing == "fiml":
+            raise OptionError("missing='fiml' is not available with ordered items (lavaan: listwise or pairwise)")
+        if group is not None or group_equal or group_partial:
+            raise OptionError("multiple groups with ordered items are not supported yet")
+        return fit_ordinal(model, data, ordered=ordered, estimator="WLSMV" if estimator == "ML" else estimator,
+                           missing=missing, parameterization=parameterization, **table_options)
     check_option("estimator", estimator, ESTIMATORS)
     check_option("missing", missing, MISSING)
     if group is not None:
