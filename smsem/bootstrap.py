@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from . import _dist as stats
 
 from ._testhooks import pause_point
 from ._processes import die_with_parent
@@ -648,7 +648,9 @@ def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
         p = job.sigma_hat.shape[0]
         out = np.empty((b1 - b0, p, p))
         for t, ss in enumerate(streams):
-            w = stats.wishart.rvs(df=job.n - 1, scale=job.sigma_hat, random_state=np.random.default_rng(ss))
+            from scipy.stats import wishart  # the parametric bootstrap only
+
+            w = wishart.rvs(df=job.n - 1, scale=job.sigma_hat, random_state=np.random.default_rng(ss))
             out[t] = w / job.n  # N-divided covariance of n normal draws
         return out
     counts = np.stack([resample_counts(np.random.default_rng(ss), job.n) for ss in streams])

@@ -611,9 +611,9 @@ def _warn_outliers(x: np.ndarray, rows: np.ndarray, quantile: float) -> None:
     d = x - x.mean(axis=0)
     s = np.cov(x, rowvar=False).reshape(p, p)
     d2 = np.einsum("ij,ij->i", d @ np.linalg.inv(s), d)
-    from scipy import stats  # here, so reading a file does not import scipy.stats
+    from scipy import special  # here (not scipy.stats: 0.45 s of import for one quantile)
 
-    cut = float(stats.chi2.ppf(quantile, p))
+    cut = float(special.chdtri(p, 1.0 - quantile))  # the chi-square(p) quantile
     out = np.flatnonzero(d2 > cut)
     if out.size:
         warnings.warn(f"{out.size} multivariate outlier(s): Mahalanobis D^2 above {cut:.2f} (chi-square({p}) "

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .. import _dist as stats
 
 from ..exceptions import OptionError
 from . import ml

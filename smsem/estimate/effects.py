@@ -32,7 +32,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .. import _dist as stats
 
 from .._validation import check_real
 from ..exceptions import EstimationError, SmsemWarning, SpecError

@@ -10,7 +10,9 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+
+from .. import _dist as stats
 
 __all__ = ["CUTOFFS", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "srmr", "information_criteria",
            "baseline_fmin", "baseline_df", "baseline_cells", "fixed_x_index"]

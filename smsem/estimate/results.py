@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .. import _dist as stats
 
 from .._validation import check_option
 from ..exceptions import (ConvergenceWarning, DataError, HeywoodWarning, OptionError, SingularInformationWarning,

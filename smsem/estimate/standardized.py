@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .. import _dist as stats
 
 from .matrices import Matrices, ParamMap
 
