@@ -32,6 +32,7 @@ def _coverage(model, reps: int, n: int, n_boot: int, seed0: int) -> tuple[float,
     return hits / reps, float(np.mean(ratios))
 
 
+@pytest.mark.slow  # ~6 s: a coverage study
 def test_coverage_small(model):
     reps = 30
     cov, width = _coverage(model, reps=reps, n=300, n_boot=200, seed0=1000)

@@ -149,6 +149,7 @@ def test_unsupported_constraint_names_its_line(monkeypatch):
         results.fit_table(None, pt, data("hs_labels"))
 
 
+@pytest.mark.slow  # ~4 s: three processes; test_partable.py checks the same order across hash seeds
 def test_row_order_is_the_same_in_separate_processes():
     code = ("import sys; sys.path.insert(0, 'tests'); from partable_stub import *; "
             "from smsem.estimate.results import fit_table; "

@@ -68,6 +68,7 @@ def test_fiml_markdown(run_cli):
     assert "| COM1 ~1 |" in r.stdout
 
 
+@pytest.mark.slow  # ~6 s: robust FIML through the CLI; the numbers are checked in test_lavaan_mlr.py
 def test_mlr_with_fiml_text(run_cli):
     r = run_cli("fit", str(MISSING), "--boot", "0", "--missing", "fiml", "--estimator", "MLR")
     assert r.returncode == 0, r.stderr

@@ -20,7 +20,9 @@ CASE = "integrative_fiml"
 # The same survey with two observed covariates (SIZE with 5% missing, TENURE), fitted by
 # lavaan with fixed.x = FALSE: covariates are random, so FIML also uses the cases where
 # a covariate is missing; item intercepts are conditional on the covariates' means.
-CASES = [CASE, "covariates_fiml"]
+# covariates_fiml (~5 s) runs with `pytest -m slow`; the integrative FIML case stays in the
+# default suite, and tests/test_engine_partable.py fits FIML with covariates on the table path.
+CASES = [CASE, pytest.param("covariates_fiml", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(scope="module", params=CASES)

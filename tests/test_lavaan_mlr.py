@@ -16,7 +16,11 @@ import smsem
 from lavaan_ref import TOL, fit_measures, match, meta, params, rel_err, smsem_fit, std
 from smsem.exceptions import OptionError
 
-CASES = ["integrative_mlr", "integrative_fiml_mlr", "covariates_mlr", "covariates_fiml_mlr"]
+# covariates_fiml_mlr (robust FIML with fixed covariates) is ~13 s of central differences for
+# the saturated model's information: it runs with `pytest -m slow`; integrative_fiml_mlr
+# keeps robust FIML in the default suite.
+CASES = ["integrative_mlr", "integrative_fiml_mlr", "covariates_mlr",
+         pytest.param("covariates_fiml_mlr", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -64,7 +64,7 @@ def hs():
     return pd.read_csv(DATA)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(models())
 def test_random_models_fit_with_lavaan_df_or_are_refused(tmp_path_factory, hs, spec):

@@ -172,6 +172,7 @@ def test_write_report_files_refuses_before_writing(res, eff, qual, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow  # ~4 s: `fit --out` again; test_reports_complete.py checks every promised file in the default suite
 def test_cli_fit_out(tmp_path):
     out = tmp_path / "rep"
     r = run_cli("fit", str(EXAMPLE), "--boot", "0", "--out", str(out))

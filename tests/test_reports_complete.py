@@ -222,6 +222,7 @@ def test_summary_reads_like_lavaan():
     assert "<caption>Regressions</caption>" in h
 
 
+@pytest.mark.slow  # ~6 s: the issue's n = 80, B = 1000 reproduction
 def test_real_nan_htmt_at_n80_is_counted_and_kept_elsewhere():
     """The issue's case, reproduced: integrative model, n = 80, B = 1000 (about 5 s). One
     draw (405) has an exactly zero correlation between two IS items, so HTMT2 of each of
