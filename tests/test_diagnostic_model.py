@@ -89,6 +89,7 @@ def test_multigroup_table_and_bootstrap_difference(mg):
     assert "marketing - sales" in text and "stratified bootstrap: 60 draws" in text
 
 
+@pytest.mark.slow  # ~3 s: a bootstrap of the multi-group link run twice
 def test_stratified_bootstrap_is_reproducible_and_keeps_group_sizes(model, data):
     small = pd.concat([data[data.department == "sales"].head(120),
                        data[data.department == "marketing"].head(90)], ignore_index=True)
