@@ -105,7 +105,8 @@ MUTATIONS: list[Mutation] = [
       ("tests/test_lavaan_ml.py",), "BIC penalty with log(N - 1)"),
     # --- robust estimators ---------------------------------------------------------------------
     M("gamma_n_minus_1", "smsem/estimate/robust.py",
-      "    return z.T @ z / n\n", "    return z.T @ z / (n - 1)\n",
+      "z = d[:, r] * d[:, c]\n    z = z - z.mean(axis=0)\n    return z.T @ z / n\n",
+      "z = d[:, r] * d[:, c]\n    z = z - z.mean(axis=0)\n    return z.T @ z / (n - 1)\n",
       ("tests/test_lavaan_core.py", "tests/test_lavaan_ml.py"), "ADF Gamma (MLM) with divisor N - 1"),
     M("mlr_meat_n_minus_1", "smsem/estimate/mlr.py",
       "b = scores.T @ scores / n", "b = scores.T @ scores / (n - 1)",
