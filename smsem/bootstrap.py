@@ -804,11 +804,11 @@ def _check_fit(res: FitResults) -> None:
         # The batched refits are complete-data ML: resampling rows with missing items would
         # need a FIML refit per draw, which smsem does not do yet.
         raise OptionError("the bootstrap of a FIML fit (missing='fiml') is not supported yet; "
-                          "use n_boot=0 or listwise deletion")
+                          "use --boot 0 (n_boot=0) or listwise deletion")
     if getattr(res.param_map, "meanstructure", False):
         # The batched refits fit covariance structures; intercepts and latent means are not refitted.
         raise OptionError("the bootstrap of a model with a mean structure (intercepts, latent means, growth "
-                          "models) is not supported yet; use n_boot=0")
+                          "models) is not supported yet; use --boot 0 (n_boot=0)")
 
 
 def bootstrap(
