@@ -346,14 +346,10 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
     if other:
         r = other[0]
         raise SpecError(f"constraint {r['lhs']} {r['op']} {r['rhs']} is not supported yet with --group")
-    ov = list(pt.ov)
-    absent = [c for c in ov if c not in data.columns]
-    if absent:
-        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
-    try:
-        x = data[ov].astype(float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"the model's columns must be numeric ({exc})") from None
+    from .results import _table_columns
+
+    x = _table_columns(pt, data)
+    ov = list(x.columns)
     gcol = data[group]
     keep = x.notna().all(axis=1) & gcol.notna()
     dropped = int((~keep).sum())

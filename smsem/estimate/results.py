@@ -18,10 +18,10 @@ from ..exceptions import (ConvergenceWarning, DataError, HeywoodWarning, OptionE
 from ..model.spec import SEMModel
 from . import fiml, ml, mlr, robust
 from . import fitindices as fitidx
-from .backend import fit_semopy, standardized_matrices
+from .backend import standardized_matrices
 from .matrices import (Matrices, ParamMap, free_vector_map, nonlinear_constraints, param_map_from_table,
                        start_values, table_rows)
-from .standardized import STD_COLUMNS, delta_jacobian, standardize, standardize_cells, standardized_table
+from .standardized import STD_COLUMNS, delta_jacobian, standardize_cells, standardized_table
 
 __all__ = ["FitResults", "fit", "PARAM_COLUMNS", "STD_COLUMNS", "ESTIMATORS", "MISSING"]
 
@@ -220,120 +220,6 @@ def structural_std(mx: Matrices, model: SEMModel) -> pd.Series:
     )
 
 
-def _complete_cases(model: SEMModel, data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    missing = [c for c in model.items if c not in data.columns]
-    if missing:
-        raise DataError(f"the data lack the item column(s) {', '.join(missing)} required by model {model.name!r}")
-    x = data[model.items].astype(float)
-    keep = x.notna().all(axis=1)
-    dropped = int((~keep).sum())
-    x = x[keep].reset_index(drop=True)
-    n_free = model.n_free
-    if len(x) <= len(model.items):
-        raise DataError(f"only {len(x)} complete rows for {len(model.items)} items: the sample covariance "
-                        "would be singular; at least items + 1 complete rows are needed")
-    if len(x) < n_free:
-        raise DataError(f"only {len(x)} complete rows for {n_free} free parameters; collect more responses")
-    return x, dropped
-
-
-def _rows(sfit: Any) -> list[tuple[str, str, str]]:
-    """The parameter rows (free and fixed) in semopy's table order, lavaan's naming."""
-    ins = sfit.inspect()
-    latents = set(sfit.model.vars["latent"])
-    rows = []
-    for _, r in ins.iterrows():
-        lval, op, rval = str(r["lval"]), str(r["op"]), str(r["rval"])
-        # semopy writes a loading as "item ~ latent"; lavaan as "latent =~ item".
-        if op == "~" and rval in latents and lval not in latents:
-            rows.append((rval, "=~", lval))
-        else:
-            rows.append((lval, op, rval))
-    return rows
-
-
-def mx_names(pm: ParamMap) -> list[str]:
-    return list(pm.base.inner)
-
-
-def _cell(mx: Matrices, lhs: str, op: str, rhs: str) -> float:
-    inner = {v: i for i, v in enumerate(mx.inner)}
-    obs = {v: i for i, v in enumerate(mx.observed)}
-    if op == "=~":
-        return float(mx.lambda_[obs[rhs], inner[lhs]])
-    if op == "~":
-        return float(mx.beta[inner[lhs], inner[rhs]])
-    if lhs in inner and rhs in inner:
-        return float(mx.psi[inner[lhs], inner[rhs]])
-    return float(mx.theta[obs[lhs], obs[rhs]])
-
-
-def _param_table(pm: ParamMap, est_vec: np.ndarray, vcov: np.ndarray, rows: list[tuple[str, str, str]],
-                 std_all: np.ndarray, level: float = 0.95, std_lv: np.ndarray | None = None) -> pd.DataFrame:
-    """Estimates with Wald SE, z, p and CI; fixed parameters have SE NaN (lavaan: 0)."""
-    k = pm.n_free
-    mx = pm.matrices_at(est_vec[:k])
-    obs = list(pm.base.observed)
-    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    zcrit = stats.norm.ppf(0.5 + level / 2)
-    out = []
-    std_lv = np.full(len(rows), np.nan) if std_lv is None else std_lv
-    for (lhs, op, rhs), sa, sl in zip(rows, std_all, std_lv):
-        if op == "~1" and lhs in obs:
-            j = k + obs.index(lhs)
-            est, se = float(est_vec[j]), float(se_all[j])
-        elif op == "~1":  # latent means are fixed at 0
-            est, se = 0.0, float("nan")
-        else:
-            try:
-                j = pm.index(lhs, op, rhs)
-                est, se = float(est_vec[j]), float(se_all[j])
-            except KeyError:
-                est, se = _cell(mx, lhs, op, rhs), float("nan")
-        z = est / se if np.isfinite(se) and se > 0 else np.nan
-        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((lhs, op, rhs, "", est, se, z, p, est - zcrit * se, est + zcrit * se, float(sl), float(sa)))
-    return pd.DataFrame(out, columns=PARAM_COLUMNS)
-
-
-def _ml_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: str, fixed_x: np.ndarray
-                ) -> tuple[dict[str, float], np.ndarray]:
-    """Fit indices and the covariance of the estimates of a complete-data ML / MLM / MLR fit
-    (``fixed_x``: positions of lavaan's fixed covariates, kept saturated in the baseline)."""
-    n, p = x.shape
-    _, s = ml.sample_moments(x)
-    sigma = pm.matrices_at(theta).implied_cov
-    jac = ml.sigma_jacobian(pm, theta)
-    info = ml.expected_information(jac, sigma)
-    df = p * (p + 1) / 2 - pm.n_free
-    chi2 = n * ml.f_ml(s, sigma)
-    chi2_b = n * float(fitidx.baseline_fmin(s, fixed_x))
-    df_b = fitidx.baseline_df(p, len(fixed_x))
-    logl = ml.loglik_normal(s, sigma, n)
-    logl_h1 = ml.loglik_normal(s, s, n)
-    ind = _indices(chi2, df, chi2_b, df_b, n, pm.n_free, logl, logl_h1, fitidx.srmr(s, sigma))
-    if estimator == "ML":
-        try:
-            return ind, np.linalg.inv(info) / n
-        except np.linalg.LinAlgError:  # report, never crash (issue 8)
-            warnings.warn("the information matrix is singular: standard errors are unavailable (NaN); the model "
-                          "may be empirically under-identified", SingularInformationWarning, stacklevel=3)
-            return ind, np.full_like(info, np.nan)
-    if estimator == "MLR":
-        return ind, _mlr_listwise(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
-    delta = ml.vech(jac).T
-    w = ml.weight_matrix(sigma)
-    gamma = robust.gamma_adf(x)
-    vcov = robust.sandwich_vcov(delta, w, gamma, n)
-    if df <= 0:  # a saturated model has no test statistic to scale
-        return ind, vcov
-    c = robust.sb_scaling(delta, w, gamma, df)
-    c_b = robust.baseline_scaling(s, gamma, fixed_x)
-    ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
-    ind.update(_robust_rmsea(chi2, df, c, n))
-    return ind, vcov
-
-
 def _robust_rmsea(chi2: float, df: float, c: float, n: int) -> dict[str, float]:
     """lavaan's ``rmsea.robust`` (Brosseau-Savalei and Savalei) of complete data, with its CI."""
     lo_r, hi_r = fitidx.rmsea_ci(chi2 / c, df, n, c_hat=c)
@@ -342,34 +228,6 @@ def _robust_rmsea(chi2: float, df: float, c: float, n: int) -> dict[str, float]:
         "rmsea_ci_lower_robust": lo_r,
         "rmsea_ci_upper_robust": hi_r,
     }
-
-
-def _mlr_listwise(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
-                  ind: dict[str, float], df: float, chi2: float, chi2_b: float, df_b: float) -> np.ndarray:
-    """MLR on complete data (lavaan: no mean structure): Huber-White vcov of ``theta``; adds
-    the Yuan-Bentler scaled indices to ``ind``."""
-    k = pm.n_free
-    pat = fiml.Patterns.from_data(x)
-    xbar = x.mean(axis=0)
-    # At the sample means the information is block-diagonal between theta and the means,
-    # so the theta block alone gives theta's sandwich.
-    hess = fiml.observed_information(pm, pat, np.concatenate([theta, xbar]))[:k, :k]
-    scores = mlr.model_scores(pm, x, theta, xbar)[:, :k]
-    try:
-        vcov = mlr.sandwich(hess, scores)
-    except np.linalg.LinAlgError:  # report, never crash (issue 8)
-        warnings.warn("the observed information matrix is singular: robust standard errors and the scaled test "
-                      "are unavailable (NaN); the model may be empirically under-identified",
-                      SingularInformationWarning, stacklevel=4)
-        return np.full_like(hess, np.nan)
-    if df > 0:
-        h1 = mlr.h1_trace(x, pat, xbar, s, means=False)
-        c = (h1 - mlr.h0_trace(hess, scores)) / df
-        mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
-        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=False)) / df_b
-        ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
-        ind.update(_robust_rmsea(chi2, df, c, len(x)))
-    return vcov
 
 
 def _scaled_indices(chi2: float, df: float, c: float, chi2_b: float, df_b: float, c_b: float,
@@ -503,146 +361,8 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     if pt is not None:
         res = fit_table(model, pt, data, estimator=estimator, missing=missing)
         return dataclasses.replace(res, table_options=dict(table_options))
-    if missing == "fiml":
-        if estimator == "MLM":
-            raise OptionError("missing='fiml' supports estimators 'ML' and 'MLR' (lavaan's robust FIML), "
-                              "not 'MLM', which needs complete data")
-        return _fit_fiml(model, data, robust=estimator == "MLR")
-    x, dropped = _complete_cases(model, data)
-    if dropped:
-        warnings.warn(f"{dropped} row(s) with missing items were dropped (listwise deletion)", stacklevel=2)
-    sfit = fit_semopy(model.parsed, x)
-    pm = sfit.param_map()
-    obs = list(pm.base.observed)
-    xa = x[obs].to_numpy(dtype=float)
-    # semopy's SLSQP stops ~1e-4 short of the optimum; Fisher scoring finishes the job.
-    theta, polished = ml.fisher_scoring(pm, sfit.start, ml.sample_moments(xa)[1])
-    if not polished:
-        warnings.warn("Fisher scoring did not converge after the optimizer; estimates may be imprecise",
-                      ConvergenceWarning, stacklevel=2)
-    xidx = fitidx.fixed_x_index(obs, model.parsed.fixed_x)
-    indices, vcov = _ml_indices(pm, theta, xa, estimator, xidx)
-    rows = _rows(sfit)
-    mx = pm.matrices_at(theta)
-    std_all, std_lv = standardize(mx, rows)
-    params = _param_table(pm, theta, vcov, rows, std_all, std_lv=std_lv)
-    return FitResults(model, x, dropped, params, indices, bool(sfit.success and polished), mx,
-                      theta.copy(), pm, vcov, estimator=estimator, missing=missing)
-
-
-def _lavaan_intercepts(pm: ParamMap, theta: np.ndarray, nu: np.ndarray, vcov: np.ndarray,
-                       covariates: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(theta, intercepts)`` and their covariance in lavaan's parametrization.
-
-    smsem's FIML mean structure gives every observed variable a free mean ``nu`` (the
-    latent intercepts are 0). lavaan gives an observed covariate its mean and passes it
-    through the regressions: an item's intercept is its mean less
-    ``[Lambda (I - B)^-1 alpha]`` with ``alpha`` the covariates' means. The likelihood is
-    the same (both mean structures are saturated); only the reported item intercepts, and
-    their SEs (delta method, central differences), differ when latent variables are
-    regressed on observed covariates. Without covariates this is the identity.
-    """
-    k = pm.n_free
-    est = np.concatenate([theta, nu])
-    inner, obs = list(pm.base.inner), list(pm.base.observed)
-    cov_in = [inner.index(v) for v in covariates if v in inner]
-    cov_ob = [obs.index(v) for v in covariates if v in inner]
-    if not cov_in:
-        return est, vcov
-    items = np.array([j for j in range(len(obs)) if j not in cov_ob], dtype=np.intp)
-
-    def transform(e: np.ndarray) -> np.ndarray:
-        mx = pm.matrices_at(e[:k])
-        alpha = np.zeros(len(inner))
-        alpha[cov_in] = e[k:][cov_ob]
-        shift = mx.lambda_ @ np.linalg.solve(np.eye(len(inner)) - mx.beta, alpha)
-        out = e.copy()
-        out[k + items] -= shift[items]
-        return out
-
-    # Only the item intercepts move: their rows of the Jacobian by central differences,
-    # the rest is the identity (so theta's covariance is left exactly as it was).
-    jac = np.eye(len(est))
-    jac[k + items] = delta_jacobian(lambda e: transform(e)[k + items], est)
-    return transform(est), jac @ vcov @ jac.T
-
-
-def _fit_fiml(model: SEMModel, data: pd.DataFrame, robust: bool = False) -> FitResults:
-    absent = [c for c in model.items if c not in data.columns]
-    if absent:
-        raise DataError(f"the data lack the item column(s) {', '.join(absent)} required by model {model.name!r}")
-    x = data[model.items].astype(float).reset_index(drop=True)
-    empty = x.isna().all(axis=1)
-    if empty.any():
-        warnings.warn(f"{int(empty.sum())} row(s) with no observed item were dropped", stacklevel=3)
-        x = x[~empty].reset_index(drop=True)
-    if len(x) < model.n_free:
-        raise DataError(f"only {len(x)} rows with data for {model.n_free} free parameters; collect more responses")
-    x0 = x.to_numpy()
-    pat0 = fiml.Patterns.from_data(x0)
-    mu, sigma, logl_h1, em_ok = fiml.em_saturated(x0, pat0)
-    if not em_ok:
-        warnings.warn("EM for the unrestricted model did not converge; chi2 may be imprecise",
-                      ConvergenceWarning, stacklevel=3)
-    # Start values: the ML fit to the EM covariance (then Fisher scoring), EM means.
-    items = list(model.items)
-    sfit = fit_semopy(model.parsed, None, cov=pd.DataFrame(sigma, index=items, columns=items),
-                      n_samples=len(x))
-    pm = sfit.param_map()
-    obs = list(pm.base.observed)
-    perm = [items.index(o) for o in obs]
-    theta0, _ = ml.fisher_scoring(pm, sfit.start, sigma[np.ix_(perm, perm)])
-    xa = x0[:, perm]
-    pat = fiml.Patterns.from_data(xa)
-    ff = fiml.fit_fiml(pm, xa, theta0, mu[perm], pat)
-    if not ff.converged:
-        warnings.warn(f"the FIML optimizer did not converge ({ff.message}); estimates may be unreliable",
-                      ConvergenceWarning, stacklevel=3)
-    mx = pm.matrices_at(ff.theta)
-    for names, mat in ((mx.inner, mx.psi), (mx.observed, mx.theta)):
-        for name, v in zip(names, np.diag(mat)):
-            if v < 0:
-                warnings.warn(f"negative variance estimate for {name} ~~ {name} ({v:.4g}): the solution "
-                              "is inadmissible (Heywood case)", HeywoodWarning, stacklevel=3)
-    n, p = xa.shape
-    sigma_hat = mx.implied_cov
-    s_em, m_em = sigma[np.ix_(perm, perm)], mu[perm]
-    npar = pm.n_free + p
-    df = p * (p + 1) / 2 + p - npar
-    chi2 = 2 * (logl_h1 - ff.loglik)
-    xidx = fitidx.fixed_x_index(obs, model.parsed.fixed_x)
-    chi2_b = 2 * (logl_h1 - fiml.baseline_loglik(xa, xidx))
-    indices = _indices(chi2, df, chi2_b, fitidx.baseline_df(p, len(xidx)), n, npar, ff.loglik, logl_h1,
-                       fitidx.srmr(s_em, sigma_hat, m_em, ff.nu))
-    latents = [v for v in mx_names(pm) if v not in obs]
-    rows = _rows(sfit) + [(o, "~1", "") for o in obs] + [(v, "~1", "") for v in latents]
-    vcov_z = ff.vcov
-    if robust:  # MLR: Huber-White SEs, Yuan-Bentler scaled test
-        scores = mlr.model_scores(pm, xa, ff.theta, ff.nu)
-        try:
-            vcov_z = mlr.sandwich(ff.hessian, scores)
-        except np.linalg.LinAlgError:  # report, never crash (issue 8)
-            warnings.warn("the observed information matrix is singular: robust standard errors and the scaled "
-                          "test are unavailable (NaN); the model may be empirically under-identified",
-                          SingularInformationWarning, stacklevel=3)
-            vcov_z = np.full_like(ff.hessian, np.nan)
-        if df > 0 and np.isfinite(vcov_z).all():
-            h1 = mlr.h1_trace(xa, pat, m_em, s_em, means=True)
-            c = (h1 - mlr.h0_trace(ff.hessian, scores)) / df
-            mu_b, sig_b = fiml.baseline_moments(xa, xidx)
-            df_b = fitidx.baseline_df(p, len(xidx))
-            c_b = (h1 - mlr.baseline_h0_trace(xa, pat, mu_b, sig_b, xidx, means=True)) / df_b
-            indices.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, n))
-    est, vcov_rep = _lavaan_intercepts(pm, ff.theta, ff.nu, vcov_z, model.parsed.exogenous_observed)
-    std_all, std_lv = standardize(mx, rows, est[pm.n_free:])
-    params = _param_table(pm, est, vcov_rep, rows, std_all, std_lv=std_lv)
-    k = pm.n_free
-    return FitResults(model, x, 0, params, indices, ff.converged, mx, ff.theta.copy(), pm,
-                      vcov_z[:k, :k].copy(), estimator="MLR" if robust else "ML", missing="fiml",
-                      means=est[k:].copy(), vcov_means=vcov_rep)
-
-
-# --------------------------------------------------------------------------- table-driven engine
+    raise OptionError(f"{type(model).__name__} has no parameter table: fit a model from smsem.load_model "
+                      "(or an object with a table(**options) method)")
 
 
 def _model_table(model: Any, missing: str = "listwise", options: dict | None = None) -> Any:
@@ -680,15 +400,20 @@ def _constraint_hook(pt: Any):
     return _fit_constrained_table
 
 
-def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame, int]:
+def _table_columns(pt: Any, data: pd.DataFrame) -> pd.DataFrame:
+    """The table's observed variables (``pt.ov``, lavaan's order) as float columns of ``data``."""
     ov = list(pt.ov)
     absent = [c for c in ov if c not in data.columns]
     if absent:
         raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
     try:
-        x = data[ov].astype(float)
+        return data[ov].astype(float)
     except (TypeError, ValueError) as exc:
         raise DataError(f"the model's columns must be numeric ({exc})") from None
+
+
+def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame, int]:
+    x = _table_columns(pt, data)
     keep = x.notna().any(axis=1) if fiml_ else x.notna().all(axis=1)
     if fiml_ and not keep.all():
         warnings.warn(f"{int((~keep).sum())} row(s) with no observed value were dropped", stacklevel=4)
@@ -703,8 +428,8 @@ def _table_data(pt: Any, data: pd.DataFrame, fiml_: bool) -> tuple[pd.DataFrame,
     dropped = int((~keep).sum())
     x = x[keep].reset_index(drop=True)
     npar = int(getattr(pt, "npar", 0) or 0)
-    if not fiml_ and len(x) <= len(ov):
-        raise DataError(f"only {len(x)} complete rows for {len(ov)} observed variables: the sample covariance "
+    if not fiml_ and len(x) <= x.shape[1]:
+        raise DataError(f"only {len(x)} complete rows for {x.shape[1]} observed variables: the sample covariance "
                         "would be singular; at least variables + 1 complete rows are needed")
     if len(x) < npar:
         raise DataError(f"only {len(x)} rows for {npar} free parameters; collect more responses")
@@ -834,25 +559,32 @@ def _table_indices(pm: ParamMap, theta: np.ndarray, x: np.ndarray, estimator: st
 
 def _mlr_table(pm: ParamMap, theta: np.ndarray, x: np.ndarray, s: np.ndarray, fixed_x: np.ndarray,
                ind: dict[str, float], df: float, chi2: float, chi2_b: float, df_b: float) -> np.ndarray:
-    """MLR on complete data for the table layout (see :func:`_mlr_listwise`)."""
-    if not pm.meanstructure:
-        return _mlr_listwise(pm, theta, x, s, fixed_x, ind, df, chi2, chi2_b, df_b)
+    """MLR on complete data: Huber-White vcov of ``theta``; adds the Yuan-Bentler scaled
+    indices to ``ind``. Without a mean structure (lavaan's default) the means are saturated
+    at the sample means, where the information is block-diagonal between ``theta`` and the
+    means, so the ``theta`` block alone gives ``theta``'s sandwich."""
     pat = fiml.Patterns.from_data(x)
     xbar = x.mean(axis=0)
-    hess = fiml.observed_information(pm, pat, theta)
-    scores = mlr.model_scores(pm, x, theta, None)
+    means = bool(pm.meanstructure)
+    if means:
+        hess = fiml.observed_information(pm, pat, theta)
+        scores = mlr.model_scores(pm, x, theta, None)
+    else:
+        k = pm.n_free
+        hess = fiml.observed_information(pm, pat, np.concatenate([theta, xbar]))[:k, :k]
+        scores = mlr.model_scores(pm, x, theta, xbar)[:, :k]
     try:
         vcov = mlr.sandwich(hess, scores)
-    except np.linalg.LinAlgError:
+    except np.linalg.LinAlgError:  # report, never crash (issue 8)
         warnings.warn("the observed information matrix is singular: robust standard errors and the scaled test "
                       "are unavailable (NaN); the model may be empirically under-identified",
                       SingularInformationWarning, stacklevel=4)
         return np.full_like(hess, np.nan)
     if df > 0:
-        h1 = mlr.h1_trace(x, pat, xbar, s, means=True)
+        h1 = mlr.h1_trace(x, pat, xbar, s, means=means)
         c = (h1 - mlr.h0_trace(hess, scores)) / df
         mu_b, sig_b = fiml.baseline_moments(x, fixed_x)
-        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=True)) / df_b
+        c_b = (h1 - mlr.baseline_h0_trace(x, pat, mu_b, sig_b, fixed_x, means=means)) / df_b
         ind.update(_scaled_indices(chi2, df, c, chi2_b, df_b, c_b, len(x)))
         ind.update(_robust_rmsea(chi2, df, c, len(x)))
     return vcov
