@@ -195,7 +195,15 @@ cases <- list(
   case("pd_multi_lhs", "sem", "y1 + y5 ~ x1 + x2\ny8 ~ y1 + y5", PDD,
        note = "y1 + y5 ~ ... is two regressions; y1 and y5 also predict y8, so they are not lavaan's ov.y: auto.cov.y leaves y1 ~~ y5 at 0 (df 3)"),
   case("pd_multi_lhs_saturated", "sem", "y1 + y2 ~ x1 + x2", PDD,
-       note = "auto.cov.y frees y1 ~~ y2: saturated, df 0")
+       note = "auto.cov.y frees y1 ~~ y2: saturated, df 0"),
+  # interaction terms of observed variables (lavaan's ov.interaction: the product of the raw
+  # columns is an observed fixed.x covariate)
+  case("pd_ov_interaction", "sem", "y1 ~ x1 + x2 + x1:x2", PDD,
+       note = "x1:x2 is computed from the raw x1, x2 (no centering); its variance and covariances are fixed.x"),
+  case("fb_ov_interaction_latent", "sem", "Distress =~ HADS + RUM\nDistress ~ Selfesteem + Age + Selfesteem:Age", "FacialBurns.csv",
+       note = "a latent outcome of an observed interaction"),
+  case("pd_ov_interaction_path", "sem", "y1 ~ x1 + x2 + x1:x2\ny5 ~ y1 + x1", PDD,
+       note = "the product also sits among the covariates of a second equation")
 )
 
 call_string <- function(cs) {

@@ -86,7 +86,9 @@ def test_order_is_deterministic_across_hash_seeds(tmp_path):
 @pytest.mark.parametrize("text, fragment", [
     ("f =~ x1 + x2\nf <~ x3", "line 2.*composites"),
     ("f =~ x1 + x2\nx1 | t1", "line 2.*thresholds"),
-    ("f =~ x1 + x2 + x3\ny ~ f + f:x4", "line 2.*interaction"),
+    ("f =~ x1 + x2:x3", "line 1.*interaction term.*only allowed on the right of '~'"),
+    ("y ~ x1 + x1:x2:x3", "line 1.*3-way interaction"),
+    ("y ~ x1 + x1:x1", "line 1.*quadratic"),
     ("group: 1\nf =~ x1 + x2", "line 1.*blocks"),
     ("f =~ c(a, b)*x1 + x2", "line 1.*c\\(\\.\\.\\.\\)"),
     ("f =~ lower(0)*x1 + x2", "lower\\(\\) bounds"),
@@ -173,3 +175,31 @@ def test_c_modifier_needs_one_value_per_group():
 def test_unknown_group_equal_is_refused():
     with pytest.raises(SpecError, match="group.equal value 'loading' is not one of"):
         lavaanify("f =~ x1 + x2 + x3", ngroups=2, group_equal=["loading"])
+
+
+def test_latent_interaction_rows():
+    """A product with a latent factor is one free regression row and nothing else: no
+    variance, covariance or intercept rows, not an observed variable (lavaan refuses the
+    model; smsem's interaction methods read this row)."""
+    pt = lavaanify(parse_lavaan("f =~ x1 + x2 + x3\ng =~ y1 + y2 + y3\ny5 ~ f + g + f:g"))
+    rows = pt.df[(pt.df["lhs"].str.contains(":")) | (pt.df["rhs"].str.contains(":"))]
+    assert list(zip(rows.lhs, rows.op, rows.rhs)) == [("y5", "~", "f:g")]
+    assert rows["free"].iloc[0] > 0
+    assert "f:g" not in pt.ov and "f:g" not in pt.lv
+    assert pt.lv_interactions == [("f:g", "f", "g")] and pt.ov_interactions == []
+    # the same model without the product has exactly one parameter fewer
+    assert pt.npar == lavaanify(parse_lavaan("f =~ x1 + x2 + x3\ng =~ y1 + y2 + y3\ny5 ~ f + g")).npar + 1
+
+
+def test_observed_interaction_is_the_product_of_the_raw_columns():
+    import pandas as pd
+
+    from smsem.estimate.results import with_interaction_products
+    from smsem.model.spec import SEMModel
+
+    parsed = parse_lavaan("y ~ x1 + x2 + x1:x2")
+    assert parsed.observed_interactions == [("x1:x2", "x1", "x2")] and parsed.latent_interactions == []
+    data = pd.DataFrame({"y": [1.0, 2, 3], "x1": [1.0, -2, np.nan], "x2": [3.0, 4, 5]})
+    out = with_interaction_products(SEMModel("m", "", parsed, {}, (), None), data)
+    assert "x1:x2" not in data.columns  # the caller's frame is untouched
+    assert out["x1:x2"].tolist()[:2] == [3.0, -8.0] and np.isnan(out["x1:x2"].iloc[2])

@@ -335,6 +335,13 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     OptionError
         An unknown estimator or missing-data option, or MLM with FIML.
     """
+    data = with_interaction_products(model, data)
+    latent_products = getattr(getattr(model, "parsed", None), "latent_interactions", None) or []
+    if latent_products:
+        name = latent_products[0][0]
+        line = next(p.line for p in model.parsed.parameters if p.op == "~" and p.rhs == name)
+        raise SpecError(f"line {line}: latent interaction {name!r} (a product with a latent variable) "
+                        "is not supported by smsem yet; lavaan refuses it too")
     ordered = table_options.pop("ordered", None)
     parameterization = table_options.pop("parameterization", "delta")
     if ordered is not None and ordered is not False or str(estimator).upper() in _ORDINAL_ONLY:
@@ -363,6 +370,25 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         return dataclasses.replace(res, table_options=dict(table_options))
     raise OptionError(f"{type(model).__name__} has no parameter table: fit a model from smsem.load_model "
                       "(or an object with a table(**options) method)")
+
+
+def with_interaction_products(model: Any, data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with a column ``a:b`` for every product of two observed variables in the
+    model (lavaan's ``ov.interaction``: the product of the raw columns, no centering; a
+    missing factor gives a missing product). ``data`` itself is not modified."""
+    products = getattr(getattr(model, "parsed", None), "observed_interactions", None) or []
+    if not products or not isinstance(data, pd.DataFrame):
+        return data
+    new = {}
+    for name, a, b in products:
+        absent = [c for c in (a, b) if c not in data.columns]
+        if absent:
+            raise DataError(f"the data lack the column(s) {', '.join(absent)} of the interaction term {name!r}")
+        try:
+            new[name] = data[a].astype(float) * data[b].astype(float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"the columns of the interaction term {name!r} must be numeric ({exc})") from None
+    return data.assign(**new)
 
 
 def _model_table(model: Any, missing: str = "listwise", options: dict | None = None) -> Any:

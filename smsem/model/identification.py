@@ -107,7 +107,8 @@ def check_variables(model: "SEMModel", columns: Iterable[str]) -> None:
     indicators = {p.rhs for p in parsed.parameters if p.op == "=~"}
     latents = set(parsed.latents)
     for p in parsed.parameters:
-        for v in (p.lhs, p.rhs):
+        names = (p.lhs, *p.rhs.split(":")) if p.op == "~" and ":" in p.rhs else (p.lhs, p.rhs)
+        for v in names:
             if v in latents or v in cols or v in indicators or v in ("1", ""):
                 continue
             raise SpecError(

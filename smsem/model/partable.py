@@ -76,7 +76,10 @@ def _vnames(rows: Sequence[tuple[str, str, str]], fixed_x_candidates: bool = Tru
     """``lav_partable_vnames`` for one block; ``rows`` are (lhs, op, rhs) of the user rows."""
     lv = _unique(l for l, o, _ in rows if o == "=~")
     eqs_y = _unique(l for l, o, _ in rows if o == "~")
-    eqs_x = _unique(r for _, o, r in rows if o == "~")
+    # a product with a latent factor (``IC ~ COM:IS``) is neither observed nor latent: no
+    # variance, covariance or intercept rows (smsem.estimate.interaction fits it); a product
+    # of two observed variables is an observed covariate, as lavaan's ov.interaction
+    eqs_x = _unique(r for _, o, r in rows if o == "~" and not _latent_product(r, lv))
     v_ind = _unique(r for _, o, r in rows if o == "=~")
     ov_ind = [v for v in v_ind if v not in lv]
     ov_y2 = [v for v in eqs_y if v not in lv and v not in ov_ind]
@@ -95,6 +98,10 @@ def _vnames(rows: Sequence[tuple[str, str, str]], fixed_x_candidates: bool = Tru
     ov_y = [v for v in ov if v in eqs_y and v not in v_ind and v not in eqs_x and v not in lv]
     return _Names(tuple(lv), tuple(ov), tuple(ov_x), tuple(ov_nox), tuple(lv_x), tuple(lv_y), tuple(ov_y),
                   tuple(ov_ind))
+
+
+def _latent_product(name: str, lv: Sequence[str]) -> bool:
+    return ":" in name and any(part in lv for part in name.split(":"))
 
 
 class ParTable:
@@ -171,6 +178,31 @@ class ParTable:
     @property
     def ov_y(self) -> list[str]:
         return list(self._names.ov_y)
+
+    @property
+    def interactions(self) -> list[tuple[str, str, str]]:
+        """Every interaction term ``a:b`` (right of a ``~`` row) as ``(name, a, b)``, in
+        the table's order."""
+        out: list[tuple[str, str, str]] = []
+        for r in self.df.loc[(self.df["op"] == "~") & self.df["rhs"].str.contains(":", regex=False), "rhs"]:
+            if r not in [t[0] for t in out]:
+                a, b = r.split(":")
+                out.append((r, a, b))
+        return out
+
+    @property
+    def lv_interactions(self) -> list[tuple[str, str, str]]:
+        """The interaction terms with a latent factor: not observed, no variance rows;
+        fitted by :mod:`smsem.estimate.interaction` (lavaan refuses them)."""
+        lv = set(self._names.lv)
+        return [t for t in self.interactions if t[1] in lv or t[2] in lv]
+
+    @property
+    def ov_interactions(self) -> list[tuple[str, str, str]]:
+        """Products of two observed variables (lavaan's ``ov.interaction``): observed
+        covariates (in :attr:`ov`) computed from the data as the product of the raw columns."""
+        lv = set(self._names.lv)
+        return [t for t in self.interactions if t[1] not in lv and t[2] not in lv]
 
     @cached_property
     def _param_rows(self) -> pd.DataFrame:

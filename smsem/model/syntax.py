@@ -8,11 +8,14 @@ covariance), ``~ 1`` (intercepts and latent means), ``:=`` (defined parameters),
 ``c(1, NA)*x`` and ``start(c(0.5, 0.7))*x``, several modifiers in a chain
 (``a*start(1)*x``), several left-hand sides (``y1 + y2 ~ x``), statements split over
 lines when a line ends with an operator or ``+``, ``;`` between statements, and
-comments after ``#`` or ``!``.
+comments after ``#`` or ``!``. Interaction terms ``y ~ x + z + x:z`` (products of two
+variables, on the right of ``~``): of two observed variables, lavaan's ``ov.interaction``
+(the product is an observed covariate computed from the data); with a latent variable,
+a latent interaction (:attr:`ParsedModel.interactions`), fitted by the methods of
+:mod:`smsem.estimate.interaction`.
 
 Refused in one line naming the feature and the line (never a silently different model):
-``<~`` (composites), ``|`` (thresholds), ``~*~`` (scaling factors), ``%``, ``:``
-interaction terms, blocks (``group:``, ``level:``, ``class:``), and the modifiers
+``<~`` (composites), ``|`` (thresholds), ``~*~`` (scaling factors), ``%``, blocks (``group:``, ``level:``, ``class:``), and the modifiers
 ``efa()``, ``lower()``, ``upper()``, ``prior()``, ``rv()``.
 
 Errors are :class:`~smsem.exceptions.SpecError` naming the line and column.
@@ -131,24 +134,57 @@ class ParsedModel:
 
     @property
     def observed(self) -> list[str]:
-        """Observed variables: every variable that is not latent, in order of appearance."""
+        """Observed variables: every variable that is not latent, in order of appearance.
+
+        A product of two observed variables (``x1:x2``) is observed, as in lavaan (its
+        ``ov.interaction``); a product involving a latent variable is not (see
+        :attr:`interactions`), but its observed factor is.
+        """
         return list(self._observed)
 
     @cached_property
     def _observed(self) -> tuple[str, ...]:
         lat = set(self._latents)
+        latent_products = {name for name, _, _ in self.latent_interactions}
         out: list[str] = []
         for p in self.parameters:
             if p.op == "~1":
                 names: tuple[str, ...] = (p.lhs,)
             elif p.op == "=~":
                 names = (p.rhs,)
+            elif p.rhs in latent_products:
+                names = (p.lhs, *p.rhs.split(":"))
             else:
                 names = (p.lhs, p.rhs)
             for v in names:
                 if v not in lat and v not in out:
                     out.append(v)
         return tuple(out)
+
+    @property
+    def interactions(self) -> list[tuple[str, str, str]]:
+        """Every interaction term ``a:b`` on the right of ``~``, as ``(name, a, b)``, in
+        order of appearance."""
+        out: list[tuple[str, str, str]] = []
+        for p in self.parameters:
+            if p.op == "~" and ":" in p.rhs and p.rhs not in [t[0] for t in out]:
+                a, b = p.rhs.split(":")
+                out.append((p.rhs, a, b))
+        return out
+
+    @property
+    def latent_interactions(self) -> list[tuple[str, str, str]]:
+        """The interaction terms with at least one latent factor (lavaan refuses them;
+        smsem fits them with :mod:`smsem.estimate.interaction`)."""
+        lat = set(self._latents)
+        return [t for t in self.interactions if t[1] in lat or t[2] in lat]
+
+    @property
+    def observed_interactions(self) -> list[tuple[str, str, str]]:
+        """Products of two observed variables (lavaan's ``ov.interaction``): observed
+        covariates whose values are computed from the data."""
+        lat = set(self._latents)
+        return [t for t in self.interactions if t[1] not in lat and t[2] not in lat]
 
     @property
     def exogenous_observed(self) -> list[str]:
@@ -171,10 +207,17 @@ class ParsedModel:
         lhs = {p.lhs for p in self.parameters if p.op == "~"}
         indicators = {p.rhs for p in self.parameters if p.op == "=~"}
         exo: list[str] = []
+        latent_products = {name for name, _, _ in self.latent_interactions}
         for p in self.parameters:
-            if p.op == "~" and p.rhs not in lat and p.rhs not in lhs and p.rhs not in indicators \
-                    and p.rhs not in exo:
-                exo.append(p.rhs)
+            if p.op == "~" and p.rhs in latent_products:
+                candidates = [v for v in p.rhs.split(":") if v not in lat]
+            elif p.op == "~":
+                candidates = [p.rhs]
+            else:
+                candidates = []
+            for v in candidates:
+                if v not in lat and v not in lhs and v not in indicators and v not in exo:
+                    exo.append(v)
         in_cov = {v for p in self.parameters if p.op == "~~" for v in (p.lhs, p.rhs)}
         return tuple(exo), tuple(v for v in exo if v not in in_cov)
 
@@ -445,12 +488,26 @@ def parse_lavaan(text: str) -> ParsedModel:
     return ParsedModel(tuple(params), tuple(defined), tuple(constraints))
 
 
+def _interaction_term(v: str, where: str) -> str:
+    """``a:b`` on the right of ``~``: the product of two variables, returned as ``"a:b"``."""
+    parts = [part.strip() for part in v.split(":")]
+    for part in parts:
+        _check_name(part, where)
+    if len(parts) != 2:
+        raise SpecError(f"{where}: {len(parts)}-way interaction terms ({v!r}) are not supported by smsem; "
+                        "write products of two variables (a:b)")
+    if parts[0] == parts[1]:
+        raise SpecError(f"{where}: quadratic terms ({v!r}) are not supported by smsem; write products of two "
+                        "different variables (a:b)")
+    return ":".join(parts)
+
+
 def _check_name(v: str, where: str) -> None:
     if _IDENT_RE.match(v):
         return
     if ":" in v and all(_IDENT_RE.match(part.strip()) for part in v.split(":")):
-        raise SpecError(f"{where}: interaction terms ({v!r}) are not supported by smsem yet; remove the term "
-                        "or build product indicators in the data")
+        raise SpecError(f"{where}: an interaction term ({v!r}) is only allowed on the right of '~' "
+                        "(a regression: 'y ~ x + z + x:z')")
     what = "an empty name" if not v else f"{v!r}"
     raise SpecError(f"{where}: {what} is not a valid variable name{_NAME_RULE}")
 
@@ -511,7 +568,9 @@ def _parse_term(term: str, where: str, op: str = "=~") -> tuple[_Modifiers, str]
     if var == "1" and op != "~":
         raise SpecError(f"{where}: '1' is only allowed on the right of '~' (an intercept, 'y ~ 1'); "
                         f"found in {term!r}")
-    if var != "1":
+    if var != "1" and ":" in var and op == "~":
+        var = _interaction_term(var, where)
+    elif var != "1":
         _check_name(var, where)
     for mod in pieces[:-1]:
         if not mod:
