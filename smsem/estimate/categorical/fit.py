@@ -471,6 +471,69 @@ def _tli(t, df, tb, dfb):
     return (tb / dfb - t / df) / (tb / dfb - 1.0)
 
 
+def _robust_indices(fi: dict, *, s, sigma, d, w: "_Weight", gamma, nth: int, p: int, n: float, df: float,
+                    df_b: float, R: np.ndarray) -> None:
+    """lavaan 0.6.14's ``cfi.robust``, ``tli.robust``, ``rmsea.robust`` (+ CI, p-values) for
+    categorical data (Savalei 2021; ``lav_fit_catml_dwls``): the ML discrepancy between the
+    polychoric matrix and the implied correlations at the DWLS estimates (``lav_object_catml``,
+    N = nobs), scaled by ``c = tr(U' V U Gamma) / df`` with ``V`` the expected ML information of
+    the correlations at the implied matrix and ``U = I - Delta (D'WD)^-1 Delta' W`` (correlation
+    rows); the baseline's ``c = tr(Gamma) / df_b``. lavaan gives NA when the polychoric matrix is
+    not positive definite (an eigenvalue below sqrt(eps)); so does smsem.
+    """
+    from .. import fitindices as fitidx
+
+    names = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+             "rmsea_pvalue_robust")
+    if df <= 0 or np.min(np.linalg.eigvalsh(R)) < np.sqrt(np.finfo(float).eps):
+        fi.update({k: float("nan") for k in names})
+        return
+    il, jl = _vechs_index(p)
+    S_hat = np.eye(p)
+    S_hat[il, jl] = S_hat[jl, il] = sigma[nth:]
+    try:
+        sinv = np.linalg.inv(S_hat)
+        ld_s = np.linalg.slogdet(S_hat)
+        ld_r = np.linalg.slogdet(R)
+        if ld_s[0] <= 0:
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        fi.update({k: float("nan") for k in names})
+        return
+    f_ml = ld_s[1] + float(np.sum(R * sinv)) - ld_r[1] - p
+    xx3 = n * f_ml  # catML: 2 N fmin, fmin = F/2, N = nobs (ML's likelihood = "normal")
+    xx3_b = -n * ld_r[1]  # independence: Sigma = I
+    # V: 0.5 D_cor' (Sinv x Sinv) D_cor = s_ik s_jl + s_il s_jk
+    V = sinv[np.ix_(il, il)] * sinv[np.ix_(jl, jl)] + sinv[np.ix_(il, jl)] * sinv[np.ix_(jl, il)]
+    e_inv = np.linalg.inv(d.T @ w.mul(d))
+    dc = d[nth:]
+    wc = w.full()[nth:, nth:]
+    gc = gamma[nth:, nth:]
+    wiu = np.eye(len(dc)) - dc @ e_inv @ dc.T @ wc
+    c3 = float(np.trace(wiu.T @ V @ wiu @ gc)) / df
+    c3_b = float(np.trace(gc)) / df_b
+    t1 = max(xx3 - c3 * df, 0.0)
+    t2 = max(xx3 - c3 * df, xx3_b - c3_b * df_b, 0.0)
+    fi["cfi_robust"] = 1.0 if (abs(t1) < 1e-8 and abs(t2) < 1e-8) else 1.0 - t1 / t2
+    t1 = (xx3 - c3 * df) * df_b
+    t2 = (xx3_b - c3_b * df_b) * df
+    fi["tli_robust"] = 1.0 - t1 / t2 if abs(t2) > 0 else 1.0
+    nn = n - 1.0  # lavaan: N - 1 for the DWLS object's RMSEA
+    fi["rmsea_robust"] = fitidx.rmsea(xx3, df, nn, c_hat=c3)
+    fi["rmsea_ci_lower_robust"], fi["rmsea_ci_upper_robust"] = fitidx.rmsea_ci(xx3 / c3, df, nn, c_hat=c3)
+    fi["rmsea_pvalue_robust"] = fitidx.rmsea_pvalue(xx3 / c3, df, nn, c_hat=c3)
+
+
+def _vechs_index(p: int):
+    """Row and column of lavaan's ``vech(., diagonal = FALSE)``: (2,1), (3,1), ..., (p,1), (3,2), ..."""
+    il, jl = [], []
+    for j in range(p):
+        for i in range(j + 1, p):
+            il.append(i)
+            jl.append(j)
+    return np.array(il, int), np.array(jl, int)
+
+
 def _results_class():
     """:class:`OrdinalFitResults`, defined on first use (smsem.estimate.results imports late)."""
     global OrdinalFitResults
@@ -662,6 +725,9 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
         fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
         fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
+        if test == "scaled.shifted":  # lavaan's robust indices (its robust.flag: scaled.shifted tests)
+            _robust_indices(fi, s=s, sigma=eng.sigma(theta), d=d, w=w, gamma=gamma, nth=eng.nth, p=len(ov), n=n,
+                            df=df, df_b=df_b, R=R)
     # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
     p = len(ov)
     rc = e[eng.nth:]
@@ -705,7 +771,11 @@ _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
              ("rmsea_ci_upper", "RMSEA 90% CI upper"), ("rmsea_pvalue", "RMSEA p (<= .05)"),
              ("cfi_scaled", "CFI scaled"), ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"),
              ("rmsea_ci_lower_scaled", "RMSEA scaled 90% CI lower"), ("rmsea_ci_upper_scaled", "RMSEA scaled 90% CI upper"),
-             ("rmsea_pvalue_scaled", "RMSEA scaled p (<= .05)"), ("srmr", "SRMR"))
+             ("rmsea_pvalue_scaled", "RMSEA scaled p (<= .05)"),
+             ("cfi_robust", "CFI robust"), ("tli_robust", "TLI robust"), ("rmsea_robust", "RMSEA robust"),
+             ("rmsea_ci_lower_robust", "RMSEA robust 90% CI lower"),
+             ("rmsea_ci_upper_robust", "RMSEA robust 90% CI upper"),
+             ("rmsea_pvalue_robust", "RMSEA robust p (<= .05)"), ("srmr", "SRMR"))
 
 
 def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
