@@ -449,11 +449,11 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.boot and args.ci != "percentile":
-        raise OptionError(f"--ci {args.ci} with --ordered is not supported yet: the ordinal bootstrap gives "
-                          "percentile CIs (--ci percentile)")
-    if args.out is not None or args.modindices is not None or args.hypotheses is not None:
-        raise OptionError("--out, --modindices and --hypotheses are not supported yet with --ordered")
+    if args.boot and args.ci == "bca":
+        raise OptionError("--ci bca is not available with --ordered (it needs a jackknife of the ordinal fit); "
+                          "use percentile, bc or normal")
+    if args.out is not None or args.modindices is not None:
+        raise OptionError("--out and --modindices are not supported yet with --ordered")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file
@@ -461,6 +461,10 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
     check_input_file(args.file)
     model = load_model(args.model)
+    if args.hypotheses is not None:  # a bad file fails before any work
+        from .model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, args.hypotheses)
     from .io import read_survey
 
     options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
@@ -477,13 +481,27 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
     res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,
                       parameterization=args.parameterization, **options)
-    boot = None
-    if args.boot:  # percentile CIs from the batched bootstrap (no proposition verdicts yet)
+    boot = bs = None
+    if args.boot:  # percentile CIs from the batched bootstrap; its draws also give the verdicts
         from .estimate.categorical.bootstrap import bootstrap_ordinal
 
         bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
         boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
-    sys.stdout.write(render_ordinal(res, args.format, boot=boot))
+    out = render_ordinal(res, args.format, boot=boot)
+    if model.propositions and args.format != "csv":  # the codebook's or --hypotheses' propositions
+        from .estimate.categorical.propositions import ordinal_proposition_table
+        from .report import render_propositions
+
+        table = ordinal_proposition_table(res, bs, n_boot=0, level=args.level, ci=args.ci)
+        if args.format == "json":
+            import json
+
+            doc = json.loads(out)
+            doc["propositions"] = json.loads(render_propositions(table, "json"))
+            out = json.dumps(doc, indent=2) + "\n"
+        else:
+            out = render_propositions(table, args.format) + "\n" + out
+    sys.stdout.write(out)
     return 0
 
 
