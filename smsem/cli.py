@@ -488,6 +488,13 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
         boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
     out = render_ordinal(res, args.format, boot=boot)
+    if args.format in ("text", "markdown"):  # semTools' ordinal alpha, categorical omega, AVE, HTMT
+        from . import reliability
+        from .report import render_quality
+
+        out += ("\nOrdinal items: Alpha = ordinal alpha (alpha of the polychorics), CR = categorical omega "
+                "(compRelSEM(fit), ord.scale = TRUE), HTMT on the polychorics.\n"
+                + render_quality(reliability(res), args.format))
     if model.propositions and args.format != "csv":  # the codebook's or --hypotheses' propositions
         from .estimate.categorical.propositions import ordinal_proposition_table
         from .report import render_propositions
