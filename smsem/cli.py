@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "file (default: the codebook's population)")
     gen.add_argument("--likert", type=_nonneg_int, default=5, metavar="K",
                      help="scale points 2..11, 0 = continuous responses (default 5)")
-    gen.add_argument("--thresholds", choices=["symmetric", "skewed"], default=None,
-                     help="Likert cut points: symmetric (default) or skewed (agreement-heavy)")
+    gen.add_argument("--thresholds", choices=["symmetric", "skewed", "wide"], default=None,
+                     help="Likert cut points: symmetric (default), skewed (agreement-heavy) or wide "
+                          "(the former default: +-1.8 for every K)")
     gen.add_argument("--proportions", type=_float_list, default=None, metavar="P1,P2,...",
                      help="target category proportions (K values summing to 1) instead of --thresholds")
     gen.add_argument("--skewness", type=_float, default=None, metavar="S",

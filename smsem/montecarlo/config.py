@@ -430,10 +430,10 @@ def _responses(pop: Mapping[str, Any], ck: _Checker) -> tuple[Any, tuple[float, 
         raise ck.fail("population.thresholds", "and population.proportions exclude each other; keep one")
     th = pop.get("thresholds")
     if isinstance(th, str):
-        th = ck.choice("population.thresholds", th, ("symmetric", "skewed"))
+        th = ck.choice("population.thresholds", th, ("symmetric", "skewed", "wide"))
     elif th is not None:
         if not isinstance(th, list) or not th:
-            raise ck.fail("population.thresholds", f"must be symmetric, skewed or a list of K - 1 increasing "
+            raise ck.fail("population.thresholds", f"must be symmetric, skewed, wide or a list of K - 1 increasing "
                           f"cut points, got {th!r}")
         th = tuple(ck.real(f"population.thresholds[{i}]", v, -math.inf, math.inf) for i, v in enumerate(th))
     pr = pop.get("proportions")
