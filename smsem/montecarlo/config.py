@@ -25,7 +25,7 @@ For one's own model (see docs/models.md, "Power for your own model")::
       likert: [5]               # 0 keeps the continuous responses
       effect_multiplier: [1.0]  # scales every structural path of the population
       missing: [0.0]            # share of item responses removed (listwise deletion)
-      estimator: [ML]
+      estimator: [ML]           # ML, MLR (robust SEs), WLSMV (ordinal items; likert >= 2)
     replications: 500
     seed: 20190101
     alpha: 0.05
@@ -69,7 +69,9 @@ __all__ = [
 # Grid factors in the order that numbers the cells (n varies fastest). Seeds depend on
 # the cell index, so this order is part of the reproducibility contract: do not reorder.
 GRID_KEYS = ("effect_multiplier", "likert", "missing", "estimator", "n")
-ESTIMATORS = ("ML",)
+#: ML and MLR treat the item codes as continuous; WLSMV treats them as ordinal (lavaan's
+#: ordered = TRUE, delta parameterization, per replication: the reference path).
+ESTIMATORS = ("ML", "MLR", "WLSMV")
 MISSING_MECHANISMS = ("mcar", "mar")
 INFERENCE_METHODS = ("wald", "bootstrap")
 #: Estimation engines: "fast" (batched ML on each replication's covariance matrix where
@@ -388,6 +390,17 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         n_boot = ck.integer("inference.n_boot", inf.get("n_boot", 200), 10)
     elif "n_boot" in inf:
         raise ck.fail("inference.n_boot", "applies only with inference.method: bootstrap")
+
+    estimators = dict(grid)["estimator"]
+    if "WLSMV" in estimators:
+        if 0 in dict(grid)["likert"]:
+            raise ck.fail("grid.estimator", "WLSMV needs ordinal items: remove likert 0 (continuous responses) "
+                          "from grid.likert, or WLSMV from grid.estimator")
+        if method == "bootstrap":
+            raise ck.fail("grid.estimator", "WLSMV with inference.method: bootstrap is not supported yet (use wald)")
+    if "MLR" in estimators and method == "bootstrap":
+        raise ck.fail("grid.estimator", "MLR with inference.method: bootstrap is not supported (the bootstrap "
+                      "refits ML); use wald")
 
     exclude = d.get("exclude_improper", False)
     if not isinstance(exclude, bool):
