@@ -453,8 +453,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
     if args.boot and args.ci == "bca":
         raise OptionError("--ci bca is not available with --ordered (it needs a jackknife of the ordinal fit); "
                           "use percentile, bc or normal")
-    if args.out is not None or args.modindices is not None:
-        raise OptionError("--out and --modindices are not supported yet with --ordered")
+    if args.modindices is not None:
+        raise OptionError("--modindices is not supported yet with --ordered")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file
@@ -466,7 +466,13 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         from .model.hypotheses import with_hypotheses
 
         model = with_hypotheses(model, args.hypotheses)
-    from .io import read_survey
+    from .io import check_writable, read_survey
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .estimate.categorical.report import ordinal_report_file_names
+
+        for name in ordinal_report_file_names():
+            check_writable(Path(args.out) / name, args.force)
 
     options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
                    model_type=args.model_type)
@@ -489,18 +495,23 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
         boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
     out = render_ordinal(res, args.format, boot=boot)
-    if args.format in ("text", "markdown"):  # semTools' ordinal alpha, categorical omega, AVE, HTMT
-        from . import reliability
+    from . import reliability
+
+    quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
+    if args.format in ("text", "markdown"):
         from .report import render_quality
 
         out += ("\nOrdinal items: Alpha = ordinal alpha (alpha of the polychorics), CR = categorical omega "
                 "(compRelSEM(fit), ord.scale = TRUE), HTMT on the polychorics.\n"
-                + render_quality(reliability(res), args.format))
-    if model.propositions and args.format != "csv":  # the codebook's or --hypotheses' propositions
+                + render_quality(quality, args.format))
+    table = None
+    if model.propositions:  # the codebook's or --hypotheses' propositions
         from .estimate.categorical.propositions import ordinal_proposition_table
-        from .report import render_propositions
 
         table = ordinal_proposition_table(res, bs, n_boot=0, level=args.level, ci=args.ci)
+    if table is not None and args.format != "csv":
+        from .report import render_propositions
+
         if args.format == "json":
             import json
 
@@ -510,6 +521,12 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         else:
             out = render_propositions(table, args.format) + "\n" + out
     sys.stdout.write(out)
+    if args.out is not None:
+        from .estimate.categorical.report import ordinal_report_files
+        from .report import write_report_files
+
+        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot), force=args.force)
+        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 
 
