@@ -319,13 +319,14 @@ def standardized_solution(res, level: float = 0.95) -> pd.DataFrame:
     info = res._ordinal
     eng, table, theta, vcov = info["engine"], res.ordinal_table, res.start, res.vcov
     has_def = bool((table["op"] == ":=").any())
+    dstd = _DefinedStd(eng, info["ordinal"]) if has_def else None
 
     def values(t):
         _, sa, sl = _row_values(eng, t, table, info["ordinal"])
         if has_def:
-            d = _defined(eng, t, np.zeros_like(vcov), eng.matrices(t, info["ordinal"]))
-            sa = np.concatenate([sa, d["std_all"].to_numpy()])
-            sl = np.concatenate([sl, d["std_lv"].to_numpy()])
+            da, dl = dstd(t)
+            sa = np.concatenate([sa, da])
+            sl = np.concatenate([sl, dl])
         return np.concatenate([sa, sl])
 
     v0 = values(theta)
@@ -364,6 +365,41 @@ def _defined(eng: "_Engine", theta: np.ndarray, vcov: np.ndarray, mx) -> pd.Data
     v[np.ix_(sp_, sp_)] = vcov[np.ix_(si, si)]
     out = _defined_rows(eng.ept, pm_fit, ts, v)
     return out
+
+
+class _DefinedStd:
+    """std.all and std.lv of the ``:=`` rows at ``theta``: the definitions evaluated at the
+    standardized free rows, as :func:`_defined` (lavaan), with the table work done once (a
+    bootstrap or a numerical Jacobian evaluates it many times)."""
+
+    def __init__(self, eng: "_Engine", ordinal: set):
+        from .. import constraints
+        from ..matrices import table_rows
+
+        pt = eng.ept
+        _, _, defs = constraints.constraints_from_table(pt.df)
+        self.full = constraints._expand(defs)
+        self.names = tuple(self.full)
+        self.params = constraints.ParameterMap.from_table(pt.df)
+        rows = list(table_rows(pt))
+        self.nx = max([int(r["free"]) for r in rows] + [0])
+        self.slots = [(int(r["free"]) - 1, (r["lhs"], r["op"], r["rhs"])) for r in rows
+                      if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+        self.eng, self.ordinal = eng, ordinal
+
+    def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ..standardized import standardize_cells
+
+        eng = self.eng
+        rows = list(eng.pm.rows)
+        sa, sl = standardize_cells(eng.matrices(theta, self.ordinal), rows, eng.pm.row_locations)
+        a, b = dict(zip(rows, sa)), dict(zip(rows, sl))
+        xa, xb = np.zeros(self.nx), np.zeros(self.nx)
+        for f, k in self.slots:
+            xa[f], xb[f] = a[k], b[k]
+        va, vb = self.params.values(xa), self.params.values(xb)
+        return (np.array([float(self.full[n].evaluate(va)) for n in self.names]),
+                np.array([float(self.full[n].evaluate(vb)) for n in self.names]))
 
 
 def _marker_starts(eng: _Engine, start: np.ndarray, R: np.ndarray) -> np.ndarray:

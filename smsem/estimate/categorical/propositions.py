@@ -42,9 +42,10 @@ def _props(res, hypotheses):
     return tuple(hypotheses)
 
 
-def _std_values(res, theta: np.ndarray, with_defined: bool) -> np.ndarray:
-    """std.all of every row of ``res.params`` (``:=`` rows last, NaN when ``with_defined`` is False)."""
-    from .fit import _defined, _row_values
+def _std_values(res, theta: np.ndarray, dstd=None) -> np.ndarray:
+    """std.all of every row of ``res.params`` (``:=`` rows last: by ``dstd``, a
+    :class:`.fit._DefinedStd`, or NaN without it)."""
+    from .fit import _row_values
 
     info = res._ordinal
     eng, table = info["engine"], res.ordinal_table
@@ -52,10 +53,9 @@ def _std_values(res, theta: np.ndarray, with_defined: bool) -> np.ndarray:
     n_def = int((table["op"] == ":=").sum())
     if not n_def:
         return sa
-    if not with_defined:
+    if dstd is None:
         return np.concatenate([sa, np.full(n_def, np.nan)])
-    d = _defined(eng, theta, np.zeros((len(theta), len(theta))), eng.matrices(theta, info["ordinal"]))
-    return np.concatenate([sa, d["std_all"].to_numpy(dtype=float)])
+    return np.concatenate([sa, dstd(theta)[0]])
 
 
 class _Rows:
@@ -136,9 +136,14 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
     check_option("ci", ci, ORDINAL_CI_METHODS)
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     props = _props(res, hypotheses)
+    from .fit import _DefinedStd
+
+    info = res._ordinal
+    n_def = int((res.ordinal_table["op"] == ":=").sum())
+    dstd = _DefinedStd(info["engine"], info["ordinal"]) if n_def else None
     has_def = any(p.kind == "defined" for p in props)
     where = _Rows(res)
-    std0 = _std_values(res, res.start, True)
+    std0 = _std_values(res, res.start, dstd)
     rows = [where.point(p, std0) for p in props]
     if boot is None and n_boot > 0 and props:
         from .bootstrap import bootstrap_ordinal
@@ -146,7 +151,8 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
         boot = bootstrap_ordinal(res, n_boot, seed=DEFAULT_BOOT_SEED if seed is None else seed)
     if boot is not None and props:
         ok = np.flatnonzero(boot.ok)
-        m = np.array([_std_values(res, boot.estimates[b], has_def) for b in ok]).reshape(len(ok), -1)
+        m = np.array([_std_values(res, boot.estimates[b], dstd if has_def else None)
+                      for b in ok]).reshape(len(ok), -1)
         draws = np.stack([where.statistic(p, m) for p in props], axis=1)
         est = np.array([where.statistic(p, std0[None, :])[0] for p in props])
         if ci == "percentile":
