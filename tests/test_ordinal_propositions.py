@@ -120,3 +120,12 @@ def test_cli_hypotheses_with_ordered(hs, tmp_path, capsys):
     bad.write_text('- id: H1\n  path: "x1 ~ speed"\n  sign: "+"\n')
     assert main(["fit", f, "--model", model_path, "--ordered", "all", "--hypotheses", str(bad)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_public_proposition_table_dispatches(hs):
+    """smsem.proposition_table on an ordinal fit uses the ordinal bootstrap (same draws for a seed)."""
+    _, _, res, _ = hs
+    a = smsem.proposition_table(res, hypotheses=PROPS, n_boot=6, seed=9).table
+    b = ordinal_proposition_table(res, hypotheses=PROPS, n_boot=6, seed=9).table
+    pd.testing.assert_frame_equal(a, b)
+    assert a.ci_lower.notna().all()
