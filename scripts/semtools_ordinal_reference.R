@@ -20,14 +20,17 @@ hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8
 hs <- read.csv("tests/reference/lavaan_ordinal/hs_cut4.csv")[paste0("x", 1:9)]
 integ <- read.csv("data/synthetic/integrative_n300_seed1.csv")
 integ_model <- paste(readLines("models/integrative.lav"), collapse = "\n")
+hs_mixed <- read.csv("tests/reference/lavaan_wlsmv/hs_mixed_data.csv")  # x6, x9 continuous
 cases <- list(
   hs = list(model = hs_model, data = hs, parameterization = "delta"),
+  hs_mixed = list(model = hs_model, data = hs_mixed, parameterization = "delta", ordered = paste0("x", c(1:5, 7:8))),
   hs_theta = list(model = hs_model, data = hs, parameterization = "theta"),
   integrative = list(model = integ_model, data = integ, parameterization = "delta")
 )
 for (nm in names(cases)) {
   cs <- cases[[nm]]
-  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = "WLSMV", parameterization = cs$parameterization)
+  ord <- if (is.null(cs$ordered)) names(cs$data) else cs$ordered
+  fit <- sem(cs$model, data = cs$data, ordered = ord, estimator = "WLSMV", parameterization = cs$parameterization)
   omega <- compRelSEM(fit)
   q <- data.frame(construct = names(omega), omega = as.numeric(omega),
                   omega_lat = as.numeric(compRelSEM(fit, ord.scale = FALSE)[names(omega)]),
@@ -37,8 +40,9 @@ for (nm in names(cases)) {
   q[] <- lapply(q, function(v) if (is.numeric(v)) formatC(v, digits = 15, format = "g") else v)
   wcsv(q, paste0(nm, ".quality.csv"))
   items <- lavNames(fit, "ov")
-  mat_csv(htmt(cs$model, cs$data[items], ordered = items, htmt2 = FALSE), paste0(nm, ".htmt.csv"))
-  mat_csv(htmt(cs$model, cs$data[items], ordered = items, htmt2 = TRUE), paste0(nm, ".htmt2.csv"))
+  oi <- intersect(items, ord)
+  mat_csv(htmt(cs$model, cs$data[items], ordered = oi, htmt2 = FALSE), paste0(nm, ".htmt.csv"))
+  mat_csv(htmt(cs$model, cs$data[items], ordered = oi, htmt2 = TRUE), paste0(nm, ".htmt2.csv"))
   writeLines(sprintf('{"case": "%s", "lavaan": "%s", "semTools": "%s", "parameterization": "%s", "n": %d, "call": "sem(model, data, ordered = TRUE, estimator = \\"WLSMV\\"); compRelSEM(fit[, ord.scale = FALSE | tau.eq = TRUE[, ord.scale = FALSE]]); AVE(fit); htmt(model, data, ordered = items, htmt2 = FALSE|TRUE)"}',
                      nm, packageVersion("lavaan"), packageVersion("semTools"), cs$parameterization, lavInspect(fit, "nobs")),
              file.path(out, paste0(nm, ".meta.json")))

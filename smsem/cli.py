@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "--missing fiml); with --ordered: WLSMV (default), ULSMV, DWLS, ULS, WLS")
     fit.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
                      help="ordinal items (polychoric correlations, lavaan's ordered =): 'all' or a comma list; "
-                          "every item of the model must be ordinal; selects --estimator WLSMV")
+                          "the others are continuous (delta only); selects --estimator WLSMV")
     fit.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
                      help="with --ordered: lavaan's parameterization, delta (default) or theta")
     fit.add_argument("--missing", choices=["listwise", "fiml", "pairwise"], default="listwise",

@@ -148,7 +148,7 @@ def test_smsem_fit_dispatches(tmp_path):
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(ordered=True, parameterization="Theta"), "theta"),
-    (dict(ordered=["x1", "x2"]), "mixed continuous"),
+    (dict(ordered=["x1", "x2"], parameterization="theta"), "delta parameterization only"),  # mixed: test_ordinal_mixed.py
     (dict(ordered=True, missing="fiml"), "fiml"),
     (dict(ordered=True, estimator="MLR"), "MLR"),
     (dict(estimator="WLSMV"), "needs ordered"),

@@ -126,6 +126,9 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
     if info["weights"] == "WLS":
         raise OptionError("the batched bootstrap supports WLSMV, DWLS, ULSMV and ULS, not WLS (a full weight "
                           "matrix per draw)")
+    if info["engine"].mixed:
+        raise OptionError("the ordinal bootstrap needs every observed variable ordinal (continuous variables: "
+                          "not yet); use --boot 0")
     if res.missing != "listwise" or res.data.isna().any().any():
         raise OptionError("the ordinal bootstrap needs complete data (missing='listwise')")
     from ..._threads import single_thread

@@ -80,9 +80,11 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
                           "(lavaan: 'listwise' (default) or 'pairwise')")
     ov = list(pt.ov)
     cont = [v for v in ov if v not in ordered]
-    if cont:
-        raise OptionError(f"mixed continuous and ordinal observed variables ({', '.join(cont)} not ordered) "
-                          "are not supported yet: declare every item ordered")
+    if cont and parameterization != "delta":
+        raise OptionError(f"continuous observed variables ({', '.join(cont)}) with ordered items are supported in "
+                          "the delta parameterization only, not yet in theta")
+    if cont and not ordered:
+        raise OptionError("no ordered item: fit the model without ordered= (ML)")
     if getattr(pt, "ov_x", None):
         raise OptionError("observed exogenous covariates are not supported yet with ordered items")
     rows = table_rows(pt)
@@ -103,12 +105,14 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
                               "supported yet (only paths among latent variables)")
         if r["op"] == "=~" and r["lhs"] not in lv:
             raise OptionError(f"{r['lhs']} =~ {r['rhs']}: not supported with ordered items")
+        if r["op"] == "=~" and r["rhs"] in cont and (r["lhs"] not in lv):
+            raise OptionError(f"{r['lhs']} =~ {r['rhs']}: not supported with ordered items")
         if r["op"] == "~~" and r["lhs"] in ordered and r["lhs"] == r["rhs"] and r["user"] == 1 and r["free"] > 0:
             raise OptionError(f"{r['lhs']} ~~ {r['lhs']}: a free residual variance of an ordinal item is not "
                               "identified in the delta parameterization")
 
 
-def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
+def ordinal_table(pt: Any, nth: dict[str, int], ordinal: Sequence[str] | None = None) -> pd.DataFrame:
     """lavaan's ``parTable()`` of ``sem(..., ordered = TRUE)`` (delta) from the continuous table.
 
     ``nth``: number of thresholds of every ordinal item (in ``pt.ov`` order). Rows: the user's
@@ -133,14 +137,16 @@ def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
         return r
 
     th = pd.DataFrame([row(v, "|", f"t{k + 1}", 1, np.nan) for v in pt.ov for k in range(nth[v])], columns=cols)
-    ords = set(nth)
+    ords = set(nth) if ordinal is None else set(ordinal)  # the other observed variables are continuous
     is_res = (tail["op"] == "~~") & (tail["lhs"] == tail["rhs"]) & tail["lhs"].isin(ords)
     tail.loc[is_res, "free"] = 0
     tail.loc[is_res, "ustart"] = 1.0
     hres = (head["op"] == "~~") & (head["lhs"] == head["rhs"]) & head["lhs"].isin(ords) & (head["free"] == 0)
     head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
-    scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov], columns=cols)
-    means = pd.DataFrame([row(v, "~1", "", 0, 0.0) for v in list(pt.ov) + list(pt.lv)], columns=cols)
+    scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov if v in ords], columns=cols)
+    # lavaan: the intercepts of continuous variables are free (their means are statistics)
+    means = pd.DataFrame([row(v, "~1", "", 0, 0.0) if v in ords or v in pt.lv else row(v, "~1", "", 1, np.nan)
+                          for v in list(pt.ov) + list(pt.lv)], columns=cols)
     out = pd.concat([head, th, tail, scal, means, defs], ignore_index=True)
     free = out["free"].to_numpy().astype(int)
     out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
@@ -162,12 +168,18 @@ class _Engine:
         self.pm = param_map_from_table(self.ept, collapse=False)
         ov = list(self.pm.base.observed)
         pos = {v: i for i, v in enumerate(ov)}
-        th_names = [n for n in obs_names if "|t" in n]
-        cor_names = [n for n in obs_names if "~~" in n]
-        self.nth = len(th_names)
+        # lavaan's WLS.obs: thresholds and means of continuous variables ("x~1") in data order,
+        # the variances of the continuous variables ("x~~x"), then the correlations/covariances
+        th_names = [n for n in obs_names if "|t" in n or n.endswith("~1")]
+        var_names = [n for n in obs_names if "~~" in n and n.split("~~")[0] == n.split("~~")[1]]
+        cor_names = [n for n in obs_names if "~~" in n and n.split("~~")[0] != n.split("~~")[1]]
+        self.nuni = len(th_names)
+        self.nth = len(th_names) + len(var_names)  # the rows before the correlations
+        self.vi = np.array([pos[n.split("~~")[0]] for n in var_names], dtype=int)
         self.r = np.array([pos[n.split("~~")[0]] for n in cor_names])
         self.c = np.array([pos[n.split("~~")[1]] for n in cor_names])
-        self.th_item = np.array([pos[n.split("|")[0]] for n in th_names], dtype=int)
+        self.th_item = np.array([pos[n.split("|")[0] if "|" in n else n[:-2]] for n in th_names], dtype=int)
+        self.mixed = bool(len(var_names))
         # every cell of every free parameter, by matrix: (rows i, cols j, indicator cells x params)
         self._cells = {}
         for mcode in range(4):
@@ -182,12 +194,17 @@ class _Engine:
         free_rows = table[table["free"] > 0]
         self.npar = len(free_rows)
         self.struct_idx, self.struct_pos, self.th_idx, self.th_pos = [], [], [], []
+        self.th_sign = np.ones(self.npar)  # -1 for the intercepts of continuous variables
         th_pos = {n: j for j, n in enumerate(th_names)}
         for _, r in free_rows.iterrows():
             f = int(r["free"]) - 1
             if r["op"] == "|":
                 self.th_idx.append(f)
                 self.th_pos.append(th_pos[f"{r['lhs']}|{r['rhs']}"])
+            elif r["op"] == "~1":  # a continuous variable's intercept: lavaan's statistic is -mean
+                self.th_idx.append(f)
+                self.th_pos.append(th_pos[f"{r['lhs']}~1"])
+                self.th_sign[f] = -1.0
             else:
                 self.struct_idx.append(f)
                 self.struct_pos.append(self.pm.aliases[(r["lhs"], r["op"], r["rhs"])])
@@ -198,15 +215,15 @@ class _Engine:
     def split(self, theta):
         ts = np.empty(self.pm.n_free)
         ts[self.struct_pos] = theta[self.struct_idx]
-        tau = np.empty(self.nth)
-        tau[self.th_pos] = theta[self.th_idx]
+        tau = np.empty(self.nuni)
+        tau[self.th_pos] = theta[self.th_idx] * self.th_sign[self.th_idx]
         return ts, tau
 
     def sigma(self, theta):
         ts, tau = self.split(theta)
         cov = self.pm.matrices_at(ts).implied_cov
         if not self.theta_param:
-            return np.concatenate([tau, cov[self.r, self.c]])
+            return np.concatenate([tau, cov[self.vi, self.vi], cov[self.r, self.c]])
         # theta parameterization: y* has variance diag(Sigma); lavaan's delta = 1/sd
         sd = np.sqrt(np.diag(cov))
         return np.concatenate([tau / sd[self.th_item], cov[self.r, self.c] / (sd[self.r] * sd[self.c])])
@@ -239,7 +256,9 @@ class _Engine:
         joff = self.cov_jacobian(mx, self.r, self.c)[:, self.struct_pos]
         if not self.theta_param:
             d[self.nth:, self.struct_idx] = joff
-            d[self.th_pos, self.th_idx] = 1.0
+            if len(self.vi):
+                d[self.nuni:self.nth, self.struct_idx] = self.cov_jacobian(mx, self.vi, self.vi)[:, self.struct_pos]
+            d[self.th_pos, self.th_idx] = self.th_sign[self.th_idx]
             return d
         cov = mx.implied_cov
         var = np.diag(cov)
@@ -302,6 +321,10 @@ def _row_values(eng: "_Engine", theta: np.ndarray, table: pd.DataFrame, ordinal:
         elif op == "~*~":  # lavaan: std.lv = est, std.all = 1
             est = sl = float(scale[lhs])
             sa = 1.0
+        elif f > 0:  # the free intercept of a continuous variable (lavaan: std.all = est / sd)
+            est = sl = float(theta[int(f) - 1])
+            i = eng.ov.index(lhs)
+            sa = est / np.sqrt(float(np.diag(mx.implied_cov)[i]))
         else:  # ~1 rows
             est = sa = sl = float(ustart)
         est_v.append(est)
@@ -660,7 +683,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
             warnings.warn(f"{dropped} row(s) with missing answers were dropped (listwise deletion, lavaan's "
                           "default; missing='pairwise' keeps them)", stacklevel=4)
         x = x[keep].reset_index(drop=True)
-    ss = sample_stats(x, ordered=True, missing=missing)
+    ss = sample_stats(x, ordered=True if len(ordinal) == len(ov) else list(ordinal), missing=missing)
     n = float(ss.nobs)
     s = ss.wls_obs.to_numpy()
     gamma = ss.nacov.to_numpy()
@@ -668,7 +691,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     for nm in ss.wls_obs.index:
         if "|t" in nm:
             nth[nm.split("|")[0]] += 1
-    table = ordinal_table(pt, nth)
+    table = ordinal_table(pt, nth, ordinal)
     eng = _Engine(pt, table, list(ss.wls_obs.index), theta_param=parameterization == "theta")
     if eng.ov != ov:
         raise SpecError("internal: the observed variables are not in the table's order")
@@ -677,10 +700,13 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
 
     # start: lavaan-like simple values on the polychoric matrix; thresholds at the sample ones
     R = ss.cor.loc[ov, ov].to_numpy()
+    if eng.mixed:  # start values from the covariances (continuous variables keep their variances)
+        cv = pd.DataFrame(ss.two_step.cov(), index=ss.two_step.names, columns=ss.two_step.names)
+        R = cv.loc[ov, ov].to_numpy()
     ts0 = _marker_starts(eng, start_values(eng.ept, eng.pm, np.zeros(len(ov)), R), R)
     theta0 = np.empty(eng.npar)
     theta0[eng.struct_idx] = ts0[eng.struct_pos]
-    theta0[eng.th_idx] = s[:eng.nth][eng.th_pos]
+    theta0[eng.th_idx] = s[:eng.nth][eng.th_pos] * eng.th_sign[eng.th_idx]
     if eng.theta_param:  # thresholds on the y* scale of the start values
         ts_, _ = eng.split(theta0)
         sd0 = np.sqrt(np.diag(eng.pm.matrices_at(ts_).implied_cov))
@@ -761,12 +787,21 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
         fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
         fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
-        if test == "scaled.shifted":  # lavaan's robust indices (its robust.flag: scaled.shifted tests)
+        if test == "scaled.shifted" and eng.mixed:  # lavaan: NA with continuous variables
+            fi.update({k: float("nan") for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                                                 "rmsea_ci_upper_robust", "rmsea_pvalue_robust")})
+        elif test == "scaled.shifted":  # lavaan's robust indices (its robust.flag: scaled.shifted tests)
             _robust_indices(fi, s=s, sigma=eng.sigma(theta), d=d, w=w, gamma=gamma, nth=eng.nth, p=len(ov), n=n,
                             df=df, df_b=df_b, R=R)
     # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
     p = len(ov)
     rc = e[eng.nth:]
+    if eng.mixed:  # Bentler's standardization by the sample variances (1 for the ordinal items)
+        var = np.ones(p)
+        var[eng.vi] = s[eng.nuni:eng.nth]
+        rc = rc / np.sqrt(var[eng.r] * var[eng.c])
+        rv = e[eng.nuni:eng.nth] / s[eng.nuni:eng.nth]  # the variances' residuals (0 when they are free)
+        rc = np.concatenate([rc, rv])
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
 
     mx = eng.matrices(theta, set(ordinal))

@@ -71,19 +71,20 @@ def _parts(res):
     ov = list(mx.observed)
     scales = np.asarray(eng.delta(res.start), float) if eng.theta_param else np.ones(len(ov))
     sc = dict(zip(eng.ov, scales))
-    P = res.sample_stats.cor.loc[ov, ov].to_numpy()
+    ts = res.sample_stats.two_step  # lavaan's sampstat cov: polychorics, variances of continuous items
+    P = pd.DataFrame(ts.cov(), index=ts.names, columns=ts.names).loc[ov, ov].to_numpy()
     s_vec = np.array([sc[v] for v in ov])
     sigma = P / np.outer(s_vec, s_vec)
     p = res.params
     th = {v: p[(p.op == "|") & (p.lhs == v)]["est"].to_numpy(float) for v in ov}
     parsed = res.model.parsed
     blocks = {c: parsed.indicators(c) for c in parsed.latents if len(parsed.indicators(c)) > 1}
-    return mx, ov, sc, sigma, th, blocks
+    return mx, ov, sc, sigma, th, blocks, set(res._ordinal["ordinal"])
 
 
 def ordinal_reliability_table(res) -> pd.DataFrame:
     """Per construct with two or more items: ``ORDINAL_RELIABILITY_COLUMNS`` (see the module)."""
-    mx, ov, sc, sigma, th, blocks = _parts(res)
+    mx, ov, sc, sigma, th, blocks, ordinal = _parts(res)
     inner = list(mx.inner)
     phi = mx.inner_cov
     lam_nz = np.abs(np.round(mx.lambda_, 5)) > 0
@@ -99,11 +100,17 @@ def ordinal_reliability_table(res) -> pd.DataFrame:
         lam = mx.lambda_[ii, j]
         common = np.outer(lam, lam) * phi[j, j]
         sb = sigma[np.ix_(ii, ii)]
-        omega = omega_categorical(common, [th[i] for i in its], s_vec[ii], sb)
         cross = any(lam_nz[i, [k for k in cidx if k != j]].any() for i in ii)
         ave = float("nan") if cross else float(np.sum(lam ** 2) * phi[j, j] / np.trace(sb))
-        rows.append((c, len(its), omega, float(common.sum() / sb.sum()), _alpha(sb),
-                     _alpha(raw_cov[np.ix_(ii, ii)]), ave))
+        if all(i in ordinal for i in its):
+            omega = omega_categorical(common, [th[i] for i in its], s_vec[ii], sb)
+            lat, a_ord = float(common.sum() / sb.sum()), _alpha(sb)
+        elif not any(i in ordinal for i in its):  # continuous items only: the continuous formulas
+            omega = lat = float(common.sum() / sb.sum())
+            a_ord = _alpha(sb)
+        else:  # semTools: no omega or latent-scale alpha for a factor of mixed items (NA)
+            omega = lat = a_ord = float("nan")
+        rows.append((c, len(its), omega, lat, a_ord, _alpha(raw_cov[np.ix_(ii, ii)]), ave))
     return pd.DataFrame(rows, columns=ORDINAL_RELIABILITY_COLUMNS)
 
 
@@ -115,7 +122,7 @@ def ordinal_quality(res, thresholds=None):
                            QualityThresholds, htmt)
 
     th = thresholds if thresholds is not None else QualityThresholds()
-    mx, ov, _, _, _, blocks = _parts(res)
+    mx, ov, _, _, _, blocks, _ = _parts(res)
     inner = list(mx.inner)
     phi = mx.inner_cov
     sd_lat = np.sqrt(np.diag(phi))
