@@ -17,7 +17,8 @@ for name, text in MODELS.items():
     meta = json.loads((REF / f"{name}.meta.json").read_text())
     open(d + "/m.lav", "w").write(text)
     m = smsem.load_model(d + "/m.lav")
-    kw = dict(ordered=meta["ordered"].split(","), estimator=meta["estimator"])
+    kw = dict(ordered=meta["ordered"].split(","), estimator=meta["estimator"], missing=meta["missing"])
+    data = pd.read_csv(REF / ("hs_mixed_na_data.csv" if meta["missing"] == "pairwise" else "hs_mixed_data.csv"))
     res = fit_ordinal(m, data, **kw)
     ts = []
     for _ in range(3):

@@ -757,6 +757,10 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     db = np.zeros((nstat, eng.nth))
     db[np.arange(eng.nth), np.arange(eng.nth)] = 1.0
     tb = np.linalg.solve(db.T @ w.mul(db), db.T @ w.mul(s))
+    if eng.mixed and np.any(tb[eng.nuni:eng.nth] < 0):  # lavaan bounds the baseline's variances at 0
+        lb = np.full(eng.nth, -np.inf)
+        lb[eng.nuni:] = 0.0
+        tb = optimize.lsq_linear(w.half(db), w.half(s), bounds=(lb, np.inf), method="bvls", tol=1e-15).x
     eb = s - db @ tb
     chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - eng.nth)
@@ -796,12 +800,10 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
     p = len(ov)
     rc = e[eng.nth:]
-    if eng.mixed:  # Bentler's standardization by the sample variances (1 for the ordinal items)
-        var = np.ones(p)
+    if eng.mixed:  # lavaan: standardized by the sample variances (1 for the ordinal items); the
+        var = np.ones(p)  # diagonal counts with residual 0 (also for a continuous variable's variance)
         var[eng.vi] = s[eng.nuni:eng.nth]
         rc = rc / np.sqrt(var[eng.r] * var[eng.c])
-        rv = e[eng.nuni:eng.nth] / s[eng.nuni:eng.nth]  # the variances' residuals (0 when they are free)
-        rc = np.concatenate([rc, rv])
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
 
     mx = eng.matrices(theta, set(ordinal))
