@@ -57,7 +57,9 @@ def test_replication_equals_direct_fit(estimator):
             assert std == r.std_all, key
     if estimator == "WLSMV":  # thresholds are rows too; the structural paths have std.all
         assert any(o == "|" for _, o, _ in got)
-    assert row["chi2"] == res.fit_indices["chi2"]
+    # the fit columns hold the scaled test for MLR and WLSMV
+    assert row["chi2"] == res.fit_indices["chi2_scaled"] and row["pvalue"] == res.fit_indices["pvalue_scaled"]
+    assert row["cfi"] == res.fit_indices["cfi_scaled"] and row["rmsea"] == res.fit_indices["rmsea_scaled"]
 
 
 def test_fast_and_reference_agree_for_ml_only():

@@ -195,8 +195,11 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
     if heywood:
         row.update(improper=1, improper_reason="; ".join(heywood))
     row["n_used"] = int(res.n)
+    # MLR and WLSMV: the scaled test and indices (what their users read); ML: the standard ones
+    scaled = cell.estimator in ("MLR", "WLSMV")
     for k in FIT_FIELDS:
-        row[k] = float(res.fit_indices.get(k, float("nan")))
+        key = f"{k}_scaled" if scaled and f"{k}_scaled" in res.fit_indices else k
+        row[k] = float(res.fit_indices.get(key, float("nan")))
     ordinal = getattr(res, "ordinal_table", None) is not None
     std = None if ordinal else res.standardized_paths
     names, values = [], []
