@@ -102,3 +102,18 @@ def test_refusals(tmp_path):
 
     with pytest.raises(OptionError, match="every observed variable ordinal"):
         bootstrap_ordinal(res, 5, seed=1)
+
+
+def test_cli_partial_ordered_list(tmp_path, capsys):
+    """--ordered with some items: the others are continuous (the hs_mixed case)."""
+    from smsem.cli import main
+
+    p = tmp_path / "m.lav"
+    p.write_text(HS)
+    assert main(["fit", str(REF / "hs_mixed_data.csv"), "--model", str(p), "--ordered", "x1,x2,x3,x4,x5,x7,x8",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    fm = pd.read_csv(REF / "hs_mixed_fit.csv")
+    ref = dict(zip(fm.measure, pd.to_numeric(fm.value, errors="coerce")))
+    assert out["fit"]["chi2_scaled"] == pytest.approx(ref["chisq.scaled"], rel=1e-6)
+    assert any(r["lhs"] == "x9" and r["op"] == "~1" for r in out["params"])
