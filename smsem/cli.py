@@ -450,9 +450,6 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.boot and args.ci == "bca":
-        raise OptionError("--ci bca is not available with --ordered (it needs a jackknife of the ordinal fit); "
-                          "use percentile, bc or normal")
     if args.modindices is not None:
         raise OptionError("--modindices is not supported yet with --ordered")
     if args.format not in ("text", "markdown", "csv", "json"):
@@ -493,7 +490,9 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         from .estimate.categorical.bootstrap import bootstrap_ordinal
 
         bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
-        boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
+        from .estimate.categorical.bootstrap import ordinal_conf_int
+
+        boot = (ordinal_conf_int(res, bs, args.level, args.ci), bs.n_ok, args.boot, args.level, args.ci)
     out = render_ordinal(res, args.format, boot=boot)
     from . import reliability
 

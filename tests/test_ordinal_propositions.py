@@ -91,11 +91,11 @@ def test_verdict_cis_equal_refits(hs):
         else:
             assert r.verdict in ("not supported", "CI includes 0")
     assert pt.n_boot == 8 and pt.n_failed == 8 - len(ok)
-    # bc and normal intervals from the same draws; bca refused in one line
+    # bc and normal intervals from the same draws; bca needs at least n usable draws (as for ML)
     for ci in ("bc", "normal"):
         t = ordinal_proposition_table(res, bs, hypotheses=PROPS, ci=ci).table
         assert np.all(t.ci_lower < t.ci_upper)
-    with pytest.raises(OptionError, match="bca"):
+    with pytest.raises(OptionError, match="BCa intervals need"):
         ordinal_proposition_table(res, bs, hypotheses=PROPS, ci="bca")
 
 

@@ -864,16 +864,17 @@ def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
     p = res.params[cols]
     note = ""
     if boot is not None:
-        ci, n_ok, n_boot, level = boot
+        ci, n_ok, n_boot, level = boot[:4]
+        method = boot[4] if len(boot) > 4 else "percentile"
         key = ci.set_index(["lhs", "op", "rhs"])
         idx = list(zip(p.lhs, p.op, p.rhs))
         p = p.assign(boot_lower=[key["ci_lower"].get(k, np.nan) for k in idx],
                      boot_upper=[key["ci_upper"].get(k, np.nan) for k in idx])
         note = (f"bootstrap: {n_ok} of {n_boot} draws usable (a draw in which an item loses a category, or "
-                f"whose refit fails, is dropped); {level:.0%} percentile CIs of the free parameters\n")
+                f"whose refit fails, is dropped); {level:.0%} {method} CIs of the free parameters\n")
     if fmt == "json":
         return json.dumps({"estimator": res.estimator, "n": res.n, "converged": res.converged,
-                           **({"bootstrap": {"draws": boot[2], "usable": boot[1], "level": boot[3]}}
+                           **({"bootstrap": {"draws": boot[2], "usable": boot[1], "level": boot[3], "ci": method}}
                               if boot is not None else {}),
                            "fit": {k: fi[k] for k, _ in _FIT_ROWS if k in fi},
                            "params": json.loads(p.to_json(orient="records"))}, indent=2) + "\n"

@@ -10,8 +10,9 @@ turned into std.all values exactly as the full-sample fit's (same code), the pro
 standardized paths for a chain, the ``:=`` expression at the standardized free rows for a defined
 parameter (lavaan's ``standardizedSolution()``).
 
-CI methods: percentile, bc (bias-corrected) and normal. BCa is refused (it needs a jackknife of
-the ordinal fit, not built). The mediation block (total/direct effects along the chains) is empty
+CI methods: percentile, bc (bias-corrected), bca (the acceleration from the leave-one-out fits,
+batched as the bootstrap: :func:`.bootstrap.jackknife_ordinal`; needs at least n usable draws, as
+for ML) and normal. The mediation block (total/direct effects along the chains) is empty
 for ordinal fits: ``smsem.effects()`` is ML-only; the chains that are propositions are in the
 table itself.
 """
@@ -28,7 +29,7 @@ from ...exceptions import OptionError
 
 __all__ = ["ordinal_proposition_table", "ORDINAL_CI_METHODS"]
 
-ORDINAL_CI_METHODS = ("percentile", "bc", "normal")
+ORDINAL_CI_METHODS = ("percentile", "bc", "bca", "normal")
 _DROPPED = "dropped (an item lost a category, or the refit did not converge)"
 
 
@@ -125,14 +126,11 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
     are made with ``seed`` (``n_boot=0``: the table without CIs, verdict "no bootstrap").
     """
     from ..._validation import check_option, check_real
-    from ...bootstrap import DEFAULT_BOOT_SEED, bc_ci, normal_ci, percentile_ci
+    from ...bootstrap import DEFAULT_BOOT_SEED, bc_ci, bca_ci, normal_ci, percentile_ci
     from ...propositions import TABLE_COLUMNS, MEDIATION_COLUMNS, PropositionTable, verdict
 
     if getattr(res, "_ordinal", None) is None:
         raise OptionError("ordinal_proposition_table needs a fit with ordered items (fit(..., ordered=...))")
-    if ci == "bca":
-        raise OptionError("--ci bca is not available with --ordered (it needs a jackknife of the ordinal fit); "
-                          "use percentile, bc or normal")
     check_option("ci", ci, ORDINAL_CI_METHODS)
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     props = _props(res, hypotheses)
@@ -159,8 +157,17 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
             lo, hi = percentile_ci(draws, level)
         elif ci == "normal":
             lo, hi = normal_ci(draws, est, level)
-        else:
+        elif ci == "bc":
             lo, hi = bc_ci(draws, est, level)
+        else:  # bca: the acceleration from the batched jackknife, standardized as the draws
+            from .bootstrap import check_bca, jackknife_ordinal
+
+            check_bca(len(ok), len(res.data))
+            jk = jackknife_ordinal(res)
+            mj = np.array([_std_values(res, t, dstd if has_def else None) if np.all(np.isfinite(t))
+                           else np.full(len(std0), np.nan) for t in jk])
+            jack = np.stack([where.statistic(p, mj) for p in props], axis=1)
+            lo, hi = bca_ci(draws, est, jack, level)
     else:
         lo = hi = np.full(len(props), np.nan)
     for r, p, a, b in zip(rows, props, lo, hi):
