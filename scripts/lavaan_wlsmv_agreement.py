@@ -26,6 +26,10 @@ from smsem.estimate.categorical.fit import fit_ordinal  # noqa: E402
 from test_wlsmv import BFI, CASES, FIT, HS, HS_DEFINED, ORD, REF, STATS  # noqa: E402
 
 
+ROBUST = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+          "rmsea_pvalue_robust")
+
+
 def main() -> int:
     tmp = Path(tempfile.mkdtemp())
     (tmp / "hs.lav").write_text(HS)
@@ -64,8 +68,11 @@ def main() -> int:
         d_chi = max(abs(res.fit_indices[k] / fm[FIT[k]] - 1) for k in STATS if k in res.fit_indices)
         d_idx = max(abs(res.fit_indices[k] - fm[v]) for k, v in FIT.items()
                     if k not in STATS and k in res.fit_indices and np.isfinite(fm.get(v, np.nan)))
+        rob = [abs(res.fit_indices[k] - fm[k.replace("_", ".")]) for k in ROBUST
+               if k in res.fit_indices and np.isfinite(fm.get(k.replace("_", "."), np.nan))]
+        d_rob = f"{max(rob):.1e}" if rob else "  -    "
         print(f"{name:18s} {meta['estimator']:5s} n={meta['nobs']:5d}  est {d_est:.1e}  se(rel) {d_se:.1e}  "
-              f"std.all {d_std:.1e}  chi2(rel) {d_chi:.1e}  indices {d_idx:.1e}  "
+              f"std.all {d_std:.1e}  chi2(rel) {d_chi:.1e}  indices {d_idx:.1e}  robust {d_rob}  "
               f"time smsem {min(ts):.3f} s / lavaan {meta['seconds']:.3f} s")
     return 0
 

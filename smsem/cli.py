@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "file (default: the codebook's population)")
     gen.add_argument("--likert", type=_nonneg_int, default=5, metavar="K",
                      help="scale points 2..11, 0 = continuous responses (default 5)")
-    gen.add_argument("--thresholds", choices=["symmetric", "skewed"], default=None,
-                     help="Likert cut points: symmetric (default) or skewed (agreement-heavy)")
+    gen.add_argument("--thresholds", choices=["symmetric", "skewed", "wide"], default=None,
+                     help="Likert cut points: symmetric (default), skewed (agreement-heavy) or wide "
+                          "(the former default: +-1.8 for every K)")
     gen.add_argument("--proportions", type=_float_list, default=None, metavar="P1,P2,...",
                      help="target category proportions (K values summing to 1) instead of --thresholds")
     gen.add_argument("--skewness", type=_float, default=None, metavar="S",
@@ -212,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "--missing fiml); with --ordered: WLSMV (default), ULSMV, DWLS, ULS, WLS")
     fit.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
                      help="ordinal items (polychoric correlations, lavaan's ordered =): 'all' or a comma list; "
-                          "every item of the model must be ordinal; selects --estimator WLSMV")
+                          "the others are continuous (delta only); selects --estimator WLSMV")
     fit.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
                      help="with --ordered: lavaan's parameterization, delta (default) or theta")
     fit.add_argument("--missing", choices=["listwise", "fiml", "pairwise"], default="listwise",
@@ -449,11 +450,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.boot and args.ci != "percentile":
-        raise OptionError(f"--ci {args.ci} with --ordered is not supported yet: the ordinal bootstrap gives "
-                          "percentile CIs (--ci percentile)")
-    if args.out is not None or args.modindices is not None or args.hypotheses is not None:
-        raise OptionError("--out, --modindices and --hypotheses are not supported yet with --ordered")
+    if args.modindices is not None:
+        raise OptionError("--modindices is not supported yet with --ordered")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file
@@ -461,7 +459,17 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
     check_input_file(args.file)
     model = load_model(args.model)
-    from .io import read_survey
+    if args.hypotheses is not None:  # a bad file fails before any work
+        from .model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, args.hypotheses)
+    from .io import check_writable, read_survey
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .estimate.categorical.report import ordinal_report_file_names
+
+        for name in ordinal_report_file_names():
+            check_writable(Path(args.out) / name, args.force)
 
     options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
                    model_type=args.model_type)
@@ -477,13 +485,47 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
     res = fit_ordinal(model, data, ordered=ordered, estimator=est, missing=args.missing,
                       parameterization=args.parameterization, **options)
-    boot = None
-    if args.boot:  # percentile CIs from the batched bootstrap (no proposition verdicts yet)
+    boot = bs = None
+    if args.boot:  # percentile CIs from the batched bootstrap; its draws also give the verdicts
         from .estimate.categorical.bootstrap import bootstrap_ordinal
 
         bs = bootstrap_ordinal(res, args.boot, seed=args.seed)
-        boot = (bs.percentile_ci(args.level), bs.n_ok, args.boot, args.level)
-    sys.stdout.write(render_ordinal(res, args.format, boot=boot))
+        from .estimate.categorical.bootstrap import ordinal_conf_int
+
+        boot = (ordinal_conf_int(res, bs, args.level, args.ci), bs.n_ok, args.boot, args.level, args.ci)
+    out = render_ordinal(res, args.format, boot=boot)
+    from . import reliability
+
+    quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
+    if args.format in ("text", "markdown"):
+        from .report import render_quality
+
+        out += ("\nOrdinal items: Alpha = ordinal alpha (alpha of the polychorics), CR = categorical omega "
+                "(compRelSEM(fit), ord.scale = TRUE), HTMT on the polychorics.\n"
+                + render_quality(quality, args.format))
+    table = None
+    if model.propositions:  # the codebook's or --hypotheses' propositions
+        from .estimate.categorical.propositions import ordinal_proposition_table
+
+        table = ordinal_proposition_table(res, bs, n_boot=0, level=args.level, ci=args.ci)
+    if table is not None and args.format != "csv":
+        from .report import render_propositions
+
+        if args.format == "json":
+            import json
+
+            doc = json.loads(out)
+            doc["propositions"] = json.loads(render_propositions(table, "json"))
+            out = json.dumps(doc, indent=2) + "\n"
+        else:
+            out = render_propositions(table, args.format) + "\n" + out
+    sys.stdout.write(out)
+    if args.out is not None:
+        from .estimate.categorical.report import ordinal_report_files
+        from .report import write_report_files
+
+        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot), force=args.force)
+        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 
 

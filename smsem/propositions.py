@@ -158,6 +158,11 @@ def proposition_table(
     from ._validation import check_single_group
 
     check_single_group(res, "the proposition table")
+    if getattr(res, "ordinal_table", None) is not None:  # WLSMV & co.: the batched ordinal bootstrap
+        from .estimate.categorical.propositions import ordinal_proposition_table
+
+        return ordinal_proposition_table(res, boot, hypotheses=hypotheses, n_boot=n_boot, seed=seed, level=level,
+                                         ci=ci)
     check_option("ci", ci, CI_METHODS)
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     ci_method = ci

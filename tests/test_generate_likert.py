@@ -91,7 +91,7 @@ def test_bad_proportions_are_refused(model, props, message):
 
 
 def test_bad_options_are_refused(model):
-    with pytest.raises(OptionError, match="thresholds must be one of symmetric, skewed; got 'left'"):
+    with pytest.raises(OptionError, match="thresholds must be one of symmetric, skewed, wide; got 'left'"):
         smsem.simulate(model, n=10, thresholds="left")
     with pytest.raises(OptionError, match="not both"):
         smsem.simulate(model, n=10, thresholds="skewed", proportions=[0.2] * 5)

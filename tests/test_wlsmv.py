@@ -148,7 +148,7 @@ def test_smsem_fit_dispatches(tmp_path):
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(ordered=True, parameterization="Theta"), "theta"),
-    (dict(ordered=["x1", "x2"]), "mixed continuous"),
+    (dict(ordered=["x1", "x2"], parameterization="theta"), "delta parameterization only"),  # mixed: test_ordinal_mixed.py
     (dict(ordered=True, missing="fiml"), "fiml"),
     (dict(ordered=True, estimator="MLR"), "MLR"),
     (dict(estimator="WLSMV"), "needs ordered"),
@@ -184,7 +184,7 @@ def test_cli(tmp_path, capsys):
     assert out["estimator"] == "WLSMV"
     assert out["fit"]["chi2_scaled"] == pytest.approx(74.15248452475339, rel=1e-6)
     for extra in (["--boot", "20", "--ci", "bca"], ["--missing", "fiml"],
-                  ["--estimator", "MLR"], ["--out", str(tmp_path / "o")]):
+                  ["--estimator", "MLR"], ["--modindices", "10"]):  # --out: tests/test_ordinal_report.py
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
@@ -237,7 +237,7 @@ def test_unsupported_followups_refuse(tmp_path):
     p = tmp_path / "hs.lav"
     p.write_text(HS)
     res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ORD / "hs_cut4.csv"), ordered=True)
-    for call in (lambda: smsem.reliability(res), lambda: modindices(res), lambda: smsem.effects(res)):
+    for call in (lambda: modindices(res), lambda: smsem.effects(res)):  # reliability(): test_ordinal_quality.py
         with pytest.raises(smsem.SmsemError, match="ordinal"):
             call()
     assert list(res.fit_table["index"])[:2] == ["chi2 (lavaan's chisq)", "df"]

@@ -218,11 +218,10 @@ def reliability(res: FitResults, thresholds: QualityThresholds | None = None) ->
     from .._validation import check_single_group
 
     check_single_group(res, "reliability()")
-    if getattr(res, "ordinal_table", None) is not None:
-        from ..exceptions import OptionError
+    if getattr(res, "ordinal_table", None) is not None:  # ordinal alpha, categorical omega (semTools)
+        from .categorical.quality import ordinal_quality
 
-        raise OptionError("reliability() of an ordinal fit (semTools' categorical omega, ordinal alpha) "
-                          "is not supported yet")
+        return ordinal_quality(res, thresholds)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         return _reliability(res, thresholds)

@@ -25,7 +25,7 @@ For one's own model (see docs/models.md, "Power for your own model")::
       likert: [5]               # 0 keeps the continuous responses
       effect_multiplier: [1.0]  # scales every structural path of the population
       missing: [0.0]            # share of item responses removed (listwise deletion)
-      estimator: [ML]
+      estimator: [ML]           # ML, MLR (robust SEs), WLSMV (ordinal items; likert >= 2)
     replications: 500
     seed: 20190101
     alpha: 0.05
@@ -69,7 +69,9 @@ __all__ = [
 # Grid factors in the order that numbers the cells (n varies fastest). Seeds depend on
 # the cell index, so this order is part of the reproducibility contract: do not reorder.
 GRID_KEYS = ("effect_multiplier", "likert", "missing", "estimator", "n")
-ESTIMATORS = ("ML",)
+#: ML and MLR treat the item codes as continuous; WLSMV treats them as ordinal (lavaan's
+#: ordered = TRUE, delta parameterization, per replication: the reference path).
+ESTIMATORS = ("ML", "MLR", "WLSMV")
 MISSING_MECHANISMS = ("mcar", "mar")
 INFERENCE_METHODS = ("wald", "bootstrap")
 #: Estimation engines: "fast" (batched ML on each replication's covariance matrix where
@@ -389,6 +391,17 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     elif "n_boot" in inf:
         raise ck.fail("inference.n_boot", "applies only with inference.method: bootstrap")
 
+    estimators = dict(grid)["estimator"]
+    if "WLSMV" in estimators:
+        if 0 in dict(grid)["likert"]:
+            raise ck.fail("grid.estimator", "WLSMV needs ordinal items: remove likert 0 (continuous responses) "
+                          "from grid.likert, or WLSMV from grid.estimator")
+        if method == "bootstrap":
+            raise ck.fail("grid.estimator", "WLSMV with inference.method: bootstrap is not supported yet (use wald)")
+    if "MLR" in estimators and method == "bootstrap":
+        raise ck.fail("grid.estimator", "MLR with inference.method: bootstrap is not supported (the bootstrap "
+                      "refits ML); use wald")
+
     exclude = d.get("exclude_improper", False)
     if not isinstance(exclude, bool):
         raise ck.fail("exclude_improper", f"must be true or false, got {exclude!r}")
@@ -430,10 +443,10 @@ def _responses(pop: Mapping[str, Any], ck: _Checker) -> tuple[Any, tuple[float, 
         raise ck.fail("population.thresholds", "and population.proportions exclude each other; keep one")
     th = pop.get("thresholds")
     if isinstance(th, str):
-        th = ck.choice("population.thresholds", th, ("symmetric", "skewed"))
+        th = ck.choice("population.thresholds", th, ("symmetric", "skewed", "wide"))
     elif th is not None:
         if not isinstance(th, list) or not th:
-            raise ck.fail("population.thresholds", f"must be symmetric, skewed or a list of K - 1 increasing "
+            raise ck.fail("population.thresholds", f"must be symmetric, skewed, wide or a list of K - 1 increasing "
                           f"cut points, got {th!r}")
         th = tuple(ck.real(f"population.thresholds[{i}]", v, -math.inf, math.inf) for i, v in enumerate(th))
     pr = pop.get("proportions")

@@ -1,7 +1,8 @@
 """The work of one replication: simulate a data set, fit the analysis model, keep a row.
 
 :func:`run_replications` (and :func:`run_replication` for one) is the only place that
-calls the data generator and the estimator. ML cells with Wald inference take the fast
+calls the data generator and the estimator (ML, MLR, or WLSMV on the items as ordinal:
+:func:`smsem.estimate.categorical.fit.fit_ordinal`). ML cells with Wald inference take the fast
 path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices) unless
 the configuration says ``engine: reference``; everything else, and any replication the
 fast path cannot settle, runs :func:`reference_replication` (:func:`smsem.fit`). Nothing
@@ -169,7 +170,14 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
         warnings.simplefilter("always")
         try:
             data = simulate_cell(config, cell, rep)
-            res = fit(ana_model, data)
+            if cell.estimator == "WLSMV":  # ordinal items: lavaan's sem(..., ordered = TRUE)
+                from ..estimate.categorical.fit import fit_ordinal
+
+                res = fit_ordinal(ana_model, data, ordered=True, estimator="WLSMV")
+            elif cell.estimator == "ML":
+                res = fit(ana_model, data)
+            else:
+                res = fit(ana_model, data, estimator=cell.estimator)
             boot_ci = None
             if config.inference == "bootstrap" and res.converged:
                 boot = bootstrap(res, n_boot=config.n_boot,
@@ -187,15 +195,19 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
     if heywood:
         row.update(improper=1, improper_reason="; ".join(heywood))
     row["n_used"] = int(res.n)
+    # MLR and WLSMV: the scaled test and indices (what their users read); ML: the standard ones
+    scaled = cell.estimator in ("MLR", "WLSMV")
     for k in FIT_FIELDS:
-        row[k] = float(res.fit_indices.get(k, float("nan")))
-    std = res.standardized_paths
+        key = f"{k}_scaled" if scaled and f"{k}_scaled" in res.fit_indices else k
+        row[k] = float(res.fit_indices.get(key, float("nan")))
+    ordinal = getattr(res, "ordinal_table", None) is not None
+    std = None if ordinal else res.standardized_paths
     names, values = [], []
     for r in res.params.itertuples(index=False):
         if not np.isfinite(r.se):  # a fixed parameter (marker loading)
             continue
         lhs, op, rhs = _key(r.lhs, r.op, r.rhs)
-        s = float(std[f"{lhs}~{rhs}"]) if op == "~" else float(r.std_all)
+        s = float(std[f"{lhs}~{rhs}"]) if op == "~" and not ordinal else float(r.std_all)
         lo = hi = float("nan")
         if boot_ci is not None and op == "~":
             lo, hi = (float(x) for x in boot_ci.loc[f"{lhs}~{rhs}", ["lower", "upper"]])

@@ -14,6 +14,7 @@ from .responses import (
     simulate_items,
     skewed_thresholds,
     symmetric_thresholds,
+    wide_thresholds,
     thresholds_from_proportions,
 )
 from .scenarios import Scenario, list_scenarios, load_scenario
@@ -43,5 +44,6 @@ __all__ = [
     "simulate_items",
     "skewed_thresholds",
     "symmetric_thresholds",
+    "wide_thresholds",
     "thresholds_from_proportions",
 ]

@@ -21,6 +21,7 @@ from .scenarios import Scenario, load_scenario
 
 __all__ = [
     "symmetric_thresholds",
+    "wide_thresholds",
     "skewed_thresholds",
     "thresholds_from_proportions",
     "category_probabilities",
@@ -42,12 +43,34 @@ SKEW_SHIFT = 0.75
 from .._defaults import DEFAULT_SEED  # noqa: E402  (re-exported)
 
 
+#: Largest spacing of the default thresholds and their outermost position (SD of the response).
+DEFAULT_SPACING, DEFAULT_SPAN = 1.2, 1.8
+
+
 def symmetric_thresholds(k: int) -> np.ndarray:
     """Default thresholds for a k-point scale on the latent-normal response.
 
-    Equally spaced from -1.8 to 1.8 (k >= 3), or 0 for k = 2: symmetric about the
-    midpoint with thin extreme categories, as agreement scales usually are. For k = 5
-    the category probabilities are .036, .238, .451, .238, .036.
+    Equally spaced and symmetric about 0, 1.2 SD apart until the outermost reach +-1.8 SD:
+    ``linspace(-h, h, k - 1)`` with ``h = min(1.8, 0.6 (k - 2))``. So k = 2 cuts at 0 (.50,
+    .50), k = 3 at +-0.6 (.274, .451, .274), k = 4 at -1.2, 0, 1.2 (.115, .385, .385, .115), and
+    k >= 5 over -1.8..1.8 exactly as before (k = 5: .036, .238, .451, .238, .036). Before,
+    every k spanned +-1.8 (:func:`wide_thresholds`, ``thresholds="wide"``), which put 93% of
+    the answers of a 3-point item in the middle category.
+    """
+    k = check_int("likert", k, low=2, high=11)
+    if k == 2:
+        return np.array([0.0])
+    h = DEFAULT_SPACING / 2 * (k - 2)
+    if h >= DEFAULT_SPAN - 1e-9:  # k >= 5: exactly the former cuts (0.6 * 3 is 1.7999999999999998)
+        h = DEFAULT_SPAN
+    return np.linspace(-h, h, k - 1)
+
+
+def wide_thresholds(k: int) -> np.ndarray:
+    """The former default: equally spaced from -1.8 to 1.8 for every k >= 3 (0 for k = 2).
+
+    Identical to :func:`symmetric_thresholds` for k = 2 and k >= 5; for k = 3 it puts
+    .036, .928, .036 of the answers in the categories, for k = 4 .036, .464, .464, .036.
     """
     k = check_int("likert", k, low=2, high=11)
     if k == 2:
@@ -187,7 +210,9 @@ def _resolve_thresholds(likert: int, thresholds: Any, proportions: Any) -> tuple
     if thresholds is None or (isinstance(thresholds, str) and thresholds == "symmetric"):
         return symmetric_thresholds(likert), "symmetric"
     if isinstance(thresholds, str):
-        check_option("thresholds", thresholds, ["symmetric", "skewed"])
+        check_option("thresholds", thresholds, ["symmetric", "skewed", "wide"])
+        if thresholds == "wide":
+            return wide_thresholds(likert), "wide"
         return skewed_thresholds(likert), "skewed"
     return _check_thresholds(thresholds, likert), "given"
 
@@ -250,10 +275,11 @@ def simulate(
         Seed of :class:`numpy.random.SeedSequence`; the same seed gives identical data.
     likert : int, default=5
         Number of scale points (2..11); 0 keeps the continuous responses.
-    thresholds : sequence of float or {"symmetric", "skewed"}, optional
+    thresholds : sequence of float or {"symmetric", "skewed", "wide"}, optional
         ``likert - 1`` increasing cut points on the standardized response, or a named
-        set: ``"symmetric"`` (default, :func:`symmetric_thresholds`) or ``"skewed"``
-        (agreement-heavy, :func:`skewed_thresholds`).
+        set: ``"symmetric"`` (default, :func:`symmetric_thresholds`), ``"skewed"``
+        (agreement-heavy, :func:`skewed_thresholds`) or ``"wide"`` (the former default,
+        :func:`wide_thresholds`).
     population : PopulationSpec, optional
         Population values overriding the model's (and the scenario's).
     proportions : sequence of float, optional

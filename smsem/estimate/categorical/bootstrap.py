@@ -26,7 +26,10 @@ from ...exceptions import OptionError
 from .batched import BatchedPolychoric, draw_counts, dwls_diagonal
 from .thresholds import prepare
 
-__all__ = ["OrdinalBootstrap", "bootstrap_ordinal"]
+__all__ = ["OrdinalBootstrap", "bootstrap_ordinal", "jackknife_ordinal", "ordinal_conf_int", "ORDINAL_CI"]
+
+#: CI methods of the ordinal bootstrap (as smsem.bootstrap's for ML).
+ORDINAL_CI = ("percentile", "bc", "bca", "normal")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
     if info["weights"] == "WLS":
         raise OptionError("the batched bootstrap supports WLSMV, DWLS, ULSMV and ULS, not WLS (a full weight "
                           "matrix per draw)")
+    if info["engine"].mixed:
+        raise OptionError("the ordinal bootstrap needs every observed variable ordinal (continuous variables: "
+                          "not yet); use --boot 0")
     if res.missing != "listwise" or res.data.isna().any().any():
         raise OptionError("the ordinal bootstrap needs complete data (missing='listwise')")
     from ..._threads import single_thread
@@ -148,7 +154,9 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
         est = np.full((len(C), eng.npar), np.nan)
         ok = br.ok.copy()
         for b in np.flatnonzero(ok):
-            theta, conv = _refit(eng, res.start, S[b], W[b])
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging draw fails quietly
+                theta, conv = _refit(eng, res.start, S[b], W[b])
+            conv = conv and bool(np.all(np.isfinite(theta)))
             if conv:
                 est[b] = theta
             else:
@@ -157,3 +165,46 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
     free = table[table["free"] > 0].sort_values("free")
     names = list(zip(free["lhs"], free["op"], free["rhs"]))
     return OrdinalBootstrap(estimates=est, ok=ok, counts=C, names=names)
+
+
+def jackknife_ordinal(res, chunk: int = 256) -> np.ndarray:
+    """Leave-one-out estimates (n, npar) of an ordinal fit by the batched machinery (counts 1 for
+    every case but one); NaN rows where leaving a case out empties a category. Row i equals the
+    fit of the data without case i (as a bootstrap draw equals its refit)."""
+    n = len(res.data)
+    out = []
+    for a in range(0, n, chunk):
+        idx = np.arange(a, min(n, a + chunk))
+        C = np.ones((len(idx), n))
+        C[np.arange(len(idx)), idx] = 0.0
+        out.append(bootstrap_ordinal(res, counts=C).estimates)
+    return np.concatenate(out, axis=0)
+
+
+def check_bca(n_ok: int, n: int) -> None:
+    if n_ok < n:
+        raise OptionError(f"BCa intervals need at least as many usable bootstrap draws as respondents "
+                          f"({n_ok} < n = {n}); use more draws (--boot) or another CI method")
+
+
+def ordinal_conf_int(res, bs: OrdinalBootstrap, level: float = 0.95, method: str = "percentile") -> pd.DataFrame:
+    """CIs of every free parameter from the draws ``bs`` of ``res``: percentile, bc
+    (bias-corrected), bca (with the batched jackknife for the acceleration) or normal, by the
+    functions of :mod:`smsem.bootstrap` (as for ML). Columns ``lhs op rhs se ci_lower ci_upper``."""
+    from ..._validation import check_option
+    from ...bootstrap import bc_ci, bca_ci, normal_ci
+
+    check_option("ci", method, ORDINAL_CI)
+    if method == "percentile":
+        return bs.percentile_ci(level)
+    e = bs.estimates[bs.ok]
+    est = np.asarray(res.start, float)
+    if method == "normal":
+        lo, hi = normal_ci(e, est, level)
+    elif method == "bc":
+        lo, hi = bc_ci(e, est, level)
+    else:
+        check_bca(bs.n_ok, len(res.data))
+        lo, hi = bca_ci(e, est, jackknife_ordinal(res), level)
+    out = bs.percentile_ci(level)
+    return out.assign(ci_lower=lo, ci_upper=hi)

@@ -80,9 +80,11 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
                           "(lavaan: 'listwise' (default) or 'pairwise')")
     ov = list(pt.ov)
     cont = [v for v in ov if v not in ordered]
-    if cont:
-        raise OptionError(f"mixed continuous and ordinal observed variables ({', '.join(cont)} not ordered) "
-                          "are not supported yet: declare every item ordered")
+    if cont and parameterization != "delta":
+        raise OptionError(f"continuous observed variables ({', '.join(cont)}) with ordered items are supported in "
+                          "the delta parameterization only, not yet in theta")
+    if cont and not ordered:
+        raise OptionError("no ordered item: fit the model without ordered= (ML)")
     if getattr(pt, "ov_x", None):
         raise OptionError("observed exogenous covariates are not supported yet with ordered items")
     rows = table_rows(pt)
@@ -103,12 +105,14 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
                               "supported yet (only paths among latent variables)")
         if r["op"] == "=~" and r["lhs"] not in lv:
             raise OptionError(f"{r['lhs']} =~ {r['rhs']}: not supported with ordered items")
+        if r["op"] == "=~" and r["rhs"] in cont and (r["lhs"] not in lv):
+            raise OptionError(f"{r['lhs']} =~ {r['rhs']}: not supported with ordered items")
         if r["op"] == "~~" and r["lhs"] in ordered and r["lhs"] == r["rhs"] and r["user"] == 1 and r["free"] > 0:
             raise OptionError(f"{r['lhs']} ~~ {r['lhs']}: a free residual variance of an ordinal item is not "
                               "identified in the delta parameterization")
 
 
-def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
+def ordinal_table(pt: Any, nth: dict[str, int], ordinal: Sequence[str] | None = None) -> pd.DataFrame:
     """lavaan's ``parTable()`` of ``sem(..., ordered = TRUE)`` (delta) from the continuous table.
 
     ``nth``: number of thresholds of every ordinal item (in ``pt.ov`` order). Rows: the user's
@@ -133,14 +137,16 @@ def ordinal_table(pt: Any, nth: dict[str, int]) -> pd.DataFrame:
         return r
 
     th = pd.DataFrame([row(v, "|", f"t{k + 1}", 1, np.nan) for v in pt.ov for k in range(nth[v])], columns=cols)
-    ords = set(nth)
+    ords = set(nth) if ordinal is None else set(ordinal)  # the other observed variables are continuous
     is_res = (tail["op"] == "~~") & (tail["lhs"] == tail["rhs"]) & tail["lhs"].isin(ords)
     tail.loc[is_res, "free"] = 0
     tail.loc[is_res, "ustart"] = 1.0
     hres = (head["op"] == "~~") & (head["lhs"] == head["rhs"]) & head["lhs"].isin(ords) & (head["free"] == 0)
     head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
-    scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov], columns=cols)
-    means = pd.DataFrame([row(v, "~1", "", 0, 0.0) for v in list(pt.ov) + list(pt.lv)], columns=cols)
+    scal = pd.DataFrame([row(v, "~*~", v, 0, 1.0) for v in pt.ov if v in ords], columns=cols)
+    # lavaan: the intercepts of continuous variables are free (their means are statistics)
+    means = pd.DataFrame([row(v, "~1", "", 0, 0.0) if v in ords or v in pt.lv else row(v, "~1", "", 1, np.nan)
+                          for v in list(pt.ov) + list(pt.lv)], columns=cols)
     out = pd.concat([head, th, tail, scal, means, defs], ignore_index=True)
     free = out["free"].to_numpy().astype(int)
     out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
@@ -162,12 +168,18 @@ class _Engine:
         self.pm = param_map_from_table(self.ept, collapse=False)
         ov = list(self.pm.base.observed)
         pos = {v: i for i, v in enumerate(ov)}
-        th_names = [n for n in obs_names if "|t" in n]
-        cor_names = [n for n in obs_names if "~~" in n]
-        self.nth = len(th_names)
+        # lavaan's WLS.obs: thresholds and means of continuous variables ("x~1") in data order,
+        # the variances of the continuous variables ("x~~x"), then the correlations/covariances
+        th_names = [n for n in obs_names if "|t" in n or n.endswith("~1")]
+        var_names = [n for n in obs_names if "~~" in n and n.split("~~")[0] == n.split("~~")[1]]
+        cor_names = [n for n in obs_names if "~~" in n and n.split("~~")[0] != n.split("~~")[1]]
+        self.nuni = len(th_names)
+        self.nth = len(th_names) + len(var_names)  # the rows before the correlations
+        self.vi = np.array([pos[n.split("~~")[0]] for n in var_names], dtype=int)
         self.r = np.array([pos[n.split("~~")[0]] for n in cor_names])
         self.c = np.array([pos[n.split("~~")[1]] for n in cor_names])
-        self.th_item = np.array([pos[n.split("|")[0]] for n in th_names], dtype=int)
+        self.th_item = np.array([pos[n.split("|")[0] if "|" in n else n[:-2]] for n in th_names], dtype=int)
+        self.mixed = bool(len(var_names))
         # every cell of every free parameter, by matrix: (rows i, cols j, indicator cells x params)
         self._cells = {}
         for mcode in range(4):
@@ -182,12 +194,17 @@ class _Engine:
         free_rows = table[table["free"] > 0]
         self.npar = len(free_rows)
         self.struct_idx, self.struct_pos, self.th_idx, self.th_pos = [], [], [], []
+        self.th_sign = np.ones(self.npar)  # -1 for the intercepts of continuous variables
         th_pos = {n: j for j, n in enumerate(th_names)}
         for _, r in free_rows.iterrows():
             f = int(r["free"]) - 1
             if r["op"] == "|":
                 self.th_idx.append(f)
                 self.th_pos.append(th_pos[f"{r['lhs']}|{r['rhs']}"])
+            elif r["op"] == "~1":  # a continuous variable's intercept: lavaan's statistic is -mean
+                self.th_idx.append(f)
+                self.th_pos.append(th_pos[f"{r['lhs']}~1"])
+                self.th_sign[f] = -1.0
             else:
                 self.struct_idx.append(f)
                 self.struct_pos.append(self.pm.aliases[(r["lhs"], r["op"], r["rhs"])])
@@ -198,15 +215,15 @@ class _Engine:
     def split(self, theta):
         ts = np.empty(self.pm.n_free)
         ts[self.struct_pos] = theta[self.struct_idx]
-        tau = np.empty(self.nth)
-        tau[self.th_pos] = theta[self.th_idx]
+        tau = np.empty(self.nuni)
+        tau[self.th_pos] = theta[self.th_idx] * self.th_sign[self.th_idx]
         return ts, tau
 
     def sigma(self, theta):
         ts, tau = self.split(theta)
         cov = self.pm.matrices_at(ts).implied_cov
         if not self.theta_param:
-            return np.concatenate([tau, cov[self.r, self.c]])
+            return np.concatenate([tau, cov[self.vi, self.vi], cov[self.r, self.c]])
         # theta parameterization: y* has variance diag(Sigma); lavaan's delta = 1/sd
         sd = np.sqrt(np.diag(cov))
         return np.concatenate([tau / sd[self.th_item], cov[self.r, self.c] / (sd[self.r] * sd[self.c])])
@@ -239,7 +256,9 @@ class _Engine:
         joff = self.cov_jacobian(mx, self.r, self.c)[:, self.struct_pos]
         if not self.theta_param:
             d[self.nth:, self.struct_idx] = joff
-            d[self.th_pos, self.th_idx] = 1.0
+            if len(self.vi):
+                d[self.nuni:self.nth, self.struct_idx] = self.cov_jacobian(mx, self.vi, self.vi)[:, self.struct_pos]
+            d[self.th_pos, self.th_idx] = self.th_sign[self.th_idx]
             return d
         cov = mx.implied_cov
         var = np.diag(cov)
@@ -302,6 +321,10 @@ def _row_values(eng: "_Engine", theta: np.ndarray, table: pd.DataFrame, ordinal:
         elif op == "~*~":  # lavaan: std.lv = est, std.all = 1
             est = sl = float(scale[lhs])
             sa = 1.0
+        elif f > 0:  # the free intercept of a continuous variable (lavaan: std.all = est / sd)
+            est = sl = float(theta[int(f) - 1])
+            i = eng.ov.index(lhs)
+            sa = est / np.sqrt(float(np.diag(mx.implied_cov)[i]))
         else:  # ~1 rows
             est = sa = sl = float(ustart)
         est_v.append(est)
@@ -319,13 +342,14 @@ def standardized_solution(res, level: float = 0.95) -> pd.DataFrame:
     info = res._ordinal
     eng, table, theta, vcov = info["engine"], res.ordinal_table, res.start, res.vcov
     has_def = bool((table["op"] == ":=").any())
+    dstd = _DefinedStd(eng, info["ordinal"]) if has_def else None
 
     def values(t):
         _, sa, sl = _row_values(eng, t, table, info["ordinal"])
         if has_def:
-            d = _defined(eng, t, np.zeros_like(vcov), eng.matrices(t, info["ordinal"]))
-            sa = np.concatenate([sa, d["std_all"].to_numpy()])
-            sl = np.concatenate([sl, d["std_lv"].to_numpy()])
+            da, dl = dstd(t)
+            sa = np.concatenate([sa, da])
+            sl = np.concatenate([sl, dl])
         return np.concatenate([sa, sl])
 
     v0 = values(theta)
@@ -364,6 +388,41 @@ def _defined(eng: "_Engine", theta: np.ndarray, vcov: np.ndarray, mx) -> pd.Data
     v[np.ix_(sp_, sp_)] = vcov[np.ix_(si, si)]
     out = _defined_rows(eng.ept, pm_fit, ts, v)
     return out
+
+
+class _DefinedStd:
+    """std.all and std.lv of the ``:=`` rows at ``theta``: the definitions evaluated at the
+    standardized free rows, as :func:`_defined` (lavaan), with the table work done once (a
+    bootstrap or a numerical Jacobian evaluates it many times)."""
+
+    def __init__(self, eng: "_Engine", ordinal: set):
+        from .. import constraints
+        from ..matrices import table_rows
+
+        pt = eng.ept
+        _, _, defs = constraints.constraints_from_table(pt.df)
+        self.full = constraints._expand(defs)
+        self.names = tuple(self.full)
+        self.params = constraints.ParameterMap.from_table(pt.df)
+        rows = list(table_rows(pt))
+        self.nx = max([int(r["free"]) for r in rows] + [0])
+        self.slots = [(int(r["free"]) - 1, (r["lhs"], r["op"], r["rhs"])) for r in rows
+                      if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+        self.eng, self.ordinal = eng, ordinal
+
+    def __call__(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ..standardized import standardize_cells
+
+        eng = self.eng
+        rows = list(eng.pm.rows)
+        sa, sl = standardize_cells(eng.matrices(theta, self.ordinal), rows, eng.pm.row_locations)
+        a, b = dict(zip(rows, sa)), dict(zip(rows, sl))
+        xa, xb = np.zeros(self.nx), np.zeros(self.nx)
+        for f, k in self.slots:
+            xa[f], xb[f] = a[k], b[k]
+        va, vb = self.params.values(xa), self.params.values(xb)
+        return (np.array([float(self.full[n].evaluate(va)) for n in self.names]),
+                np.array([float(self.full[n].evaluate(vb)) for n in self.names]))
 
 
 def _marker_starts(eng: _Engine, start: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -471,6 +530,69 @@ def _tli(t, df, tb, dfb):
     return (tb / dfb - t / df) / (tb / dfb - 1.0)
 
 
+def _robust_indices(fi: dict, *, s, sigma, d, w: "_Weight", gamma, nth: int, p: int, n: float, df: float,
+                    df_b: float, R: np.ndarray) -> None:
+    """lavaan 0.6.14's ``cfi.robust``, ``tli.robust``, ``rmsea.robust`` (+ CI, p-values) for
+    categorical data (Savalei 2021; ``lav_fit_catml_dwls``): the ML discrepancy between the
+    polychoric matrix and the implied correlations at the DWLS estimates (``lav_object_catml``,
+    N = nobs), scaled by ``c = tr(U' V U Gamma) / df`` with ``V`` the expected ML information of
+    the correlations at the implied matrix and ``U = I - Delta (D'WD)^-1 Delta' W`` (correlation
+    rows); the baseline's ``c = tr(Gamma) / df_b``. lavaan gives NA when the polychoric matrix is
+    not positive definite (an eigenvalue below sqrt(eps)); so does smsem.
+    """
+    from .. import fitindices as fitidx
+
+    names = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+             "rmsea_pvalue_robust")
+    if df <= 0 or np.min(np.linalg.eigvalsh(R)) < np.sqrt(np.finfo(float).eps):
+        fi.update({k: float("nan") for k in names})
+        return
+    il, jl = _vechs_index(p)
+    S_hat = np.eye(p)
+    S_hat[il, jl] = S_hat[jl, il] = sigma[nth:]
+    try:
+        sinv = np.linalg.inv(S_hat)
+        ld_s = np.linalg.slogdet(S_hat)
+        ld_r = np.linalg.slogdet(R)
+        if ld_s[0] <= 0:
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        fi.update({k: float("nan") for k in names})
+        return
+    f_ml = ld_s[1] + float(np.sum(R * sinv)) - ld_r[1] - p
+    xx3 = n * f_ml  # catML: 2 N fmin, fmin = F/2, N = nobs (ML's likelihood = "normal")
+    xx3_b = -n * ld_r[1]  # independence: Sigma = I
+    # V: 0.5 D_cor' (Sinv x Sinv) D_cor = s_ik s_jl + s_il s_jk
+    V = sinv[np.ix_(il, il)] * sinv[np.ix_(jl, jl)] + sinv[np.ix_(il, jl)] * sinv[np.ix_(jl, il)]
+    e_inv = np.linalg.inv(d.T @ w.mul(d))
+    dc = d[nth:]
+    wc = w.full()[nth:, nth:]
+    gc = gamma[nth:, nth:]
+    wiu = np.eye(len(dc)) - dc @ e_inv @ dc.T @ wc
+    c3 = float(np.trace(wiu.T @ V @ wiu @ gc)) / df
+    c3_b = float(np.trace(gc)) / df_b
+    t1 = max(xx3 - c3 * df, 0.0)
+    t2 = max(xx3 - c3 * df, xx3_b - c3_b * df_b, 0.0)
+    fi["cfi_robust"] = 1.0 if (abs(t1) < 1e-8 and abs(t2) < 1e-8) else 1.0 - t1 / t2
+    t1 = (xx3 - c3 * df) * df_b
+    t2 = (xx3_b - c3_b * df_b) * df
+    fi["tli_robust"] = 1.0 - t1 / t2 if abs(t2) > 0 else 1.0
+    nn = n - 1.0  # lavaan: N - 1 for the DWLS object's RMSEA
+    fi["rmsea_robust"] = fitidx.rmsea(xx3, df, nn, c_hat=c3)
+    fi["rmsea_ci_lower_robust"], fi["rmsea_ci_upper_robust"] = fitidx.rmsea_ci(xx3 / c3, df, nn, c_hat=c3)
+    fi["rmsea_pvalue_robust"] = fitidx.rmsea_pvalue(xx3 / c3, df, nn, c_hat=c3)
+
+
+def _vechs_index(p: int):
+    """Row and column of lavaan's ``vech(., diagonal = FALSE)``: (2,1), (3,1), ..., (p,1), (3,2), ..."""
+    il, jl = [], []
+    for j in range(p):
+        for i in range(j + 1, p):
+            il.append(i)
+            jl.append(j)
+    return np.array(il, int), np.array(jl, int)
+
+
 def _results_class():
     """:class:`OrdinalFitResults`, defined on first use (smsem.estimate.results imports late)."""
     global OrdinalFitResults
@@ -561,7 +683,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
             warnings.warn(f"{dropped} row(s) with missing answers were dropped (listwise deletion, lavaan's "
                           "default; missing='pairwise' keeps them)", stacklevel=4)
         x = x[keep].reset_index(drop=True)
-    ss = sample_stats(x, ordered=True, missing=missing)
+    ss = sample_stats(x, ordered=True if len(ordinal) == len(ov) else list(ordinal), missing=missing)
     n = float(ss.nobs)
     s = ss.wls_obs.to_numpy()
     gamma = ss.nacov.to_numpy()
@@ -569,7 +691,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     for nm in ss.wls_obs.index:
         if "|t" in nm:
             nth[nm.split("|")[0]] += 1
-    table = ordinal_table(pt, nth)
+    table = ordinal_table(pt, nth, ordinal)
     eng = _Engine(pt, table, list(ss.wls_obs.index), theta_param=parameterization == "theta")
     if eng.ov != ov:
         raise SpecError("internal: the observed variables are not in the table's order")
@@ -578,10 +700,13 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
 
     # start: lavaan-like simple values on the polychoric matrix; thresholds at the sample ones
     R = ss.cor.loc[ov, ov].to_numpy()
+    if eng.mixed:  # start values from the covariances (continuous variables keep their variances)
+        cv = pd.DataFrame(ss.two_step.cov(), index=ss.two_step.names, columns=ss.two_step.names)
+        R = cv.loc[ov, ov].to_numpy()
     ts0 = _marker_starts(eng, start_values(eng.ept, eng.pm, np.zeros(len(ov)), R), R)
     theta0 = np.empty(eng.npar)
     theta0[eng.struct_idx] = ts0[eng.struct_pos]
-    theta0[eng.th_idx] = s[:eng.nth][eng.th_pos]
+    theta0[eng.th_idx] = s[:eng.nth][eng.th_pos] * eng.th_sign[eng.th_idx]
     if eng.theta_param:  # thresholds on the y* scale of the start values
         ts_, _ = eng.split(theta0)
         sd0 = np.sqrt(np.diag(eng.pm.matrices_at(ts_).implied_cov))
@@ -632,6 +757,10 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     db = np.zeros((nstat, eng.nth))
     db[np.arange(eng.nth), np.arange(eng.nth)] = 1.0
     tb = np.linalg.solve(db.T @ w.mul(db), db.T @ w.mul(s))
+    if eng.mixed and np.any(tb[eng.nuni:eng.nth] < 0):  # lavaan bounds the baseline's variances at 0
+        lb = np.full(eng.nth, -np.inf)
+        lb[eng.nuni:] = 0.0
+        tb = optimize.lsq_linear(w.half(db), w.half(s), bounds=(lb, np.inf), method="bvls", tol=1e-15).x
     eb = s - db @ tb
     chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - eng.nth)
@@ -662,9 +791,19 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
         fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
         fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
         fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
+        if test == "scaled.shifted" and eng.mixed:  # lavaan: NA with continuous variables
+            fi.update({k: float("nan") for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                                                 "rmsea_ci_upper_robust", "rmsea_pvalue_robust")})
+        elif test == "scaled.shifted":  # lavaan's robust indices (its robust.flag: scaled.shifted tests)
+            _robust_indices(fi, s=s, sigma=eng.sigma(theta), d=d, w=w, gamma=gamma, nth=eng.nth, p=len(ov), n=n,
+                            df=df, df_b=df_b, R=R)
     # SRMR (lavaan's srmr for categorical data: the correlation residuals, diagonal included)
     p = len(ov)
     rc = e[eng.nth:]
+    if eng.mixed:  # lavaan: standardized by the sample variances (1 for the ordinal items); the
+        var = np.ones(p)  # diagonal counts with residual 0 (also for a continuous variable's variance)
+        var[eng.vi] = s[eng.nuni:eng.nth]
+        rc = rc / np.sqrt(var[eng.r] * var[eng.c])
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
 
     mx = eng.matrices(theta, set(ordinal))
@@ -705,7 +844,11 @@ _FIT_ROWS = (("chi2", "chi2 (lavaan's chisq)"), ("df", "df"), ("pvalue", "p"),
              ("rmsea_ci_upper", "RMSEA 90% CI upper"), ("rmsea_pvalue", "RMSEA p (<= .05)"),
              ("cfi_scaled", "CFI scaled"), ("tli_scaled", "TLI scaled"), ("rmsea_scaled", "RMSEA scaled"),
              ("rmsea_ci_lower_scaled", "RMSEA scaled 90% CI lower"), ("rmsea_ci_upper_scaled", "RMSEA scaled 90% CI upper"),
-             ("rmsea_pvalue_scaled", "RMSEA scaled p (<= .05)"), ("srmr", "SRMR"))
+             ("rmsea_pvalue_scaled", "RMSEA scaled p (<= .05)"),
+             ("cfi_robust", "CFI robust"), ("tli_robust", "TLI robust"), ("rmsea_robust", "RMSEA robust"),
+             ("rmsea_ci_lower_robust", "RMSEA robust 90% CI lower"),
+             ("rmsea_ci_upper_robust", "RMSEA robust 90% CI upper"),
+             ("rmsea_pvalue_robust", "RMSEA robust p (<= .05)"), ("srmr", "SRMR"))
 
 
 def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
@@ -721,16 +864,17 @@ def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
     p = res.params[cols]
     note = ""
     if boot is not None:
-        ci, n_ok, n_boot, level = boot
+        ci, n_ok, n_boot, level = boot[:4]
+        method = boot[4] if len(boot) > 4 else "percentile"
         key = ci.set_index(["lhs", "op", "rhs"])
         idx = list(zip(p.lhs, p.op, p.rhs))
         p = p.assign(boot_lower=[key["ci_lower"].get(k, np.nan) for k in idx],
                      boot_upper=[key["ci_upper"].get(k, np.nan) for k in idx])
         note = (f"bootstrap: {n_ok} of {n_boot} draws usable (a draw in which an item loses a category, or "
-                f"whose refit fails, is dropped); {level:.0%} percentile CIs of the free parameters\n")
+                f"whose refit fails, is dropped); {level:.0%} {method} CIs of the free parameters\n")
     if fmt == "json":
         return json.dumps({"estimator": res.estimator, "n": res.n, "converged": res.converged,
-                           **({"bootstrap": {"draws": boot[2], "usable": boot[1], "level": boot[3]}}
+                           **({"bootstrap": {"draws": boot[2], "usable": boot[1], "level": boot[3], "ci": method}}
                               if boot is not None else {}),
                            "fit": {k: fi[k] for k, _ in _FIT_ROWS if k in fi},
                            "params": json.loads(p.to_json(orient="records"))}, indent=2) + "\n"
