@@ -1,0 +1,62 @@
+# lavaan reference fits of product-indicator models of latent interactions (issue 17),
+# for tests/test_interaction_product.py.
+#
+#   Rscript scripts/lavaan_interaction_reference.R          (from the repository root)
+#
+# The product indicators are built by semTools::indProd, independently of smsem:
+#   dmc: indProd(meanC = TRUE, residualC = FALSE, doubleMC = TRUE)   (Lin et al. 2010)
+#   rca: indProd(meanC = FALSE, residualC = TRUE, doubleMC = FALSE)  (Little et al. 2006)
+# all pairs of indicators (match = FALSE, modsem's default), product latent "a.b",
+# product columns "x.z"; residual covariances between products sharing an indicator
+# (modsem's res.cov.method = "simple"). The lavaan syntax is written out here by hand.
+# Fit: lavaan sem() defaults (ML, expected information, likelihood "normal").
+#
+# Writes to tests/reference/interaction/, per case:
+#   <case>.params.csv  parameterEstimates(): lhs, op, rhs, est, se
+#   <case>.fit.csv     chisq, df, npar, logl (name, value)
+#   <case>.meta.json   versions, model, data, method
+suppressPackageStartupMessages({library(lavaan); library(semTools)})
+
+out <- file.path("tests", "reference", "interaction")
+dir.create(out, recursive = TRUE, showWarnings = FALSE)
+wcsv <- function(df, name) write.csv(df, file.path(out, name), row.names = FALSE, na = "")
+
+hs <- lavaan::HolzingerSwineford1939[, paste0("x", 1:9)]
+xv <- c("x1", "x2", "x3"); xt <- c("x4", "x5", "x6")
+prods <- as.vector(t(outer(xv, xt, paste, sep = ".")))   # x1.x4 x1.x5 x1.x6 x2.x4 ...
+
+rescov <- c()
+pairs <- expand.grid(t = xt, v = xv, stringsAsFactors = FALSE)[, c("v", "t")]
+for (i in seq_len(nrow(pairs) - 1)) for (j in (i + 1):nrow(pairs)) {
+  if (pairs$v[i] == pairs$v[j] || pairs$t[i] == pairs$t[j])
+    rescov <- c(rescov, sprintf("%s.%s ~~ %s.%s", pairs$v[i], pairs$t[i], pairs$v[j], pairs$t[j]))
+}
+syntax <- paste(c(
+  "visual  =~ x1 + x2 + x3",
+  "textual =~ x4 + x5 + x6",
+  "speed   =~ x7 + x8 + x9",
+  "speed ~ visual + textual + visual.textual",
+  paste("visual.textual =~", paste(prods, collapse = " + ")),
+  rescov), collapse = "\n")
+
+cases <- list(
+  hs_dmc = list(method = "dmc", meanC = TRUE, residualC = FALSE, doubleMC = TRUE),
+  hs_rca = list(method = "rca", meanC = FALSE, residualC = TRUE, doubleMC = FALSE))
+for (case in names(cases)) {
+  o <- cases[[case]]
+  d <- indProd(hs, var1 = xv, var2 = xt, match = FALSE, meanC = o$meanC,
+               residualC = o$residualC, doubleMC = o$doubleMC)
+  stopifnot(all(prods %in% names(d)))
+  fit <- sem(syntax, data = d)
+  pe <- parameterEstimates(fit)[, c("lhs", "op", "rhs", "est", "se")]
+  wcsv(pe, paste0(case, ".params.csv"))
+  fm <- fitMeasures(fit, c("chisq", "df", "npar", "logl"))
+  wcsv(data.frame(name = names(fm), value = format(as.numeric(fm), digits = 15)), paste0(case, ".fit.csv"))
+  meta <- c(case = case, method = o$method, model = "tests/models/hs_interaction.lav",
+            data = "tests/reference/lavaan/HolzingerSwineford1939.csv",
+            r_version = R.version.string, lavaan_version = as.character(packageVersion("lavaan")),
+            semtools_version = as.character(packageVersion("semTools")),
+            converged = tolower(as.character(lavInspect(fit, "converged"))))
+  writeLines(paste0("{\n", paste0('  "', names(meta), '": "', meta, '"', collapse = ",\n"), "\n}"),
+             file.path(out, paste0(case, ".meta.json")))
+}
