@@ -1,0 +1,408 @@
+"""What a moderation analysis reports, for any fit of a model with interactions.
+
+Every function reads a fit through three accessors (the contract shared by the LMS/QML
+:class:`InteractionFit` and the product-indicator :class:`ProductIndicatorFit`; an ordinary
+:class:`~smsem.estimate.results.FitResults` with observed products ``x:z`` is adapted by
+:func:`moderation_source`):
+
+- ``coef(lhs, rhs) -> float``: the regression coefficient ``lhs ~ rhs`` (``rhs`` may be a
+  product ``a:b``); 0 when the model has no such path;
+- ``cov_coef(pairs) -> ndarray``: the covariance matrix of the listed ``(lhs, rhs)``
+  coefficients (zeros for fixed or absent ones);
+- ``latent_moments() -> (means, cov)``: model-implied means and covariance of the
+  first-order variables (latent, and for observed moderators the sample moments).
+
+Reported quantities (moderator values default to mean - SD, mean, mean + SD):
+
+- :func:`standardized_interaction`: ``gamma * sd(a) * sd(b) / sd(y)`` (Wen, Marsh & Hau
+  2010, their eq. for the standardized latent interaction; ``sd(y)`` the model-implied SD
+  of the outcome, interaction variance included);
+- :func:`simple_slopes`: ``b_focal + b_int * w`` with delta-method SE
+  ``sqrt(v_ff + 2 w v_fi + w^2 v_ii)``, z, p and Wald CI;
+- :func:`johnson_neyman`: the moderator values where the simple slope's Wald z equals the
+  critical value, roots of ``(b_f + b_i w)^2 = z^2 (v_ff + 2 w v_fi + w^2 v_ii)``;
+- :func:`conditional_indirect`: the product of the chain's (conditional) coefficients at
+  each moderator value, delta-method SE; the index of moderated mediation (Hayes 2015) when
+  exactly one link of the chain is moderated (the indirect effect is then linear in ``w``
+  and the index is its slope: the interaction coefficient times the other links);
+- :func:`plot_simple_slopes`: the figure (PNG 300 dpi and SVG);
+- :func:`moderation_bootstrap`: percentile CIs of all of these from bootstrap draws of the
+  fit (``res.bootstrap_thetas(n_boot, seed)`` and ``res.accessors_at(theta)``; the product
+  -indicator fit refits all draws in one batch with the products rebuilt per draw).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...exceptions import OptionError
+
+__all__ = ["moderation_source", "interaction_term", "standardized_interaction", "moderator_values",
+           "simple_slopes", "johnson_neyman", "conditional_indirect", "plot_simple_slopes",
+           "moderation_bootstrap", "moderation_report"]
+
+
+# ----------------------------------------------------------------------------- adapter
+class _FitResultsSource:
+    """The accessor contract for an ordinary FitResults (observed products ``x:z``)."""
+
+    def __init__(self, res: Any):
+        self.res = res
+        self.model = res.model
+
+    def coef(self, lhs: str, rhs: str) -> float:
+        p = self.res.params
+        row = p[(p["op"] == "~") & (p["lhs"] == lhs) & (p["rhs"] == rhs)]
+        return float(row["est"].iloc[0]) if len(row) else 0.0
+
+    def cov_coef(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        names = list(self.res.param_map.names)
+        idx = [names.index((l, "~", r)) if (l, "~", r) in names else None for l, r in pairs]
+        out = np.zeros((len(idx), len(idx)))
+        for i, a in enumerate(idx):
+            for j, b in enumerate(idx):
+                if a is not None and b is not None:
+                    out[i, j] = self.res.vcov[a, b]
+        return (out + out.T) / 2
+
+    def latent_moments(self) -> tuple[pd.Series, pd.DataFrame]:
+        mx = self.res.matrices
+        inner = list(mx.inner)
+        cov = pd.DataFrame(mx.inner_cov, index=inner, columns=inner)
+        mean = mx.inner_mean
+        means = pd.Series(np.zeros(len(inner)) if mean is None else mean, index=inner)
+        # observed variables: their sample means (the coefficients of observed products apply
+        # to the raw columns; a model without mean structure leaves them out); observed
+        # variables that are not inner: sample moments (N-divided, as ML)
+        data = self.res.data
+        for c in data.columns:
+            if c in means.index:
+                means[c] = float(data[c].mean())
+        extra = [c for c in data.columns if c not in inner]
+        if extra:
+            allv = inner + extra
+            full = pd.DataFrame(np.zeros((len(allv), len(allv))), index=allv, columns=allv)
+            full.loc[inner, inner] = cov
+            full.loc[extra, extra] = data[extra].cov(ddof=0)
+            cov = full
+            means = pd.concat([means, data[extra].mean()])
+        return means, cov
+
+
+def moderation_source(res: Any) -> Any:
+    """``res`` itself when it provides the accessors, else the adapter of a FitResults."""
+    if all(callable(getattr(res, a, None)) for a in ("coef", "cov_coef", "latent_moments")):
+        return res
+    if hasattr(res, "param_map") and hasattr(res, "params"):
+        return _FitResultsSource(res)
+    raise OptionError(f"{type(res).__name__} does not provide coef/cov_coef/latent_moments")
+
+
+def interaction_term(res: Any, y: str, a: str, b: str) -> str:
+    """The name of the product of ``a`` and ``b`` predicting ``y`` (``a:b`` or ``b:a``, as
+    written in the model); OptionError if the model has none."""
+    model = getattr(res, "model", None)
+    terms = [t for t, _, _ in (model.parsed.interactions if model is not None else [])]
+    for name in (f"{a}:{b}", f"{b}:{a}"):
+        if name in terms:
+            return name
+    raise OptionError(f"the model has no interaction {a}:{b} predicting {y}")
+
+
+def _moments(src: Any) -> tuple[pd.Series, pd.DataFrame]:
+    means, cov = src.latent_moments()
+    return means, cov
+
+
+def moderator_values(res: Any, moderator: str, sds: Sequence[float] = (-1.0, 0.0, 1.0)) -> pd.Series:
+    """Moderator values at mean + k SD (model-implied latent moments), labelled."""
+    src = moderation_source(res)
+    means, cov = _moments(src)
+    if moderator not in cov.index:
+        raise OptionError(f"{moderator!r} is not a variable of the fitted model")
+    m, sd = float(means[moderator]), math.sqrt(float(cov.loc[moderator, moderator]))
+    labels = [("mean" if k == 0 else f"mean{k:+g} SD") for k in sds]
+    return pd.Series([m + k * sd for k in sds], index=labels, name=moderator)
+
+
+def standardized_interaction(res: Any, y: str, a: str, b: str) -> float:
+    """Wen, Marsh & Hau (2010): ``gamma * sd(a) * sd(b) / sd(y)`` with model-implied SDs."""
+    src = moderation_source(res)
+    g = src.coef(y, interaction_term(res, y, a, b))
+    _, cov = _moments(src)
+    return float(g * math.sqrt(cov.loc[a, a] * cov.loc[b, b] / cov.loc[y, y]))
+
+
+def _z(level: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def simple_slopes(res: Any, y: str, focal: str, moderator: str, values: Any = None,
+                  level: float = 0.95) -> pd.DataFrame:
+    """Conditional effect of ``focal`` on ``y`` at moderator values (default mean -1/0/+1
+    SD): ``slope, se, z, pvalue, ci_lower, ci_upper`` (delta method, Wald CI)."""
+    from scipy import stats
+
+    src = moderation_source(res)
+    term = interaction_term(res, y, focal, moderator)
+    if values is None:
+        values = moderator_values(res, moderator)
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    bf, bi = src.coef(y, focal), src.coef(y, term)
+    v = src.cov_coef([(y, focal), (y, term)])
+    w = values.to_numpy(dtype=float)
+    slope = bf + bi * w
+    se = np.sqrt(np.maximum(v[0, 0] + 2 * w * v[0, 1] + w * w * v[1, 1], 0.0))
+    z = slope / se
+    q = _z(level)
+    return pd.DataFrame({"moderator": w, "slope": slope, "se": se, "z": z,
+                         "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": slope - q * se,
+                         "ci_upper": slope + q * se}, index=values.index)
+
+
+@dataclass(frozen=True)
+class JohnsonNeyman:
+    """Johnson-Neyman bounds of the moderator: ``bounds`` (sorted real roots, 0-2 of them)
+    and ``significant_inside`` (True: the slope is significant between the bounds; False:
+    outside them). ``text`` says it in one line."""
+
+    bounds: tuple[float, ...]
+    significant_inside: bool
+    level: float
+    text: str
+
+
+def johnson_neyman(res: Any, y: str, focal: str, moderator: str, level: float = 0.95) -> JohnsonNeyman:
+    """Moderator values where the simple slope of ``focal`` is exactly significant at
+    ``level`` (two-sided Wald z)."""
+    src = moderation_source(res)
+    term = interaction_term(res, y, focal, moderator)
+    bf, bi = src.coef(y, focal), src.coef(y, term)
+    v = src.cov_coef([(y, focal), (y, term)])
+    q2 = _z(level) ** 2
+    a = bi * bi - q2 * v[1, 1]
+    b = 2 * (bf * bi - q2 * v[0, 1])
+    c = bf * bf - q2 * v[0, 0]
+    disc = b * b - 4 * a * c
+    if a == 0 or disc < 0:
+        roots: tuple[float, ...] = ()
+    else:
+        r = np.sort(np.array([(-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)]))
+        roots = (float(r[0]), float(r[1]))
+    # f(w) = (slope^2 - q^2 var) = a w^2 + b w + c; significant where f > 0
+    inside = a < 0
+    if not roots:
+        sig = (c > 0) if a == 0 else (a > 0)
+        text = (f"the slope of {focal} is significant at every value of {moderator}" if sig
+                else f"the slope of {focal} is significant at no value of {moderator}")
+    elif inside:
+        text = f"the slope of {focal} is significant for {moderator} between {roots[0]:.3f} and {roots[1]:.3f}"
+    else:
+        text = f"the slope of {focal} is significant for {moderator} below {roots[0]:.3f} and above {roots[1]:.3f}"
+    return JohnsonNeyman(roots, bool(inside), level, text)
+
+
+def _chain_terms(res: Any, chain: Sequence[str], moderator: str) -> list[tuple[str, str, str | None]]:
+    """Per link ``(outcome, predictor, interaction term with the moderator or None)``."""
+    model = res.model
+    terms = {t for t, _, _ in model.parsed.interactions}
+    out = []
+    for pred, outc in zip(chain[:-1], chain[1:]):
+        term = next((t for t in (f"{pred}:{moderator}", f"{moderator}:{pred}") if t in terms), None)
+        out.append((outc, pred, term))
+    return out
+
+
+def conditional_indirect(res: Any, chain: Sequence[str], moderator: str, values: Any = None,
+                         level: float = 0.95) -> tuple[pd.DataFrame, dict]:
+    """Conditional indirect effects of ``chain[0]`` on ``chain[-1]`` through the chain at
+    moderator values, and the index of moderated mediation.
+
+    Returns ``(table, index)``: ``table`` has ``moderator, effect, se, z, pvalue, ci_lower,
+    ci_upper`` per value; ``index`` is ``{"index", "se", "z", "pvalue", "ci_lower",
+    "ci_upper", "moderated_links"}`` — the index (Hayes 2015) when exactly one link is
+    moderated, else NaN (the effect is then not linear in the moderator: compare the
+    conditional effects instead)."""
+    from scipy import stats
+
+    src = moderation_source(res)
+    links = _chain_terms(res, chain, moderator)
+    pairs: list[tuple[str, str]] = []
+    for outc, pred, term in links:
+        pairs.append((outc, pred))
+        if term:
+            pairs.append((outc, term))
+    est = np.array([src.coef(l, r) for l, r in pairs])
+    vc = src.cov_coef(pairs)
+    pos = {p: i for i, p in enumerate(pairs)}
+    if values is None:
+        values = moderator_values(res, moderator)
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    q = _z(level)
+    rows = []
+    for w in values.to_numpy(dtype=float):
+        link_vals, grads = [], []
+        for outc, pred, term in links:
+            g = np.zeros(len(pairs))
+            g[pos[(outc, pred)]] = 1.0
+            val = est[pos[(outc, pred)]]
+            if term:
+                g[pos[(outc, term)]] = w
+                val += w * est[pos[(outc, term)]]
+            link_vals.append(val)
+            grads.append(g)
+        eff = float(np.prod(link_vals))
+        grad = np.zeros(len(pairs))
+        for k, g in enumerate(grads):
+            grad += g * np.prod([lv for j, lv in enumerate(link_vals) if j != k])
+        se = float(math.sqrt(max(grad @ vc @ grad, 0.0)))
+        z = eff / se if se > 0 else float("nan")
+        rows.append((w, eff, se, z, 2 * stats.norm.sf(abs(z)), eff - q * se, eff + q * se))
+    table = pd.DataFrame(rows, index=values.index,
+                         columns=["moderator", "effect", "se", "z", "pvalue", "ci_lower", "ci_upper"])
+    moderated = [(outc, pred) for outc, pred, term in links if term]
+    index = {"index": float("nan"), "se": float("nan"), "z": float("nan"), "pvalue": float("nan"),
+             "ci_lower": float("nan"), "ci_upper": float("nan"),
+             "moderated_links": [f"{p} -> {o}" for o, p in moderated]}
+    if len(moderated) == 1:
+        k = next(i for i, (_, _, t) in enumerate(links) if t)
+        outc, _pred, term = links[k]
+        others = [est[pos[(o, p)]] for j, (o, p, _) in enumerate(links) if j != k]
+        val = float(est[pos[(outc, term)]] * np.prod(others))
+        grad = np.zeros(len(pairs))
+        grad[pos[(outc, term)]] = np.prod(others)
+        for j, (o, p, _) in enumerate(links):
+            if j != k:
+                grad[pos[(o, p)]] = est[pos[(outc, term)]] * np.prod(
+                    [est[pos[(o2, p2)]] for i2, (o2, p2, _) in enumerate(links) if i2 not in (j, k)])
+        se = float(math.sqrt(max(grad @ vc @ grad, 0.0)))
+        z = val / se if se > 0 else float("nan")
+        index.update(index=val, se=se, z=z, pvalue=float(2 * stats.norm.sf(abs(z))),
+                     ci_lower=val - q * se, ci_upper=val + q * se)
+    return table, index
+
+
+# ---------------------------------------------------------------------------- bootstrap
+def moderation_bootstrap(res: Any, quantities: Any, *, n_boot: int = 1000, seed: int = 20240917,
+                         level: float = 0.95) -> pd.DataFrame:
+    """Percentile bootstrap CIs of ``quantities(source) -> dict[name, float]`` (any of the
+    functions above applied to an accessor object): ``estimate, boot_se, boot_lower,
+    boot_upper, n_ok`` per name. ``res`` must provide ``bootstrap_thetas(n_boot, seed)``
+    and ``accessors_at(theta)``."""
+    if not (callable(getattr(res, "bootstrap_thetas", None)) and callable(getattr(res, "accessors_at", None))):
+        raise OptionError(f"bootstrap CIs are not available for a {type(res).__name__}")
+    point = quantities(res)
+    thetas = res.bootstrap_thetas(int(n_boot), int(seed))
+    draws = np.full((len(thetas), len(point)), np.nan)
+    names = list(point)
+    for i, th in enumerate(thetas):
+        if np.all(np.isfinite(th)):
+            vals = quantities(res.accessors_at(th))
+            draws[i] = [vals[k] for k in names]
+    alpha = (1 - level) / 2
+    out = {}
+    for j, k in enumerate(names):
+        d = draws[:, j][np.isfinite(draws[:, j])]
+        lo, hi = (np.quantile(d, [alpha, 1 - alpha]) if len(d) else (np.nan, np.nan))
+        out[k] = {"estimate": point[k], "boot_se": float(np.std(d, ddof=1)) if len(d) > 1 else np.nan,
+                  "boot_lower": float(lo), "boot_upper": float(hi), "n_ok": int(len(d))}
+    return pd.DataFrame(out).T
+
+
+# ------------------------------------------------------------------------------- figure
+def plot_simple_slopes(res: Any, y: str, focal: str, moderator: str, path: str | Path, *,
+                       force: bool = False) -> list[Path]:
+    """The simple-slopes figure: predicted ``y`` (deviation from its mean) against
+    ``focal`` over its mean +/- 2 SD, one line per moderator value (mean - SD, mean,
+    mean + SD). Writes ``<path>.png`` (300 dpi) and ``<path>.svg`` atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ...io import write_bytes
+
+    src = moderation_source(res)
+    means, cov = _moments(src)
+    term = interaction_term(res, y, focal, moderator)
+    bf, bm, bi = src.coef(y, focal), src.coef(y, moderator), src.coef(y, term)
+    mf, sf = float(means[focal]), math.sqrt(float(cov.loc[focal, focal]))
+    x = np.linspace(mf - 2 * sf, mf + 2 * sf, 50)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for (label, w), style in zip(moderator_values(res, moderator).items(), ("--", "-", ":")):
+        ax.plot(x, bf * x + bm * w + bi * x * w, style, color="black", label=f"{moderator} = {label} ({w:.2f})")
+    ax.set_xlabel(focal)
+    ax.set_ylabel(f"predicted {y}")
+    ax.set_title(f"Simple slopes of {focal} on {y} by {moderator}")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    out = []
+    base = Path(path)
+    for ext, kw in (("png", {"dpi": 300}), ("svg", {})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, **kw)
+        out.append(write_bytes(base.with_suffix(f".{ext}"), buf.getvalue(), force=force))
+    plt.close(fig)
+    return out
+
+
+# ------------------------------------------------------------------------------- report
+def moderation_report(res: Any, *, chain: Sequence[str] | None = None, n_boot: int = 0,
+                      seed: int = 20240917, level: float = 0.95) -> dict:
+    """Everything above for every interaction ``y ~ a:b`` of the model (both ``a`` and
+    ``b`` taken as moderator in turn), plus the chain's conditional indirect effects for
+    each moderator of one of its links; with ``n_boot > 0`` percentile bootstrap CIs."""
+    src = moderation_source(res)
+    model = res.model
+    regs = [(p.lhs, p.rhs) for p in model.parsed.regressions if ":" in p.rhs]
+    out: dict = {"interactions": [], "chain": None}
+    for y, term in regs:
+        a, b = term.split(":")
+        item = {"outcome": y, "term": term, "est": src.coef(y, term),
+                "se": float(math.sqrt(src.cov_coef([(y, term)])[0, 0])),
+                "std": standardized_interaction(res, y, a, b), "probes": []}
+        for focal, mod in ((a, b), (b, a)):
+            item["probes"].append({"focal": focal, "moderator": mod,
+                                   "simple_slopes": simple_slopes(res, y, focal, mod, level=level),
+                                   "johnson_neyman": johnson_neyman(res, y, focal, mod, level=level)})
+        out["interactions"].append(item)
+    if chain:
+        mods = []
+        for pred, outc in zip(chain[:-1], chain[1:]):
+            for p in model.parsed.regressions:
+                if p.lhs == outc and ":" in p.rhs and pred in p.rhs.split(":"):
+                    a, b = p.rhs.split(":")
+                    m = b if a == pred else a
+                    if m not in mods and m not in chain:
+                        mods.append(m)
+        out["chain"] = {m: conditional_indirect(res, chain, m, level=level) for m in mods}
+    if n_boot:
+        def q(s: Any) -> dict:
+            d = {}
+            for y, term in regs:
+                a, b = term.split(":")
+                d[f"{y}~{term}"] = s.coef(y, term)
+                d[f"std {y}~{term}"] = standardized_interaction(s, y, a, b)
+                for focal, mod in ((a, b), (b, a)):
+                    ss = simple_slopes(s, y, focal, mod, values=moderator_values(res, mod), level=level)
+                    for lab, v in ss["slope"].items():
+                        d[f"slope {focal}->{y} | {mod}={lab}"] = v
+            for m in (out["chain"] or {}):
+                tab, idx = conditional_indirect(s, chain, m, values=moderator_values(res, m), level=level)
+                for lab, v in tab["effect"].items():
+                    d[f"indirect {'->'.join(chain)} | {m}={lab}"] = v
+                d[f"index of moderated mediation ({m})"] = idx["index"]
+            return d
+
+        out["bootstrap"] = moderation_bootstrap(res, q, n_boot=n_boot, seed=seed, level=level)
+    return out
