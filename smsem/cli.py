@@ -234,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--jobs", type=_pos_int, default=1,
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--interaction-method", choices=["lms", "qml", "dmc", "rca"], default=None,
+                     help="estimator of latent interactions a:b (default: see docs/moderation.md)")
+    fit.add_argument("--match", action="store_true",
+                     help="dmc/rca: matched product indicators (i-th item with i-th) instead of all pairs")
+    fit.add_argument("--chain", default=None, metavar="A,B,C",
+                     help="moderation: the mediation chain for conditional indirect effects (e.g. IS,IC,EA,OP)")
     fit.add_argument("--verbose", action="store_true",
                      help="also report how the survey file was read (its detected encoding)")
 
@@ -330,6 +336,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.group is not None and args.boot:
         raise OptionError("--group with --boot is not supported yet: the multiple-group fit has Wald tests "
                           "only; drop --boot (or give --boot 0)")
+    if args.interaction_method is not None or args.match or args.chain:
+        return _cmd_fit_interaction(args)
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
@@ -401,6 +409,59 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                              modindices_min=args.modindices if args.modindices is not None else 0.0)
         written = write_report_files(args.out, files, force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_fit_interaction(args: argparse.Namespace) -> int:
+    """``smsem fit FILE --model M.lav --interaction-method METHOD``: a model with latent
+    interactions, its estimates and the moderation report (simple slopes, Johnson-Neyman,
+    conditional indirect effects along ``--chain``; ``--boot N`` bootstrap CIs, default 0;
+    ``--out DIR`` the simple-slopes figures)."""
+    from .exceptions import OptionError
+    from ._validation import check_input_file
+    from .model import load_model
+
+    if args.group is not None:
+        raise OptionError("--interaction-method with --group is not supported yet")
+    check_input_file(args.file)
+    model = load_model(args.model)
+    if not model.parsed.latent_interactions:
+        raise OptionError(f"--interaction-method/--match/--chain need a latent interaction (a:b with a latent "
+                          f"variable) in the model; {args.model} has none")
+    chain = _split_list(args.chain) or None
+    for v in chain or []:
+        if v not in model.latents and v not in model.items:
+            raise OptionError(f"--chain: {v!r} is not a variable of the model")
+    from .io import read_survey, write_text
+
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
+    from . import fit
+    from .estimate.interaction.moderation import moderation_report, plot_simple_slopes, render_moderation
+
+    options = dict(estimator=args.estimator, missing=args.missing, std_lv=args.std_lv,
+                   meanstructure=args.meanstructure, fixed_x=args.fixed_x, model_type=args.model_type)
+    if args.match:
+        options["match"] = True
+    res = fit(model, data, interaction_method=args.interaction_method, **options)
+    n_boot = args.boot or 0
+    rep = moderation_report(res, chain=chain, n_boot=n_boot, seed=args.seed, level=args.level)
+    fmt = args.format if args.format in ("text", "markdown", "json") else "text"
+    text = render_moderation(rep, fmt)
+    if fmt != "json":
+        params = getattr(res, "params")
+        method = getattr(res, "method", args.interaction_method)
+        text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
+    sys.stdout.write(text)
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "moderation.json", render_moderation(rep, "json"), force=args.force)
+        for it in rep["interactions"]:
+            for p in it["probes"]:
+                plot_simple_slopes(res, it["outcome"], p["focal"], p["moderator"],
+                                   out / f"simple_slopes_{p['focal']}_{it['outcome']}_by_{p['moderator']}",
+                                   force=args.force)
+        print(f"wrote the moderation report and figures to {args.out}", file=sys.stderr)
     return 0
 
 

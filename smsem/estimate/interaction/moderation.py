@@ -406,3 +406,66 @@ def moderation_report(res: Any, *, chain: Sequence[str] | None = None, n_boot: i
 
         out["bootstrap"] = moderation_bootstrap(res, q, n_boot=n_boot, seed=seed, level=level)
     return out
+
+
+def render_moderation(report: dict, fmt: str = "text") -> str:
+    """The moderation report as text, markdown or JSON."""
+    import json
+
+    if fmt == "json":
+        def tab(df: pd.DataFrame) -> list:
+            return [{"value": k, **{c: float(v) for c, v in r.items()}} for k, r in df.iterrows()]
+
+        doc: dict = {"interactions": [], "chain": None}
+        for it in report["interactions"]:
+            doc["interactions"].append({
+                "outcome": it["outcome"], "term": it["term"], "est": it["est"], "se": it["se"], "std": it["std"],
+                "probes": [{"focal": p["focal"], "moderator": p["moderator"],
+                            "simple_slopes": tab(p["simple_slopes"]),
+                            "johnson_neyman": {"bounds": list(p["johnson_neyman"].bounds),
+                                               "significant_inside": p["johnson_neyman"].significant_inside,
+                                               "text": p["johnson_neyman"].text}} for p in it["probes"]]})
+        if report.get("chain"):
+            doc["chain"] = {m: {"conditional_indirect": tab(t), "index": i} for m, (t, i) in report["chain"].items()}
+        if "bootstrap" in report:
+            doc["bootstrap"] = {k: {c: float(v) for c, v in r.items()} for k, r in report["bootstrap"].iterrows()}
+        return json.dumps(doc, indent=2, allow_nan=True) + "\n"
+    md = fmt == "markdown"
+    h = (lambda s: f"### {s}\n") if md else (lambda s: f"{s}\n{'-' * len(s)}\n")
+
+    def table(df: pd.DataFrame) -> str:
+        df = df.round(4)
+        return (df.to_markdown() if md and _has_tabulate() else df.to_string()) + "\n"
+
+    out = [h("Latent interactions (moderation)")]
+    for it in report["interactions"]:
+        out.append(f"{it['outcome']} ~ {it['term']}: {it['est']:.4f} (SE {it['se']:.4f}), "
+                   f"standardized {it['std']:.4f} (Wen, Marsh & Hau 2010)\n")
+        for p in it["probes"]:
+            out.append(f"\nSimple slopes of {p['focal']} -> {it['outcome']} at values of {p['moderator']}:\n")
+            out.append(table(p["simple_slopes"]))
+            jn = p["johnson_neyman"]
+            out.append(f"Johnson-Neyman ({jn.level:.0%}): {jn.text}\n")
+        out.append("\n")
+    for m, (t, idx) in (report.get("chain") or {}).items():
+        out.append(h(f"Conditional indirect effects, moderator {m}"))
+        out.append(table(t))
+        if math.isnan(idx["index"]):
+            out.append(f"Index of moderated mediation: not defined ({len(idx['moderated_links'])} moderated links: "
+                       "the indirect effect is not linear in the moderator; compare the conditional effects)\n\n")
+        else:
+            out.append(f"Index of moderated mediation (Hayes 2015): {idx['index']:.4f} (SE {idx['se']:.4f}, "
+                       f"p {idx['pvalue']:.4f}); moderated link {', '.join(idx['moderated_links'])}\n\n")
+    if "bootstrap" in report:
+        b = report["bootstrap"]
+        out.append(h(f"Bootstrap percentile CIs ({int(b['n_ok'].max()) if len(b) else 0} successful draws)"))
+        out.append(table(b[["estimate", "boot_se", "boot_lower", "boot_upper"]]))
+    return "".join(out)
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
