@@ -41,13 +41,16 @@ syntax <- paste(c(
 
 cases <- list(
   hs_dmc = list(method = "dmc", meanC = TRUE, residualC = FALSE, doubleMC = TRUE),
-  hs_rca = list(method = "rca", meanC = FALSE, residualC = TRUE, doubleMC = FALSE))
+  hs_rca = list(method = "rca", meanC = FALSE, residualC = TRUE, doubleMC = FALSE),
+  # the linear model of smsem's linear_comparison(): the interaction fixed at 0
+  hs_dmc_fixed0 = list(method = "dmc", meanC = TRUE, residualC = FALSE, doubleMC = TRUE, fixed0 = TRUE))
 for (case in names(cases)) {
   o <- cases[[case]]
   d <- indProd(hs, var1 = xv, var2 = xt, match = FALSE, meanC = o$meanC,
                residualC = o$residualC, doubleMC = o$doubleMC)
   stopifnot(all(prods %in% names(d)))
-  fit <- sem(syntax, data = d)
+  syn <- if (isTRUE(o$fixed0)) sub("+ visual.textual", "+ 0*visual.textual", syntax, fixed = TRUE) else syntax
+  fit <- sem(syn, data = d)
   pe <- parameterEstimates(fit)[, c("lhs", "op", "rhs", "est", "se")]
   wcsv(pe, paste0(case, ".params.csv"))
   fm <- fitMeasures(fit, c("chisq", "df", "npar", "logl"))

@@ -98,3 +98,19 @@ def test_unknown_method_and_method_without_interaction_refused():
     linear = smsem.load_model("integrative")
     with pytest.raises(OptionError, match="needs a latent interaction"):
         smsem.fit(linear, data, interaction_method="dmc")
+
+
+def test_linear_comparison_equals_lavaan_fixed_zero_fit():
+    from smsem.estimate.interaction.moderation import linear_comparison
+
+    res = _fit("hs_dmc")
+    c = linear_comparison(res)
+    lin = pd.read_csv(REF / "hs_dmc_fixed0.fit.csv").set_index("name")["value"]
+    full = pd.read_csv(REF / "hs_dmc.fit.csv").set_index("name")["value"]
+    t = c["table"].set_index("model")
+    # log-likelihoods to 1e-4 absolute (both at optima; ~1e-7 relative)
+    assert t.loc["linear", "logl"] == pytest.approx(lin["logl"], abs=1e-4)
+    assert t.loc["moderation", "logl"] == pytest.approx(full["logl"], abs=1e-4)
+    assert t.loc["linear", "npar"] == lin["npar"] and c["lrt"]["df"] == 1
+    assert c["lrt"]["chi2"] == pytest.approx(2 * (full["logl"] - lin["logl"]), abs=2e-4)
+    assert t.loc["linear", "aic"] == pytest.approx(-2 * lin["logl"] + 2 * lin["npar"], abs=2e-4)

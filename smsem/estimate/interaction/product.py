@@ -290,3 +290,21 @@ def fit_product(model: Any, data: pd.DataFrame, *, method: str = "dmc", match: b
     d = product_data(model, data, method, match)
     res = ml_fit(pi_model, d, **options)
     return ProductIndicatorFit(model, pi_model, res, data, method, dict(options), bool(match))
+
+
+def fit_without_interactions(res: ProductIndicatorFit) -> Any:
+    """The same product-indicator model and data with every ``y ~ a.b`` coefficient fixed
+    at 0 (same observed variables, so nested in ``res.fit``): the linear model of a
+    likelihood-ratio test of all interactions at once."""
+    from ...model.spec import SEMModel
+    from ...model.syntax import parse_lavaan
+    from ..results import fit as ml_fit
+
+    text = res.pi_model.syntax
+    for lv in res.interactions.values():
+        text = re.sub(rf"(?<![\w.*]){re.escape(lv)}(?![\w.])(?!\s*=~)(?!\s*~~)", f"0*{lv}", text)
+        # the '~~' lines of product indicators never name the product latent itself
+    m = SEMModel(f"{res.model.name} (interactions fixed at 0)", text, parse_lavaan(text), {}, (), None,
+                 getattr(res.model, "scale_points", 5), getattr(res.model, "source", ""))
+    d = product_data(res.model, res.data, res.method, res.match)
+    return ml_fit(m, d, **res.options)
