@@ -451,6 +451,14 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
         params = getattr(res, "params")
         method = getattr(res, "method", args.interaction_method)
         text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
+    props = _interaction_propositions(model, args.hypotheses)
+    if props and fmt != "json":
+        from .estimate.interaction.moderation import render_p5_moderation
+        from .propositions import p5_moderation_block
+
+        block = p5_moderation_block(res, props, level=args.level)
+        if len(block["table"]):
+            text += "\n" + render_p5_moderation(block, fmt)
     sys.stdout.write(text)
     if args.out is not None:
         out = Path(args.out)
@@ -463,6 +471,25 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
                                    force=args.force)
         print(f"wrote the moderation report and figures to {args.out}", file=sys.stderr)
     return 0
+
+
+def _interaction_propositions(model, hypotheses):
+    """Propositions for the "P5 as moderation" block: ``--hypotheses``, the model's own, or
+    the shipped codebook's when the model has every construct of it (the essay's second
+    reading, models/integrative_moderation.lav, has the integrative model's constructs)."""
+    if hypotheses is not None:
+        from .model.hypotheses import load_hypotheses
+
+        return list(load_hypotheses(hypotheses, model))
+    if model.propositions:
+        return list(model.propositions)
+    from .model import load_model
+
+    base = load_model("integrative")
+    if set(base.latents) <= set(model.latents):
+        regs = {(p.lhs, p.rhs) for p in model.parsed.regressions}
+        return [p for p in base.propositions if getattr(p, "kind", "path") != "path" or (p.target, p.source) in regs]
+    return []
 
 
 def _split_list(text: str | None) -> list[str]:

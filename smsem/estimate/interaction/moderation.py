@@ -517,13 +517,27 @@ def linear_comparison(res: Any) -> dict:
             "linear": lin, "note": note}
 
 
-def p5_as_moderation(res: Any, propositions: Sequence[Any], *, level: float = 0.95,
-                     comparison: dict | None = None) -> dict:
+def default_moderators(model: Any) -> list[str]:
+    """The factors of the model's interactions that no regression explains (the essay's
+    facilitators COM and MA in models/integrative_moderation.lav), in order of appearance."""
+    lhs = {p.lhs for p in model.parsed.regressions}
+    out: list[str] = []
+    for _, a, b in model.parsed.interactions:
+        for v in (a, b):
+            if v not in lhs and v not in out:
+                out.append(v)
+    return out
+
+
+def p5_as_moderation(res: Any, propositions: Sequence[Any], *, moderators: Sequence[str] | None = None,
+                     level: float = 0.95, comparison: dict | None = None) -> dict:
     """The essay's second reading of P5: for every proposition path ``source -> target``
-    of ``propositions`` moderated in ``res`` (a term ``target ~ source:W``), the
-    interaction, its standardized value, the simple slopes at W mean -/+ 1 SD and the
+    of ``propositions`` moderated in ``res`` by one of ``moderators`` (a term
+    ``target ~ source:W``; default :func:`default_moderators`), the interaction, its
+    standardized value, the simple slopes at W mean -1 SD, mean, mean +1 SD and the
     Johnson-Neyman bounds; with the linear-vs-moderation comparison."""
     src = moderation_source(res)
+    mods = set(default_moderators(res.model) if moderators is None else moderators)
     rows = []
     for p in propositions:
         if getattr(p, "kind", "path") != "path":
@@ -533,6 +547,8 @@ def p5_as_moderation(res: Any, propositions: Sequence[Any], *, level: float = 0.
                 continue
             a, b = q.rhs.split(":")
             w = b if a == p.source else a
+            if w not in mods or w == p.source:
+                continue
             est = src.coef(p.target, q.rhs)
             se = float(math.sqrt(src.cov_coef([(p.target, q.rhs)])[0, 0]))
             ss = simple_slopes(res, p.target, p.source, w, level=level)
@@ -550,7 +566,9 @@ def p5_as_moderation(res: Any, propositions: Sequence[Any], *, level: float = 0.
 def render_p5_moderation(block: dict, fmt: str = "text") -> str:
     t = block["table"]
     c = block["comparison"]
-    title = "P5 as moderation (COM and MA moderating P1-P3)"
+    mods = list(dict.fromkeys(t["moderator"])) if len(t) else []
+    ids = list(dict.fromkeys(t["id"])) if len(t) else []
+    title = f"P5 as moderation ({' and '.join(mods) or 'no moderator'} moderating {', '.join(ids) or 'no proposition'})"
     out = [f"### {title}\n" if fmt == "markdown" else f"{title}\n{'-' * len(title)}\n"]
     cols = ["id", "path", "moderator", "est", "se", "pvalue", "std", "slope_low", "slope_mean", "slope_high"]
     out.append(t[cols].round(4).to_string(index=False) + "\n" if len(t) else "no moderated proposition path\n")
