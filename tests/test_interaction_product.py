@@ -17,7 +17,11 @@ from smsem.exceptions import OptionError
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "interaction"
-CASES = ["hs_dmc", "hs_rca"]
+# the essay's moderation model (6 products, matched indicators, n = 1000): 10-15 s per fit with
+# smsem's ML engine, hence slow
+CASES = ["hs_dmc", "hs_rca",
+         pytest.param("moderation_dmc_match", marks=pytest.mark.slow),
+         pytest.param("moderation_rca_match", marks=pytest.mark.slow)]
 
 
 def _meta(case):
@@ -29,7 +33,7 @@ def _fit(case):
     m = _meta(case)
     model = smsem.load_model(str(ROOT / m["model"]))
     data = pd.read_csv(ROOT / m["data"])
-    return smsem.fit(model, data, interaction_method=m["method"])
+    return smsem.fit(model, data, interaction_method=m["method"], match=m.get("match") == "true")
 
 
 def _key(l, o, r):
