@@ -130,6 +130,7 @@ def test_two_moderated_links_give_no_index(tmp_path):
     assert tab["effect"].iloc[0] == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.slow  # 2-3 s, mostly importing matplotlib
 def test_simple_slopes_figure_written(reg, tmp_path):
     res, _, _ = reg
     files = plot_simple_slopes(res, "y", "x", "z", tmp_path / "slopes")

@@ -161,7 +161,8 @@ def simple_slopes(res: Any, y: str, focal: str, moderator: str, values: Any = No
     w = values.to_numpy(dtype=float)
     slope = bf + bi * w
     se = np.sqrt(np.maximum(v[0, 0] + 2 * w * v[0, 1] + w * w * v[1, 1], 0.0))
-    z = slope / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # a bootstrap view has no SEs
+        z = np.where(se > 0, slope / np.where(se > 0, se, 1.0), np.nan)
     q = _z(level)
     return pd.DataFrame({"moderator": w, "slope": slope, "se": se, "z": z,
                          "pvalue": 2 * stats.norm.sf(np.abs(z)), "ci_lower": slope - q * se,

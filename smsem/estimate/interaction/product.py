@@ -214,18 +214,10 @@ class ProductIndicatorFit:
         res = fit_table(self.pi_model, self.fit.partable, d)
         return res.start
 
-    def accessors_at(self, theta: np.ndarray) -> "ProductIndicatorFit":
-        """A light copy whose accessors read the estimates ``theta`` (no SEs)."""
-        import dataclasses
-
-        mx = self.fit.param_map.matrices_at(theta)
-        p = self.fit.params.copy()
-        names = list(self.fit.param_map.names)
-        for i, (l, o, r) in enumerate(names):
-            sel = (p["lhs"] == l) & (p["op"] == o) & (p["rhs"] == r)
-            p.loc[sel, "est"] = theta[i]
-        fake = dataclasses.replace(self.fit, params=p, matrices=mx, start=theta)
-        return dataclasses.replace(self, fit=fake)
+    def accessors_at(self, theta: np.ndarray) -> "_ThetaView":
+        """The accessors (``coef``, ``cov_coef`` zeros, ``latent_moments``) at the
+        estimates ``theta`` (``fit.param_map`` order), e.g. a bootstrap draw."""
+        return _ThetaView(self, np.asarray(theta, dtype=float))
 
     def bootstrap_thetas(self, n_boot: int, seed: int) -> np.ndarray:
         """``n_boot`` nonparametric bootstrap estimates, products rebuilt in every
@@ -257,6 +249,23 @@ class ProductIndicatorFit:
         out = bf.theta.copy()
         out[~bf.ok] = np.nan
         return out
+
+
+class _ThetaView:
+    """A product-indicator fit read at other estimates (no standard errors)."""
+
+    def __init__(self, parent: ProductIndicatorFit, theta: np.ndarray):
+        self.parent, self.theta, self.model = parent, theta, parent.model
+
+    def coef(self, lhs: str, rhs: str) -> float:
+        i = self.parent._index(lhs, rhs)
+        return float(self.theta[i]) if i is not None else self.parent.coef(lhs, rhs)
+
+    def cov_coef(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        return np.zeros((len(pairs), len(pairs)))
+
+    def latent_moments(self) -> tuple[pd.Series, pd.DataFrame]:
+        return _latent_moments(self.parent.fit.param_map.matrices_at(self.theta), self.model.latents)
 
 
 def _latent_moments(mx: Any, latents: Sequence[str]) -> tuple[pd.Series, pd.DataFrame]:
