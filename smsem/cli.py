@@ -850,6 +850,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}")
     models = [load_model(m) for m in args.models]
+    for m, a in zip(models, args.models):
+        if m.parsed.latent_interactions:
+            raise OptionError(f"{a}: a model with latent interactions is compared with its linear model by "
+                              f"'smsem fit FILE --model {a} --interaction-method ...' (LRT, AIC, BIC in its report)")
     items = set(models[0].items)
     for m in models[1:]:
         if set(m.items) != items:
