@@ -238,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="estimator of latent interactions a:b (default: see docs/moderation.md)")
     fit.add_argument("--match", action="store_true",
                      help="dmc/rca: matched product indicators (i-th item with i-th) instead of all pairs")
-    fit.add_argument("--chain", default=None, metavar="A,B,C",
-                     help="moderation: the mediation chain for conditional indirect effects (e.g. IS,IC,EA,OP)")
+    fit.add_argument("--chain", default=None, metavar="A,B,C", action="append",
+                     help="moderation: a mediation chain for conditional indirect effects (e.g. IS,IC,EA,OP); "
+                          "repeat for several")
     fit.add_argument("--verbose", action="store_true",
                      help="also report how the survey file was read (its detected encoding)")
 
@@ -428,10 +429,14 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
     if not model.parsed.latent_interactions:
         raise OptionError(f"--interaction-method/--match/--chain need a latent interaction (a:b with a latent "
                           f"variable) in the model; {args.model} has none")
-    chain = _split_list(args.chain) or None
-    for v in chain or []:
-        if v not in model.latents and v not in model.items:
-            raise OptionError(f"--chain: {v!r} is not a variable of the model")
+    chain = [_split_list(c) for c in (args.chain or [])]
+    for c in chain:
+        if len(c) < 3:
+            raise OptionError(f"--chain needs at least three variables (source, mediator, outcome), got {','.join(c)!r}")
+        for v in c:
+            if v not in model.latents and v not in model.items:
+                raise OptionError(f"--chain: {v!r} is not a variable of the model")
+    chain = chain or None
     from .io import read_survey, write_text
 
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)

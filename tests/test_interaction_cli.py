@@ -30,7 +30,7 @@ def test_fit_interaction_method_json_and_figures(tmp_path):
 
 def test_interaction_method_on_a_linear_model_is_one_line_exit_2():
     r = run_cli("fit", HS, "--model", str(ROOT / "tests/models/hs_interaction.lav"), "--likert", "0",
-                "--interaction-method", "dmc", "--chain", "visual,nothing")
+                "--interaction-method", "dmc", "--chain", "visual,nothing,speed")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert "'nothing' is not a variable" in r.stderr
 

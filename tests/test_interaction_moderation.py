@@ -138,3 +138,18 @@ def test_simple_slopes_figure_written(reg, tmp_path):
     png = files[0].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in files[1].read_bytes()[:2000]
+
+
+def test_report_probes_each_chain_and_moderator(tmp_path):
+    from smsem.estimate.interaction.moderation import moderation_report, render_moderation
+
+    p = tmp_path / "chain3.lav"
+    p.write_text("m ~ x + w + x:w\ny ~ m\no ~ y\n")
+    res = smsem.fit(smsem.load_model(str(p)), _chain_data())
+    rep = moderation_report(res, chain=[["x", "m", "y", "o"], ["x", "m", "y"]])
+    assert set(rep["chain"]) == {"x->m->y->o | w", "x->m->y | w"}
+    _, idx = rep["chain"]["x->m->y | w"]
+    src = moderation_source(res)
+    assert idx["index"] == pytest.approx(src.coef("m", "x:w") * src.coef("y", "m"), rel=1e-12)
+    text = render_moderation(rep, "text")
+    assert "Index of moderated mediation (Hayes 2015)" in text and "x->m->y->o | w" in text

@@ -358,11 +358,13 @@ def plot_simple_slopes(res: Any, y: str, focal: str, moderator: str, path: str |
 
 
 # ------------------------------------------------------------------------------- report
-def moderation_report(res: Any, *, chain: Sequence[str] | None = None, n_boot: int = 0,
+def moderation_report(res: Any, *, chain: Any = None, n_boot: int = 0,
                       seed: int = 20240917, level: float = 0.95) -> dict:
     """Everything above for every interaction ``y ~ a:b`` of the model (both ``a`` and
-    ``b`` taken as moderator in turn), plus the chain's conditional indirect effects for
-    each moderator of one of its links; with ``n_boot > 0`` percentile bootstrap CIs."""
+    ``b`` taken as moderator in turn), plus each chain's conditional indirect effects for
+    each moderator of one of its links (``chain``: one chain ``["IS", "IC", "EA", "OP"]``
+    or a list of chains); with ``n_boot > 0`` percentile bootstrap CIs. ``out["chain"]``
+    maps ``"IS->IC->EA->OP | COM"`` to ``(table, index)``."""
     src = moderation_source(res)
     model = res.model
     regs = [(p.lhs, p.rhs) for p in model.parsed.regressions if ":" in p.rhs]
@@ -377,16 +379,18 @@ def moderation_report(res: Any, *, chain: Sequence[str] | None = None, n_boot: i
                                    "simple_slopes": simple_slopes(res, y, focal, mod, level=level),
                                    "johnson_neyman": johnson_neyman(res, y, focal, mod, level=level)})
         out["interactions"].append(item)
-    if chain:
-        mods = []
-        for pred, outc in zip(chain[:-1], chain[1:]):
+    chains = [] if not chain else ([list(chain)] if isinstance(chain[0], str) else [list(c) for c in chain])
+    probes: list[tuple[list[str], str]] = []
+    for ch in chains:
+        for pred, outc in zip(ch[:-1], ch[1:]):
             for p in model.parsed.regressions:
                 if p.lhs == outc and ":" in p.rhs and pred in p.rhs.split(":"):
                     a, b = p.rhs.split(":")
                     m = b if a == pred else a
-                    if m not in mods and m not in chain:
-                        mods.append(m)
-        out["chain"] = {m: conditional_indirect(res, chain, m, level=level) for m in mods}
+                    if (ch, m) not in probes and m not in ch:
+                        probes.append((ch, m))
+    if chains:
+        out["chain"] = {f"{'->'.join(ch)} | {m}": conditional_indirect(res, ch, m, level=level) for ch, m in probes}
     if n_boot:
         def q(s: Any) -> dict:
             d = {}
@@ -398,11 +402,12 @@ def moderation_report(res: Any, *, chain: Sequence[str] | None = None, n_boot: i
                     ss = simple_slopes(s, y, focal, mod, values=moderator_values(res, mod), level=level)
                     for lab, v in ss["slope"].items():
                         d[f"slope {focal}->{y} | {mod}={lab}"] = v
-            for m in (out["chain"] or {}):
-                tab, idx = conditional_indirect(s, chain, m, values=moderator_values(res, m), level=level)
+            for ch, m in probes:
+                tab, idx = conditional_indirect(s, ch, m, values=moderator_values(res, m), level=level)
                 for lab, v in tab["effect"].items():
-                    d[f"indirect {'->'.join(chain)} | {m}={lab}"] = v
-                d[f"index of moderated mediation ({m})"] = idx["index"]
+                    d[f"indirect {'->'.join(ch)} | {m}={lab}"] = v
+                if len(idx["moderated_links"]) == 1:  # the index exists (Hayes 2015)
+                    d[f"index of moderated mediation {'->'.join(ch)} | {m}"] = idx["index"]
             return d
 
         out["bootstrap"] = moderation_bootstrap(res, q, n_boot=n_boot, seed=seed, level=level)
@@ -449,7 +454,7 @@ def render_moderation(report: dict, fmt: str = "text") -> str:
             out.append(f"Johnson-Neyman ({jn.level:.0%}): {jn.text}\n")
         out.append("\n")
     for m, (t, idx) in (report.get("chain") or {}).items():
-        out.append(h(f"Conditional indirect effects, moderator {m}"))
+        out.append(h(f"Conditional indirect effects {m}"))
         out.append(table(t))
         if math.isnan(idx["index"]):
             out.append(f"Index of moderated mediation: not defined ({len(idx['moderated_links'])} moderated links: "
