@@ -50,4 +50,19 @@ def fit_interaction(model: Any, data: Any, *, method: str | None = None, **optio
         raise OptionError(f"interaction method {method!r} is not available in this build of smsem; "
                           "use 'dmc' or 'rca'") from None
     given = {k: v for k, v in options.items() if not (v is None or (isinstance(v, (tuple, list)) and not v))}
-    return fitter(model, model.table(), data, **given)
+    estimator = str(given.pop("estimator", "ML")).upper()
+    missing = given.pop("missing", "listwise")
+    if estimator != "ML" or missing != "listwise":
+        raise OptionError(f"interaction method {method!r} is maximum likelihood on complete cases: it takes "
+                          f"estimator='ML' and missing='listwise', not {estimator!r} and {missing!r}")
+    for key in ("group", "group_equal", "group_partial", "ordered", "match"):
+        if given.get(key) not in (None, False):
+            raise OptionError(f"interaction method {method!r} does not take {key}={given[key]!r}")
+        given.pop(key, None)
+    import inspect
+
+    from ...model.partable import lavaanify
+
+    table_keys = set(inspect.signature(lavaanify).parameters) - {"model"}
+    table_options = {k: given.pop(k) for k in list(given) if k in table_keys}
+    return fitter(model, model.table(**table_options), data, **given)

@@ -95,6 +95,14 @@ class _FitResultsSource:
         return means, cov
 
 
+def _coef(src: Any, lhs: str, rhs: str) -> float:
+    """``src.coef(lhs, rhs)``, 0 for a path the model does not have (some results raise)."""
+    try:
+        return float(src.coef(lhs, rhs))
+    except KeyError:
+        return 0.0
+
+
 def moderation_source(res: Any) -> Any:
     """``res`` itself when it provides the accessors, else the adapter of a FitResults."""
     if all(callable(getattr(res, a, None)) for a in ("coef", "cov_coef", "latent_moments")):
@@ -134,7 +142,7 @@ def moderator_values(res: Any, moderator: str, sds: Sequence[float] = (-1.0, 0.0
 def standardized_interaction(res: Any, y: str, a: str, b: str) -> float:
     """Wen, Marsh & Hau (2010): ``gamma * sd(a) * sd(b) / sd(y)`` with model-implied SDs."""
     src = moderation_source(res)
-    g = src.coef(y, interaction_term(res, y, a, b))
+    g = _coef(src, y, interaction_term(res, y, a, b))
     _, cov = _moments(src)
     return float(g * math.sqrt(cov.loc[a, a] * cov.loc[b, b] / cov.loc[y, y]))
 
@@ -156,7 +164,7 @@ def simple_slopes(res: Any, y: str, focal: str, moderator: str, values: Any = No
     if values is None:
         values = moderator_values(res, moderator)
     values = pd.Series(values) if not isinstance(values, pd.Series) else values
-    bf, bi = src.coef(y, focal), src.coef(y, term)
+    bf, bi = _coef(src, y, focal), _coef(src, y, term)
     v = src.cov_coef([(y, focal), (y, term)])
     w = values.to_numpy(dtype=float)
     slope = bf + bi * w
@@ -186,7 +194,7 @@ def johnson_neyman(res: Any, y: str, focal: str, moderator: str, level: float = 
     ``level`` (two-sided Wald z)."""
     src = moderation_source(res)
     term = interaction_term(res, y, focal, moderator)
-    bf, bi = src.coef(y, focal), src.coef(y, term)
+    bf, bi = _coef(src, y, focal), _coef(src, y, term)
     v = src.cov_coef([(y, focal), (y, term)])
     q2 = _z(level) ** 2
     a = bi * bi - q2 * v[1, 1]
@@ -241,7 +249,7 @@ def conditional_indirect(res: Any, chain: Sequence[str], moderator: str, values:
         pairs.append((outc, pred))
         if term:
             pairs.append((outc, term))
-    est = np.array([src.coef(l, r) for l, r in pairs])
+    est = np.array([_coef(src, l, r) for l, r in pairs])
     vc = src.cov_coef(pairs)
     pos = {p: i for i, p in enumerate(pairs)}
     if values is None:
@@ -336,7 +344,7 @@ def plot_simple_slopes(res: Any, y: str, focal: str, moderator: str, path: str |
     src = moderation_source(res)
     means, cov = _moments(src)
     term = interaction_term(res, y, focal, moderator)
-    bf, bm, bi = src.coef(y, focal), src.coef(y, moderator), src.coef(y, term)
+    bf, bm, bi = _coef(src, y, focal), _coef(src, y, moderator), _coef(src, y, term)
     mf, sf = float(means[focal]), math.sqrt(float(cov.loc[focal, focal]))
     x = np.linspace(mf - 2 * sf, mf + 2 * sf, 50)
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -371,7 +379,7 @@ def moderation_report(res: Any, *, chain: Any = None, n_boot: int = 0,
     out: dict = {"interactions": [], "chain": None}
     for y, term in regs:
         a, b = term.split(":")
-        item = {"outcome": y, "term": term, "est": src.coef(y, term),
+        item = {"outcome": y, "term": term, "est": _coef(src, y, term),
                 "se": float(math.sqrt(src.cov_coef([(y, term)])[0, 0])),
                 "std": standardized_interaction(res, y, a, b), "probes": []}
         for focal, mod in ((a, b), (b, a)):
@@ -396,7 +404,7 @@ def moderation_report(res: Any, *, chain: Any = None, n_boot: int = 0,
             d = {}
             for y, term in regs:
                 a, b = term.split(":")
-                d[f"{y}~{term}"] = s.coef(y, term)
+                d[f"{y}~{term}"] = _coef(s, y, term)
                 d[f"std {y}~{term}"] = standardized_interaction(s, y, a, b)
                 for focal, mod in ((a, b), (b, a)):
                     ss = simple_slopes(s, y, focal, mod, values=moderator_values(res, mod), level=level)
@@ -509,7 +517,9 @@ def linear_comparison(res: Any) -> dict:
         for name, a, b in res.model.parsed.latent_interactions:
             text = re.sub(rf"\s*\+\s*{re.escape(a)}\s*:\s*{re.escape(b)}(?![\w.])", "", text)
         m = SEMModel(f"{res.model.name} (linear)", text, parse_lavaan(text), {}, (), None, 5, "")
-        lin = ml_fit(m, res.data)
+        # the interaction fit estimates item intercepts (its npar counts them): the linear
+        # model with a mean structure has the same saturated means, so the LRT compares slopes only
+        lin = ml_fit(m, res.data, meanstructure=True)
         full_fi, lin_fi = res.fit_indices, lin.fit_indices
         note = f"{getattr(res, 'method', 'interaction')}: the interaction model against the linear ML fit"
     n = float(full_fi.get("ntotal", res.n))
@@ -555,7 +565,7 @@ def p5_as_moderation(res: Any, propositions: Sequence[Any], *, moderators: Seque
             w = b if a == p.source else a
             if w not in mods or w == p.source:
                 continue
-            est = src.coef(p.target, q.rhs)
+            est = _coef(src, p.target, q.rhs)
             se = float(math.sqrt(src.cov_coef([(p.target, q.rhs)])[0, 0]))
             ss = simple_slopes(res, p.target, p.source, w, level=level)
             jn = johnson_neyman(res, p.target, p.source, w, level=level)
