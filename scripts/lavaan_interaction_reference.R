@@ -64,6 +64,28 @@ for (case in names(cases)) {
              file.path(out, paste0(case, ".meta.json")))
 }
 
+# --- latent x observed: visual:x4 (x4 observed, its own single indicator); products
+# x1.x4 x2.x4 x3.x4 all share x4, which adds no residual covariance (modsem's
+# include.single.inds = FALSE) ---
+lo_syntax <- paste(c(
+  "visual =~ x1 + x2 + x3",
+  "speed  =~ x7 + x8 + x9",
+  "speed ~ visual + x4 + visual.x4",
+  "visual.x4 =~ x1.x4 + x2.x4 + x3.x4"), collapse = "\n")
+d <- indProd(hs, var1 = xv, var2 = "x4", match = FALSE, meanC = TRUE, residualC = FALSE, doubleMC = TRUE)
+fit <- sem(lo_syntax, data = d)
+case <- "hs_latent_observed_dmc"
+wcsv(parameterEstimates(fit)[, c("lhs", "op", "rhs", "est", "se")], paste0(case, ".params.csv"))
+fm <- fitMeasures(fit, c("chisq", "df", "npar", "logl"))
+wcsv(data.frame(name = names(fm), value = format(as.numeric(fm), digits = 15)), paste0(case, ".fit.csv"))
+meta <- c(case = case, method = "dmc", model = "tests/models/hs_latent_observed.lav",
+          data = "tests/reference/lavaan/HolzingerSwineford1939.csv",
+          r_version = R.version.string, lavaan_version = as.character(packageVersion("lavaan")),
+          semtools_version = as.character(packageVersion("semTools")),
+          converged = tolower(as.character(lavInspect(fit, "converged"))))
+writeLines(paste0("{\n", paste0('  "', names(meta), '": "', meta, '"', collapse = ",\n"), "\n}"),
+           file.path(out, paste0(case, ".meta.json")))
+
 # --- the essay's second reading: models/integrative_moderation.lav, matched products ---
 # Data: data/synthetic/moderation_n1000_seed17.csv (scripts/make_moderation_example.py).
 # Five latent products (COM:IS, COM:SL, MA:IS, MA:SL on IC; COM:IC, MA:IC on EA), each

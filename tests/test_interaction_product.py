@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "interaction"
 # the essay's moderation model (6 products, matched indicators, n = 1000): 10-15 s per fit with
 # smsem's ML engine, hence slow
-CASES = ["hs_dmc", "hs_rca",
+CASES = ["hs_dmc", "hs_rca", "hs_latent_observed_dmc",
          pytest.param("moderation_dmc_match", marks=pytest.mark.slow),
          pytest.param("moderation_rca_match", marks=pytest.mark.slow)]
 
@@ -118,3 +118,25 @@ def test_linear_comparison_equals_lavaan_fixed_zero_fit():
     assert t.loc["linear", "npar"] == lin["npar"] and c["lrt"]["df"] == 1
     assert c["lrt"]["chi2"] == pytest.approx(2 * (full["logl"] - lin["logl"]), abs=2e-4)
     assert t.loc["linear", "aic"] == pytest.approx(-2 * lin["logl"] + 2 * lin["npar"], abs=2e-4)
+
+
+def test_observed_moderator_moments_are_centered_sample_moments():
+    from smsem.estimate.interaction.moderation import moderator_values
+
+    res = _fit("hs_latent_observed_dmc")
+    x4 = pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv")["x4"]
+    sd = x4.std(ddof=0)  # ML moments (N-divided); dmc centered x4 before the product
+    assert np.allclose(moderator_values(res, "x4").to_numpy(), [-sd, 0.0, sd], rtol=1e-12)
+
+
+def test_lms_and_qml_absent_or_dispatched():
+    import importlib.util
+
+    model = smsem.load_model(str(ROOT / "tests/models/hs_interaction.lav"))
+    data = pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv")
+    for method in ("lms", "qml"):
+        if importlib.util.find_spec(f"smsem.estimate.interaction.{method}") is None:
+            with pytest.raises(OptionError, match=f"interaction method '{method}' is not available"):
+                smsem.fit(model, data, interaction_method=method)
+        with pytest.raises(OptionError, match="estimator='ML' and missing='listwise'"):
+            smsem.fit(model, data, interaction_method=method, estimator="MLR")

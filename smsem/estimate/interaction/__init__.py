@@ -39,16 +39,6 @@ def fit_interaction(model: Any, data: Any, *, method: str | None = None, **optio
         from .product import fit_product
 
         return fit_product(model, data, method=method, **options)
-    try:
-        if method == "lms":
-            from .lms import fit_lms as fitter
-        else:
-            from .qml import fit_qml as fitter
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{method}":
-            raise
-        raise OptionError(f"interaction method {method!r} is not available in this build of smsem; "
-                          "use 'dmc' or 'rca'") from None
     given = {k: v for k, v in options.items() if not (v is None or (isinstance(v, (tuple, list)) and not v))}
     estimator = str(given.pop("estimator", "ML")).upper()
     missing = given.pop("missing", "listwise")
@@ -63,6 +53,16 @@ def fit_interaction(model: Any, data: Any, *, method: str | None = None, **optio
 
     from ...model.partable import lavaanify
 
+    try:
+        if method == "lms":
+            from .lms import fit_lms as fitter
+        else:
+            from .qml import fit_qml as fitter
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{method}":
+            raise
+        raise OptionError(f"interaction method {method!r} is not available in this build of smsem; "
+                          "use 'dmc' or 'rca'") from None
     table_keys = set(inspect.signature(lavaanify).parameters) - {"model"}
     table_options = {k: given.pop(k) for k in list(given) if k in table_keys}
     return fitter(model, model.table(**table_options), data, **given)

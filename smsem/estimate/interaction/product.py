@@ -78,9 +78,12 @@ def product_syntax(model: Any, match: bool = False) -> str:
         pat = re.compile(rf"(?<![\w.]){re.escape(a)}\s*:\s*{re.escape(b)}(?![\w.])")
         text = pat.sub(lv, text)
         extra.append(f"{lv} =~ " + " + ".join(p for p, _, _ in pairs))
+        # a shared item of a single-indicator (or observed) factor adds no residual
+        # covariance (modsem's include.single.inds = FALSE): every product shares it
+        multi_a, multi_b = len(_indicators(parsed, a)) > 1, len(_indicators(parsed, b)) > 1
         for i, (p1, x1, z1) in enumerate(pairs):
             for p2, x2, z2 in pairs[i + 1:]:
-                if x1 == x2 or z1 == z2:
+                if (multi_a and x1 == x2) or (multi_b and z1 == z2):
                     extra.append(f"{p1} ~~ {p2}")
     return text.rstrip("\n") + "\n" + "\n".join(extra) + "\n"
 
@@ -201,8 +204,10 @@ class ProductIndicatorFit:
 
     def latent_moments(self) -> tuple[pd.Series, pd.DataFrame]:
         """Model-implied means (0 without a mean structure: product indicators and items
-        are analysed as deviations) and covariance of the first-order latent variables."""
-        return _latent_moments(self.fit.matrices, self.model.latents)
+        are analysed as deviations) and covariance of the first-order latent variables;
+        an observed factor of an interaction enters with its sample moments (N-divided, as
+        ML), centered like the latent ones when the model has no mean structure."""
+        return _with_observed(_latent_moments(self.fit.matrices, self.model.latents), self)
 
     # --------------------------------------------------------------- bootstrap
     def refit_theta(self, data: pd.DataFrame) -> np.ndarray:
@@ -265,7 +270,28 @@ class _ThetaView:
         return np.zeros((len(pairs), len(pairs)))
 
     def latent_moments(self) -> tuple[pd.Series, pd.DataFrame]:
-        return _latent_moments(self.parent.fit.param_map.matrices_at(self.theta), self.model.latents)
+        mom = _latent_moments(self.parent.fit.param_map.matrices_at(self.theta), self.model.latents)
+        return _with_observed(mom, self.parent)
+
+
+def _with_observed(mom: tuple[pd.Series, pd.DataFrame], res: "ProductIndicatorFit"
+                   ) -> tuple[pd.Series, pd.DataFrame]:
+    means, cov = mom
+    lat = set(res.model.latents)
+    obs = [v for _, a, b in res.model.parsed.latent_interactions for v in (a, b) if v not in lat]
+    obs = [v for v in dict.fromkeys(obs) if v not in cov.index]
+    if not obs:
+        return means, cov
+    x = res.fit.data
+    names = list(cov.index) + obs
+    full = pd.DataFrame(np.zeros((len(names), len(names))), index=names, columns=names)
+    full.loc[cov.index, cov.columns] = cov
+    # covariances of an observed factor with the latent variables are not kept by the
+    # model's moments: only its own variance (and with other observed factors) is filled
+    full.loc[obs, obs] = x[obs].cov(ddof=0).to_numpy()
+    centered = res.fit.matrices.inner_mean is None
+    m = pd.concat([means, pd.Series(0.0 if centered else x[obs].mean(), index=obs)])
+    return m, full
 
 
 def _latent_moments(mx: Any, latents: Sequence[str]) -> tuple[pd.Series, pd.DataFrame]:
