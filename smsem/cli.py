@@ -457,12 +457,18 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
         method = getattr(res, "method", args.interaction_method)
         text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
     props = _interaction_propositions(model, args.hypotheses)
-    if props and fmt != "json":
-        from .estimate.interaction.moderation import render_p5_moderation
+    if props:
+        from .estimate.interaction.moderation import p5_json, render_p5_moderation
         from .propositions import p5_moderation_block
 
         block = p5_moderation_block(res, props, level=args.level)
-        if len(block["table"]):
+        if len(block["table"]) and fmt == "json":
+            import json
+
+            doc = json.loads(text)
+            doc["p5_as_moderation"] = p5_json(block)
+            text = json.dumps(doc, indent=2, allow_nan=True) + "\n"
+        elif len(block["table"]):
             text += "\n" + render_p5_moderation(block, fmt)
     sys.stdout.write(text)
     if args.out is not None:

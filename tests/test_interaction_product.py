@@ -140,3 +140,20 @@ def test_lms_and_qml_absent_or_dispatched():
                 smsem.fit(model, data, interaction_method=method)
         with pytest.raises(OptionError, match="estimator='ML' and missing='listwise'"):
             smsem.fit(model, data, interaction_method=method, estimator="MLR")
+
+
+def test_p5_block_rows_and_comparison():
+    from smsem.model.spec import PropositionPath
+    from smsem.propositions import p5_moderation_block
+
+    res = _fit("hs_dmc")
+    props = [PropositionPath("H1", "visual raises speed", "visual", "speed", 1),
+             PropositionPath("H2", "textual raises speed", "textual", "speed", 1)]
+    block = p5_moderation_block(res, props)
+    t = block["table"]
+    # both factors are unexplained, so each proposition is probed with the other as moderator
+    assert list(zip(t["id"], t["moderator"])) == [("H1", "textual"), ("H2", "visual")]
+    assert t["est"].iloc[0] == res.coef("speed", "visual:textual")
+    assert block["comparison"]["lrt"]["df"] == 1
+    lin = pd.read_csv(REF / "hs_dmc_fixed0.fit.csv").set_index("name")["value"]
+    assert block["comparison"]["table"]["logl"].iloc[0] == pytest.approx(lin["logl"], abs=1e-4)

@@ -595,3 +595,13 @@ def render_p5_moderation(block: dict, fmt: str = "text") -> str:
     out.append(c["table"].round(3).to_string(index=False) + "\n")
     out.append(f"LRT chi2 = {lr['chi2']:.3f}, df = {lr['df']:.0f}, p = {lr['pvalue']:.4g}\n")
     return "".join(out)
+
+
+def p5_json(block: dict) -> dict:
+    """The "P5 as moderation" block as JSON-ready data (rows, comparison table, LRT)."""
+    c = block["comparison"]
+    return {"rows": [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in r.items()}
+                     for r in block["table"].to_dict("records")],
+            "comparison": {"note": c["note"], "lrt": {k: float(v) for k, v in c["lrt"].items()},
+                           "models": [{k: (float(v) if k != "model" else v) for k, v in r.items()}
+                                      for r in c["table"].to_dict("records")]}}
