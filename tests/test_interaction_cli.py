@@ -35,6 +35,7 @@ def test_interaction_method_on_a_linear_model_is_one_line_exit_2():
     assert "'nothing' is not a variable" in r.stderr
 
 
+@pytest.mark.slow  # a second subprocess; the one-line refusal path is covered by the test above
 def test_compare_refuses_a_latent_interaction_model_in_one_line():
     r = run_cli("compare", HS, MODEL, MODEL)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--interaction-method" in r.stderr
