@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 import smsem
-from smsem.estimate.interaction.product import product_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

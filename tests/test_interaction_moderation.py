@@ -13,7 +13,7 @@ import pytest
 
 import smsem
 from smsem.estimate.interaction.moderation import (conditional_indirect, johnson_neyman, moderation_source,
-                                                   moderator_values, plot_simple_slopes, simple_slopes,
+                                                   plot_simple_slopes, simple_slopes,
                                                    standardized_interaction)
 
 ROOT = Path(__file__).resolve().parents[1]

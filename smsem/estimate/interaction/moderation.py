@@ -478,11 +478,9 @@ def render_moderation(report: dict, fmt: str = "text") -> str:
 
 
 def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None
 
 
 # ----------------------------------------------------------------- linear vs moderation
