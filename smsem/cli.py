@@ -339,6 +339,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                           "only; drop --boot (or give --boot 0)")
     if args.interaction_method is not None or args.match or args.chain:
         return _cmd_fit_interaction(args)
+    boot_given = args.boot
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
@@ -362,6 +363,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.verbose:
         _verbose_logging()
     model = load_model(args.model)
+    if model.parsed.latent_interactions:  # the default interaction method and its report
+        args.boot = boot_given
+        return _cmd_fit_interaction(args)
     from .io import check_writable, read_survey
 
     if args.out is not None:  # refuse before any work, so nothing is half-written

@@ -157,3 +157,13 @@ def test_p5_block_rows_and_comparison():
     assert block["comparison"]["lrt"]["df"] == 1
     lin = pd.read_csv(REF / "hs_dmc_fixed0.fit.csv").set_index("name")["value"]
     assert block["comparison"]["table"]["logl"].iloc[0] == pytest.approx(lin["logl"], abs=1e-4)
+
+
+def test_default_method_is_documented_default():
+    from smsem.estimate.interaction import DEFAULT_METHOD
+
+    model = smsem.load_model(str(ROOT / "tests/models/hs_latent_observed.lav"))
+    data = pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv")
+    res = smsem.fit(model, data)
+    assert res.method == DEFAULT_METHOD
+    assert f"Default: `{DEFAULT_METHOD}`" in (ROOT / "docs" / "moderation.md").read_text()
