@@ -304,18 +304,27 @@ def moderation_bootstrap(res: Any, quantities: Any, *, n_boot: int = 1000, seed:
                          level: float = 0.95) -> pd.DataFrame:
     """Percentile bootstrap CIs of ``quantities(source) -> dict[name, float]`` (any of the
     functions above applied to an accessor object): ``estimate, boot_se, boot_lower,
-    boot_upper, n_ok`` per name. ``res`` must provide ``bootstrap_thetas(n_boot, seed)``
-    and ``accessors_at(theta)``."""
-    if not (callable(getattr(res, "bootstrap_thetas", None)) and callable(getattr(res, "accessors_at", None))):
-        raise OptionError(f"bootstrap CIs are not available for a {type(res).__name__}")
+    boot_upper, n_ok`` per name.
+
+    A result with ``bootstrap_thetas(n_boot, seed)`` and ``accessors_at(theta)`` (the
+    product-indicator fits) has all its draws refitted in one batch. Any other result with
+    ``model``, ``data`` and ``method`` (LMS, QML) is refitted draw by draw with
+    :func:`smsem.estimate.interaction.fit_interaction` (slow: one full fit per draw; a draw
+    whose fit fails or does not converge is left out). Resamples come from
+    ``numpy.random.SeedSequence(seed)``: same seed, same draws."""
     point = quantities(res)
-    thetas = res.bootstrap_thetas(int(n_boot), int(seed))
-    draws = np.full((len(thetas), len(point)), np.nan)
     names = list(point)
-    for i, th in enumerate(thetas):
-        if np.all(np.isfinite(th)):
-            vals = quantities(res.accessors_at(th))
-            draws[i] = [vals[k] for k in names]
+    if callable(getattr(res, "bootstrap_thetas", None)) and callable(getattr(res, "accessors_at", None)):
+        thetas = res.bootstrap_thetas(int(n_boot), int(seed))
+        draws = np.full((len(thetas), len(point)), np.nan)
+        for i, th in enumerate(thetas):
+            if np.all(np.isfinite(th)):
+                vals = quantities(res.accessors_at(th))
+                draws[i] = [vals[k] for k in names]
+    elif all(getattr(res, a, None) is not None for a in ("model", "data", "method")):
+        draws = _refit_draws(res, quantities, names, int(n_boot), int(seed))
+    else:
+        raise OptionError(f"bootstrap CIs are not available for a {type(res).__name__}")
     alpha = (1 - level) / 2
     out = {}
     for j, k in enumerate(names):
@@ -324,6 +333,31 @@ def moderation_bootstrap(res: Any, quantities: Any, *, n_boot: int = 1000, seed:
         out[k] = {"estimate": point[k], "boot_se": float(np.std(d, ddof=1)) if len(d) > 1 else np.nan,
                   "boot_lower": float(lo), "boot_upper": float(hi), "n_ok": int(len(d))}
     return pd.DataFrame(out).T
+
+
+def _refit_draws(res: Any, quantities: Any, names: list, n_boot: int, seed: int) -> np.ndarray:
+    import warnings
+
+    from ...exceptions import ConvergenceWarning
+    from . import fit_interaction
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    data = res.data.reset_index(drop=True)
+    draws = np.full((n_boot, len(names)), np.nan)
+    for b in range(n_boot):
+        idx = rng.integers(0, len(data), len(data))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warnings.simplefilter("error", category=ConvergenceWarning)  # leave an unconverged draw out
+                r = fit_interaction(res.model, data.iloc[idx].reset_index(drop=True), method=res.method)
+        except Exception:  # noqa: BLE001  (a failed draw is counted, not fatal)
+            continue
+        if getattr(r, "converged", True) is False:
+            continue
+        vals = quantities(r)
+        draws[b] = [vals[k] for k in names]
+    return draws
 
 
 # ------------------------------------------------------------------------------- figure
