@@ -483,7 +483,9 @@ def render_moderation(report: dict, fmt: str = "text") -> str:
 
     def table(df: pd.DataFrame) -> str:
         df = df.round(4)
-        return (df.to_markdown() if md and _has_tabulate() else df.to_string()) + "\n"
+        if md:
+            return (df.to_markdown() if _has_tabulate() else f"```\n{df.to_string()}\n```") + "\n"
+        return df.to_string() + "\n"
 
     out = [h("Latent interactions (moderation)")]
     for it in report["interactions"]:
