@@ -621,12 +621,13 @@ def render_p5_moderation(block: dict, fmt: str = "text") -> str:
     title = f"P5 as moderation ({' and '.join(mods) or 'no moderator'} moderating {', '.join(ids) or 'no proposition'})"
     out = [f"### {title}\n" if fmt == "markdown" else f"{title}\n{'-' * len(title)}\n"]
     cols = ["id", "path", "moderator", "est", "se", "pvalue", "std", "slope_low", "slope_mean", "slope_high"]
-    out.append(t[cols].round(4).to_string(index=False) + "\n" if len(t) else "no moderated proposition path\n")
+    fence = (lambda x: f"```\n{x}\n```\n") if fmt == "markdown" else (lambda x: x + "\n")
+    out.append(fence(t[cols].round(4).to_string(index=False)) if len(t) else "no moderated proposition path\n")
     for r in t.itertuples(index=False):
         out.append(f"{r.id} by {r.moderator}: {r.johnson_neyman}\n")
     lr = c["lrt"]
     out.append(f"\nLinear vs moderation ({c['note']}):\n")
-    out.append(c["table"].round(3).to_string(index=False) + "\n")
+    out.append(fence(c["table"].round(3).to_string(index=False)))
     out.append(f"LRT chi2 = {lr['chi2']:.3f}, df = {lr['df']:.0f}, p = {lr['pvalue']:.4g}\n")
     return "".join(out)
 
