@@ -441,8 +441,20 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
             if v not in model.latents and v not in model.items:
                 raise OptionError(f"--chain: {v!r} is not a variable of the model")
     chain = chain or None
-    from .io import read_survey, write_text
+    from .io import check_writable, read_survey, write_text
 
+    def _figure_names():
+        for p in model.parsed.regressions:
+            if p.rhs in {t for t, _, _ in model.parsed.latent_interactions}:
+                a, b = p.rhs.split(":")
+                for focal, mod in ((a, b), (b, a)):
+                    yield p.lhs, focal, mod, f"simple_slopes_{focal}_{p.lhs}_by_{mod}"
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        names = ["moderation.json", "moderation.md"] + [
+            f"{stem}.{ext}" for *_, stem in _figure_names() for ext in ("png", "svg")]
+        for name in names:
+            check_writable(Path(args.out) / name, args.force)
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
     from . import fit
     from .estimate.interaction.moderation import moderation_report, plot_simple_slopes, render_moderation
@@ -460,30 +472,34 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
         params = getattr(res, "params")
         method = getattr(res, "method", args.interaction_method)
         text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
+    import json
+
     props = _interaction_propositions(model, args.hypotheses)
+    json_doc = json.loads(render_moderation(rep, "json"))
+    md_text = render_moderation(rep, "markdown")
     if props:
         from .estimate.interaction.moderation import p5_json, render_p5_moderation
         from .propositions import p5_moderation_block
 
         block = p5_moderation_block(res, props, level=args.level)
-        if len(block["table"]) and fmt == "json":
-            import json
+        if len(block["table"]):
+            json_doc["p5_as_moderation"] = p5_json(block)
+            md_text += "\n" + render_p5_moderation(block, "markdown")
+            if fmt != "json":
+                text += "\n" + render_p5_moderation(block, fmt)
+    from .estimate.interaction.moderation import json_safe
 
-            doc = json.loads(text)
-            doc["p5_as_moderation"] = p5_json(block)
-            text = json.dumps(doc, indent=2, allow_nan=True) + "\n"
-        elif len(block["table"]):
-            text += "\n" + render_p5_moderation(block, fmt)
+    json_text = json.dumps(json_safe(json_doc), indent=2, allow_nan=False) + "\n"
+    if fmt == "json":
+        text = json_text
     sys.stdout.write(text)
     if args.out is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "moderation.json", render_moderation(rep, "json"), force=args.force)
-        for it in rep["interactions"]:
-            for p in it["probes"]:
-                plot_simple_slopes(res, it["outcome"], p["focal"], p["moderator"],
-                                   out / f"simple_slopes_{p['focal']}_{it['outcome']}_by_{p['moderator']}",
-                                   force=args.force)
+        write_text(out / "moderation.json", json_text, force=args.force)
+        write_text(out / "moderation.md", md_text, force=args.force)
+        for y, focal, mod, stem in _figure_names():
+            plot_simple_slopes(res, y, focal, mod, out / stem, force=args.force)
         print(f"wrote the moderation report and figures to {args.out}", file=sys.stderr)
     return 0
 

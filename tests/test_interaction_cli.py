@@ -26,6 +26,10 @@ def test_fit_interaction_method_json_and_figures(tmp_path):
     assert (out / "simple_slopes_visual_speed_by_textual.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "simple_slopes_visual_speed_by_textual.svg").exists()
     assert json.loads((out / "moderation.json").read_text())["interactions"][0]["term"] == "visual:textual"
+    assert "Simple slopes of visual -> speed" in (out / "moderation.md").read_text()
+    # a second run refuses to overwrite, before any work, in one line
+    r = run_cli("fit", HS, "--model", MODEL, "--likert", "0", "--interaction-method", "rca", "--out", str(out))
+    assert r.returncode == 2 and "already exists" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_interaction_method_on_a_linear_model_is_one_line_exit_2():

@@ -456,6 +456,21 @@ def moderation_report(res: Any, *, chain: Any = None, n_boot: int = 0,
     return out
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
 def render_moderation(report: dict, fmt: str = "text") -> str:
     """The moderation report as text, markdown or JSON."""
     import json
@@ -477,7 +492,7 @@ def render_moderation(report: dict, fmt: str = "text") -> str:
             doc["chain"] = {m: {"conditional_indirect": tab(t), "index": i} for m, (t, i) in report["chain"].items()}
         if "bootstrap" in report:
             doc["bootstrap"] = {k: {c: float(v) for c, v in r.items()} for k, r in report["bootstrap"].iterrows()}
-        return json.dumps(doc, indent=2, allow_nan=True) + "\n"
+        return json.dumps(json_safe(doc), indent=2, allow_nan=False) + "\n"
     md = fmt == "markdown"
     h = (lambda s: f"### {s}\n") if md else (lambda s: f"{s}\n{'-' * len(s)}\n")
 
