@@ -167,3 +167,22 @@ def test_default_method_is_documented_default():
     res = smsem.fit(model, data)
     assert res.method == DEFAULT_METHOD
     assert f"Default: `{DEFAULT_METHOD}`" in (ROOT / "docs" / "moderation.md").read_text()
+
+
+def test_the_essays_moderation_model_has_the_six_products():
+    model = smsem.load_model(str(ROOT / "models/integrative_moderation.lav"))
+    linear = smsem.load_model("integrative")
+    assert [t for t, _, _ in model.parsed.latent_interactions] == ["COM:IS", "COM:SL", "MA:IS", "MA:SL",
+                                                                  "COM:IC", "MA:IC"]
+    # same items, same linear paths as the first reading: only the products are added
+    assert model.items == linear.items
+    lin = {(p.lhs, p.rhs) for p in linear.parsed.regressions}
+    mod = {(p.lhs, p.rhs) for p in model.parsed.regressions}
+    assert lin <= mod and {r for _, r in mod - lin} == {t for t, _, _ in model.parsed.latent_interactions}
+    assert model.table().npar == linear.table().npar + 6
+
+
+def test_summary_names_method_and_products():
+    text = _fit("hs_rca").summary()
+    assert text.startswith("latent interactions by product indicators: rca (all pairs); products "
+                           "visual:textual -> visual.textual")

@@ -175,6 +175,19 @@ class ProductIndicatorFit:
         """``{"a:b": "a.b"}`` for every latent interaction."""
         return {name: product_name(*name.split(":")) for name, _, _ in self.model.parsed.latent_interactions}
 
+    @property
+    def converged(self) -> bool:
+        return bool(self.fit.converged)
+
+    def summary(self) -> str:
+        """The ML fit's summary of the product-indicator model, under a line naming the method."""
+        pairs = "matched" if self.match else "all pairs"
+        return (f"latent interactions by product indicators: {self.method} ({pairs}); products "
+                + ", ".join(f"{k} -> {v}" for k, v in self.interactions.items()) + "\n" + self.fit.summary())
+
+    def __str__(self) -> str:
+        return self.summary()
+
     def _rhs(self, rhs: str) -> str:
         return self.interactions.get(rhs, rhs)
 
