@@ -336,7 +336,13 @@ def fit_product(model: Any, data: pd.DataFrame, *, method: str = "dmc", match: b
     pi_model = SEMModel(f"{model.name} ({method} product indicators)", text, parse_lavaan(text), {}, (), None,
                         getattr(model, "scale_points", 5), getattr(model, "source", ""))
     d = product_data(model, data, method, match)
-    res = ml_fit(pi_model, d, **options)
+    try:
+        res = ml_fit(pi_model, d, **options)
+    except DataError as exc:
+        if match or "free parameters" not in str(exc):
+            raise
+        raise DataError(f"{exc} (the {method} model with all pairs of product indicators; matched pairs, "
+                        "match=True / --match, need far fewer)") from None
     return ProductIndicatorFit(model, pi_model, res, data, method, dict(options), bool(match))
 
 
