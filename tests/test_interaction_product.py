@@ -186,3 +186,16 @@ def test_summary_names_method_and_products():
     text = _fit("hs_rca").summary()
     assert text.startswith("latent interactions by product indicators: rca (all pairs); products "
                            "visual:textual -> visual.textual")
+
+
+def test_labelled_interaction_is_fixed_too(tmp_path):
+    from smsem.estimate.interaction.moderation import linear_comparison
+
+    p = tmp_path / "lab.lav"
+    p.write_text((ROOT / "tests/models/hs_interaction.lav").read_text().replace("+ visual:textual", "+ g*visual:textual"))
+    res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv"))
+    c = linear_comparison(res)
+    full = pd.read_csv(REF / "hs_dmc.fit.csv").set_index("name")["value"]
+    lin = pd.read_csv(REF / "hs_dmc_fixed0.fit.csv").set_index("name")["value"]
+    assert c["lrt"]["df"] == 1
+    assert c["lrt"]["chi2"] == pytest.approx(2 * (full["logl"] - lin["logl"]), abs=2e-4)

@@ -356,9 +356,22 @@ def fit_without_interactions(res: ProductIndicatorFit) -> Any:
 
     text = res.pi_model.syntax
     for lv in res.interactions.values():
-        text = re.sub(rf"(?<![\w.*]){re.escape(lv)}(?![\w.])(?!\s*=~)(?!\s*~~)", f"0*{lv}", text)
-        # the '~~' lines of product indicators never name the product latent itself
-    m = SEMModel(f"{res.model.name} (interactions fixed at 0)", text, parse_lavaan(text), {}, (), None,
+        # `y ~ ... + a.b` and `y ~ ... + label*a.b` (a label or a start/fixed value in front)
+        # become `0*a.b`; the `a.b =~` line and comments keep the name
+        text = re.sub(rf"(?<![\w.])(?:[\w.]+\s*\*\s*)?{re.escape(lv)}(?![\w.])(?!\s*=~)(?!\s*~~)",
+                      f"0*{lv}", text)
+    try:
+        parsed = parse_lavaan(text)
+    except SpecError as exc:
+        raise SpecError(f"the linear model (interactions fixed at 0) cannot be built: {exc}; a label on an "
+                        "interaction used elsewhere in the model prevents fixing it") from None
+    m = SEMModel(f"{res.model.name} (interactions fixed at 0)", text, parsed, {}, (), None,
                  getattr(res.model, "scale_points", 5), getattr(res.model, "source", ""))
     d = product_data(res.model, res.data, res.method, res.match)
-    return ml_fit(m, d, **res.options)
+    lin = ml_fit(m, d, **res.options)
+    freed = sum(res._index(y, t) is not None for y, t in
+                ((p.lhs, p.rhs) for p in res.model.parsed.regressions if p.rhs in res.interactions))
+    if res.fit.fit_indices["npar"] - lin.fit_indices["npar"] != freed:
+        raise SpecError(f"the linear model should have {freed} parameter(s) fewer than the interaction model, "
+                        f"it has {res.fit.fit_indices['npar'] - lin.fit_indices['npar']:.0f}")
+    return lin
