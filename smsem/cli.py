@@ -235,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--jobs", type=_pos_int, default=1,
                      help="worker processes for the bootstrap (default 1; results do not depend on it)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--interaction-method", choices=["lms", "qml", "dmc", "rca"], default=None,
+                     help="estimator of latent interactions a:b (default: see docs/moderation.md)")
+    fit.add_argument("--match", action="store_true",
+                     help="dmc/rca: matched product indicators (i-th item with i-th) instead of all pairs")
+    fit.add_argument("--chain", default=None, metavar="A,B,C", action="append",
+                     help="moderation: a mediation chain for conditional indirect effects (e.g. IS,IC,EA,OP); "
+                          "repeat for several")
     fit.add_argument("--verbose", action="store_true",
                      help="also report how the survey file was read (its detected encoding)")
 
@@ -331,6 +338,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.group is not None and args.boot:
         raise OptionError("--group with --boot is not supported yet: the multiple-group fit has Wald tests "
                           "only; drop --boot (or give --boot 0)")
+    if args.interaction_method is not None or args.match or args.chain:
+        return _cmd_fit_interaction(args)
+    boot_given = args.boot
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
@@ -354,6 +364,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.verbose:
         _verbose_logging()
     model = load_model(args.model)
+    if model.parsed.latent_interactions:  # the default interaction method and its report
+        args.boot = boot_given
+        return _cmd_fit_interaction(args)
     from .io import check_writable, read_survey
 
     if args.out is not None:  # refuse before any work, so nothing is half-written
@@ -403,6 +416,112 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         written = write_report_files(args.out, files, force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
+
+
+def _cmd_fit_interaction(args: argparse.Namespace) -> int:
+    """``smsem fit FILE --model M.lav --interaction-method METHOD``: a model with latent
+    interactions, its estimates and the moderation report (simple slopes, Johnson-Neyman,
+    conditional indirect effects along ``--chain``; ``--boot N`` bootstrap CIs, default 0;
+    ``--out DIR`` the simple-slopes figures)."""
+    from .exceptions import OptionError
+    from ._validation import check_input_file
+    from .model import load_model
+
+    if args.group is not None:
+        raise OptionError("--interaction-method with --group is not supported yet")
+    check_input_file(args.file)
+    model = load_model(args.model)
+    if not model.parsed.latent_interactions:
+        raise OptionError(f"--interaction-method/--match/--chain need a latent interaction (a:b with a latent "
+                          f"variable) in the model; {args.model} has none")
+    chain = [_split_list(c) for c in (args.chain or [])]
+    for c in chain:
+        if len(c) < 3:
+            raise OptionError(f"--chain needs at least three variables (source, mediator, outcome), got {','.join(c)!r}")
+        for v in c:
+            if v not in model.latents and v not in model.items:
+                raise OptionError(f"--chain: {v!r} is not a variable of the model")
+    chain = chain or None
+    from .io import check_writable, read_survey, write_text
+
+    def _figure_names():
+        for p in model.parsed.regressions:
+            if p.rhs in {t for t, _, _ in model.parsed.latent_interactions}:
+                a, b = p.rhs.split(":")
+                for focal, mod in ((a, b), (b, a)):
+                    yield p.lhs, focal, mod, f"simple_slopes_{focal}_{p.lhs}_by_{mod}"
+
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        names = ["moderation.json", "moderation.md"] + [
+            f"{stem}.{ext}" for *_, stem in _figure_names() for ext in ("png", "svg")]
+        for name in names:
+            check_writable(Path(args.out) / name, args.force)
+    data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
+    from . import fit
+    from .estimate.interaction.moderation import moderation_report, plot_simple_slopes, render_moderation
+
+    options = dict(estimator=args.estimator, missing=args.missing, std_lv=args.std_lv,
+                   meanstructure=args.meanstructure, fixed_x=args.fixed_x, model_type=args.model_type)
+    if args.match:
+        options["match"] = True
+    res = fit(model, data, interaction_method=args.interaction_method, **options)
+    n_boot = args.boot or 0
+    rep = moderation_report(res, chain=chain, n_boot=n_boot, seed=args.seed, level=args.level)
+    fmt = args.format if args.format in ("text", "markdown", "json") else "text"
+    text = render_moderation(rep, fmt)
+    if fmt != "json":
+        params = getattr(res, "params")
+        method = getattr(res, "method", args.interaction_method)
+        text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
+    import json
+
+    props = _interaction_propositions(model, args.hypotheses)
+    json_doc = json.loads(render_moderation(rep, "json"))
+    md_text = render_moderation(rep, "markdown")
+    if props:
+        from .estimate.interaction.moderation import p5_json, render_p5_moderation
+        from .propositions import p5_moderation_block
+
+        block = p5_moderation_block(res, props, level=args.level)
+        if len(block["table"]):
+            json_doc["p5_as_moderation"] = p5_json(block)
+            md_text += "\n" + render_p5_moderation(block, "markdown")
+            if fmt != "json":
+                text += "\n" + render_p5_moderation(block, fmt)
+    from .estimate.interaction.moderation import json_safe
+
+    json_text = json.dumps(json_safe(json_doc), indent=2, allow_nan=False) + "\n"
+    if fmt == "json":
+        text = json_text
+    sys.stdout.write(text)
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "moderation.json", json_text, force=args.force)
+        write_text(out / "moderation.md", md_text, force=args.force)
+        for y, focal, mod, stem in _figure_names():
+            plot_simple_slopes(res, y, focal, mod, out / stem, force=args.force)
+        print(f"wrote the moderation report and figures to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _interaction_propositions(model, hypotheses):
+    """Propositions for the "P5 as moderation" block: ``--hypotheses``, the model's own, or
+    the shipped codebook's when the model has every construct of it (the essay's second
+    reading, models/integrative_moderation.lav, has the integrative model's constructs)."""
+    if hypotheses is not None:
+        from .model.hypotheses import load_hypotheses
+
+        return list(load_hypotheses(hypotheses, model))
+    if model.propositions:
+        return list(model.propositions)
+    from .model import load_model
+
+    base = load_model("integrative")
+    if set(base.latents) <= set(model.latents):
+        regs = {(p.lhs, p.rhs) for p in model.parsed.regressions}
+        return [p for p in base.propositions if getattr(p, "kind", "path") != "path" or (p.target, p.source) in regs]
+    return []
 
 
 def _split_list(text: str | None) -> list[str]:
@@ -804,6 +923,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.models) < 2:
         raise OptionError(f"compare needs at least two models, got {len(args.models)}")
     models = [load_model(m) for m in args.models]
+    for m, a in zip(models, args.models):
+        if m.parsed.latent_interactions:
+            raise OptionError(f"{a}: a model with latent interactions is compared with its linear model by "
+                              f"'smsem fit FILE --model {a} --interaction-method ...' (LRT, AIC, BIC in its report)")
     items = set(models[0].items)
     for m in models[1:]:
         if set(m.items) != items:

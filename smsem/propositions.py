@@ -12,7 +12,7 @@ expression evaluated on the std.all values, as lavaan's ``standardizedSolution()
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -339,3 +339,18 @@ def _conf_int(boot: BootstrapResults, stats: list[Callable[[np.ndarray], np.ndar
         raise OptionError(f"BCa intervals need at least as many successful bootstrap draws as respondents "
                           f"({ok.shape[0]} < n = {n}); use more draws (--boot) or another CI method")
     return bca_ci(ok, est, apply(boot.jackknife), level)
+
+
+def p5_moderation_block(res: Any, propositions: Sequence[PropositionPath] | None = None, *,
+                        level: float = 0.95) -> dict:
+    """The proposition report's "P5 as moderation" block for a fit of a model with latent
+    interactions (e.g. models/integrative_moderation.lav): per moderated proposition path
+    the interaction, its standardized value, simple slopes and Johnson-Neyman bounds, and
+    the comparison with the linear model (see
+    :func:`smsem.estimate.interaction.moderation.p5_as_moderation`). ``propositions``
+    default to the model's own."""
+    from .estimate.interaction.moderation import p5_as_moderation
+
+    props = list(propositions if propositions is not None else getattr(res.model, "propositions", ()))
+    return p5_as_moderation(res, props, level=level)
+

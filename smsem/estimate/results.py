@@ -286,7 +286,7 @@ _ORDINAL_ONLY = ("WLSMV", "DWLS", "ULS", "ULSMV", "WLS")
 
 def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: str = "listwise",
         group: str | None = None, group_equal: Any = (), group_partial: Any = (),
-        **table_options: Any) -> FitResults:
+        interaction_method: str | None = None, **table_options: Any) -> FitResults:
     """Fit ``model`` to survey ``data`` by maximum likelihood, as lavaan's ``sem()``.
 
     Parameters
@@ -315,6 +315,10 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
         lavaan's ``group.equal`` (``loadings``, ``intercepts``, ``residuals``, ``means``, ...).
     group_partial : sequence of str or comma-separated str
         lavaan's ``group.partial`` (``"visual=~x3"``, ``"x1~1"``).
+    interaction_method : {"lms", "qml", "dmc", "rca"} or None
+        How a latent interaction ``y ~ a:b`` is estimated (:mod:`smsem.estimate.interaction`;
+        None: its ``DEFAULT_METHOD``); the result is then that method's fit object. Only
+        for models with a latent interaction.
     ordered : True, "all" or list of str, optional (keyword in ``table_options``)
         Ordinal items: the fit is lavaan's ``sem(..., ordered = ...)`` (estimator
         ``"WLSMV"`` by default, also ``"ULSMV"``, ``"DWLS"``, ``"ULS"``, ``"WLS"``; missing
@@ -338,10 +342,14 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     data = with_interaction_products(model, data)
     latent_products = getattr(getattr(model, "parsed", None), "latent_interactions", None) or []
     if latent_products:
-        name = latent_products[0][0]
-        line = next(p.line for p in model.parsed.parameters if p.op == "~" and p.rhs == name)
-        raise SpecError(f"line {line}: latent interaction {name!r} (a product with a latent variable) "
-                        "is not supported by smsem yet; lavaan refuses it too")
+        from .interaction import fit_interaction
+
+        return fit_interaction(model, data, method=interaction_method, estimator=estimator, missing=missing,
+                               group=group, group_equal=group_equal, group_partial=group_partial,
+                               **table_options)
+    if interaction_method is not None:
+        raise OptionError(f"interaction_method={interaction_method!r} needs a latent interaction (a:b with a "
+                          "latent variable) in the model; this model has none")
     ordered = table_options.pop("ordered", None)
     parameterization = table_options.pop("parameterization", "delta")
     if ordered is not None and ordered is not False or str(estimator).upper() in _ORDINAL_ONLY:
