@@ -333,10 +333,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
-        if args.estimator != "ML":
-            raise OptionError(f"--group with --estimator {args.estimator} is not supported yet (ML only)")
-        if args.missing != "listwise":
-            raise OptionError(f"--group with --missing {args.missing} is not supported yet (listwise ML only)")
+        if args.missing == "fiml" and args.estimator == "MLM":
+            raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
+                              "which needs complete data")
         return _cmd_fit_groups(args)
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
@@ -433,7 +432,8 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
                    model_type=args.model_type)
     options = {k: v for k, v in options.items() if v is not None}
     res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
-              group_partial=_split_list(args.group_partial), **options)
+              group_partial=_split_list(args.group_partial), estimator=args.estimator, missing=args.missing,
+              **options)
     sys.stdout.write(str(res))
     return 0
 

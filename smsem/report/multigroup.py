@@ -40,18 +40,29 @@ _SECTIONS = (("=~", "Latent variables"), ("~", "Regressions"), ("~~", "Covarianc
 def render_multigroup_fit(res: Any) -> str:
     """lavaan-like summary: the groups and their n, the overall fit, then every group's block."""
     fi = res.fit_indices
-    out = [f"Multiple-group ML fit: {res.ngroups} groups of {res.group!r}, N = {res.n}"
-           + (f" ({res.n_dropped} row(s) dropped, listwise)" if res.n_dropped else ""),
+    how = getattr(res, "estimator", "ML") + (", FIML" if getattr(res, "missing", "listwise") == "fiml" else "")
+    out = [f"Multiple-group {how} fit: {res.ngroups} groups of {res.group!r}, N = {res.n}"
+           + (f" ({res.n_dropped} row(s) dropped"
+              f"{'' if getattr(res, 'missing', 'listwise') == 'fiml' else ', listwise'})" if res.n_dropped else ""),
            "  " + ", ".join(f"group {g + 1} [{lab}]: n = {n}" for g, (lab, n)
                             in enumerate(zip(res.group_labels, res.n_per_group))),
            f"  group.equal: {', '.join(res.group_equal) or 'none'}"
            + (f"; group.partial: {', '.join(res.group_partial)}" if res.group_partial else ""),
            "" if res.converged else "  WARNING: the fit did not converge; the numbers below are unreliable",
            "Overall fit (lavaan's multiple-group formulas)",
-           f"  chi2 = {fi['chi2']:.3f}, df = {int(fi['df'])}, p = {_p(fi['pvalue'])}",
+           f"  chi2 = {fi['chi2']:.3f}, df = {int(fi['df'])}, {_peq(fi['pvalue'])}",
            f"  CFI = {fi['cfi']:.3f}, TLI = {fi['tli']:.3f}, RMSEA = {fi['rmsea']:.3f} "
            f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}], SRMR = {fi['srmr']:.3f}",
-           f"  logl = {fi['logl']:.3f}, AIC = {fi['aic']:.3f}, BIC = {fi['bic']:.3f}, npar = {int(fi['npar'])}", ""]
+           f"  logl = {fi['logl']:.3f}, AIC = {fi['aic']:.3f}, BIC = {fi['bic']:.3f}, npar = {int(fi['npar'])}"]
+    if "chi2_scaled" in fi:
+        test = "Satorra-Bentler" if res.estimator == "MLM" else "Yuan-Bentler"
+        out += [f"  {test} scaled: chi2 = {fi['chi2_scaled']:.3f}, df = {int(fi['df'])}, "
+                f"{_peq(fi['pvalue_scaled'])}, scaling factor = {fi['scaling_factor']:.3f}",
+                f"  CFI (scaled) = {fi['cfi_scaled']:.3f}, TLI (scaled) = {fi['tli_scaled']:.3f}, "
+                f"RMSEA (scaled) = {fi['rmsea_scaled']:.3f} [{fi['rmsea_ci_lower_scaled']:.3f}, "
+                f"{fi['rmsea_ci_upper_scaled']:.3f}]"
+                + (f", RMSEA (robust) = {fi['rmsea_robust']:.3f}" if "rmsea_robust" in fi else "")]
+    out.append("")
     p = res.params
     for g, lab in enumerate(res.group_labels, start=1):
         out.append(f"Group {g} [{lab}]:")
