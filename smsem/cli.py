@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no progress bar (default: shown on a terminal)")
 
     inv = sub.add_parser("invariance", **_sub_help("invariance", "measurement invariance across groups: configural, "
-                                                   "metric, scalar, strict (ML, complete data)"))
+                                                   "metric, scalar, strict (ML, MLM, MLR; complete data)"))
     inv.add_argument("file", help="survey file with the model's item columns and the group column")
     inv.add_argument("--group", required=True, metavar="COLUMN", help="the group column (e.g. department)")
     inv.add_argument("--model", default="integrative", help="shipped model name or .lav file")
@@ -284,7 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--std-lv", action="store_true", default=False,
                      help="identify factors by unit variances (lavaan's std.lv = TRUE)")
     inv.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
-                     help="ML only for now (MLM/MLR are refused)")
+                     help="ML (default; likelihood-ratio tests) or MLM/MLR (robust fits, Satorra-Bentler scaled "
+                          "differences, Chen's cut-offs on the robust CFI and RMSEA)")
+    inv.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
+                     default="default", help="scaled difference under MLM/MLR (default: satorra.bentler.2001, "
+                                             "lavaan's; satorra.bentler.2010 is strictly positive)")
 
     cmp_ = sub.add_parser("compare", **_sub_help("compare", "compare models fitted to one survey: nested LRT, "
                                                             "AIC/BIC, Vuong tests"))
@@ -785,8 +789,8 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
     from .model import load_model
 
-    if args.estimator != "ML":
-        raise OptionError(f"invariance with --estimator {args.estimator} is not supported yet (ML only)")
+    if args.estimator == "ML" and args.method != "default":
+        raise OptionError(f"--method {args.method} needs --estimator MLM or MLR (a scaled test)")
     check_input_file(args.file)
     model = load_model(args.model)
     from .io import read_survey
@@ -795,7 +799,8 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     from .invariance import invariance
 
     opts = {"std_lv": True} if args.std_lv else {}
-    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial), **opts)
+    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial),
+                     estimator=args.estimator, method=args.method, **opts)
     sys.stdout.write(str(res))
     return 0
 

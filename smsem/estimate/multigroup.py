@@ -320,14 +320,19 @@ def check_groups(data: pd.DataFrame, group: str) -> list[str]:
 
 def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: Sequence[str] = (),
                    group_partial: Sequence[str] = (), estimator: str = "ML", missing: str = "listwise",
-                   level: float = 0.95, **table_options: Any) -> MultiGroupFit:
+                   level: float = 0.95, evaluate_at: pd.DataFrame | None = None,
+                   **table_options: Any) -> MultiGroupFit:
     """Fit ``model`` in every group of ``data[group]`` by ML, as lavaan's
     ``sem(model, data, group = group, group.equal = ..., group.partial = ...)``.
+
+    ``evaluate_at`` (a :attr:`MultiGroupFit.params` table of a nested, more restricted fit):
+    no estimation, every quantity is evaluated at those estimates (lavaan's ``M10`` model of
+    the Satorra-Bentler 2010 difference test, ``lav_test_diff_m10``).
 
     Raises
     ------
     OptionError
-        An estimator other than ML, or FIML (not supported yet with groups).
+        An estimator other than ML, MLM, MLR; MLM with FIML.
     DataError
         The group column is absent or has one level; a group has too few complete cases.
     SpecError
@@ -407,7 +412,7 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
     index, n_glob, exo = _union_params(pt, views, pms)
     start = np.full(n_glob, np.nan)
     for v, pm, idx, (xbar, s) in zip(views, pms, index, moments):
-        st = start_values(v, pm, xbar, s)
+        st = _indicator_starts(v, pm, start_values(v, pm, xbar, s), s)
         for k, j in enumerate(idx):
             if not np.isfinite(start[j]):
                 start[j] = st[k]
@@ -421,9 +426,15 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
             for k, (lhs, op, rhs) in enumerate(pm.names):
                 if op == "~~" and lhs == rhs and lhs in lvs:
                     start[idx[k]] = 1.0
-    theta, ok = _minimize(prob, start)
     n_tot = int(sum(ns))
-    if fiml_:
+    if evaluate_at is not None:
+        theta, ok = _theta_at(evaluate_at, pms, index, n_glob), True
+    else:
+        theta, ok = _minimize(prob, start)
+    if fiml_ and evaluate_at is not None:
+        pats = [fiml.Patterns.from_data(xg) for xg in xs]
+        ok, hess = True, _fiml_hessian(pms, index, n_glob, pats, ns, theta)
+    elif fiml_:
         theta, ok, hess = _fiml_minimize(pms, index, n_glob, xs, ns, theta)
     if not ok:
         warnings.warn(f"the multiple-group {'FIML' if fiml_ else 'ML'} fit did not converge; estimates may be "
@@ -467,6 +478,65 @@ def fit_multigroup(model: Any, data: pd.DataFrame, group: str, *, group_equal: S
     fitted[group] = gcol
     return MultiGroupFit(params, ind, labels, group, ns, mats, pms, index, theta.copy(), vcov, bool(ok), pt,
                          fitted, dropped, tuple(ge), tuple(gp), est, missing)
+
+
+def _indicator_starts(view: _GroupTable, pm: ParamMap, st: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Data-based starts for the free loadings of a factor with a marker (fixed loading)
+    and observed indicators: ``lambda_j = median_k s_jk / s_mk`` over the factor's other
+    indicators ``k`` (the three-indicator ratio), the factor variance ``median_j s_mj /
+    lambda_j``. lavaan's simple start (all loadings 1) leaves Fisher scoring in a region of
+    indefinite Sigma when a marker is reverse-keyed (psych::bfi's A1), so that the fit
+    needs thousands of iterations; this start does not change the optimum. User starts
+    (``start()``, fixed values) are kept."""
+    st = st.copy()
+    obs = {v: i for i, v in enumerate(pm.base.observed)}
+    rows = [r for r in table_rows(view) if r["op"] == "=~"]
+    user = {(r["lhs"], r["rhs"]) for r in rows if np.isfinite(r["start"]) or (r["free"] > 0 and np.isfinite(r["ustart"]))}
+    by_f: dict[str, list] = {}
+    for r in rows:
+        by_f.setdefault(r["lhs"], []).append(r)
+    for f, rs in by_f.items():
+        if any(r["rhs"] not in obs for r in rs):
+            continue
+        markers = [r for r in rs if r["free"] <= 0 and np.isfinite(r["ustart"]) and r["ustart"] != 0]
+        if not markers or len(rs) < 3:
+            continue
+        mk = obs[markers[0]["rhs"]]
+        scale = float(markers[0]["ustart"])
+        lam = {}
+        for r in rs:
+            if r["free"] <= 0 or (f, r["rhs"]) in user:
+                continue
+            j = obs[r["rhs"]]
+            ratios = [s[j, obs[q["rhs"]]] / s[mk, obs[q["rhs"]]] for q in rs
+                      if q["rhs"] not in (r["rhs"], markers[0]["rhs"]) and abs(s[mk, obs[q["rhs"]]]) > 1e-8]
+            if ratios and np.isfinite(np.median(ratios)):
+                lam[r["rhs"]] = float(np.median(ratios)) * scale
+                k = pm.aliases.get((f, "=~", r["rhs"]))
+                if k is not None:
+                    st[k] = lam[r["rhs"]]
+        k = pm.aliases.get((f, "~~", f))
+        vals = [s[mk, obs[v]] / (scale * l) for v, l in lam.items() if abs(l) > 1e-8]
+        if k is not None and vals and (f, "~~", f) not in {(r["lhs"], r["op"], r["rhs"]) for r in table_rows(view)
+                                                            if r["op"] == "~~" and np.isfinite(r["start"])}:
+            psi = float(np.median(vals))
+            if np.isfinite(psi) and psi > 0.05:
+                st[k] = psi
+    return st
+
+
+def _theta_at(params: pd.DataFrame, pms, index, n_glob) -> np.ndarray:
+    """The global vector at the estimates of another fit's ``params`` (same groups and
+    variables; rows matched by lhs, op, rhs and group)."""
+    est = {(r.lhs, r.op, r.rhs, int(r.group)): float(r.est) for r in params.itertuples()}
+    theta = np.full(n_glob, np.nan)
+    for g, (pm, idx) in enumerate(zip(pms, index)):
+        for k, (lhs, op, rhs) in enumerate(pm.names):
+            v = est.get((lhs, op, rhs, g + 1))
+            if v is None:
+                raise SpecError(f"{lhs} {op} {rhs} (group {g + 1}) is not in the table to evaluate at")
+            theta[idx[k]] = v
+    return theta
 
 
 def _as_list(v: Any) -> list[str]:
@@ -682,6 +752,11 @@ def _scaled(ind: dict, c: float, c_b: float, G: int, robust_rmsea: bool) -> None
     if robust_rmsea:
         rr = _robust_rmsea(chi2, df, c, n)
         ind.update({k: v * sg for k, v in rr.items()})
+        # lavaan's cfi.robust / tli.robust (Brosseau-Savalei 2012), complete data:
+        # the noncentralities chi2 - c df of the model and of the baseline.
+        t1, t_b = chi2 - c * df, ind["baseline_chi2"] - c_b * ind["baseline_df"]
+        ind["cfi_robust"] = 1.0 - max(t1, 0.0) / max(t_b, t1, 0.0) if max(t_b, t1, 0.0) > 0 else 1.0
+        ind["tli_robust"] = 1.0 - (t1 / df) / (t_b / ind["baseline_df"]) if t_b != 0 else float("nan")
 
 
 def _mlm(pt, pms, index, theta, xs, ns, n_glob, ind) -> np.ndarray:

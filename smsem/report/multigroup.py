@@ -94,8 +94,22 @@ def render_invariance(inv: Any) -> str:
         ci = f"[{row.rmsea_ci_lower:.3f}, {row.rmsea_ci_upper:.3f}]"
         out.append(f"{row.step:<11}{row.chi2:>10.3f}{int(row.df):>5}{_p(row.pvalue):>8}{row.cfi:>7.3f}"
                    f"{row.tli:>7.3f}{row.rmsea:>7.3f}{ci:>15}{row.srmr:>7.3f}")
-    out += ["", "Nested tests (lavTestLRT) and changes against Chen (2007): dCFI >= -.010 with "
-            "dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
+    robust_ = getattr(inv, "estimator", "ML") != "ML"
+    if robust_:
+        test = "Satorra-Bentler" if inv.estimator == "MLM" else "Yuan-Bentler"
+        out += ["", f"{inv.estimator}: {test} scaled chi2; robust CFI, TLI, RMSEA (Brosseau-Savalei & Savalei)"]
+        out.append(f"{'step':<11}{'chi2.sc':>10}{'df':>5}{'p':>8}{'scale':>7}{'CFI.r':>7}{'TLI.r':>7}{'RMSEA.r':>8}"
+                   f"{'90% CI':>15}")
+        for row in inv.table.itertuples():
+            ci = f"[{row.rmsea_ci_lower_robust:.3f}, {row.rmsea_ci_upper_robust:.3f}]"
+            out.append(f"{row.step:<11}{row.chi2_scaled:>10.3f}{int(row.df):>5}{_p(row.pvalue_scaled):>8}"
+                       f"{row.scaling_factor:>7.3f}{row.cfi_robust:>7.3f}{row.tli_robust:>7.3f}{row.rmsea_robust:>8.3f}"
+                       f"{ci:>15}")
+        out += ["", f"Nested tests (lavTestLRT, scaled difference method = {inv.method}) and robust changes against "
+                "Chen (2007): dCFI >= -.010 with dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
+    else:
+        out += ["", "Nested tests (lavTestLRT) and changes against Chen (2007): dCFI >= -.010 with "
+                "dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
     out.append(f"{'step':<22}{'dchi2':>9}{'ddf':>5}{'p':>8}{'dCFI':>8}{'dRMSEA':>8}{'dSRMR':>8}  Chen")
     for row in inv.tests.itertuples():
         out.append(f"{row.comparison:<22}{row.chi2_diff:>9.3f}{int(row.df_diff):>5}{_p(row.pvalue):>8}"
