@@ -139,6 +139,15 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
     """
     from .estimate.multigroup import fit_multigroup
 
+    from ._threads import single_thread
+
+    with single_thread():  # small matrices: one BLAS thread (see fit_multigroup)
+        return _invariance(model, data, group, group_partial=group_partial, partial=partial, alpha=alpha,
+                           estimator=estimator, method=method, **table_options)
+
+
+def _invariance(model, data, group, *, group_partial, partial, alpha, estimator, method, **table_options):
+    from .estimate.multigroup import fit_multigroup
     from .exceptions import OptionError
 
     est = str(estimator).upper()
