@@ -331,9 +331,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         args.estimator = "ML"
     if args.missing == "pairwise":
         raise OptionError("--missing pairwise is for ordinal items (--ordered); use listwise or fiml")
-    if args.group is not None and args.boot:
-        raise OptionError("--group with --boot is not supported yet: the multiple-group fit has Wald tests "
-                          "only; drop --boot (or give --boot 0)")
+    if args.group is not None and args.boot and (args.estimator != "ML" or args.missing != "listwise"):
+        raise OptionError("--group with --boot resamples within groups and refits by complete-data ML: "
+                          "use --estimator ML --missing listwise, or --boot 0")
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
@@ -439,6 +439,13 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
               group_partial=_split_list(args.group_partial), estimator=args.estimator, missing=args.missing,
               **options)
     sys.stdout.write(str(res))
+    paths = [q for q in (getattr(model, "propositions", None) or ()) if q.kind == "path"] or None
+    from .estimate.multigroup import path_differences, stratified_bootstrap
+    from .report.multigroup import render_path_differences
+
+    boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
+    sys.stdout.write("\n" + render_path_differences(path_differences(res, boot, paths=paths, level=args.level),
+                                                     boot, level=args.level))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["render_multigroup_fit", "render_invariance"]
+__all__ = ["render_multigroup_fit", "render_invariance", "render_path_differences"]
 
 
 def _f(v: Any, nd: int = 3) -> str:
@@ -137,4 +137,23 @@ def render_invariance(inv: Any) -> str:
                        f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
     else:
         out += ["", "Latent mean differences: not reported (scalar invariance, full or partial, does not hold)"]
+    return "\n".join(out) + "\n"
+
+
+def render_path_differences(table: Any, boot: Any = None, level: float = 0.95) -> str:
+    """The proposition table's group block: each proposition path's unstandardized estimate
+    per group, the difference, its Wald test and the stratified bootstrap CI."""
+    pct = f"{100 * level:g}%"
+    head = ("Proposition paths by group (unstandardized; difference = group - reference; Wald z test"
+            + (f"; stratified bootstrap {pct} percentile CI, {boot.n_boot} draws resampled within groups, "
+               f"{boot.n_failed} failed" if boot is not None else "; no bootstrap (--boot N for CIs)") + ")")
+    out = [head, f"  {'id':<6}{'path':<12}{'contrast':<22}{'ref':>8}{'group':>8}{'diff':>8}{'se':>7}{'z':>7}{'p':>8}"
+           + (f"{pct + ' boot CI':>20}" if boot is not None else f"{pct + ' Wald CI':>20}")]
+    for r in table.itertuples():
+        lo, hi = (r.boot_ci_lower, r.boot_ci_upper) if boot is not None else (r.ci_lower, r.ci_upper)
+        ci = f"[{_f(lo)}, {_f(hi)}]" if math.isfinite(lo) else "(equal by constraint)"
+        out.append(f"  {r.id:<6}{r.path:<12}{r.contrast:<22}{_f(r.est_ref):>8}{_f(r.est_group):>8}{_f(r.diff):>8}"
+                   f"{_f(r.se):>7}{_f(r.z, 2):>7}{_p(r.pvalue):>8}{ci:>20}")
+    if not len(table):
+        out.append("  (no regression path in the model)")
     return "\n".join(out) + "\n"
