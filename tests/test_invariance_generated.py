@@ -66,16 +66,29 @@ def test_generator_records_and_checks_the_truth():
     np.testing.assert_array_equal(d1[other].to_numpy(float), d0[other].to_numpy(float))
 
 
+@pytest.mark.slow  # ~3 s idle (2 replications of the integrative sequence)
+def test_invariance_power_smoke():
+    """The rates function on 2 replications: counts add up; same seed, same rates."""
+    from smsem.invariance import invariance_power
+
+    m = load_model("integrative")
+    deps = [Department("sales", 0.5), Department("marketing", 0.5, item_intercepts={"COM2": 1.0, "IS3": 1.0})]
+    a = invariance_power(m, deps, 400, reps=2, seed=4)
+    assert list(a["step"]) == ["metric", "scalar", "strict"]
+    assert (a["reps"] + a["failed_fits"] == 2).all()
+    assert a.set_index("step").loc["scalar", "reject_rate"] == 1.0  # a 1 SD shift on two items
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("shift, lo, hi", [(None, 0.0, 0.15), ({"COM2": 0.3}, 0.7, 1.0)])
 def test_scalar_rejection_rates(shift, lo, hi):
     """Full invariance: the scalar LRT rejects at about the nominal .05 (Likert items fitted
     by ML: the bound .15 allows 40 replications' Monte Carlo error, ~.035, and the mild
     non-normality); one item shifted 0.3 SD: power >= .7 at n = 300 per department."""
-    reps = 40
-    rej = 0
-    for r in range(reps):
-        m, d = _org(1000 + r, shift)
-        inv = _inv(m, d, partial=False)
-        rej += bool(inv.tests.set_index("step").loc["scalar", "pvalue"] < 0.05)
-    assert lo <= rej / reps <= hi
+    from smsem.invariance import invariance_power
+
+    m = load_model("integrative")
+    deps = [Department("sales", 0.5, {}), Department("marketing", 0.5, {"COM": 0.3}, item_intercepts=shift or {})]
+    rates = invariance_power(m, deps, 600, reps=40, seed=1000).set_index("step")
+    assert rates.loc["scalar", "failed_fits"] <= 2
+    assert lo <= rates.loc["scalar", "reject_rate"] <= hi
