@@ -4,7 +4,8 @@
 #
 # Writes tests/reference/lavaan_groups_robust/:
 #   <case>.lav / .partable.csv / .fit.csv / .meta.json   as scripts/lavaan_groups_reference.R
-#     (HolzingerSwineford1939 by school; MLM, MLR; FIML with ML and MLR on hs_missing.csv)
+#     (HolzingerSwineford1939 by school; MLM, MLR; FIML with ML and MLR on hs_missing.csv;
+#     MLM with fixed covariates, sem() with visual ~ ageyr + grade)
 #   hs_missing.csv   HolzingerSwineford1939 (school, x1..x9) with ~10% of x1..x9 set missing
 #                    (set.seed(14), MCAR; no row entirely missing)
 #   inv_<data>_<estimator>_steps.csv   fitMeasures of configural/metric/scalar/strict
@@ -37,13 +38,16 @@ cases <- list(
   list(case = "fiml_configural", data = "hs_missing", estimator = "ML", missing = "ml", ge = character(0)),
   list(case = "fiml_metric", data = "hs_missing", estimator = "ML", missing = "ml", ge = "loadings"),
   list(case = "fiml_mlr_scalar", data = "hs_missing", estimator = "MLR", missing = "ml",
-       ge = c("loadings", "intercepts"))
+       ge = c("loadings", "intercepts")),
+  list(case = "mlm_covariates", data = "hs", estimator = "MLM", missing = "listwise", ge = "loadings",
+       model = "visual =~ x1 + x2 + x3\nvisual ~ ageyr + grade\n")
 )
 for (cs in cases) {
   d <- if (cs$data == "hs") hs else hm
-  fit <- cfa(hs3, data = d, group = "school", group.equal = if (length(cs$ge)) cs$ge else "",
+  mod <- if (is.null(cs$model)) hs3 else cs$model
+  fit <- sem(mod, data = d, group = "school", group.equal = if (length(cs$ge)) cs$ge else "",
              estimator = cs$estimator, missing = cs$missing)
-  writeLines(hs3, file.path(out, paste0(cs$case, ".lav")))
+  writeLines(mod, file.path(out, paste0(cs$case, ".lav")))
   pt <- parTable(fit)[, c("id", "lhs", "op", "rhs", "user", "block", "group", "free", "ustart", "exo",
                           "label", "plabel", "est", "se")]
   write.csv(pt, file.path(out, paste0(cs$case, ".partable.csv")), row.names = FALSE, na = "")

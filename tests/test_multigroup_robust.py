@@ -46,6 +46,7 @@ def _fit(name):
     ge = [ge] if isinstance(ge, str) and ge else (ge or [])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # lavaan's cases converge without warnings
+        warnings.filterwarnings("ignore", message=r"1 row\(s\) with missing values were dropped")  # grade NA, as lavaan
         res = fit_multigroup((REF / f"{name}.lav").read_text(), pd.read_csv(ROOT / meta["data"]), meta["group"],
                              group_equal=ge, estimator=meta["estimator"],
                              missing="fiml" if meta["missing"] == "ml" else "listwise")
