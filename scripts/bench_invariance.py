@@ -3,7 +3,7 @@ two departments of n = 300 (tests/reference/lavaan_invariance/integrative_two_de
 configural -> metric -> scalar -> strict with the nested tests (and, when a step fails, the
 score tests and partial refits), smsem against lavaan 0.6.14 in the same process run.
 
-    PYTHONPATH=. python scripts/bench_invariance.py [--repeat 3] [--estimator ML|MLR] [--no-r]
+    PYTHONPATH=. python scripts/bench_invariance.py [--repeat 3] [--estimator ML|MLR] [--no-r] [--boot N]
 
 smsem: ``smsem.invariance.invariance`` after import and one warm-up call, best of
 ``--repeat``. lavaan: ``Rscript`` fits the four steps with ``sem(..., group = "department",
@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--estimator", default="ML", choices=["ML", "MLM", "MLR"])
     ap.add_argument("--no-r", action="store_true", help="skip lavaan")
+    ap.add_argument("--boot", type=int, default=0,
+                    help="also time N stratified bootstrap draws of the configural ML fit (per-draw time)")
     args = ap.parse_args()
     import pandas as pd
 
@@ -75,6 +77,15 @@ def main() -> int:
     print(f"smsem invariance ({args.estimator}, integrative model, 2 x 300): best of {args.repeat} = {ours:.3f} s "
           f"(import {t_import:.2f} s; verdict: {inv.highest}; partial search: "
           f"{'yes' if inv.released is not None else 'no'})")
+    if args.boot:
+        from smsem.estimate.multigroup import fit_multigroup, stratified_bootstrap
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_multigroup(model, data, "department")
+            boot = stratified_bootstrap(res, args.boot, seed=1)
+        print(f"stratified bootstrap (configural ML fit, {args.boot} draws resampled within departments): "
+              f"{boot.seconds_per_draw:.3f} s per draw, {boot.n_failed} failed")
     if args.no_r or shutil.which("Rscript") is None:
         return 0
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
