@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no progress bar (default: shown on a terminal)")
 
     inv = sub.add_parser("invariance", **_sub_help("invariance", "measurement invariance across groups: configural, "
-                                                   "metric, scalar, strict (ML, complete data)"))
+                                                   "metric, scalar, strict (ML, MLM, MLR; complete data)"))
     inv.add_argument("file", help="survey file with the model's item columns and the group column")
     inv.add_argument("--group", required=True, metavar="COLUMN", help="the group column (e.g. department)")
     inv.add_argument("--model", default="integrative", help="shipped model name or .lav file")
@@ -292,7 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--std-lv", action="store_true", default=False,
                      help="identify factors by unit variances (lavaan's std.lv = TRUE)")
     inv.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
-                     help="ML only for now (MLM/MLR are refused)")
+                     help="ML (default; likelihood-ratio tests) or MLM/MLR (robust fits, Satorra-Bentler scaled "
+                          "differences, Chen's cut-offs on the robust CFI and RMSEA)")
+    inv.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
+                     default="default", help="scaled difference under MLM/MLR (default: satorra.bentler.2001, "
+                                             "lavaan's; satorra.bentler.2010 is strictly positive)")
 
     cmp_ = sub.add_parser("compare", **_sub_help("compare", "compare models fitted to one survey: nested LRT, "
                                                             "AIC/BIC, Vuong tests"))
@@ -335,19 +339,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         args.estimator = "ML"
     if args.missing == "pairwise":
         raise OptionError("--missing pairwise is for ordinal items (--ordered); use listwise or fiml")
-    if args.group is not None and args.boot:
-        raise OptionError("--group with --boot is not supported yet: the multiple-group fit has Wald tests "
-                          "only; drop --boot (or give --boot 0)")
+    if args.group is not None and args.boot and (args.estimator != "ML" or args.missing != "listwise"):
+        raise OptionError("--group with --boot resamples within groups and refits by complete-data ML: "
+                          "use --estimator ML --missing listwise, or --boot 0")
     if args.interaction_method is not None or args.match or args.chain:
         return _cmd_fit_interaction(args)
     boot_given = args.boot
     if args.boot is None:
         args.boot = 0 if args.group is not None else 1000
     if args.group is not None:
-        if args.estimator != "ML":
-            raise OptionError(f"--group with --estimator {args.estimator} is not supported yet (ML only)")
-        if args.missing != "listwise":
-            raise OptionError(f"--group with --missing {args.missing} is not supported yet (listwise ML only)")
+        if args.missing == "fiml" and args.estimator == "MLM":
+            raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
+                              "which needs complete data")
         return _cmd_fit_groups(args)
     if args.missing == "fiml" and args.boot > 0:
         raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
@@ -553,8 +556,16 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
                    model_type=args.model_type)
     options = {k: v for k, v in options.items() if v is not None}
     res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
-              group_partial=_split_list(args.group_partial), **options)
+              group_partial=_split_list(args.group_partial), estimator=args.estimator, missing=args.missing,
+              **options)
     sys.stdout.write(str(res))
+    paths = [q for q in (getattr(model, "propositions", None) or ()) if q.kind == "path"] or None
+    from .estimate.multigroup import path_differences, stratified_bootstrap
+    from .report.multigroup import render_path_differences
+
+    boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
+    sys.stdout.write("\n" + render_path_differences(path_differences(res, boot, paths=paths, level=args.level),
+                                                     boot, level=args.level))
     return 0
 
 
@@ -950,8 +961,8 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
     from .model import load_model
 
-    if args.estimator != "ML":
-        raise OptionError(f"invariance with --estimator {args.estimator} is not supported yet (ML only)")
+    if args.estimator == "ML" and args.method != "default":
+        raise OptionError(f"--method {args.method} needs --estimator MLM or MLR (a scaled test)")
     check_input_file(args.file)
     model = load_model(args.model)
     from .io import read_survey
@@ -960,7 +971,8 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     from .invariance import invariance
 
     opts = {"std_lv": True} if args.std_lv else {}
-    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial), **opts)
+    res = invariance(model, data, args.group, group_partial=_split_list(args.group_partial),
+                     estimator=args.estimator, method=args.method, **opts)
     sys.stdout.write(str(res))
     return 0
 

@@ -1,5 +1,8 @@
 """Measurement invariance: the configural -> metric -> scalar -> strict sequence over the
-multiple-group table (ML, complete data; :mod:`smsem.estimate.multigroup`).
+multiple-group table (ML, MLM or MLR, complete data; :mod:`smsem.estimate.multigroup`).
+Under MLM/MLR the nested tests are Satorra-Bentler scaled differences (2001, lavaan 0.6.14's
+``lavTestLRT`` default, or the strictly positive 2010 version) and Chen's cut-offs read the
+robust CFI and RMSEA; :func:`invariance_power` gives rejection rates on generated data.
 
 Each step is lavaan's ``cfa(model, data, group = ..., group.equal = ...)`` with
 ``group.equal`` = none; ``loadings``; ``loadings, intercepts``; ``loadings, intercepts,
@@ -39,8 +42,15 @@ CHEN_CUTOFFS = {"metric": (-0.010, 0.015, 0.030), "scalar": (-0.010, 0.015, 0.01
 
 TABLE_COLUMNS = ["step", "chi2", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper", "srmr",
                  "aic", "bic", "npar"]
+#: Extra step columns under MLM and MLR (lavaan's ``.scaled`` and ``.robust`` fit measures).
+ROBUST_COLUMNS = ["chi2_scaled", "pvalue_scaled", "scaling_factor", "cfi_scaled", "tli_scaled", "rmsea_scaled",
+                  "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust"]
 TEST_COLUMNS = ["comparison", "step", "chi2_diff", "df_diff", "pvalue", "rmsea_diff", "d_cfi", "d_rmsea", "d_srmr",
                 "chen"]
+#: Extra test columns under MLM and MLR: the unscaled difference and the difference's
+#: scaling factor ``cd`` (``chi2_diff`` is then the scaled difference, as lavTestLRT's).
+ROBUST_TEST_COLUMNS = ["chi2_diff_unscaled", "scaling_diff", "method"]
+METHODS = ("satorra.bentler.2001", "satorra.bentler.2010")
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,8 @@ class InvarianceResults:
     partial_fit: Any = field(default=None, repr=False)
     latent_means: pd.DataFrame | None = None
     latent_means_from: str = ""
+    estimator: str = "ML"
+    method: str = ""
 
     @property
     def ngroups(self) -> int:
@@ -97,7 +109,8 @@ def _as_list(v: Any) -> list[str]:
 
 
 def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Sequence[str] | str = (),
-               partial: bool = True, alpha: float = 0.05, **table_options: Any) -> InvarianceResults:
+               partial: bool = True, alpha: float = 0.05, estimator: str = "ML", method: str = "default",
+               **table_options: Any) -> InvarianceResults:
     """Fit the configural, metric, scalar and strict models and compare them.
 
     Parameters
@@ -115,27 +128,61 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
         step's own kind (at ``alpha``), refitting until the step holds (a suggested
         ``--group-partial``).
     alpha : float, default=0.05
+    estimator : {"ML", "MLM", "MLR"}, default="ML"
+        Under MLM and MLR (complete data) every step is the robust fit; the nested tests are
+        Satorra-Bentler scaled differences and Chen's cut-offs are read on the robust CFI and
+        RMSEA (lavaan's ``cfi.robust``, ``rmsea.robust``) with SRMR.
+    method : {"default", "satorra.bentler.2001", "satorra.bentler.2010"}
+        The scaled difference (lavaan's ``lavTestLRT(method = )``); ``"default"`` is
+        lavaan 0.6.14's default, ``satorra.bentler.2001``. ``satorra.bentler.2010`` is the
+        strictly positive version (the less restricted model's scaling factor evaluated at
+        the more restricted model's estimates). Ignored under ML.
     **table_options
         lavaan's model options (``std_lv``, ...).
     """
     from .estimate.multigroup import fit_multigroup
 
+    from ._threads import single_thread
+
+    with single_thread():  # small matrices: one BLAS thread (see fit_multigroup)
+        return _invariance(model, data, group, group_partial=group_partial, partial=partial, alpha=alpha,
+                           estimator=estimator, method=method, **table_options)
+
+
+def _invariance(model, data, group, *, group_partial, partial, alpha, estimator, method, **table_options):
+    from .estimate.multigroup import fit_multigroup
+    from .exceptions import OptionError
+
+    est = str(estimator).upper()
+    if est not in ("ML", "MLM", "MLR"):
+        raise OptionError(f"invariance with --estimator {estimator} is not supported (ML, MLM, MLR)")
+    meth = "satorra.bentler.2001" if method in (None, "default") else str(method)
+    if meth not in METHODS:
+        raise OptionError(f"unknown scaled difference method {method!r} (default, {', '.join(METHODS)})")
+    robust_ = est != "ML"
+    table_options = dict(table_options, estimator=est)
     gp = _as_list(group_partial)
     fits = {name: fit_multigroup(model, data, group, group_equal=ge, group_partial=gp, **table_options)
             for name, ge in STEPS}
+    cols = TABLE_COLUMNS + (ROBUST_COLUMNS if robust_ else [])
     rows = []
     for name, res in fits.items():
         fi = res.fit_indices
-        rows.append([name] + [fi[c] for c in TABLE_COLUMNS[1:]])
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        rows.append([name] + [fi.get(c, float("nan")) for c in cols[1:]])
+    table = pd.DataFrame(rows, columns=cols)
     first = fits["configural"]
     n, g = first.n, first.ngroups
     tests = []
     names = [s for s, _ in STEPS]
+    tcols = TEST_COLUMNS + (ROBUST_TEST_COLUMNS if robust_ else [])
+    ge_of = dict(STEPS)
     for prev, cur in zip(names[:-1], names[1:]):
-        t = _compare(fits[prev].fit_indices, fits[cur].fit_indices, cur, n, g)
-        tests.append([f"{cur} vs {prev}"] + [t[c] for c in TEST_COLUMNS[1:]])
-    tests_df = pd.DataFrame(tests, columns=TEST_COLUMNS)
+        c10 = None
+        if robust_ and meth == "satorra.bentler.2010":
+            c10 = _c10(model, data, group, ge_of[prev], gp, fits[cur], table_options)
+        t = _compare(fits[prev].fit_indices, fits[cur].fit_indices, cur, n, g, robust=robust_, method=meth, c10=c10)
+        tests.append([f"{cur} vs {prev}"] + [t[c] for c in tcols[1:]])
+    tests_df = pd.DataFrame(tests, columns=tcols)
     highest, verdict = _verdict(tests_df, bool(gp))
     if not all(f.converged for f in fits.values()):
         bad = [k for k, f in fits.items() if not f.converged]
@@ -144,7 +191,7 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
     failed = tests_df[~tests_df["chen"]]
     if len(failed) and not gp and partial:
         step = str(failed["step"].iloc[0])
-        out.update(_partial_search(model, data, group, fits, names, step, alpha, table_options))
+        out.update(_partial_search(model, data, group, fits, names, step, alpha, table_options, meth))
     t = out.get("partial_test")
     if t is not None:
         spec = ",".join(out["suggested_partial"])
@@ -166,13 +213,30 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
     if lm_fit is not None:
         out["latent_means"] = latent_mean_differences(lm_fit)
         out["latent_means_from"] = lm_from
-    return InvarianceResults(table, tests_df, highest, verdict, **out)
+    return InvarianceResults(table, tests_df, highest, verdict, estimator=est,
+                             method=meth if robust_ else "", **out)
+
+
+def _c10(model, data, group, ge_prev, gp, fit_cur, table_options) -> float:
+    """lavaan's ``c10`` of the Satorra-Bentler 2010 test: the scaling factor of the less
+    restricted step (``ge_prev``) evaluated at the more restricted step's estimates
+    (``lav_test_diff_m10``: the model with ``optim.method = "none"`` started there)."""
+    import warnings
+
+    from .estimate.multigroup import fit_multigroup
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not an estimate: admissibility warnings do not apply
+        m10 = fit_multigroup(model, data, group, group_equal=ge_prev, group_partial=gp,
+                             evaluate_at=fit_cur.params, **table_options)
+    return float(m10.fit_indices.get("scaling_factor", float("nan")))
 
 
 _RELEASE_OP = {"metric": "=~", "scalar": "~1", "strict": "~~"}
 
 
-def _partial_search(model, data, group, fits, names, step, alpha, table_options) -> dict:
+def _partial_search(model, data, group, fits, names, step, alpha, table_options,
+                    method: str = "satorra.bentler.2001") -> dict:
     """Release, one at a time, the equality of the failed ``step``'s own kind (loadings,
     intercepts, residual variances) with the largest univariate score statistic
     (lavaan's ``lavTestScore``) while it is significant at ``alpha``, refitting each time,
@@ -199,24 +263,42 @@ def _partial_search(model, data, group, fits, names, step, alpha, table_options)
         released.append([spec, best["X2"], best["pvalue"]])
         partial_list.append(spec)
         cur = fit_multigroup(model, data, group, group_equal=ge, group_partial=partial_list, **table_options)
-        test = _compare(prev, cur.fit_indices, step, cur.n, cur.ngroups)
+        robust_ = table_options.get("estimator", "ML") != "ML"
+        c10 = None
+        if robust_ and method == "satorra.bentler.2010":
+            c10 = _c10(model, data, group, dict(STEPS)[names[names.index(step) - 1]], [], cur, table_options)
+        test = _compare(prev, cur.fit_indices, step, cur.n, cur.ngroups, robust=robust_, method=method, c10=c10)
         if test["chen"]:
             break
     return {"score": first_score, "released": pd.DataFrame(released, columns=["param", "X2", "pvalue"]),
             "suggested_partial": partial_list, "partial_test": test, "partial_fit": cur if released else None}
 
 
-def _compare(a: dict, b: dict, step: str, n: int, g: int) -> pd.Series:
+def _compare(a: dict, b: dict, step: str, n: int, g: int, robust: bool = False,
+             method: str = "satorra.bentler.2001", c10: float | None = None) -> pd.Series:
+    """``a`` the less restricted step's fit indices, ``b`` the more restricted one's.
+
+    ML: ``lavTestLRT``'s chi2 difference. MLM/MLR: the Satorra-Bentler scaled difference
+    ``(T0 - T1) / cd`` of the unscaled statistics with ``cd = (df0 c0 - df1 c1) / (df0 - df1)``
+    (2001), or ``c1`` replaced by ``c10`` (2010, :func:`_c10`), and Chen's deltas on the
+    robust CFI and RMSEA."""
     d = b["chi2"] - a["chi2"]
     ddf = b["df"] - a["df"]
+    extra = {}
+    if robust:
+        c1 = c10 if method == "satorra.bentler.2010" else a["scaling_factor"]
+        cd = (b["df"] * b["scaling_factor"] - a["df"] * c1) / ddf if ddf > 0 else float("nan")
+        extra = {"chi2_diff_unscaled": d, "scaling_diff": cd, "method": method}
+        d = d / cd
     p = float(stats.chi2.sf(d, ddf)) if ddf > 0 else float("nan")
-    r = math.sqrt(max(0.0, (d - ddf) / (n * ddf))) * math.sqrt(g) if ddf > 0 else float("nan")
-    dcfi, drmsea, dsrmr = b["cfi"] - a["cfi"], b["rmsea"] - a["rmsea"], b["srmr"] - a["srmr"]
+    r = math.sqrt(max(0.0, (d - ddf) / (n * ddf))) * math.sqrt(g) if ddf > 0 and not robust else float("nan")
+    kc, kr = ("cfi_robust", "rmsea_robust") if robust else ("cfi", "rmsea")
+    dcfi, drmsea, dsrmr = b[kc] - a[kc], b[kr] - a[kr], b["srmr"] - a["srmr"]
     c_cfi, c_rmsea, c_srmr = CHEN_CUTOFFS[step]
     chen = bool(dcfi >= c_cfi and drmsea <= c_rmsea and dsrmr <= c_srmr)
     return pd.Series({"step": step, "chi2_diff": d, "df_diff": ddf, "pvalue": p, "rmsea_diff": r, "d_cfi": dcfi,
-                      "d_rmsea": drmsea, "d_srmr": dsrmr, "chen": chen, "cfi": b["cfi"], "rmsea": b["rmsea"],
-                      "srmr": b["srmr"], "chi2": b["chi2"], "df": b["df"]})
+                      "d_rmsea": drmsea, "d_srmr": dsrmr, "chen": chen, "cfi": b[kc], "rmsea": b[kr],
+                      "srmr": b["srmr"], "chi2": b["chi2"], "df": b["df"], **extra})
 
 
 def latent_mean_differences(res: Any) -> pd.DataFrame:
@@ -382,3 +464,55 @@ def score_tests(res: Any) -> dict[str, pd.DataFrame]:
     return {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
                                   columns=["test", "X2", "df", "pvalue"]),
             "uni": uni_df, "cumulative": pd.DataFrame(cum, columns=cols)}
+
+
+# --------------------------------------------------------------------------- power
+
+
+def invariance_power(model: Any, departments: Sequence[Any], n: int, *, reps: int = 200, seed: int = 20190102,
+                     estimator: str = "ML", alpha: float = 0.05, group: str = "department",
+                     **simulate_options: Any) -> pd.DataFrame:
+    """Monte Carlo rates of the invariance sequence on generated organizations with a known
+    truth (:class:`smsem.simulate.groups.Department` with ``item_intercepts`` / ``loadings``
+    for non-invariance): for each step after configural, the share of replications whose
+    nested test rejects at ``alpha`` (power when the step's invariance is violated in the
+    population, false-alarm rate when it holds) and the share failing Chen's cut-offs.
+    Replication ``r`` draws its data with the seed ``SeedSequence(seed).spawn(reps)[r]``
+    (first word of its state), so the rates do not depend on how the work is split.
+
+    Returns one row per step: ``step, reps, failed_fits, reject_rate, reject_mc_se,
+    chen_fail_rate`` (``reject_mc_se`` the Monte Carlo SE of the rate)."""
+    import warnings
+
+    from .simulate.responses import simulate
+
+    names = [s for s, _ in STEPS][1:]
+    rej = {s: 0 for s in names}
+    chen_fail = {s: 0 for s in names}
+    failed = 0
+    done = 0
+    for child in np.random.SeedSequence(seed).spawn(int(reps)):
+        s = int(child.generate_state(1)[0])
+        data = simulate(model, n, seed=s, departments=list(departments), **simulate_options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                inv = invariance(model, data, group, partial=False, estimator=estimator, alpha=alpha)
+            except Exception:  # noqa: BLE001 - a replication that cannot be fitted is counted, not fatal
+                failed += 1
+                continue
+        if not all(f.converged for f in inv.fits.values()):
+            failed += 1
+            continue
+        done += 1
+        t = inv.tests.set_index("step")
+        for st in names:
+            rej[st] += bool(t.loc[st, "pvalue"] < alpha)
+            chen_fail[st] += not bool(t.loc[st, "chen"])
+    rows = []
+    for st in names:
+        r = rej[st] / done if done else float("nan")
+        rows.append([st, done, failed, r, math.sqrt(r * (1 - r) / done) if done else float("nan"),
+                     chen_fail[st] / done if done else float("nan")])
+    return pd.DataFrame(rows, columns=["step", "reps", "failed_fits", "reject_rate", "reject_mc_se",
+                                       "chen_fail_rate"])

@@ -125,9 +125,9 @@ def test_invariance_cli(capsys, tmp_path):
 def test_invariance_cli_refusals(capsys, tmp_path):
     lav = tmp_path / "hs3.lav"
     lav.write_text(MODEL)
-    rc = main(["invariance", str(DATA), "--group", "school", "--model", str(lav), "--estimator", "MLR"])
+    rc = main(["invariance", str(DATA), "--group", "school", "--model", str(lav), "--method", "satorra.bentler.2010"])
     err = capsys.readouterr().err
-    assert rc == 2 and "invariance with --estimator MLR is not supported yet" in err
+    assert rc == 2 and "--method satorra.bentler.2010 needs --estimator MLM or MLR" in err
     rc = main(["invariance", str(DATA), "--group", "dept", "--model", str(lav)])
     err = capsys.readouterr().err
     assert rc == 2 and "the group column 'dept' is not in the data" in err
@@ -163,3 +163,23 @@ def test_user_group_partial_is_applied_at_every_step():
     # no search when the user gave the partial set; the verdict says "partial"
     assert inv.released is None and inv.verdict.startswith("partial ")
     assert inv.latent_means is not None and inv.latent_means_from == "partial scalar model"
+
+
+def test_invariance_cli_mlr(capsys, tmp_path):
+    """``smsem invariance --estimator MLR``: the robust table and lavTestLRT's scaled
+    differences (tests/reference/lavaan_groups_robust/, lavaan 0.6.14), partial search."""
+    lav = tmp_path / "hs3.lav"
+    lav.write_text(MODEL)
+    rc = main(["invariance", str(DATA), "--group", "school", "--model", str(lav), "--estimator", "MLR"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    ref = Path(__file__).parent / "reference" / "lavaan_groups_robust"
+    steps = pd.read_csv(ref / "inv_hs_MLR_steps.csv").set_index("step")
+    lrt = pd.read_csv(ref / "inv_hs_MLR_lrt_default.csv").set_index("step")
+    for s in steps.index:
+        r = steps.loc[s]
+        assert f"{s:<11}{r['chisq.scaled']:>10.3f}{int(r['df']):>5}" in out
+        assert f"{r['cfi.robust']:>7.3f}{r['tli.robust']:>7.3f}{r['rmsea.robust']:>8.3f}" in out
+    assert "scaled difference method = satorra.bentler.2001" in out
+    assert f"scalar vs metric      {lrt.loc['scalar', 'Chisq diff']:>9.3f}    6" in out
+    assert "Verdict: metric invariance holds" in out

@@ -153,15 +153,10 @@ def test_constant_item_in_one_group(data):
         fit_multigroup(HS3, d, "school")
 
 
-@pytest.mark.parametrize("est", ["MLM", "MLR"])
-def test_robust_refused(data, est):
-    with pytest.raises(OptionError, match=f"--group with --estimator {est} is not supported yet"):
-        fit_multigroup(HS3, data, "school", estimator=est)
-
-
-def test_fiml_refused(data):
-    with pytest.raises(OptionError, match="not supported yet"):
-        fit_multigroup(HS3, data, "school", missing="fiml")
+def test_unknown_estimator_refused(data):
+    # MLM, MLR and FIML with groups: tests/test_multigroup_robust.py (against lavaan)
+    with pytest.raises(OptionError, match="--group with --estimator GLS is not supported"):
+        fit_multigroup(HS3, data, "school", estimator="GLS")
 
 
 def test_fixed_covariates_per_group(data):

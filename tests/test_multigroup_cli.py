@@ -38,6 +38,17 @@ def test_fit_group_scalar(capsys, lav):
     assert "visual =~ x2 (.p2.)" in out
 
 
+def test_fit_group_mlr(capsys, lav):
+    rc, out, err = _run(capsys, "fit", str(DATA), "--model", lav, "--group", "school", "--estimator", "MLR",
+                        "--group-equal", "loadings,intercepts")
+    assert rc == 0, err
+    fm = pd.read_csv(Path(__file__).parent / "reference" / "lavaan_groups_robust" / "mlr_scalar.fit.csv")
+    fm = fm.set_index("name")["value"]
+    assert out.startswith("Multiple-group MLR fit: 2 groups of 'school'")
+    assert (f"Yuan-Bentler scaled: chi2 = {fm['chisq.scaled']:.3f}, df = {int(fm['df'])}, p < .001, "
+            f"scaling factor = {fm['chisq.scaling.factor']:.3f}") in out
+
+
 def test_fit_group_partial_string(capsys, lav):
     rc, out, err = _run(capsys, "fit", str(DATA), "--model", lav, "--group", "school",
                         "--group-equal", "loadings,intercepts", "--group-partial", "visual =~ x3, x1 ~ 1")
@@ -47,9 +58,7 @@ def test_fit_group_partial_string(capsys, lav):
 
 @pytest.mark.parametrize("extra, message", [
     (["--group", "dept"], "the group column 'dept' is not in the data"),
-    (["--group", "school", "--estimator", "MLM"], "--group with --estimator MLM is not supported yet"),
-    (["--group", "school", "--estimator", "MLR"], "--group with --estimator MLR is not supported yet"),
-    (["--group", "school", "--missing", "fiml"], "--group with --missing fiml is not supported yet"),
+    (["--group", "school", "--estimator", "MLM", "--missing", "fiml"], "--missing fiml works with --estimator ML"),
     (["--group-equal", "loadings"], "--group-equal and --group-partial need --group COLUMN"),
     (["--group", "school", "--group-equal", "loading"], "group.equal value 'loading' is not one of"),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["render_multigroup_fit", "render_invariance"]
+__all__ = ["render_multigroup_fit", "render_invariance", "render_path_differences"]
 
 
 def _f(v: Any, nd: int = 3) -> str:
@@ -40,18 +40,29 @@ _SECTIONS = (("=~", "Latent variables"), ("~", "Regressions"), ("~~", "Covarianc
 def render_multigroup_fit(res: Any) -> str:
     """lavaan-like summary: the groups and their n, the overall fit, then every group's block."""
     fi = res.fit_indices
-    out = [f"Multiple-group ML fit: {res.ngroups} groups of {res.group!r}, N = {res.n}"
-           + (f" ({res.n_dropped} row(s) dropped, listwise)" if res.n_dropped else ""),
+    how = getattr(res, "estimator", "ML") + (", FIML" if getattr(res, "missing", "listwise") == "fiml" else "")
+    out = [f"Multiple-group {how} fit: {res.ngroups} groups of {res.group!r}, N = {res.n}"
+           + (f" ({res.n_dropped} row(s) dropped"
+              f"{'' if getattr(res, 'missing', 'listwise') == 'fiml' else ', listwise'})" if res.n_dropped else ""),
            "  " + ", ".join(f"group {g + 1} [{lab}]: n = {n}" for g, (lab, n)
                             in enumerate(zip(res.group_labels, res.n_per_group))),
            f"  group.equal: {', '.join(res.group_equal) or 'none'}"
            + (f"; group.partial: {', '.join(res.group_partial)}" if res.group_partial else ""),
            "" if res.converged else "  WARNING: the fit did not converge; the numbers below are unreliable",
            "Overall fit (lavaan's multiple-group formulas)",
-           f"  chi2 = {fi['chi2']:.3f}, df = {int(fi['df'])}, p = {_p(fi['pvalue'])}",
+           f"  chi2 = {fi['chi2']:.3f}, df = {int(fi['df'])}, {_peq(fi['pvalue'])}",
            f"  CFI = {fi['cfi']:.3f}, TLI = {fi['tli']:.3f}, RMSEA = {fi['rmsea']:.3f} "
            f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}], SRMR = {fi['srmr']:.3f}",
-           f"  logl = {fi['logl']:.3f}, AIC = {fi['aic']:.3f}, BIC = {fi['bic']:.3f}, npar = {int(fi['npar'])}", ""]
+           f"  logl = {fi['logl']:.3f}, AIC = {fi['aic']:.3f}, BIC = {fi['bic']:.3f}, npar = {int(fi['npar'])}"]
+    if "chi2_scaled" in fi:
+        test = "Satorra-Bentler" if res.estimator == "MLM" else "Yuan-Bentler"
+        out += [f"  {test} scaled: chi2 = {fi['chi2_scaled']:.3f}, df = {int(fi['df'])}, "
+                f"{_peq(fi['pvalue_scaled'])}, scaling factor = {fi['scaling_factor']:.3f}",
+                f"  CFI (scaled) = {fi['cfi_scaled']:.3f}, TLI (scaled) = {fi['tli_scaled']:.3f}, "
+                f"RMSEA (scaled) = {fi['rmsea_scaled']:.3f} [{fi['rmsea_ci_lower_scaled']:.3f}, "
+                f"{fi['rmsea_ci_upper_scaled']:.3f}]"
+                + (f", RMSEA (robust) = {fi['rmsea_robust']:.3f}" if "rmsea_robust" in fi else "")]
+    out.append("")
     p = res.params
     for g, lab in enumerate(res.group_labels, start=1):
         out.append(f"Group {g} [{lab}]:")
@@ -83,8 +94,22 @@ def render_invariance(inv: Any) -> str:
         ci = f"[{row.rmsea_ci_lower:.3f}, {row.rmsea_ci_upper:.3f}]"
         out.append(f"{row.step:<11}{row.chi2:>10.3f}{int(row.df):>5}{_p(row.pvalue):>8}{row.cfi:>7.3f}"
                    f"{row.tli:>7.3f}{row.rmsea:>7.3f}{ci:>15}{row.srmr:>7.3f}")
-    out += ["", "Nested tests (lavTestLRT) and changes against Chen (2007): dCFI >= -.010 with "
-            "dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
+    robust_ = getattr(inv, "estimator", "ML") != "ML"
+    if robust_:
+        test = "Satorra-Bentler" if inv.estimator == "MLM" else "Yuan-Bentler"
+        out += ["", f"{inv.estimator}: {test} scaled chi2; robust CFI, TLI, RMSEA (Brosseau-Savalei & Savalei)"]
+        out.append(f"{'step':<11}{'chi2.sc':>10}{'df':>5}{'p':>8}{'scale':>7}{'CFI.r':>7}{'TLI.r':>7}{'RMSEA.r':>8}"
+                   f"{'90% CI':>15}")
+        for row in inv.table.itertuples():
+            ci = f"[{row.rmsea_ci_lower_robust:.3f}, {row.rmsea_ci_upper_robust:.3f}]"
+            out.append(f"{row.step:<11}{row.chi2_scaled:>10.3f}{int(row.df):>5}{_p(row.pvalue_scaled):>8}"
+                       f"{row.scaling_factor:>7.3f}{row.cfi_robust:>7.3f}{row.tli_robust:>7.3f}{row.rmsea_robust:>8.3f}"
+                       f"{ci:>15}")
+        out += ["", f"Nested tests (lavTestLRT, scaled difference method = {inv.method}) and robust changes against "
+                "Chen (2007): dCFI >= -.010 with dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
+    else:
+        out += ["", "Nested tests (lavTestLRT) and changes against Chen (2007): dCFI >= -.010 with "
+                "dRMSEA <= .015 and dSRMR <= .030 (metric) / .010 (scalar, strict)"]
     out.append(f"{'step':<22}{'dchi2':>9}{'ddf':>5}{'p':>8}{'dCFI':>8}{'dRMSEA':>8}{'dSRMR':>8}  Chen")
     for row in inv.tests.itertuples():
         out.append(f"{row.comparison:<22}{row.chi2_diff:>9.3f}{int(row.df_diff):>5}{_p(row.pvalue):>8}"
@@ -112,4 +137,23 @@ def render_invariance(inv: Any) -> str:
                        f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
     else:
         out += ["", "Latent mean differences: not reported (scalar invariance, full or partial, does not hold)"]
+    return "\n".join(out) + "\n"
+
+
+def render_path_differences(table: Any, boot: Any = None, level: float = 0.95) -> str:
+    """The proposition table's group block: each proposition path's unstandardized estimate
+    per group, the difference, its Wald test and the stratified bootstrap CI."""
+    pct = f"{100 * level:g}%"
+    head = ("Proposition paths by group (unstandardized; difference = group - reference; Wald z test"
+            + (f"; stratified bootstrap {pct} percentile CI, {boot.n_boot} draws resampled within groups, "
+               f"{boot.n_failed} failed" if boot is not None else "; no bootstrap (--boot N for CIs)") + ")")
+    out = [head, f"  {'id':<6}{'path':<12}{'contrast':<22}{'ref':>8}{'group':>8}{'diff':>8}{'se':>7}{'z':>7}{'p':>8}"
+           + (f"{pct + ' boot CI':>20}" if boot is not None else f"{pct + ' Wald CI':>20}")]
+    for r in table.itertuples():
+        lo, hi = (r.boot_ci_lower, r.boot_ci_upper) if boot is not None else (r.ci_lower, r.ci_upper)
+        ci = f"[{_f(lo)}, {_f(hi)}]" if math.isfinite(lo) else "(equal by constraint)"
+        out.append(f"  {r.id:<6}{r.path:<12}{r.contrast:<22}{_f(r.est_ref):>8}{_f(r.est_group):>8}{_f(r.diff):>8}"
+                   f"{_f(r.se):>7}{_f(r.z, 2):>7}{_p(r.pvalue):>8}{ci:>20}")
+    if not len(table):
+        out.append("  (no regression path in the model)")
     return "\n".join(out) + "\n"

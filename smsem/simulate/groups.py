@@ -49,28 +49,59 @@ class Department:
     paths : mapping, optional
         ``outcome -> {predictor: standardized coefficient}`` replacing the population's
         values for this group only.
+    item_intercepts : mapping, optional
+        ``item -> intercept`` in SD units of the item's continuous response (before Likert
+        cutting): measurement non-invariance of intercepts (issue 14). Items not listed
+        have intercept 0, as every item of a department without this option.
+    loadings : mapping, optional
+        ``construct -> [standardized loading per indicator]`` replacing the population's for
+        this group only: non-invariant loadings (the residual variances follow, 1 - loading^2).
     """
 
     name: str
     share: float
     latent_means: Mapping[str, float] = field(default_factory=dict)
     paths: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    item_intercepts: Mapping[str, float] = field(default_factory=dict)
+    loadings: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_real(f"share of department {self.name}", self.share, low=0.0, high=1.0, low_open=True)
 
     def population(self, base: PopulationSpec) -> PopulationSpec:
-        """``base`` with this department's path values substituted."""
-        if not self.paths:
+        """``base`` with this department's path values (and loadings) substituted."""
+        if not self.paths and not self.loadings:
             return base
         paths = {k: dict(v) for k, v in base.paths.items()}
         for dst, preds in self.paths.items():
             paths.setdefault(dst, {}).update({src: float(b) for src, b in preds.items()})
-        return PopulationSpec(base.loadings, paths, base.correlations)
+        loadings = dict(base.loadings)
+        for f, lam in self.loadings.items():
+            if f not in loadings:
+                raise SpecError(f"department {self.name}: loadings of unknown construct {f!r}")
+            if len(lam) != len(loadings[f]):
+                raise SpecError(f"department {self.name}: {f} has {len(loadings[f])} indicators, "
+                                f"got {len(lam)} loadings")
+            loadings[f] = tuple(float(v) for v in lam)
+        return PopulationSpec(loadings, paths, base.correlations)
+
+    def intercept_vector(self, items: Sequence[str]) -> np.ndarray | None:
+        """Item intercepts in ``items`` order (None when all are 0)."""
+        if not self.item_intercepts:
+            return None
+        unknown = [k for k in self.item_intercepts if k not in items]
+        if unknown:
+            raise SpecError(f"department {self.name}: item intercept of unknown item {unknown[0]!r}")
+        return np.array([float(self.item_intercepts.get(v, 0.0)) for v in items])
 
     def to_mapping(self) -> dict[str, Any]:
-        return {"name": self.name, "share": self.share, "latent_means": dict(self.latent_means),
-                "paths": {k: dict(v) for k, v in self.paths.items()}}
+        out = {"name": self.name, "share": self.share, "latent_means": dict(self.latent_means),
+               "paths": {k: dict(v) for k, v in self.paths.items()}}
+        if self.item_intercepts:
+            out["item_intercepts"] = dict(self.item_intercepts)
+        if self.loadings:
+            out["loadings"] = {k: list(v) for k, v in self.loadings.items()}
+        return out
 
 
 def latent_mean_vector(pop: PopulationModel, means: Mapping[str, float] | None, where: str = "latent means") -> np.ndarray:

@@ -434,6 +434,9 @@ def _draw(
             raise SpecError(f"department {dep.name}: {exc}") from None
         mu = latent_mean_vector(pop, dep.latent_means, f"latent means of {dep.name}")
         shift = pop.lambda_ @ mu if mu.any() else None
+        nu = dep.intercept_vector(list(pop.items))  # non-invariant item intercepts (issue 14)
+        if nu is not None:
+            shift = nu if shift is None else shift + nu
         if not departments and not nonnormal:
             # The default: the root stream, exactly as smsem has always drawn it.
             rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -466,6 +469,10 @@ def _draw(
             rec["stream_spawn_key"] = list(STREAMS["responses"] + (g,))
         if dep.paths:
             rec["paths"] = {k: dict(v) for k, v in dep.paths.items()}
+        if dep.item_intercepts:
+            rec["item_intercepts"] = {v: float(dep.item_intercepts.get(v, 0.0)) for v in pop.items}
+        if dep.loadings:
+            rec["loadings"] = {k: list(v) for k, v in dep.loadings.items()}
         records.append(rec)
     if departments:
         labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
