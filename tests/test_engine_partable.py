@@ -226,3 +226,33 @@ def test_lavaan_models(case):
     fi, fm = res.fit_indices, pd.read_csv(MODELS / f"{case}.fit.csv").set_index("name")["value"]
     assert fi["df"] == fm["df"] and fi["npar"] == fm["npar"]
     assert abs(fi["chi2"] - fm["chisq"]) < 1e-6 * max(1.0, fm["chisq"])
+
+
+@pytest.mark.parametrize("case", sorted(p.name[:-len(".meta.json")] for p in MODELS.glob("*.meta.json")))
+def test_loading_start_values_are_lavaans(case):
+    """The start values of the free loadings equal lavaan's (parTable()'s ``start``
+    column: FABIN 3 per factor, lavaan's bounds, std.lv scaling). Not on FIML cases
+    (lavaan starts from the EM covariance matrix) nor where ``==`` rows tie loadings
+    (lavaan then copies the start of one tied row to another; smsem's tied rows are one
+    parameter)."""
+    import json
+
+    import smsem
+    from smsem.estimate.matrices import param_map_from_table, start_values
+    from smsem.estimate.results import with_interaction_products
+
+    root = MODELS.parents[2]
+    m = json.loads((MODELS / f"{case}.meta.json").read_text(encoding="utf-8"))
+    ref = pd.read_csv(MODELS / f"{case}.partable.csv", keep_default_na=False, na_values=[""])
+    if m["missing"] in ("ml", "fiml") or (ref["op"] == "==").any():
+        pytest.skip("FIML or tied loadings")
+    model = smsem.load_model(str(root / m["model"]))
+    pt = model.table(**{k: m[k] for k in _OPTION_KEYS if k in m})
+    pm = param_map_from_table(pt)
+    x = with_interaction_products(model, pd.read_csv(root / m["data"]))[list(pm.base.observed)].dropna()
+    x = x.to_numpy(float)
+    start = start_values(pt, pm, x.mean(axis=0), np.cov(x.T, bias=True))
+    rows = ref[(ref["op"] == "=~") & (ref["free"] > 0)]
+    ours = [start[pm.aliases[(r.lhs, r.op, r.rhs)]] for r in rows.itertuples()]
+    # lavaan's start column is written with 15 significant digits
+    np.testing.assert_allclose(ours, rows["start"].to_numpy(float), rtol=1e-9, atol=1e-12)

@@ -376,11 +376,93 @@ def param_map_from_table(pt: Any, *, collapse: bool = True) -> ParamMap:
                     tuple(row_keys), tuple(row_locs))
 
 
+def _fabin_1fac(s: np.ndarray, std_lv: bool) -> np.ndarray:
+    """Loadings of a one-factor model by lavaan's ``lav_cfa_1fac_fabin`` (FABIN 3,
+    Hagglund 1982; with three or fewer indicators lavaan's closed form
+    ``lav_cfa_1fac_3ind``), with lavaan's bounds (reliability of the first indicator at
+    least 0.1); under ``std_lv`` scaled by ``sqrt(|psi|)``. ``s``: the indicators'
+    covariance matrix, the marker first."""
+    nvar = s.shape[0]
+    if nvar < 4:
+        if nvar == 1:
+            s = np.ones((3, 3))
+        elif nvar == 2:
+            extra = [np.mean(np.diag(s)), s[1, 0]]
+            s = np.array([[s[0, 0], s[0, 1], extra[0]], [s[1, 0], s[1, 1], extra[1]],
+                          [extra[0], extra[1], max(np.diag(s))]])
+        s11, s22, s33, s21, s31, s32 = s[0, 0], s[1, 1], s[2, 2], s[1, 0], s[2, 0], s[2, 1]
+        if s21 * s31 * s32 < 0:  # negative triad: lavaan's start.c: 1 (0.7 under std.lv)
+            return np.full(nvar, 0.7 if std_lv else 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            psi, lam = s21 * s31 / s32, np.array([1.0, s32 / s31, s32 / s21])
+        lower = 0.1 * s11
+        psi = min(max(psi, lower), s11)
+        for i, sii in ((1, s22), (2, s33)):
+            bound = np.sqrt(sii / lower)
+            lam[i] = min(max(-bound, lam[i]), bound)
+        if std_lv:
+            lam = lam * np.sign(psi) * np.sqrt(abs(psi))
+        return lam[:nvar]
+    lam = np.ones(nvar)
+    for i in range(1, nvar):
+        idx3 = [k for k in range(nvar) if k not in (0, i)]
+        s23, s31 = s[i, idx3], s[idx3, 0]
+        try:
+            tmp = np.linalg.solve(s[np.ix_(idx3, idx3)], s31)
+            lam[i] = (s23 @ tmp) / (s31 @ tmp)
+        except np.linalg.LinAlgError:
+            lam[i] = (s23 @ s31) / (s31 @ s31)
+    lower = 0.1 * s[0, 0]
+    for i in range(1, nvar):
+        bound = np.sqrt(s[i, i] / lower)
+        lam[i] = min(max(-bound, lam[i]), bound)
+    if std_lv:
+        d = np.outer(lam, lam) / (lam @ lam)
+        theta = np.linalg.solve(np.eye(nvar) - d * d, np.diag(s - d @ s @ d))
+        s1 = s - np.diag(theta)
+        l2 = lam @ lam
+        psi = float(((lam[:, None] * s1).sum(axis=0) * lam).sum() / (l2 * l2))
+        lam = lam * np.sign(psi) * np.sqrt(abs(psi))
+    return lam
+
+
+def _fabin_loadings(pt: Any, obs: dict[str, int], lv: set[str], cov: np.ndarray) -> dict[tuple[str, str], float]:
+    """lavaan's start values of the loadings (``lav_start``, ``start.initial = "lavaan"``
+    for ``sem()``/``cfa()``): per factor whose indicators are all observed, FABIN 3 on the
+    indicators' sample covariances (sign flipped after a negative marker)."""
+    rows = [r for r in table_rows(pt) if r["op"] == "=~"]
+    by_f: dict[str, list] = {}
+    for r in rows:
+        by_f.setdefault(r["lhs"], []).append(r)
+    var_rows = {r["lhs"]: r for r in table_rows(pt) if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in by_f}
+    out: dict[tuple[str, str], float] = {}
+    for f, rs in by_f.items():
+        if any(r["rhs"] in lv or r["rhs"] not in obs for r in rs):
+            continue
+        idx = [obs[r["rhs"]] for r in rs]
+        s = cov[np.ix_(idx, idx)]
+        if not np.all(np.isfinite(s)) or np.any(np.diag(s) <= 0):
+            continue
+        vr = var_rows.get(f)
+        std_lv = vr is not None and vr["free"] == 0 and vr["ustart"] == 1
+        with np.errstate(all="ignore"):
+            lam = _fabin_1fac(s, std_lv)
+        lam = np.where(np.isfinite(lam), lam, 1.0)
+        if not std_lv and np.isfinite(rs[0]["ustart"]) and rs[0]["ustart"] < 0:
+            lam = -lam
+        for r, value in zip(rs, lam):
+            out[(f, r["rhs"])] = float(value)
+    return out
+
+
 def start_values(pt: Any, pm: ParamMap, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """lavaan's "simple" start values, with the user's ``start()`` (or a free row's
-    ``ustart``) winning: loadings 1, regressions and covariances 0, residual variances of
+    """lavaan's default start values (``lav_start``), with the user's ``start()`` (or a
+    free row's ``ustart``) winning: loadings by FABIN 3 per factor whose indicators are
+    observed (1 otherwise), regressions and covariances 0, residual variances of
     observed variables half their sample variance, latent variances 0.05, intercepts the
-    sample means, latent means 0; fixed.x rows the sample moments.
+    sample means, latent means 0; fixed.x rows the sample moments. (With the "simple"
+    loadings of 1 a reverse-keyed marker, as psych::bfi's A1, leaves Fisher scoring in a
+    region where Sigma is indefinite for thousands of iterations.)
 
     ``mean`` and ``cov`` are the sample moments in ``pm.base.observed`` order (N divisor).
     """
@@ -388,6 +470,7 @@ def start_values(pt: Any, pm: ParamMap, mean: np.ndarray, cov: np.ndarray) -> np
     lv = set(pm.base.latent_names)
     start = np.full(pm.n_free, np.nan)
     user = np.full(pm.n_free, np.nan)
+    fabin = _fabin_loadings(pt, obs, lv, np.asarray(cov, dtype=float))
     for r in table_rows(pt):
         key = (r["lhs"], r["op"], r["rhs"])
         if r["op"] not in _PARAM_OPS or key not in pm.aliases:
@@ -400,7 +483,7 @@ def start_values(pt: Any, pm: ParamMap, mean: np.ndarray, cov: np.ndarray) -> np
             continue
         lhs, op, rhs = key
         if op == "=~":
-            s = 1.0
+            s = fabin.get((lhs, rhs), 1.0)
         elif op == "~":
             s = 0.0
         elif op == "~~":
