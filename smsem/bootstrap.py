@@ -468,8 +468,10 @@ class BootstrapResults:
     @cached_property
     def successful(self) -> np.ndarray:
         """The rows of the used draws (a statistic not computable in a draw is NaN there and
-        ignored by that statistic's CI only)."""
-        return self.draws[self.used]
+        ignored by that statistic's CI only). When every draw is used this is
+        :attr:`draws` itself (no B x k copy)."""
+        used = self.used
+        return self.draws if used.all() else self.draws[used]
 
     @cached_property
     def inadmissible(self) -> dict[str, int]:
@@ -506,7 +508,12 @@ class BootstrapResults:
 
     @cached_property
     def std_errors(self) -> pd.Series:
-        return pd.Series(np.nanstd(self.successful, axis=0, ddof=1), index=self.names)
+        # 16 columns at a time: nanstd makes about two float copies of its input, so the
+        # temporaries stay at B x 16 values whatever the number of statistics (a column's
+        # result is bit-identical to the one of a whole-array call: same order of sums).
+        ok = self.successful
+        sd = [np.nanstd(ok[:, j:j + 16], axis=0, ddof=1) for j in range(0, ok.shape[1], 16)]
+        return pd.Series(np.concatenate(sd) if sd else np.zeros(0), index=self.names)
 
     def accounting(self) -> str:
         """One line: draws made, used, kept inadmissible, and left out per reason."""
