@@ -14,9 +14,9 @@ import smsem
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Most pytest-xdist workers ``-n auto`` starts (setup.cfg's addopts): one per core, at most
-#: this many. Each worker imports numpy, pandas and scipy (~0.3 GB resident with the
-#: session fixtures) and some tests start ``--jobs 2`` pools of their own, so on a large
-#: machine more workers would add memory and contention faster than speed.
+#: this many. Each worker imports numpy, pandas and scipy and builds its own session
+#: fixtures, and some tests start ``--jobs 2`` pools or Dask clusters of their own, so on a
+#: large machine more workers would add memory and contention faster than speed.
 MAX_WORKERS = 4
 
 
