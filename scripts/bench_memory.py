@@ -10,6 +10,7 @@ figure divided by the draws' bytes, and the growth between consecutive Bs divide
 growth of the draws' bytes (1.0 = memory grows exactly as the statistics do)::
 
     PYTHONPATH=. python scripts/bench_memory.py [B ...]     # default: 1000 10000 100000
+    PYTHONPATH=. python scripts/bench_memory.py --traced [B ...]  # tracemalloc, in-process
 
 The peak depends on the machine's allocator (and a little on its load: not at all on the
 timing); nothing here is asserted by the test suite.
@@ -84,5 +85,30 @@ def main(boots: list[int]) -> None:
         prev = (need, r)
 
 
+def traced(boots: list[int]) -> None:
+    """``--traced``: in this process, the bootstrap's traced (tracemalloc) peak against its
+    draws' array: what the draws need plus the chunks' work space, whatever B."""
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT))
+    import smsem
+    from smsem.io import read_survey
+
+    model = smsem.load_model("integrative")
+    res = smsem.fit(model, read_survey(str(SURVEY), model))
+    for b in boots:
+        tracemalloc.start()
+        boot = smsem.bootstrap(res, n_boot=b, seed=1, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"B {b}: bootstrap() traced peak {peak / 2 ** 20:.1f} MB, draws {boot.draws.nbytes / 2 ** 20:.1f} MB, "
+              f"peak - draws {(peak - boot.draws.nbytes) / 2 ** 20:.1f} MB")
+        del boot
+
+
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1000, 10000, 100000])
+    args = sys.argv[1:]
+    if args[:1] == ["--traced"]:
+        traced([int(a) for a in args[1:]] or [1000, 100000])
+    else:
+        main([int(a) for a in args] or [1000, 10000, 100000])
