@@ -25,7 +25,7 @@ import sys
 import multiprocessing
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 import warnings
 
@@ -145,6 +145,26 @@ def bca_ci(
             prob = stats.norm.cdf(z0 + (z0 + z) / (1.0 - acc * (z0 + z)))
         out.append(_adjusted_quantiles(draws, prob))
     return out[0], out[1]
+
+
+# The draws' masks are computed 4096 rows at a time: a whole-array np.isnan(draws) would be
+# a B x k temporary (one byte per statistic and draw) on top of the draws themselves.
+_ROWS = 4096
+
+
+def _row_blocks(a: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``f`` (a row-wise reduction) over blocks of rows of ``a``, concatenated."""
+    if a.shape[0] == 0:
+        return f(a)
+    return np.concatenate([f(a[i:i + _ROWS]) for i in range(0, a.shape[0], _ROWS)])
+
+
+def _column_counts(a: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Per column, the number of entries for which ``test`` holds (``test(a).sum(axis=0)``)."""
+    out = np.zeros(a.shape[1], dtype=np.int64)
+    for i in range(0, a.shape[0], _ROWS):
+        out += test(a[i:i + _ROWS]).sum(axis=0)
+    return out
 
 
 # ------------------------------------------------------------------ bootstrapped statistics
@@ -459,7 +479,7 @@ class BootstrapResults:
         inadmissible ones (negative variance, non-positive-definite matrix) when
         ``include_inadmissible`` (lavaan's default)."""
         if self.status is None:
-            return ~np.isnan(self.draws).all(axis=1)
+            return ~_row_blocks(self.draws, lambda b: np.isnan(b).all(axis=1))
         keep = self.status == 0
         if self.include_inadmissible:
             keep |= np.isin(self.status, _INADMISSIBLE)
@@ -468,8 +488,10 @@ class BootstrapResults:
     @cached_property
     def successful(self) -> np.ndarray:
         """The rows of the used draws (a statistic not computable in a draw is NaN there and
-        ignored by that statistic's CI only)."""
-        return self.draws[self.used]
+        ignored by that statistic's CI only). When every draw is used this is
+        :attr:`draws` itself (no B x k copy)."""
+        used = self.used
+        return self.draws if used.all() else self.draws[used]
 
     @cached_property
     def inadmissible(self) -> dict[str, int]:
@@ -481,7 +503,7 @@ class BootstrapResults:
     def nan_counts(self) -> pd.Series:
         """Per statistic: used draws in which it is not computable (NaN), e.g. an HTMT with a
         zero item correlation in the resample. Such a draw stays in every other CI."""
-        return pd.Series(np.isnan(self.successful).sum(axis=0), index=self.names)
+        return pd.Series(_column_counts(self.successful, np.isnan), index=self.names)
 
     @cached_property
     def excluded(self) -> dict[str, int]:
@@ -491,7 +513,7 @@ class BootstrapResults:
         :attr:`nan_counts` tells which). A draw is counted under one reason only."""
         out = {k: v for k, v in self.failures.items()
                if not (self.include_inadmissible and k in _INADMISSIBLE_NAMES)}
-        partial = int(np.isnan(self.successful).any(axis=1).sum())
+        partial = int(_row_blocks(self.successful, lambda b: np.isnan(b).any(axis=1)).sum())
         if partial:
             out["statistic not computable"] = partial
         return out
@@ -506,7 +528,12 @@ class BootstrapResults:
 
     @cached_property
     def std_errors(self) -> pd.Series:
-        return pd.Series(np.nanstd(self.successful, axis=0, ddof=1), index=self.names)
+        # 16 columns at a time: nanstd makes about two float copies of its input, so the
+        # temporaries stay at B x 16 values whatever the number of statistics (a column's
+        # result is bit-identical to the one of a whole-array call: same order of sums).
+        ok = self.successful
+        sd = [np.nanstd(ok[:, j:j + 16], axis=0, ddof=1) for j in range(0, ok.shape[1], 16)]
+        return pd.Series(np.concatenate(sd) if sd else np.zeros(0), index=self.names)
 
     def accounting(self) -> str:
         """One line: draws made, used, kept inadmissible, and left out per reason."""
@@ -541,7 +568,7 @@ class BootstrapResults:
             "rhs": [k[2] for k in keys], "std": [k[3] for k in keys], "est": est,
             "boot_se": self.std_errors.to_numpy(), "boot_lower": ci["lower"].to_numpy(),
             "boot_upper": ci["upper"].to_numpy(),
-            "n_used": np.isfinite(self.successful).sum(axis=0),
+            "n_used": _column_counts(self.successful, np.isfinite),
         })
 
     @cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,22 @@ import pytest
 import smsem
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Most pytest-xdist workers ``-n auto`` starts (setup.cfg's addopts): one per core, at most
+#: this many. Each worker imports numpy, pandas and scipy and builds its own session
+#: fixtures, and some tests start ``--jobs 2`` pools or Dask clusters of their own, so on a
+#: large machine more workers would add memory and contention faster than speed.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: the cores this process may use (not the machine's), capped at MAX_WORKERS;
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides, as in pytest-xdist."""
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if env:
+        return int(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS))
 
 
 @pytest.fixture(scope="session")

@@ -89,6 +89,28 @@ def test_help_version_and_argument_errors_import_nothing_heavy():
     assert got["err"].count("smsem fit: error:") == 2
 
 
+def test_fit_without_bootstrap_imports_no_optimizer_stats_or_semopy():
+    """`smsem fit FILE --boot 0` (the command a student repeats) needs pandas and
+    scipy.special, not scipy.optimize (0.2 s: Fisher scoring and Newton converge without
+    it; the RMSEA interval's root is bisected), scipy.stats, statsmodels or semopy."""
+    probe = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from smsem.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = main(["fit", {str(EXAMPLE)!r}, "--boot", "0", "--quiet"])
+        slow = ("scipy.optimize", "scipy.stats", "statsmodels", "semopy", "sympy", "sklearn", "matplotlib",
+                "dask", "scipy.linalg")
+        print(json.dumps({{"code": code, "loaded": [m for m in slow if m in sys.modules],
+                          "rmsea": "RMSEA 90% CI upper" in out.getvalue()}}))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"code": 0, "loaded": [], "rmsea": True}
+
+
 def test_input_file_errors_come_before_the_estimation_imports(tmp_path):
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("grid: {n: [100]}\nreplications: 10\nsed: 3\n", encoding="utf-8")

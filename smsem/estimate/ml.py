@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from scipy import optimize
 
 from .matrices import Matrices, ParamMap
 
@@ -333,6 +332,8 @@ def minimize_ml(pm: ParamMap, start: np.ndarray, s: np.ndarray, xbar: np.ndarray
     if ok:
         return theta, True, "converged"
     fun = _objective(pm, s, xbar)
+    from scipy import optimize  # here: 0.2 s of import, needed only when Newton/Fisher scoring fails
+
     res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B",
                             options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-14, "gtol": 1e-8})
     theta2, ok2 = fisher_scoring_means(pm, res.x, s, xbar)

@@ -14,7 +14,8 @@ estimates and changes the inference:
   lavaan 0.6-14's ``fit@test[[2]]`` apart: its ``trace.UGamma`` has exactly these two
   terms, e.g. 248.4844 - 56.18339 on the committed survey.)
 
-The casewise scores are analytic; the observed informations are central differences of
+The casewise scores are analytic, and so is the saturated model's observed information
+(:func:`saturated_hessian`); the model's and the baseline's are central differences of
 analytic gradients (:func:`smsem.estimate.standardized.delta_jacobian`).
 """
 
@@ -101,17 +102,62 @@ def _saturated_scores(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.nd
     return np.concatenate([g_mu, g_vech], axis=1)
 
 
+def saturated_hessian(pat: Patterns, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Analytic Hessian of the saturated normal log-likelihood (the sum over cases of
+    :func:`fiml_loglik`) with respect to ``(mu, vech Sigma)``, the order of
+    :func:`_saturated_gradient`'s vector.
+
+    For a case with observed items ``o``, ``K = Sigma_oo^-1``, ``r = x_o - mu_o`` and
+    ``u = K r``, treating the entries of Sigma as distinct:
+    ``d2l/dmu dmu' = -K``, ``d2l/dmu_a dSigma_cd = -K_ac u_d`` and
+    ``d2l/dSigma_ab dSigma_cd = (K_ac K_bd - K_ac u_b u_d - u_a u_d K_bc) / 2``; the sums
+    over a pattern's cases need only ``sum u = n_k K d`` and ``sum u u' = n_k K m K``
+    (``d`` = mean - mu, ``m`` = covariance + d d'). An off-diagonal element of vech Sigma
+    moves two entries, so its rows and columns add both. (This replaced central
+    differences of :func:`_saturated_gradient`, which needed 2 (p + p(p+1)/2) gradient
+    evaluations, 30 times slower for 22 items: the two agree to 3e-10 relative, the
+    differences' truncation error; tests/test_saturated_hessian.py checks it.)
+    """
+    p = pat.p
+    n_pat = len(pat.counts)
+    nk = np.asarray(pat.counts, dtype=float)
+    # Each pattern's K and sum u u' embedded in p x p (zero outside its observed items), so
+    # the sums over patterns below are matrix products over the pattern axis (BLAS).
+    kk = np.zeros((n_pat, p, p))
+    uu = np.zeros((n_pat, p, p))
+    su = np.zeros((n_pat, p))
+    for i, (o, xb, c) in enumerate(zip(pat.observed, pat.means, pat.covs)):
+        k = np.linalg.inv(sigma[np.ix_(o, o)])
+        d = xb - mu[o]
+        kk[i][np.ix_(o, o)] = k
+        uu[i][np.ix_(o, o)] = nk[i] * (k @ (c + np.outer(d, d)) @ k)
+        su[i, o] = nk[i] * (k @ d)
+    kf, uf = kk.reshape(n_pat, p * p), uu.reshape(n_pat, p * p)
+    h_mm = -np.einsum("i,iab->ab", nk, kk)
+    h_ms = -(kf.T @ su).reshape(p, p, p)                                  # [a, c, d]: -K_ac u_d
+    t1 = ((nk[:, None] * kf).T @ kf).reshape(p, p, p, p).transpose(0, 2, 1, 3)  # n_k K_ac K_bd
+    t2 = (kf.T @ uf).reshape(p, p, p, p).transpose(0, 2, 1, 3)               # K_ac (uu)_bd
+    t3 = (uf.T @ kf).reshape(p, p, p, p).transpose(0, 2, 3, 1)               # (uu)_ad K_bc
+    h_ss = (0.5 * (t1 - t2 - t3)).reshape(p * p, p * p)                     # [(a, b), (c, d)]
+    h_ms = h_ms.reshape(p, p * p)
+    r, c = vech_indices(p)
+    off = (r != c).astype(float)
+    i1, i2 = r * p + c, c * p + r
+    hv = (h_ss[np.ix_(i1, i1)] + off[:, None] * h_ss[np.ix_(i2, i1)] + off[None, :] * h_ss[np.ix_(i1, i2)]
+          + (off[:, None] * off[None, :]) * h_ss[np.ix_(i2, i2)])
+    hmv = h_ms[:, i1] + off[None, :] * h_ms[:, i2]
+    out = np.block([[h_mm, hmv], [hmv.T, hv]])
+    return 0.5 * (out + out.T)
+
+
 def h1_trace(x: np.ndarray, pat: Patterns, mu: np.ndarray, sigma: np.ndarray, means: bool) -> float:
     """``tr(A1^-1 B1)`` of the saturated model at its own ML moments ``(mu, sigma)`` (the
     sample moments, or the EM estimates with missing data): ``A1`` its observed
-    information per case (central differences of the analytic gradient), ``B1`` the mean
+    information per case (:func:`saturated_hessian`), ``B1`` the mean
     outer product of its casewise scores. ``means=False`` leaves the mean block out
     (complete data without a mean structure, as lavaan)."""
     n, p = x.shape
-    r, c = vech_indices(p)
-    eta = np.concatenate([mu, sigma[r, c]])
-    a1 = -delta_jacobian(lambda e: _saturated_gradient(pat, e, p), eta) / n
-    a1 = 0.5 * (a1 + a1.T)
+    a1 = -saturated_hessian(pat, mu, sigma) / n
     s1 = _saturated_scores(x, mu, sigma)
     keep = slice(None) if means else slice(p, None)
     a1, s1 = a1[keep, keep], s1[:, keep]

@@ -208,7 +208,9 @@ def read_yaml(path: Path) -> Any:
     """Parse a YAML file; errors are SpecErrors naming the file (and line/column)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            # libyaml's parser when PyYAML has it (the same safe constructor, ten times
+            # faster: 0.1 s of every `smsem fit` in pure Python)
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise SpecError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
