@@ -1,0 +1,1 @@
+"""Latent interactions: estimators (LMS, QML, product indicators) and moderation reports."""
