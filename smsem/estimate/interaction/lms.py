@@ -279,24 +279,42 @@ class LMSModel:
         n, p = x.shape
         L = np.linalg.cholesky(Sx)  # (Q,p,p)
         Linv = np.linalg.inv(L)
-        z = (x @ Linv.transpose(0, 2, 1)) - (Linv @ mx[:, :, None]).transpose(0, 2, 1)  # (Q,n,p)
-        maha = (z * z).sum(-1).T
+        P = Linv.transpose(0, 2, 1) @ Linv  # Sigma_q^-1
+        xc, xx = self._data(x)
+        mc = mx - self._shift
+        Pm = (P @ mc[:, :, None])[:, :, 0]  # (Q,p)
+        # (x - mu)' P (x - mu) = x'Px - 2 x'P mu + mu'P mu, x centred at its mean (one GEMM)
+        maha = xx @ P.reshape(-1, p * p).T - 2 * (xc @ Pm.T) + (mc * Pm).sum(1)[None]
         logdet = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
         lf = self.log_weights[None, :] - 0.5 * (p * np.log(2 * np.pi) + logdet[None, :] + maha)
         mx_ = lf.max(1, keepdims=True)
-        s = np.exp(lf - mx_)
+        dl = lf - mx_
+        s = np.exp(np.where(dl < -500.0, -np.inf, dl))  # no denormals (slow arithmetic)
         tot = s.sum(1, keepdims=True)
         ll = float(np.sum(np.log(tot) + mx_))
         return ll, s / tot
 
-    @staticmethod
-    def suff_stats(r: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _xx_cache: tuple = (None, None, None)
+    _shift: Any = 0.0
+
+    def _data(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``x`` centred at its mean and the rows' outer products (n, p*p), cached."""
+        if self._xx_cache[0] is not x:
+            n, p = x.shape
+            self._shift = x.mean(0)
+            xc = x - self._shift
+            self._xx_cache = (x, xc, (xc[:, :, None] * xc[:, None, :]).reshape(n, p * p))
+        return self._xx_cache[1], self._xx_cache[2]
+
+    def suff_stats(self, r: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-node weight N_q, weighted mean (Q,p) and scatter about it / N_q (Q,p,p)."""
+        n, p = x.shape
+        xc, xx = self._data(x)
         nq = r.sum(0)
         nq_safe = np.maximum(nq, 1e-300)
-        xbar = (r.T @ x) / nq_safe[:, None]
-        rx = r.T[:, :, None] * x[None]  # (Q,n,p)
-        S = (rx.transpose(0, 2, 1) @ x) / nq_safe[:, None, None] - xbar[:, :, None] * xbar[:, None, :]
+        xbar_c = (r.T @ xc) / nq_safe[:, None]
+        S = (xx.T @ r).T.reshape(-1, p, p) / nq_safe[:, None, None] - xbar_c[:, :, None] * xbar_c[:, None, :]
+        xbar = xbar_c + self._shift
         return nq, xbar, S
 
     def q_grad(self, theta: np.ndarray, stats: tuple, h: float = 1e-6) -> tuple[float, np.ndarray]:
@@ -527,6 +545,17 @@ def fit_lms(model: Any, pt: Any, data: pd.DataFrame, *, quad_points: int | None 
     unknown = set(options) - {"em_steps", "max_iter"}
     if unknown:
         raise SpecError(f"fit_lms: unknown option(s) {', '.join(sorted(unknown))}")
+    from ..._threads import single_thread
+
+    with single_thread():  # same bits in any process; small BLAS calls are faster on one thread
+        return _fit_lms(model, pt, data, quad_points=quad_points, condition_on=condition_on, start=start, se=se,
+                        **options)
+
+
+def _fit_lms(model: Any, pt: Any, data: pd.DataFrame, *, quad_points: int | None, condition_on: Any,
+             start: Any, se: bool, **options: Any):
+    from .results import InteractionFit
+
     t0 = time.perf_counter()
     lm = LMSModel(pt, quad_points=quad_points, condition_on=condition_on)
     xdf, dropped = _item_data(pt, data)
