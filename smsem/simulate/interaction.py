@@ -104,3 +104,43 @@ def interaction_population(model: Any, values: Mapping[tuple[str, str, str], flo
 
 def standardized_interaction(pop: InteractionPopulation, lhs: str, product: str) -> float:
     return pop.std_interaction(lhs, product)
+
+
+def population_values(pt: Any, *, loading: float = 0.8, regression: float = 0.3, item_residual: float = 0.4,
+                      latent_variance: float = 1.0, latent_covariance: float = 0.3, residual: float = 0.5,
+                      interaction: float | Mapping[str, float] = 0.2,
+                      overrides: Mapping[tuple[str, str, str], float] | None = None
+                      ) -> dict[tuple[str, str, str], float]:
+    """A value for every free row of ``pt``: loadings, regressions, item residual variances,
+    exogenous latent variances and covariances, endogenous residual variances, and the
+    product coefficients (``interaction``: one value or ``{product: value}``); then
+    ``overrides``."""
+    from ..estimate.matrices import table_rows
+
+    rows = table_rows(pt)
+    prods = {p[0] for p in (getattr(pt, "lv_interactions", None) or [])}
+    endo = {r["lhs"] for r in rows if r["op"] == "~"}
+    ov = set(pt.ov)
+    out: dict[tuple[str, str, str], float] = {}
+    for r in rows:
+        if r["free"] <= 0 or r["op"] not in ("=~", "~", "~~", "~1"):
+            continue
+        key = (r["lhs"], r["op"], r["rhs"])
+        if r["op"] == "=~":
+            v = loading
+        elif r["op"] == "~":
+            if r["rhs"] in prods:
+                v = interaction.get(r["rhs"], 0.0) if isinstance(interaction, Mapping) else interaction
+            else:
+                v = regression
+        elif r["op"] == "~1":
+            v = 0.0
+        elif r["lhs"] in ov:
+            v = item_residual if r["lhs"] == r["rhs"] else 0.0
+        elif r["lhs"] == r["rhs"]:
+            v = residual if r["lhs"] in endo else latent_variance
+        else:
+            v = latent_covariance if r["lhs"] not in endo and r["rhs"] not in endo else 0.0
+        out[key] = float(v)
+    out.update(overrides or {})
+    return out
