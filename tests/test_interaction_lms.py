@@ -155,3 +155,22 @@ def test_refuses_product_of_endogenous(tmp_path):
     m = _model(tmp_path, LINEAR.replace("Y ~ X + Z", "Z ~ X\nW =~ w1 + w2 + w3\nW ~ Z\nY ~ X + Z + W + Z:W"))
     with pytest.raises(SpecError, match="exogenous latent variable"):
         fit_lms(m, m.table(), pd.DataFrame(np.zeros((20, 12)), columns=list(m.table().ov)))
+
+
+def test_bootstrap_warm_start_equals_refit(xz):
+    """bootstrap_lms: draw k depends on stream k only, and its warm-started estimate is the
+    maximum of that resample's likelihood (a cold fit of the same rows) to 1% of an SE
+    (its stopping rule is steps below 0.1% of an SE)."""
+    from smsem.estimate.interaction.lms import bootstrap_lms
+
+    m, pt, pop = xz
+    d = pop.draw(300, seed=4)
+    res = fit_lms(m, pt, d)
+    b3 = bootstrap_lms(res, 3, seed=8)
+    b2 = bootstrap_lms(res, 2, seed=8)
+    np.testing.assert_array_equal(b3[:2], b2)
+    assert np.all(np.isfinite(b3))
+    idx = np.random.default_rng(np.random.SeedSequence(8).spawn(3)[2]).integers(0, 300, 300)
+    cold = fit_lms(m, pt, d.iloc[idx].reset_index(drop=True), se=False)
+    se = np.sqrt(np.diag(res._vcov_all))
+    assert np.max(np.abs(b3[2] - cold.theta) / se) < 0.01

@@ -67,6 +67,7 @@ class InteractionFit:
     theta: np.ndarray = field(default=None, repr=False)
     engine: Any = field(default=None, repr=False)
     seconds: float = float("nan")
+    _vcov_all: np.ndarray = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -203,4 +204,5 @@ class InteractionFit:
         keepv = [j for j in range(len(names)) if j not in exo]
         vdf = vdf.iloc[keepv, keepv]
         return cls(method, model, pt, xdf, params, float(loglik), int(lm.npar), vdf, bool(converged),
-                   int(iterations), dropped, np.asarray(theta, float).copy(), lm, seconds)
+                   int(iterations), dropped, np.asarray(theta, float).copy(), lm, seconds,
+                   np.asarray(vcov, float))
