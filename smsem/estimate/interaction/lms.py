@@ -84,11 +84,11 @@ class LMSModel:
         products = list(getattr(pt, "lv_interactions", None) or [])
         names = {p[0] for p in products}
         rows = table_rows(pt)
-        bad = [r for r in rows if r["op"] in ("==", "<", ">", ":=") and r["user"] != 2]
+        bad = [r for r in rows if r["op"] in ("==", "<", ">") and r["user"] != 2]
         if bad:
             r = bad[0]
-            raise SpecError(f"line {r['line']}: {r['lhs']} {r['op']} {r['rhs']}: constraints and defined "
-                            "parameters are not supported with latent interactions (lms) yet")
+            raise SpecError(f"line {r['line']}: {r['lhs']} {r['op']} {r['rhs']}: constraints are not supported "
+                            "with latent interactions (lms, qml) yet")
         if any(r["group"] > 1 for r in rows):
             raise SpecError("multiple groups are not supported with latent interactions (lms)")
         prod_rows = [r for r in rows if r["op"] == "~" and r["rhs"] in names]

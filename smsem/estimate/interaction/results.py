@@ -198,6 +198,9 @@ class InteractionFit:
             rows.append((lhs, op, rhs, label, est, se, zz, pv, est - z975 * se, est + z975 * se,
                          std(lhs, op, rhs, est, True), std(lhs, op, rhs, est, False)))
         params = pd.DataFrame(rows, columns=PARAM_COLUMNS)
+        defined = _defined(pt, lm, theta, vcov, params, z975)
+        if defined is not None:
+            params = pd.concat([params, defined], ignore_index=True)
         labels = [f"{l} {o} {r}".rstrip() for l, o, r in names]
         vdf = pd.DataFrame(vcov, index=labels, columns=labels)
         exo = set(pm.exo)
@@ -206,3 +209,44 @@ class InteractionFit:
         return cls(method, model, pt, xdf, params, float(loglik), int(lm.npar), vdf, bool(converged),
                    int(iterations), dropped, np.asarray(theta, float).copy(), lm, seconds,
                    np.asarray(vcov, float))
+
+
+def _defined(pt: Any, lm: Any, theta: np.ndarray, vcov: np.ndarray, params: pd.DataFrame, zcrit: float
+             ) -> pd.DataFrame | None:
+    """lavaan's ``:=`` rows: the definitions at the estimates (labels of product rows
+    included), delta-method SEs from ``vcov``; std columns from the rows' std values."""
+    from ... import _dist as stats
+    from .. import constraints
+    from ..matrices import table_rows
+    from ..results import PARAM_COLUMNS
+
+    trows = table_rows(pt)
+    rows = [r for r in trows if r["op"] == ":="]
+    if not rows:
+        return None
+    _, _, defs = constraints.constraints_from_table(pt.df)
+    pmap = constraints.ParameterMap.from_table(pt.df)
+    prod_index = {pr.row: lm.n_lin + j for j, pr in enumerate(lm.products)}
+    free = [r for r in trows if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+    nfree = max((r["free"] for r in free), default=0)
+    E = np.zeros((nfree, len(theta)))
+    x_std, x_lv = np.zeros(nfree), np.zeros(nfree)
+    prow = {(a, o, b): k for k, (a, o, b) in enumerate(zip(params.lhs, params.op, params.rhs))}
+    for r in free:
+        key = (r["lhs"], r["op"], r["rhs"])
+        j = prod_index.get(key, lm.pm.aliases.get(key))
+        E[r["free"] - 1, j] = 1.0
+        k = prow[key]
+        x_std[r["free"] - 1], x_lv[r["free"] - 1] = params.std_all.iloc[k], params.std_lv.iloc[k]
+    res = constraints.defined_values(defs, E @ theta, pmap, E @ np.nan_to_num(vcov) @ E.T)
+    std = constraints.defined_values(defs, x_std, pmap).est
+    std_lv = constraints.defined_values(defs, x_lv, pmap).est
+    out = []
+    for name, est, se, sa, sl, r in zip(res.names, res.est, res.se, std, std_lv, rows):
+        if not np.all(np.isfinite(np.diag(vcov))):
+            se = np.nan
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((name, ":=", r["rhs"], name, float(est), float(se), z, p, est - zcrit * se, est + zcrit * se,
+                    float(sl), float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
