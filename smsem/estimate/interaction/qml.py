@@ -38,19 +38,6 @@ __all__ = ["fit_qml", "QMLModel"]
 _LOG2PI = np.log(2 * np.pi)
 
 
-def _mvn_logpdf(d: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """log N(d; 0, cov) for rows of ``d``; ``cov`` (p,p) or per row (n,p,p)."""
-    L = np.linalg.cholesky(cov)
-    p = d.shape[-1]
-    if cov.ndim == 2:
-        z = np.linalg.solve(L, d.T).T
-        logdet = 2 * np.log(np.diag(L)).sum()
-    else:
-        z = np.linalg.solve(L, d[..., None])[..., 0]
-        logdet = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(-1)
-    return -0.5 * (p * _LOG2PI + logdet + (z * z).sum(-1))
-
-
 class QMLModel:
     """The QML quasi-likelihood of one parameter table (``theta`` as :class:`LMSModel`)."""
 
@@ -117,93 +104,116 @@ class QMLModel:
                 done.add(int(v))
         self.order = order
         self.bmask = bmask
+        quad = set()
+        for v in order:
+            if any(s_ in quad for s_ in np.nonzero(bmask[v])[0]):
+                quad.add(v)
+            for pr in lm.products:
+                if pr.target == v:
+                    if pr.a in quad or pr.b in quad:
+                        raise SpecError(f"qml: the product {pr.name!r} is of order above two in the exogenous "
+                                        "variables and disturbances")
+                    quad.add(v)
         self.nw = len(self.E) + len(self.N)
 
     def loglik(self, theta: np.ndarray, x: np.ndarray, per_case: bool = False):
+        """The quasi-log-likelihood at ``theta`` (its per-case terms with ``per_case``)."""
+        v = self.loglik_batch(np.asarray(theta, float)[None], x, per_case=per_case)
+        return v[0] if per_case else float(v[0])
+
+    def loglik_batch(self, thetas: np.ndarray, x: np.ndarray, per_case: bool = False) -> np.ndarray:
+        """The quasi-log-likelihood at each row of ``thetas`` (K, n_theta)."""
         lm = self.lm
-        M = lm.batch_matrices(theta[None])
-        beta, lam, psi, th, nu, alpha, g = (M[k][0] for k in ("beta", "lambda", "psi", "theta", "nu", "alpha",
-                                                               "omega"))
+        M = lm.batch_matrices(thetas)
+        beta, lam, psi, th, nu, alpha, g = (M[k] for k in ("beta", "lambda", "psi", "theta", "nu", "alpha",
+                                                            "omega"))
         E, N, xi, R, Nn = self.E, self.N, self.xi, self.R, self.Nn
-        nE, nN = len(E), len(N)
+        nE = len(E)
+        K, n = thetas.shape[0], x.shape[0]
+        tr = lambda a: a.transpose(0, 2, 1)  # noqa: E731
         # f(x)
-        LX = lam[np.ix_(xi, E)]
-        phi = psi[np.ix_(E, E)]
-        kappa = alpha[E]
-        mu_x = nu[xi] + LX @ kappa
-        S_x = LX @ phi @ LX.T + th[np.ix_(xi, xi)]
-        dx = x[:, xi] - mu_x
-        ll = _mvn_logpdf(dx, S_x)
-        # xi | x
-        Kx = np.linalg.solve(S_x, LX @ phi).T  # (nE, px) = Phi LX' Sx^-1
-        m_xi = kappa + dx @ Kx.T  # (n, nE)
-        V_xi = phi - Kx @ LX @ phi
-        V = np.zeros((self.nw, self.nw))
-        V[:nE, :nE] = V_xi
-        V[nE:, nE:] = psi[np.ix_(N, N)]
-        n = x.shape[0]
-        mw = np.zeros((n, self.nw))
-        mw[:, :nE] = m_xi
-        # quadratic polynomials in w of every inner variable
+        LX = lam[:, xi][:, :, E]
+        phi = psi[:, E][:, :, E]
+        kappa = alpha[:, E]
+        mu_x = nu[:, xi] + (LX @ kappa[..., None])[..., 0]
+        S_x = LX @ phi @ tr(LX) + th[:, xi][:, :, xi]
+        dx = x[None, :, xi] - mu_x[:, None, :]  # (K,n,px)
+        ll = _mvn_logpdf_k(dx, S_x)
+        Kx = tr(np.linalg.solve(S_x, LX @ phi))  # (K,nE,px)
+        m_xi = kappa[:, None, :] + dx @ tr(Kx)  # (K,n,nE)
+        V = np.zeros((K, self.nw, self.nw))
+        V[:, :nE, :nE] = phi - Kx @ LX @ phi
+        V[:, nE:, nE:] = psi[:, N][:, :, N]
+        mw = np.zeros((K, n, self.nw))
+        mw[:, :, :nE] = m_xi
         m = len(lm.inner)
-        c = np.zeros(m)
-        b = np.zeros((m, self.nw))
-        A = np.zeros((m, self.nw, self.nw))
-        quad = np.zeros(m, bool)
+        c = np.zeros((K, m))
+        b = np.zeros((K, m, self.nw))
+        A = np.zeros((K, m, self.nw, self.nw))
         for j, v in enumerate(E):
-            b[v, j] = 1.0
+            b[:, v, j] = 1.0
         npos = {int(v): nE + k for k, v in enumerate(N)}
         for v in self.order:
-            c[v] = alpha[v]
-            b[v, npos[v]] = 1.0
-            for s in np.nonzero(self.bmask[v])[0]:
-                c[v] += beta[v, s] * c[s]
-                b[v] += beta[v, s] * b[s]
-                A[v] += beta[v, s] * A[s]
-                quad[v] |= quad[s] and beta[v, s] != 0
+            c[:, v] = alpha[:, v]
+            b[:, v, npos[v]] = 1.0
+            for s_ in np.nonzero(self.bmask[v])[0]:
+                w_ = beta[:, v, s_]
+                c[:, v] += w_ * c[:, s_]
+                b[:, v] += w_[:, None] * b[:, s_]
+                A[:, v] += w_[:, None, None] * A[:, s_]
             for jj, pr in enumerate(lm.products):
                 if pr.target != v:
                     continue
                 a_, b_ = pr.a, pr.b
-                if quad[a_] or quad[b_]:
-                    raise SpecError(f"qml: the product {pr.name!r} is of order above two in the exogenous "
-                                    "variables and disturbances")
-                gg = g[jj]
-                c[v] += gg * c[a_] * c[b_]
-                b[v] += gg * (c[a_] * b[b_] + c[b_] * b[a_])
-                outer = np.outer(b[a_], b[b_])
-                A[v] += gg * 0.5 * (outer + outer.T)
-                quad[v] = True
-        cN, bN, AN = c[N], b[N], A[N]
-        # conditional moments of eta | x
-        Am = np.einsum("kij,nj->nki", AN, mw)  # (n,e,w)
-        mean_eta = cN + mw @ bN.T + np.einsum("nki,ni->nk", Am, mw) + np.einsum("kij,ji->k", AN, V)
-        BV = bN @ V
-        G = np.einsum("kd,nld->nkl", BV, Am)  # b_k' V A_l m
-        AV = AN @ V  # (e,w,w)
-        cov_eta = (BV @ bN.T)[None] + 2 * (G + G.transpose(0, 2, 1)) \
-            + 4 * np.einsum("nki,ij,nlj->nkl", Am, V, Am) + 2 * np.einsum("kij,lji->kl", AV, AV)[None]
-        # residual items r and the reference items
-        LR = lam[np.ix_(R, N)]
-        LN = lam[np.ix_(Nn, N)]
+                gg = g[:, jj]
+                c[:, v] += gg * c[:, a_] * c[:, b_]
+                b[:, v] += gg[:, None] * (c[:, a_, None] * b[:, b_] + c[:, b_, None] * b[:, a_])
+                outer = b[:, a_, :, None] * b[:, b_, None, :]
+                A[:, v] += gg[:, None, None] * 0.5 * (outer + tr(outer))
+        cN, bN, AN = c[:, N], b[:, N], A[:, N]
+        Am = np.einsum("keij,knj->knei", AN, mw)  # (K,n,e,w)
+        mean_eta = (cN[:, None] + mw @ tr(bN) + np.einsum("knei,kni->kne", Am, mw)
+                    + np.einsum("keij,kji->ke", AN, V)[:, None])
+        BV = bN @ V  # (K,e,w)
+        G = np.einsum("ked,knld->knel", BV, Am)
+        AV = AN @ V[:, None]  # (K,e,w,w)
+        cov_eta = ((BV @ tr(bN))[:, None] + 2 * (G + G.transpose(0, 1, 3, 2))
+                   + 4 * np.einsum("knei,kij,knlj->knel", Am, V, Am)
+                   + 2 * np.einsum("keij,klji->kel", AV, AV)[:, None])
+        LR = lam[:, R][:, :, N]
+        LN = lam[:, Nn][:, :, N]
         T = LN @ np.linalg.inv(LR)
-        thRR, thNN, thRN = th[np.ix_(R, R)], th[np.ix_(Nn, Nn)], th[np.ix_(R, Nn)]
+        thRR = th[:, R][:, :, R]
         if len(Nn):
-            mu_r = nu[Nn] - T @ nu[R]
-            S_r = thNN + T @ thRR @ T.T - thRN.T @ T.T - T @ thRN
-            r = x[:, Nn] - x[:, R] @ T.T - mu_r
-            ll = ll + _mvn_logpdf(r, S_r)
-            C_er = thRN - thRR @ T.T  # Cov(eps_R, r)
-            K = np.linalg.solve(S_r, C_er.T).T
-            e_mean = r @ K.T
-            e_cov = thRR - K @ C_er.T
+            thNN, thRN = th[:, Nn][:, :, Nn], th[:, R][:, :, Nn]
+            mu_r = nu[:, Nn] - (T @ nu[:, R, None])[..., 0]
+            S_r = thNN + T @ thRR @ tr(T) - tr(thRN) @ tr(T) - T @ thRN
+            r = x[None, :, Nn] - x[None, :, R] @ tr(T) - mu_r[:, None]
+            ll = ll + _mvn_logpdf_k(r, S_r)
+            C_er = thRN - thRR @ tr(T)
+            Kr = tr(np.linalg.solve(S_r, tr(C_er)))
+            e_mean = r @ tr(Kr)
+            e_cov = thRR - Kr @ tr(C_er)
         else:
-            e_mean = np.zeros((n, len(R)))
+            e_mean = np.zeros((K, n, len(R)))
             e_cov = thRR
-        mu_y = nu[R] + mean_eta @ LR.T + e_mean
-        S_y = LR[None] @ cov_eta @ LR.T[None] + e_cov[None]
-        ll = ll + _mvn_logpdf(x[:, R] - mu_y, S_y)
-        return ll if per_case else float(ll.sum())
+        mu_y = nu[:, None, R] + mean_eta @ tr(LR) + e_mean
+        S_y = LR[:, None] @ cov_eta @ tr(LR)[:, None] + e_cov[:, None]
+        ll = ll + _mvn_logpdf_k(x[None, :, R] - mu_y, S_y)
+        return ll if per_case else ll.sum(1)
+
+
+def _mvn_logpdf_k(d: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """log N(d; 0, cov): ``d`` (K,n,p), ``cov`` (K,p,p) or per case (K,n,p,p)."""
+    L = np.linalg.cholesky(cov)
+    p = d.shape[-1]
+    if cov.ndim == 3:
+        z = np.linalg.solve(L, d.transpose(0, 2, 1)).transpose(0, 2, 1)
+        logdet = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(-1)[:, None]
+    else:
+        z = np.linalg.solve(L, d[..., None])[..., 0]
+        logdet = 2 * np.log(np.diagonal(L, axis1=2, axis2=3)).sum(-1)
+    return -0.5 * (p * _LOG2PI + logdet + (z * z).sum(-1))
 
 
 def _safe(qm: QMLModel, t: np.ndarray, x: np.ndarray) -> float:
@@ -245,14 +255,20 @@ def fit_qml(model: Any, pt: Any, data: pd.DataFrame, *, se: bool = True, start: 
 
         def fg(t):
             v = f(t)
+            if v >= 1e300:
+                return v, np.zeros_like(t)
+            nt_ = len(t)
             h = 1e-6 * np.maximum(1.0, np.abs(t))
-            g = np.empty_like(t)
-            for j in range(len(t)):
-                tp, tm = t.copy(), t.copy()
-                tp[j] += h[j]
-                tm[j] -= h[j]
-                g[j] = (f(tp) - f(tm)) / (2 * h[j])
-            return v, g
+            T = np.repeat(t[None], 2 * nt_, 0)
+            idx = np.arange(nt_)
+            T[idx, idx] += h
+            T[nt_ + idx, idx] -= h
+            chunk = max(1, int(2e6 // (n * 64)))
+            try:
+                vals = np.concatenate([qm.loglik_batch(T[i:i + chunk], x) for i in range(0, 2 * nt_, chunk)])
+            except np.linalg.LinAlgError:
+                vals = np.array([_safe(qm, tt, x) for tt in T])
+            return v, -(vals[:nt_] - vals[nt_:]) / (2 * h) / n
 
         res = minimize(fg, theta0, jac=True, method="BFGS", options={"gtol": 1e-6, "maxiter": 1000})
         theta = res.x
