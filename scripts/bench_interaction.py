@@ -7,7 +7,7 @@
    full-sample solution, quasi-Newton only, no Hessian) against refitting one draw at a
    time with ``fit_lms`` (cold start, with SEs, as a naive bootstrap loop would).
 
-Run: PYTHONPATH=. python scripts/bench_interaction.py [--draws 20] [--cold 3]
+Run: PYTHONPATH=. python scripts/bench_interaction.py [--draws 20] [--cold 3] [--qml]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--cold", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--qml", action="store_true", help="also time one QML fit of the moderation model")
     a = ap.parse_args()
     import smsem
     from smsem.estimate.interaction.lms import bootstrap_lms, fit_lms
@@ -63,6 +64,13 @@ def main() -> None:
     print(f"  ML fit of the linear model (smsem.fit): {min(t_ml):.3f} s (best of {a.reps})")
     print(f"  LMS fit with SEs (fit_lms):             {min(t_lms):.3f} s (best of {a.reps}); "
           f"ratio LMS/ML {min(t_lms) / min(t_ml):.1f}; converged {res.converged}, {res.iterations} iterations")
+    if a.qml:
+        from smsem.estimate.interaction.qml import fit_qml
+
+        t = time.perf_counter()
+        q = fit_qml(m, pt, data)
+        print(f"  QML fit with SEs (fit_qml):             {time.perf_counter() - t:.3f} s (one fit); converged "
+              f"{q.converged}; COM:IS {q.coef('IC', 'COM:IS'):.4f} (LMS {res.coef('IC', 'COM:IS'):.4f})")
     rng = np.random.default_rng(99)
     t = time.perf_counter()
     for _ in range(a.cold):
