@@ -174,6 +174,13 @@ def test_bootstrap_warm_start_equals_refit(xz):
     cold = fit_lms(m, pt, d.iloc[idx].reset_index(drop=True), se=False)
     se = np.sqrt(np.diag(res._vcov_all))
     assert np.max(np.abs(b3[2] - cold.theta) / se) < 0.01
+    # the moderation reports' protocol: bootstrap_thetas + accessors_at
+    np.testing.assert_array_equal(res.bootstrap_thetas(3, 8), b3)
+    view = res.accessors_at(b3[2])
+    assert view.coef("Y", "X:Z") == pytest.approx(cold.coef("Y", "X:Z"), abs=0.01 * se[res.engine.names().index(("Y", "~", "X:Z"))])
+    mean_v, cov_v = view.latent_moments()
+    mean_c, cov_c = cold.latent_moments()
+    np.testing.assert_allclose(cov_v.to_numpy(), cov_c.to_numpy(), atol=1e-3)
 
 
 def test_latent_by_observed_moderator(tmp_path):

@@ -120,6 +120,23 @@ class InteractionFit:
         names = list(self.engine.inner)
         return pd.Series(ez, index=names), pd.DataFrame(cz, index=names, columns=names)
 
+    def accessors_at(self, theta: np.ndarray) -> "_ThetaView":
+        """The accessors (``coef``, ``cov_coef`` zeros, ``latent_moments``) at other
+        estimates ``theta`` (:meth:`LMSModel.names` order), e.g. a bootstrap draw."""
+        return _ThetaView(self, np.asarray(theta, dtype=float))
+
+    def bootstrap_thetas(self, n_boot: int, seed: int) -> np.ndarray:
+        """``n_boot`` nonparametric bootstrap estimates (rows of NaN for failed draws):
+        LMS refits warm-started from the full-sample solution
+        (:func:`smsem.estimate.interaction.lms.bootstrap_lms`). Same seed, same draws."""
+        from ...exceptions import OptionError
+
+        if self.method != "lms":
+            raise OptionError(f"bootstrap CIs are not available for {self.method!r} fits yet (use lms)")
+        from .lms import bootstrap_lms
+
+        return bootstrap_lms(self, int(n_boot), seed=int(seed))
+
     def summary(self) -> str:
         cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
         return (f"smsem {self.method.upper()} fit: n = {self.n}, loglik = {self.loglik:.3f}, npar = {self.npar}, "
@@ -209,6 +226,29 @@ class InteractionFit:
         return cls(method, model, pt, xdf, params, float(loglik), int(lm.npar), vdf, bool(converged),
                    int(iterations), dropped, np.asarray(theta, float).copy(), lm, seconds,
                    np.asarray(vcov, float))
+
+
+class _ThetaView:
+    """An :class:`InteractionFit` read at other estimates (no standard errors)."""
+
+    def __init__(self, parent: InteractionFit, theta: np.ndarray):
+        self.parent, self.theta, self.model = parent, theta, parent.model
+
+    def coef(self, lhs: str, rhs: str) -> float:
+        names = self.parent.engine.names()
+        key = (lhs, "~", rhs)
+        if key in names:
+            return float(self.theta[names.index(key)])
+        j = self.parent.engine.pm.aliases.get(key)
+        return float(self.theta[j]) if j is not None else self.parent.coef(lhs, rhs)
+
+    def cov_coef(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        return np.zeros((len(pairs), len(pairs)))
+
+    def latent_moments(self) -> tuple[pd.Series, pd.DataFrame]:
+        ez, cz, _, _ = implied_moments(self.parent.engine, self.theta)
+        names = list(self.parent.engine.inner)
+        return pd.Series(ez, index=names), pd.DataFrame(cz, index=names, columns=names)
 
 
 def _defined(pt: Any, lm: Any, theta: np.ndarray, vcov: np.ndarray, params: pd.DataFrame, zcrit: float
