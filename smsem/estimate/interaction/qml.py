@@ -12,8 +12,9 @@ density with its exact conditional mean and covariance: given ``x``, the exogeno
 latent variables are normal (``N(m(x), V)``), every endogenous one is a quadratic form in
 them and the structural disturbances, and the moments of quadratic forms of normal
 variables are closed-form. Without products the approximation is exact and QML is ML.
-The maximum is found by L-BFGS-B (numerical gradient); SEs are the inverse observed
-information (a numerical Hessian of the quasi-log-likelihood).
+The maximum is found by BFGS (central-difference gradient); SEs are the inverse observed
+information (forward differences of that gradient: a numerical Hessian of the
+quasi-log-likelihood).
 
 Scope (refused in one line otherwise): items loading on one latent variable each, no
 residual covariances between ``x`` and ``y`` items, no observed variables in the
@@ -171,14 +172,14 @@ class QMLModel:
                 outer = b[:, a_, :, None] * b[:, b_, None, :]
                 A[:, v] += gg[:, None, None] * 0.5 * (outer + tr(outer))
         cN, bN, AN = c[:, N], b[:, N], A[:, N]
-        Am = np.einsum("keij,knj->knei", AN, mw)  # (K,n,e,w)
-        mean_eta = (cN[:, None] + mw @ tr(bN) + np.einsum("knei,kni->kne", Am, mw)
+        Am = (AN[:, None] @ mw[:, :, None, :, None])[..., 0]  # (K,n,e,w): A_e m
+        mean_eta = (cN[:, None] + mw @ tr(bN) + (Am @ mw[..., None])[..., 0]
                     + np.einsum("keij,kji->ke", AN, V)[:, None])
         BV = bN @ V  # (K,e,w)
-        G = np.einsum("ked,knld->knel", BV, Am)
+        G = BV[:, None] @ Am.transpose(0, 1, 3, 2)  # (K,n,e,e): b_k' V A_l m
         AV = AN @ V[:, None]  # (K,e,w,w)
         cov_eta = ((BV @ tr(bN))[:, None] + 2 * (G + G.transpose(0, 1, 3, 2))
-                   + 4 * np.einsum("knei,kij,knlj->knel", Am, V, Am)
+                   + 4 * (Am @ V[:, None]) @ Am.transpose(0, 1, 3, 2)
                    + 2 * np.einsum("keij,klji->kel", AV, AV)[:, None])
         LR = lam[:, R][:, :, N]
         LN = lam[:, Nn][:, :, N]
@@ -208,10 +209,12 @@ def _mvn_logpdf_k(d: np.ndarray, cov: np.ndarray) -> np.ndarray:
     L = np.linalg.cholesky(cov)
     p = d.shape[-1]
     if cov.ndim == 3:
-        z = np.linalg.solve(L, d.transpose(0, 2, 1)).transpose(0, 2, 1)
+        z = d @ np.linalg.inv(L).transpose(0, 2, 1)
         logdet = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(-1)[:, None]
-    else:
-        z = np.linalg.solve(L, d[..., None])[..., 0]
+    else:  # small per-case matrices: forward substitution, vectorized over (K, n)
+        z = np.empty_like(d)
+        for i in range(p):
+            z[..., i] = (d[..., i] - (L[..., i, :i] * z[..., :i]).sum(-1)) / L[..., i, i]
         logdet = 2 * np.log(np.diagonal(L, axis1=2, axis2=3)).sum(-1)
     return -0.5 * (p * _LOG2PI + logdet + (z * z).sum(-1))
 
@@ -282,12 +285,12 @@ def fit_qml(model: Any, pt: Any, data: pd.DataFrame, *, se: bool = True, start: 
         vcov = np.full((nt, nt), np.nan)
         if se:
             H = np.zeros((nt, nt))
-            for j in range(nt):
+            g0 = fg(theta)[1]
+            for j in range(nt):  # forward differences of the (central-difference) gradient
                 hj = 1e-4 * max(1.0, abs(theta[j]))
-                tp, tm = theta.copy(), theta.copy()
+                tp = theta.copy()
                 tp[j] += hj
-                tm[j] -= hj
-                H[:, j] = -(fg(tp)[1] - fg(tm)[1]) * n / (2 * hj)
+                H[:, j] = -(fg(tp)[1] - g0) * n / hj
             H = 0.5 * (H + H.T)
             try:
                 vcov = np.linalg.inv(-H)
