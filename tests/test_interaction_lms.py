@@ -217,3 +217,11 @@ def test_refuses_constraints(tmp_path):
                          "Y ~ X + Z + b*X:Z\nb > 0\n")
     with pytest.raises(SpecError, match="line 5: b > 0: constraints are not supported"):
         fit_lms(m, m.table(), pd.DataFrame(np.zeros((20, 9)), columns=list(m.table().ov)))
+
+
+def test_nonconvergence_warning_names_a_parameter(xz):
+    from smsem.exceptions import ConvergenceWarning
+
+    m, pt, pop = xz
+    with pytest.warns(ConvergenceWarning, match=r"did not converge \(largest gradient at \S+ (=~|~~|~|~1)"):
+        fit_lms(m, pt, pop.draw(200, seed=1), max_iter=2, se=False)

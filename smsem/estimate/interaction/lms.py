@@ -574,8 +574,9 @@ def _fit_lms(model: Any, pt: Any, data: pd.DataFrame, *, quad_points: int | None
     theta0 = lm.start(x) if start is None else np.asarray(start, float)
     theta, ll, ok, nit = maximize(lm, x, theta0, **{k: v for k, v in options.items() if k in ("em_steps", "max_iter")})
     if not ok:
-        warnings.warn("the LMS fit did not converge (gradient not zero); estimates may be unreliable",
-                      ConvergenceWarning, stacklevel=2)
+        g = lm.loglik_grad(theta, x)[1]
+        warnings.warn(f"the LMS fit did not converge (largest gradient at {_name(lm, int(np.argmax(np.abs(g))))}); "
+                      "estimates may be unreliable", ConvergenceWarning, stacklevel=2)
     nt = lm.n_theta
     if se:
         H = hessian(lm, theta, x)
@@ -584,13 +585,27 @@ def _fit_lms(model: Any, pt: Any, data: pd.DataFrame, *, quad_points: int | None
             if not np.all(np.isfinite(vcov)) or np.any(np.diag(vcov) < 0):
                 raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
-            warnings.warn("the observed information of the LMS fit is singular: standard errors are NaN",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn("the observed information of the LMS fit is singular (weakest direction mostly "
+                          f"{_name(lm, _weakest(H))}): standard errors are NaN", ConvergenceWarning, stacklevel=2)
             vcov = np.full((nt, nt), np.nan)
     else:
         vcov = np.full((nt, nt), np.nan)
     return InteractionFit.build("lms", model, pt, xdf, lm, theta, vcov, ll, ok, nit, dropped,
                                 seconds=time.perf_counter() - t0)
+
+
+def _name(lm: Any, j: int) -> str:
+    return " ".join(lm.names()[j]).strip()
+
+
+def _weakest(H: np.ndarray) -> int:
+    """The parameter with the largest weight in the eigenvector of the smallest eigenvalue
+    of the information (the least determined direction)."""
+    try:
+        w, v = np.linalg.eigh(-np.nan_to_num(H))
+        return int(np.argmax(np.abs(v[:, 0])))
+    except np.linalg.LinAlgError:
+        return 0
 
 
 def bootstrap_lms(res: Any, draws: int, *, seed: int | np.random.SeedSequence = 0, tol: float = 1e-3,

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ...exceptions import ConvergenceWarning, SpecError
-from .lms import LMSModel, _item_data
+from .lms import LMSModel, _item_data, _name, _weakest
 
 __all__ = ["fit_qml", "QMLModel"]
 
@@ -279,8 +279,8 @@ def fit_qml(model: Any, pt: Any, data: pd.DataFrame, *, se: bool = True, start: 
         _, gr = fg(theta)
         ok = bool(np.max(np.abs(gr)) < 1e-4)
         if not ok:
-            warnings.warn("the QML fit did not converge (gradient not zero); estimates may be unreliable",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn(f"the QML fit did not converge (largest gradient at {_name(lm, int(np.argmax(np.abs(gr))))}); "
+                          "estimates may be unreliable", ConvergenceWarning, stacklevel=2)
         nt = len(theta)
         vcov = np.full((nt, nt), np.nan)
         if se:
@@ -297,8 +297,9 @@ def fit_qml(model: Any, pt: Any, data: pd.DataFrame, *, se: bool = True, start: 
                 if np.any(np.diag(vcov) < 0):
                     raise np.linalg.LinAlgError
             except np.linalg.LinAlgError:
-                warnings.warn("the observed information of the QML fit is singular: standard errors are NaN",
-                              ConvergenceWarning, stacklevel=2)
+                warnings.warn("the observed information of the QML fit is singular (weakest direction mostly "
+                              f"{_name(lm, _weakest(H))}): standard errors are NaN", ConvergenceWarning,
+                              stacklevel=2)
                 vcov = np.full((nt, nt), np.nan)
     return InteractionFit.build("qml", model, pt, xdf, lm, theta, vcov, ll, ok, int(res.nit), dropped,
                                 seconds=time.perf_counter() - t0)
