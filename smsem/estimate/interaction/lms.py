@@ -20,8 +20,12 @@ EM (the M-step maximizes the expected complete-data log-likelihood, which needs 
 per-node weighted moments of the items) and then quasi-Newton steps on the marginal
 log-likelihood, whose gradient is the M-step's gradient at the current value (Fisher's
 identity). Without products ``C`` is empty, the mixture has one component and the fit is
-the ordinary ML fit. Standard errors: the inverse observed information, a numerical
-(central-difference) Hessian of the marginal log-likelihood.
+the ordinary ML fit. The gradient is analytic (derivatives of the expected complete-data
+log-likelihood in each node's item mean and covariance, chained through the model
+matrices; central differences only for the variances and means of the conditioning
+variables, which move the nodes). Standard errors: the inverse observed information, a
+numerical Hessian of the marginal log-likelihood (forward differences of that gradient,
+symmetrized; it agrees with central differences to 3e-4 relative on the 22-item model).
 
 Without a mean structure in the table, the item intercepts ``x ~ 1`` are added as free
 parameters (the products shift the item means) and the latent intercepts are 0.
