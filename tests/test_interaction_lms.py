@@ -80,6 +80,15 @@ def test_quadrature_converges_to_ml_on_linear_model(tmp_path):
             np.testing.assert_allclose(r.params.est, exact.params.est, atol=1e-3)
     assert err[1] < err[0]
     assert err[1] < 1e-3 * abs(exact.loglik) / 300  # below 1e-3 per case
+    # two conditioning variables (a 40 x 40 product grid) at the exact estimates. The
+    # error oscillates in sign as nodes are added (measured here: 1.09, .0098, -.084, -.0088,
+    # .0014 for 12, 16, 20, 32, 40 nodes per dimension), so the bound is for 40 nodes only.
+    from smsem.estimate.interaction.lms import LMSModel
+
+    x = d[list(pt.ov)].to_numpy()
+    two = LMSModel(pt, condition_on=("X", "Z"), quad_points=40)
+    assert len(two.weights) == 1600
+    assert abs(two.estep(exact.theta, x)[0] - exact.loglik) < 0.01
 
 
 def test_population_moments_closed_form(xz):
