@@ -113,7 +113,7 @@ class QMLModel:
                 if pr.target == v:
                     if pr.a in quad or pr.b in quad:
                         raise SpecError(f"qml: the product {pr.name!r} is of order above two in the exogenous "
-                                        "variables and disturbances")
+                                        "variables and disturbances (lms fits it)")
                     quad.add(v)
         self.nw = len(self.E) + len(self.N)
 
