@@ -800,6 +800,12 @@ _COMMANDS = {"generate": _cmd_generate, "fit": _cmd_fit, "reproduce": _cmd_repro
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``smsem`` console script."""
+    if "numpy" not in sys.modules:
+        # One BLAS thread (unless the user set one): smsem's matrices are small, parallel
+        # work runs in processes (--jobs) that pin one thread each, and BLAS threads that
+        # compete for busy cores slow a fit down by an order of magnitude.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

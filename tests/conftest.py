@@ -7,9 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+# One BLAS thread per test process (set before numpy is imported; the xdist workers inherit
+# it): the suite runs one worker per core, and OpenBLAS threads competing for the same
+# cores turn a 0.04 s matrix product into seconds on a loaded machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import smsem
+import pytest  # noqa: E402
+
+import smsem  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
