@@ -1,4 +1,4 @@
-"""Monte Carlo power of a latent interaction (issue 17): reads models/montecarlo/moderation.yaml.
+"""Monte Carlo power of a latent interaction (issue 17): reads scripts/moderation_power.yaml.
 
 For each standardized interaction and n: ``replications`` samples from the population
 (smsem.simulate.interaction; the product coefficient solved so that the population's
@@ -7,7 +7,7 @@ tests of ``Y ~ X:Z`` rejecting at alpha; also the 95% CI coverage and mean estim
 Replication k of a cell uses stream k of SeedSequence([seed, cell]). Prints a markdown
 table and the smallest n of the grid with power >= target (and a linear interpolation).
 
-Run: PYTHONPATH=. python scripts/moderation_power.py models/montecarlo/moderation.yaml [--reps R]
+Run: PYTHONPATH=. python scripts/moderation_power.py scripts/moderation_power.yaml [--reps R]
 """
 
 from __future__ import annotations

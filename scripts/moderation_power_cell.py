@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--stream", type=int, default=99)
     ap.add_argument("--quad", type=int, default=32)
     a = ap.parse_args()
-    spec = yaml.safe_load(open("models/montecarlo/moderation.yaml"))
+    spec = yaml.safe_load(open("scripts/moderation_power.yaml"))
     m = smsem.load_model(spec["model"])
     pt = m.table()
     g = 0.1752
