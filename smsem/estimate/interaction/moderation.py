@@ -314,7 +314,8 @@ def moderation_bootstrap(res: Any, quantities: Any, *, n_boot: int = 1000, seed:
     ``numpy.random.SeedSequence(seed)``: same seed, same draws."""
     point = quantities(res)
     names = list(point)
-    if callable(getattr(res, "bootstrap_thetas", None)) and callable(getattr(res, "accessors_at", None)):
+    batched = getattr(res, "method", None) != "qml"  # QML has no warm-started draws: refit each
+    if batched and callable(getattr(res, "bootstrap_thetas", None)) and callable(getattr(res, "accessors_at", None)):
         thetas = res.bootstrap_thetas(int(n_boot), int(seed))
         draws = np.full((len(thetas), len(point)), np.nan)
         for i, th in enumerate(thetas):
