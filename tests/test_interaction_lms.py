@@ -234,3 +234,22 @@ def test_nonconvergence_warning_names_a_parameter(xz):
     m, pt, pop = xz
     with pytest.warns(ConvergenceWarning, match=r"did not converge \(largest gradient at \S+ (=~|~~|~|~1)"):
         fit_lms(m, pt, pop.draw(200, seed=1), max_iter=2, se=False)
+
+
+def test_linear_comparison_drops_every_product_wherever_written(tmp_path, xz):
+    """The LRT of the interaction against the linear model: the product written first and
+    labelled, and a := row naming its label, still give the linear model of the same items
+    (df = number of products) whose loglik is the ML fit's."""
+    from smsem.estimate.interaction.moderation import linear_comparison
+
+    _, _, pop = xz
+    d = pop.draw(400, seed=8)
+    text = "X =~ x1 + x2 + x3\nZ =~ z1 + z2 + z3\nY =~ y1 + y2 + y3\nY ~ g*X:Z + X + Z\ngg := 2*g\n"
+    res = smsem.fit(_model(tmp_path, text), d, interaction_method="lms")
+    c = linear_comparison(res)
+    assert c["lrt"]["df"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = smsem.fit(_model(tmp_path, LINEAR, "lin.lav"), d, meanstructure=True)
+    assert c["table"].loc[0, "logl"] == pytest.approx(ml.fit_indices["logl"], abs=1e-6)
+    assert c["lrt"]["chi2"] > 0

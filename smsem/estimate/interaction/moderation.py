@@ -557,15 +557,20 @@ def linear_comparison(res: Any) -> dict:
         note = (f"{res.method}: nested test within the product-indicator model "
                 "(interaction coefficients fixed at 0 vs free)")
     else:
-        import re
+        import dataclasses
 
         from ...model.spec import SEMModel
         from ...model.syntax import parse_lavaan
         from ..results import fit as ml_fit
 
-        text = res.model.syntax
-        for name, a, b in res.model.parsed.latent_interactions:
-            text = re.sub(rf"\s*\+\s*{re.escape(a)}\s*:\s*{re.escape(b)}(?![\w.])", "", text)
+        # the same statements without the product rows (and without := rows, which may name
+        # a product's label and play no part in the likelihood)
+        parsed = res.model.parsed
+        products = {name for name, _, _ in parsed.latent_interactions}
+        linear = dataclasses.replace(parsed, parameters=tuple(p for p in parsed.parameters
+                                                              if not (p.op == "~" and p.rhs in products)),
+                                     defined=())
+        text = linear.to_lavaan()
         m = SEMModel(f"{res.model.name} (linear)", text, parse_lavaan(text), {}, (), None, 5, "")
         # the interaction fit estimates item intercepts (its npar counts them): the linear
         # model with a mean structure has the same saturated means, so the LRT compares slopes only
