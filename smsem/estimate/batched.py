@@ -42,7 +42,8 @@ from .backend import ParamMap
 
 __all__ = [
     "ModelStructure", "BatchFit", "fit_batch", "weighted_moments", "resample_counts",
-    "FAIL_REASONS", "STATUS_OK",
+    "FAIL_REASONS", "STATUS_OK", "MissingPatterns", "FimlMoments", "FimlStructure", "fiml_moments",
+    "fiml_evaluate", "fiml_hessian", "fit_batch_fiml",
 ]
 
 # Status codes of a draw; 0 is success.
@@ -86,7 +87,8 @@ class ModelStructure:
         out: list[list[tuple[int, int, int]]] = [[], [], [], []]
         for k, locs in enumerate(self.pmap.locations):
             for m, i, j in locs:
-                out[m].append((k, i, j))
+                if m < 4:  # nu and alpha (a mean structure) are in ``mean_cells``
+                    out[m].append((k, i, j))
         return tuple(
             tuple(np.array([c[t] for c in cl], dtype=np.intp) for t in range(3)) for cl in out
         )  # type: ignore[return-value]
@@ -676,3 +678,394 @@ def weighted_moments(x: np.ndarray, weights: np.ndarray, *, block_rows: int = 40
     cov[:, ju, iu] = cov[:, iu, ju]
     cov -= mean[:, :, None] * mean[:, None, :]
     return cov
+
+
+# ---------------------------------------------------------------- FIML (missing data)
+#
+# lavaan's ``missing = "ml"`` objective (R/lav_mvnorm_missing.R) for a resample: the
+# casewise normal log-likelihood summed over missing-data patterns. A resample is a vector
+# of counts over respondents, so draw b is summarized per pattern k (items ``o_k``) by its
+# weighted count ``n_bk``, mean ``xbar_bk`` and N-divided covariance ``S_bk``:
+#
+#     -l_b / N_b = 1/(2 N_b) sum_k n_bk [q_k log 2pi + log|Sigma_oo| + tr(Sigma_oo^-1 M_bk)],
+#     M_bk = S_bk + (xbar_bk - mu_o)(xbar_bk - mu_o)'
+#
+# with derivatives ``dF/dSigma_oo = n_bk/(2 N_b) (Sigma_oo^-1 - Sigma_oo^-1 M Sigma_oo^-1)``
+# and ``dF/dmu_o = -n_bk/N_b Sigma_oo^-1 (xbar_bk - mu_o)``, scattered into the full
+# ``p x p`` and ``p`` arrays and taken through the model (covariance part as in
+# :meth:`ModelStructure.gradient`, mean part ``mu = nu + Lambda (I - B)^-1 alpha``).
+# Only the (draw, pattern) pairs with ``n_bk > 0`` are evaluated.
+
+_LOG2PI = float(np.log(2 * np.pi))
+
+
+@dataclass(frozen=True)
+class MissingPatterns:
+    """The full sample's missing-data patterns, set up for resampling.
+
+    ``rows[k]`` are the respondents (row positions) with pattern ``k``, ``observed[k]`` its
+    observed items, ``centers[k]`` the full-sample mean of those items in those rows (the
+    weighted sums are taken about it, which limits rounding error).
+    """
+
+    n: int
+    p: int
+    rows: tuple[np.ndarray, ...]
+    observed: tuple[np.ndarray, ...]
+    centers: tuple[np.ndarray, ...]
+    z: tuple[np.ndarray, ...]  # centred observed values of each pattern's rows
+
+    @classmethod
+    def from_data(cls, x: np.ndarray) -> "MissingPatterns":
+        x = np.asarray(x, dtype=float)
+        mask = ~np.isnan(x)
+        keys, inverse = np.unique(mask, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        rows, obs, centers, zs = [], [], [], []
+        for k, key in enumerate(keys):
+            if not key.any():
+                continue  # a row with nothing observed adds nothing to the likelihood
+            r = np.flatnonzero(inverse == k)
+            o = np.flatnonzero(key)
+            v = x[np.ix_(r, o)]
+            c = v.mean(axis=0)
+            rows.append(r)
+            obs.append(o)
+            centers.append(c)
+            zs.append(v - c)
+        return cls(x.shape[0], x.shape[1], tuple(rows), tuple(obs), tuple(centers), tuple(zs))
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class FimlMoments:
+    """Per-draw, per-pattern weighted moments, stored as flat lists of the (draw, pattern)
+    pairs with a positive count, one list per number of observed items ``q``.
+
+    ``groups``: tuples ``(idx (P, q), mis (P, p - q), b (P,), nk (P,), mean (P, q),
+    cov (P, q, q))`` (observed and missing items, draw, count, moments), the pairs sorted by
+    draw ``b`` (and by pattern within a draw). ``total`` (B,): each
+    draw's sample size ``N_b``.
+    """
+
+    nb: int
+    p: int
+    total: np.ndarray
+    groups: tuple[tuple[np.ndarray, ...], ...]
+
+    def take(self, sel: np.ndarray) -> "FimlMoments":
+        """The draws ``sel`` (in that order; repeats allowed) as a new batch."""
+        sel = np.asarray(sel, dtype=np.intp)
+        out = []
+        for idx, mis, b, nk, mean, cov in self.groups:
+            starts = np.searchsorted(b, sel, "left")
+            lens = np.searchsorted(b, sel, "right") - starts
+            tot = int(lens.sum())
+            offs = np.cumsum(lens) - lens
+            pos = np.arange(tot) - np.repeat(offs, lens) + np.repeat(starts, lens)
+            out.append((idx[pos], mis[pos], np.repeat(np.arange(sel.size), lens), nk[pos], mean[pos], cov[pos]))
+        return FimlMoments(sel.size, self.p, self.total[sel], tuple(out))
+
+
+def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
+    """Weighted per-pattern moments of the draws ``weights`` (B, n) (bootstrap counts, or
+    leave-one-out weights); no resampled data set is formed."""
+    w = np.asarray(weights, dtype=float)
+    nb = w.shape[0]
+    by_q: dict[int, list] = {}
+    for r, o, c, z in zip(pat.rows, pat.observed, pat.centers, pat.z):
+        q = len(o)
+        wk = w[:, r]
+        nk = wk.sum(axis=1)
+        iu, ju = np.triu_indices(q)
+        s1 = _rowwise(wk, z)
+        s2 = _rowwise(wk, z[:, iu] * z[:, ju])
+        pos = np.flatnonzero(nk > 0)
+        if not pos.size:
+            continue
+        nkp = nk[pos]
+        d = s1[pos] / nkp[:, None]
+        cov = np.empty((pos.size, q, q))
+        cov[:, iu, ju] = s2[pos] / nkp[:, None]
+        cov[:, ju, iu] = cov[:, iu, ju]
+        cov -= d[:, :, None] * d[:, None, :]
+        mis = np.setdiff1d(np.arange(pat.p), o)
+        by_q.setdefault(q, []).append((np.broadcast_to(o, (pos.size, q)), np.broadcast_to(mis, (pos.size, mis.size)),
+                                       pos, nkp, c + d, cov))
+    groups = []
+    for q in sorted(by_q):
+        parts = by_q[q]
+        b = np.concatenate([t[2] for t in parts])
+        order = np.argsort(b, kind="stable")  # by draw, then by pattern
+        groups.append(tuple(np.concatenate([t[j] for t in parts])[order] for j in range(6)))
+    groups = [(g[0], g[1], g[2].astype(np.intp), g[3], g[4], g[5]) for g in groups]
+    return FimlMoments(nb, pat.p, w.sum(axis=1), tuple(groups))
+
+
+@dataclass(frozen=True)
+class FimlStructure:
+    """A :class:`ModelStructure` with its mean structure ``mu = nu + Lambda (I - B)^-1 alpha``."""
+
+    st: ModelStructure
+
+    @cached_property
+    def mean_cells(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``(param, index)`` arrays of the free cells of nu and of alpha."""
+        out: list[list[tuple[int, int]]] = [[], []]
+        for k, locs in enumerate(self.st.pmap.locations):
+            for m, i, _ in locs:
+                if m >= 4:
+                    out[m - 4].append((k, i))
+        return tuple(tuple(np.array([c[t] for c in cl], dtype=np.intp) for t in range(2))
+                     for cl in out)  # type: ignore[return-value]
+
+    @cached_property
+    def _scatters(self) -> tuple[np.ndarray, ...]:
+        """0/1 matrices summing cells into parameters: nu, alpha, lambda, beta cells."""
+        q = self.st.n_free
+        keys = (self.mean_cells[0][0], self.mean_cells[1][0], self.st.cells[1][0], self.st.cells[0][0])
+        out = []
+        for k in keys:
+            s = np.zeros((len(k), q))
+            s[np.arange(len(k)), k] = 1.0
+            out.append(s)
+        return tuple(out)
+
+    def vectors(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched ``(nu, alpha)`` at parameter rows ``theta``."""
+        base = self.st.pmap.base
+        nb = theta.shape[0]
+        out = []
+        for v, (k, i) in zip((base.nu, base.alpha), self.mean_cells):
+            arr = np.array(np.broadcast_to(np.asarray(v, dtype=float), (nb, len(v))))
+            if len(k):
+                arr[:, i] = theta[:, k]
+            out.append(arr)
+        return out[0], out[1]
+
+    def means(self, theta: np.ndarray, parts: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Implied means ``mu`` (B, p) and inner means ``eta = (I - B)^-1 alpha`` (B, m)."""
+        nu, alpha = self.vectors(theta)
+        beta = self.st.matrices(theta)[0]
+        m = beta.shape[1]
+        eta = np.linalg.solve(np.eye(m) - beta, alpha[:, :, None])[:, :, 0]
+        mu = nu + (parts["lambda"] @ eta[:, :, None])[:, :, 0]
+        return mu, eta
+
+    def mean_gradient(self, parts: dict, eta: np.ndarray, gm: np.ndarray) -> np.ndarray:
+        """dF/dtheta (B, q) through mu from ``gm = dF/dmu`` (B, p)."""
+        gtg = (gm[:, None, :] @ parts["G"])[:, 0, :]   # G' gm, G = Lambda (I - B)^-1
+        (_, nu_i), (_, al_i) = self.mean_cells
+        _, li, lj = self.st.cells[1]
+        _, bi, bj = self.st.cells[0]
+        cell_grads = (gm[:, nu_i], gtg[:, al_i], gm[:, li] * eta[:, lj], gtg[:, bi] * eta[:, bj])
+        out = np.zeros((gm.shape[0], self.st.n_free))
+        for cg, sc in zip(cell_grads, self._scatters):
+            if sc.shape[0]:
+                out += _rowwise(cg, sc)
+        return out
+
+
+def fiml_evaluate(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments, grad: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(F, dF/dtheta, ok)`` per draw with ``F = -loglik_b / N_b`` (lavaan's FIML objective
+    up to the constant); ``F = inf`` and ``ok = False`` where the implied covariance is not
+    positive definite.
+
+    Everything is computed from the full precision matrix ``P = Sigma^-1`` of each draw
+    (one p x p inverse per draw, not one per pattern): for a pattern missing the items
+    ``m``, ``log|Sigma_oo| = log|Sigma| + log|P_mm|``, ``Sigma_oo^-1 = P_oo + P_om B`` with
+    ``B = -P_mm^-1 P_mo`` (the regression of the missing items on the observed ones), so
+    only ``|m| x |m|`` systems are solved. The gradient uses Fisher's identity: the
+    observed-data score is the complete-data score at the expected sufficient statistics
+    (the E-step of EM), ``dl/dSigma = (P Q P - N P) / 2`` and ``dl/dmu = P s`` with ``Q``
+    and ``s`` the expected centred cross-products and sums, accumulated per pattern.
+    """
+    st = fs.st
+    parts = st.implied(theta)
+    sigma = parts["Sigma"]
+    mu, eta = fs.means(theta, parts)
+    nb, p = sigma.shape[:2]
+    chol, ok = _cholesky(sigma)
+    if not ok.all():
+        sigma = sigma.copy()
+        sigma[~ok] = np.eye(p)
+        chol[~ok] = np.eye(p)
+    logdet_s = _logdet_chol(chol)
+    prec = _inverse(sigma)
+    f = np.zeros(nb)
+    qq = np.zeros(nb * p * p) if grad else None
+    sv = np.zeros(nb * p) if grad else None
+    for idx, mis, b, nk, mean, cov in mom.groups:
+        if not b.size:
+            continue
+        q, m = idx.shape[1], mis.shape[1]
+        bb = b[:, None, None]
+        r, c = idx[:, :, None], idx[:, None, :]
+        d = mean - mu[b[:, None], idx]
+        mm = cov + d[:, :, None] * d[:, None, :]
+        tr = np.einsum("kij,kij->k", prec[bb, r, c], mm)
+        logdet = logdet_s[b]
+        if m:
+            p_mm = prec[bb, mis[:, :, None], mis[:, None, :]]
+            p_mo = prec[bb, mis[:, :, None], c]
+            cmm = _inverse(p_mm)                 # Sigma_mm.o, the conditional covariance
+            bmat = -(cmm @ p_mo)                 # (P, m, q)
+            bm = bmat @ mm
+            tr += np.einsum("kij,kij->k", bm, p_mo)
+            logdet = logdet - _logdet_chol(np.linalg.cholesky(cmm))
+        f += np.bincount(b, weights=0.5 * nk * (q * _LOG2PI + logdet + tr), minlength=nb)
+        if grad:
+            w3 = nk[:, None, None]
+            base = (bb * p)
+            qq += np.bincount(((base + r) * p + c).ravel(), weights=(w3 * mm).ravel(), minlength=nb * p * p)
+            sv += np.bincount((b[:, None] * p + idx).ravel(), weights=(nk[:, None] * d).ravel(), minlength=nb * p)
+            if m:
+                rm, cm = mis[:, :, None], mis[:, None, :]
+                t_mo = (w3 * bm).ravel()
+                qq += np.bincount(((base + rm) * p + c).ravel(), weights=t_mo, minlength=nb * p * p)
+                qq += np.bincount(((base + r) * p + cm).ravel(),
+                                  weights=(w3 * np.swapaxes(bm, 1, 2)).ravel(), minlength=nb * p * p)
+                t_mm = w3 * (bm @ np.swapaxes(bmat, 1, 2) + cmm)
+                qq += np.bincount(((base + rm) * p + cm).ravel(), weights=t_mm.ravel(), minlength=nb * p * p)
+                sv += np.bincount((b[:, None] * p + mis).ravel(),
+                                  weights=(nk[:, None] * (bmat @ d[:, :, None])[:, :, 0]).ravel(), minlength=nb * p)
+    tot = mom.total
+    f = f / tot
+    f[~ok | ~np.isfinite(f)] = np.inf
+    ok = np.isfinite(f)
+    if not grad:
+        return f, None, ok
+    qn = qq.reshape(nb, p, p) / tot[:, None, None]
+    g_sigma = 0.5 * (prec - prec @ qn @ prec)
+    g_mu = -(prec @ (sv.reshape(nb, p) / tot[:, None])[:, :, None])[:, :, 0]
+    g = st.gradient(parts, g_sigma) + fs.mean_gradient(parts, eta, g_mu)
+    return f, g, ok
+
+
+def fiml_hessian(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments) -> np.ndarray:
+    """Hessian (q, q) of ``F`` at ``theta`` for the single draw of ``mom`` (central
+    differences of the analytic gradient, all 2q points in one batch)."""
+    q = theta.size
+    hstep = 1e-5 * np.maximum(1.0, np.abs(theta))
+    pts = np.concatenate([theta + np.diag(hstep), theta - np.diag(hstep)])
+    _, g, _ = fiml_evaluate(fs, pts, mom.take(np.zeros(2 * q, dtype=np.intp)))
+    h = (g[:q] - g[q:]) / (2 * hstep[:, None])
+    return 0.5 * (h + h.T)
+
+
+def fit_batch_fiml(
+    fs: FimlStructure,
+    mom: FimlMoments,
+    start: np.ndarray,
+    hess0: np.ndarray,
+    *,
+    max_iter: int = 300,
+    gtol: float = 1e-10,
+    xtol: float = 1e-10,
+) -> BatchFit:
+    """Minimize the FIML objective of every draw of ``mom`` at once.
+
+    Quasi-Newton as :func:`fit_batch`: every draw starts at ``start`` (the full-sample
+    FIML estimate) with the shared metric ``hess0`` (the full sample's Hessian of ``F``),
+    refined per draw by BFGS updates (two-loop recursion), with step halving on ``F``.
+    A draw is converged when ``max |dF/dtheta| <= gtol`` or its quasi-Newton step is below
+    ``xtol`` in every parameter (the single FIML fit stops on a Newton step below 1e-9).
+    A draw whose line search fails restarts once from the shared metric, then is counted
+    as not converged unless its gradient is already at rounding level (1e-7).
+    Each draw is iterated until its own convergence and then frozen, so its result does
+    not depend on the other draws in the batch.
+    """
+    st = fs.st
+    nb, q = mom.nb, st.n_free
+    start = np.asarray(start, dtype=float)
+    theta = np.array(np.broadcast_to(start, (nb, q)))
+    status = np.zeros(nb, dtype=np.int64)
+    n_iter = np.zeros(nb, dtype=np.int64)
+    grad_max = np.full(nb, np.nan)
+    fmin = np.full(nb, np.nan)
+    hinv = _inv_psd(hess0)
+
+    active = np.arange(nb)
+    mom_a = mom
+    f_a, grad, ok = fiml_evaluate(fs, theta, mom_a)
+    status[~ok] = 3
+    if not ok.all():
+        active = active[ok]
+        mom_a, f_a, grad = mom.take(active), f_a[ok], grad[ok]
+    th_a = theta[active]
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    restarted = np.zeros(active.size, dtype=bool)
+
+    for it in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        gmax = np.abs(grad).max(axis=1)
+        step = -_two_loop(hinv, hist, grad)
+        done = (gmax <= gtol) | (np.abs(step).max(axis=1) <= xtol)
+        alpha = np.ones(active.size)
+        todo = np.flatnonzero(~done)
+        accepted = np.zeros(active.size, dtype=bool)
+        th_old = th_a.copy()
+        new_grad = grad.copy()
+        for _ in range(40):
+            if todo.size == 0:
+                break
+            trial = th_old[todo] + alpha[todo, None] * step[todo]
+            sub = mom_a if todo.size == active.size else mom_a.take(todo)
+            tf, tg, tok = fiml_evaluate(fs, trial, sub)
+            better = tok & (tf <= f_a[todo] + 1e-13 * np.maximum(1.0, np.abs(f_a[todo])))
+            acc = todo[better]
+            if acc.size:
+                th_a[acc] = trial[better]
+                f_a[acc] = tf[better]
+                new_grad[acc] = tg[better]
+                accepted[acc] = True
+            todo = todo[~better]
+            alpha[todo] *= 0.5
+        n_iter[active] = it
+        ds = th_a - th_old
+        dy = new_grad - grad
+        sy = np.einsum("bi,bi->b", ds, dy)
+        good = accepted & (sy > 1e-12 * np.linalg.norm(ds, axis=1) * np.linalg.norm(dy, axis=1))
+        rho = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+        hist.append((ds, dy, rho))
+        stuck = ~done & ~accepted
+        at_rounding = stuck & (gmax <= 1e-7)
+        retry = stuck & ~at_rounding & ~restarted
+        if retry.any():
+            # Forget this draw's BFGS pairs: restart from the shared metric.
+            for _, _, r_ in hist:
+                r_[retry] = 0.0
+            restarted |= retry
+        give_up = stuck & ~at_rounding & ~retry
+        finished = done | at_rounding | give_up
+        grad = new_grad
+        if finished.any():
+            fin = np.flatnonzero(finished)
+            theta[active[fin]] = th_a[fin]
+            fmin[active[fin]] = f_a[fin]
+            grad_max[active[fin]] = np.abs(grad[fin]).max(axis=1)
+            status[active[give_up]] = 1
+            keep = np.flatnonzero(~finished)
+            active, grad, f_a, th_a = active[keep], grad[keep], f_a[keep], th_a[keep]
+            restarted = restarted[keep]
+            mom_a = mom_a.take(keep)
+            hist = [(a_[keep], b_[keep], c_[keep]) for a_, b_, c_ in hist]
+    theta[active] = th_a
+    fmin[active] = f_a
+    status[active] = 1  # iteration limit
+
+    conv = np.flatnonzero(status == 0)
+    if conv.size:
+        full = st.implied(theta[conv])
+        negvar = (np.diagonal(full["psi"], axis1=1, axis2=2) < 0).any(axis=1) | (
+            np.diagonal(full["theta"], axis1=1, axis2=2) < 0).any(axis=1)
+        status[conv[negvar]] = 2
+        _, phi_ok = _cholesky(full["Phi"])
+        _, sig_ok = _cholesky(full["Sigma"])
+        status[conv[~negvar & (~phi_ok | ~sig_ok)]] = 3
+    return BatchFit(theta, fmin, status, n_iter, grad_max)
