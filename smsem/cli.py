@@ -338,9 +338,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if args.missing != "listwise":
             raise OptionError(f"--group with --missing {args.missing} is not supported yet (listwise ML only)")
         return _cmd_fit_groups(args)
-    if args.missing == "fiml" and args.boot > 0:
-        raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
-                          "and cannot resample cases with missing items yet")
     if args.missing == "fiml" and args.estimator == "MLM":
         raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
                           "which needs complete data")
