@@ -746,36 +746,65 @@ class FimlMoments:
     pairs with a positive count, one list per number of observed items ``q``.
 
     ``groups``: tuples ``(idx (P, q), mis (P, p - q), b (P,), nk (P,), mean (P, q),
-    cov (P, q, q))`` (observed and missing items, draw, count, moments), the pairs sorted by
-    draw ``b`` (and by pattern within a draw). ``total`` (B,): each
-    draw's sample size ``N_b``.
+    cov (P, q, q), mean_pad (P, p), obs_pad (P, p), scatter (P, p - q, p))``: observed and
+    missing items, draw, count, moments, the mean padded with 0 at the missing items, the
+    0/1 mask of the observed ones, and the flat index ``mis * p + [obs, mis]`` of the
+    missing rows in a p x p matrix; the pairs sorted by draw ``b`` (and by pattern within a
+    draw). Per draw: ``total`` (B,) its sample size ``N_b``; ``qcov`` (B, p, p) the sum
+    ``sum_k n_bk S_bk`` of the padded pattern covariances; ``cnst`` (B,)
+    ``sum_k n_bk q_k log 2pi``.
     """
 
     nb: int
     p: int
     total: np.ndarray
     groups: tuple[tuple[np.ndarray, ...], ...]
+    qcov: np.ndarray
+    cnst: np.ndarray
+
+    @cached_property
+    def layout(self) -> dict:
+        """Every pair (all groups, group order): draw, slot within its draw, padded mean,
+        observed mask and count, for the per-draw padded products of :func:`fiml_evaluate`."""
+        p = self.p
+        if not self.groups:
+            return {"b": np.zeros(0, dtype=np.intp), "slot": np.zeros(0, dtype=np.intp), "kmax": 0,
+                    "mean": np.zeros((0, p)), "obs": np.zeros((0, p)), "n": np.zeros(0)}
+        b_all = np.concatenate([g[2] for g in self.groups])
+        order = np.argsort(b_all, kind="stable")
+        slot = np.empty(b_all.size, dtype=np.intp)
+        sb_ = b_all[order]
+        slot[order] = np.arange(b_all.size) - np.searchsorted(sb_, sb_, "left")
+        return {"b": b_all, "slot": slot, "kmax": int(slot.max()) + 1 if slot.size else 0,
+                "mean": np.concatenate([g[6] for g in self.groups]),
+                "obs": np.concatenate([g[7] for g in self.groups]),
+                "n": np.concatenate([g[3] for g in self.groups])}
 
     def take(self, sel: np.ndarray) -> "FimlMoments":
         """The draws ``sel`` (in that order; repeats allowed) as a new batch."""
         sel = np.asarray(sel, dtype=np.intp)
         out = []
-        for idx, mis, b, nk, mean, cov in self.groups:
+        for g in self.groups:
+            b = g[2]
             starts = np.searchsorted(b, sel, "left")
             lens = np.searchsorted(b, sel, "right") - starts
             tot = int(lens.sum())
             offs = np.cumsum(lens) - lens
             pos = np.arange(tot) - np.repeat(offs, lens) + np.repeat(starts, lens)
-            out.append((idx[pos], mis[pos], np.repeat(np.arange(sel.size), lens), nk[pos], mean[pos], cov[pos]))
-        return FimlMoments(sel.size, self.p, self.total[sel], tuple(out))
+            new = [a[pos] for a in g]
+            new[2] = np.repeat(np.arange(sel.size), lens)
+            out.append(tuple(new))
+        return FimlMoments(sel.size, self.p, self.total[sel], tuple(out), self.qcov[sel], self.cnst[sel])
 
 
 def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
     """Weighted per-pattern moments of the draws ``weights`` (B, n) (bootstrap counts, or
     leave-one-out weights); no resampled data set is formed."""
     w = np.asarray(weights, dtype=float)
-    nb = w.shape[0]
+    nb, p = w.shape[0], pat.p
     by_q: dict[int, list] = {}
+    qcov = np.zeros((nb, p, p))
+    cnst = np.zeros(nb)
     for r, o, c, z in zip(pat.rows, pat.observed, pat.centers, pat.z):
         q = len(o)
         wk = w[:, r]
@@ -792,17 +821,27 @@ def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
         cov[:, iu, ju] = s2[pos] / nkp[:, None]
         cov[:, ju, iu] = cov[:, iu, ju]
         cov -= d[:, :, None] * d[:, None, :]
-        mis = np.setdiff1d(np.arange(pat.p), o)
+        # Per draw, in pattern order: the same sums whatever the other draws.
+        qcov[np.ix_(pos, o, o)] += nkp[:, None, None] * cov
+        cnst[pos] += nkp * q * _LOG2PI
+        mis = np.setdiff1d(np.arange(p), o)
+        mean_pad = np.zeros((pos.size, p))
+        mean_pad[:, o] = c + d
+        obs_pad = np.zeros((pos.size, p))
+        obs_pad[:, o] = 1.0
+        scat = (mis[:, None] * p + np.concatenate([o, mis])[None, :])
         by_q.setdefault(q, []).append((np.broadcast_to(o, (pos.size, q)), np.broadcast_to(mis, (pos.size, mis.size)),
-                                       pos, nkp, c + d, cov))
+                                       pos, nkp, c + d, cov, mean_pad, obs_pad,
+                                       np.broadcast_to(scat, (pos.size, *scat.shape))))
     groups = []
     for q in sorted(by_q):
         parts = by_q[q]
         b = np.concatenate([t[2] for t in parts])
         order = np.argsort(b, kind="stable")  # by draw, then by pattern
-        groups.append(tuple(np.concatenate([t[j] for t in parts])[order] for j in range(6)))
-    groups = [(g[0], g[1], g[2].astype(np.intp), g[3], g[4], g[5]) for g in groups]
-    return FimlMoments(nb, pat.p, w.sum(axis=1), tuple(groups))
+        g = [np.concatenate([t[j] for t in parts])[order] for j in range(9)]
+        g[2] = g[2].astype(np.intp)
+        groups.append(tuple(g))
+    return FimlMoments(nb, p, w.sum(axis=1), tuple(groups), qcov, cnst)
 
 
 @dataclass(frozen=True)
@@ -877,12 +916,16 @@ def fiml_evaluate(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments, grad: 
 
     Everything is computed from the full precision matrix ``P = Sigma^-1`` of each draw
     (one p x p inverse per draw, not one per pattern): for a pattern missing the items
-    ``m``, ``log|Sigma_oo| = log|Sigma| + log|P_mm|``, ``Sigma_oo^-1 = P_oo + P_om B`` with
-    ``B = -P_mm^-1 P_mo`` (the regression of the missing items on the observed ones), so
-    only ``|m| x |m|`` systems are solved. The gradient uses Fisher's identity: the
+    ``m``, ``log|Sigma_oo| = log|Sigma| + log|P_mm|`` and ``Sigma_oo^-1 = P_oo + P_om B``
+    with ``B = -P_mm^-1 P_mo`` (the regression of the missing items on the observed ones),
+    so only ``|m| x |m|`` systems are solved. The gradient uses Fisher's identity: the
     observed-data score is the complete-data score at the expected sufficient statistics
-    (the E-step of EM), ``dl/dSigma = (P Q P - N P) / 2`` and ``dl/dmu = P s`` with ``Q``
-    and ``s`` the expected centred cross-products and sums, accumulated per pattern.
+    (EM's E-step), ``dl/dSigma = (P Q P - N P) / 2`` and ``dl/dmu = P s`` with ``Q`` and
+    ``s`` the expected centred cross-products and sums. The parts of ``Q`` and of
+    ``sum_k n_k tr(P_oo M_k)`` that are linear in the pattern statistics are sums over the
+    patterns formed once per draw (``qcov``, and ``D' N D`` of the padded mean deviations
+    by one matrix product), so no work per (draw, pattern) pair grows with ``q^2`` except
+    ``B S_bk`` for the incomplete patterns (``|m| q^2``).
     """
     st = fs.st
     parts = st.implied(theta)
@@ -896,52 +939,50 @@ def fiml_evaluate(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments, grad: 
         chol[~ok] = np.eye(p)
     logdet_s = _logdet_chol(chol)
     prec = _inverse(sigma)
-    f = np.zeros(nb)
-    qq = np.zeros(nb * p * p) if grad else None
-    sv = np.zeros(nb * p) if grad else None
-    for idx, mis, b, nk, mean, cov in mom.groups:
-        if not b.size:
+    lay = mom.layout
+    # Padded deviations d~ = xbar_bk - mu (0 at missing items), one row per pair, laid out
+    # per draw: DD = sum_k n_bk d~ d~' and sum_k n_bk d~ by batched products.
+    dev = lay["mean"] - mu[lay["b"]] * lay["obs"]
+    dpad = np.zeros((nb, lay["kmax"], p))
+    npad = np.zeros((nb, lay["kmax"]))
+    dpad[lay["b"], lay["slot"]] = dev
+    npad[lay["b"], lay["slot"]] = lay["n"]
+    nd = npad[:, :, None] * dpad
+    qmat = mom.qcov + np.swapaxes(dpad, 1, 2) @ nd
+    sv = nd.sum(axis=1)
+    extra = np.zeros(nb)
+    u = np.zeros(nb * p * p) if grad else None
+    svm = np.zeros(nb * p) if grad else None
+    for idx, mis, b, nk, mean, cov, _, _, scat in mom.groups:
+        if not b.size or not mis.shape[1]:
             continue
-        q, m = idx.shape[1], mis.shape[1]
         bb = b[:, None, None]
-        r, c = idx[:, :, None], idx[:, None, :]
+        p_mm = prec[bb, mis[:, :, None], mis[:, None, :]]
+        p_mo = prec[bb, mis[:, :, None], idx[:, None, :]]
+        cmm = _inverse(p_mm)                 # Sigma_mm.o, the conditional covariance
+        bmat = -(cmm @ p_mo)                 # (P, m, q)
         d = mean - mu[b[:, None], idx]
-        mm = cov + d[:, :, None] * d[:, None, :]
-        tr = np.einsum("kij,kij->k", prec[bb, r, c], mm)
-        logdet = logdet_s[b]
-        if m:
-            p_mm = prec[bb, mis[:, :, None], mis[:, None, :]]
-            p_mo = prec[bb, mis[:, :, None], c]
-            cmm = _inverse(p_mm)                 # Sigma_mm.o, the conditional covariance
-            bmat = -(cmm @ p_mo)                 # (P, m, q)
-            bm = bmat @ mm
-            tr += np.einsum("kij,kij->k", bm, p_mo)
-            logdet = logdet - _logdet_chol(np.linalg.cholesky(cmm))
-        f += np.bincount(b, weights=0.5 * nk * (q * _LOG2PI + logdet + tr), minlength=nb)
+        bd = (bmat @ d[:, :, None])[:, :, 0]
+        bm = bmat @ cov + bd[:, :, None] * d[:, None, :]   # B M, M = S + d d'
+        tr = np.einsum("kij,kij->k", bm, p_mo)
+        logdet_c = _logdet_chol(np.linalg.cholesky(cmm))
+        extra += np.bincount(b, weights=nk * (tr - logdet_c), minlength=nb)
         if grad:
             w3 = nk[:, None, None]
-            base = (bb * p)
-            qq += np.bincount(((base + r) * p + c).ravel(), weights=(w3 * mm).ravel(), minlength=nb * p * p)
-            sv += np.bincount((b[:, None] * p + idx).ravel(), weights=(nk[:, None] * d).ravel(), minlength=nb * p)
-            if m:
-                rm, cm = mis[:, :, None], mis[:, None, :]
-                t_mo = (w3 * bm).ravel()
-                qq += np.bincount(((base + rm) * p + c).ravel(), weights=t_mo, minlength=nb * p * p)
-                qq += np.bincount(((base + r) * p + cm).ravel(),
-                                  weights=(w3 * np.swapaxes(bm, 1, 2)).ravel(), minlength=nb * p * p)
-                t_mm = w3 * (bm @ np.swapaxes(bmat, 1, 2) + cmm)
-                qq += np.bincount(((base + rm) * p + cm).ravel(), weights=t_mm.ravel(), minlength=nb * p * p)
-                sv += np.bincount((b[:, None] * p + mis).ravel(),
-                                  weights=(nk[:, None] * (bmat @ d[:, :, None])[:, :, 0]).ravel(), minlength=nb * p)
+            z = np.concatenate([w3 * bm, 0.5 * w3 * (bm @ np.swapaxes(bmat, 1, 2) + cmm)], axis=2)
+            u += np.bincount((scat + (b * (p * p))[:, None, None]).ravel(), weights=z.ravel(), minlength=nb * p * p)
+            svm += np.bincount((b[:, None] * p + mis).ravel(), weights=(nk[:, None] * bd).ravel(),
+                               minlength=nb * p)
     tot = mom.total
-    f = f / tot
+    f = 0.5 * (mom.cnst + tot * logdet_s + np.einsum("bij,bij->b", prec, qmat) + extra) / tot
     f[~ok | ~np.isfinite(f)] = np.inf
     ok = np.isfinite(f)
     if not grad:
         return f, None, ok
-    qn = qq.reshape(nb, p, p) / tot[:, None, None]
+    u3 = u.reshape(nb, p, p)
+    qn = (qmat + u3 + np.swapaxes(u3, 1, 2)) / tot[:, None, None]
     g_sigma = 0.5 * (prec - prec @ qn @ prec)
-    g_mu = -(prec @ (sv.reshape(nb, p) / tot[:, None])[:, :, None])[:, :, 0]
+    g_mu = -(prec @ ((sv + svm.reshape(nb, p)) / tot[:, None])[:, :, None])[:, :, 0]
     g = st.gradient(parts, g_sigma) + fs.mean_gradient(parts, eta, g_mu)
     return f, g, ok
 
