@@ -60,7 +60,7 @@ def small_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fiml_fit(small_model):
-    return smsem.fit(small_model, _mar_sample(150, seed=7), missing="fiml")
+    return smsem.fit(small_model, _mar_sample(100, seed=7), missing="fiml")
 
 
 def _single_fit(model, data: pd.DataFrame, counts: np.ndarray) -> smsem.FitResults:
@@ -116,7 +116,7 @@ def test_jackknife_rows_equal_leave_one_out_fits(small_model, fiml_fit):
     assert jack.shape == (fiml_fit.n, len(sb._Targets.build(fiml_fit).names))
     targets = sb._Targets.build(fiml_fit)
     st = ModelStructure(fiml_fit.param_map)
-    for i in (0, 77):
+    for i in (0, 77):  # rows with and without missing cells
         counts = np.ones(fiml_fit.n, dtype=int)
         counts[i] = 0
         one = _single_fit(small_model, fiml_fit.data, counts)
@@ -133,7 +133,7 @@ def test_cli_fiml_boot_gives_verdicts_with_bootstrap_cis(small_model, tmp_path, 
     from smsem.cli import main
 
     data = tmp_path / "survey.csv"
-    _mar_sample(150, seed=7).to_csv(data, index=False)
+    _mar_sample(100, seed=7).to_csv(data, index=False)
     model = tmp_path / "chain.lav"
     model.write_text(MODEL)
     rc = main(["fit", str(data), "--model", str(model), "--missing", "fiml", "--boot", "200",
