@@ -40,7 +40,7 @@ from .. import _dist as stats
 from ..exceptions import OptionError
 from . import ml
 
-__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "RESIDUAL_TYPES",
+__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "score_tests", "RESIDUAL_TYPES",
            "MI_COLUMNS"]
 
 RESIDUAL_TYPES = ("raw", "cor.bollen", "cor.bentler")
@@ -569,3 +569,127 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     if minimum > 0:
         out = out[out.mi > minimum]
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- score tests
+
+
+def _fiml_expected_information(pm: Any, pat: Any, x: np.ndarray) -> np.ndarray:
+    """Unit expected information of a FIML fit (lavaan's ``information = "expected"`` with
+    ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
+    ``(mu_o, Sigma_oo)`` of pattern ``k`` at the model-implied moments, taken through
+    ``d mu / d theta`` and ``d Sigma / d theta``."""
+    mx = pm.matrices_at(x)
+    sigma = mx.implied_cov
+    jac = ml.sigma_jacobian(pm, x)
+    mjac = ml.mean_jacobian(pm, x)
+    info = np.zeros((pm.n_free, pm.n_free))
+    for o, nk in zip(pat.observed, pat.counts):
+        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        b = inv @ jac[:, o][:, :, o]                       # Sigma_oo^-1 dSigma_oo / dtheta_a
+        m = mjac[:, o]
+        info += nk / pat.n * (m @ inv @ m.T + 0.5 * np.einsum("aij,bji->ab", b, b))
+    return 0.5 * (info + info.T)
+
+
+def score_tests(res: Any, cumulative: bool = True) -> dict[str, pd.DataFrame]:
+    """lavaan's ``lavTestScore(fit, cumulative = TRUE)``: score (Lagrange multiplier) tests of
+    the model's equality constraints, from shared labels (lavaan's ``.pK. == .pJ.`` rows)
+    or ``a == b`` rows between two labels.
+
+    Returns ``total`` (every constraint released, df = their number), ``uni`` (each released
+    alone, df 1) and, with ``cumulative``, ``cumulative`` (released in decreasing order of
+    the univariate statistic), rows named by the constraint's ``lhs == rhs`` (lavaan's
+    labels/plabels) and the parameter it ties (``param``, e.g. ``dem60 =~ y2``).
+    Single-group ML fits, complete data or FIML, with the expected information
+    (``lavTestScore``'s default ``information = "expected"``; under FIML lavaan's structured
+    per-pattern form, :func:`_fiml_expected_information`); a multiple-group fit
+    is passed to :func:`smsem.invariance.score_tests`.
+
+    Raises
+    ------
+    OptionError
+        No equality constraint to test; an estimator other than ML; nonlinear or inequality
+        constraints; fixed covariates (fixed.x) — each in one line.
+    """
+    if getattr(res, "group_labels", None) is not None:
+        from ..invariance import score_tests as multigroup_score_tests
+
+        return multigroup_score_tests(res)
+    from ..invariance import _stat
+    from .. import _dist as stats
+    from .matrices import nonlinear_constraints, param_map_from_table, simple_equalities, table_rows
+
+    pt = getattr(res, "partable", None) or _table(res)
+    if res.estimator != "ML":
+        raise OptionError(f"score tests (lavTestScore) are available for estimator ML, not {res.estimator} "
+                          "(lavaan 0.6.14 has no robust score test)")
+    other = nonlinear_constraints(pt)
+    if other:
+        r = other[0]
+        raise OptionError(f"line {r['line']}: score tests of the constraint {r['lhs']} {r['op']} {r['rhs']} are "
+                          "not supported yet (equalities of two labels only)")
+    cons = simple_equalities(pt)
+    if not cons:
+        raise OptionError("the model has no equality constraint to test (shared labels or a == b)")
+    if list(getattr(pt, "ov_x", []) or []):
+        raise OptionError("score tests with fixed covariates (fixed.x) are not supported yet")
+    pm = param_map_from_table(pt, collapse=False)
+    x = np.zeros(pm.n_free)
+    est = res.params
+    for lhs, op, rhs, e in zip(est["lhs"], est["op"], est["rhs"], est["est"]):
+        k = pm.aliases.get((lhs, op, rhs))
+        if k is not None:
+            x[k] = e
+    where: dict[str, int] = {}
+    for r in table_rows(pt):
+        if r["op"] not in ("=~", "~", "~~", "~1") or r["free"] <= 0:
+            continue
+        k = pm.aliases[(r["lhs"], r["op"], r["rhs"])]
+        where[r["plabel"]] = k
+        if r["label"]:
+            where.setdefault(r["label"], k)
+    R = np.zeros((len(cons), pm.n_free))
+    for i, c in enumerate(cons):
+        R[i, where[c["lhs"].strip()]] = 1.0
+        R[i, where[c["rhs"].strip()]] = -1.0
+    data = res.data[list(pt.ov)].to_numpy(dtype=float)
+    if getattr(res, "missing", "listwise") == "fiml":
+        from . import fiml
+
+        pat = fiml.Patterns.from_data(data)
+        score = -fiml.negloglik(pm, pat)(x)[1]            # gradient of logl / N
+        info = _fiml_expected_information(pm, pat, x)
+    else:
+        xbar, s = ml.sample_moments(data)
+        mx = pm.matrices_at(x)
+        mu = mx.implied_mean if pm.meanstructure else None
+        jac = ml.sigma_jacobian(pm, x)
+        mjac = ml.mean_jacobian(pm, x) if pm.meanstructure else None
+        score = -0.5 * ml.ml_gradient_means(jac, mjac, s, xbar if mu is not None else None, mx.implied_cov, mu)
+        info = (ml.expected_information_means(jac, mjac, mx.implied_cov) if pm.meanstructure
+                else ml.expected_information(jac, mx.implied_cov))
+    n = res.n
+    total = _stat(info, np.zeros((0, R.shape[1])), score, n)
+    by_plabel = {r["plabel"]: r for r in table_rows(pt)}
+    by_label = {r["label"]: r for r in table_rows(pt) if r["label"]}
+    uni = []
+    for i, c in enumerate(cons):
+        ts = _stat(info, np.delete(R, i, axis=0), score, n)
+        name = c["lhs"].strip()
+        r = by_plabel.get(name) or by_label.get(name)
+        param = f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else ""
+        uni.append([name, "==", c["rhs"].strip(), param, ts, 1, float(stats.chi2.sf(ts, 1))])
+    cols = ["lhs", "op", "rhs", "param", "X2", "df", "pvalue"]
+    uni_df = pd.DataFrame(uni, columns=cols)
+    out = {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
+                                 columns=["test", "X2", "df", "pvalue"]), "uni": uni_df}
+    if cumulative:
+        order = np.argsort(-uni_df["X2"].to_numpy(), kind="stable")
+        cum = []
+        for j in range(1, len(order) + 1):
+            ts = _stat(info, np.delete(R, order[:j], axis=0), score, n)
+            row = uni_df.iloc[order[j - 1]]
+            cum.append([row["lhs"], "==", row["rhs"], row["param"], ts, j, float(stats.chi2.sf(ts, j))])
+        out["cumulative"] = pd.DataFrame(cum, columns=cols)
+    return out
