@@ -950,15 +950,17 @@ def _fiml_setup(res: FitResults) -> tuple[Any, Any, "_Targets", np.ndarray]:
 
 
 def _fiml_chunks(job: "_FimlJob", size: int | None = None) -> list[tuple[int, int]]:
-    """Fixed chunks for the FIML refits, sized by the problem only (patterns x items^2: the
-    per-(draw, pattern) arrays stay near 1.5 million numbers, ~12 MB each)."""
+    """Fixed chunks for the FIML refits, sized by the problem only (patterns x items: the
+    per-(draw, pattern) arrays hold a few items-long rows each, so about 2 million numbers
+    per array at most). Measured on the integrative survey (205 patterns): 13.0, 10.2, 9.8
+    and 9.0 ms of CPU per draw with chunks of 16, 32, 64 and 128 draws."""
     pat = job.patterns
     if size is None:
-        size = int(np.clip(_FIML_CHUNK_ELEMENTS // max(pat.n_patterns * pat.p * pat.p, 1), 4, 128))
+        size = int(np.clip(_FIML_CHUNK_ELEMENTS // max(pat.n_patterns * pat.p, 1), 4, 128))
     return [(b0, min(b0 + size, job.n_boot)) for b0 in range(0, job.n_boot, size)]
 
 
-_FIML_CHUNK_ELEMENTS = 1_500_000
+_FIML_CHUNK_ELEMENTS = 2_000_000
 
 
 def _bootstrap_fiml(res: FitResults, n_boot: int, seed: int, kind: str, jobs: int, progress: bool | None,

@@ -739,6 +739,19 @@ class MissingPatterns:
     def n_patterns(self) -> int:
         return len(self.rows)
 
+    @cached_property
+    def singletons(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Patterns of one respondent, by number of observed items ``q``: ``(row, observed
+        (K, q), missing (K, p - q), values (K, q))``. Their covariance is 0 in every
+        resample, so they are summarized all at once, without a loop over patterns."""
+        out: dict[int, list] = {}
+        for r, o, c in zip(self.rows, self.observed, self.centers):
+            if len(r) == 1:
+                out.setdefault(len(o), []).append((r[0], o, np.setdiff1d(np.arange(self.p), o), c))
+        return {q: (np.array([t[0] for t in v], dtype=np.intp), np.stack([t[1] for t in v]),
+                    np.stack([t[2] for t in v]).reshape(len(v), self.p - q), np.stack([t[3] for t in v]))
+                for q, v in sorted(out.items())}
+
 
 @dataclass(frozen=True)
 class FimlMoments:
@@ -746,8 +759,9 @@ class FimlMoments:
     pairs with a positive count, one list per number of observed items ``q``.
 
     ``groups``: tuples ``(idx (P, q), mis (P, p - q), b (P,), nk (P,), mean (P, q),
-    cov (P, q, q), mean_pad (P, p), obs_pad (P, p), scatter (P, p - q, p))``: observed and
-    missing items, draw, count, moments, the mean padded with 0 at the missing items, the
+    cov (P, q, q) or None, mean_pad (P, p), obs_pad (P, p), scatter (P, p - q, p))``: observed
+    and missing items, draw, count, moments (``cov`` None for the patterns of one
+    respondent, whose covariance is 0), the mean padded with 0 at the missing items, the
     0/1 mask of the observed ones, and the flat index ``mis * p + [obs, mis]`` of the
     missing rows in a p x p matrix; the pairs sorted by draw ``b`` (and by pattern within a
     draw). Per draw: ``total`` (B,) its sample size ``N_b``; ``qcov`` (B, p, p) the sum
@@ -791,7 +805,7 @@ class FimlMoments:
             tot = int(lens.sum())
             offs = np.cumsum(lens) - lens
             pos = np.arange(tot) - np.repeat(offs, lens) + np.repeat(starts, lens)
-            new = [a[pos] for a in g]
+            new = [None if a is None else a[pos] for a in g]
             new[2] = np.repeat(np.arange(sel.size), lens)
             out.append(tuple(new))
         return FimlMoments(sel.size, self.p, self.total[sel], tuple(out), self.qcov[sel], self.cnst[sel])
@@ -799,13 +813,32 @@ class FimlMoments:
 
 def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
     """Weighted per-pattern moments of the draws ``weights`` (B, n) (bootstrap counts, or
-    leave-one-out weights); no resampled data set is formed."""
+    leave-one-out weights); no resampled data set is formed. Patterns of one respondent
+    (most of them in a survey) are handled together; their covariance is ``None`` (0)."""
     w = np.asarray(weights, dtype=float)
     nb, p = w.shape[0], pat.p
-    by_q: dict[int, list] = {}
+    by_key: dict[tuple[int, int], list] = {}
     qcov = np.zeros((nb, p, p))
     cnst = np.zeros(nb)
+
+    def add(q: int, single: int, o: np.ndarray, mis: np.ndarray, pos: np.ndarray, nkp: np.ndarray,
+            mean: np.ndarray, cov: np.ndarray | None) -> None:
+        cnst[:] += np.bincount(pos, weights=nkp * q * _LOG2PI, minlength=nb)
+        mean_pad = np.zeros((pos.size, p))
+        np.put_along_axis(mean_pad, o, mean, axis=1)
+        obs_pad = np.zeros((pos.size, p))
+        np.put_along_axis(obs_pad, o, 1.0, axis=1)
+        perm = np.concatenate([o, mis], axis=1)
+        scat = mis[:, :, None] * p + perm[:, None, :]
+        by_key.setdefault((q, single), []).append((o, mis, pos, nkp, mean, cov, mean_pad, obs_pad, scat))
+
+    for q, (rows, obs, mis, vals) in pat.singletons.items():
+        wk = w[:, rows]
+        pos, kk = np.nonzero(wk)          # by draw, then by pattern
+        add(q, 1, obs[kk], mis[kk], pos, wk[pos, kk], vals[kk], None)
     for r, o, c, z in zip(pat.rows, pat.observed, pat.centers, pat.z):
+        if len(r) == 1:
+            continue
         q = len(o)
         wk = w[:, r]
         nk = wk.sum(axis=1)
@@ -823,22 +856,15 @@ def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
         cov -= d[:, :, None] * d[:, None, :]
         # Per draw, in pattern order: the same sums whatever the other draws.
         qcov[np.ix_(pos, o, o)] += nkp[:, None, None] * cov
-        cnst[pos] += nkp * q * _LOG2PI
         mis = np.setdiff1d(np.arange(p), o)
-        mean_pad = np.zeros((pos.size, p))
-        mean_pad[:, o] = c + d
-        obs_pad = np.zeros((pos.size, p))
-        obs_pad[:, o] = 1.0
-        scat = (mis[:, None] * p + np.concatenate([o, mis])[None, :])
-        by_q.setdefault(q, []).append((np.broadcast_to(o, (pos.size, q)), np.broadcast_to(mis, (pos.size, mis.size)),
-                                       pos, nkp, c + d, cov, mean_pad, obs_pad,
-                                       np.broadcast_to(scat, (pos.size, *scat.shape))))
+        add(q, 0, np.broadcast_to(o, (pos.size, q)), np.broadcast_to(mis, (pos.size, mis.size)), pos, nkp,
+            c + d, cov)
     groups = []
-    for q in sorted(by_q):
-        parts = by_q[q]
+    for key in sorted(by_key):
+        parts = by_key[key]
         b = np.concatenate([t[2] for t in parts])
         order = np.argsort(b, kind="stable")  # by draw, then by pattern
-        g = [np.concatenate([t[j] for t in parts])[order] for j in range(9)]
+        g = [None if parts[0][j] is None else np.concatenate([t[j] for t in parts])[order] for j in range(9)]
         g[2] = g[2].astype(np.intp)
         groups.append(tuple(g))
     return FimlMoments(nb, p, w.sum(axis=1), tuple(groups), qcov, cnst)
@@ -963,7 +989,9 @@ def fiml_evaluate(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments, grad: 
         bmat = -(cmm @ p_mo)                 # (P, m, q)
         d = mean - mu[b[:, None], idx]
         bd = (bmat @ d[:, :, None])[:, :, 0]
-        bm = bmat @ cov + bd[:, :, None] * d[:, None, :]   # B M, M = S + d d'
+        bm = bd[:, :, None] * d[:, None, :]                # B M, M = S + d d'
+        if cov is not None:                                 # (S = 0 for one respondent)
+            bm = bm + bmat @ cov
         tr = np.einsum("kij,kij->k", bm, p_mo)
         logdet_c = _logdet_chol(np.linalg.cholesky(cmm))
         extra += np.bincount(b, weights=nk * (tr - logdet_c), minlength=nb)
