@@ -391,7 +391,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
-    if args.format in ("text", "markdown") and res.missing != "fiml":
+    if args.format in ("text", "markdown"):
         sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
         files = report_files(res, eff, quality, table, level=args.level, boot=boot, ci=args.ci,

@@ -77,7 +77,7 @@ def _sample_cov(res: Any, order: list[str]) -> np.ndarray:
 def _check_complete(res: Any, what: str) -> None:
     if getattr(res, "missing", "listwise") != "listwise":
         raise NotImplementedError(f"{what} are available for complete-data fits (missing='listwise'); "
-                                  "FIML residuals and modification indices need the mean structure")
+                                  "lavResiduals of a FIML fit (EM moments as h1) is not supported yet")
 
 
 def _lavaan_free(res: Any) -> np.ndarray:
@@ -441,6 +441,40 @@ def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, 
     return out, ok
 
 
+def _extra_mean_jacobian(mx, cands: list[tuple[str, str, str]]) -> np.ndarray:
+    """d mu / d(candidate) (k, p) with a mean structure: a loading moves the item's mean by
+    the latent mean, a regression moves the means through ``Lambda (I - B)^-1``."""
+    inner = {v: i for i, v in enumerate(mx.inner)}
+    obs = {v: i for i, v in enumerate(mx.observed)}
+    binv = np.linalg.inv(np.eye(len(mx.inner)) - mx.beta)
+    eta = binv @ mx.alpha if mx.alpha is not None else np.zeros(len(mx.inner))
+    lb = mx.lambda_ @ binv
+    out = np.zeros((len(cands), len(mx.observed)))
+    for k, (lhs, op, rhs) in enumerate(cands):
+        if op == "=~":
+            out[k, obs[rhs]] += eta[inner[lhs]]
+        elif op == "~":
+            out[k] += lb[:, inner[lhs]] * eta[inner[rhs]]
+    return out
+
+
+def _fiml_information(sigma: np.ndarray, jac: np.ndarray, mjac: np.ndarray, pat: Any) -> np.ndarray:
+    """Unit expected information of FIML (lavaan's ``information = "expected"``,
+    ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
+    ``(mu_o, Sigma_oo)`` of pattern ``k`` at the implied moments, through the Jacobians
+    ``jac`` (q, p, p) of Sigma and ``mjac`` (q, p) of mu."""
+    info = np.zeros((len(jac), len(jac)))
+    for o, nk in zip(pat.observed, pat.counts):
+        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        b = inv @ jac[:, o][:, :, o]                       # Sigma_oo^-1 dSigma_oo / dtheta_a
+        m = mjac[:, o]
+        q = len(o)
+        # tr(b_a b_b) as one matrix product (BLAS), not an einsum over (a, b, i, j)
+        tr = b.reshape(len(b), q * q) @ np.swapaxes(b, 1, 2).reshape(len(b), q * q).T
+        info += nk / pat.n * (m @ inv @ m.T + 0.5 * tr)
+    return 0.5 * (info + info.T)
+
+
 def _std_factors(res: Any, mx) -> tuple[dict, dict, dict, dict]:
     """Standard deviations for lavaan's standardization of EPCs (cov.std = TRUE):
     implied sds of latent and observed variables and the residual variances."""
@@ -510,12 +544,15 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         from ..exceptions import OptionError
 
         raise OptionError("modification indices of an ordinal fit are not supported yet")
-    _check_complete(res, "modification indices")
+    fiml_ = getattr(res, "missing", "listwise") == "fiml"
+    if not fiml_:
+        _check_complete(res, "modification indices")
+    elif list(getattr(res.model.parsed, "fixed_x", ()) or ()):
+        raise OptionError("modification indices of a FIML fit with fixed covariates (fixed.x) are not supported yet")
     pm = res.param_map
     theta = np.asarray(res.start, dtype=float)
     mx = pm.matrices_at(theta)
     obs = list(mx.observed)
-    s = _sample_cov(res, obs)
     sigma = mx.implied_cov
     existing = _existing(res)
     cands = _fixed_rows(res)
@@ -523,20 +560,36 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     jac_x, ok = _extra_jacobian(mx, cands)
     cands = [c for c, g in zip(cands, ok) if g]
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
-    jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
-    jac = np.concatenate([jac_m, jac_x])
-    # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
-    xm = _x_vech(res, obs)
-    w = _zero_x(ml.weight_matrix(sigma), xm)
-    delta = ml.vech(jac).T
-    info = delta.T @ w @ delta
+    if fiml_:
+        # lavaan's modindices(information = "expected") on a missing = "ml" fit: the
+        # structured expected information per pattern, every free row (intercepts
+        # included), and the FIML score of the candidates (their mean part as well).
+        from . import fiml
+
+        jac_m = ml.sigma_jacobian(pm, theta)
+        mj_x = _extra_mean_jacobian(mx, cands)
+        data = res.data[obs].to_numpy(dtype=float)
+        pat = fiml.Patterns.from_data(data)
+        info = _fiml_information(sigma, np.concatenate([jac_m, jac_x]),
+                                 np.concatenate([ml.mean_jacobian(pm, theta), mj_x]), pat)
+        _, g_mu, g_sig = fiml.fiml_loglik(pat, mx.implied_mean, sigma, grad=True)
+        g = -(np.einsum("ij,kij->k", g_sig, jac_x) + mj_x @ g_mu) / res.n   # d(-logl/N) = d(F_ML/2)
+    else:
+        s = _sample_cov(res, obs)
+        jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
+        jac = np.concatenate([jac_m, jac_x])
+        # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
+        xm = _x_vech(res, obs)
+        w = _zero_x(ml.weight_matrix(sigma), xm)
+        delta = ml.vech(jac).T
+        info = delta.T @ w @ delta
+        # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
+        g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
     k = len(jac_m)
     i22 = info[:k, :k]
     i11 = info[k:, k:]
     i12 = info[k:, :k]
     v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
-    # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
-    g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
     n = res.n
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
@@ -579,17 +632,7 @@ def _fiml_expected_information(pm: Any, pat: Any, x: np.ndarray) -> np.ndarray:
     ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
     ``(mu_o, Sigma_oo)`` of pattern ``k`` at the model-implied moments, taken through
     ``d mu / d theta`` and ``d Sigma / d theta``."""
-    mx = pm.matrices_at(x)
-    sigma = mx.implied_cov
-    jac = ml.sigma_jacobian(pm, x)
-    mjac = ml.mean_jacobian(pm, x)
-    info = np.zeros((pm.n_free, pm.n_free))
-    for o, nk in zip(pat.observed, pat.counts):
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
-        b = inv @ jac[:, o][:, :, o]                       # Sigma_oo^-1 dSigma_oo / dtheta_a
-        m = mjac[:, o]
-        info += nk / pat.n * (m @ inv @ m.T + 0.5 * np.einsum("aij,bji->ab", b, b))
-    return 0.5 * (info + info.T)
+    return _fiml_information(pm.matrices_at(x).implied_cov, ml.sigma_jacobian(pm, x), ml.mean_jacobian(pm, x), pat)
 
 
 def score_tests(res: Any, cumulative: bool = True) -> dict[str, pd.DataFrame]:
