@@ -462,16 +462,22 @@ def _fiml_information(sigma: np.ndarray, jac: np.ndarray, mjac: np.ndarray, pat:
     """Unit expected information of FIML (lavaan's ``information = "expected"``,
     ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
     ``(mu_o, Sigma_oo)`` of pattern ``k`` at the implied moments, through the Jacobians
-    ``jac`` (q, p, p) of Sigma and ``mjac`` (q, p) of mu."""
-    info = np.zeros((len(jac), len(jac)))
+    ``jac`` (q, p, p) of Sigma and ``mjac`` (q, p) of mu.
+
+    With ``P_k`` the inverse of ``Sigma_oo`` padded with zeros to p x p, the weights are
+    summed over the patterns first: ``V = sum_k w_k P_k`` (means) and
+    ``W = sum_k w_k P_k (x) P_k`` (covariances, ``tr(P dS_a P dS_b) = vec(dS_a)' (P (x) P)
+    vec(dS_b)``), so the parameters meet them once: ``mjac V mjac' + J W J' / 2``."""
+    p = sigma.shape[0]
+    v = np.zeros((p, p))
+    w = np.zeros((p * p, p * p))
     for o, nk in zip(pat.observed, pat.counts):
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
-        b = inv @ jac[:, o][:, :, o]                       # Sigma_oo^-1 dSigma_oo / dtheta_a
-        m = mjac[:, o]
-        q = len(o)
-        # tr(b_a b_b) as one matrix product (BLAS), not an einsum over (a, b, i, j)
-        tr = b.reshape(len(b), q * q) @ np.swapaxes(b, 1, 2).reshape(len(b), q * q).T
-        info += nk / pat.n * (m @ inv @ m.T + 0.5 * tr)
+        pk = np.zeros((p, p))
+        pk[np.ix_(o, o)] = np.linalg.inv(sigma[np.ix_(o, o)])
+        v += nk / pat.n * pk
+        w += nk / pat.n * np.kron(pk, pk)
+    j = jac.reshape(len(jac), p * p)
+    info = mjac @ v @ mjac.T + 0.5 * (j @ w @ j.T)
     return 0.5 * (info + info.T)
 
 
