@@ -7,7 +7,8 @@
 a simulated survey with n = 350 and 12% of the cells missing at random (MAR,
 ``smsem.simulate(..., missing_rate=0.12, missing_mechanism="mar")``, seed 1). lavaan
 runs ``sem(model, data, missing = "ml")`` and ``sem(..., missing = "ml", se = "bootstrap",
-bootstrap = R)``; its per-draw time is (bootstrap fit - plain fit) / R. smsem runs
+bootstrap = R)`` (timed whole), then ``bootstrapLavaan(fit, R)``, whose time / R is its
+per-draw time (the draws alone; wall and CPU). smsem runs
 ``smsem.bootstrap`` on its FIML fit with ``jobs=1`` and ``jobs``, and the command
 ``smsem fit FILE --missing fiml --boot B`` (default: one process) and with ``--jobs``,
 timed end to end (start-up, fit, bootstrap, reports).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 import warnings
@@ -68,14 +70,23 @@ args <- commandArgs(trailingOnly = TRUE)
 model <- paste(readLines(args[1]), collapse = "\n")
 data <- read.csv(args[2])
 R <- as.integer(args[3])
-t0 <- proc.time()[["elapsed"]]
+cpu <- function(t) t[["user.self"]] + t[["sys.self"]]
+t0 <- proc.time()
 fit <- sem(model, data = data, missing = "ml")
-t_fit <- proc.time()[["elapsed"]] - t0
+t1 <- proc.time()
+t_fit <- t1[["elapsed"]] - t0[["elapsed"]]; c_fit <- cpu(t1) - cpu(t0)
 set.seed(1)
-t0 <- proc.time()[["elapsed"]]
+t0 <- proc.time()
 fb <- sem(model, data = data, missing = "ml", se = "bootstrap", bootstrap = R)
-t_boot <- proc.time()[["elapsed"]] - t0
-cat(sprintf("%.4f %.4f %d\n", t_fit, t_boot, nrow(lavInspect(fb, "boot"))))
+t1 <- proc.time()
+t_boot <- t1[["elapsed"]] - t0[["elapsed"]]; c_boot <- cpu(t1) - cpu(t0)
+set.seed(1)
+t0 <- proc.time()
+bl <- bootstrapLavaan(fit, R = R, type = "ordinary", FUN = "coef")
+t1 <- proc.time()
+t_bl <- t1[["elapsed"]] - t0[["elapsed"]]; c_bl <- cpu(t1) - cpu(t0)
+cat(sprintf("%.4f %.4f %d %.4f %.4f %.4f %.4f\n", t_fit, t_boot, nrow(lavInspect(fb, "boot")), c_fit, c_boot,
+            t_bl, c_bl))
 """
 
 
@@ -98,10 +109,12 @@ def fiml_bench(args: argparse.Namespace) -> None:
     res = smsem.fit(model, data, missing="fiml")
     t_fit = time.perf_counter() - t0
     print(f"smsem FIML fit    : {t_fit:6.2f} s")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     b1 = smsem.bootstrap(res, n_boot=args.boot, seed=args.seed, jobs=1, progress=False)
     t_one = (time.perf_counter() - t0) / args.boot
-    print(f"smsem FIML boot, 1 process  : {args.boot:5d} draws, {t_one * 1e3:8.2f} ms/draw ({b1.accounting()})")
+    c_one = (time.process_time() - c0) / args.boot
+    print(f"smsem FIML boot, 1 process  : {args.boot:5d} draws, {t_one * 1e3:8.2f} ms/draw wall, "
+          f"{c_one * 1e3:8.2f} ms/draw CPU ({b1.accounting()})")
     t0 = time.perf_counter()
     bj = smsem.bootstrap(res, n_boot=args.boot, seed=args.seed, jobs=args.jobs, progress=False)
     t_jobs = (time.perf_counter() - t0) / args.boot
@@ -114,10 +127,13 @@ def fiml_bench(args: argparse.Namespace) -> None:
         cmd = [sys.executable, "-m", "smsem", "fit", str(csv), "--missing", "fiml", "--boot", str(args.boot),
                "--quiet", *extra]
         t0 = time.perf_counter()
+        u0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
-        print(f"smsem fit FILE --missing fiml --boot {args.boot} {' '.join(extra)}: {wall:6.1f} s wall "
-              f"(exit {r.returncode})")
+        u1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (u1.ru_utime - u0.ru_utime) + (u1.ru_stime - u0.ru_stime)
+        print(f"smsem fit FILE --missing fiml --boot {args.boot} {' '.join(extra)}: {wall:6.1f} s wall, "
+              f"{cpu:6.1f} s CPU over all its processes (exit {r.returncode})")
     if args.lavaan <= 0:
         return
     r = subprocess.run(["Rscript", str(tmp / "lavaan.R"), str(model_file), str(csv), str(args.lavaan)],
@@ -125,13 +141,15 @@ def fiml_bench(args: argparse.Namespace) -> None:
     if r.returncode != 0:
         print("lavaan failed:", r.stderr.strip().splitlines()[-1:])
         return
-    l_fit, l_boot, l_draws = r.stdout.split()
-    l_fit, l_boot = float(l_fit), float(l_boot)
-    per_draw = (l_boot - l_fit) / args.lavaan
-    print(f"lavaan 0.6 FIML fit: {l_fit:6.2f} s; se = \"bootstrap\", {args.lavaan} draws: {l_boot:6.1f} s, "
-          f"{per_draw * 1e3:8.1f} ms/draw ({l_draws} draws kept)")
-    print(f"ratio per draw (lavaan / smsem): {per_draw / t_one:.1f}x in 1 process, "
-          f"{per_draw / t_jobs:.1f}x with {args.jobs}")
+    l_fit, l_boot, l_draws, lc_fit, lc_boot, l_bl, lc_bl = r.stdout.split()
+    l_fit, l_boot, lc_fit, lc_boot, l_bl, lc_bl = map(float, (l_fit, l_boot, lc_fit, lc_boot, l_bl, lc_bl))
+    per_draw, per_draw_cpu = l_bl / args.lavaan, lc_bl / args.lavaan
+    print(f"lavaan 0.6 FIML fit: {l_fit:6.2f} s wall; sem(..., se = 'bootstrap', bootstrap = {args.lavaan}): "
+          f"{l_boot:6.1f} s wall, {lc_boot:6.1f} s CPU ({l_draws} draws kept)")
+    print(f"lavaan per draw (bootstrapLavaan(fit, R = {args.lavaan}), the draws alone): {per_draw * 1e3:8.1f} ms wall, "
+          f"{per_draw_cpu * 1e3:8.1f} ms CPU")
+    print(f"ratio per draw (lavaan / smsem): wall {per_draw / t_one:.1f}x in 1 process, "
+          f"{per_draw / t_jobs:.1f}x with {args.jobs}; CPU {per_draw_cpu / c_one:.1f}x")
 
 
 def main() -> None:
