@@ -13,6 +13,9 @@ Three kinds of draws, all refitted by the batched ML estimator
 * ``"parametric"``: covariance matrices of samples of size n from ``N(0, Sigma hat)``,
   drawn directly from their Wishart distribution.
 
+A FIML fit (``missing="fiml"``) is bootstrapped nonparametrically by batched FIML refits
+of the resampled respondents (:func:`_bootstrap_fiml`, see docs/bootstrap.md).
+
 Draw ``b`` uses its own stream ``SeedSequence(seed).spawn(n_boot)[b]`` and draws are
 processed in fixed chunks, so results are identical whatever the number of processes.
 """
@@ -808,11 +811,6 @@ def _setup(res: FitResults) -> tuple[ParamMap, ModelStructure, "_Targets", np.nd
 def _check_fit(res: FitResults) -> None:
     if res.param_map is None:
         raise OptionError("the bootstrap needs FitResults.param_map (fit the model with smsem.fit)")
-    if getattr(res, "missing", "listwise") == "fiml":
-        # The batched refits are complete-data ML: resampling rows with missing items would
-        # need a FIML refit per draw, which smsem does not do yet.
-        raise OptionError("the bootstrap of a FIML fit (missing='fiml') is not supported yet; "
-                          "use --boot 0 (n_boot=0) or listwise deletion")
     if getattr(res.param_map, "meanstructure", False):
         # The batched refits fit covariance structures; intercepts and latent means are not refitted.
         raise OptionError("the bootstrap of a model with a mean structure (intercepts, latent means, growth "
