@@ -165,3 +165,17 @@ def test_coverage_on_a_mar_population(small_model):
     # so the band is about +-2.9 SD around nominal.
     for k, v in cov.items():
         assert 0.93 <= v <= 0.97, (k, v)
+
+
+def test_a_resample_without_an_item_is_a_singular_draw(fiml_fit):
+    from smsem.estimate.batched import FAIL_REASONS, FimlStructure, fiml_moments, fit_batch_fiml
+
+    job_pat, fs, _, hess0 = sb._fiml_setup(fiml_fit)
+    x = fiml_fit.data[list(fiml_fit.param_map.base.observed)].to_numpy(float)
+    w = np.ones((2, len(x)))
+    w[1, ~np.isnan(x[:, 3])] = 0.0   # draw 1: nobody who answered M1
+    bf = fit_batch_fiml(fs, fiml_moments(job_pat, w), fiml_fit.start, hess0)
+    assert bf.status[0] == 0
+    assert FAIL_REASONS[int(bf.status[1])] == "singular resample"
+    # The full-sample draw is the full-sample fit.
+    np.testing.assert_allclose(bf.theta[0], fiml_fit.start, rtol=0, atol=1e-8)

@@ -1044,7 +1044,8 @@ def fit_batch_fiml(
     A draw is converged when ``max |dF/dtheta| <= gtol`` or its quasi-Newton step is below
     ``xtol`` in every parameter (the single FIML fit stops on a Newton step below 1e-9).
     A draw whose line search fails restarts once from the shared metric, then is counted
-    as not converged unless its gradient is already at rounding level (1e-7).
+    as not converged unless its gradient is already at rounding level (1e-7). A draw in
+    which an item is never observed is not fitted (status 4, singular resample).
     Each draw is iterated until its own convergence and then frozen, so its result does
     not depend on the other draws in the batch.
     """
@@ -1058,13 +1059,20 @@ def fit_batch_fiml(
     fmin = np.full(nb, np.nan)
     hinv = _inv_psd(hess0)
 
-    active = np.arange(nb)
-    mom_a = mom
-    f_a, grad, ok = fiml_evaluate(fs, theta, mom_a)
-    status[~ok] = 3
+    # A resample in which an item is never observed leaves its parameters unidentified.
+    lay = mom.layout
+    seen = np.zeros((nb, mom.p))
+    np.add.at(seen, lay["b"], lay["n"][:, None] * lay["obs"])
+    singular = (seen <= 0).any(axis=1)
+    status[singular] = 4
+    active = np.flatnonzero(~singular)
+    mom_a = mom if active.size == nb else mom.take(active)
+    theta_a = theta[active]
+    f_a, grad, ok = fiml_evaluate(fs, theta_a, mom_a)
+    status[active[~ok]] = 3
     if not ok.all():
+        mom_a, f_a, grad = mom_a.take(np.flatnonzero(ok)), f_a[ok], grad[ok]
         active = active[ok]
-        mom_a, f_a, grad = mom.take(active), f_a[ok], grad[ok]
     th_a = theta[active]
     hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     restarted = np.zeros(active.size, dtype=bool)
