@@ -238,7 +238,7 @@ class _Targets:
                       f"total:{inner[x]}->{inner[y]}:std"]
         # Under FIML a draw has no complete-data covariance matrix: its fit indices (which
         # would need an EM fit of the unrestricted model per draw) and HTMT are not drawn.
-        moments = getattr(res, "missing", "listwise") != "fiml"
+        moments = not _fiml_engine(res)
         if moments:
             names += [f"fit:{k}" for k in FIT_INDICES]
         # HTMT and HTMT2 (as smsem.reliability / semTools::htmt) of each pair of
@@ -812,9 +812,10 @@ def _check_fit(res: FitResults) -> None:
     if res.param_map is None:
         raise OptionError("the bootstrap needs FitResults.param_map (fit the model with smsem.fit)")
     if getattr(res.param_map, "meanstructure", False):
-        # The batched refits fit covariance structures; intercepts and latent means are not refitted.
-        raise OptionError("the bootstrap of a model with a mean structure (intercepts, latent means, growth "
-                          "models) is not supported yet; use --boot 0 (n_boot=0)")
+        # Mean structures go to the FIML engine (_fiml_engine), except with constraints
+        # beyond equalities of two labels, which its refits would not impose.
+        raise OptionError("the bootstrap of a model with a mean structure and ==, <, > constraints is not "
+                          "supported yet; use --boot 0 (n_boot=0)")
 
 
 def bootstrap(
@@ -860,7 +861,7 @@ def bootstrap(
     seed = check_seed(seed)
     check_option("kind", kind, BOOT_KINDS)
     jobs = check_int("jobs", jobs, low=1)
-    if getattr(res, "missing", "listwise") == "fiml":
+    if _fiml_engine(res):
         return _bootstrap_fiml(res, n_boot, seed, kind, jobs, progress, include_inadmissible)
     pmap, st, targets, x, n, s_full = _setup(res)
     sigma_hat = st.implied(res.start[None, :])["Sigma"][0]
@@ -883,7 +884,7 @@ def bootstrap(
 
 def jackknife(res: FitResults) -> np.ndarray:
     """Leave-one-out statistics (n, k) by the batched estimator (rows in data order)."""
-    if getattr(res, "missing", "listwise") == "fiml":
+    if _fiml_engine(res):
         return _jackknife_fiml(res)
     pmap, st, targets, x, n, s_full = _setup(res)
     out = np.full((n, len(targets.names)), np.nan)
@@ -910,6 +911,20 @@ def jackknife(res: FitResults) -> np.ndarray:
 # together by :func:`smsem.estimate.batched.fit_batch_fiml`, warm-started from the
 # full-sample FIML estimate with its Hessian as the first metric. Same streams, chunks,
 # statistics (less the fit indices and HTMT), CIs and draw accounting as the ML bootstrap.
+
+
+def _fiml_engine(res: FitResults) -> bool:
+    """True when the draws are refitted by the batched FIML engine: a FIML fit, or a
+    complete-data fit with a mean structure (one missing-data pattern: FIML is then ML with
+    means), unless it has constraints beyond equalities of two labels."""
+    if getattr(res, "missing", "listwise") == "fiml":
+        return True
+    pm = getattr(res, "param_map", None)
+    if pm is None or not getattr(pm, "meanstructure", False) or getattr(res, "partable", None) is None:
+        return False
+    from .estimate.matrices import nonlinear_constraints
+
+    return not nonlinear_constraints(res.partable)
 
 
 @dataclass(frozen=True)
@@ -964,8 +979,9 @@ _FIML_CHUNK_ELEMENTS = 2_000_000
 def _bootstrap_fiml(res: FitResults, n_boot: int, seed: int, kind: str, jobs: int, progress: bool | None,
                     include_inadmissible: bool) -> BootstrapResults:
     if kind != "nonparametric":
-        raise OptionError(f"kind={kind!r} is not available with missing='fiml' (lavaan's Bollen-Stine and "
-                          "parametric bootstraps assume complete data); use kind='nonparametric'")
+        what = ("missing='fiml' (lavaan's Bollen-Stine and parametric bootstraps assume complete data)"
+                if getattr(res, "missing", "listwise") == "fiml" else "a mean structure")
+        raise OptionError(f"kind={kind!r} is not available with {what}; use kind='nonparametric'")
     pat, fs, targets, hess0 = _fiml_setup(res)
     theta_full = np.asarray(res.start, dtype=float)
     job = _FimlJob(res.param_map, theta_full, hess0, pat, pat.n, seed, n_boot, targets, include_inadmissible)

@@ -179,3 +179,23 @@ def test_a_resample_without_an_item_is_a_singular_draw(fiml_fit):
     assert FAIL_REASONS[int(bf.status[1])] == "singular resample"
     # The full-sample draw is the full-sample fit.
     np.testing.assert_allclose(bf.theta[0], fiml_fit.start, rtol=0, atol=1e-8)
+
+
+def test_complete_data_mean_structure_draws_equal_single_fits():
+    # Complete data with a mean structure: one pattern, FIML is ML with means.
+    from conftest import ROOT
+
+    model = smsem.load_model(str(ROOT / "tests" / "reference" / "lavaan" / "poldem.lav"))
+    data = pd.read_csv(ROOT / "tests" / "reference" / "lavaan" / "PoliticalDemocracy.csv")
+    res = smsem.fit(model, data, meanstructure=True)
+    boot = smsem.bootstrap(res, n_boot=2, seed=4, progress=False)
+    targets = sb._Targets.build(res)
+    st = ModelStructure(res.param_map)
+    for b in range(2):
+        counts = resample_counts(np.random.default_rng(np.random.SeedSequence(4, spawn_key=(b,))), res.n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            one = smsem.fit(model, res.data.iloc[np.repeat(np.arange(res.n), counts)].reset_index(drop=True),
+                            meanstructure=True)
+        expect = targets.compute(st, one.start[None, :], None, None, res.n)[0]
+        np.testing.assert_allclose(boot.draws[b], expect, rtol=0, atol=1e-6)  # as above
