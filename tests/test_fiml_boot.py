@@ -149,7 +149,7 @@ def test_cli_fiml_boot_gives_verdicts_with_bootstrap_cis(small_model, tmp_path, 
     assert set(table["verdict"]) <= {"CI excludes 0", "CI includes 0"}
 
 
-@pytest.mark.slow  # ~10 min on an idle 2-core machine: a coverage study
+@pytest.mark.slow  # ~14 min of CPU (0.84 s per replication): a coverage study; can be split with scripts/fiml_boot_coverage.py
 def test_coverage_on_a_mar_population(small_model):
     reps, n, n_boot = 1000, 300, 400
     keys = {"M~X": A, "indirect:X->M->Y": A * B}
