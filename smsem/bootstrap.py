@@ -13,6 +13,9 @@ Three kinds of draws, all refitted by the batched ML estimator
 * ``"parametric"``: covariance matrices of samples of size n from ``N(0, Sigma hat)``,
   drawn directly from their Wishart distribution.
 
+A FIML fit (``missing="fiml"``) is bootstrapped nonparametrically by batched FIML refits
+of the resampled respondents (:func:`_bootstrap_fiml`, see docs/bootstrap.md).
+
 Draw ``b`` uses its own stream ``SeedSequence(seed).spawn(n_boot)[b]`` and draws are
 processed in fixed chunks, so results are identical whatever the number of processes.
 """
@@ -215,6 +218,7 @@ class _Targets:
     totals_std: tuple[tuple[int, int], ...] = ()   # the total effects not already in ``effects``
     defined: tuple[tuple[str, str], ...] = ()      # (name, expression) of the := parameters
     label_cells: tuple[tuple[str, int, int, int], ...] = ()  # label -> (matrix, row, col)
+    moments: bool = True   # fit indices and HTMT (functions of the complete-data S); False under FIML
 
     @classmethod
     def build(cls, res: FitResults) -> "_Targets":
@@ -252,12 +256,16 @@ class _Targets:
         for y, x in effects:
             names += [f"indirect:{inner[x]}->{inner[y]}", f"indirect:{inner[x]}->{inner[y]}:std",
                       f"total:{inner[x]}->{inner[y]}:std"]
-        names += [f"fit:{k}" for k in FIT_INDICES]
+        # Under FIML a draw has no complete-data covariance matrix: its fit indices (which
+        # would need an EM fit of the unrestricted model per draw) and HTMT are not drawn.
+        moments = not _fiml_engine(res)
+        if moments:
+            names += [f"fit:{k}" for k in FIT_INDICES]
         # HTMT and HTMT2 (as smsem.reliability / semTools::htmt) of each pair of
         # constructs measured by two or more items: functions of the resampled S only.
         blocks = {j: tuple(i for i, jj in loadings if jj == j) for j in range(len(inner))}
         blocks = {j: b for j, b in blocks.items() if len(b) >= 2 and inner[j] not in obs}
-        keys = sorted(blocks)
+        keys = sorted(blocks) if moments else []
         for a_pos, a in enumerate(keys):
             for b in keys[a_pos + 1:]:
                 names += [f"htmt:{inner[a]}~{inner[b]}", f"htmt2:{inner[a]}~{inner[b]}"]
@@ -290,7 +298,7 @@ class _Targets:
         cells = tuple((lab, *cell) for lab, cell in label_cells(res).items()) if defined else ()
         return cls(tuple(names), pmap, reg_cells, other, endo, effects, loadings,
                    tuple(blocks[j] for j in keys), fixed_x, tuple(chain_list), tuple(totals),
-                   tuple(totals_std), defined, cells)
+                   tuple(totals_std), defined, cells, moments)
 
     def compute(self, st: ModelStructure, theta: np.ndarray, fmin: np.ndarray, s: np.ndarray,
                 n: int) -> np.ndarray:
@@ -320,8 +328,9 @@ class _Targets:
                 ind = total - beta[:, y, x]
                 ratio = sd[:, x] / sd[:, y]
                 cols.append(np.stack([ind, ind * ratio, total * ratio], axis=2).reshape(theta.shape[0], -1))
-            cols.append(fit_indices(fmin, s, n, st.n_free, np.array(self.fixed_x, dtype=np.intp)))
-            if len(self.htmt_blocks) > 1:
+            if self.moments:
+                cols.append(fit_indices(fmin, s, n, st.n_free, np.array(self.fixed_x, dtype=np.intp)))
+            if self.moments and len(self.htmt_blocks) > 1:
                 cols.append(_htmt_columns(s, self.htmt_blocks))
             for ch in self.chains:
                 prod = beta[:, ch[1], ch[0]]
@@ -692,6 +701,8 @@ def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray
 
 
 def _run_chunk_pinned(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(job, _FimlJob):
+        return _run_fiml_chunk(job, b0, b1)
     s = _covariances(job, b0, b1)
     st = ModelStructure(job.pmap)
     bf = fit_batch(job.pmap, s, job.start, s_start=job.s_full, structure=st)
@@ -714,7 +725,7 @@ def _execute(job: _Job, jobs: int, progress: bool | None, desc: str) -> tuple[np
     values = np.full((job.n_boot, k), np.nan)
     chi2 = np.full(job.n_boot, np.nan)
     status = np.zeros(job.n_boot, dtype=np.int64)
-    chunks = _chunks(job.n_boot, job.n)
+    chunks = _fiml_chunks(job) if isinstance(job, _FimlJob) else _chunks(job.n_boot, job.n)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = _progress_bar(job.n_boot, progress, desc)
@@ -827,15 +838,11 @@ def _setup(res: FitResults) -> tuple[ParamMap, ModelStructure, "_Targets", np.nd
 def _check_fit(res: FitResults) -> None:
     if res.param_map is None:
         raise OptionError("the bootstrap needs FitResults.param_map (fit the model with smsem.fit)")
-    if getattr(res, "missing", "listwise") == "fiml":
-        # The batched refits are complete-data ML: resampling rows with missing items would
-        # need a FIML refit per draw, which smsem does not do yet.
-        raise OptionError("the bootstrap of a FIML fit (missing='fiml') is not supported yet; "
-                          "use --boot 0 (n_boot=0) or listwise deletion")
     if getattr(res.param_map, "meanstructure", False):
-        # The batched refits fit covariance structures; intercepts and latent means are not refitted.
-        raise OptionError("the bootstrap of a model with a mean structure (intercepts, latent means, growth "
-                          "models) is not supported yet; use --boot 0 (n_boot=0)")
+        # Mean structures go to the FIML engine (_fiml_engine), except with constraints
+        # beyond equalities of two labels, which its refits would not impose.
+        raise OptionError("the bootstrap of a model with a mean structure and ==, <, > constraints is not "
+                          "supported yet; use --boot 0 (n_boot=0)")
 
 
 def bootstrap(
@@ -881,6 +888,8 @@ def bootstrap(
     seed = check_seed(seed)
     check_option("kind", kind, BOOT_KINDS)
     jobs = check_int("jobs", jobs, low=1)
+    if _fiml_engine(res):
+        return _bootstrap_fiml(res, n_boot, seed, kind, jobs, progress, include_inadmissible)
     pmap, st, targets, x, n, s_full = _setup(res)
     sigma_hat = st.implied(res.start[None, :])["Sigma"][0]
     fmin_full = fit_batch(pmap, s_full[None], res.start, s_start=s_full, structure=st)
@@ -902,6 +911,8 @@ def bootstrap(
 
 def jackknife(res: FitResults) -> np.ndarray:
     """Leave-one-out statistics (n, k) by the batched estimator (rows in data order)."""
+    if _fiml_engine(res):
+        return _jackknife_fiml(res)
     pmap, st, targets, x, n, s_full = _setup(res)
     out = np.full((n, len(targets.names)), np.nan)
     total = x.T @ x
@@ -915,4 +926,131 @@ def jackknife(res: FitResults) -> np.ndarray:
         vals = targets.compute(st, bf.theta, bf.fmin, s, n - 1)
         vals[~bf.ok] = np.nan
         out[i0:i0 + len(xi)] = vals
+    return out
+
+
+# ------------------------------------------------------------------ FIML (missing data)
+#
+# lavaan's ``bootstrapLavaan`` on a ``missing = "ml"`` fit resamples respondents (rows with
+# missing items included) and refits each resample by FIML. Here a draw is a vector of
+# counts over respondents; per missing-data pattern its weighted count, mean and
+# cross-products are formed (no resampled data set), and all draws of a chunk are refitted
+# together by :func:`smsem.estimate.batched.fit_batch_fiml`, warm-started from the
+# full-sample FIML estimate with its Hessian as the first metric. Same streams, chunks,
+# statistics (less the fit indices and HTMT), CIs and draw accounting as the ML bootstrap.
+
+
+def _fiml_engine(res: FitResults) -> bool:
+    """True when the draws are refitted by the batched FIML engine: a FIML fit, or a
+    complete-data fit with a mean structure (one missing-data pattern: FIML is then ML with
+    means), unless it has constraints beyond equalities of two labels."""
+    if getattr(res, "missing", "listwise") == "fiml":
+        return True
+    pm = getattr(res, "param_map", None)
+    if pm is None or not getattr(pm, "meanstructure", False) or getattr(res, "partable", None) is None:
+        return False
+    from .estimate.matrices import nonlinear_constraints
+
+    return not nonlinear_constraints(res.partable)
+
+
+@dataclass(frozen=True)
+class _FimlJob:
+    """A FIML bootstrap's work (picklable; sent once per worker process)."""
+
+    pmap: ParamMap
+    start: np.ndarray
+    hess0: np.ndarray
+    patterns: Any            # smsem.estimate.batched.MissingPatterns of the full sample
+    n: int
+    seed: int
+    n_boot: int
+    targets: _Targets
+    include_inadmissible: bool
+    kind: str = "nonparametric"
+
+
+def _fiml_setup(res: FitResults) -> tuple[Any, Any, "_Targets", np.ndarray]:
+    """Patterns, structure, targets and the full-sample Hessian of a FIML fit."""
+    from .estimate.batched import FimlStructure, MissingPatterns, fiml_hessian, fiml_moments
+
+    if res.param_map is None or not getattr(res.param_map, "meanstructure", False):
+        raise OptionError("the FIML bootstrap needs a FIML fit made by smsem.fit(..., missing='fiml')")
+    pmap = res.param_map
+    targets = _Targets.build(res)
+    if any(m_ >= 4 for _, m_, _, _ in targets.label_cells):
+        raise OptionError("the bootstrap of a := parameter built on a labelled intercept or mean is not "
+                          "supported yet; use --boot 0 (n_boot=0)")
+    x = res.data[list(pmap.base.observed)].to_numpy(dtype=float)
+    pat = MissingPatterns.from_data(x)
+    fs = FimlStructure(ModelStructure(pmap))
+    with single_thread():
+        hess0 = fiml_hessian(fs, np.asarray(res.start, dtype=float), fiml_moments(pat, np.ones((1, pat.n))))
+    return pat, fs, targets, hess0
+
+
+def _fiml_chunks(job: "_FimlJob", size: int | None = None) -> list[tuple[int, int]]:
+    """Fixed chunks for the FIML refits, sized by the problem only (patterns x items: the
+    per-(draw, pattern) arrays hold a few items-long rows each, so about 2 million numbers
+    per array at most). Measured on the integrative survey (205 patterns): 13.0, 10.2, 9.8
+    and 9.0 ms of CPU per draw with chunks of 16, 32, 64 and 128 draws."""
+    pat = job.patterns
+    if size is None:
+        size = int(np.clip(_FIML_CHUNK_ELEMENTS // max(pat.n_patterns * pat.p, 1), 4, 128))
+    return [(b0, min(b0 + size, job.n_boot)) for b0 in range(0, job.n_boot, size)]
+
+
+_FIML_CHUNK_ELEMENTS = 2_000_000
+
+
+def _bootstrap_fiml(res: FitResults, n_boot: int, seed: int, kind: str, jobs: int, progress: bool | None,
+                    include_inadmissible: bool) -> BootstrapResults:
+    if kind != "nonparametric":
+        what = ("missing='fiml' (lavaan's Bollen-Stine and parametric bootstraps assume complete data)"
+                if getattr(res, "missing", "listwise") == "fiml" else "a mean structure")
+        raise OptionError(f"kind={kind!r} is not available with {what}; use kind='nonparametric'")
+    pat, fs, targets, hess0 = _fiml_setup(res)
+    theta_full = np.asarray(res.start, dtype=float)
+    job = _FimlJob(res.param_map, theta_full, hess0, pat, pat.n, seed, n_boot, targets, include_inadmissible)
+    values, chi2, status = _execute(job, jobs, progress, "FIML bootstrap")
+    failures = {FAIL_REASONS[c]: int(np.sum(status == c)) for c in FAIL_REASONS if np.any(status == c)}
+    estimate = targets.compute(fs.st, theta_full[None, :], None, None, pat.n)[0]
+    return BootstrapResults(list(targets.names), values, failures, seed, kind, estimate, chi2, float("nan"),
+                            status, res, jobs, include_inadmissible)
+
+
+def _fiml_refit(job: _FimlJob, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics (B, k) and status (B,) of the FIML refits to the case weights (B, n)."""
+    from .estimate.batched import FimlStructure, fiml_moments, fit_batch_fiml
+
+    fs = FimlStructure(ModelStructure(job.pmap))
+    bf = fit_batch_fiml(fs, fiml_moments(job.patterns, weights), job.start, job.hess0)
+    values = job.targets.compute(fs.st, bf.theta, None, None, job.n)
+    use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))
+    values[~use] = np.nan
+    return values, bf.status
+
+
+def _run_fiml_chunk(job: _FimlJob, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    # The same per-draw streams as the complete-data bootstrap (resample_counts).
+    counts = np.stack([resample_counts(np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(b,))),
+                                       job.n) for b in range(b0, b1)])
+    values, status = _fiml_refit(job, counts)
+    # No chi2 per draw: it would need the unrestricted (EM) fit of every resample.
+    return b0, values, np.full(b1 - b0, np.nan), status
+
+
+def _jackknife_fiml(res: FitResults) -> np.ndarray:
+    """Leave-one-out statistics (n, k) of a FIML fit: every leave-one-out refit is a draw
+    with weight 0 on one respondent and 1 on the others, refitted in batches."""
+    pat, _, targets, hess0 = _fiml_setup(res)
+    job = _FimlJob(res.param_map, np.asarray(res.start, dtype=float), hess0, pat, pat.n, 0, pat.n, targets, False)
+    n = pat.n
+    out = np.full((n, len(targets.names)), np.nan)
+    with single_thread():
+        for i0 in range(0, n, 32):
+            i1 = min(i0 + 32, n)
+            w = np.ones((i1 - i0, n))
+            w[np.arange(i1 - i0), np.arange(i0, i1)] = 0.0
+            out[i0:i1] = _fiml_refit(job, w)[0]
     return out

@@ -352,9 +352,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
                               "which needs complete data")
         return _cmd_fit_groups(args)
-    if args.missing == "fiml" and args.boot > 0:
-        raise OptionError("--missing fiml needs --boot 0: the bootstrap refits by complete-data ML "
-                          "and cannot resample cases with missing items yet")
     if args.missing == "fiml" and args.estimator == "MLM":
         raise OptionError("--missing fiml works with --estimator ML or MLR (robust FIML), not MLM, "
                           "which needs complete data")
@@ -411,7 +408,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + render_fit(res, args.format) + "\n" + render_parameters(res, args.format))
     if args.format in ("text", "markdown", "latex"):
         sys.stdout.write("\n" + render_effects(eff, args.format) + "\n" + render_quality(quality, args.format))
-    if args.format in ("text", "markdown") and res.missing != "fiml":
+    if args.format in ("text", "markdown"):
         sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
         files = report_files(res, eff, quality, table, level=args.level, boot=boot, ci=args.ci,

@@ -79,7 +79,6 @@ def test_mlr_with_fiml_text(run_cli):
 
 
 @pytest.mark.parametrize("args, msg", [
-    (["--missing", "fiml", "--boot", "10"], "--boot 0"),
     (["--missing", "fiml", "--boot", "0", "--estimator", "MLM"], "ML or MLR"),
     (["--estimator", "GLS"], "invalid choice"),
     (["--estimator", "WLS"], "needs --ordered"),  # WLS is for ordinal items (--ordered)

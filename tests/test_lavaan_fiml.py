@@ -96,6 +96,7 @@ def test_options_are_checked(model, survey):
         smsem.fit(model, survey, estimator="MLM", missing="fiml")
 
 
-def test_bootstrap_of_a_fiml_fit_is_refused_clearly(res):
-    with pytest.raises(smsem.OptionError, match="FIML"):
-        smsem.bootstrap(res, n_boot=2, seed=1)
+def test_bollen_stine_bootstrap_of_a_fiml_fit_is_refused_clearly(res):
+    # The nonparametric FIML bootstrap is tested in tests/test_fiml_boot.py.
+    with pytest.raises(smsem.OptionError, match="missing='fiml'"):
+        smsem.bootstrap(res, n_boot=2, seed=1, kind="bollen-stine")

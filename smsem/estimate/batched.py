@@ -42,7 +42,8 @@ from .backend import ParamMap
 
 __all__ = [
     "ModelStructure", "BatchFit", "fit_batch", "weighted_moments", "resample_counts",
-    "FAIL_REASONS", "STATUS_OK",
+    "FAIL_REASONS", "STATUS_OK", "MissingPatterns", "FimlMoments", "FimlStructure", "fiml_moments",
+    "fiml_evaluate", "fiml_hessian", "fit_batch_fiml",
 ]
 
 # Status codes of a draw; 0 is success.
@@ -86,7 +87,8 @@ class ModelStructure:
         out: list[list[tuple[int, int, int]]] = [[], [], [], []]
         for k, locs in enumerate(self.pmap.locations):
             for m, i, j in locs:
-                out[m].append((k, i, j))
+                if m < 4:  # nu and alpha (a mean structure) are in ``mean_cells``
+                    out[m].append((k, i, j))
         return tuple(
             tuple(np.array([c[t] for c in cl], dtype=np.intp) for t in range(3)) for cl in out
         )  # type: ignore[return-value]
@@ -676,3 +678,471 @@ def weighted_moments(x: np.ndarray, weights: np.ndarray, *, block_rows: int = 40
     cov[:, ju, iu] = cov[:, iu, ju]
     cov -= mean[:, :, None] * mean[:, None, :]
     return cov
+
+
+# ---------------------------------------------------------------- FIML (missing data)
+#
+# lavaan's ``missing = "ml"`` objective (R/lav_mvnorm_missing.R) for a resample: the
+# casewise normal log-likelihood summed over missing-data patterns. A resample is a vector
+# of counts over respondents, so draw b is summarized per pattern k (items ``o_k``) by its
+# weighted count ``n_bk``, mean ``xbar_bk`` and N-divided covariance ``S_bk``:
+#
+#     -l_b / N_b = 1/(2 N_b) sum_k n_bk [q_k log 2pi + log|Sigma_oo| + tr(Sigma_oo^-1 M_bk)],
+#     M_bk = S_bk + (xbar_bk - mu_o)(xbar_bk - mu_o)'
+#
+# with derivatives ``dF/dSigma_oo = n_bk/(2 N_b) (Sigma_oo^-1 - Sigma_oo^-1 M Sigma_oo^-1)``
+# and ``dF/dmu_o = -n_bk/N_b Sigma_oo^-1 (xbar_bk - mu_o)``, scattered into the full
+# ``p x p`` and ``p`` arrays and taken through the model (covariance part as in
+# :meth:`ModelStructure.gradient`, mean part ``mu = nu + Lambda (I - B)^-1 alpha``).
+# Only the (draw, pattern) pairs with ``n_bk > 0`` are evaluated.
+
+_LOG2PI = float(np.log(2 * np.pi))
+
+
+@dataclass(frozen=True)
+class MissingPatterns:
+    """The full sample's missing-data patterns, set up for resampling.
+
+    ``rows[k]`` are the respondents (row positions) with pattern ``k``, ``observed[k]`` its
+    observed items, ``centers[k]`` the full-sample mean of those items in those rows (the
+    weighted sums are taken about it, which limits rounding error).
+    """
+
+    n: int
+    p: int
+    rows: tuple[np.ndarray, ...]
+    observed: tuple[np.ndarray, ...]
+    centers: tuple[np.ndarray, ...]
+    z: tuple[np.ndarray, ...]  # centred observed values of each pattern's rows
+
+    @classmethod
+    def from_data(cls, x: np.ndarray) -> "MissingPatterns":
+        x = np.asarray(x, dtype=float)
+        mask = ~np.isnan(x)
+        keys, inverse = np.unique(mask, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        rows, obs, centers, zs = [], [], [], []
+        for k, key in enumerate(keys):
+            if not key.any():
+                continue  # a row with nothing observed adds nothing to the likelihood
+            r = np.flatnonzero(inverse == k)
+            o = np.flatnonzero(key)
+            v = x[np.ix_(r, o)]
+            c = v.mean(axis=0)
+            rows.append(r)
+            obs.append(o)
+            centers.append(c)
+            zs.append(v - c)
+        return cls(x.shape[0], x.shape[1], tuple(rows), tuple(obs), tuple(centers), tuple(zs))
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.rows)
+
+    @cached_property
+    def singletons(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Patterns of one respondent, by number of observed items ``q``: ``(row, observed
+        (K, q), missing (K, p - q), values (K, q))``. Their covariance is 0 in every
+        resample, so they are summarized all at once, without a loop over patterns."""
+        out: dict[int, list] = {}
+        for r, o, c in zip(self.rows, self.observed, self.centers):
+            if len(r) == 1:
+                out.setdefault(len(o), []).append((r[0], o, np.setdiff1d(np.arange(self.p), o), c))
+        return {q: (np.array([t[0] for t in v], dtype=np.intp), np.stack([t[1] for t in v]),
+                    np.stack([t[2] for t in v]).reshape(len(v), self.p - q), np.stack([t[3] for t in v]))
+                for q, v in sorted(out.items())}
+
+
+@dataclass(frozen=True)
+class FimlMoments:
+    """Per-draw, per-pattern weighted moments, stored as flat lists of the (draw, pattern)
+    pairs with a positive count, one list per number of observed items ``q``.
+
+    ``groups``: tuples ``(idx (P, q), mis (P, p - q), b (P,), nk (P,), mean (P, q),
+    cov (P, q, q) or None, mean_pad (P, p), obs_pad (P, p), scatter (P, p - q, p))``: observed
+    and missing items, draw, count, moments (``cov`` None for the patterns of one
+    respondent, whose covariance is 0), the mean padded with 0 at the missing items, the
+    0/1 mask of the observed ones, and the flat index ``mis * p + [obs, mis]`` of the
+    missing rows in a p x p matrix; the pairs sorted by draw ``b`` (and by pattern within a
+    draw). Per draw: ``total`` (B,) its sample size ``N_b``; ``qcov`` (B, p, p) the sum
+    ``sum_k n_bk S_bk`` of the padded pattern covariances; ``cnst`` (B,)
+    ``sum_k n_bk q_k log 2pi``.
+    """
+
+    nb: int
+    p: int
+    total: np.ndarray
+    groups: tuple[tuple[np.ndarray, ...], ...]
+    qcov: np.ndarray
+    cnst: np.ndarray
+
+    @cached_property
+    def layout(self) -> dict:
+        """Every pair (all groups, group order): draw, slot within its draw, padded mean,
+        observed mask and count, for the per-draw padded products of :func:`fiml_evaluate`."""
+        p = self.p
+        if not self.groups:
+            return {"b": np.zeros(0, dtype=np.intp), "slot": np.zeros(0, dtype=np.intp), "kmax": 0,
+                    "mean": np.zeros((0, p)), "obs": np.zeros((0, p)), "n": np.zeros(0)}
+        b_all = np.concatenate([g[2] for g in self.groups])
+        order = np.argsort(b_all, kind="stable")
+        slot = np.empty(b_all.size, dtype=np.intp)
+        sb_ = b_all[order]
+        slot[order] = np.arange(b_all.size) - np.searchsorted(sb_, sb_, "left")
+        return {"b": b_all, "slot": slot, "kmax": int(slot.max()) + 1 if slot.size else 0,
+                "mean": np.concatenate([g[6] for g in self.groups]),
+                "obs": np.concatenate([g[7] for g in self.groups]),
+                "n": np.concatenate([g[3] for g in self.groups])}
+
+    def take(self, sel: np.ndarray) -> "FimlMoments":
+        """The draws ``sel`` (in that order; repeats allowed) as a new batch."""
+        sel = np.asarray(sel, dtype=np.intp)
+        out = []
+        for g in self.groups:
+            b = g[2]
+            starts = np.searchsorted(b, sel, "left")
+            lens = np.searchsorted(b, sel, "right") - starts
+            tot = int(lens.sum())
+            offs = np.cumsum(lens) - lens
+            pos = np.arange(tot) - np.repeat(offs, lens) + np.repeat(starts, lens)
+            new = [None if a is None else a[pos] for a in g]
+            new[2] = np.repeat(np.arange(sel.size), lens)
+            out.append(tuple(new))
+        return FimlMoments(sel.size, self.p, self.total[sel], tuple(out), self.qcov[sel], self.cnst[sel])
+
+
+def fiml_moments(pat: MissingPatterns, weights: np.ndarray) -> FimlMoments:
+    """Weighted per-pattern moments of the draws ``weights`` (B, n) (bootstrap counts, or
+    leave-one-out weights); no resampled data set is formed. Patterns of one respondent
+    (most of them in a survey) are handled together; their covariance is ``None`` (0)."""
+    w = np.asarray(weights, dtype=float)
+    nb, p = w.shape[0], pat.p
+    by_key: dict[tuple[int, int], list] = {}
+    qcov = np.zeros((nb, p, p))
+    cnst = np.zeros(nb)
+
+    def add(q: int, single: int, o: np.ndarray, mis: np.ndarray, pos: np.ndarray, nkp: np.ndarray,
+            mean: np.ndarray, cov: np.ndarray | None) -> None:
+        cnst[:] += np.bincount(pos, weights=nkp * q * _LOG2PI, minlength=nb)
+        mean_pad = np.zeros((pos.size, p))
+        np.put_along_axis(mean_pad, o, mean, axis=1)
+        obs_pad = np.zeros((pos.size, p))
+        np.put_along_axis(obs_pad, o, 1.0, axis=1)
+        perm = np.concatenate([o, mis], axis=1)
+        scat = mis[:, :, None] * p + perm[:, None, :]
+        by_key.setdefault((q, single), []).append((o, mis, pos, nkp, mean, cov, mean_pad, obs_pad, scat))
+
+    for q, (rows, obs, mis, vals) in pat.singletons.items():
+        wk = w[:, rows]
+        pos, kk = np.nonzero(wk)          # by draw, then by pattern
+        add(q, 1, obs[kk], mis[kk], pos, wk[pos, kk], vals[kk], None)
+    for r, o, c, z in zip(pat.rows, pat.observed, pat.centers, pat.z):
+        if len(r) == 1:
+            continue
+        q = len(o)
+        wk = w[:, r]
+        nk = wk.sum(axis=1)
+        iu, ju = np.triu_indices(q)
+        s1 = _rowwise(wk, z)
+        s2 = _rowwise(wk, z[:, iu] * z[:, ju])
+        pos = np.flatnonzero(nk > 0)
+        if not pos.size:
+            continue
+        nkp = nk[pos]
+        d = s1[pos] / nkp[:, None]
+        cov = np.empty((pos.size, q, q))
+        cov[:, iu, ju] = s2[pos] / nkp[:, None]
+        cov[:, ju, iu] = cov[:, iu, ju]
+        cov -= d[:, :, None] * d[:, None, :]
+        # Per draw, in pattern order: the same sums whatever the other draws.
+        qcov[np.ix_(pos, o, o)] += nkp[:, None, None] * cov
+        mis = np.setdiff1d(np.arange(p), o)
+        add(q, 0, np.broadcast_to(o, (pos.size, q)), np.broadcast_to(mis, (pos.size, mis.size)), pos, nkp,
+            c + d, cov)
+    groups = []
+    for key in sorted(by_key):
+        parts = by_key[key]
+        b = np.concatenate([t[2] for t in parts])
+        order = np.argsort(b, kind="stable")  # by draw, then by pattern
+        g = [None if parts[0][j] is None else np.concatenate([t[j] for t in parts])[order] for j in range(9)]
+        g[2] = g[2].astype(np.intp)
+        groups.append(tuple(g))
+    return FimlMoments(nb, p, w.sum(axis=1), tuple(groups), qcov, cnst)
+
+
+@dataclass(frozen=True)
+class FimlStructure:
+    """A :class:`ModelStructure` with its mean structure ``mu = nu + Lambda (I - B)^-1 alpha``."""
+
+    st: ModelStructure
+
+    @cached_property
+    def mean_cells(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``(param, index)`` arrays of the free cells of nu and of alpha."""
+        out: list[list[tuple[int, int]]] = [[], []]
+        for k, locs in enumerate(self.st.pmap.locations):
+            for m, i, _ in locs:
+                if m >= 4:
+                    out[m - 4].append((k, i))
+        return tuple(tuple(np.array([c[t] for c in cl], dtype=np.intp) for t in range(2))
+                     for cl in out)  # type: ignore[return-value]
+
+    @cached_property
+    def _scatters(self) -> tuple[np.ndarray, ...]:
+        """0/1 matrices summing cells into parameters: nu, alpha, lambda, beta cells."""
+        q = self.st.n_free
+        keys = (self.mean_cells[0][0], self.mean_cells[1][0], self.st.cells[1][0], self.st.cells[0][0])
+        out = []
+        for k in keys:
+            s = np.zeros((len(k), q))
+            s[np.arange(len(k)), k] = 1.0
+            out.append(s)
+        return tuple(out)
+
+    def vectors(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched ``(nu, alpha)`` at parameter rows ``theta``."""
+        base = self.st.pmap.base
+        nb = theta.shape[0]
+        out = []
+        for v, (k, i) in zip((base.nu, base.alpha), self.mean_cells):
+            arr = np.array(np.broadcast_to(np.asarray(v, dtype=float), (nb, len(v))))
+            if len(k):
+                arr[:, i] = theta[:, k]
+            out.append(arr)
+        return out[0], out[1]
+
+    def means(self, theta: np.ndarray, parts: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Implied means ``mu`` (B, p) and inner means ``eta = (I - B)^-1 alpha`` (B, m)."""
+        nu, alpha = self.vectors(theta)
+        beta = self.st.matrices(theta)[0]
+        m = beta.shape[1]
+        eta = np.linalg.solve(np.eye(m) - beta, alpha[:, :, None])[:, :, 0]
+        mu = nu + (parts["lambda"] @ eta[:, :, None])[:, :, 0]
+        return mu, eta
+
+    def mean_gradient(self, parts: dict, eta: np.ndarray, gm: np.ndarray) -> np.ndarray:
+        """dF/dtheta (B, q) through mu from ``gm = dF/dmu`` (B, p)."""
+        gtg = (gm[:, None, :] @ parts["G"])[:, 0, :]   # G' gm, G = Lambda (I - B)^-1
+        (_, nu_i), (_, al_i) = self.mean_cells
+        _, li, lj = self.st.cells[1]
+        _, bi, bj = self.st.cells[0]
+        cell_grads = (gm[:, nu_i], gtg[:, al_i], gm[:, li] * eta[:, lj], gtg[:, bi] * eta[:, bj])
+        out = np.zeros((gm.shape[0], self.st.n_free))
+        for cg, sc in zip(cell_grads, self._scatters):
+            if sc.shape[0]:
+                out += _rowwise(cg, sc)
+        return out
+
+
+def fiml_evaluate(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments, grad: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(F, dF/dtheta, ok)`` per draw with ``F = -loglik_b / N_b`` (lavaan's FIML objective
+    up to the constant); ``F = inf`` and ``ok = False`` where the implied covariance is not
+    positive definite.
+
+    Everything is computed from the full precision matrix ``P = Sigma^-1`` of each draw
+    (one p x p inverse per draw, not one per pattern): for a pattern missing the items
+    ``m``, ``log|Sigma_oo| = log|Sigma| + log|P_mm|`` and ``Sigma_oo^-1 = P_oo + P_om B``
+    with ``B = -P_mm^-1 P_mo`` (the regression of the missing items on the observed ones),
+    so only ``|m| x |m|`` systems are solved. The gradient uses Fisher's identity: the
+    observed-data score is the complete-data score at the expected sufficient statistics
+    (EM's E-step), ``dl/dSigma = (P Q P - N P) / 2`` and ``dl/dmu = P s`` with ``Q`` and
+    ``s`` the expected centred cross-products and sums. The parts of ``Q`` and of
+    ``sum_k n_k tr(P_oo M_k)`` that are linear in the pattern statistics are sums over the
+    patterns formed once per draw (``qcov``, and ``D' N D`` of the padded mean deviations
+    by one matrix product), so no work per (draw, pattern) pair grows with ``q^2`` except
+    ``B S_bk`` for the incomplete patterns (``|m| q^2``).
+    """
+    st = fs.st
+    parts = st.implied(theta)
+    sigma = parts["Sigma"]
+    mu, eta = fs.means(theta, parts)
+    nb, p = sigma.shape[:2]
+    chol, ok = _cholesky(sigma)
+    if not ok.all():
+        sigma = sigma.copy()
+        sigma[~ok] = np.eye(p)
+        chol[~ok] = np.eye(p)
+    logdet_s = _logdet_chol(chol)
+    prec = _inverse(sigma)
+    lay = mom.layout
+    # Padded deviations d~ = xbar_bk - mu (0 at missing items), one row per pair, laid out
+    # per draw: DD = sum_k n_bk d~ d~' and sum_k n_bk d~ by batched products.
+    dev = lay["mean"] - mu[lay["b"]] * lay["obs"]
+    dpad = np.zeros((nb, lay["kmax"], p))
+    npad = np.zeros((nb, lay["kmax"]))
+    dpad[lay["b"], lay["slot"]] = dev
+    npad[lay["b"], lay["slot"]] = lay["n"]
+    nd = npad[:, :, None] * dpad
+    qmat = mom.qcov + np.swapaxes(dpad, 1, 2) @ nd
+    sv = nd.sum(axis=1)
+    extra = np.zeros(nb)
+    u = np.zeros(nb * p * p) if grad else None
+    svm = np.zeros(nb * p) if grad else None
+    for idx, mis, b, nk, mean, cov, _, _, scat in mom.groups:
+        if not b.size or not mis.shape[1]:
+            continue
+        bb = b[:, None, None]
+        p_mm = prec[bb, mis[:, :, None], mis[:, None, :]]
+        p_mo = prec[bb, mis[:, :, None], idx[:, None, :]]
+        cmm = _inverse(p_mm)                 # Sigma_mm.o, the conditional covariance
+        bmat = -(cmm @ p_mo)                 # (P, m, q)
+        d = mean - mu[b[:, None], idx]
+        bd = (bmat @ d[:, :, None])[:, :, 0]
+        bm = bd[:, :, None] * d[:, None, :]                # B M, M = S + d d'
+        if cov is not None:                                 # (S = 0 for one respondent)
+            bm = bm + bmat @ cov
+        tr = np.einsum("kij,kij->k", bm, p_mo)
+        logdet_c = _logdet_chol(np.linalg.cholesky(cmm))
+        extra += np.bincount(b, weights=nk * (tr - logdet_c), minlength=nb)
+        if grad:
+            w3 = nk[:, None, None]
+            z = np.concatenate([w3 * bm, 0.5 * w3 * (bm @ np.swapaxes(bmat, 1, 2) + cmm)], axis=2)
+            u += np.bincount((scat + (b * (p * p))[:, None, None]).ravel(), weights=z.ravel(), minlength=nb * p * p)
+            svm += np.bincount((b[:, None] * p + mis).ravel(), weights=(nk[:, None] * bd).ravel(),
+                               minlength=nb * p)
+    tot = mom.total
+    f = 0.5 * (mom.cnst + tot * logdet_s + np.einsum("bij,bij->b", prec, qmat) + extra) / tot
+    f[~ok | ~np.isfinite(f)] = np.inf
+    ok = np.isfinite(f)
+    if not grad:
+        return f, None, ok
+    u3 = u.reshape(nb, p, p)
+    qn = (qmat + u3 + np.swapaxes(u3, 1, 2)) / tot[:, None, None]
+    g_sigma = 0.5 * (prec - prec @ qn @ prec)
+    g_mu = -(prec @ ((sv + svm.reshape(nb, p)) / tot[:, None])[:, :, None])[:, :, 0]
+    g = st.gradient(parts, g_sigma) + fs.mean_gradient(parts, eta, g_mu)
+    return f, g, ok
+
+
+def fiml_hessian(fs: FimlStructure, theta: np.ndarray, mom: FimlMoments) -> np.ndarray:
+    """Hessian (q, q) of ``F`` at ``theta`` for the single draw of ``mom`` (central
+    differences of the analytic gradient, all 2q points in one batch)."""
+    q = theta.size
+    hstep = 1e-5 * np.maximum(1.0, np.abs(theta))
+    pts = np.concatenate([theta + np.diag(hstep), theta - np.diag(hstep)])
+    _, g, _ = fiml_evaluate(fs, pts, mom.take(np.zeros(2 * q, dtype=np.intp)))
+    h = (g[:q] - g[q:]) / (2 * hstep[:, None])
+    return 0.5 * (h + h.T)
+
+
+def fit_batch_fiml(
+    fs: FimlStructure,
+    mom: FimlMoments,
+    start: np.ndarray,
+    hess0: np.ndarray,
+    *,
+    max_iter: int = 300,
+    gtol: float = 1e-10,
+    xtol: float = 1e-10,
+) -> BatchFit:
+    """Minimize the FIML objective of every draw of ``mom`` at once.
+
+    Quasi-Newton as :func:`fit_batch`: every draw starts at ``start`` (the full-sample
+    FIML estimate) with the shared metric ``hess0`` (the full sample's Hessian of ``F``),
+    refined per draw by BFGS updates (two-loop recursion), with step halving on ``F``.
+    A draw is converged when ``max |dF/dtheta| <= gtol`` or its quasi-Newton step is below
+    ``xtol`` in every parameter (the single FIML fit stops on a Newton step below 1e-9).
+    A draw whose line search fails restarts once from the shared metric, then is counted
+    as not converged unless its gradient is already at rounding level (1e-7). A draw in
+    which an item is never observed is not fitted (status 4, singular resample).
+    Each draw is iterated until its own convergence and then frozen, so its result does
+    not depend on the other draws in the batch.
+    """
+    st = fs.st
+    nb, q = mom.nb, st.n_free
+    start = np.asarray(start, dtype=float)
+    theta = np.array(np.broadcast_to(start, (nb, q)))
+    status = np.zeros(nb, dtype=np.int64)
+    n_iter = np.zeros(nb, dtype=np.int64)
+    grad_max = np.full(nb, np.nan)
+    fmin = np.full(nb, np.nan)
+    hinv = _inv_psd(hess0)
+
+    # A resample in which an item is never observed leaves its parameters unidentified.
+    lay = mom.layout
+    seen = np.zeros((nb, mom.p))
+    np.add.at(seen, lay["b"], lay["n"][:, None] * lay["obs"])
+    singular = (seen <= 0).any(axis=1)
+    status[singular] = 4
+    active = np.flatnonzero(~singular)
+    mom_a = mom if active.size == nb else mom.take(active)
+    theta_a = theta[active]
+    f_a, grad, ok = fiml_evaluate(fs, theta_a, mom_a)
+    status[active[~ok]] = 3
+    if not ok.all():
+        mom_a, f_a, grad = mom_a.take(np.flatnonzero(ok)), f_a[ok], grad[ok]
+        active = active[ok]
+    th_a = theta[active]
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    restarted = np.zeros(active.size, dtype=bool)
+
+    for it in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        gmax = np.abs(grad).max(axis=1)
+        step = -_two_loop(hinv, hist, grad)
+        done = (gmax <= gtol) | (np.abs(step).max(axis=1) <= xtol)
+        alpha = np.ones(active.size)
+        todo = np.flatnonzero(~done)
+        accepted = np.zeros(active.size, dtype=bool)
+        th_old = th_a.copy()
+        new_grad = grad.copy()
+        for _ in range(40):
+            if todo.size == 0:
+                break
+            trial = th_old[todo] + alpha[todo, None] * step[todo]
+            sub = mom_a if todo.size == active.size else mom_a.take(todo)
+            tf, tg, tok = fiml_evaluate(fs, trial, sub)
+            better = tok & (tf <= f_a[todo] + 1e-13 * np.maximum(1.0, np.abs(f_a[todo])))
+            acc = todo[better]
+            if acc.size:
+                th_a[acc] = trial[better]
+                f_a[acc] = tf[better]
+                new_grad[acc] = tg[better]
+                accepted[acc] = True
+            todo = todo[~better]
+            alpha[todo] *= 0.5
+        n_iter[active] = it
+        ds = th_a - th_old
+        dy = new_grad - grad
+        sy = np.einsum("bi,bi->b", ds, dy)
+        good = accepted & (sy > 1e-12 * np.linalg.norm(ds, axis=1) * np.linalg.norm(dy, axis=1))
+        rho = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+        hist.append((ds, dy, rho))
+        stuck = ~done & ~accepted
+        at_rounding = stuck & (gmax <= 1e-7)
+        retry = stuck & ~at_rounding & ~restarted
+        if retry.any():
+            # Forget this draw's BFGS pairs: restart from the shared metric.
+            for _, _, r_ in hist:
+                r_[retry] = 0.0
+            restarted |= retry
+        give_up = stuck & ~at_rounding & ~retry
+        finished = done | at_rounding | give_up
+        grad = new_grad
+        if finished.any():
+            fin = np.flatnonzero(finished)
+            theta[active[fin]] = th_a[fin]
+            fmin[active[fin]] = f_a[fin]
+            grad_max[active[fin]] = np.abs(grad[fin]).max(axis=1)
+            status[active[give_up]] = 1
+            keep = np.flatnonzero(~finished)
+            active, grad, f_a, th_a = active[keep], grad[keep], f_a[keep], th_a[keep]
+            restarted = restarted[keep]
+            mom_a = mom_a.take(keep)
+            hist = [(a_[keep], b_[keep], c_[keep]) for a_, b_, c_ in hist]
+    theta[active] = th_a
+    fmin[active] = f_a
+    status[active] = 1  # iteration limit
+
+    conv = np.flatnonzero(status == 0)
+    if conv.size:
+        full = st.implied(theta[conv])
+        negvar = (np.diagonal(full["psi"], axis1=1, axis2=2) < 0).any(axis=1) | (
+            np.diagonal(full["theta"], axis1=1, axis2=2) < 0).any(axis=1)
+        status[conv[negvar]] = 2
+        _, phi_ok = _cholesky(full["Phi"])
+        _, sig_ok = _cholesky(full["Sigma"])
+        status[conv[~negvar & (~phi_ok | ~sig_ok)]] = 3
+    return BatchFit(theta, fmin, status, n_iter, grad_max)

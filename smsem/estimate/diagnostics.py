@@ -40,7 +40,7 @@ from .. import _dist as stats
 from ..exceptions import OptionError
 from . import ml
 
-__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "RESIDUAL_TYPES",
+__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "score_tests", "RESIDUAL_TYPES",
            "MI_COLUMNS"]
 
 RESIDUAL_TYPES = ("raw", "cor.bollen", "cor.bentler")
@@ -77,7 +77,7 @@ def _sample_cov(res: Any, order: list[str]) -> np.ndarray:
 def _check_complete(res: Any, what: str) -> None:
     if getattr(res, "missing", "listwise") != "listwise":
         raise NotImplementedError(f"{what} are available for complete-data fits (missing='listwise'); "
-                                  "FIML residuals and modification indices need the mean structure")
+                                  "lavResiduals of a FIML fit (EM moments as h1) is not supported yet")
 
 
 def _lavaan_free(res: Any) -> np.ndarray:
@@ -441,6 +441,46 @@ def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, 
     return out, ok
 
 
+def _extra_mean_jacobian(mx, cands: list[tuple[str, str, str]]) -> np.ndarray:
+    """d mu / d(candidate) (k, p) with a mean structure: a loading moves the item's mean by
+    the latent mean, a regression moves the means through ``Lambda (I - B)^-1``."""
+    inner = {v: i for i, v in enumerate(mx.inner)}
+    obs = {v: i for i, v in enumerate(mx.observed)}
+    binv = np.linalg.inv(np.eye(len(mx.inner)) - mx.beta)
+    eta = binv @ mx.alpha if mx.alpha is not None else np.zeros(len(mx.inner))
+    lb = mx.lambda_ @ binv
+    out = np.zeros((len(cands), len(mx.observed)))
+    for k, (lhs, op, rhs) in enumerate(cands):
+        if op == "=~":
+            out[k, obs[rhs]] += eta[inner[lhs]]
+        elif op == "~":
+            out[k] += lb[:, inner[lhs]] * eta[inner[rhs]]
+    return out
+
+
+def _fiml_information(sigma: np.ndarray, jac: np.ndarray, mjac: np.ndarray, pat: Any) -> np.ndarray:
+    """Unit expected information of FIML (lavaan's ``information = "expected"``,
+    ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
+    ``(mu_o, Sigma_oo)`` of pattern ``k`` at the implied moments, through the Jacobians
+    ``jac`` (q, p, p) of Sigma and ``mjac`` (q, p) of mu.
+
+    With ``P_k`` the inverse of ``Sigma_oo`` padded with zeros to p x p, the weights are
+    summed over the patterns first: ``V = sum_k w_k P_k`` (means) and
+    ``W = sum_k w_k P_k (x) P_k`` (covariances, ``tr(P dS_a P dS_b) = vec(dS_a)' (P (x) P)
+    vec(dS_b)``), so the parameters meet them once: ``mjac V mjac' + J W J' / 2``."""
+    p = sigma.shape[0]
+    v = np.zeros((p, p))
+    w = np.zeros((p * p, p * p))
+    for o, nk in zip(pat.observed, pat.counts):
+        pk = np.zeros((p, p))
+        pk[np.ix_(o, o)] = np.linalg.inv(sigma[np.ix_(o, o)])
+        v += nk / pat.n * pk
+        w += nk / pat.n * np.kron(pk, pk)
+    j = jac.reshape(len(jac), p * p)
+    info = mjac @ v @ mjac.T + 0.5 * (j @ w @ j.T)
+    return 0.5 * (info + info.T)
+
+
 def _std_factors(res: Any, mx) -> tuple[dict, dict, dict, dict]:
     """Standard deviations for lavaan's standardization of EPCs (cov.std = TRUE):
     implied sds of latent and observed variables and the residual variances."""
@@ -510,12 +550,15 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         from ..exceptions import OptionError
 
         raise OptionError("modification indices of an ordinal fit are not supported yet")
-    _check_complete(res, "modification indices")
+    fiml_ = getattr(res, "missing", "listwise") == "fiml"
+    if not fiml_:
+        _check_complete(res, "modification indices")
+    elif list(getattr(res.model.parsed, "fixed_x", ()) or ()):
+        raise OptionError("modification indices of a FIML fit with fixed covariates (fixed.x) are not supported yet")
     pm = res.param_map
     theta = np.asarray(res.start, dtype=float)
     mx = pm.matrices_at(theta)
     obs = list(mx.observed)
-    s = _sample_cov(res, obs)
     sigma = mx.implied_cov
     existing = _existing(res)
     cands = _fixed_rows(res)
@@ -523,20 +566,36 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     jac_x, ok = _extra_jacobian(mx, cands)
     cands = [c for c, g in zip(cands, ok) if g]
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
-    jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
-    jac = np.concatenate([jac_m, jac_x])
-    # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
-    xm = _x_vech(res, obs)
-    w = _zero_x(ml.weight_matrix(sigma), xm)
-    delta = ml.vech(jac).T
-    info = delta.T @ w @ delta
+    if fiml_:
+        # lavaan's modindices(information = "expected") on a missing = "ml" fit: the
+        # structured expected information per pattern, every free row (intercepts
+        # included), and the FIML score of the candidates (their mean part as well).
+        from . import fiml
+
+        jac_m = ml.sigma_jacobian(pm, theta)
+        mj_x = _extra_mean_jacobian(mx, cands)
+        data = res.data[obs].to_numpy(dtype=float)
+        pat = fiml.Patterns.from_data(data)
+        info = _fiml_information(sigma, np.concatenate([jac_m, jac_x]),
+                                 np.concatenate([ml.mean_jacobian(pm, theta), mj_x]), pat)
+        _, g_mu, g_sig = fiml.fiml_loglik(pat, mx.implied_mean, sigma, grad=True)
+        g = -(np.einsum("ij,kij->k", g_sig, jac_x) + mj_x @ g_mu) / res.n   # d(-logl/N) = d(F_ML/2)
+    else:
+        s = _sample_cov(res, obs)
+        jac_m = ml.sigma_jacobian(pm, theta)[_lavaan_free(res)]
+        jac = np.concatenate([jac_m, jac_x])
+        # expected information Delta' W Delta, W with lavaan's fixed.x rows and columns zeroed
+        xm = _x_vech(res, obs)
+        w = _zero_x(ml.weight_matrix(sigma), xm)
+        delta = ml.vech(jac).T
+        info = delta.T @ w @ delta
+        # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
+        g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
     k = len(jac_m)
     i22 = info[:k, :k]
     i11 = info[k:, k:]
     i12 = info[k:, :k]
     v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
-    # gradient of lavaan's fmin (F_ML / 2) with respect to the extra parameters
-    g = 0.5 * ml.ml_gradient(jac_x, s, sigma)  # gradient of F_ML / 2 (not the fixed.x-weighted form)
     n = res.n
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
@@ -569,3 +628,117 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     if minimum > 0:
         out = out[out.mi > minimum]
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- score tests
+
+
+def _fiml_expected_information(pm: Any, pat: Any, x: np.ndarray) -> np.ndarray:
+    """Unit expected information of a FIML fit (lavaan's ``information = "expected"`` with
+    ``h1.information = "structured"``): ``sum_k n_k / N`` of the normal information of
+    ``(mu_o, Sigma_oo)`` of pattern ``k`` at the model-implied moments, taken through
+    ``d mu / d theta`` and ``d Sigma / d theta``."""
+    return _fiml_information(pm.matrices_at(x).implied_cov, ml.sigma_jacobian(pm, x), ml.mean_jacobian(pm, x), pat)
+
+
+def score_tests(res: Any, cumulative: bool = True) -> dict[str, pd.DataFrame]:
+    """lavaan's ``lavTestScore(fit, cumulative = TRUE)``: score (Lagrange multiplier) tests of
+    the model's equality constraints, from shared labels (lavaan's ``.pK. == .pJ.`` rows)
+    or ``a == b`` rows between two labels.
+
+    Returns ``total`` (every constraint released, df = their number), ``uni`` (each released
+    alone, df 1) and, with ``cumulative``, ``cumulative`` (released in decreasing order of
+    the univariate statistic), rows named by the constraint's ``lhs == rhs`` (lavaan's
+    labels/plabels) and the parameter it ties (``param``, e.g. ``dem60 =~ y2``).
+    Single-group ML fits, complete data or FIML, with the expected information
+    (``lavTestScore``'s default ``information = "expected"``; under FIML lavaan's structured
+    per-pattern form, :func:`_fiml_expected_information`); a multiple-group fit
+    is passed to :func:`smsem.invariance.score_tests`.
+
+    Raises
+    ------
+    OptionError
+        No equality constraint to test; an estimator other than ML; nonlinear or inequality
+        constraints; fixed covariates (fixed.x) — each in one line.
+    """
+    if getattr(res, "group_labels", None) is not None:
+        from ..invariance import score_tests as multigroup_score_tests
+
+        return multigroup_score_tests(res)
+    from ..invariance import _stat
+    from .. import _dist as stats
+    from .matrices import nonlinear_constraints, param_map_from_table, simple_equalities, table_rows
+
+    pt = getattr(res, "partable", None) or _table(res)
+    if res.estimator != "ML":
+        raise OptionError(f"score tests (lavTestScore) are available for estimator ML, not {res.estimator} "
+                          "(lavaan 0.6.14 has no robust score test)")
+    other = nonlinear_constraints(pt)
+    if other:
+        r = other[0]
+        raise OptionError(f"line {r['line']}: score tests of the constraint {r['lhs']} {r['op']} {r['rhs']} are "
+                          "not supported yet (equalities of two labels only)")
+    cons = simple_equalities(pt)
+    if not cons:
+        raise OptionError("the model has no equality constraint to test (shared labels or a == b)")
+    if list(getattr(pt, "ov_x", []) or []):
+        raise OptionError("score tests with fixed covariates (fixed.x) are not supported yet")
+    pm = param_map_from_table(pt, collapse=False)
+    x = np.zeros(pm.n_free)
+    est = res.params
+    for lhs, op, rhs, e in zip(est["lhs"], est["op"], est["rhs"], est["est"]):
+        k = pm.aliases.get((lhs, op, rhs))
+        if k is not None:
+            x[k] = e
+    where: dict[str, int] = {}
+    for r in table_rows(pt):
+        if r["op"] not in ("=~", "~", "~~", "~1") or r["free"] <= 0:
+            continue
+        k = pm.aliases[(r["lhs"], r["op"], r["rhs"])]
+        where[r["plabel"]] = k
+        if r["label"]:
+            where.setdefault(r["label"], k)
+    R = np.zeros((len(cons), pm.n_free))
+    for i, c in enumerate(cons):
+        R[i, where[c["lhs"].strip()]] = 1.0
+        R[i, where[c["rhs"].strip()]] = -1.0
+    data = res.data[list(pt.ov)].to_numpy(dtype=float)
+    if getattr(res, "missing", "listwise") == "fiml":
+        from . import fiml
+
+        pat = fiml.Patterns.from_data(data)
+        score = -fiml.negloglik(pm, pat)(x)[1]            # gradient of logl / N
+        info = _fiml_expected_information(pm, pat, x)
+    else:
+        xbar, s = ml.sample_moments(data)
+        mx = pm.matrices_at(x)
+        mu = mx.implied_mean if pm.meanstructure else None
+        jac = ml.sigma_jacobian(pm, x)
+        mjac = ml.mean_jacobian(pm, x) if pm.meanstructure else None
+        score = -0.5 * ml.ml_gradient_means(jac, mjac, s, xbar if mu is not None else None, mx.implied_cov, mu)
+        info = (ml.expected_information_means(jac, mjac, mx.implied_cov) if pm.meanstructure
+                else ml.expected_information(jac, mx.implied_cov))
+    n = res.n
+    total = _stat(info, np.zeros((0, R.shape[1])), score, n)
+    by_plabel = {r["plabel"]: r for r in table_rows(pt)}
+    by_label = {r["label"]: r for r in table_rows(pt) if r["label"]}
+    uni = []
+    for i, c in enumerate(cons):
+        ts = _stat(info, np.delete(R, i, axis=0), score, n)
+        name = c["lhs"].strip()
+        r = by_plabel.get(name) or by_label.get(name)
+        param = f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else ""
+        uni.append([name, "==", c["rhs"].strip(), param, ts, 1, float(stats.chi2.sf(ts, 1))])
+    cols = ["lhs", "op", "rhs", "param", "X2", "df", "pvalue"]
+    uni_df = pd.DataFrame(uni, columns=cols)
+    out = {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
+                                 columns=["test", "X2", "df", "pvalue"]), "uni": uni_df}
+    if cumulative:
+        order = np.argsort(-uni_df["X2"].to_numpy(), kind="stable")
+        cum = []
+        for j in range(1, len(order) + 1):
+            ts = _stat(info, np.delete(R, order[:j], axis=0), score, n)
+            row = uni_df.iloc[order[j - 1]]
+            cum.append([row["lhs"], "==", row["rhs"], row["param"], ts, j, float(stats.chi2.sf(ts, j))])
+        out["cumulative"] = pd.DataFrame(cum, columns=cols)
+    return out

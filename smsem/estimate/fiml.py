@@ -222,9 +222,10 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray | 
     if pm.meanstructure:
         # From the ML fit to the EM moments, damped Newton converges in a few steps;
         # L-BFGS-B (hundreds of iterations to the same point) only if it does not.
-        z_n, ok = _newton(negll, z)
+        hess_fn = _batched_hessian(pm, x)
+        z_n, ok = _newton(negll, z, hess_fn)
         if ok:
-            hess = _hessian(negll, z_n)
+            hess = hess_fn(z_n)
             vcov = np.linalg.inv(hess) / n
             return FimlFit(z_n.copy(), pm.matrices_at(z_n).implied_mean, -negll(z_n)[0] * n, vcov, True,
                            "converged", hess)
@@ -254,16 +255,29 @@ def fit_fiml(pm: ParamMap, x: np.ndarray, theta0: np.ndarray, nu0: np.ndarray | 
     return FimlFit(z[:k].copy(), nu, -negll(z)[0] * n, vcov, converged, message, hess)
 
 
-def _newton(negll, z: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
+def _batched_hessian(pm: ParamMap, x: np.ndarray):
+    """``z -> Hessian of -loglik / N`` (model with a mean structure): central differences of
+    the analytic gradient with all 2k points evaluated in one batch by
+    :func:`smsem.estimate.batched.fiml_hessian` (the same objective as :func:`negloglik`)."""
+    from ..estimate.batched import FimlStructure, MissingPatterns, ModelStructure, fiml_hessian, fiml_moments
+
+    pat = MissingPatterns.from_data(x)
+    fs = FimlStructure(ModelStructure(pm))
+    mom = fiml_moments(pat, np.ones((1, pat.n)))
+    return lambda z: fiml_hessian(fs, np.asarray(z, dtype=float), mom)
+
+
+def _newton(negll, z: np.ndarray, hess_fn=None, max_iter: int = 100) -> tuple[np.ndarray, bool]:
     """Damped Newton on ``negll`` (Hessian by central differences of the analytic gradient,
-    step halving): ``(z, converged)``; converged when the step is below 1e-9."""
+    or ``hess_fn``; step halving): ``(z, converged)``; converged when the step is below 1e-9."""
+    hess_fn = hess_fn or (lambda t: _hessian(negll, t))
     z = np.asarray(z, dtype=float).copy()
     f, g = negll(z)
     if not np.isfinite(f):
         return z, False
     for _ in range(max_iter):
         try:
-            step = -np.linalg.solve(_hessian(negll, z), g)
+            step = -np.linalg.solve(hess_fn(z), g)
         except np.linalg.LinAlgError:
             return z, False
         if not np.all(np.isfinite(step)):

@@ -192,6 +192,13 @@ class FitResults:
 
         return residuals(self, type)
 
+    def score_tests(self, cumulative: bool = True) -> dict[str, pd.DataFrame]:
+        """lavaan's ``lavTestScore(fit, cumulative = TRUE)``: score tests of the equality
+        constraints (shared labels, ``a == b``): ``total``, ``uni``, ``cumulative``."""
+        from .diagnostics import score_tests
+
+        return score_tests(self, cumulative=cumulative)
+
     def summary(self) -> str:
         """The fit as lavaan's ``summary(fit, standardized = TRUE, fit.measures = TRUE,
         rsquare = TRUE)`` prints it."""
