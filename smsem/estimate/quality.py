@@ -249,10 +249,20 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
     items = [i for its in blocks.values() for i in its]
     x = res.data[list(dict.fromkeys(items))].dropna().astype(float)
     n = len(x)
-    xv = x.to_numpy()
-    s = np.cov(xv, rowvar=False, bias=True)  # divided by N, as lavaan's sampstat
-    s = pd.DataFrame(s, index=x.columns, columns=x.columns)
-    corr = x.corr()
+    if getattr(res, "missing", "listwise") == "fiml":
+        # lavaan's sampstat under missing = "ml" (what semTools' compRelSEM and AVE read): the
+        # EM estimate of the unrestricted covariance of every observed variable of the model
+        from . import fiml
+
+        ov = [v for v in observed if v in res.data.columns]
+        xa = res.data[ov].astype(float).to_numpy()
+        xa = xa[~np.isnan(xa).all(axis=1)]
+        _, sigma, _, _ = fiml.em_saturated(xa, fiml.Patterns.from_data(xa))
+        s = pd.DataFrame(sigma, index=ov, columns=ov).loc[x.columns, x.columns]
+    else:
+        s = np.cov(x.to_numpy(), rowvar=False, bias=True)  # divided by N, as lavaan's sampstat
+        s = pd.DataFrame(s, index=x.columns, columns=x.columns)
+    corr = x.corr()  # HTMT: complete cases (semTools' htmt(missing = "listwise"))
     phi = mx.inner_cov
     sd_lat = np.sqrt(np.diag(phi))
     cor_lv = phi / np.outer(sd_lat, sd_lat)
