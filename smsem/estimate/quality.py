@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -212,6 +213,25 @@ class MeasurementQuality:
         return render_quality(self, "text")
 
 
+def latent_correlations_and_loadings(mx: Any, blocks: dict[str, list[str]], observed: list[str],
+                                     th: QualityThresholds) -> tuple[np.ndarray, pd.DataFrame]:
+    """The model-implied correlations of the inner variables and the loadings table
+    (:data:`LOADING_COLUMNS`: raw and std.all loading of every item of ``blocks``, flagged
+    against ``th.loading``); ``observed`` names the rows of ``mx.lambda_``."""
+    phi = mx.inner_cov
+    sd_lat = np.sqrt(np.diag(phi))
+    cor_lv = phi / np.outer(sd_lat, sd_lat)
+    _, lam_std = standardized_matrices(mx)
+    inner = list(mx.inner)
+    rows = []
+    for c, its in blocks.items():
+        j = inner.index(c)
+        for it in its:
+            i = observed.index(it)
+            rows.append((c, it, float(mx.lambda_[i, j]), float(lam_std[i, j]), bool(lam_std[i, j] >= th.loading)))
+    return cor_lv, pd.DataFrame(rows, columns=LOADING_COLUMNS)
+
+
 def reliability(res: FitResults, thresholds: QualityThresholds | None = None) -> MeasurementQuality:
     """See :func:`_reliability`; an inadmissible solution (a negative variance) gives NaN
     measures without numpy warnings (the Heywood warning of the fit says why)."""
@@ -264,18 +284,7 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
         s = pd.DataFrame(s, index=x.columns, columns=x.columns)
     corr = x.corr()  # HTMT: complete cases (semTools' htmt(missing = "listwise"))
     phi = mx.inner_cov
-    sd_lat = np.sqrt(np.diag(phi))
-    cor_lv = phi / np.outer(sd_lat, sd_lat)
-    _, lam_std = standardized_matrices(mx)
-
-    load_rows = []
-    for c, its in blocks.items():
-        j = inner.index(c)
-        for it in its:
-            i = observed.index(it)
-            load_rows.append((c, it, float(mx.lambda_[i, j]), float(lam_std[i, j]),
-                              bool(lam_std[i, j] >= th.loading)))
-    loadings = pd.DataFrame(load_rows, columns=LOADING_COLUMNS)
+    cor_lv, loadings = latent_correlations_and_loadings(mx, blocks, observed, th)
 
     # Items loading on more than one construct: AVE undefined (semTools returns NA).
     lam_nz = np.abs(np.round(mx.lambda_, 5)) > 0

@@ -117,25 +117,13 @@ def ordinal_reliability_table(res) -> pd.DataFrame:
 def ordinal_quality(res, thresholds=None):
     """:class:`MeasurementQuality` of an ordinal fit: alpha = ordinal alpha, CR = categorical omega,
     AVE, Fornell-Larcker on the latent correlations, HTMT/HTMT2 on the polychorics."""
-    from ..backend import standardized_matrices
-    from ..quality import (CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, LOADING_COLUMNS, MeasurementQuality,
-                           QualityThresholds, htmt)
+    from ..quality import (CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, MeasurementQuality, QualityThresholds, htmt,
+                           latent_correlations_and_loadings)
 
     th = thresholds if thresholds is not None else QualityThresholds()
     mx, ov, _, _, _, blocks, _ = _parts(res)
     inner = list(mx.inner)
-    phi = mx.inner_cov
-    sd_lat = np.sqrt(np.diag(phi))
-    cor_lv = phi / np.outer(sd_lat, sd_lat)
-    _, lam_std = standardized_matrices(mx)
-    load_rows = []
-    for c, its in blocks.items():
-        j = inner.index(c)
-        for it in its:
-            i = ov.index(it)
-            load_rows.append((c, it, float(mx.lambda_[i, j]), float(lam_std[i, j]),
-                              bool(lam_std[i, j] >= th.loading)))
-    loadings = pd.DataFrame(load_rows, columns=LOADING_COLUMNS)
+    cor_lv, loadings = latent_correlations_and_loadings(mx, blocks, ov, th)
     rel = ordinal_reliability_table(res)
     cons = list(blocks)
     cidx = [inner.index(c) for c in cons]
