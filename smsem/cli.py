@@ -621,7 +621,20 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
         boot = (ordinal_conf_int(res, bs, args.level, args.ci), bs.n_ok, args.boot, args.level, args.ci)
     out = render_ordinal(res, args.format, boot=boot)
-    from . import reliability
+    from . import effects, reliability
+    from .report import render_effects
+
+    # specific indirect chains, total indirect and total effects, := rows: delta-method SEs from the
+    # robust vcov, bootstrap CIs (--ci) from the batched ordinal draws
+    eff = effects(res, level=args.level, boot=bs, ci=args.ci)
+    if args.format in ("text", "markdown"):
+        out += "\n" + render_effects(eff, args.format) + "\n"
+    elif args.format == "json":
+        import json
+
+        doc = json.loads(out)
+        doc["effects"] = json.loads(render_effects(eff, "json"))
+        out = json.dumps(doc, indent=2) + "\n"
 
     quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
     if args.format in ("text", "markdown"):
@@ -651,7 +664,7 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         from .estimate.categorical.report import ordinal_report_files
         from .report import write_report_files
 
-        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot), force=args.force)
+        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot, effects=eff), force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 

@@ -121,3 +121,35 @@ def test_bootstrap_columns_are_the_draws(fitted):
     assert d.std_boot_ci_upper == pytest.approx(r.std_boot_ci_upper, abs=1e-10)
     assert r.boot_ci_lower < r.est < r.boot_ci_upper
     assert np.isfinite(eff.table["std_boot_ci_lower"]).all()
+
+
+def test_cli_effects_and_mediation(tmp_path, capsys):
+    """``smsem fit --ordered all --boot B``: the effects in text and JSON, and the proposition
+    table's mediation block (chains of propositions) from the same ordinal draws."""
+    import json
+
+    from smsem.cli import main
+
+    m = tmp_path / "hs.lav"
+    m.write_text("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+                 "textual ~ a*visual\nspeed ~ b*textual + visual\nind := a*b\n")
+    h = tmp_path / "h.yaml"
+    h.write_text('- id: H1\n  path: "textual ~ visual"\n  sign: "+"\n- id: H2\n  path: "speed ~ textual"\n  sign: "+"\n')
+    f = str(ROOT / "tests/reference/lavaan_ordinal/hs_cut4.csv")
+    base = ["fit", f, "--model", str(m), "--ordered", "all", "--hypotheses", str(h), "--boot", "20", "--seed", "4"]
+    assert main(base + ["--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {(r["kind"], r["path"]): r for r in doc["effects"]["effects"]}
+    chain = rows[("indirect", "visual -> textual -> speed")]
+    ref = pd.read_csv(REF / "hs_defined_partable.csv")
+    lav = ref[ref.op == ":="].iloc[0]
+    assert abs(chain["est"] - lav.est) < EST_TOL and abs(chain["se"] / lav.se - 1) < SE_TOL
+    assert chain["boot_ci_lower"] < chain["est"] < chain["boot_ci_upper"]
+    d = doc["effects"]["defined"][0]
+    assert d["name"] == "ind" and d["boot_ci_lower"] == pytest.approx(chain["boot_ci_lower"], abs=1e-12)
+    med = {r["ids"]: r for r in doc["propositions"]["mediation"]}
+    assert med["H1·H2"]["boot_ci_lower"] == pytest.approx(chain["boot_ci_lower"], abs=1e-12)
+    assert med["H1·H2"]["std_ci_upper"] == pytest.approx(chain["std_boot_ci_upper"], abs=1e-12)
+    assert main(base) == 0
+    text = capsys.readouterr().out
+    assert "Effects on speed" in text and "Defined parameters (:=)" in text and "Boot 95% CI" in text

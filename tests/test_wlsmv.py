@@ -237,7 +237,7 @@ def test_unsupported_followups_refuse(tmp_path):
     p = tmp_path / "hs.lav"
     p.write_text(HS)
     res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ORD / "hs_cut4.csv"), ordered=True)
-    for call in (lambda: modindices(res), lambda: smsem.effects(res)):  # reliability(): test_ordinal_quality.py
+    for call in (lambda: modindices(res),):  # reliability(): test_ordinal_quality.py; effects(): test_ordinal_effects.py
         with pytest.raises(smsem.SmsemError, match="ordinal"):
             call()
     assert list(res.fit_table["index"])[:2] == ["chi2 (lavaan's chisq)", "df"]
