@@ -546,10 +546,10 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         Rows whose score test is not defined (the parameter is redundant with the free
         ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
     """
-    if getattr(res, "ordinal_table", None) is not None:
-        from ..exceptions import OptionError
+    if getattr(res, "_ordinal", None) is not None:  # WLSMV & co: the WLS discrepancy's score test
+        from .categorical.modindices import ordinal_modindices
 
-        raise OptionError("modification indices of an ordinal fit are not supported yet")
+        return ordinal_modindices(res, minimum=minimum, sort=sort)
     fiml_ = getattr(res, "missing", "listwise") == "fiml"
     if not fiml_:
         _check_complete(res, "modification indices")

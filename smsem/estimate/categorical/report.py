@@ -11,10 +11,12 @@ targets checked before the first is written):
   categorical omega, AVE, HTMT on the polychorics (:mod:`.quality`);
 - ``effects.txt``, ``.md``, ``.json``, ``.csv`` (and ``defined.csv`` with ``:=`` rows): direct,
   specific indirect, total indirect and total effects (:mod:`.effects`);
+- ``modindices.txt``, ``.md``, ``.json``, ``.csv`` with ``--modindices MIN`` (lavaan's
+  ``modindices()`` of the fit, :mod:`.modindices`);
 - ``propositions.txt``, ``.md``, ``.json``, ``.csv`` when the model has propositions;
 - ``report.md``: the propositions, fit and quality sections in one Markdown file.
 
-Not produced for ordinal fits (ML-only outputs): R² tables, modification indices,
+Not produced for ordinal fits (ML-only outputs): R² tables,
 residuals, the path diagram, the HTML summary.
 """
 
@@ -25,20 +27,24 @@ __all__ = ["ordinal_report_files", "ordinal_report_file_names"]
 _FIT_EXT = {"text": "txt", "markdown": "md", "json": "json"}
 
 
-def ordinal_report_file_names(*, propositions: bool = True) -> list[str]:
+def ordinal_report_file_names(*, propositions: bool = True, modindices: bool = False) -> list[str]:
     from ...report.formats import QUALITY_PARTS
 
     names = [f"fit.{e}" for e in _FIT_EXT.values()] + ["parameters.csv", "standardized.csv"]
     names += [f"quality.{e}" for e in _FIT_EXT.values()] + [f"quality_{p}.csv" for p in QUALITY_PARTS]
     names += [f"effects.{e}" for e in ("txt", "md", "json", "csv")] + ["defined.csv"]
+    if modindices:
+        names += [f"modindices.{e}" for e in ("txt", "md", "json", "csv")]
     if propositions:
         names += [f"propositions.{e}" for e in ("txt", "md", "json", "csv")]
     return names + ["report.md"]
 
 
-def ordinal_report_files(res, quality, table=None, *, boot=None, effects=None) -> dict[str, str]:
+def ordinal_report_files(res, quality, table=None, *, boot=None, effects=None,
+                         modindices_min: float | None = None) -> dict[str, str]:
     """The files' contents by name (see the module); ``boot`` as for :func:`.fit.render_ordinal`;
-    ``effects``: :func:`smsem.effects` of ``res`` (computed without bootstrap columns if omitted)."""
+    ``effects``: :func:`smsem.effects` of ``res`` (computed without bootstrap columns if omitted);
+    ``modindices_min``: write the modification indices of at least that value (None: not written)."""
     from ...report.formats import QUALITY_PARTS, render_effects, render_quality
     from ...report.tables import render_propositions
     from .fit import render_ordinal
@@ -59,6 +65,11 @@ def ordinal_report_files(res, quality, table=None, *, boot=None, effects=None) -
         out[f"effects.{ext}"] = render_effects(effects, fmt)
     if len(effects.defined):
         out["defined.csv"] = render_effects(effects, "csv", part="defined")
+    if modindices_min is not None:
+        from ...report.after import render_modindices
+
+        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("json", "json"), ("csv", "csv")):
+            out[f"modindices.{ext}"] = render_modindices(res, fmt, minimum=modindices_min)
     sections = [f"# smsem {res.estimator} fit (ordinal items)\n"]
     if table is not None:
         for fmt, ext in (("text", "txt"), ("markdown", "md"), ("json", "json"), ("csv", "csv")):
