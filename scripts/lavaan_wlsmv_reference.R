@@ -38,7 +38,11 @@ cases <- list(
     "tind_com_ea := a1*b1*d + a3*b2*d + c1*d",
     "tot_com_ea := e1 + a1*b1*d + a3*b2*d + c1*d",
     "tind_ma_ic := a2*b1 + a4*b2",
-    sep = "\n"), data = integ, estimator = "WLSMV")
+    sep = "\n"), data = integ, estimator = "WLSMV"),
+  # effects in the theta parameterization: a chain and a total effect as := rows
+  hs_theta_effects = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + c*visual",
+                                        "\n ind := a*b\n tot := c + a*b"),
+                          data = hs, estimator = "WLSMV", parameterization = "theta")
 )
 # Rscript scripts/lavaan_wlsmv_reference.R CASE ...: only those cases
 only <- commandArgs(trailingOnly = TRUE)

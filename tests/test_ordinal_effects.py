@@ -153,3 +153,24 @@ def test_cli_effects_and_mediation(tmp_path, capsys):
     assert main(base) == 0
     text = capsys.readouterr().out
     assert "Effects on speed" in text and "Defined parameters (:=)" in text and "Boot 95% CI" in text
+
+
+def test_theta_parameterization(tmp_path):
+    """Effects of a theta-parameterization fit equal lavaan's := rows (reference case
+    hs_theta_effects: ind := a*b, tot := c + a*b)."""
+    m = tmp_path / "hs.lav"
+    m.write_text("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+                 "textual ~ a*visual\nspeed ~ b*textual + c*visual\nind := a*b\ntot := c + a*b\n")
+    res = fit_ordinal(smsem.load_model(str(m)), pd.read_csv(ROOT / "tests/reference/lavaan_ordinal/hs_cut4.csv"),
+                      ordered=True, parameterization="theta")
+    ref = pd.read_csv(REF / "hs_theta_effects_partable.csv")
+    ref = ref[ref.op == ":="].set_index("lhs")
+    eff = smsem.effects(res)
+    for name, row in (("ind", eff.get("visual", "indirect", "speed")), ("tot", eff.get("visual", "total", "speed"))):
+        lav = ref.loc[name]
+        _close(row.est, lav["est"], EST_TOL)
+        _close(row.se, lav["se"], SE_TOL, rel=True)
+        _close(row.std_all, lav["std.all"], EST_TOL)
+        _close(row.std_se, lav["std.all.se"], SE_TOL, rel=True)
+        d = eff.defined.set_index("name").loc[name]
+        assert d.est == pytest.approx(row.est, abs=1e-10) and d.se == pytest.approx(row.se, rel=1e-6)
