@@ -493,9 +493,11 @@ def _std_factors(res: Any, mx) -> tuple[dict, dict, dict, dict]:
     return sd_lv, sd_ov, rv_lv, rv_ov
 
 
-def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float) -> tuple[float, float, float]:
-    """sepc.lv, sepc.all, sepc.nox of one EPC (lavaan's lav_standardize_* with cov.std)."""
-    sd_lv, sd_ov, rv_lv, rv_ov = _std_factors(res, mx)
+def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float,
+                     factors: tuple | None = None) -> tuple[float, float, float]:
+    """sepc.lv, sepc.all, sepc.nox of one EPC (lavaan's lav_standardize_* with cov.std);
+    ``factors``: ``_std_factors(res, mx)`` computed once for many EPCs."""
+    sd_lv, sd_ov, rv_lv, rv_ov = factors if factors is not None else _std_factors(res, mx)
     inner = set(mx.inner)
     obs_only = set(mx.observed) - inner
     lvs = set(_lv_order(res))

@@ -60,11 +60,14 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     ss = res.sample_stats
     s = ss.wls_obs.to_numpy(dtype=float)
     w = _Weight(info["weights"], ss.nacov.to_numpy(dtype=float))
+    from ..._threads import single_thread
+
     d = np.concatenate([eng.jacobian(theta), dx.T], axis=1)
-    inf = d.T @ w.mul(d)
     k = eng.npar
-    i22, i11, i12 = inf[:k, :k], inf[k:, k:], inf[k:, :k]
-    v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
+    with single_thread():  # small matrices: threaded BLAS only contends for the cores
+        inf = d.T @ w.mul(d)
+        i22, i11, i12 = inf[:k, :k], inf[k:, k:], inf[k:, :k]
+        v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
     n = float(res.n)
     e = s - eng.sigma(theta)
     g = -(n - 1.0) / n * (dx @ w.mul(e))  # gradient of lavaan's fmin = (N-1)/N F/2
@@ -75,6 +78,7 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
         dd = np.where(np.abs(dd) < 1e-15, 1.0, dd)
         epc = -mi / dd
     obs = list(mx.observed)
+    factors = dg._std_factors(res, mx)
     rows = []
     for (lhs, op, rhs), m, ep in zip(cands, mi, epc):
         if not np.isfinite(m):
@@ -82,7 +86,7 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
         ee = ep
         if op == "~~" and lhs == rhs:  # cov.std: a variance is standardized at its estimate
             ee = float(mx.theta[obs.index(lhs), obs.index(lhs)]) if lhs in obs else ep
-        sl, sa, sn = dg._standardize_epc(res, mx, lhs, op, rhs, abs(ee))
+        sl, sa, sn = dg._standardize_epc(res, mx, lhs, op, rhs, abs(ee), factors)
         sign = np.sign(ep)
         rows.append((lhs, op, rhs, float(m), float(ep), sign * sl, sign * sa, sign * sn))
     out = pd.DataFrame(rows, columns=dg.MI_COLUMNS)
