@@ -12,7 +12,8 @@ so is a draw whose refit does not converge; both are counted.
 
 Supported: the fits of :mod:`.fit` with DWLS or ULS weights (WLSMV, DWLS, ULSMV, ULS), both
 parameterizations, complete data (listwise). Refused: WLS (a full weight matrix per draw) and
-``missing="pairwise"`` (not checked against lavaan yet). ``:=`` rows are not resampled yet.
+``missing="pairwise"`` (not checked against lavaan yet). ``:=`` rows and effects are functions of
+the draws' free vectors: :func:`.effects.ordinal_effects` (``smsem.effects(res, boot=bs)``).
 """
 
 from __future__ import annotations
