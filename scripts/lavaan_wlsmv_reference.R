@@ -25,8 +25,28 @@ cases <- list(
   # labels and a defined parameter (an indirect effect)
   hs_defined = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + visual\n ind := a*b"),
                     data = hs, estimator = "WLSMV"),
-  bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise")
+  bfi_pairwise = list(model = bfi_model, data = bfi, estimator = "WLSMV", missing = "pairwise"),
+  # the integrative model with labelled paths and := rows spelling out the effects of smsem.effects()
+  # (specific indirect chains, total indirect, total): tests/test_ordinal_effects.py
+  integrative_effects = list(model = paste(
+    sub("IS ~ COM \\+ MA", "IS ~ a1*COM + a2*MA", sub("SL ~ COM \\+ MA", "SL ~ a3*COM + a4*MA",
+    sub("IC ~ IS \\+ SL \\+ COM \\+ MA", "IC ~ b1*IS + b2*SL + c1*COM + c2*MA",
+    sub("EA ~ IC \\+ COM \\+ MA", "EA ~ d*IC + e1*COM + e2*MA", sub("OP ~ EA", "OP ~ f*EA", integ_model))))),
+    "ind_is_op := b1*d*f",
+    "ind_com_is_op := a1*b1*d*f",
+    "tind_com_op := a1*b1*d*f + a3*b2*d*f + c1*d*f + e1*f",
+    "tind_com_ea := a1*b1*d + a3*b2*d + c1*d",
+    "tot_com_ea := e1 + a1*b1*d + a3*b2*d + c1*d",
+    "tind_ma_ic := a2*b1 + a4*b2",
+    sep = "\n"), data = integ, estimator = "WLSMV"),
+  # effects in the theta parameterization: a chain and a total effect as := rows
+  hs_theta_effects = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + c*visual",
+                                        "\n ind := a*b\n tot := c + a*b"),
+                          data = hs, estimator = "WLSMV", parameterization = "theta")
 )
+# Rscript scripts/lavaan_wlsmv_reference.R CASE ...: only those cases
+only <- commandArgs(trailingOnly = TRUE)
+if (length(only)) cases <- cases[only]
 for (nm in names(cases)) {
   cs <- cases[[nm]]
   t0 <- proc.time()[["elapsed"]]

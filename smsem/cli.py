@@ -577,8 +577,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.modindices is not None:
-        raise OptionError("--modindices is not supported yet with --ordered")
+    if args.modindices is not None and args.parameterization == "theta":
+        raise OptionError("--modindices with --ordered needs the delta parameterization (theta: not supported yet)")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file
@@ -595,7 +595,7 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .estimate.categorical.report import ordinal_report_file_names
 
-        for name in ordinal_report_file_names():
+        for name in ordinal_report_file_names(modindices=args.modindices is not None):
             check_writable(Path(args.out) / name, args.force)
 
     options = dict(std_lv=args.std_lv, meanstructure=args.meanstructure, fixed_x=args.fixed_x,
@@ -621,7 +621,28 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
         boot = (ordinal_conf_int(res, bs, args.level, args.ci), bs.n_ok, args.boot, args.level, args.ci)
     out = render_ordinal(res, args.format, boot=boot)
-    from . import reliability
+    from . import effects, reliability
+    from .report import render_effects
+
+    # specific indirect chains, total indirect and total effects, := rows: delta-method SEs from the
+    # robust vcov, bootstrap CIs (--ci) from the batched ordinal draws
+    eff = effects(res, level=args.level, boot=bs, ci=args.ci)
+    if args.format in ("text", "markdown"):
+        out += "\n" + render_effects(eff, args.format) + "\n"
+    elif args.format == "json":
+        import json
+
+        doc = json.loads(out)
+        doc["effects"] = json.loads(render_effects(eff, "json"))
+        if args.modindices is not None:
+            from .report.after import render_modindices
+
+            doc["modindices"] = json.loads(render_modindices(res, "json", minimum=args.modindices))
+        out = json.dumps(doc, indent=2) + "\n"
+    if args.modindices is not None and args.format in ("text", "markdown"):
+        from .report.after import render_modindices  # lavaan's modindices() of the WLSMV fit
+
+        out += "\n" + render_modindices(res, args.format, minimum=args.modindices) + "\n"
 
     quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
     if args.format in ("text", "markdown"):
@@ -651,7 +672,8 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         from .estimate.categorical.report import ordinal_report_files
         from .report import write_report_files
 
-        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot), force=args.force)
+        written = write_report_files(args.out, ordinal_report_files(res, quality, table, boot=boot, effects=eff,
+                                                                   modindices_min=args.modindices), force=args.force)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 

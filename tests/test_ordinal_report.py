@@ -48,6 +48,14 @@ def test_out_writes_the_ordinal_report(tmp_path, capsys):
     props = pd.read_csv(out / "propositions.csv")
     assert list(props.id) == ["H1"] and props.verdict[0] == "no bootstrap"
     assert "## Propositions" in (out / "report.md").read_text()
+    # effects: the chain visual -> textual -> speed is lavaan's ind := a*b (est, robust delta-method SE)
+    lav = ref[ref.op == ":="].iloc[0]
+    eff = pd.read_csv(out / "effects.csv")
+    chain = eff[(eff.kind == "indirect") & (eff.path == "visual -> textual -> speed")].iloc[0]
+    assert abs(chain.est - lav.est) < 5e-5 and abs(chain.se / lav.se - 1) < 1e-4
+    dfn = pd.read_csv(out / "defined.csv")
+    assert list(dfn.name) == ["ind"] and abs(dfn.se[0] / lav.se - 1) < 1e-4
+    assert "## Effects" in (out / "report.md").read_text()
     std = pd.read_csv(out / "standardized.csv")
     assert {"std_all", "std_all_se"} <= set(std.columns)
     # an existing report is refused before any work, in one line

@@ -184,7 +184,7 @@ def test_cli(tmp_path, capsys):
     assert out["estimator"] == "WLSMV"
     assert out["fit"]["chi2_scaled"] == pytest.approx(74.15248452475339, rel=1e-6)
     for extra in (["--boot", "20", "--ci", "bca"], ["--missing", "fiml"],
-                  ["--estimator", "MLR"], ["--modindices", "10"]):  # --out: tests/test_ordinal_report.py
+                  ["--estimator", "MLR"], ["--modindices", "10", "--parameterization", "theta"]):  # --out: test_ordinal_report.py
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
@@ -231,15 +231,13 @@ def test_bootstrap_refusals(tmp_path):
 
 
 def test_unsupported_followups_refuse(tmp_path):
-    """What an ordinal fit cannot do yet raises one clear line instead of an ML number."""
-    from smsem.estimate.diagnostics import modindices, r2
+    """The fit table and R² of an ordinal fit (modindices(): test_ordinal_modindices.py, with its
+    refusals; effects(): test_ordinal_effects.py; reliability(): test_ordinal_quality.py)."""
+    from smsem.estimate.diagnostics import r2
 
     p = tmp_path / "hs.lav"
     p.write_text(HS)
     res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ORD / "hs_cut4.csv"), ordered=True)
-    for call in (lambda: modindices(res), lambda: smsem.effects(res)):  # reliability(): test_ordinal_quality.py
-        with pytest.raises(smsem.SmsemError, match="ordinal"):
-            call()
     assert list(res.fit_table["index"])[:2] == ["chi2 (lavaan's chisq)", "df"]
     # R-square of y* (lavaan's lavInspect(fit, "r2")): 1 - the delta residual variances
     ref = pd.read_csv(REF / "hs_wlsmv_partable.csv")

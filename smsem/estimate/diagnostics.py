@@ -493,9 +493,11 @@ def _std_factors(res: Any, mx) -> tuple[dict, dict, dict, dict]:
     return sd_lv, sd_ov, rv_lv, rv_ov
 
 
-def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float) -> tuple[float, float, float]:
-    """sepc.lv, sepc.all, sepc.nox of one EPC (lavaan's lav_standardize_* with cov.std)."""
-    sd_lv, sd_ov, rv_lv, rv_ov = _std_factors(res, mx)
+def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float,
+                     factors: tuple | None = None) -> tuple[float, float, float]:
+    """sepc.lv, sepc.all, sepc.nox of one EPC (lavaan's lav_standardize_* with cov.std);
+    ``factors``: ``_std_factors(res, mx)`` computed once for many EPCs."""
+    sd_lv, sd_ov, rv_lv, rv_ov = factors if factors is not None else _std_factors(res, mx)
     inner = set(mx.inner)
     obs_only = set(mx.observed) - inner
     lvs = set(_lv_order(res))
@@ -546,10 +548,10 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         Rows whose score test is not defined (the parameter is redundant with the free
         ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
     """
-    if getattr(res, "ordinal_table", None) is not None:
-        from ..exceptions import OptionError
+    if getattr(res, "_ordinal", None) is not None:  # WLSMV & co: the WLS discrepancy's score test
+        from .categorical.modindices import ordinal_modindices
 
-        raise OptionError("modification indices of an ordinal fit are not supported yet")
+        return ordinal_modindices(res, minimum=minimum, sort=sort)
     fiml_ = getattr(res, "missing", "listwise") == "fiml"
     if not fiml_:
         _check_complete(res, "modification indices")

@@ -408,7 +408,8 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     level : float, default=0.95
         Confidence level of the Wald and bootstrap intervals.
     boot : BootstrapResults, optional
-        Adds ``BOOT_COLUMNS`` to both tables: the bootstrap SE and the ``ci`` interval of
+        (For an ordinal fit: an ``OrdinalBootstrap``, see
+        :func:`smsem.estimate.categorical.effects.ordinal_effects`.) Adds ``BOOT_COLUMNS`` to both tables: the bootstrap SE and the ``ci`` interval of
         every effect (each specific chain, total indirect, direct and total) and every ``:=``
         parameter, unstandardized and std.all.
     ci : {"percentile", "bc", "bca", "normal"}, default="percentile"
@@ -424,6 +425,10 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     """
     from .._validation import check_single_group
 
+    if getattr(res, "_ordinal", None) is not None:  # WLSMV & co: the robust vcov, lavaan's free vector
+        from .categorical.effects import ordinal_effects
+
+        return ordinal_effects(res, outcome, level=level, boot=boot, ci=ci)
     check_single_group(res, "effects()")
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     parsed = res.model.parsed
@@ -548,5 +553,9 @@ def _defined_table(res: FitResults, compiled, theta: np.ndarray, vcov: np.ndarra
 def defined_parameters(res: FitResults, *, level: float = 0.95) -> pd.DataFrame:
     """The model's ``:=`` parameters with delta-method SEs (``DEFINED_COLUMNS``)."""
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    if getattr(res, "_ordinal", None) is not None:
+        from .categorical.effects import ordinal_effects
+
+        return ordinal_effects(res, [], level=level).defined
     compiled = compile_defined(res.model.parsed)
     return _defined_table(res, compiled, np.asarray(res.start, dtype=float), _vcov(res), level)

@@ -12,7 +12,8 @@ so is a draw whose refit does not converge; both are counted.
 
 Supported: the fits of :mod:`.fit` with DWLS or ULS weights (WLSMV, DWLS, ULSMV, ULS), both
 parameterizations, complete data (listwise). Refused: WLS (a full weight matrix per draw) and
-``missing="pairwise"`` (not checked against lavaan yet). ``:=`` rows are not resampled yet.
+``missing="pairwise"`` (not checked against lavaan yet). ``:=`` rows and effects are functions of
+the draws' free vectors: :func:`.effects.ordinal_effects` (``smsem.effects(res, boot=bs)``).
 """
 
 from __future__ import annotations
@@ -167,10 +168,21 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
     return OrdinalBootstrap(estimates=est, ok=ok, counts=C, names=names)
 
 
+_JACKKNIFE: dict = {}  # the last fit's leave-one-out estimates (BCa asks for them up to four times)
+
+
 def jackknife_ordinal(res, chunk: int = 256) -> np.ndarray:
     """Leave-one-out estimates (n, npar) of an ordinal fit by the batched machinery (counts 1 for
     every case but one); NaN rows where leaving a case out empties a category. Row i equals the
-    fit of the data without case i (as a bootstrap draw equals its refit)."""
+    fit of the data without case i (as a bootstrap draw equals its refit). The result of the last
+    fit is kept (deterministic: the parameter CIs, the effects and the propositions of one BCa run
+    share it)."""
+    import weakref
+
+    key = (id(res), np.asarray(res.start, float).tobytes())
+    hit = _JACKKNIFE.get(key)
+    if hit is not None and hit[0]() is res:
+        return hit[1].copy()
     n = len(res.data)
     out = []
     for a in range(0, n, chunk):
@@ -178,7 +190,13 @@ def jackknife_ordinal(res, chunk: int = 256) -> np.ndarray:
         C = np.ones((len(idx), n))
         C[np.arange(len(idx)), idx] = 0.0
         out.append(bootstrap_ordinal(res, counts=C).estimates)
-    return np.concatenate(out, axis=0)
+    est = np.concatenate(out, axis=0)
+    _JACKKNIFE.clear()
+    try:
+        _JACKKNIFE[key] = (weakref.ref(res), est)
+    except TypeError:  # an object without weak references: no cache
+        pass
+    return est.copy()
 
 
 def check_bca(n_ok: int, n: int) -> None:

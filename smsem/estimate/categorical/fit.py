@@ -85,9 +85,16 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
                           "the delta parameterization only, not yet in theta")
     if cont and not ordered:
         raise OptionError("no ordered item: fit the model without ordered= (ML)")
-    if getattr(pt, "ov_x", None):
-        raise OptionError("observed exogenous covariates are not supported yet with ordered items")
     rows = table_rows(pt)
+    indicators = {r["rhs"] for r in rows if r["op"] == "=~"}
+    for r in rows:  # y ~ x with x continuous and observed: lavaan's conditional.x = TRUE
+        if r["op"] == "~" and r["rhs"] in ov and r["rhs"] not in ordered and r["rhs"] not in indicators:
+            raise OptionError(f"line {r['line']}: {r['lhs']} ~ {r['rhs']}: a continuous exogenous covariate with "
+                              f"ordered items is not supported yet (lavaan fits it with conditional.x = TRUE: "
+                              f"probit regressions of the items on {r['rhs']}; docs/ordinal.md)")
+    if getattr(pt, "ov_x", None):
+        raise OptionError(f"observed exogenous covariates ({', '.join(pt.ov_x)}) are not supported yet with "
+                          "ordered items (lavaan's conditional.x = TRUE; docs/ordinal.md)")
     if any(r["group"] > 1 for r in rows):
         raise OptionError("multiple groups are not supported yet with ordered items")
     bad = [r for r in rows if r["op"] not in _ENGINE_OPS + (":=",)]

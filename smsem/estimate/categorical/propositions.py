@@ -12,9 +12,9 @@ parameter (lavaan's ``standardizedSolution()``).
 
 CI methods: percentile, bc (bias-corrected), bca (the acceleration from the leave-one-out fits,
 batched as the bootstrap: :func:`.bootstrap.jackknife_ordinal`; needs at least n usable draws, as
-for ML) and normal. The mediation block (total/direct effects along the chains) is empty
-for ordinal fits: ``smsem.effects()`` is ML-only; the chains that are propositions are in the
-table itself.
+for ML) and normal. The mediation block (the chains whose every link is a proposition, with
+their total indirect, direct and total effects) is :func:`smsem.propositions.mediation_block`
+on :func:`.effects.ordinal_effects` with the same draws, as for ML.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
     """
     from ..._validation import check_option, check_real
     from ...bootstrap import DEFAULT_BOOT_SEED, bc_ci, bca_ci, normal_ci, percentile_ci
-    from ...propositions import TABLE_COLUMNS, MEDIATION_COLUMNS, PropositionTable, verdict
+    from ...propositions import TABLE_COLUMNS, PropositionTable, mediation_block, verdict
 
     if getattr(res, "_ordinal", None) is None:
         raise OptionError("ordinal_proposition_table needs a fit with ordered items (fit(..., ordered=...))")
@@ -176,4 +176,4 @@ def ordinal_proposition_table(res, boot=None, *, hypotheses: str | Sequence | No
     n_fail = int(n_b - boot.n_ok) if boot is not None else 0
     return PropositionTable(pd.DataFrame(rows, columns=TABLE_COLUMNS), int(res.n), n_b, n_fail,
                             {_DROPPED: n_fail} if n_fail else {}, level, ci, dict(res.fit_indices),
-                            pd.DataFrame(columns=MEDIATION_COLUMNS), "")
+                            mediation_block(res, props, boot, level=level, ci=ci), "")

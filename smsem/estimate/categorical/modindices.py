@@ -1,0 +1,97 @@
+"""Modification indices of an ordinal fit: lavaan 0.6.14's ``modindices()`` on a WLSMV, ULSMV,
+DWLS, ULS or WLS fit (delta parameterization, every observed variable ordinal).
+
+lavaan (``modindices``, ``information = "expected"``) frees every parameter of its full table
+(``lav_partable_full``: cross-loadings, residual covariances of the items, latent covariances and
+regressions) and computes, for each one not in the model, the score test of the WLS discrepancy:
+
+* the expected information of the extended model ``I = Delta' W Delta`` with ``W`` the fit's weight
+  matrix (DWLS: the diagonal of the NACOV inverted; ULS: the identity; WLS: the full inverse) and
+  ``Delta`` the Jacobian of the model statistics (thresholds, then the correlations of the
+  latent responses) in every model parameter (thresholds included) and the candidate;
+* the gradient of lavaan's ``fmin = (N-1)/N F/2``, ``F = (s - sigma)' W (s - sigma)``, in the
+  candidate: ``g = -(N-1)/N Delta_c' W (s - sigma)``;
+* ``V = I_cc - I_cm I_mm^-1 I_mc`` (NA, and the row left out, when ``V < eps^(1/3)``: a candidate
+  redundant with the free parameters, e.g. the residual variance of an item, which no
+  correlation depends on), ``mi = N g^2 / V``, ``epc = -g / V``;
+* ``sepc.lv``, ``sepc.all``, ``sepc.nox`` by lavaan's ``lav_standardize_*`` with ``cov.std``, at
+  the fit's matrices (the items' residual variances at ``1 - R^2``, so ``sd(y*) = 1``).
+
+The theta parameterization and continuous observed variables are refused (one line).
+References: ``Rscript scripts/lavaan_wlsmv_modindices_reference.R``; tests/test_ordinal_modindices.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...exceptions import OptionError
+
+__all__ = ["ordinal_modindices"]
+
+
+def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+    """lavaan's ``modindices(fit)`` of an ordinal fit (see the module); columns ``MI_COLUMNS``."""
+    from .. import diagnostics as dg
+    from .fit import _Weight
+
+    info = getattr(res, "_ordinal", None)
+    if info is None:
+        raise OptionError("ordinal_modindices needs a fit with ordered items (fit(..., ordered=...))")
+    eng = info["engine"]
+    if eng.theta_param:
+        raise OptionError("modification indices of an ordinal fit in the theta parameterization are not "
+                          "supported yet (use the delta parameterization)")
+    if eng.mixed:
+        raise OptionError("modification indices of an ordinal fit with continuous observed variables are not "
+                          "supported yet")
+    theta = np.asarray(res.start, dtype=float)
+    mx = eng.matrices(theta, info["ordinal"])
+    existing = dg._existing(res)
+    cands = [c for c in dg._candidates(res) if c not in existing]
+    jac_x, ok = dg._extra_jacobian(mx, cands)
+    cands = [c for c, g in zip(cands, ok) if g]
+    jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
+    nstat = eng.nth + len(eng.r)
+    dx = np.zeros((len(cands), nstat))
+    if cands:
+        dx[:, eng.nth:] = jac_x[:, eng.r, eng.c]  # delta: the candidates move the correlations only
+    ss = res.sample_stats
+    s = ss.wls_obs.to_numpy(dtype=float)
+    w = _Weight(info["weights"], ss.nacov.to_numpy(dtype=float))
+    from ..._threads import single_thread
+
+    d = np.concatenate([eng.jacobian(theta), dx.T], axis=1)
+    k = eng.npar
+    with single_thread():  # small matrices: threaded BLAS only contends for the cores
+        inf = d.T @ w.mul(d)
+        i22, i11, i12 = inf[:k, :k], inf[k:, k:], inf[k:, :k]
+        v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
+    n = float(res.n)
+    e = s - eng.sigma(theta)
+    g = -(n - 1.0) / n * (dx @ w.mul(e))  # gradient of lavaan's fmin = (N-1)/N F/2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
+        mi = n * g * g / v
+        dd = n * g
+        dd = np.where(np.abs(dd) < 1e-15, 1.0, dd)
+        epc = -mi / dd
+    obs = list(mx.observed)
+    factors = dg._std_factors(res, mx)
+    rows = []
+    for (lhs, op, rhs), m, ep in zip(cands, mi, epc):
+        if not np.isfinite(m):
+            continue
+        ee = ep
+        if op == "~~" and lhs == rhs:  # cov.std: a variance is standardized at its estimate
+            ee = float(mx.theta[obs.index(lhs), obs.index(lhs)]) if lhs in obs else ep
+        sl, sa, sn = dg._standardize_epc(res, mx, lhs, op, rhs, abs(ee), factors)
+        sign = np.sign(ep)
+        rows.append((lhs, op, rhs, float(m), float(ep), sign * sl, sign * sa, sign * sn))
+    out = pd.DataFrame(rows, columns=dg.MI_COLUMNS)
+    if sort:
+        out = out.sort_values("mi", ascending=False, kind="stable")
+    if minimum > 0:
+        out = out[out.mi > minimum]
+    return out.reset_index(drop=True)
