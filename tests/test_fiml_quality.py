@@ -27,13 +27,14 @@ def hs():
 
 
 def test_htmt_equals_semtools_missing_ml(hs):
-    """EM converges to 1e-10 and HTMT is a function of the EM moments only (no model
-    estimate), so semTools' values are met to 1e-6 (measured 3e-9)."""
+    """HTMT is a function of the EM moments only (no model estimate). smsem's EM converges to
+    1e-10; semTools' lavCor stops lavaan's EM at its default em.h1.tol (a parameter change
+    of 1e-5), which moves HTMT by 6.5e-7 (measured): compared to 5e-6."""
     res, q = hs
     ref = pd.read_csv(REF / "hs_fiml.htmt.csv")
     for r in ref.itertuples(index=False):
-        assert q.htmt.loc[r.b, r.a] == pytest.approx(r.htmt_ml, abs=1e-6)
-        assert q.htmt2.loc[r.b, r.a] == pytest.approx(r.htmt2_ml, abs=1e-6)
+        assert q.htmt.loc[r.b, r.a] == pytest.approx(r.htmt_ml, abs=5e-6)
+        assert q.htmt2.loc[r.b, r.a] == pytest.approx(r.htmt2_ml, abs=5e-6)
         # the complete-case (listwise) value differs by more than the tolerance
         assert abs(q.htmt.loc[r.b, r.a] - r.htmt_listwise) > 1e-3
     assert q.moments == "EM" and q.n == res.n == 301
