@@ -23,7 +23,6 @@ import pytest
 import smsem
 from conftest import ROOT
 from smsem.estimate import diagnostics as dg
-from smsem.exceptions import OptionError
 
 REF = ROOT / "tests" / "reference" / "lavaan_fiml_after"
 HS = ROOT / "tests" / "reference" / "lavaan_models" / "HolzingerSwineford1939_mcar.csv"
@@ -99,6 +98,11 @@ def test_mlr_fiml_residuals_refused_in_one_line():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = smsem.fit(model, pd.read_csv(HS), missing="fiml", estimator="MLR")
-    with pytest.raises(OptionError) as exc:
+    with pytest.raises(NotImplementedError) as exc:
         dg.residuals(res)
     assert "MLR" in str(exc.value) and "\n" not in str(exc.value)
+    # the reports write the refusal as a note instead of failing
+    from smsem.report.bundle import _guarded
+    from smsem.report.after import render_residuals
+
+    assert "MLR" in _guarded(lambda f: render_residuals(res, f), "csv", "residuals")

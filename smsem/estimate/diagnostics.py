@@ -341,11 +341,12 @@ def _fiml_residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np
     correlation metrics the means are divided by the EM standard deviations and the
     covariances rescaled with lavaan's Jacobians.
     """
+    # NotImplementedError, as every "not yet" of the diagnostics: the reports write a note
     if getattr(res, "estimator", "ML") != "ML":
-        raise OptionError(f"residuals of a FIML fit are available for estimator ML, not {res.estimator} "
-                          "(lavaan's robust h1 ACOV under missing data is not supported yet)")
+        raise NotImplementedError(f"residuals of a FIML fit are available for estimator ML, not {res.estimator} "
+                                  "(lavaan's robust h1 ACOV under missing data is not supported yet)")
     if list(getattr(res.model.parsed, "fixed_x", ()) or ()):
-        raise OptionError("residuals of a FIML fit with fixed covariates (fixed.x) are not supported yet")
+        raise NotImplementedError("residuals of a FIML fit with fixed covariates (fixed.x) are not supported yet")
     order, mu_h1, s_h1, mu, sigma, acov = _fiml_raw_parts(res)
     p = len(order)
     v_obs = np.diag(s_h1)
