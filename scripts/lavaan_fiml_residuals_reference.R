@@ -16,7 +16,9 @@
 # non-convergence; lavaan's default optimizer tolerance is kept.)
 # Cases: integrative (models/integrative.lav on data/synthetic/integrative_n300_seed1_missing.csv)
 # and hs_constraints (a three-factor CFA with an equality constraint, Holzinger-Swineford with
-# ~10% MCAR cells; model tests/reference/lavaan_fiml_after/hs_constraints.lav).
+# ~10% MCAR cells; model tests/reference/lavaan_fiml_after/hs_constraints.lav), also with
+# estimator = "MLR" (hs_constraints_mlr: the h1 ACOV is the sandwich with the first-order
+# information, lavaan's se = "robust.huber.white").
 suppressPackageStartupMessages(library(lavaan))
 out <- file.path("tests", "reference", "lavaan_fiml_after")
 dir.create(out, recursive = TRUE, showWarnings = FALSE)
@@ -34,13 +36,19 @@ cases <- list(
   integrative = list(model = paste(readLines("models/integrative.lav"), collapse = "\n"),
                      data = "data/synthetic/integrative_n300_seed1_missing.csv"),
   hs_constraints = list(model = paste(readLines("tests/reference/lavaan_fiml_after/hs_constraints.lav"), collapse = "\n"),
-                        data = "tests/reference/lavaan_models/HolzingerSwineford1939_mcar.csv"))
+                        data = "tests/reference/lavaan_models/HolzingerSwineford1939_mcar.csv"),
+  hs_constraints_mlr = list(model = paste(readLines("tests/reference/lavaan_fiml_after/hs_constraints.lav"),
+                                          collapse = "\n"),
+                            data = "tests/reference/lavaan_models/HolzingerSwineford1939_mcar.csv",
+                            estimator = "MLR"))
 for (case in names(cases)) {
   cs <- cases[[case]]
   d <- read.csv(cs$data)
   for (tight in c(TRUE, FALSE)) {
-    fit <- if (tight) sem(cs$model, data = d, missing = "ml", em.h1.tol = 1e-10, em.h1.iter.max = 100000L)
-           else sem(cs$model, data = d, missing = "ml")
+    est <- if (is.null(cs$estimator)) "ML" else cs$estimator
+    fit <- if (tight) sem(cs$model, data = d, missing = "ml", estimator = est, em.h1.tol = 1e-10,
+                          em.h1.iter.max = 100000L)
+           else sem(cs$model, data = d, missing = "ml", estimator = est)
     stopifnot(lavInspect(fit, "options")$information[1] == "observed")
     tabs <- list(); sums <- list()
     for (type in c("raw", "cor.bollen", "cor.bentler")) {

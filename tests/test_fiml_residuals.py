@@ -93,16 +93,25 @@ def test_report_writes_mean_residuals_and_the_three_column_summary(hs_res):
     assert "Means" in text and "Total" in text and "EM" in text
 
 
-def test_mlr_fiml_residuals_refused_in_one_line():
+def test_mlr_equals_lavaan():
+    """MLR (lavaan's robust FIML): the h1 ACOV is the sandwich with the first-order
+    information of the casewise scores at the EM moments (same tolerances)."""
     model = smsem.load_model(str(REF / "hs_constraints.lav"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = smsem.fit(model, pd.read_csv(HS), missing="fiml", estimator="MLR")
+    check_against_lavaan(res, "hs_constraints_mlr")
+
+
+def test_fixed_x_refused_in_one_line_and_reports_write_a_note(tmp_path):
+    (tmp_path / "cov.lav").write_text("visual =~ x1 + x2 + x3\nvisual ~ ageyr\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smsem.fit(smsem.load_model(str(tmp_path / "cov.lav")), pd.read_csv(HS), missing="fiml")
     with pytest.raises(NotImplementedError) as exc:
         dg.residuals(res)
-    assert "MLR" in str(exc.value) and "\n" not in str(exc.value)
-    # the reports write the refusal as a note instead of failing
-    from smsem.report.bundle import _guarded
+    assert "fixed.x" in str(exc.value) and "\n" not in str(exc.value)
     from smsem.report.after import render_residuals
+    from smsem.report.bundle import _guarded
 
-    assert "MLR" in _guarded(lambda f: render_residuals(res, f), "csv", "residuals")
+    assert "fixed.x" in _guarded(lambda f: render_residuals(res, f), "csv", "residuals")

@@ -285,6 +285,34 @@ def _missing_h1_information(pat: Any, mu: np.ndarray, sigma: np.ndarray) -> np.n
     return 0.5 * (info + info.T)
 
 
+def _missing_h1_firstorder(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """First-order information per case of the unrestricted normal model under missing data
+    for ``(mu, vech(Sigma))``: lavaan's ``lav_mvnorm_missing_information_firstorder``, the
+    mean cross-product of the casewise scores (``Sigma_oo^-1 (x_o - mu_o)`` and the ``vech``
+    of ``(z z' - Sigma_oo^-1) / 2`` with the off-diagonal counted twice)."""
+    n, p = x.shape
+    r, c = _vech_idx(p)
+    scores = np.zeros((n, p + len(r)))
+    mask = ~np.isnan(x)
+    keys, inv = np.unique(mask, axis=0, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    for k, key in enumerate(keys):
+        rows = np.flatnonzero(inv == k)
+        o = np.flatnonzero(key)
+        if not len(o):
+            continue
+        si = np.linalg.inv(sigma[np.ix_(o, o)])
+        z = np.zeros((len(rows), p))
+        z[:, o] = (x[np.ix_(rows, o)] - mu[o]) @ si
+        s_inv = np.zeros((p, p))
+        s_inv[np.ix_(o, o)] = si
+        sc = z[:, r] * z[:, c] - s_inv[r, c]
+        sc[:, r == c] /= 2
+        scores[rows, :p] = z
+        scores[rows, p:] = sc
+    return scores.T @ scores / n
+
+
 def _rescale(mat: np.ndarray, vec: np.ndarray, var_cov: np.ndarray, var_mean: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
     """lavaan's ``lav_residuals_rescale``: covariances by ``1 / sqrt(v_i v_j)`` and means by
@@ -320,7 +348,13 @@ def _fiml_raw_parts(res: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.nda
     mjac = ml.mean_jacobian(pm, theta)[:, perm]
     delta = np.concatenate([mjac.T, ml.vech(jac).T])
     a1 = _missing_h1_information(pat, mu, sigma)
-    acov_obs = np.linalg.inv(_missing_h1_information(pat, mu_h1, s_h1)) / pat.n
+    i1_inv = np.linalg.inv(_missing_h1_information(pat, mu_h1, s_h1))
+    if getattr(res, "estimator", "ML") == "MLR":
+        # lavaan's se = "robust.huber.white": the sandwich I1^-1 J1 I1^-1 / N, J1 the
+        # first-order h1 information (casewise scores) at the EM moments
+        acov_obs = i1_inv @ _missing_h1_firstorder(x, mu_h1, s_h1) @ i1_inv / pat.n
+    else:
+        acov_obs = i1_inv / pat.n
     a0_inv = np.linalg.pinv(delta.T @ a1 @ delta)   # lavaan: use.ginv = TRUE
     q = np.eye(len(delta)) - delta @ a0_inv @ delta.T @ a1
     out = (order, mu_h1, s_h1, mu, sigma, q @ acov_obs @ q.T)
@@ -342,9 +376,9 @@ def _fiml_residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np
     covariances rescaled with lavaan's Jacobians.
     """
     # NotImplementedError, as every "not yet" of the diagnostics: the reports write a note
-    if getattr(res, "estimator", "ML") != "ML":
-        raise NotImplementedError(f"residuals of a FIML fit are available for estimator ML, not {res.estimator} "
-                                  "(lavaan's robust h1 ACOV under missing data is not supported yet)")
+    if getattr(res, "estimator", "ML") not in ("ML", "MLR"):
+        raise NotImplementedError(f"residuals of a FIML fit are available for estimators ML and MLR, "
+                                  f"not {res.estimator}")
     if list(getattr(res.model.parsed, "fixed_x", ()) or ()):
         raise NotImplementedError("residuals of a FIML fit with fixed covariates (fixed.x) are not supported yet")
     order, mu_h1, s_h1, mu, sigma, acov = _fiml_raw_parts(res)
