@@ -6,7 +6,7 @@ CRMR of the covariances, the means and both).
 Reference: scripts/lavaan_fiml_residuals_reference.R -> tests/reference/lavaan_fiml_after/
 (lavaan 0.6.14 with em.h1.tol = 1e-10, so that its EM moments are converged).
 
-Tolerances (measured on both cases: residuals 1.9e-6, z 1.4e-4, summary 7e-6 relative):
+Tolerances (measured on the three cases: residuals 1.9e-6, z 1.4e-4, summary 7e-6 relative):
 lavaan's estimates stop at its optimizer's tolerance (1e-10 relative change of the objective),
 which moves the implied moments by ~1e-6; a residual is compared to 1e-5, its z (a residual
 divided by an SE as small as 0.003) to 5e-4, the summary statistics to 1e-4 relative.
