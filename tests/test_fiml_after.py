@@ -1,5 +1,5 @@
 """Modification indices of a FIML fit equal lavaan's ``modindices()`` on ``missing = "ml"``;
-residuals of a FIML fit are refused in one line.
+residuals as lavaan's ``lavResiduals()`` (tests/test_fiml_residuals.py).
 
 Reference: scripts/lavaan_fiml_after_reference.R -> tests/reference/lavaan_fiml_after/.
 """
@@ -39,7 +39,8 @@ def test_modindices_equal_lavaan(fiml_res):
     assert tuple(got.iloc[0][["lhs", "op", "rhs"]]) == tuple(ref.iloc[0][["lhs", "op", "rhs"]])
 
 
-def test_residuals_of_a_fiml_fit_refused_in_one_line(fiml_res):
-    with pytest.raises(NotImplementedError) as exc:
-        fiml_res.residuals()
-    assert "FIML" in str(exc.value) and "\n" not in str(exc.value)
+def test_residuals_equal_lavaan(fiml_res):
+    """lavResiduals() of the lavaan fit (tests/test_fiml_residuals.py has the tolerances)."""
+    from test_fiml_residuals import check_against_lavaan
+
+    check_against_lavaan(fiml_res, "integrative")

@@ -25,8 +25,12 @@ returns a DataFrame; nothing refits.
   the gradient of lavaan's ``fmin = F_ML / 2`` (``-logl / N``), standardized EPCs with
   ``cov.std = TRUE``.
 
-Complete-data fits only (no mean structure): lavaan's FIML residuals and modification
-indices need the mean structure, which the engine does not expose yet.
+FIML fits (``missing = "fiml"``, lavaan's ``missing = "ml"``): :func:`residuals`,
+:func:`mean_residuals` and :func:`residual_summary` are ``lavResiduals()`` of the lavaan fit:
+the "observed" moments are the EM estimates of the unrestricted model (lavaan's h1), the
+residuals have a mean part, and the z statistics use the observed h1 information under
+missing data (:func:`_fiml_residual_parts`); :func:`modindices` uses the structured expected
+information per missingness pattern.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from .. import _dist as stats
 from ..exceptions import OptionError
 from . import ml
 
-__all__ = ["r2", "residuals", "residual_summary", "largest_residuals", "modindices", "score_tests", "RESIDUAL_TYPES",
+__all__ = ["r2", "residuals", "mean_residuals", "residual_summary", "largest_residuals", "modindices", "score_tests", "RESIDUAL_TYPES",
            "MI_COLUMNS"]
 
 RESIDUAL_TYPES = ("raw", "cor.bollen", "cor.bentler")
@@ -77,7 +81,11 @@ def _sample_cov(res: Any, order: list[str]) -> np.ndarray:
 def _check_complete(res: Any, what: str) -> None:
     if getattr(res, "missing", "listwise") != "listwise":
         raise NotImplementedError(f"{what} are available for complete-data fits (missing='listwise'); "
-                                  "lavResiduals of a FIML fit (EM moments as h1) is not supported yet")
+                                  "this FIML fit is not supported yet")
+
+
+def _is_fiml(res: Any) -> bool:
+    return getattr(res, "missing", "listwise") == "fiml"
 
 
 def _lavaan_free(res: Any) -> np.ndarray:
@@ -208,6 +216,10 @@ def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndar
     """(order, residual matrix, ACOV of vech(residuals)) in lavaan's ov order."""
     if type not in RESIDUAL_TYPES:
         raise OptionError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
+    if _is_fiml(res):
+        order, r, _, acov = _fiml_residual_parts(res, type)
+        p = len(order)
+        return order, r, acov[p:, p:]
     _check_complete(res, "residuals")
     order = _ov_order(res)
     perm = _perm(res, order)
@@ -242,6 +254,189 @@ def _residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndar
         f1 = _cov2cor_jacobian(s)
         acov = f1 @ acov @ f1.T
     return order, r, acov
+
+
+def _missing_h1_information(pat: Any, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Observed information per case of the unrestricted normal model under missing data at
+    ``(mu, sigma)``, for ``(mu, vech(Sigma))``: lavaan's
+    ``lav_mvnorm_missing_information_observed_samplestats`` (minus the Hessian of the
+    casewise log-likelihood, from each pattern's mean and N-divided covariance, over N)."""
+    p = len(mu)
+    dup = _duplication(p)
+    h11 = np.zeros((p, p))
+    k21 = np.zeros((p * p, p))
+    k22 = np.zeros((p * p, p * p))
+    for o, nk, m, c in zip(pat.observed, pat.counts, pat.means, pat.covs):
+        s_inv = np.zeros((p, p))
+        s_inv[np.ix_(o, o)] = np.linalg.inv(sigma[np.ix_(o, o)])
+        si = s_inv[np.ix_(o, o)]
+        d = m - mu[o]
+        t21 = np.zeros((p, 1))
+        t21[o, 0] = si @ d
+        w = c + np.outer(d, d)
+        t22 = np.zeros((p, p))
+        t22[np.ix_(o, o)] = si @ (2 * w - sigma[np.ix_(o, o)]) @ si
+        h11 += nk * s_inv
+        k21 += nk * np.kron(t21, s_inv)
+        k22 += nk * np.kron(s_inv, t22)
+    h21 = dup.T @ k21
+    h22 = 0.5 * dup.T @ k22 @ dup
+    info = np.block([[h11, h21.T], [h21, h22]]) / pat.n
+    return 0.5 * (info + info.T)
+
+
+def _missing_h1_firstorder(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """First-order information per case of the unrestricted normal model under missing data
+    for ``(mu, vech(Sigma))``: lavaan's ``lav_mvnorm_missing_information_firstorder``, the
+    mean cross-product of the casewise scores (``Sigma_oo^-1 (x_o - mu_o)`` and the ``vech``
+    of ``(z z' - Sigma_oo^-1) / 2`` with the off-diagonal counted twice)."""
+    n, p = x.shape
+    r, c = _vech_idx(p)
+    scores = np.zeros((n, p + len(r)))
+    mask = ~np.isnan(x)
+    keys, inv = np.unique(mask, axis=0, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    for k, key in enumerate(keys):
+        rows = np.flatnonzero(inv == k)
+        o = np.flatnonzero(key)
+        if not len(o):
+            continue
+        si = np.linalg.inv(sigma[np.ix_(o, o)])
+        z = np.zeros((len(rows), p))
+        z[:, o] = (x[np.ix_(rows, o)] - mu[o]) @ si
+        s_inv = np.zeros((p, p))
+        s_inv[np.ix_(o, o)] = si
+        sc = z[:, r] * z[:, c] - s_inv[r, c]
+        sc[:, r == c] /= 2
+        scores[rows, :p] = z
+        scores[rows, p:] = sc
+    return scores.T @ scores / n
+
+
+def _rescale(mat: np.ndarray, vec: np.ndarray, var_cov: np.ndarray, var_mean: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """lavaan's ``lav_residuals_rescale``: covariances by ``1 / sqrt(v_i v_j)`` and means by
+    ``1 / sqrt(v2_i)``, an element below 1e-5 in absolute value left as it is."""
+    sc = np.outer(1 / np.sqrt(var_cov), 1 / np.sqrt(var_cov))
+    sc = np.where(np.abs(mat) < 1e-5, 1.0, sc)
+    sm = 1 / np.sqrt(var_mean)
+    sm = np.where(np.abs(vec) < 1e-5, 1.0, sm)
+    return mat * sc, vec * sm
+
+
+def _fiml_raw_parts(res: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, EM mean, EM covariance, implied mean, implied covariance, ACOV of the raw
+    ``[mean; vech(cov)]`` residuals), computed once per fit (a report asks for them many
+    times) and kept on the (immutable) results object."""
+    cache = res.__dict__.get("_fiml_residual_cache")
+    if cache is not None:
+        return cache
+    from . import fiml
+
+    order = _ov_order(res)
+    perm = _perm(res, order)
+    x = res.data[order].to_numpy(dtype=float)
+    x = x[~np.isnan(x).all(axis=1)]
+    pat = fiml.Patterns.from_data(x)
+    mu_h1, s_h1, _, _ = fiml.em_saturated(x, pat)
+    pm = res.param_map
+    theta = np.asarray(res.start, dtype=float)
+    mx = pm.matrices_at(theta)
+    sigma = mx.implied_cov[np.ix_(perm, perm)]
+    mu = np.asarray(mx.implied_mean, dtype=float)[perm]
+    jac = ml.sigma_jacobian(pm, theta)[:, perm][:, :, perm]
+    mjac = ml.mean_jacobian(pm, theta)[:, perm]
+    delta = np.concatenate([mjac.T, ml.vech(jac).T])
+    a1 = _missing_h1_information(pat, mu, sigma)
+    i1_inv = np.linalg.inv(_missing_h1_information(pat, mu_h1, s_h1))
+    if getattr(res, "estimator", "ML") == "MLR":
+        # lavaan's se = "robust.huber.white": the sandwich I1^-1 J1 I1^-1 / N, J1 the
+        # first-order h1 information (casewise scores) at the EM moments
+        acov_obs = i1_inv @ _missing_h1_firstorder(x, mu_h1, s_h1) @ i1_inv / pat.n
+    else:
+        acov_obs = i1_inv / pat.n
+    a0_inv = np.linalg.pinv(delta.T @ a1 @ delta)   # lavaan: use.ginv = TRUE
+    q = np.eye(len(delta)) - delta @ a0_inv @ delta.T @ a1
+    out = (order, mu_h1, s_h1, mu, sigma, q @ acov_obs @ q.T)
+    object.__setattr__(res, "_fiml_residual_cache", out) if hasattr(res, "__dict__") else None
+    return out
+
+
+def _fiml_residual_parts(res: Any, type: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """``lavResiduals(fit, type)`` of a ``missing = "ml"`` fit: (order, covariance residuals,
+    mean residuals, ACOV of ``[mean; vech(cov)]`` residuals) in lavaan's ov order.
+
+    The "observed" moments are the EM estimates of the unrestricted model (lavaan's h1); the
+    ACOV is lavaan's ``lav_residuals_acov(z.type = "standardized")`` with its defaults for
+    ``missing = "ml"`` (``information = "observed"``): ``Q Gamma Q'`` with ``Gamma`` the
+    inverse observed h1 information at the EM moments over N (``h1.acov = "unstructured"``),
+    ``Q = I - Delta A0^-1 Delta' A1``, ``A1`` the observed h1 information at the model-implied
+    moments (``h1.information = "structured"``) and ``A0 = Delta' A1 Delta``; for the
+    correlation metrics the means are divided by the EM standard deviations and the
+    covariances rescaled with lavaan's Jacobians.
+    """
+    # NotImplementedError, as every "not yet" of the diagnostics: the reports write a note
+    if getattr(res, "estimator", "ML") not in ("ML", "MLR"):
+        raise NotImplementedError(f"residuals of a FIML fit are available for estimators ML and MLR, "
+                                  f"not {res.estimator}")
+    if list(getattr(res.model.parsed, "fixed_x", ()) or ()):
+        raise NotImplementedError("residuals of a FIML fit with fixed covariates (fixed.x) are not supported yet")
+    order, mu_h1, s_h1, mu, sigma, acov = _fiml_raw_parts(res)
+    p = len(order)
+    v_obs = np.diag(s_h1)
+    if type == "raw":
+        r_cov, r_mean = s_h1 - sigma, mu_h1 - mu
+    else:
+        oc, om = _rescale(s_h1, mu_h1, v_obs, v_obs)
+        if type == "cor.bentler":
+            ec, em = _rescale(sigma, mu, v_obs, v_obs)
+        else:
+            ec, em = _rescale(sigma, mu, np.diag(sigma), v_obs)
+        r_cov, r_mean = oc - ec, om - em
+        ss = 1 / np.sqrt(v_obs)
+        if type == "cor.bentler":
+            ff = np.diag(np.concatenate([ss, ml.vech(np.outer(ss, ss))]))
+        else:
+            ff = np.zeros_like(acov)
+            ff[:p, :p] = np.diag(ss)
+            ff[p:, p:] = _cov2cor_jacobian(s_h1)
+        acov = ff @ acov @ ff.T
+    return order, r_cov, r_mean, acov
+
+
+def _z_table(val: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SE and lavaan's z (a residual below 1e-4 in absolute value divided by 1; a negative
+    variance gives NaN)."""
+    d = np.asarray(var, dtype=float).copy()
+    d[~np.isfinite(d) | (d < 0)] = np.nan
+    se = np.sqrt(d)
+    return se, val / np.where(np.abs(val) < 1e-4, 1.0, se)
+
+
+def mean_residuals(res: Any, type: str = "cor.bollen") -> pd.DataFrame:
+    """Residuals of the means, ``lavResiduals(fit, type)$mean`` with ``$mean.z``, of a fit with
+    a mean structure (FIML: EM means minus model-implied means; in the correlation metrics
+    divided by the EM standard deviations).
+
+    Returns
+    -------
+    DataFrame
+        ``lhs, residual, se, z`` in lavaan's ov order.
+
+    Raises
+    ------
+    NotImplementedError
+        A complete-data fit (lavaan's default has no mean structure: no mean residuals).
+    """
+    if type not in RESIDUAL_TYPES:
+        raise OptionError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
+    if not _is_fiml(res):
+        raise NotImplementedError("mean residuals need a mean structure: available for FIML fits "
+                                  "(missing='fiml'); a complete-data fit has none")
+    order, _, r_mean, acov = _fiml_residual_parts(res, type)
+    p = len(order)
+    se, z = _z_table(r_mean, np.diag(acov)[:p])
+    return pd.DataFrame({"lhs": order, "residual": r_mean, "se": se, "z": z})
 
 
 def residuals(res: Any, type: str = "cor.bollen") -> pd.DataFrame:
@@ -324,16 +519,30 @@ def residual_summary(res: Any, type: str = "cor.bollen") -> pd.DataFrame:
         Columns ``stat, value``; ``stat`` is lavaan's row name with ``.`` kept
         (``crmr``, ``crmr.se``, ``crmr.exactfit.z``, ..., ``ucrmr.ci.upper``).
     """
-    order, r, acov = _residual_parts(res, type)
-    v = ml.vech(r)
-    pstar = len(v) - (len(order) if type == "cor.bollen" else 0)
-    out = _rms_summary(v, acov, pstar)
     nm = _SUMMARY_NAME[type]
     keys = [(nm, "value"), (f"{nm}.se", "se"), (f"{nm}.exactfit.z", "exactfit_z"),
             (f"{nm}.exactfit.pvalue", "exactfit_pvalue"), (f"u{nm}", "unbiased"), (f"u{nm}.se", "unbiased_se"),
             (f"u{nm}.ci.lower", "unbiased_ci_lower"), (f"u{nm}.ci.upper", "unbiased_ci_upper"),
             (f"u{nm}.closefit.h0.value", "closefit_h0"), (f"u{nm}.closefit.z", "closefit_z"),
             (f"u{nm}.closefit.pvalue", "closefit_pvalue")]
+    if _is_fiml(res):
+        # lavaan's summary with a mean structure: the covariance block, the means, and both
+        if type not in RESIDUAL_TYPES:
+            raise OptionError(f"type must be one of {', '.join(RESIDUAL_TYPES)}, not {type!r}")
+        order, r, r_mean, acov = _fiml_residual_parts(res, type)
+        p = len(order)
+        v = ml.vech(r)
+        less = p if type == "cor.bollen" else 0
+        cov_ = _rms_summary(v, acov[p:, p:], len(v) - less)
+        mean_ = _rms_summary(r_mean, acov[:p, :p], p)
+        tot = np.concatenate([r_mean, v])
+        total = _rms_summary(tot, acov, len(tot) - less)
+        return pd.DataFrame([(k, float(cov_[f]), float(mean_[f]), float(total[f])) for k, f in keys],
+                            columns=["stat", "value", "mean", "total"])
+    order, r, acov = _residual_parts(res, type)
+    v = ml.vech(r)
+    pstar = len(v) - (len(order) if type == "cor.bollen" else 0)
+    out = _rms_summary(v, acov, pstar)
     return pd.DataFrame([(k, float(out[f])) for k, f in keys], columns=["stat", "value"])
 
 

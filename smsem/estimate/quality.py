@@ -17,8 +17,14 @@ The statistics follow semTools 0.5.6 (the version the reference values come from
   exceeds its absolute correlation with every other construct.
 * **HTMT** — ``htmt(model, data, htmt2 = FALSE)``: mean absolute heterotrait correlation
   over the geometric mean of the two mean monotrait correlations, from the Pearson
-  correlations of the complete cases. **HTMT2** — ``htmt2 = TRUE`` (semTools 0.5.6's
+  correlations of the complete cases (under FIML: of the EM estimates, ``htmt(model, data,
+  missing = "ml", htmt2 = FALSE)``, the same moments as alpha, CR and AVE). **HTMT2** — ``htmt2 = TRUE`` (semTools 0.5.6's
   default): the same with geometric instead of arithmetic means (Roemer et al., 2021).
+
+Under FIML (``missing="fiml"``) every statistic reads the EM estimates of the unrestricted
+covariance from every respondent the fit uses (lavaan's ``sampstat`` of a ``missing = "ml"``
+fit, what semTools reads from it), not the complete cases; :attr:`MeasurementQuality.moments`
+and ``n`` say which.
 
 Constructs with a single indicator are left out (semTools' ``dropSingle = TRUE``).
 Thresholds (Hair et al.): standardized loading >= .708, alpha and CR >= .70,
@@ -171,7 +177,12 @@ class MeasurementQuality:
         and whether each is below the strict and liberal cut-offs.
     thresholds : QualityThresholds
     n : int
-        Complete cases the statistics use.
+        Respondents the statistics use: the complete cases, or under FIML every respondent
+        with at least one answer (the EM moments).
+    moments : str
+        ``"complete cases"`` (sample moments of the complete cases) or ``"EM"`` (a FIML fit:
+        alpha, CR, AVE and HTMT from the EM estimates of the unrestricted covariance, as
+        semTools' compRelSEM and AVE on the lavaan fit and ``htmt(..., missing = "ml")``).
     """
 
     loadings: pd.DataFrame
@@ -182,6 +193,7 @@ class MeasurementQuality:
     discriminant: pd.DataFrame
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
     n: int = 0
+    moments: str = "complete cases"
 
     @cached_property
     def problems(self) -> list[str]:
@@ -269,9 +281,11 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
     items = [i for its in blocks.values() for i in its]
     x = res.data[list(dict.fromkeys(items))].dropna().astype(float)
     n = len(x)
+    moments = "complete cases"
     if getattr(res, "missing", "listwise") == "fiml":
         # lavaan's sampstat under missing = "ml" (what semTools' compRelSEM and AVE read): the
-        # EM estimate of the unrestricted covariance of every observed variable of the model
+        # EM estimate of the unrestricted covariance of every observed variable of the model,
+        # from every respondent the fit uses
         from . import fiml
 
         ov = [v for v in observed if v in res.data.columns]
@@ -279,10 +293,18 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
         xa = xa[~np.isnan(xa).all(axis=1)]
         _, sigma, _, _ = fiml.em_saturated(xa, fiml.Patterns.from_data(xa))
         s = pd.DataFrame(sigma, index=ov, columns=ov).loc[x.columns, x.columns]
+        # HTMT from the same EM moments: semTools' htmt(model, data, missing = "ml") (lavCor's
+        # EM correlations; = htmt(model, sample.cov = the fit's sampstat)). Its default
+        # missing = "listwise" would use the complete cases only (30 of 300 respondents on
+        # data/synthetic/integrative_n300_seed1_missing.csv), while a FIML fit uses all.
+        sd = np.sqrt(np.diag(s.to_numpy()))
+        corr = s / np.outer(sd, sd)
+        n = len(xa)
+        moments = "EM"
     else:
         s = np.cov(x.to_numpy(), rowvar=False, bias=True)  # divided by N, as lavaan's sampstat
         s = pd.DataFrame(s, index=x.columns, columns=x.columns)
-    corr = x.corr()  # HTMT: complete cases (semTools' htmt(missing = "listwise"))
+        corr = x.corr()  # HTMT: complete cases (semTools' htmt(missing = "listwise"))
     phi = mx.inner_cov
     cor_lv, loadings = latent_correlations_and_loadings(mx, blocks, observed, th)
 
@@ -320,4 +342,4 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
             pairs.append((ca, cb, float(cor_lv[cidx[a], cidx[b]]), v1, v2, v1 < th.htmt_strict,
                           v1 < th.htmt_liberal, v2 < th.htmt_strict, v2 < th.htmt_liberal))
     discriminant = pd.DataFrame(pairs, columns=DISCRIMINANT_COLUMNS)
-    return MeasurementQuality(loadings, constructs, fl, h1, h2, discriminant, th, n)
+    return MeasurementQuality(loadings, constructs, fl, h1, h2, discriminant, th, n, moments)

@@ -163,9 +163,13 @@ def item_wording(model: Any, item: str) -> str:
 
 def residual_frame(res: "FitResults", type: str = "cor.bollen") -> pd.DataFrame:
     """Every residual (``lhs, rhs, residual, se, z``) of ``lavResiduals(fit, type)``."""
-    from ..estimate.diagnostics import residuals
+    from ..estimate.diagnostics import mean_residuals, residuals
 
     t = residuals(res, type)
+    if getattr(res, "missing", "listwise") == "fiml":  # lavaan's $mean of a missing = "ml" fit as well
+        t.insert(0, "block", "cov")
+        m = mean_residuals(res, type).assign(rhs="", block="mean")
+        t = pd.concat([t, m[t.columns]], ignore_index=True)
     t.insert(0, "type", type)
     return t
 
@@ -186,9 +190,15 @@ def render_residuals(res: "FitResults", fmt: str = "text", *, type: str = "cor.b
     if fmt == "json":
         return _json({"n": res.n, "type": type, "summary": _records(summary), "largest": _records(big),
                       "residuals": _records(residual_frame(res, type))})
-    sblock = _Block(f"Residual summary (lavResiduals(fit, type = \"{type}\")$summary)", ["Statistic", "Value"],
-                    [[str(r.stat), _num(r.value, r.stat.replace(".", "_"))] for r in summary.itertuples(index=False)],
-                    "lr", label="residual-summary")
+    if "total" in summary.columns:  # FIML: lavaan's summary has the covariances, the means and both
+        sblock = _Block(f"Residual summary (lavResiduals(fit, type = \"{type}\")$summary; observed moments: "
+                        "the EM estimates)", ["Statistic", "Covariances", "Means", "Total"],
+                        [[str(r.stat)] + [_num(v, r.stat.replace(".", "_")) for v in (r.value, r.mean, r.total)]
+                         for r in summary.itertuples(index=False)], "lrrr", label="residual-summary")
+    else:
+        sblock = _Block(f"Residual summary (lavResiduals(fit, type = \"{type}\")$summary)", ["Statistic", "Value"],
+                        [[str(r.stat), _num(r.value, r.stat.replace(".", "_"))]
+                         for r in summary.itertuples(index=False)], "lr", label="residual-summary")
     worded = bool((big.lhs_text != "").any() or (big.rhs_text != "").any())
     header = ["Item", "Item", "Residual", "SE", "z"] + (["Wording (first item)", "Wording (second item)"] if worded else [])
     rows = []

@@ -300,6 +300,14 @@ def _flag(v: float, ok: bool) -> str:
     return s if ok or not s else s + _DAGGER
 
 
+def _moments_note(q: "MeasurementQuality") -> str:
+    """Which data the quality statistics read, and how many respondents."""
+    if getattr(q, "moments", "complete cases") == "EM":
+        return (f"From the EM estimates of the item covariances (FIML): all n = {q.n} respondents, "
+                "as semTools on the lavaan missing = \"ml\" fit.")
+    return f"From the complete cases: n = {q.n}."
+
+
 def render_quality(q: "MeasurementQuality", fmt: str = "text", *, part: str = "constructs") -> str:
     """Render reliability and validity in ``fmt``.
 
@@ -318,7 +326,7 @@ def render_quality(q: "MeasurementQuality", fmt: str = "text", *, part: str = "c
         return _csv(df.rename_axis("construct").reset_index() if square else df)
     if fmt == "json":
         return _json({
-            "n": q.n,
+            "n": q.n, "moments": q.moments,
             "thresholds": {k: getattr(t, k) for k in ("loading", "alpha", "cr", "ave", "htmt_strict", "htmt_liberal")},
             "constructs": _records(q.constructs), "loadings": _records(q.loadings),
             "discriminant": _records(q.discriminant), "fornell_larcker": _square(q.fornell_larcker),
@@ -329,7 +337,8 @@ def render_quality(q: "MeasurementQuality", fmt: str = "text", *, part: str = "c
     blocks = [_Block("Reliability and convergent validity", ["Construct", "Items", "Alpha", "CR", "AVE", "sqrt(AVE)"],
                      rel_rows, "lrrrrr",
                      [f"{_DAGGER} below the threshold: alpha >= {t.alpha:.2f}, CR >= {t.cr:.2f}, AVE >= {t.ave:.2f}. "
-                      "Alpha and CR (omega) as semTools::compRelSEM, AVE as semTools::AVE."], label="reliability")]
+                      "Alpha and CR (omega) as semTools::compRelSEM, AVE as semTools::AVE. " + _moments_note(q)],
+                     label="reliability")]
     ld_rows = [[r.construct, r.item, _f(r.est), _flag(r.std_all, r.loading_ok)]
                for r in q.loadings.itertuples(index=False)]
     blocks.append(_Block("Indicator loadings", ["Construct", "Item", "Est.", "Std."], ld_rows, "llrr",
@@ -361,6 +370,7 @@ def render_quality(q: "MeasurementQuality", fmt: str = "text", *, part: str = "c
     blocks.append(_Block("Discriminant validity: HTMT (below the diagonal) and HTMT2 (above)", ["", *cons], h_rows,
                          "l" + "r" * len(cons),
                          [f"{_DAGGER} >= {t.htmt_strict:.2f}, {_DDAGGER} >= {t.htmt_liberal:.2f}; HTMT as "
-                          "semTools::htmt(htmt2 = FALSE), HTMT2 (geometric means) as htmt(htmt2 = TRUE). "
-                          f"n = {q.n}."], label="htmt"))
+                          "semTools::htmt(htmt2 = FALSE), HTMT2 (geometric means) as htmt(htmt2 = TRUE)"
+                          + (", missing = \"ml\". " if q.moments == "EM" else ". ") + _moments_note(q)],
+                         label="htmt"))
     return _render(blocks, fmt)
