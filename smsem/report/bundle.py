@@ -10,7 +10,8 @@ File names (stable; documented in the README). Every table comes in the five for
 - ``effects.*``: direct, specific indirect, total indirect and total effects (with
   bootstrap CIs when there are draws); ``defined.csv``: the ``:=`` parameters, when any;
 - ``modindices.*``, ``residuals.*``: lavaan's ``modindices()`` and ``lavResiduals()``
-  (with the items' wording); for a FIML fit a note that they need complete data;
+  (with the items' wording; under FIML against the EM moments, as lavaan); a note naming
+  what is missing where smsem does not compute them (e.g. FIML residuals with fixed covariates);
 - ``quality.{txt,md,tex,json}`` and ``quality_<part>.csv`` (constructs, loadings,
   discriminant, fornell_larcker, htmt, htmt2): measurement quality;
 - ``propositions.*`` and ``mediation.csv``: the proposition table and its mediation
@@ -82,7 +83,7 @@ def _unavailable(fmt: str, what: str, reason: str) -> str:
 def _guarded(render: Callable[[str], str], fmt: str, what: str) -> str:
     try:
         return render(fmt)
-    except NotImplementedError as exc:  # FIML: residuals and modification indices need complete data
+    except NotImplementedError as exc:  # e.g. FIML residuals of a model with fixed covariates
         return _unavailable(fmt, what, str(exc))
 
 
