@@ -815,6 +815,7 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         d = np.where(np.abs(d) < 1e-15, 1.0, d)
         epc = -mi / d
     fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
+    factors = _std_factors(res, mx)  # once for every candidate (they depend on the fit only)
     rows = []
     for (lhs, op, rhs), m, e in zip(cands, mi, epc):
         if lhs in fx and rhs in fx and lhs != rhs:
@@ -830,7 +831,7 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         ee = e
         if op == "~~" and lhs == rhs:  # cov.std: a variance is standardized at its estimate
             ee = float(mx.theta[obs.index(lhs), obs.index(lhs)]) if lhs in obs else e
-        sl, sa, sn = _standardize_epc(res, mx, lhs, op, rhs, abs(ee))
+        sl, sa, sn = _standardize_epc(res, mx, lhs, op, rhs, abs(ee), factors)
         sign = np.sign(e)
         rows.append((lhs, op, rhs, float(m), float(e), sign * sl, sign * sa, sign * sn))
     out = pd.DataFrame(rows, columns=MI_COLUMNS)
