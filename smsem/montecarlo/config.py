@@ -395,6 +395,8 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
 
     g = ck.keys("grid", d["grid"], GRID_KEYS, required=("n",))
     interaction, inter_levels = _interaction_design(d, pop, ana, g, pop_model, pop_cb, ana_model, ana_cb, ck)
+    if interaction:
+        scenario = "interaction"  # population.interaction (smsem.simulate.interaction), not a scenario
     checks = {
         "std_interaction": lambda k, v: ck.real(k, v, -0.95, 0.95),
         "method": lambda k, v: ck.choice(k, v, _interaction_methods()),

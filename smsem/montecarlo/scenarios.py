@@ -68,7 +68,7 @@ def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
 def study_scenario(config: StudyConfig) -> Scenario | None:
     """The generator's :class:`~smsem.simulate.Scenario` of the study (cached per process);
     None for ``thesis`` and ``null``, which need no more than their population."""
-    if config.scenario in ("thesis", "null", "custom"):
+    if config.scenario in ("thesis", "null", "custom", "interaction"):
         return None
     return load_scenario(config.scenario, models(config)[0])
 
