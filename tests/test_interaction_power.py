@@ -132,3 +132,20 @@ def test_method_from_analysis_key():
     from smsem.estimate.interaction import DEFAULT_METHOD
 
     assert config_from_mapping(d, source="t.yaml", base=ROOT).levels("method") == (DEFAULT_METHOD,)
+
+
+def test_index_of_moderated_mediation_rows():
+    d = copy.deepcopy(BASE)
+    d["model"] = str(ROOT / "models" / "montecarlo" / "moderation_mediation.lav")
+    d["grid"] = {"n": [120], "std_interaction": [0.2], "method": ["dmc"]}
+    cfg = config_from_mapping(d, source="t.yaml", base=ROOT)
+    t = true_values(cfg, cfg.cells[0]).set_index(["lhs", "op", "rhs"])["pop"]
+    # the index's truth is a3 * b of the population (a3 solved, b = regression .3)
+    assert t[("imm", ":=", "a3*b")] == pytest.approx(t[("M", "~", "X:W")] * t[("Y", "~", "M")], rel=1e-12)
+    assert t[("Y", "~", "M")] == 0.3
+    row = run_replication(cfg.cells[0], 0, cfg)
+    assert row["status"] == "ok"
+    names = row["estimates"].params
+    assert ("imm", ":=", "a3*b") in names and ("M", "~", "X:W") in names
+    est = dict(zip(names, row["estimates"].values[:, 0]))
+    assert est[("imm", ":=", "a3*b")] == pytest.approx(est[("M", "~", "X:W")] * est[("Y", "~", "M")], rel=1e-9)

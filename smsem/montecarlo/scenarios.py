@@ -144,9 +144,35 @@ def interaction_cell_population(config: StudyConfig, std_interaction: float):
     return build(coef), coef
 
 
+def _defined_truth(pop, truth: pd.DataFrame) -> pd.DataFrame:
+    """The ``:=`` rows of the population's table at the true values (e.g. the index of
+    moderated mediation ``a3*b``): columns ``lhs, op, rhs, pop``."""
+    import numpy as np
+
+    from ..estimate import constraints
+    from ..estimate.matrices import table_rows
+
+    rows = table_rows(pop.pt)
+    defined = [r for r in rows if r["op"] == ":="]
+    if not defined:
+        return truth.iloc[:0]
+    value = {(r.lhs, r.op, r.rhs): r.pop for r in truth.itertuples(index=False)}
+    free = [r for r in rows if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+    x = np.full(max(r["free"] for r in free), np.nan)
+    for r in free:
+        key = (r["lhs"], r["op"], r["rhs"])
+        x[r["free"] - 1] = value.get(key, value.get((key[2], key[1], key[0]), np.nan))
+    _, _, defs = constraints.constraints_from_table(pop.pt.df)
+    res = constraints.defined_values(defs, x, constraints.ParameterMap.from_table(pop.pt.df))
+    est = dict(zip(res.names, res.est))
+    return pd.DataFrame([(r["lhs"], ":=", r["rhs"], float(est[r["lhs"]])) for r in defined],
+                        columns=["lhs", "op", "rhs", "pop"])
+
+
 def _interaction_truth(config: StudyConfig, cell: Cell) -> pd.DataFrame:
     pop, coef = interaction_cell_population(config, cell.std_interaction)
     t = pop.truth().rename(columns={"true": "pop"})
+    t = pd.concat([t, _defined_truth(pop, t)], ignore_index=True)
     t["pop_std"] = float("nan")
     for (lhs, op, rhs) in coef:
         t.loc[(t.lhs == lhs) & (t.op == op) & (t.rhs == rhs), "pop_std"] = pop.std_interaction(lhs, rhs)
