@@ -149,3 +149,17 @@ def test_index_of_moderated_mediation_rows():
     assert ("imm", ":=", "a3*b") in names and ("M", "~", "X:W") in names
     est = dict(zip(names, row["estimates"].values[:, 0]))
     assert est[("imm", ":=", "a3*b")] == pytest.approx(est[("M", "~", "X:W")] * est[("Y", "~", "M")], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_jobs_1(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = _cfg(replications=2)
+    ref = run_study(cfg, tmp_path / "local", jobs=1, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        res = run_study(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    key = ["cell", "rep", "lhs", "op", "rhs"]
+    assert res.complete
+    assert res.estimates.sort_values(key).reset_index(drop=True).equals(
+        ref.estimates.sort_values(key).reset_index(drop=True))
