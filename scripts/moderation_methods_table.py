@@ -5,7 +5,8 @@ For Y ~ X:Z per cell: true g, mean estimate, relative bias, SD of the estimates,
 SE/SD, 95% CI coverage, rejection rate (power, or type-I error when g = 0) with Wilson
 intervals, and non-converged replications; then the same for the main effect Y ~ X.
 
-Run: python scripts/moderation_methods_table.py DIR
+Run: python scripts/moderation_methods_table.py DIR [ROW ...]   (ROW as "Y ~ X:Z", "imm := a3*b";
+default "Y ~ X:Z" "Y ~ X")
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import pandas as pd
 
 def main() -> None:
     out = sys.argv[1]
+    rows = [tuple(r.split()) for r in sys.argv[2:]] or [("Y", "~", "X:Z"), ("Y", "~", "X")]
     p = pd.read_csv(f"{out}/parameters.csv")
     f = pd.read_csv(f"{out}/fit.csv")
     order = {"lms": 0, "qml": 1, "dmc": 2, "rca": 3}
-    for rhs in ("X:Z", "X"):
-        t = p[(p.lhs == "Y") & (p.op == "~") & (p.rhs == rhs)].merge(
+    for lhs, op, rhs in rows:
+        t = p[(p.lhs == lhs) & (p.op == op) & (p.rhs == rhs)].merge(
             f[["cell", "reps", "nonconverged", "errors"]].rename(columns={"reps": "stored"}), on="cell")
         t = t.assign(o=t.method.map(order)).sort_values(["std_interaction", "n", "o"])
-        print(f"\nY ~ {rhs}\n")
+        print(f"\n{lhs} {op} {rhs}\n")
         print("| std. int. | n | method | used/stored | true | mean est. | rel. bias | SD est. | mean SE | SE/SD "
               "| coverage [95% MC] | rejection rate [95% MC] |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
