@@ -16,7 +16,8 @@ from ..model.spec import PopulationSpec, SEMModel, load_model
 from ..simulate import Scenario, load_scenario, population_model
 from .config import Cell, StudyConfig
 
-__all__ = ["models", "interaction_cell_population", "base_population", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
+__all__ = ["models", "interaction_cell_population",
+           "base_population", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
 
 
 @lru_cache(maxsize=8)

@@ -46,8 +46,8 @@ def fit_interaction(model: Any, data: Any, *, method: str | None = None, **optio
     missing = given.pop("missing", "listwise")
     if estimator != "ML" or missing != "listwise":
         raise OptionError(f"interaction method {method!r} is maximum likelihood on complete cases: it takes "
-                          f"estimator='ML' and missing='listwise', not {estimator!r} and {missing!r}; "
-                          "product indicators take them (interaction_method='dmc' or 'rca'; CLI --interaction-method dmc)")
+                          f"estimator='ML' and missing='listwise', not {estimator!r} and {missing!r}; product "
+                          "indicators take them (interaction_method='dmc' or 'rca'; CLI --interaction-method dmc)")
     for key in ("group", "group_equal", "group_partial", "ordered", "match"):
         if given.get(key) not in (None, False):
             raise OptionError(f"interaction method {method!r} does not take {key}={given[key]!r}; product "
