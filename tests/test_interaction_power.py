@@ -29,6 +29,12 @@ BASE = {
 }
 
 
+def smsem_model(cfg):
+    from smsem.montecarlo.scenarios import models
+
+    return models(cfg)[1]
+
+
 def _cfg(**changes):
     d = copy.deepcopy(BASE)
     for k, v in changes.items():
@@ -81,6 +87,16 @@ def test_rows_do_not_depend_on_chunking_and_name_the_product_as_lavaan():
     assert all(r["status"] == "ok" for r in chunk)
     names = one["estimates"].params
     assert ("Y", "~", "X:Z") in names and ("Y", "~", "X.Z") not in names
+    # std of the product row: Wen, Marsh & Hau's g sd(X) sd(Z) / sd(Y), as the population's pop_std
+    from smsem import fit
+    from smsem.estimate.interaction.moderation import standardized_interaction
+    from smsem.montecarlo.replication import simulate_interaction_cell
+
+    res = fit(smsem_model(cfg), simulate_interaction_cell(cfg, cell, 1), interaction_method="dmc")
+    std = one["estimates"].values[names.index(("Y", "~", "X:Z")), 2]
+    assert std == standardized_interaction(res, "Y", "X", "Z")
+    row = res.params.query("rhs == 'X.Z'").iloc[0]
+    assert std != row.std_all  # dmc's own std.all scales by sd(X.Z), not sd(X) sd(Z)
 
 
 def test_study_same_rows_whatever_jobs_and_summary_rows(tmp_path):

@@ -257,12 +257,28 @@ def _interaction_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[
     for k in FIT_FIELDS:
         row[k] = float(indices.get(k, float("nan")))
     rename = {v: k for k, v in (getattr(res, "interactions", None) or {}).items()}
+    products = {name for name, _a, _b in ana_model.parsed.latent_interactions}
     names, values = [], []
     for r in res.params.itertuples(index=False):
         if not np.isfinite(r.se):  # a fixed parameter (marker loading)
             continue
         rhs = rename.get(r.rhs, r.rhs) if r.op == "~" else r.rhs
+        std = float(r.std_all)
+        if r.op == "~" and rhs in products:  # every method: Wen, Marsh & Hau's standardized interaction
+            std = _std_interaction(res, r.lhs, rhs)
         names.append(_key(r.lhs, r.op, rhs))
-        values.append([float(r.est), float(r.se), float(r.std_all), float("nan"), float("nan")])
+        values.append([float(r.est), float(r.se), std, float("nan"), float("nan")])
     row["estimates"] = Estimates(tuple(names), np.array(values, dtype=float).reshape(len(names), len(VALUE_FIELDS)))
     return row
+
+
+def _std_interaction(res: Any, lhs: str, product: str) -> float:
+    """``g sd(a) sd(b) / sd(lhs)`` with the fit's model-implied SDs (the population's
+    ``pop_std``); NaN where the fit gives no moments."""
+    from ..estimate.interaction.moderation import standardized_interaction
+
+    a, b = product.split(":")
+    try:
+        return standardized_interaction(res, lhs, a, b)
+    except (*_FAILURES, KeyError):
+        return float("nan")
