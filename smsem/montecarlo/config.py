@@ -36,6 +36,17 @@ For one's own model (see docs/models.md, "Power for your own model")::
     exclude_improper: false
     missing_mechanism: mcar     # or mar (see smsem.simulate)
     engine: fast                # or reference (smsem.fit per replication)
+
+A model with latent interactions (``y ~ a:b``; docs/moderation-power.md)::
+
+    model: moderation_xz.lav
+    population:
+      interaction: {loading: 0.8, item_residual: 0.36, latent_covariance: 0.3,
+                    regression: 0.3, residual: 0.5}   # population_values of smsem.simulate.interaction
+    grid:
+      n: [200, 500]
+      std_interaction: [0.0, 0.2]   # required: the product coefficients are solved for it
+      method: [lms, dmc]            # or analysis: {interaction_method: lms}
 """
 
 from __future__ import annotations
