@@ -179,3 +179,14 @@ def test_dask_local_cluster_equals_jobs_1(tmp_path):
     assert res.complete
     assert res.estimates.sort_values(key).reset_index(drop=True).equals(
         ref.estimates.sort_values(key).reset_index(drop=True))
+
+
+def test_lms_cells_report_no_chi_square(tmp_path):
+    # LMS gives a likelihood but no chi-square test: the fit table says nothing (NaN), not
+    # "0% rejected"; its interaction row is there with an SE
+    cfg = _cfg(replications=1, grid={"n": [120], "std_interaction": [0.2], "method": ["lms"]})
+    res = run_study(cfg, tmp_path / "lms", jobs=1, progress=False)
+    fit = res.fit.iloc[0]
+    assert fit.converged == 1 and np.isnan(fit.chi2_reject) and np.isnan(fit.cfi_ok)
+    p = res.parameters.set_index(["lhs", "op", "rhs"])
+    assert np.isfinite(p.loc[("Y", "~", "X:Z"), "mean_se"])

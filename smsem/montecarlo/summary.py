@@ -201,12 +201,13 @@ class StudyResults:
                 "improper": int(ok.improper.sum()), "used": len(used),
                 "failure_reasons": "; ".join(f"{k} ({v})" for k, v in reasons.items()),
                 "chi2_mean": used.chi2.mean(), "df": used["df"].mean(),
-                "chi2_reject": (used.pvalue < cfg.alpha).mean() if len(used) else np.nan,
+                # NaN when the fits give no test (LMS/QML have a likelihood, no chi-square)
+                "chi2_reject": (used.pvalue < cfg.alpha).mean() if used.pvalue.notna().any() else np.nan,
                 "cfi_mean": used.cfi.mean(), "cfi_sd": used.cfi.std(),
-                "cfi_ok": (used.cfi >= CFI_CUT).mean() if len(used) else np.nan,
+                "cfi_ok": (used.cfi >= CFI_CUT).mean() if used.cfi.notna().any() else np.nan,
                 "tli_mean": used.tli.mean(),
                 "rmsea_mean": used.rmsea.mean(), "rmsea_sd": used.rmsea.std(),
-                "rmsea_ok": (used.rmsea <= RMSEA_CUT).mean() if len(used) else np.nan,
+                "rmsea_ok": (used.rmsea <= RMSEA_CUT).mean() if used.rmsea.notna().any() else np.nan,
             }
             row["convergence"] = row["converged"] / row["reps"] if row["reps"] else np.nan
             rows.append(row)
