@@ -165,6 +165,8 @@ def test_default_method_is_documented_default():
     model = smsem.load_model(str(ROOT / "tests/models/hs_latent_observed.lav"))
     data = pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv")
     res = smsem.fit(model, data)
+    # chosen by the method comparison of docs/moderation-power.md (smsem power scripts/moderation_methods.yaml)
+    assert DEFAULT_METHOD == "lms"
     assert res.method == DEFAULT_METHOD
     assert f"Default: `{DEFAULT_METHOD}`" in (ROOT / "docs" / "moderation.md").read_text()
 
@@ -193,7 +195,8 @@ def test_labelled_interaction_is_fixed_too(tmp_path):
 
     p = tmp_path / "lab.lav"
     p.write_text((ROOT / "tests/models/hs_interaction.lav").read_text().replace("+ visual:textual", "+ g*visual:textual"))
-    res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv"))
+    res = smsem.fit(smsem.load_model(str(p)), pd.read_csv(ROOT / "tests/reference/lavaan/HolzingerSwineford1939.csv"),
+                    interaction_method="dmc")  # compared with lavaan's dmc fits
     c = linear_comparison(res)
     full = pd.read_csv(REF / "hs_dmc.fit.csv").set_index("name")["value"]
     lin = pd.read_csv(REF / "hs_dmc_fixed0.fit.csv").set_index("name")["value"]

@@ -36,6 +36,17 @@ For one's own model (see docs/models.md, "Power for your own model")::
     exclude_improper: false
     missing_mechanism: mcar     # or mar (see smsem.simulate)
     engine: fast                # or reference (smsem.fit per replication)
+
+A model with latent interactions (``y ~ a:b``; docs/moderation-power.md)::
+
+    model: moderation_xz.lav
+    population:
+      interaction: {loading: 0.8, item_residual: 0.36, latent_covariance: 0.3,
+                    regression: 0.3, residual: 0.5}   # population_values of smsem.simulate.interaction
+    grid:
+      n: [200, 500]
+      std_interaction: [0.0, 0.2]   # required: the product coefficients are solved for it
+      method: [lms, dmc]            # or analysis: {interaction_method: lms}
 """
 
 from __future__ import annotations
@@ -68,7 +79,14 @@ __all__ = [
 
 # Grid factors in the order that numbers the cells (n varies fastest). Seeds depend on
 # the cell index, so this order is part of the reproducibility contract: do not reorder.
-GRID_KEYS = ("effect_multiplier", "likert", "missing", "estimator", "n")
+GRID_KEYS = ("std_interaction", "method", "effect_multiplier", "likert", "missing", "estimator", "n")
+#: Grid factors of studies of latent interactions only (level None elsewhere: one level,
+#: so the cell numbering and the fingerprint of other studies are unchanged).
+INTERACTION_KEYS = ("std_interaction", "method")
+#: Keys of ``population.interaction``: the values of
+#: :func:`smsem.simulate.interaction.population_values` (the table's metric).
+INTERACTION_VALUE_KEYS = ("loading", "regression", "item_residual", "latent_variance", "latent_covariance",
+                          "residual")
 #: ML and MLR treat the item codes as continuous; WLSMV treats them as ordinal (lavaan's
 #: ordered = TRUE, delta parameterization, per replication: the reference path).
 ESTIMATORS = ("ML", "MLR", "WLSMV")
@@ -83,12 +101,14 @@ _TOP_KEYS = ("name", "description", "model", "codebook", "hypotheses", "populati
              "exclude_improper", "missing_mechanism", "engine")
 _VALUE_KEYS = ("loadings", "paths", "correlations")
 _RESPONSE_KEYS = ("thresholds", "proportions")
-_MODEL_KEYS = {"population": ("model", "codebook", "scenario", *_VALUE_KEYS, "from_fit", *_RESPONSE_KEYS),
-               "analysis": ("model", "codebook")}
+_MODEL_KEYS = {"population": ("model", "codebook", "scenario", *_VALUE_KEYS, "from_fit", *_RESPONSE_KEYS,
+                              "interaction"),
+               "analysis": ("model", "codebook", "interaction_method")}
 #: Fields added after the first stored studies: left out of the fingerprint at their
 #: defaults, so that studies stored before them resume.
-_NEW_FIELDS = ("population_values", "population_source", "hypotheses", "thresholds", "proportions")
+_NEW_FIELDS = ("population_values", "population_source", "hypotheses", "thresholds", "proportions", "interaction")
 _GRID_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "std_interaction": (None,), "method": (None,),
     "effect_multiplier": (1.0,), "likert": (5,), "missing": (0.0,), "estimator": ("ML",),
 }
 
@@ -103,10 +123,14 @@ class Cell:
     effect_multiplier: float
     missing: float
     estimator: str
+    std_interaction: float | None = None
+    method: str | None = None
 
     def factors(self) -> dict[str, Any]:
-        """The factor levels as a plain dict (``cell`` index first)."""
-        return {"cell": self.index, **{k: getattr(self, k) for k in GRID_KEYS}}
+        """The factor levels as a plain dict (``cell`` index first); the interaction
+        factors only in a study of latent interactions."""
+        return {"cell": self.index, **{k: getattr(self, k) for k in GRID_KEYS
+                                       if not (k in INTERACTION_KEYS and getattr(self, k) is None)}}
 
 
 @dataclass(frozen=True)
@@ -147,6 +171,11 @@ class StudyConfig:
     hypotheses : str or None
         Hypotheses file of the analysis model (absolute path), replacing its codebook
         propositions.
+    interaction : str
+        A study of latent interactions (``y ~ a:b``): canonical JSON of the values of
+        ``population.interaction`` (:func:`smsem.simulate.interaction.population_values`);
+        the product coefficients are solved per cell from ``grid.std_interaction`` and the
+        data drawn by :mod:`smsem.simulate.interaction`; empty otherwise.
     thresholds, proportions
         Likert cut points (``"symmetric"``, ``"skewed"`` or ``K - 1`` values) or category
         proportions of the population's responses (default: symmetric thresholds).
@@ -176,6 +205,13 @@ class StudyConfig:
     hypotheses: str | None = None
     thresholds: str | tuple[float, ...] | None = None
     proportions: tuple[float, ...] | None = None
+    interaction: str = ""
+
+    @property
+    def grid_keys(self) -> tuple[str, ...]:
+        """The grid factors of this study (:data:`GRID_KEYS` without the interaction
+        factors outside a study of latent interactions)."""
+        return tuple(k for k in GRID_KEYS if not (k in INTERACTION_KEYS and self.levels(k) == (None,)))
 
     def levels(self, key: str) -> tuple[Any, ...]:
         """The levels of grid factor ``key``."""
@@ -214,6 +250,9 @@ class StudyConfig:
         for k in _NEW_FIELDS:
             if k in d and d[k] == defaults[k]:
                 d.pop(k)
+        for k in INTERACTION_KEYS:
+            if d["grid"].get(k) == [None]:
+                d["grid"].pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
@@ -366,7 +405,12 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         ana_cb = _codebook_ref(ana["codebook"], base, "analysis.codebook", ck) if "codebook" in ana else pop_cb
 
     g = ck.keys("grid", d["grid"], GRID_KEYS, required=("n",))
+    interaction, inter_levels = _interaction_design(d, pop, ana, g, pop_model, pop_cb, ana_model, ana_cb, ck)
+    if interaction:
+        scenario = "interaction"  # population.interaction (smsem.simulate.interaction), not a scenario
     checks = {
+        "std_interaction": lambda k, v: ck.real(k, v, -0.95, 0.95),
+        "method": lambda k, v: ck.choice(k, v, _interaction_methods()),
         "n": lambda k, v: ck.integer(k, v, 2),
         "likert": lambda k, v: _likert(ck, k, v),
         "effect_multiplier": lambda k, v: ck.real(k, v, 0.0, 100.0),
@@ -376,6 +420,8 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     grid = []
     for key in GRID_KEYS:
         levels = ck.levels(f"grid.{key}", g[key], checks[key]) if key in g else _GRID_DEFAULTS[key]
+        if key in inter_levels and key not in g:
+            levels = inter_levels[key]
         if key == "n":
             levels = tuple(sorted(levels))  # power curves and planning read n in order
         grid.append((key, levels))
@@ -433,7 +479,69 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
         hypotheses=hyp,
         thresholds=thresholds,
         proportions=proportions,
+        interaction=interaction,
     )
+
+
+def _interaction_methods() -> tuple[str, ...]:
+    from ..estimate.interaction import INTERACTION_METHODS
+
+    return INTERACTION_METHODS
+
+
+def _interaction_design(d: Mapping[str, Any], pop: Mapping[str, Any], ana: Mapping[str, Any], g: Mapping[str, Any],
+                        pop_model: str, pop_cb: str | None, ana_model: str, ana_cb: str | None,
+                        ck: _Checker) -> tuple[str, dict[str, tuple[Any, ...]]]:
+    """A study of latent interactions: ``(canonical JSON of population.interaction,
+    default levels of the grid factors it changes)``; ``("", {})`` for any other study.
+
+    What the interaction runner does not do is refused here, one key at a time.
+    """
+    from .scenarios import _load
+
+    try:
+        has = bool(_load(pop_model, pop_cb).parsed.latent_interactions)
+    except SmsemError:  # reported by check_design (load_config) as before
+        has = False
+    if not has:
+        for where, keys in (("population", pop), ("analysis", ana), ("grid", g)):
+            for k in ("interaction", "interaction_method", "std_interaction", "method"):
+                if k in keys:
+                    raise ck.fail(f"{where}.{k}", "applies only to a model with latent interactions (y ~ a:b); "
+                                  "the population model has none")
+        return "", {}
+    if ana_model != pop_model or ana_cb != pop_cb:
+        raise ck.fail("analysis.model", "a study of latent interactions fits the population model itself "
+                      "(its truth is in that model's metric); remove analysis.model")
+    for k in ("scenario", *_VALUE_KEYS, "from_fit", *_RESPONSE_KEYS):
+        if k in pop:
+            raise ck.fail(f"population.{k}", "does not apply to a model with latent interactions; give its "
+                          f"values under population.interaction ({', '.join(INTERACTION_VALUE_KEYS)})")
+    values = ck.keys("population.interaction", pop.get("interaction") or {}, INTERACTION_VALUE_KEYS)
+    bounds = {"loading": (-10.0, 10.0), "regression": (-10.0, 10.0), "item_residual": (0.0, 100.0),
+              "latent_variance": (0.0, 100.0), "latent_covariance": (-100.0, 100.0), "residual": (0.0, 100.0)}
+    values = {k: ck.real(f"population.interaction.{k}", v, *bounds[k]) for k, v in sorted(values.items())}
+    if "std_interaction" not in g:
+        raise ck.fail("grid.std_interaction", "is required for a model with latent interactions: the "
+                      "standardized interaction(s) of the population (Wen, Marsh & Hau 2010), e.g. [0.2, 0]")
+    if "interaction_method" in ana and "method" in g:
+        raise ck.fail("analysis.interaction_method", "and grid.method exclude each other; keep one")
+    levels: dict[str, tuple[Any, ...]] = {"likert": (0,)}
+    if "method" not in g:
+        from ..estimate.interaction import DEFAULT_METHOD
+
+        levels["method"] = (ck.choice("analysis.interaction_method", ana.get("interaction_method", DEFAULT_METHOD),
+                                      _interaction_methods()),)
+    fixed = {"likert": [0], "missing": [0.0], "estimator": ["ML"], "effect_multiplier": [1.0]}
+    for k, ok in fixed.items():
+        if k in g and (g[k] if isinstance(g[k], list) else [g[k]]) != ok:
+            raise ck.fail(f"grid.{k}", f"must be {ok} for a model with latent interactions (continuous "
+                          "complete items, ML; vary grid.std_interaction instead of effect_multiplier)")
+    inf = d.get("inference", "wald")
+    if (inf if isinstance(inf, str) else (inf or {}).get("method", "wald")) != "wald":
+        raise ck.fail("inference.method", "must be wald for a model with latent interactions (no bootstrap "
+                      "per replication of LMS, QML or product-indicator fits)")
+    return json.dumps(values, sort_keys=True), levels
 
 
 def _responses(pop: Mapping[str, Any], ck: _Checker) -> tuple[Any, tuple[float, ...] | None]:

@@ -23,8 +23,8 @@ from ..estimate import ml
 from .config import Cell, StudyConfig
 from .fast import cell_plan, fast_applicable, fit_chunk
 from .rows import ESTIMATE_FIELDS, FIT_FIELDS, NO_ESTIMATES, ROW_FIELDS, STATUSES, VALUE_FIELDS, Estimates
-from .scenarios import cell_population, models, study_scenario
-from .seeds import BOOTSTRAP, DATA, replication_seed
+from .scenarios import cell_population, interaction_cell_population, models, study_scenario
+from .seeds import BOOTSTRAP, DATA, replication_seed, replication_seedseq
 
 __all__ = ["run_replication", "run_replications", "reference_replication", "simulate_cell", "Estimates",
            "ROW_FIELDS", "FIT_FIELDS", "ESTIMATE_FIELDS", "VALUE_FIELDS", "STATUSES"]
@@ -86,6 +86,8 @@ def run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> li
 
 def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> list[dict[str, Any]]:
     reps = [int(r) for r in reps]
+    if config.interaction:
+        return [_interaction_replication(cell, r, config) for r in reps]
     if not fast_applicable(config, cell):
         return [reference_replication(cell, r, config) for r in reps]
     try:
@@ -215,3 +217,68 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
         values.append([float(r.est), float(r.se), s, lo, hi])
     row["estimates"] = Estimates(tuple(names), np.array(values, dtype=float).reshape(len(names), len(VALUE_FIELDS)))
     return row
+
+
+def simulate_interaction_cell(config: StudyConfig, cell: Cell, rep: int):
+    """The data set of replication ``rep`` of ``cell`` in a study of latent interactions:
+    :meth:`InteractionPopulation.draw` on the replication's data stream."""
+    pop, _ = interaction_cell_population(config, cell.std_interaction)
+    return pop.draw(cell.n, seed=replication_seedseq(config.seed, cell.index, rep, DATA))
+
+
+def _interaction_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[str, Any]:
+    """One replication of a study of latent interactions: draw from the cell's population,
+    fit by the cell's interaction method (:func:`smsem.fit` with ``interaction_method``),
+    keep a row. Product-indicator fits (dmc, rca) name the product latent ``a.b``; its
+    ``y ~ a.b`` rows are stored as ``y ~ a:b`` (lavaan's naming of the model's own row),
+    the product indicators' rows under their own names (no population value)."""
+    from .. import fit
+
+    _, ana_model = models(config)
+    row = _empty_row(cell, rep)
+    with single_thread(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data = simulate_interaction_cell(config, cell, rep)
+            res = fit(ana_model, data, interaction_method=cell.method)
+        except _FAILURES as exc:
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return row
+    heywood = sorted({str(w.message).split(" (")[0] for w in caught if issubclass(w.category, HeywoodWarning)})
+    if not res.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        row.update(status="nonconvergence", reason=msgs[0] if msgs else "the optimizer did not converge")
+    else:
+        row["status"] = "ok"
+    if heywood:
+        row.update(improper=1, improper_reason="; ".join(heywood))
+    row["n_used"] = int(res.n)
+    indices = res.fit_indices
+    for k in FIT_FIELDS:
+        row[k] = float(indices.get(k, float("nan")))
+    rename = {v: k for k, v in (getattr(res, "interactions", None) or {}).items()}
+    products = {name for name, _a, _b in ana_model.parsed.latent_interactions}
+    names, values = [], []
+    for r in res.params.itertuples(index=False):
+        if not np.isfinite(r.se):  # a fixed parameter (marker loading)
+            continue
+        rhs = rename.get(r.rhs, r.rhs) if r.op == "~" else r.rhs
+        std = float(r.std_all)
+        if r.op == "~" and rhs in products:  # every method: Wen, Marsh & Hau's standardized interaction
+            std = _std_interaction(res, r.lhs, rhs)
+        names.append(_key(r.lhs, r.op, rhs))
+        values.append([float(r.est), float(r.se), std, float("nan"), float("nan")])
+    row["estimates"] = Estimates(tuple(names), np.array(values, dtype=float).reshape(len(names), len(VALUE_FIELDS)))
+    return row
+
+
+def _std_interaction(res: Any, lhs: str, product: str) -> float:
+    """``g sd(a) sd(b) / sd(lhs)`` with the fit's model-implied SDs (the population's
+    ``pop_std``); NaN where the fit gives no moments."""
+    from ..estimate.interaction.moderation import standardized_interaction
+
+    a, b = product.split(":")
+    try:
+        return standardized_interaction(res, lhs, a, b)
+    except (*_FAILURES, KeyError):
+        return float("nan")

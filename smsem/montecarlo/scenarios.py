@@ -16,7 +16,8 @@ from ..model.spec import PopulationSpec, SEMModel, load_model
 from ..simulate import Scenario, load_scenario, population_model
 from .config import Cell, StudyConfig
 
-__all__ = ["models", "base_population", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
+__all__ = ["models", "interaction_cell_population",
+           "base_population", "scenario_population", "study_scenario", "cell_population", "true_values", "check_design"]
 
 
 @lru_cache(maxsize=8)
@@ -68,7 +69,7 @@ def scenario_population(model: SEMModel, scenario: str) -> PopulationSpec:
 def study_scenario(config: StudyConfig) -> Scenario | None:
     """The generator's :class:`~smsem.simulate.Scenario` of the study (cached per process);
     None for ``thesis`` and ``null``, which need no more than their population."""
-    if config.scenario in ("thesis", "null", "custom"):
+    if config.scenario in ("thesis", "null", "custom", "interaction"):
         return None
     return load_scenario(config.scenario, models(config)[0])
 
@@ -97,12 +98,98 @@ def _truth(config: StudyConfig, effect_multiplier: float) -> pd.DataFrame:
     return out.rename(columns={"value": "pop"})
 
 
+@lru_cache(maxsize=64)
+def interaction_cell_population(config: StudyConfig, std_interaction: float):
+    """The population of a study of latent interactions at one standardized interaction.
+
+    The values of ``population.interaction`` (:func:`smsem.simulate.interaction.population_values`)
+    with every product coefficient ``g`` solved (Brent's root finder; scripts/moderation_power.py bisects)
+    so that the product's standardized interaction ``g sd(a) sd(b) / sd(y)`` (Wen, Marsh &
+    Hau 2010) equals ``std_interaction``; with several products, each in turn until all
+    agree (coordinate-wise).
+
+    Returns
+    -------
+    (InteractionPopulation, dict)
+        The population and ``{(lhs, "~", "a:b"): g}``.
+    """
+    from ..simulate.interaction import interaction_population, population_values
+
+    pop_model = models(config)[0]
+    pt = pop_model.table()
+    base = json.loads(config.interaction)
+    prods = [(r.lhs, r.rhs) for r in pop_model.parsed.regressions if r.rhs in
+             {name for name, _a, _b in pop_model.parsed.latent_interactions}]
+    coef = {(lhs, "~", rhs): 0.0 for lhs, rhs in prods}
+
+    def build(c):
+        return interaction_population(pop_model, population_values(pt, overrides=c, **base))
+
+    target = float(std_interaction)
+    if target != 0.0:
+        from scipy.optimize import brentq
+
+        sign = 1.0 if target > 0 else -1.0
+        for _ in range(20 if len(prods) > 1 else 1):
+            for key in coef:
+                def gap(x, key=key):
+                    return build({**coef, key: sign * x}).std_interaction(key[0], key[2]) * sign - abs(target)
+
+                hi = 0.5
+                while gap(hi) < 0:
+                    hi *= 2
+                    if hi > 64:
+                        raise SpecError(f"grid.std_interaction {target:g}: no coefficient of {key[0]} ~ {key[2]} "
+                                        "reaches it in this population")
+                coef[key] = sign * brentq(gap, 0.0, hi, xtol=1e-13, rtol=1e-13)
+    return build(coef), coef
+
+
+def _defined_truth(pop, truth: pd.DataFrame) -> pd.DataFrame:
+    """The ``:=`` rows of the population's table at the true values (e.g. the index of
+    moderated mediation ``a3*b``): columns ``lhs, op, rhs, pop``."""
+    import numpy as np
+
+    from ..estimate import constraints
+    from ..estimate.matrices import table_rows
+
+    rows = table_rows(pop.pt)
+    defined = [r for r in rows if r["op"] == ":="]
+    if not defined:
+        return truth.iloc[:0]
+    value = {(r.lhs, r.op, r.rhs): r.pop for r in truth.itertuples(index=False)}
+    free = [r for r in rows if r["op"] in ("=~", "~", "~~", "~1") and r["free"] > 0]
+    x = np.full(max(r["free"] for r in free), np.nan)
+    for r in free:
+        key = (r["lhs"], r["op"], r["rhs"])
+        x[r["free"] - 1] = value.get(key, value.get((key[2], key[1], key[0]), np.nan))
+    _, _, defs = constraints.constraints_from_table(pop.pt.df)
+    res = constraints.defined_values(defs, x, constraints.ParameterMap.from_table(pop.pt.df))
+    est = dict(zip(res.names, res.est))
+    return pd.DataFrame([(r["lhs"], ":=", r["rhs"], float(est[r["lhs"]])) for r in defined],
+                        columns=["lhs", "op", "rhs", "pop"])
+
+
+def _interaction_truth(config: StudyConfig, cell: Cell) -> pd.DataFrame:
+    pop, coef = interaction_cell_population(config, cell.std_interaction)
+    t = pop.truth().rename(columns={"true": "pop"})
+    t = pd.concat([t, _defined_truth(pop, t)], ignore_index=True)
+    t["pop_std"] = float("nan")
+    for (lhs, op, rhs) in coef:
+        t.loc[(t.lhs == lhs) & (t.op == op) & (t.rhs == rhs), "pop_std"] = pop.std_interaction(lhs, rhs)
+    return t
+
+
 def true_values(config: StudyConfig, cell: Cell) -> pd.DataFrame:
     """True value of every free parameter of the analysis model in ``cell``.
 
     Columns ``lhs, op, rhs, pop`` (marker metric: what ML estimates) and ``pop_std``
-    (std.all; NaN where that metric has no counterpart, e.g. marker loadings).
+    (std.all; NaN where that metric has no counterpart, e.g. marker loadings). In a study
+    of latent interactions: the population's table values (first loading 1) and, for the
+    ``y ~ a:b`` rows only, the standardized interaction as ``pop_std``.
     """
+    if config.interaction:
+        return _interaction_truth(config, cell)
     t = _truth(config, cell.effect_multiplier).rename(columns={"value_std": "pop_std"}).copy()
     return t
 
@@ -130,6 +217,13 @@ def check_design(config: StudyConfig) -> None:
         raise SpecError(f"grid.n {small[0]} is too small: analysis model {ana_model.name!r} has "
                         f"{len(ana_model.items)} items and {ana_model.n_free} free parameters, so every "
                         f"replication needs at least {need} respondents; use n >= {need}")
+    if config.interaction:
+        for t in config.levels("std_interaction"):
+            try:
+                interaction_cell_population(config, t)
+            except SmsemError as exc:
+                raise SpecError(f"population.interaction with grid.std_interaction {t:g}: {exc}") from None
+        return
     try:
         base_population(config)
     except SpecError as exc:

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from .config import GRID_KEYS, StudyConfig
+from .config import StudyConfig
 from .scenarios import models, true_values
 from .store import Store
 
@@ -104,7 +104,7 @@ class StudyResults:
 
         _, ana = models(self.config)
         props = ana.propositions
-        if not props and self.config.population_values:
+        if not props and (self.config.population_values or self.config.interaction):
             # One's own study (population values of its own) without hypotheses: every
             # regression path. (A shipped study such as the misspecified analysis model keeps
             # no planning rows when its analysis model has no propositions.)
@@ -175,7 +175,7 @@ class StudyResults:
             n_ = out[nobs].to_numpy(dtype=float)
             out[name] = np.where(n_ > 0, out[count] / np.where(n_ > 0, n_, 1), np.nan)
             out[f"{name}_lower"], out[f"{name}_upper"] = wilson(out[count], n_)
-        cols = ["cell", *GRID_KEYS, *_KEY, "path_id", "proposition", "reps", "pop", "mean_est", "sd_est",
+        cols = ["cell", *self.config.grid_keys, *_KEY, "path_id", "proposition", "reps", "pop", "mean_est", "sd_est",
                 "mean_se", "bias", "rel_bias", "rel_se_bias", "rmse", "coverage", "coverage_lower",
                 "coverage_upper", "ci_width", "power", "power_lower", "power_upper", "power_one",
                 "power_one_lower", "power_one_upper", "pop_std", "mean_std"]
@@ -201,12 +201,13 @@ class StudyResults:
                 "improper": int(ok.improper.sum()), "used": len(used),
                 "failure_reasons": "; ".join(f"{k} ({v})" for k, v in reasons.items()),
                 "chi2_mean": used.chi2.mean(), "df": used["df"].mean(),
-                "chi2_reject": (used.pvalue < cfg.alpha).mean() if len(used) else np.nan,
+                # NaN when the fits give no test (LMS/QML have a likelihood, no chi-square)
+                "chi2_reject": (used.pvalue < cfg.alpha).mean() if used.pvalue.notna().any() else np.nan,
                 "cfi_mean": used.cfi.mean(), "cfi_sd": used.cfi.std(),
-                "cfi_ok": (used.cfi >= CFI_CUT).mean() if len(used) else np.nan,
+                "cfi_ok": (used.cfi >= CFI_CUT).mean() if used.cfi.notna().any() else np.nan,
                 "tli_mean": used.tli.mean(),
                 "rmsea_mean": used.rmsea.mean(), "rmsea_sd": used.rmsea.std(),
-                "rmsea_ok": (used.rmsea <= RMSEA_CUT).mean() if len(used) else np.nan,
+                "rmsea_ok": (used.rmsea <= RMSEA_CUT).mean() if used.rmsea.notna().any() else np.nan,
             }
             row["convergence"] = row["converged"] / row["reps"] if row["reps"] else np.nan
             rows.append(row)
@@ -229,7 +230,7 @@ class StudyResults:
         """
         col = self._power_column()
         p = self.parameters[self.parameters.path_id.notna()]
-        curves = p[["cell", *GRID_KEYS, "proposition", "path_id"]].copy()
+        curves = p[["cell", *self.config.grid_keys, "proposition", "path_id"]].copy()
         curves["path"] = p.rhs + " -> " + p.lhs
         curves["power"], curves["lower"], curves["upper"] = p[col], p[f"{col}_lower"], p[f"{col}_upper"]
         mins = (curves.sort_values("power").groupby(["cell", "proposition"], sort=False).head(1)
@@ -242,7 +243,7 @@ class StudyResults:
         joint["power"] = joint["sum"] / joint["count"]
         joint["lower"], joint["upper"] = wilson(joint["sum"], joint["count"])
         out = pd.concat([curves, mins, joint[curves.columns]], ignore_index=True)
-        return out.sort_values(["proposition", "path_id", *GRID_KEYS], kind="stable").reset_index(drop=True)
+        return out.sort_values(["proposition", "path_id", *self.config.grid_keys], kind="stable").reset_index(drop=True)
 
     @cached_property
     def planning(self) -> pd.DataFrame:
@@ -255,7 +256,7 @@ class StudyResults:
         the same for the joint power.
         """
         cfg = self.config
-        others = [k for k in GRID_KEYS if k != "n"]
+        others = [k for k in self.config.grid_keys if k != "n"]
         curves = self.power_curves
         rows = []
         for keys, g in curves[curves.path_id.isin(["min", "joint"])].groupby(["proposition", *others], sort=True):
@@ -279,7 +280,7 @@ class StudyResults:
         path alone reaches ``target_power``; same columns as :attr:`planning` without the
         joint ones."""
         cfg = self.config
-        others = [k for k in GRID_KEYS if k != "n"]
+        others = [k for k in self.config.grid_keys if k != "n"]
         curves = self.power_curves
         rows = []
         paths = curves[~curves.path_id.isin(["min", "joint"])]

@@ -11,8 +11,8 @@
 Every result provides the accessors read by :mod:`.moderation`: ``coef(lhs, rhs)``,
 ``cov_coef(pairs)`` and ``latent_moments()``.
 
-The default method is ``DEFAULT_METHOD`` (see docs/moderation.md for why; provisional until
-the power study of docs/moderation-power.md is in).
+The default method is ``DEFAULT_METHOD``, chosen from the method comparison of
+docs/moderation-power.md (see docs/moderation.md, "Default").
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from ...exceptions import OptionError
 __all__ = ["INTERACTION_METHODS", "DEFAULT_METHOD", "fit_interaction"]
 
 INTERACTION_METHODS = ("lms", "qml", "dmc", "rca")
-# Provisional (docs/moderation.md): dmc is the only method fitted here that is checked
-# against lavaan; the LMS/QML study decides the final default.
-DEFAULT_METHOD = "dmc"
+# docs/moderation-power.md (method comparison, `smsem power scripts/moderation_methods.yaml`):
+# LMS is unbiased with SEs matching the SD of its estimates and the smallest SD; dmc/rca Wald
+# SEs understate the SD at n = 200 and QML is 3-18x slower. Options LMS does not take
+# (estimators other than ML, FIML, groups, ordinal items, matched pairs) need dmc or rca.
+DEFAULT_METHOD = "lms"
 
 
 def fit_interaction(model: Any, data: Any, *, method: str | None = None, **options: Any) -> Any:
@@ -44,10 +46,12 @@ def fit_interaction(model: Any, data: Any, *, method: str | None = None, **optio
     missing = given.pop("missing", "listwise")
     if estimator != "ML" or missing != "listwise":
         raise OptionError(f"interaction method {method!r} is maximum likelihood on complete cases: it takes "
-                          f"estimator='ML' and missing='listwise', not {estimator!r} and {missing!r}")
+                          f"estimator='ML' and missing='listwise', not {estimator!r} and {missing!r}; product "
+                          "indicators take them (interaction_method='dmc' or 'rca'; CLI --interaction-method dmc)")
     for key in ("group", "group_equal", "group_partial", "ordered", "match"):
         if given.get(key) not in (None, False):
-            raise OptionError(f"interaction method {method!r} does not take {key}={given[key]!r}")
+            raise OptionError(f"interaction method {method!r} does not take {key}={given[key]!r}; product "
+                              "indicators do (interaction_method='dmc' or 'rca'; CLI --interaction-method dmc)")
         given.pop(key, None)
     import inspect
 
