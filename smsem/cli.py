@@ -194,15 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
                           "chi-square(1) critical value; 0 lists all), largest first")
     fit.add_argument("--group", default=None, metavar="COLUMN",
-                     help="multiple-group fit by this column (lavaan's group=; ML, complete data)")
+                     help="multiple-group fit by this column (lavaan's group=; ML, MLM, MLR, FIML): the fit, then "
+                          "the proposition table per group with the group-difference block; with --out DIR: "
+                          "fit.txt, parameters.csv, propositions.* and group_differences.* (txt, md, tex, csv, json)")
     fit.add_argument("--group-equal", default=None, metavar="LIST",
                      help="lavaan's group.equal, comma-separated: loadings,intercepts,residuals,means,"
                           "lv.variances,lv.covariances,regressions,residual.covariances")
     fit.add_argument("--group-partial", default=None, metavar="LIST",
                      help='lavaan\'s group.partial, comma-separated, e.g. "visual =~ x3,x1 ~ 1"')
     fit.add_argument("--boot", type=_nonneg_int, default=None,
-                     help="bootstrap draws (default 1000; 0 skips; not yet with --group; with --ordered "
-                          "default 0: percentile CIs)")
+                     help="bootstrap draws (default 1000; 0 skips; with --group default 0: draws resampled "
+                          "within groups, complete-data ML; with --ordered default 0: percentile CIs)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
@@ -529,20 +531,32 @@ def _split_list(text: str | None) -> list[str]:
 
 
 def _cmd_fit_groups(args: argparse.Namespace) -> int:
-    """``smsem fit FILE --group COLUMN``: the multiple-group ML fit (lavaan's group-stacked
-    table and the overall fit). The proposition table, bootstrap and reports are
-    one-group outputs: refused rather than silently computed on the pooled data."""
+    """``smsem fit FILE --group COLUMN``: the multiple-group fit (lavaan's group-stacked
+    table and the overall fit) and the proposition table of a multiple-group fit: each
+    proposition path per group, then the group-difference block (Wald tests, stratified
+    bootstrap CIs with ``--boot N``). ``--format`` picks the proposition table's format;
+    ``--out DIR`` writes the fit text, the parameter table and both blocks in every table
+    format."""
     from ._validation import check_input_file
     from .exceptions import OptionError
     from .model import load_model
 
-    for flag, on in (("--out", args.out is not None), ("--hypotheses", args.hypotheses is not None),
-                     ("--modindices", args.modindices is not None),
-                     ("--format " + args.format, args.format != "text")):
-        if on:
-            raise OptionError(f"--group with {flag} is not supported yet (text output of the fit only)")
+    if args.modindices is not None:
+        raise OptionError("--group with --modindices is not supported yet")
+    out_names = []
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .io import check_writable
+
+        out_names = (["fit.txt", "parameters.csv"] + [f"propositions.{e}" for e in ("txt", "md", "tex", "csv", "json")]
+                     + [f"group_differences.{e}" for e in ("txt", "md", "tex", "csv", "json")])
+        for name in out_names:
+            check_writable(Path(args.out) / name, args.force)
     check_input_file(args.file)
     model = load_model(args.model)
+    if args.hypotheses is not None:  # a bad file fails before any work
+        from .model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, args.hypotheses)
     from .io import read_survey
 
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert,
@@ -555,14 +569,39 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
               group_partial=_split_list(args.group_partial), estimator=args.estimator, missing=args.missing,
               **options)
-    sys.stdout.write(str(res))
-    paths = [q for q in (getattr(model, "propositions", None) or ()) if q.kind == "path"] or None
-    from .estimate.multigroup import path_differences, stratified_bootstrap
-    from .report.multigroup import render_path_differences
+    from .estimate.multigroup import stratified_bootstrap
+    from .propositions import group_proposition_table
+    from .report.tables import render_group_differences, render_propositions
 
     boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
-    sys.stdout.write("\n" + render_path_differences(path_differences(res, boot, paths=paths, level=args.level),
-                                                     boot, level=args.level))
+    table = group_proposition_table(res, boot, model=model, level=args.level)
+    if args.format == "json":  # the proposition document (paths per group, group_differences) and the fit
+        import json
+
+        doc = json.loads(render_propositions(table, "json"))
+        doc["groups"] = {"column": res.group, "labels": list(res.group_labels), "n": list(res.n_per_group)}
+        doc["parameters"] = json.loads(res.params.to_json(orient="records"))
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "text":
+        sys.stdout.write(str(res) + "\n" + render_propositions(table, "text"))
+    elif args.format == "markdown":
+        sys.stdout.write("```\n" + str(res) + "```\n\n" + render_propositions(table, "markdown"))
+    else:
+        sys.stdout.write(render_propositions(table, args.format))
+    if args.out is not None:
+        import io as _io
+
+        from .io import write_text
+
+        buf = _io.StringIO()
+        res.params.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+        files = {"fit.txt": str(res), "parameters.csv": buf.getvalue()}
+        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
+            files[f"propositions.{ext}"] = render_propositions(table, fmt)
+            files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
+        for name, content in files.items():
+            write_text(Path(args.out) / name, content, force=args.force)
+        print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
     return 0
 
 

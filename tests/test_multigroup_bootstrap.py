@@ -85,3 +85,71 @@ def test_cli_group_boot_block(capsys, tmp_path):
     rc = main(["fit", str(DATA), "--model", str(lav), "--group", "school", "--boot", "5", "--estimator", "MLR"])
     err = capsys.readouterr().err
     assert rc == 2 and "--group with --boot resamples within groups" in err
+
+
+def test_standardized_path_at_the_estimate_is_lavaans_std_all(fitted):
+    from smsem.estimate.multigroup import standardized_path
+
+    _, res = fitted
+    p = res.params
+    for g in range(res.ngroups):
+        for lhs, rhs in (("textual", "visual"), ("speed", "textual")):
+            row = p[(p["group"] == g + 1) & (p["op"] == "~") & (p["lhs"] == lhs) & (p["rhs"] == rhs)].iloc[0]
+            # the same formula as the table's std.all (rounding only)
+            assert standardized_path(res, res.start, g, rhs, lhs) == pytest.approx(row["std_all"], abs=1e-12)
+
+
+def test_group_proposition_table_two_blocks(fitted):
+    from smsem.estimate.multigroup import standardized_path
+    from smsem.model.spec import PropositionPath
+    from smsem.propositions import group_proposition_table
+    from smsem.report import render_propositions
+
+    _, res = fitted
+    boot = stratified_bootstrap(res, 4, seed=11)
+    props = [PropositionPath("H1", "visual raises textual", "visual", "textual", 1),
+             PropositionPath("H2", "textual lowers speed", "textual", "speed", -1)]
+    pt = group_proposition_table(res, boot, hypotheses=props, level=0.9)
+    t = pt.table
+    assert list(t["id"]) == ["H1", "H1", "H2", "H2"] and list(t["group"]) == res.group_labels * 2
+    # the first block's CI: percentile CI of the draws' std.all values, group by group
+    for r in t.itertuples():
+        g = res.group_labels.index(r.group)
+        src, dst = r.path.split(" -> ")
+        draws = [standardized_path(res, th, g, src, dst) for th in boot.estimates]
+        lo, hi = np.quantile(draws, [0.05, 0.95])
+        assert (r.ci_lower, r.ci_upper) == pytest.approx((lo, hi), abs=1e-12)
+        want = ("supported" if lo > 0 else "opposite sign" if hi < 0 else "not supported") if r.id == "H1" else \
+            ("supported" if hi < 0 else "opposite sign" if lo > 0 else "not supported")
+        assert r.verdict == want
+    # the second block is path_differences on the same draws
+    pd.testing.assert_frame_equal(pt.group_differences, path_differences(res, boot, paths=props, level=0.9))
+    text = render_propositions(pt, "text")
+    assert "Group" in text.splitlines()[0] and "Proposition paths by group" in text
+    assert "4 draws resampled within groups, 0 failed" in text
+    doc = __import__("json").loads(render_propositions(pt, "json"))
+    assert [d["id"] for d in doc["group_differences"]] == ["H1", "H2"] and len(doc["paths"]) == 4
+
+
+def test_cli_group_json_and_out(capsys, tmp_path):
+    import json
+
+    lav = tmp_path / "sem3.lav"
+    lav.write_text(SEM3)
+    out = tmp_path / "res"
+    rc = main(["fit", str(DATA), "--model", str(lav), "--group", "school", "--boot", "3", "--format", "json",
+               "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    doc = json.loads(cap.out)
+    assert doc["n_boot"] == 3 and doc["groups"]["column"] == "school" and len(doc["group_differences"]) == 2
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["fit.txt", "parameters.csv"] + [f"{t}.{e}" for t in ("propositions", "group_differences")
+                                                            for e in ("txt", "md", "tex", "csv", "json")])
+    diff = pd.read_csv(out / "group_differences.csv")
+    assert list(diff["path"]) == ["textual ~ visual", "speed ~ textual"]
+    assert json.loads((out / "group_differences.json").read_text())["group_differences"] == doc["group_differences"]
+    # an existing output is refused before any work, in one line
+    rc = main(["fit", str(DATA), "--model", str(lav), "--group", "school", "--boot", "0", "--out", str(out)])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "outlier" not in ln]
+    assert rc == 2 and len(err) == 1 and "already exists" in err[0]

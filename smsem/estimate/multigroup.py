@@ -1043,3 +1043,41 @@ def path_differences(res: MultiGroupFit, boot: StratifiedBootstrap | None = None
                          pv, d - z * se if se > 0 else float("nan"), d + z * se if se > 0 else float("nan"),
                          float(lo), float(hi)])
     return pd.DataFrame(rows, columns=PATH_DIFF_COLUMNS)
+
+
+def standardized_path(res: MultiGroupFit, theta: np.ndarray, g: int, source: str, target: str) -> float:
+    """std.all value of the regression ``target ~ source`` in group ``g`` (0-based) at the
+    global parameter vector ``theta``: ``b * sd(source) / sd(target)``, the standard
+    deviations from the group's model-implied covariance of the inner variables (lavaan's
+    ``standardizedSolution()``; the full-sample value equals ``params.std_all``)."""
+    pm = res.param_maps[g]
+    mx = pm.matrices_at(theta[res.index[g]])
+    i, j = mx.inner.index(target), mx.inner.index(source)
+    c = mx.inner_cov
+    return float(mx.beta[i, j] * math.sqrt(c[j, j] / c[i, i]))
+
+
+def group_path_rows(res: MultiGroupFit, paths: Sequence[Any], boot: StratifiedBootstrap | None = None,
+                    level: float = 0.95) -> list[dict]:
+    """Per group and proposition path: the unstandardized estimate, its SE and p-value, the
+    std.all value and, with ``boot``, the stratified-bootstrap percentile CI of the std.all
+    value (the draws' standardized paths, computed per group from each draw's estimates)."""
+    p = res.params
+    rows = []
+    for q in paths:
+        for g, lab in enumerate(res.group_labels):
+            r = p[(p["group"] == g + 1) & (p["op"] == "~") & (p["lhs"] == q.target) & (p["rhs"] == q.source)]
+            if not len(r):
+                continue
+            r = r.iloc[0]
+            lo = hi = float("nan")
+            if boot is not None:
+                ok = boot.estimates[np.all(np.isfinite(boot.estimates), axis=1)]
+                if len(ok):
+                    draws = np.array([standardized_path(res, th, g, q.source, q.target) for th in ok])
+                    lo, hi = (float(v) for v in np.quantile(draws, [(1 - level) / 2, (1 + level) / 2]))
+            rows.append({"id": q.id, "group": lab, "proposition": q.proposition,
+                         "path": f"{q.source} -> {q.target}", "sign": q.sign, "est": float(r["est"]),
+                         "std_est": float(r["std_all"]), "se": float(r["se"]), "pvalue": float(r["pvalue"]),
+                         "ci_lower": lo, "ci_upper": hi, "label": q.text})
+    return rows
