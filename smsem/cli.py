@@ -116,7 +116,8 @@ Run 'smsem COMMAND --help' for each command's options and examples.""",
     "power": """examples:
   smsem power sample_size                          shipped configuration (models/montecarlo/)
   smsem power study.yaml --out study --jobs 2      your own design, two local processes
-  smsem power study.yaml --out study --resume      continue an interrupted study""",
+  smsem power study.yaml --out study --resume      continue an interrupted study
+  smsem power invariance_intercepts --jobs 2       invariance study: scalar power, false alarms""",
 }
 
 
@@ -273,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("power", **_sub_help("power", "Monte Carlo study: power, bias and coverage per proposition "
                                                    "(from a YAML config)"))
-    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
+    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/; with an invariance: key, "
+                                   "power and false alarms of the invariance sequence, e.g. invariance_intercepts)")
     pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
     pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
     pw.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -742,6 +744,10 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise OptionError("--resume and --force exclude each other")
     config = load_config(args.config)
+    from .montecarlo.invariance_study import InvarianceStudyConfig
+
+    if isinstance(config, InvarianceStudyConfig):
+        return _cmd_power_invariance(args, config)
     from .report.montecarlo import CSV_OUTPUTS
 
     out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
@@ -768,6 +774,36 @@ def _cmd_power(args: argparse.Namespace) -> int:
         first = str(reps.reason.dropna().iloc[0]) if reps.reason.notna().any() else "unknown reason"
         print(f"smsem: error: no replication converged ({len(reps)} failed; first: {_one_line(first)}); "
               f"see {out / 'replications.csv'}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_power_invariance(args: argparse.Namespace, config) -> int:
+    """``smsem power CONFIG`` for a configuration with an ``invariance:`` key: power and
+    false-alarm rates of the invariance sequence (:mod:`smsem.montecarlo.invariance_study`)."""
+    from .exceptions import OptionError
+    from .io import check_writable, write_text
+    from .montecarlo.invariance_study import render_invariance_study, run_invariance_study
+
+    if args.scheduler is not None:
+        raise OptionError("--scheduler is not supported for invariance studies yet; use --jobs N (local processes)")
+    if args.resume:
+        raise OptionError("--resume is not supported for invariance studies (they are not stored replication by "
+                          "replication); rerun with --force")
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
+    names = {"invariance_power.csv": "csv", "invariance_power.json": "json", "report.md": "markdown",
+             "invariance_power.txt": "text"}
+    for name in names:  # refuse before any work
+        check_writable(out / name, args.force)
+    table = run_invariance_study(config, jobs=args.jobs)
+    text = render_invariance_study(config, table, "text")
+    for name, fmt in names.items():
+        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=args.force)
+    sys.stdout.write(text)
+    print(f"\n{int(table.groupby(['n', 'condition']).reps.first().sum())} of {config.n_tasks} replications "
+          f"converged; wrote {', '.join(names)} in {out}")
+    if not (table.reps > 0).any():
+        print("smsem: error: no replication converged", file=sys.stderr)
         return 2
     return 0
 
