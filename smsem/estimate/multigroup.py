@@ -1178,7 +1178,10 @@ class _BatchProblem:
         return out
 
     def evaluate(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from .batched import _cholesky, _inverse, _logdet_chol
+        """``(F, dF/dtheta)`` per draw (``F = inf`` where a group's Sigma is not positive
+        definite). Each group's ``F_ML`` with ``M = S + d d'`` in place of ``S`` is
+        :func:`smsem.estimate.batched._evaluate` (Woodbury inverse for a diagonal Theta)."""
+        from .batched import _evaluate
 
         nb = theta.shape[0]
         f = np.zeros(nb)
@@ -1186,27 +1189,19 @@ class _BatchProblem:
         for st, fs, idx, ms, sc, w, s, xbar, lds in zip(self.st, self.fs, self.idx, self.ms, self.scat, self.w,
                                                        self.covs, self.means, self.logdet_s):
             th = theta[:, idx]
-            parts = st.implied(th)
-            sigma = parts["Sigma"]
-            p = sigma.shape[1]
-            chol, ok = _cholesky(sigma)
-            if not ok.all():
-                sigma = sigma.copy()
-                sigma[~ok] = np.eye(p)
-                chol[~ok] = np.eye(p)
-            prec = _inverse(sigma)
             m = s
             if ms:
-                mu, eta = fs.means(th, parts)
-                d = xbar - mu
+                beta, lam = st.matrices(th)[:2]
+                nu, alpha = fs.vectors(th)
+                eta = np.linalg.solve(np.eye(beta.shape[1]) - beta, alpha[:, :, None])[:, :, 0]
+                d = xbar - (nu + (lam @ eta[:, :, None])[:, :, 0])
                 m = s + d[:, :, None] * d[:, None, :]
-            fg = _logdet_chol(chol) + np.einsum("bij,bij->b", prec, m) - lds - p
-            fg[~ok] = np.inf
-            gamma = prec - prec @ m @ prec
-            gg = st.gradient(parts, gamma)
+            ev = _evaluate(st, th, m, lds)
+            prec = np.where(ev.ok[:, None, None], ev.sinv, 0.0)
+            gg = st.gradient(ev.parts, prec - prec @ m @ prec)
             if ms:
-                gg = gg + fs.mean_gradient(parts, eta, -2.0 * (prec @ d[:, :, None])[:, :, 0])
-            f += w * fg
+                gg = gg + fs.mean_gradient(ev.parts, eta, -2.0 * (prec @ d[:, :, None])[:, :, 0])
+            f += w * np.where(ev.ok, ev.f, np.inf)
             grad += w * (gg @ sc)
         f[~np.isfinite(f)] = np.inf
         return f, grad
