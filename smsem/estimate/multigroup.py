@@ -960,7 +960,7 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
     ``batched=True`` (default): every draw's groups are summarized by their resampled means
     and covariances (from the resampling counts, no data set is formed) and all draws are
     refitted together from the full-sample estimate (:func:`_batched_refits`: limited-memory
-    BFGS from the full-sample Fisher-scoring metric, a line search per draw, to
+    BFGS from the full-sample Hessian, a line search per draw, to
     ``max|grad| < 1e-8``, which puts the estimates within ~1e-7 of the optimum); a draw that
     does not converge so is refitted alone as below.
     ``batched=False``: each draw refits alone by Fisher scoring (then L-BFGS-B). A draw whose
@@ -999,10 +999,7 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
         warnings.simplefilter("ignore")
         if batched and n_boot:
             prob_all = _BatchProblem(res, covs, means)
-            try:
-                hinv0 = np.linalg.inv(prob_all.take(np.zeros(1, dtype=np.intp)).information(res.start[None])[0])
-            except np.linalg.LinAlgError:
-                hinv0 = None
+            hinv0 = _start_metric(res, xs, ns)
             if hinv0 is not None:
                 chunk = 256  # draws per batch: the inverse Hessians (chunk, q, q) stay small
                 left = []
@@ -1207,11 +1204,34 @@ class _BatchProblem:
         return f, grad
 
 
+def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int]) -> np.ndarray | None:
+    """The inverse of the exact Hessian of the full-sample ``F`` at the estimate (central
+    differences of the analytic gradient, all ``2q`` points in one batch; as the one-group
+    :func:`smsem.estimate.batched.fit_batch`'s first metric), or of twice the expected
+    information when that Hessian is not positive definite; None when neither inverts."""
+    q = len(res.start)
+    moments = [ml.sample_moments(x) for x in xs]
+    full = _BatchProblem(res, [np.repeat(s[None], 2 * q, axis=0) for _, s in moments],
+                         [np.repeat(m[None], 2 * q, axis=0) for m, _ in moments])
+    h = 1e-5 * np.maximum(1.0, np.abs(res.start))
+    pts = np.concatenate([res.start + np.diag(h), res.start - np.diag(h)])
+    _, g = full.evaluate(pts)
+    hess = (g[:q] - g[q:]) / (2 * h[:, None])
+    hess = 0.5 * (hess + hess.T)
+    for cand in (hess, full.take(np.zeros(1, dtype=np.intp)).information(res.start[None])[0]):
+        try:
+            np.linalg.cholesky(cand)
+            return np.linalg.inv(cand)
+        except np.linalg.LinAlgError:
+            continue
+    return None
+
+
 def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *, max_iter: int = 100,
-                    gtol: float = 1e-8, memory: int = 10) -> tuple[np.ndarray, np.ndarray]:
+                    gtol: float = 1e-8, ftol: float = 1e-15, memory: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Limited-memory BFGS refits of every draw at once from ``start``: the initial inverse
-    Hessian is ``hinv0`` (the inverse of twice the full-sample expected information, the
-    Fisher-scoring metric, close to every draw's), corrected per draw by its last ``memory``
+    Hessian is ``hinv0`` (:func:`_start_metric`, the full-sample Hessian, close to every
+    draw's), corrected per draw by its last ``memory``
     steps and gradient changes (the two-loop recursion of :mod:`smsem.estimate.batched`);
     a backtracking line search per draw; until ``max|grad| < gtol``. Returns
     ``(theta, ok)``; a draw whose step stops decreasing ``F`` or that has not converged in
@@ -1248,6 +1268,16 @@ def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *
             be = hr[k, active] * np.einsum("bi,bi->b", hy[k, active], r)
             r += (al - be)[:, None] * hs[k, active]
         step = -r
+        # converged too when the step would lower a quadratic model of F by at most
+        # ftol * max(1, F) (half the Newton decrement), as the one-group fit_batch
+        flat = 0.5 * np.einsum("bi,bi->b", ga, r) <= ftol * np.maximum(1.0, np.abs(fa))
+        if flat.any():
+            ok[active[flat]] = True
+            keep = ~flat
+            active, th, fa, ga, step = active[keep], th[keep], fa[keep], ga[keep], step[keep]
+            if not active.size:
+                break
+            sub = prob.take(active)
         t = np.ones(active.size)
         pending = np.arange(active.size)
         new_th, new_f, new_g = th.copy(), fa.copy(), ga.copy()
