@@ -168,3 +168,44 @@ def test_batched_draws_equal_one_at_a_time_refits(fitted, equal):
     np.testing.assert_allclose(a.estimates, b.estimates, atol=1e-6, rtol=0)
     # not the full-sample estimate: the draws moved
     assert np.abs(a.estimates - res.start).max() > 1e-2
+
+
+@pytest.mark.slow  # ~6 min on one idle core: 1000 organizations x (fit + 400 batched draws)
+def test_path_difference_cis_cover_the_true_difference():
+    """Departments A and B with F2 ~ F1 = .3 and .5 (standardized; both markers load .8, so
+    the unstandardized paths are .3 and .5 too, checked at n = 200 000 by hand: .298, .501):
+    over 1000 generated organizations (300 per department, continuous responses) the
+    stratified bootstrap percentile CI and the Wald CI of the difference cover it (+-.2) at
+    .93-.97 (Monte Carlo SE of a .95 rate over 1000: .007)."""
+    from smsem.model import load_model
+    from smsem.model.spec import PopulationSpec
+    from smsem.simulate.groups import Department
+    from smsem.simulate.responses import simulate
+
+    lav = Path(__file__).parent / "_two_factor_groups.lav"
+    try:
+        lav.write_text("F1 =~ a1 + a2 + a3\nF2 =~ b1 + b2 + b3\nF2 ~ F1\n")
+        m = load_model(str(lav))
+    finally:
+        lav.unlink()
+    pop = PopulationSpec.from_mapping({"loadings": {"F1": [0.8, 0.7, 0.7], "F2": [0.8, 0.7, 0.6]},
+                                       "paths": {"F2": {"F1": 0.3}}}, "population")
+    deps = [Department("A", 0.5), Department("B", 0.5, paths={"F2": {"F1": 0.5}})]
+    cover_boot = cover_wald = used = 0
+    for child in np.random.SeedSequence(2024).spawn(1000):
+        s = int(child.generate_state(1)[0])
+        d = simulate(m, 600, seed=s, population=pop, departments=deps, likert=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_multigroup(m, d, "department")
+            if not res.converged:
+                continue
+            boot = stratified_bootstrap(res, 400, seed=s)
+        r = path_differences(res, boot).iloc[0]
+        true = 0.2 if res.group_labels[0] == "A" else -0.2  # difference = group 2 - group 1 (data order)
+        used += 1
+        cover_boot += r.boot_ci_lower <= true <= r.boot_ci_upper
+        cover_wald += r.ci_lower <= true <= r.ci_upper
+    assert used >= 990
+    assert 0.93 <= cover_boot / used <= 0.97, cover_boot / used
+    assert 0.93 <= cover_wald / used <= 0.97, cover_wald / used

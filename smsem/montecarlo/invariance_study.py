@@ -47,7 +47,7 @@ __all__ = ["InvarianceStudyConfig", "invariance_config", "run_invariance_study",
 _TOP = ("name", "description", "model", "codebook", "population", "invariance", "likert", "replications", "seed",
         "alpha")
 _INV = ("groups", "latent_means", "non_invariant", "steps", "n", "estimator")
-_NONINV = ("item_intercepts", "loadings")
+_NONINV = ("item_intercepts", "loadings", "item_thresholds")
 _STEPS = ("metric", "scalar", "strict")
 INVARIANCE_COLUMNS = ["n", "condition", "step", "reps", "failed_fits", "lrt_reject_rate", "lrt_band_lower",
                       "lrt_band_upper", "chen_fail_rate", "chen_band_lower", "chen_band_upper"]
