@@ -116,7 +116,8 @@ Run 'smsem COMMAND --help' for each command's options and examples.""",
     "power": """examples:
   smsem power sample_size                          shipped configuration (models/montecarlo/)
   smsem power study.yaml --out study --jobs 2      your own design, two local processes
-  smsem power study.yaml --out study --resume      continue an interrupted study""",
+  smsem power study.yaml --out study --resume      continue an interrupted study
+  smsem power invariance_intercepts --jobs 2       invariance study: scalar power, false alarms""",
 }
 
 
@@ -194,15 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print lavaan's modification indices of at least MIN (default 3.84, the 5%% "
                           "chi-square(1) critical value; 0 lists all), largest first")
     fit.add_argument("--group", default=None, metavar="COLUMN",
-                     help="multiple-group fit by this column (lavaan's group=; ML, complete data)")
+                     help="multiple-group fit by this column (lavaan's group=; ML, MLM, MLR, FIML): the fit, then "
+                          "the proposition table per group with the group-difference block; with --out DIR: "
+                          "fit.txt, parameters.csv, propositions.* and group_differences.* (txt, md, tex, csv, json)")
     fit.add_argument("--group-equal", default=None, metavar="LIST",
                      help="lavaan's group.equal, comma-separated: loadings,intercepts,residuals,means,"
                           "lv.variances,lv.covariances,regressions,residual.covariances")
     fit.add_argument("--group-partial", default=None, metavar="LIST",
                      help='lavaan\'s group.partial, comma-separated, e.g. "visual =~ x3,x1 ~ 1"')
     fit.add_argument("--boot", type=_nonneg_int, default=None,
-                     help="bootstrap draws (default 1000; 0 skips; not yet with --group; with --ordered "
-                          "default 0: percentile CIs)")
+                     help="bootstrap draws (default 1000; 0 skips; with --group default 0: draws resampled "
+                          "within groups, complete-data ML; with --ordered default 0: percentile CIs)")
     fit.add_argument("--seed", type=_nonneg_int, default=DEFAULT_BOOT_SEED,
                      help=f"bootstrap seed (default {DEFAULT_BOOT_SEED})")
     fit.add_argument("--format", choices=["text", "markdown", "json", "csv", "latex"], default="text")
@@ -271,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("power", **_sub_help("power", "Monte Carlo study: power, bias and coverage per proposition "
                                                    "(from a YAML config)"))
-    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/)")
+    pw.add_argument("config", help="study configuration YAML (see models/montecarlo/; with an invariance: key, "
+                                   "power and false alarms of the invariance sequence, e.g. invariance_intercepts)")
     pw.add_argument("--out", default=None, help="output folder (default ./smsem-power-CONFIGNAME)")
     pw.add_argument("--jobs", type=_pos_int, default=1, help="local worker processes (default 1)")
     pw.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -529,20 +533,32 @@ def _split_list(text: str | None) -> list[str]:
 
 
 def _cmd_fit_groups(args: argparse.Namespace) -> int:
-    """``smsem fit FILE --group COLUMN``: the multiple-group ML fit (lavaan's group-stacked
-    table and the overall fit). The proposition table, bootstrap and reports are
-    one-group outputs: refused rather than silently computed on the pooled data."""
+    """``smsem fit FILE --group COLUMN``: the multiple-group fit (lavaan's group-stacked
+    table and the overall fit) and the proposition table of a multiple-group fit: each
+    proposition path per group, then the group-difference block (Wald tests, stratified
+    bootstrap CIs with ``--boot N``). ``--format`` picks the proposition table's format;
+    ``--out DIR`` writes the fit text, the parameter table and both blocks in every table
+    format."""
     from ._validation import check_input_file
     from .exceptions import OptionError
     from .model import load_model
 
-    for flag, on in (("--out", args.out is not None), ("--hypotheses", args.hypotheses is not None),
-                     ("--modindices", args.modindices is not None),
-                     ("--format " + args.format, args.format != "text")):
-        if on:
-            raise OptionError(f"--group with {flag} is not supported yet (text output of the fit only)")
+    if args.modindices is not None:
+        raise OptionError("--group with --modindices is not supported yet")
+    out_names = []
+    if args.out is not None:  # refuse before any work, so nothing is half-written
+        from .io import check_writable
+
+        out_names = (["fit.txt", "parameters.csv"] + [f"propositions.{e}" for e in ("txt", "md", "tex", "csv", "json")]
+                     + [f"group_differences.{e}" for e in ("txt", "md", "tex", "csv", "json")])
+        for name in out_names:
+            check_writable(Path(args.out) / name, args.force)
     check_input_file(args.file)
     model = load_model(args.model)
+    if args.hypotheses is not None:  # a bad file fails before any work
+        from .model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, args.hypotheses)
     from .io import read_survey
 
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert,
@@ -555,14 +571,39 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     res = fit(model, data, group=args.group, group_equal=_split_list(args.group_equal),
               group_partial=_split_list(args.group_partial), estimator=args.estimator, missing=args.missing,
               **options)
-    sys.stdout.write(str(res))
-    paths = [q for q in (getattr(model, "propositions", None) or ()) if q.kind == "path"] or None
-    from .estimate.multigroup import path_differences, stratified_bootstrap
-    from .report.multigroup import render_path_differences
+    from .estimate.multigroup import stratified_bootstrap
+    from .propositions import group_proposition_table
+    from .report.tables import render_group_differences, render_propositions
 
     boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
-    sys.stdout.write("\n" + render_path_differences(path_differences(res, boot, paths=paths, level=args.level),
-                                                     boot, level=args.level))
+    table = group_proposition_table(res, boot, model=model, level=args.level)
+    if args.format == "json":  # the proposition document (paths per group, group_differences) and the fit
+        import json
+
+        doc = json.loads(render_propositions(table, "json"))
+        doc["groups"] = {"column": res.group, "labels": list(res.group_labels), "n": list(res.n_per_group)}
+        doc["parameters"] = json.loads(res.params.to_json(orient="records"))
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "text":
+        sys.stdout.write(str(res) + "\n" + render_propositions(table, "text"))
+    elif args.format == "markdown":
+        sys.stdout.write("```\n" + str(res) + "```\n\n" + render_propositions(table, "markdown"))
+    else:
+        sys.stdout.write(render_propositions(table, args.format))
+    if args.out is not None:
+        import io as _io
+
+        from .io import write_text
+
+        buf = _io.StringIO()
+        res.params.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+        files = {"fit.txt": str(res), "parameters.csv": buf.getvalue()}
+        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
+            files[f"propositions.{ext}"] = render_propositions(table, fmt)
+            files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
+        for name, content in files.items():
+            write_text(Path(args.out) / name, content, force=args.force)
+        print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -725,6 +766,10 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise OptionError("--resume and --force exclude each other")
     config = load_config(args.config)
+    from .montecarlo.invariance_study import InvarianceStudyConfig
+
+    if isinstance(config, InvarianceStudyConfig):
+        return _cmd_power_invariance(args, config)
     from .report.montecarlo import CSV_OUTPUTS
 
     out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
@@ -751,6 +796,36 @@ def _cmd_power(args: argparse.Namespace) -> int:
         first = str(reps.reason.dropna().iloc[0]) if reps.reason.notna().any() else "unknown reason"
         print(f"smsem: error: no replication converged ({len(reps)} failed; first: {_one_line(first)}); "
               f"see {out / 'replications.csv'}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_power_invariance(args: argparse.Namespace, config) -> int:
+    """``smsem power CONFIG`` for a configuration with an ``invariance:`` key: power and
+    false-alarm rates of the invariance sequence (:mod:`smsem.montecarlo.invariance_study`)."""
+    from .exceptions import OptionError
+    from .io import check_writable, write_text
+    from .montecarlo.invariance_study import render_invariance_study, run_invariance_study
+
+    if args.scheduler is not None:
+        raise OptionError("--scheduler is not supported for invariance studies yet; use --jobs N (local processes)")
+    if args.resume:
+        raise OptionError("--resume is not supported for invariance studies (they are not stored replication by "
+                          "replication); rerun with --force")
+    out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
+    names = {"invariance_power.csv": "csv", "invariance_power.json": "json", "report.md": "markdown",
+             "invariance_power.txt": "text"}
+    for name in names:  # refuse before any work
+        check_writable(out / name, args.force)
+    table = run_invariance_study(config, jobs=args.jobs)
+    text = render_invariance_study(config, table, "text")
+    for name, fmt in names.items():
+        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=args.force)
+    sys.stdout.write(text)
+    print(f"\n{int(table.groupby(['n', 'condition']).reps.first().sum())} of {config.n_tasks} replications "
+          f"converged; wrote {', '.join(names)} in {out}")
+    if not (table.reps > 0).any():
+        print("smsem: error: no replication converged", file=sys.stderr)
         return 2
     return 0
 

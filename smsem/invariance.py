@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["InvarianceResults", "invariance", "score_tests", "STEPS", "CHEN_CUTOFFS"]
+__all__ = ["InvarianceResults", "invariance", "score_tests", "invariance_power", "invariance_replication", "STEPS",
+           "CHEN_CUTOFFS"]
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("configural", ()),
@@ -469,6 +470,33 @@ def score_tests(res: Any) -> dict[str, pd.DataFrame]:
 # --------------------------------------------------------------------------- power
 
 
+def invariance_replication(model: Any, departments: Sequence[Any], n: int, seed: int, r: int, *,
+                           estimator: str = "ML", alpha: float = 0.05, group: str = "department",
+                           **simulate_options: Any) -> dict[str, tuple[bool, bool]] | None:
+    """One replication of :func:`invariance_power`: the data of replication ``r`` (seed
+    ``SeedSequence(seed).spawn(r + 1)[r]``, first word of its state: the same whatever
+    the number of replications or processes), the invariance sequence, and per step after
+    configural ``(LRT rejects at alpha, Chen's cut-offs fail)``; None when a fit fails or
+    does not converge."""
+    import warnings
+
+    from .simulate.responses import simulate
+
+    child = np.random.SeedSequence(seed, spawn_key=(int(r),))
+    s = int(child.generate_state(1)[0])
+    data = simulate(model, n, seed=s, departments=list(departments), **simulate_options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            inv = invariance(model, data, group, partial=False, estimator=estimator, alpha=alpha)
+        except Exception:  # noqa: BLE001 - a replication that cannot be fitted is counted, not fatal
+            return None
+    if not all(f.converged for f in inv.fits.values()):
+        return None
+    t = inv.tests.set_index("step")
+    return {st: (bool(t.loc[st, "pvalue"] < alpha), not bool(t.loc[st, "chen"])) for st in t.index}
+
+
 def invariance_power(model: Any, departments: Sequence[Any], n: int, *, reps: int = 200, seed: int = 20190102,
                      estimator: str = "ML", alpha: float = 0.05, group: str = "department",
                      **simulate_options: Any) -> pd.DataFrame:
@@ -477,38 +505,27 @@ def invariance_power(model: Any, departments: Sequence[Any], n: int, *, reps: in
     for non-invariance): for each step after configural, the share of replications whose
     nested test rejects at ``alpha`` (power when the step's invariance is violated in the
     population, false-alarm rate when it holds) and the share failing Chen's cut-offs.
-    Replication ``r`` draws its data with the seed ``SeedSequence(seed).spawn(reps)[r]``
-    (first word of its state), so the rates do not depend on how the work is split.
+    Replication ``r`` is :func:`invariance_replication` (its own seed stream), so the rates
+    do not depend on how the work is split. ``smsem power`` runs such studies from a
+    configuration with an ``invariance:`` key (:mod:`smsem.montecarlo.invariance_study`).
 
     Returns one row per step: ``step, reps, failed_fits, reject_rate, reject_mc_se,
     chen_fail_rate`` (``reject_mc_se`` the Monte Carlo SE of the rate)."""
-    import warnings
-
-    from .simulate.responses import simulate
-
     names = [s for s, _ in STEPS][1:]
     rej = {s: 0 for s in names}
     chen_fail = {s: 0 for s in names}
     failed = 0
     done = 0
-    for child in np.random.SeedSequence(seed).spawn(int(reps)):
-        s = int(child.generate_state(1)[0])
-        data = simulate(model, n, seed=s, departments=list(departments), **simulate_options)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                inv = invariance(model, data, group, partial=False, estimator=estimator, alpha=alpha)
-            except Exception:  # noqa: BLE001 - a replication that cannot be fitted is counted, not fatal
-                failed += 1
-                continue
-        if not all(f.converged for f in inv.fits.values()):
+    for r in range(int(reps)):
+        out = invariance_replication(model, departments, n, seed, r, estimator=estimator, alpha=alpha, group=group,
+                                     **simulate_options)
+        if out is None:
             failed += 1
             continue
         done += 1
-        t = inv.tests.set_index("step")
         for st in names:
-            rej[st] += bool(t.loc[st, "pvalue"] < alpha)
-            chen_fail[st] += not bool(t.loc[st, "chen"])
+            rej[st] += out[st][0]
+            chen_fail[st] += out[st][1]
     rows = []
     for st in names:
         r = rej[st] / done if done else float("nan")

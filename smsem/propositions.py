@@ -33,7 +33,8 @@ from .exceptions import OptionError
 from .model.hypotheses import default_hypotheses, load_hypotheses
 from .model.spec import PropositionPath
 
-__all__ = ["PropositionTable", "proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS", "MEDIATION_COLUMNS"]
+__all__ = ["PropositionTable", "proposition_table", "group_proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS",
+           "MEDIATION_COLUMNS"]
 
 VERDICTS = ("supported", "opposite sign", "not supported", "CI excludes 0", "CI includes 0", "no bootstrap")
 TABLE_COLUMNS = [
@@ -96,6 +97,13 @@ class PropositionTable:
     accounting : str
         One line on the bootstrap draws (used, inadmissible kept or excluded, left out of
         some CI per reason); see :meth:`BootstrapResults.accounting`.
+    group_differences : DataFrame
+        Multiple-group tables only (:func:`group_proposition_table`): the second block, one
+        row per proposition path and group contrast with columns
+        :data:`smsem.estimate.multigroup.PATH_DIFF_COLUMNS` (per-group unstandardized
+        estimates, the difference group - reference, its Wald test and the stratified
+        bootstrap percentile CI). Empty for a one-group table; ``table`` then has a
+        ``group`` column (one row per proposition and group).
     """
 
     table: pd.DataFrame
@@ -108,6 +116,7 @@ class PropositionTable:
     fit_indices: dict
     mediation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MEDIATION_COLUMNS))
     accounting: str = ""
+    group_differences: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __str__(self) -> str:
         from .report import render_propositions
@@ -354,3 +363,44 @@ def p5_moderation_block(res: Any, propositions: Sequence[PropositionPath] | None
     props = list(propositions if propositions is not None else getattr(res.model, "propositions", ()))
     return p5_as_moderation(res, props, level=level)
 
+
+
+def group_proposition_table(res: Any, boot: Any = None, *, model: Any = None,
+                            hypotheses: str | Sequence[PropositionPath] | None = None,
+                            level: float = 0.95) -> PropositionTable:
+    """The proposition table of a multiple-group fit (:class:`MultiGroupFit`, ML family).
+
+    First block: each proposition path in each group (``table`` has a ``group`` column):
+    unstandardized estimate, SE, p-value, the std.all value and, with ``boot`` (a
+    :class:`~smsem.estimate.multigroup.StratifiedBootstrap`), the percentile CI of the
+    std.all value over the draws resampled within groups, and its verdict. Second block,
+    ``group_differences``: :func:`~smsem.estimate.multigroup.path_differences`. The
+    hypotheses: ``hypotheses`` (a file or entries), else ``model``'s propositions, else
+    every regression of the fit with no expected sign. Indirect and ``:=`` hypotheses are
+    not tested per group (left out of both blocks)."""
+    from .estimate.multigroup import PATH_DIFF_COLUMNS, group_path_rows, path_differences
+
+    level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    if hypotheses is None:
+        props = tuple(getattr(model, "propositions", None) or ())
+        if not props:
+            regs = res.params[(res.params["op"] == "~") & (res.params["group"] == 1)]
+            props = tuple(PropositionPath(f"{r.lhs}~{r.rhs}", f"{r.lhs}~{r.rhs}", r.rhs, r.lhs, 0)
+                          for r in regs.itertuples())
+    elif isinstance(hypotheses, (str, bytes)) or hasattr(hypotheses, "__fspath__"):
+        props = load_hypotheses(hypotheses, model)  # type: ignore[arg-type]
+    else:
+        props = tuple(hypotheses)
+    paths = [p for p in props if p.kind == "path"]
+    rows = group_path_rows(res, paths, boot, level)
+    for r in rows:
+        r["expected"] = _EXPECTED[r.pop("sign")]
+        r["verdict"] = verdict(r["ci_lower"], r["ci_upper"], {"+": 1, "-": -1, "?": 0}[r["expected"]])
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS + ["group"])
+    diffs = path_differences(res, boot, paths=paths, level=level) if paths else pd.DataFrame(columns=PATH_DIFF_COLUMNS)
+    n_boot = boot.n_boot if boot is not None else 0
+    n_failed = boot.n_failed if boot is not None else 0
+    acc = (f"{n_boot - n_failed} of {n_boot} bootstrap draws used (stratified: resampled within groups; "
+           f"{n_failed} refits failed)" if boot is not None else "")
+    return PropositionTable(table, res.n, n_boot, n_failed, {"not converged": n_failed} if n_failed else {}, level,
+                            "percentile", dict(res.fit_indices), accounting=acc, group_differences=diffs)

@@ -92,3 +92,37 @@ def test_scalar_rejection_rates(shift, lo, hi):
     rates = invariance_power(m, deps, 600, reps=40, seed=1000).set_index("step")
     assert rates.loc["scalar", "failed_fits"] <= 2
     assert lo <= rates.loc["scalar", "reject_rate"] <= hi
+
+
+def test_group_specific_thresholds():
+    """``Department(item_thresholds=...)``: one item's cut points in one department (ordinal
+    non-invariance); the same streams, so only that item's codes there change, and they are
+    the continuous responses cut at the department's own thresholds."""
+    from smsem.exceptions import OptionError
+    from smsem.simulate.responses import symmetric_thresholds
+
+    m = load_model("integrative")
+    own = [-1.0, -0.2, 0.4, 1.5]
+    deps0 = [Department("a", 0.5), Department("b", 0.5)]
+    deps1 = [Department("a", 0.5), Department("b", 0.5, item_thresholds={"COM2": own})]
+    x = simulate(m, 1000, seed=3, departments=deps0, likert=0)
+    d0 = simulate(m, 1000, seed=3, departments=deps0, likert=5)
+    d1 = simulate(m, 1000, seed=3, departments=deps1, likert=5)
+    b = (d1["department"] == "b").to_numpy()
+    want = 1 + (x.loc[b, "COM2"].to_numpy(float)[:, None] >= np.array(own)).sum(axis=1)
+    np.testing.assert_array_equal(d1.loc[b, "COM2"].to_numpy(int), want)
+    common = 1 + (x.loc[b, "COM2"].to_numpy(float)[:, None] >= symmetric_thresholds(5)).sum(axis=1)
+    assert (want != common).any()  # the department's own cut points moved some answers
+    other = [c for c in d0.columns if c != "department"]
+    keep = d0[other].to_numpy() == d1[other].to_numpy()
+    assert keep[~b].all() and keep[b][:, [c != "COM2" for c in other]].all()
+    rec = {r["name"]: r for r in d1.attrs["smsem"]["departments"]}
+    assert rec["b"]["item_thresholds"] == {"COM2": own} and "item_thresholds" not in rec["a"]
+    with pytest.raises(SpecError, match="department b: item COM2: a 5-point scale needs 4 thresholds"):
+        simulate(m, 100, seed=1, departments=[Department("a", 0.5),
+                                              Department("b", 0.5, item_thresholds={"COM2": [0.0]})])
+    with pytest.raises(SpecError, match="item thresholds of unknown item 'XX1'"):
+        simulate(m, 100, seed=1, departments=[Department("a", 0.5),
+                                              Department("b", 0.5, item_thresholds={"XX1": own})])
+    with pytest.raises(OptionError, match="item_thresholds need Likert items"):
+        simulate(m, 100, seed=1, departments=deps1, likert=0)

@@ -674,6 +674,11 @@ def load_config(path: str | Path, *, check_models: bool = True) -> StudyConfig:
         inadmissible design (e.g. an effect multiplier giving R² >= 1) fails before any
         replication runs.
 
+    Returns
+    -------
+    StudyConfig, or :class:`~smsem.montecarlo.invariance_study.InvarianceStudyConfig` for a
+    configuration with an ``invariance:`` key (a measurement-invariance study).
+
     Raises
     ------
     OptionError
@@ -686,6 +691,10 @@ def load_config(path: str | Path, *, check_models: bool = True) -> StudyConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         raise OptionError(f"{path}: {where}invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if isinstance(data, Mapping) and "invariance" in data:  # an invariance study (its own runner)
+        from .invariance_study import invariance_config
+
+        return invariance_config(data, str(path), path.parent)  # type: ignore[return-value]
     config = config_from_mapping(data, source=str(path), base=path.parent)
     if check_models:
         from .scenarios import check_design

@@ -56,6 +56,10 @@ class Department:
     loadings : mapping, optional
         ``construct -> [standardized loading per indicator]`` replacing the population's for
         this group only: non-invariant loadings (the residual variances follow, 1 - loading^2).
+    item_thresholds : mapping, optional
+        ``item -> [k - 1 increasing cut points]`` on the item's continuous response (SD
+        units, as the study's ``thresholds``) replacing the common ones for this group only:
+        non-invariant thresholds for ordinal studies (Likert items only).
     """
 
     name: str
@@ -64,6 +68,7 @@ class Department:
     paths: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     item_intercepts: Mapping[str, float] = field(default_factory=dict)
     loadings: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    item_thresholds: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_real(f"share of department {self.name}", self.share, low=0.0, high=1.0, low_open=True)
@@ -101,6 +106,8 @@ class Department:
             out["item_intercepts"] = dict(self.item_intercepts)
         if self.loadings:
             out["loadings"] = {k: list(v) for k, v in self.loadings.items()}
+        if self.item_thresholds:
+            out["item_thresholds"] = {k: [float(t) for t in v] for k, v in self.item_thresholds.items()}
         return out
 
 

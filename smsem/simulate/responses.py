@@ -186,6 +186,24 @@ def draw_continuous(pop: PopulationModel, n: int, rng: np.random.Generator) -> n
     return out
 
 
+def _department_thresholds(dep: Any, items: list[str], likert: int) -> list[tuple[int, np.ndarray]]:
+    """``(item index, thresholds)`` of a department's own item thresholds (validated)."""
+    own = getattr(dep, "item_thresholds", None) or {}
+    if not own:
+        return []
+    if not likert:
+        raise OptionError(f"department {dep.name}: item_thresholds need Likert items (likert >= 2), not likert=0")
+    out = []
+    for item, cuts in own.items():
+        if item not in items:
+            raise SpecError(f"department {dep.name}: item thresholds of unknown item {item!r}")
+        try:
+            out.append((items.index(item), _check_thresholds(list(cuts), likert)))
+        except SpecError as exc:
+            raise SpecError(f"department {dep.name}: item {item}: {exc}") from None
+    return out
+
+
 def cut_likert(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Codes ``1..k``: 1 + the number of thresholds at or below each (finite) response.
 
@@ -457,10 +475,17 @@ def _draw(
                 }
         else:
             chunks = _continuous_chunks(pop, size, rng)
+        own_th = _department_thresholds(dep, list(pop.items), likert)  # non-invariant thresholds (issue 14)
         for x in chunks:
             if shift is not None:
                 x += shift
-            data[start:start + len(x)] = cut_likert(x, th) if likert else x
+            if likert:
+                codes = cut_likert(x, th)
+                for j, tj in own_th:
+                    codes[:, j] = cut_likert(x[:, j:j + 1], tj)[:, 0]
+                data[start:start + len(x)] = codes
+            else:
+                data[start:start + len(x)] = x
             start += len(x)
         if not record:
             continue
@@ -473,6 +498,8 @@ def _draw(
             rec["item_intercepts"] = {v: float(dep.item_intercepts.get(v, 0.0)) for v in pop.items}
         if dep.loadings:
             rec["loadings"] = {k: list(v) for k, v in dep.loadings.items()}
+        if dep.item_thresholds:
+            rec["item_thresholds"] = {pop.items[j]: tj.tolist() for j, tj in own_th}
         records.append(rec)
     if departments:
         labels = np.repeat(np.array([d.name for d in groups], dtype=object), sizes)
