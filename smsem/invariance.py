@@ -141,8 +141,6 @@ def invariance(model: Any, data: pd.DataFrame, group: str, *, group_partial: Seq
     **table_options
         lavaan's model options (``std_lv``, ...).
     """
-    from .estimate.multigroup import fit_multigroup
-
     from ._threads import single_thread
 
     with single_thread():  # small matrices: one BLAS thread (see fit_multigroup)
@@ -444,27 +442,39 @@ def score_tests(res: Any) -> dict[str, pd.DataFrame]:
     from .estimate.matrices import table_rows
 
     cons, R, score, info = _expanded(res)
-    n = res.n
-    full = np.zeros((0, R.shape[1]))
-    total = _stat(info, full, score, n)
     by_plabel = {r["plabel"]: r for r in table_rows(res.partable)}
-    uni = []
-    for i, c in enumerate(cons):
-        ts = _stat(info, np.delete(R, i, axis=0), score, n)
+    params = []
+    for c in cons:
         r = by_plabel.get(c["lhs"].strip())
-        param = f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else ""
+        params.append(f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else "")
+    return score_test_tables(cons, params, R, score, info, res.n)
+
+
+def score_test_tables(cons: Sequence[Any], params: Sequence[str], R: np.ndarray, score: np.ndarray,
+                      info: np.ndarray, n: int, cumulative: bool = True) -> dict[str, pd.DataFrame]:
+    """lavaan's ``lavTestScore`` tables from the constraint rows ``cons`` (``lhs``/``rhs``
+    strings), the parameter each ties (``params``), the constraint matrix ``R`` (one row per
+    constraint), the score and the information per case: ``total``, ``uni`` and, with
+    ``cumulative``, ``cumulative`` (released in decreasing order of the univariate
+    statistic, ties in the constraints' order)."""
+    total = _stat(info, np.zeros((0, R.shape[1])), score, n)
+    uni = []
+    for i, (c, param) in enumerate(zip(cons, params)):
+        ts = _stat(info, np.delete(R, i, axis=0), score, n)
         uni.append([c["lhs"].strip(), "==", c["rhs"].strip(), param, ts, 1, float(stats.chi2.sf(ts, 1))])
     cols = ["lhs", "op", "rhs", "param", "X2", "df", "pvalue"]
     uni_df = pd.DataFrame(uni, columns=cols)
-    order = np.argsort(-uni_df["X2"].to_numpy(), kind="stable")
-    cum = []
-    for j in range(1, len(order) + 1):
-        ts = _stat(info, np.delete(R, order[:j], axis=0), score, n)
-        row = uni_df.iloc[order[j - 1]]
-        cum.append([row["lhs"], "==", row["rhs"], row["param"], ts, j, float(stats.chi2.sf(ts, j))])
-    return {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
-                                  columns=["test", "X2", "df", "pvalue"]),
-            "uni": uni_df, "cumulative": pd.DataFrame(cum, columns=cols)}
+    out = {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
+                                 columns=["test", "X2", "df", "pvalue"]), "uni": uni_df}
+    if cumulative:
+        order = np.argsort(-uni_df["X2"].to_numpy(), kind="stable")
+        cum = []
+        for j in range(1, len(order) + 1):
+            ts = _stat(info, np.delete(R, order[:j], axis=0), score, n)
+            row = uni_df.iloc[order[j - 1]]
+            cum.append([row["lhs"], "==", row["rhs"], row["param"], ts, j, float(stats.chi2.sf(ts, j))])
+        out["cumulative"] = pd.DataFrame(cum, columns=cols)
+    return out
 
 
 # --------------------------------------------------------------------------- power

@@ -877,8 +877,7 @@ def score_tests(res: Any, cumulative: bool = True) -> dict[str, pd.DataFrame]:
         from ..invariance import score_tests as multigroup_score_tests
 
         return multigroup_score_tests(res)
-    from ..invariance import _stat
-    from .. import _dist as stats
+    from ..invariance import score_test_tables
     from .matrices import nonlinear_constraints, param_map_from_table, simple_equalities, table_rows
 
     pt = getattr(res, "partable", None) or _table(res)
@@ -930,27 +929,10 @@ def score_tests(res: Any, cumulative: bool = True) -> dict[str, pd.DataFrame]:
         score = -0.5 * ml.ml_gradient_means(jac, mjac, s, xbar if mu is not None else None, mx.implied_cov, mu)
         info = (ml.expected_information_means(jac, mjac, mx.implied_cov) if pm.meanstructure
                 else ml.expected_information(jac, mx.implied_cov))
-    n = res.n
-    total = _stat(info, np.zeros((0, R.shape[1])), score, n)
     by_plabel = {r["plabel"]: r for r in table_rows(pt)}
     by_label = {r["label"]: r for r in table_rows(pt) if r["label"]}
-    uni = []
-    for i, c in enumerate(cons):
-        ts = _stat(info, np.delete(R, i, axis=0), score, n)
-        name = c["lhs"].strip()
-        r = by_plabel.get(name) or by_label.get(name)
-        param = f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else ""
-        uni.append([name, "==", c["rhs"].strip(), param, ts, 1, float(stats.chi2.sf(ts, 1))])
-    cols = ["lhs", "op", "rhs", "param", "X2", "df", "pvalue"]
-    uni_df = pd.DataFrame(uni, columns=cols)
-    out = {"total": pd.DataFrame([["score", total, R.shape[0], float(stats.chi2.sf(total, R.shape[0]))]],
-                                 columns=["test", "X2", "df", "pvalue"]), "uni": uni_df}
-    if cumulative:
-        order = np.argsort(-uni_df["X2"].to_numpy(), kind="stable")
-        cum = []
-        for j in range(1, len(order) + 1):
-            ts = _stat(info, np.delete(R, order[:j], axis=0), score, n)
-            row = uni_df.iloc[order[j - 1]]
-            cum.append([row["lhs"], "==", row["rhs"], row["param"], ts, j, float(stats.chi2.sf(ts, j))])
-        out["cumulative"] = pd.DataFrame(cum, columns=cols)
-    return out
+    params = []
+    for c in cons:
+        r = by_plabel.get(c["lhs"].strip()) or by_label.get(c["lhs"].strip())
+        params.append(f"{r['lhs']} {r['op']} {r['rhs']}".strip() if r else "")
+    return score_test_tables(cons, params, R, score, info, res.n, cumulative)
