@@ -72,7 +72,7 @@ class InteractionPopulation:
         M = lm.batch_matrices(self.theta[None])
         beta, lam, psi, th, nu, alpha, g = (M[k][0] for k in ("beta", "lambda", "psi", "theta", "nu", "alpha",
                                                                "omega"))
-        m, p = beta.shape[0], lam.shape[0]
+        m = beta.shape[0]
         zeta = _mvn(np.random.default_rng(s_zeta), psi, n)
         eps = _mvn(np.random.default_rng(s_eps), th, n)
         z = alpha + zeta

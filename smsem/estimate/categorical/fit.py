@@ -669,8 +669,7 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
 
 def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str, missing: str,
                  parameterization: str, **table_options: Any):
-    from ..results import PARAM_COLUMNS, FitResults
-    from ..standardized import standardize_cells
+    from ..results import PARAM_COLUMNS
 
     estimator = str(estimator).upper()
     options = dict(table_options)

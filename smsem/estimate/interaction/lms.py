@@ -228,7 +228,6 @@ class LMSModel:
         """Model matrices for a stack of parameter vectors ``thetas`` (K, n_theta)."""
         K = thetas.shape[0]
         b = self.pm.base
-        m, p = len(self.inner), len(self.observed)
         mats = [np.repeat(b.beta[None], K, 0), np.repeat(b.lambda_[None], K, 0), np.repeat(b.psi[None], K, 0),
                 np.repeat(b.theta[None], K, 0), np.repeat(b.nu[None], K, 0), np.repeat(b.alpha[None], K, 0)]
         for j, locs in enumerate(self._locs):
@@ -557,8 +556,6 @@ def fit_lms(model: Any, pt: Any, data: pd.DataFrame, *, quad_points: int | None 
     -------
     InteractionFit
     """
-    from .results import InteractionFit
-
     unknown = set(options) - {"em_steps", "max_iter"}
     if unknown:
         raise SpecError(f"fit_lms: unknown option(s) {', '.join(sorted(unknown))}")
