@@ -81,7 +81,7 @@ MUTATIONS: list[Mutation] = [
       ("tests/test_montecarlo.py",),
       "Monte Carlo bootstrap coverage counted around the estimate instead of the population value"),
     M("include_inadmissible_ignored", "smsem/bootstrap.py",
-      "use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))",
+      "use = bf.ok | (include_inadmissible & np.isin(bf.status, (2, 3)))",
       "use = bf.ok",
       ("tests/test_bootstrap_ci.py",),
       "include_inadmissible ignored: inadmissible draws always dropped"),

@@ -693,6 +693,16 @@ def _covariances(job: _Job, b0: int, b1: int) -> np.ndarray:
     return weighted_moments(job.x, counts)
 
 
+def _keep_used(values: np.ndarray, bf: Any, include_inadmissible: bool) -> np.ndarray:
+    """``values`` (B, k) with the rows of unused draws set to NaN: a draw is used when its
+    refit converged to an admissible solution, or (``include_inadmissible``, lavaan's
+    default) converged with a negative variance or a non-positive-definite matrix
+    (status 2, 3)."""
+    use = bf.ok | (include_inadmissible & np.isin(bf.status, (2, 3)))
+    values[~use] = np.nan
+    return values
+
+
 def _run_chunk(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     pause_point("bootstrap-chunk")  # tests interrupt the draws here (smsem._testhooks)
     # One BLAS thread in every process, so a draw's bits do not depend on where it runs.
@@ -706,9 +716,7 @@ def _run_chunk_pinned(job: _Job, b0: int, b1: int) -> tuple[int, np.ndarray, np.
     s = _covariances(job, b0, b1)
     st = ModelStructure(job.pmap)
     bf = fit_batch(job.pmap, s, job.start, s_start=job.s_full, structure=st)
-    values = job.targets.compute(st, bf.theta, bf.fmin, s, job.n)
-    use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))
-    values[~use] = np.nan
+    values = _keep_used(job.targets.compute(st, bf.theta, bf.fmin, s, job.n), bf, job.include_inadmissible)
     chi2 = np.where(bf.converged, job.n * bf.fmin, np.nan)
     return b0, values, chi2, bf.status
 
@@ -1025,10 +1033,7 @@ def _fiml_refit(job: _FimlJob, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     fs = FimlStructure(ModelStructure(job.pmap))
     bf = fit_batch_fiml(fs, fiml_moments(job.patterns, weights), job.start, job.hess0)
-    values = job.targets.compute(fs.st, bf.theta, None, None, job.n)
-    use = bf.ok | (job.include_inadmissible & np.isin(bf.status, (2, 3)))
-    values[~use] = np.nan
-    return values, bf.status
+    return _keep_used(job.targets.compute(fs.st, bf.theta, None, None, job.n), bf, job.include_inadmissible), bf.status
 
 
 def _run_fiml_chunk(job: _FimlJob, b0: int, b1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
