@@ -112,8 +112,8 @@ MUTATIONS: list[Mutation] = [
       "b = scores.T @ scores / n", "b = scores.T @ scores / (n - 1)",
       ("tests/test_lavaan_mlr.py",), "Huber-White meat (MLR) with divisor N - 1"),
     M("fiml_se_n_minus_1", "smsem/estimate/fiml.py",
-      "hess = _hessian(negll, z_n)\n            vcov = np.linalg.inv(hess) / n",
-      "hess = _hessian(negll, z_n)\n            vcov = np.linalg.inv(hess) / (n - 1)",
+      "hess = hess_fn(z_n)\n            vcov = np.linalg.inv(hess) / n",
+      "hess = hess_fn(z_n)\n            vcov = np.linalg.inv(hess) / (n - 1)",
       ("tests/test_lavaan_fiml.py",), "FIML SEs from the observed information over N - 1"),
     # --- standardized solution, effects, measurement quality ----------------------------------
     M("std_path_sd_ratio_inverted", "smsem/estimate/standardized.py",
