@@ -236,7 +236,9 @@ def _apply(copy: Path, m: Mutation) -> str:
 
 
 def _run(copy: Path, m: Mutation, timeout: float) -> tuple[str, float]:
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", "-rf",
+    # -n 0: in one process (setup.cfg's addopts start pytest-xdist workers, and -x under xdist
+    # ends with exit code 2, "interrupted", instead of 1)
+    cmd = [sys.executable, "-m", "pytest", "-n", "0", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", "-rf",
            "--no-header", *m.tests]
     t0 = time.perf_counter()
     try:
