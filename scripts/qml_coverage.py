@@ -2,7 +2,7 @@
 error (g = 0) at n = 300 on models/montecarlo/moderation_xz.lav, the population of
 tests/test_interaction_lms_slow.py, R replications each (default 200).
 
-Run: PYTHONPATH=. python scripts/qml_coverage.py [--reps 200]
+Run: PYTHONPATH=. python scripts/qml_coverage.py [--reps 200] [--only 0.25|0]
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--only", type=float, default=None, help="run one population: 0.25 or 0 (two processes)")
     a = ap.parse_args()
     m = smsem.load_model("models/montecarlo/moderation_xz.lav")
     pt = m.table()
     t0 = time.perf_counter()
     for g, seed in ((0.25, 2026), (0.0, 2027)):
+        if a.only is not None and g != a.only:
+            continue
         pop = interaction_population(m, population_values(pt, loading=0.9, regression=0.4, item_residual=0.5,
                                                           latent_covariance=0.3, residual=0.6, interaction=g))
         est, se = [], []
