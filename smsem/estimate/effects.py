@@ -28,7 +28,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -394,6 +394,40 @@ def with_bootstrap(df: pd.DataFrame, boot, level: float, ci: str) -> pd.DataFram
     return out
 
 
+def effect_rows(parsed: Any, outcome: str | Sequence[str] | None = None) -> list[tuple[str, str, str, str, tuple]]:
+    """The rows of the effects table: ``(outcome, source, kind, path, evaluator)`` for every
+    specific indirect chain, total indirect, direct and total effect of each source on each
+    outcome (default: the structural model's sinks), sources in the model's order."""
+    graph = _graph(parsed)
+    _check_acyclic(graph)
+    if outcome is None:
+        outcomes = _sinks(parsed, graph)
+    else:
+        outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+        for o in outcomes:
+            if o not in graph:
+                raise SpecError(f"outcome {o!r} is not a variable of the structural model "
+                                f"(one of {', '.join(graph)})")
+    order = [v for v in parsed.latents + parsed.observed if v in graph]
+    rows: list[tuple[str, str, str, str, tuple]] = []
+    for y in outcomes:
+        for x in order:
+            if x == y:
+                continue
+            chains = _chains(graph, x, y)
+            if not chains:
+                continue
+            ind = [c for c in chains if len(c) > 2]
+            for c in ind:
+                rows.append((y, x, "indirect", " -> ".join(c), ("chain", c)))
+            if ind:
+                rows.append((y, x, "total_indirect", "", ("total_indirect", y, x)))
+            if any(len(c) == 2 for c in chains):
+                rows.append((y, x, "direct", f"{x} -> {y}", ("chain", (x, y))))
+            rows.append((y, x, "total", "", ("total", y, x)))
+    return rows
+
+
 def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, level: float = 0.95,
             boot=None, ci: str = "percentile") -> Effects:
     """Direct, specific indirect, total indirect and total effects, and ``:=`` parameters.
@@ -432,39 +466,11 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     check_single_group(res, "effects()")
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     parsed = res.model.parsed
-    graph = _graph(parsed)
-    _check_acyclic(graph)
     compiled = compile_defined(parsed)
-    if outcome is None:
-        outcomes = _sinks(parsed, graph)
-    else:
-        outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
-        for o in outcomes:
-            if o not in graph:
-                raise SpecError(f"outcome {o!r} is not a variable of the structural model "
-                                f"(one of {', '.join(graph)})")
+    rows = effect_rows(parsed, outcome)
     pmap: ParamMap = res.param_map  # type: ignore[assignment]
     vcov = _vcov(res)
     inner = list(res.matrices.inner)
-    order = [v for v in parsed.latents + parsed.observed if v in graph]
-
-    # Row specifications: (outcome, source, kind, path, evaluator index)
-    rows: list[tuple[str, str, str, str, tuple]] = []
-    for y in outcomes:
-        for x in order:
-            if x == y:
-                continue
-            chains = _chains(graph, x, y)
-            if not chains:
-                continue
-            ind = [c for c in chains if len(c) > 2]
-            for c in ind:
-                rows.append((y, x, "indirect", " -> ".join(c), ("chain", c)))
-            if ind:
-                rows.append((y, x, "total_indirect", "", ("total_indirect", y, x)))
-            if any(len(c) == 2 for c in chains):
-                rows.append((y, x, "direct", f"{x} -> {y}", ("chain", (x, y))))
-            rows.append((y, x, "total", "", ("total", y, x)))
 
     def values(theta: np.ndarray) -> np.ndarray:
         mx = pmap.matrices_at(theta)

@@ -329,6 +329,17 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
                          bool(ave >= th.ave), bool(sq > max_r) if others else True))
     constructs = pd.DataFrame(con_rows, columns=CONSTRUCT_COLUMNS)
 
+    fl, h1, h2, discriminant = discriminant_tables(constructs, cor_lv, cidx, corr, blocks, th)
+    return MeasurementQuality(loadings, constructs, fl, h1, h2, discriminant, th, n, moments)
+
+
+def discriminant_tables(constructs: pd.DataFrame, cor_lv: np.ndarray, cidx: list[int], corr: pd.DataFrame,
+                        blocks: dict[str, list[str]], th: QualityThresholds
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The Fornell-Larcker table (sqrt(AVE) on the diagonal, latent correlations below), HTMT,
+    HTMT2 of the item correlations ``corr`` and the pairwise discriminant table, flagged
+    against ``th``; ``cidx`` are the constructs' positions in ``cor_lv``."""
+    cons = list(constructs["construct"])
     fl = pd.DataFrame(cor_lv[np.ix_(cidx, cidx)], index=cons, columns=cons)
     for c, sq in zip(cons, constructs["sqrt_ave"]):
         fl.loc[c, c] = sq
@@ -341,5 +352,4 @@ def _reliability(res: FitResults, thresholds: QualityThresholds | None = None) -
             v1, v2 = float(h1.loc[ca, cb]), float(h2.loc[ca, cb])
             pairs.append((ca, cb, float(cor_lv[cidx[a], cidx[b]]), v1, v2, v1 < th.htmt_strict,
                           v1 < th.htmt_liberal, v2 < th.htmt_strict, v2 < th.htmt_liberal))
-    discriminant = pd.DataFrame(pairs, columns=DISCRIMINANT_COLUMNS)
-    return MeasurementQuality(loadings, constructs, fl, h1, h2, discriminant, th, n, moments)
+    return fl, h1, h2, pd.DataFrame(pairs, columns=DISCRIMINANT_COLUMNS)

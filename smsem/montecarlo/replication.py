@@ -39,6 +39,21 @@ def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
     return lhs, op, rhs
 
 
+def _record_status(row: dict, res: Any, caught: list) -> None:
+    """The replication's status from the fit and the warnings it raised: ``nonconvergence``
+    (with the first convergence warning) or ``ok``, Heywood cases as ``improper``, and the
+    number of rows used."""
+    heywood = sorted({str(w.message).split(" (")[0] for w in caught if issubclass(w.category, HeywoodWarning)})
+    if not res.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        row.update(status="nonconvergence", reason=msgs[0] if msgs else "the optimizer did not converge")
+    else:
+        row["status"] = "ok"
+    if heywood:
+        row.update(improper=1, improper_reason="; ".join(heywood))
+    row["n_used"] = int(res.n)
+
+
 def _empty_row(cell: Cell, rep: int) -> dict[str, Any]:
     row: dict[str, Any] = {k: None for k in ROW_FIELDS}
     row.update(cell=cell.index, rep=rep, improper=0, improper_reason="", reason="", estimates=NO_ESTIMATES)
@@ -188,15 +203,7 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
         except _FAILURES as exc:
             row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
             return row
-    heywood = sorted({str(w.message).split(" (")[0] for w in caught if issubclass(w.category, HeywoodWarning)})
-    if not res.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-        row.update(status="nonconvergence", reason=msgs[0] if msgs else "the optimizer did not converge")
-    else:
-        row["status"] = "ok"
-    if heywood:
-        row.update(improper=1, improper_reason="; ".join(heywood))
-    row["n_used"] = int(res.n)
+    _record_status(row, res, caught)
     # MLR and WLSMV: the scaled test and indices (what their users read); ML: the standard ones
     scaled = cell.estimator in ("MLR", "WLSMV")
     for k in FIT_FIELDS:
@@ -244,15 +251,7 @@ def _interaction_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[
         except _FAILURES as exc:
             row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
             return row
-    heywood = sorted({str(w.message).split(" (")[0] for w in caught if issubclass(w.category, HeywoodWarning)})
-    if not res.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-        row.update(status="nonconvergence", reason=msgs[0] if msgs else "the optimizer did not converge")
-    else:
-        row["status"] = "ok"
-    if heywood:
-        row.update(improper=1, improper_reason="; ".join(heywood))
-    row["n_used"] = int(res.n)
+    _record_status(row, res, caught)
     indices = res.fit_indices
     for k in FIT_FIELDS:
         row[k] = float(indices.get(k, float("nan")))

@@ -51,39 +51,6 @@ class _DefinedValues:
         return est, d(theta)[0]
 
 
-def _rows(parsed, outcome):
-    from ..effects import _chains, _check_acyclic, _graph, _sinks
-
-    graph = _graph(parsed)
-    _check_acyclic(graph)
-    if outcome is None:
-        outcomes = _sinks(parsed, graph)
-    else:
-        outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
-        for o in outcomes:
-            if o not in graph:
-                raise SpecError(f"outcome {o!r} is not a variable of the structural model "
-                                f"(one of {', '.join(graph)})")
-    order = [v for v in parsed.latents + parsed.observed if v in graph]
-    rows = []
-    for y in outcomes:
-        for x in order:
-            if x == y:
-                continue
-            chains = _chains(graph, x, y)
-            if not chains:
-                continue
-            ind = [c for c in chains if len(c) > 2]
-            for c in ind:
-                rows.append((y, x, "indirect", " -> ".join(c), ("chain", c)))
-            if ind:
-                rows.append((y, x, "total_indirect", "", ("total_indirect", y, x)))
-            if any(len(c) == 2 for c in chains):
-                rows.append((y, x, "direct", f"{x} -> {y}", ("chain", (x, y))))
-            rows.append((y, x, "total", "", ("total", y, x)))
-    return rows
-
-
 def _effect_values(res, rows):
     """``theta -> [effects, std.all effects]`` (length ``2 len(rows)``)."""
     info = res._ordinal
@@ -145,6 +112,7 @@ def ordinal_effects(res, outcome: str | Sequence[str] | None = None, *, level: f
     from ..._validation import check_option, check_real
     from ..effects import (BOOT_COLUMNS, DEFINED_COLUMNS, EFFECT_COLUMNS, Effects, _assemble,
                            _inference, compile_defined, delta_se, jacobian)
+    from ..effects import effect_rows
     from .bootstrap import ORDINAL_CI
 
     if getattr(res, "_ordinal", None) is None:
@@ -152,7 +120,7 @@ def ordinal_effects(res, outcome: str | Sequence[str] | None = None, *, level: f
     level = check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     check_option("ci", ci, ORDINAL_CI)
     parsed = res.model.parsed
-    rows = _rows(parsed, outcome)
+    rows = effect_rows(parsed, outcome)
     theta = np.asarray(res.start, dtype=float)
     vcov = np.asarray(res.vcov, dtype=float)
     values = _effect_values(res, rows)

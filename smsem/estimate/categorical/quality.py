@@ -117,7 +117,7 @@ def ordinal_reliability_table(res) -> pd.DataFrame:
 def ordinal_quality(res, thresholds=None):
     """:class:`MeasurementQuality` of an ordinal fit: alpha = ordinal alpha, CR = categorical omega,
     AVE, Fornell-Larcker on the latent correlations, HTMT/HTMT2 on the polychorics."""
-    from ..quality import (CONSTRUCT_COLUMNS, DISCRIMINANT_COLUMNS, MeasurementQuality, QualityThresholds, htmt,
+    from ..quality import (CONSTRUCT_COLUMNS, MeasurementQuality, QualityThresholds, discriminant_tables,
                            latent_correlations_and_loadings)
 
     th = thresholds if thresholds is not None else QualityThresholds()
@@ -136,18 +136,5 @@ def ordinal_quality(res, thresholds=None):
                          bool(r.alpha_ord >= th.alpha), bool(r.omega >= th.cr), bool(r.ave >= th.ave),
                          bool(sq > max_r) if others else True))
     constructs = pd.DataFrame(con_rows, columns=CONSTRUCT_COLUMNS)
-    fl = pd.DataFrame(cor_lv[np.ix_(cidx, cidx)], index=cons, columns=cons)
-    for c, sq in zip(cons, constructs["sqrt_ave"]):
-        fl.loc[c, c] = sq
-    corr = res.sample_stats.cor
-    h1 = htmt(corr, blocks)
-    h2 = htmt(corr, blocks, geometric=True)
-    pairs = []
-    for a in range(len(cons)):
-        for b in range(a + 1, len(cons)):
-            ca, cb = cons[a], cons[b]
-            v1, v2 = float(h1.loc[ca, cb]), float(h2.loc[ca, cb])
-            pairs.append((ca, cb, float(cor_lv[cidx[a], cidx[b]]), v1, v2, v1 < th.htmt_strict,
-                          v1 < th.htmt_liberal, v2 < th.htmt_strict, v2 < th.htmt_liberal))
-    discriminant = pd.DataFrame(pairs, columns=DISCRIMINANT_COLUMNS)
+    fl, h1, h2, discriminant = discriminant_tables(constructs, cor_lv, cidx, res.sample_stats.cor, blocks, th)
     return MeasurementQuality(loadings, constructs, fl, h1, h2, discriminant, th, int(res.n))
