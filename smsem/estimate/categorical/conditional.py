@@ -289,3 +289,409 @@ def _nacov(Y, X, ths, betas, bounds, R, rows, cols):
     b_inv[a11_size:, a11_size:] = np.diag(1.0 / a22)
     b_inv[a11_size:, :a11_size] = -(a21 / a22[:, None]) @ a11_inv
     return n * (b_inv @ inner @ b_inv.T)
+
+
+# ----------------------------------------------------------------------------------------------
+# the model
+# ----------------------------------------------------------------------------------------------
+
+
+def covariates_of(pt: Any) -> list:
+    """The observed exogenous covariates of a table (lavaan's ``ov.x``), in the table's order."""
+    return list(getattr(pt, "ov_x", None) or [])
+
+
+def check_conditional(pt: Any, ordinal: Sequence[str], covariates: Sequence[str], *, estimator: str, missing: str,
+                      parameterization: str) -> None:
+    """Raise (one line, naming the statement's line) on what the covariate model does not reproduce."""
+    from ..matrices import table_rows
+    from .fit import ORDINAL_ESTIMATORS
+
+    if estimator not in ORDINAL_ESTIMATORS:
+        raise OptionError(f"estimator {estimator!r} with ordered items: use one of {', '.join(ORDINAL_ESTIMATORS)}")
+    if parameterization not in ("delta", "theta"):
+        raise OptionError(f"parameterization={parameterization!r}: use 'delta' (lavaan's default) or 'theta'")
+    if missing != "listwise":
+        raise OptionError(f"missing={missing!r} with observed covariates: only listwise deletion (lavaan's default "
+                          "with conditional.x) is supported")
+    xs, ords = set(covariates), set(ordinal)
+    both = [v for v in covariates if v in ords and not isinstance(ordinal, _AllItems)]
+    if both:
+        raise OptionError(f"the covariate(s) {', '.join(both)} are listed as ordered: an exogenous covariate is "
+                          "used as numeric (a 0/1 dummy for a binary one), as lavaan's conditional.x does")
+    cont = [v for v in pt.ov if v not in xs and v not in ords]
+    if cont:
+        raise OptionError(f"continuous endogenous variable(s) {', '.join(cont)} together with observed covariates "
+                          "are not supported yet with ordered items (only ordinal items given the covariates)")
+    rows = table_rows(pt)
+    if any(r["group"] > 1 for r in rows):
+        raise OptionError("multiple groups are not supported yet with ordered items and observed covariates")
+    lv = set(pt.lv)
+    labels = [r["label"] for r in rows if r["label"]]
+    if len(labels) != len(set(labels)):
+        raise OptionError("shared labels (equality constraints) are not supported yet with ordered items")
+    for r in rows:
+        where = f"line {r['line']}: {r['lhs']} {r['op']} {r['rhs']}"
+        if r["op"] not in ("=~", "~", "~~", ":="):
+            raise OptionError(f"{where}: constraints (==, <, >) and mean-structure rows are not supported yet with "
+                              "ordered items and observed covariates")
+        if r["op"] == "=~" and (r["lhs"] not in lv or r["rhs"] not in ords):
+            raise OptionError(f"{where}: only latent variables measured by ordinal items are supported with "
+                              "observed covariates")
+        if r["op"] == "~":
+            if r["lhs"] in xs:
+                raise OptionError(f"{where}: a covariate cannot be regressed on something")
+            if r["rhs"] in ords:
+                raise OptionError(f"{where}: an ordinal item as a predictor is not supported yet (lavaan's y* "
+                                  "of a predicting item); only latent variables and covariates predict")
+        if r["op"] == "~~" and r["user"] == 1:
+            if (r["lhs"] in xs) != (r["rhs"] in xs):
+                raise OptionError(f"{where}: a covariance between a covariate and a model variable is not part of "
+                                  "lavaan's conditional.x model")
+            if r["lhs"] in ords and r["lhs"] == r["rhs"] and r["free"] > 0 and parameterization == "delta":
+                raise OptionError(f"{where}: a free residual variance of an ordinal item is not identified in the "
+                                  "delta parameterization")
+
+
+class _AllItems(list):
+    """``ordered=True``: every endogenous observed variable (the covariates stay numeric)."""
+
+
+def _complex_matrices(pm, ts):
+    b = pm.base
+    mats = [b.beta.astype(complex), b.lambda_.astype(complex), b.psi.astype(complex), b.theta.astype(complex)]
+    for value, locs in zip(ts, pm.locations):
+        for m, i, j in locs:
+            if m < 4:
+                mats[m][i, j] = value
+    return mats
+
+
+def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
+    from .fit import _Engine
+
+    class _CondEngine(_Engine):
+        """sigma(theta) = [tau, vec(res.slopes), vech(res.cov, diag = FALSE)] (lavaan's conditional.x),
+        its Jacobian by complex steps (exact to rounding)."""
+
+        def __init__(self):
+            names = list(ss.wls_obs.index)
+            super().__init__(pt, etable, [nm for nm in names if "|t" in nm or "~~" in nm], theta_param=theta_param)
+            inner = list(self.pm.base.inner)
+            self.items = [self.ov.index(v) for v in ss.items]
+            self.x_inner = [inner.index(v) for v in ss.covariates]
+            self.n_sl = ss.n_slopes
+            self.n_pre = self.nuni + self.n_sl
+            self.nth = self.n_pre  # the rows before the correlations (the baseline frees them)
+            ip = {v: k for k, v in enumerate(self.items)}
+            self.r_i = np.array([ip[i] for i in self.r])
+            self.c_i = np.array([ip[i] for i in self.c])
+            self.th_it = np.array([ip[i] for i in self.th_item])
+            self.mixed = False
+            self.covariates = set(ss.covariates)
+
+        def split(self, theta):
+            ts = np.empty(self.pm.n_free, dtype=theta.dtype)
+            ts[self.struct_pos] = theta[self.struct_idx]
+            tau = np.empty(self.nuni, dtype=theta.dtype)
+            tau[self.th_pos] = theta[self.th_idx] * self.th_sign[self.th_idx]
+            return ts, tau
+
+        def _moments(self, ts):
+            beta, lam, psi, th = _complex_matrices(self.pm, ts)
+            t = lam @ np.linalg.inv(np.eye(len(beta)) - beta)
+            psi0 = psi.copy()
+            psi0[self.x_inner, :] = 0.0
+            psi0[:, self.x_inner] = 0.0
+            it = self.items
+            rescov = (t[it] @ psi0 @ t[it].T) + th[np.ix_(it, it)]
+            slopes = t[np.ix_(it, self.x_inner)]
+            return rescov, slopes
+
+        def sigma(self, theta):
+            ts, tau = self.split(theta)
+            rescov, slopes = self._moments(ts)
+            if self.theta_param:
+                sd = np.sqrt(np.diag(rescov))
+                return np.concatenate([tau / sd[self.th_it], (slopes / sd[:, None]).T.reshape(-1),
+                                       rescov[self.r_i, self.c_i] / (sd[self.r_i] * sd[self.c_i])])
+            return np.concatenate([tau, slopes.T.reshape(-1), rescov[self.r_i, self.c_i]])
+
+        def jacobian(self, theta):
+            h = 1e-30
+            out = np.empty((len(ss.wls_obs), len(theta)))
+            for k in range(len(theta)):
+                t = theta.astype(complex)
+                t[k] += 1j * h
+                out[:, k] = np.imag(self.sigma(t)) / h
+            return out
+
+        def delta(self, theta):
+            ts, _ = self.split(theta)
+            sd = np.ones(len(self.ov))
+            if self.theta_param:
+                rescov, _ = self._moments(ts)
+                sd[self.items] = np.sqrt(np.real(np.diag(rescov)))
+            return 1.0 / sd
+
+        def adjust_std(self, theta, table, est, sa, sl, mx):
+            """lavaan's std.all: a threshold over the *total* sd of y* (the covariates' part included),
+            a covariate's mean over its sd."""
+            sd = dict(zip(self.ov, np.sqrt(np.diag(mx.implied_cov))))
+            rows = table[table["op"] != ":="]
+            for k, (lhs, op) in enumerate(zip(rows["lhs"], rows["op"])):
+                if op == "|" or (op == "~1" and lhs in self.covariates):
+                    sa[k] = est[k] / sd[lhs]
+            return est, sa, sl
+
+        def residual_cells(self, mx):
+            """Each item's residual variance cell: (matrix code, row, col), theta or a phantom's psi."""
+            inner = list(mx.inner)
+            out = []
+            for i in self.items:
+                v = self.ov[i]
+                out.append((2, inner.index(v), inner.index(v)) if v in inner else (3, i, i))
+            return out
+
+        def matrices(self, theta, ordinal):
+            import dataclasses
+
+            ts, _ = self.split(theta)
+            mx = self.pm.matrices_at(ts)
+            if self.theta_param:
+                return mx
+            psi, th = mx.psi.copy(), mx.theta.copy()
+            cells = self.residual_cells(mx)
+            for m, i, j in cells:
+                (psi if m == 2 else th)[i, j] = 0.0
+            mx0 = dataclasses.replace(mx, psi=psi, theta=th)
+            rescov, _ = self._moments_of(mx0)  # the conditional variances without the residuals
+            for (m, i, j), v in zip(cells, np.diag(rescov)):
+                (psi if m == 2 else th)[i, j] = 1.0 - v
+            return dataclasses.replace(mx, psi=psi, theta=th)
+
+        def _moments_of(self, mx):
+            t = mx.lambda_ @ np.linalg.inv(np.eye(len(mx.beta)) - mx.beta)
+            psi0 = mx.psi.copy()
+            psi0[self.x_inner, :] = 0.0
+            psi0[:, self.x_inner] = 0.0
+            it = self.items
+            return t[it] @ psi0 @ t[it].T + mx.theta[np.ix_(it, it)], t[np.ix_(it, self.x_inner)]
+
+    return _CondEngine()
+
+
+def conditional_tables(pt, ss: ConditionalStats):
+    """(lavaan's parTable of the fit, the engine's table): the covariates' rows are lavaan's fixed.x
+    rows (``exo`` 1, their ``~1`` rows fixed at the sample means); in the engine's table they are
+    fixed values (the sample covariances, N - 1 divisor as lavaan)."""
+    from .fit import ordinal_table
+
+    nth = {v: 0 for v in pt.ov}
+    for v, t in zip(ss.items, ss.th):
+        nth[v] = len(t)
+    table = ordinal_table(pt, nth, ss.items)
+    xs = list(ss.covariates)
+    isx_mean = (table["op"] == "~1") & table["lhs"].isin(xs)
+    table.loc[isx_mean, "free"] = 0
+    table.loc[isx_mean, "exo"] = 1
+    free = table["free"].to_numpy().astype(int)
+    table["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
+    etable = table.copy()
+    xpos = {v: k for k, v in enumerate(xs)}
+    isx = (etable["op"] == "~~") & etable["lhs"].isin(xs) & etable["rhs"].isin(xs)
+    etable.loc[isx, "ustart"] = [ss.x_cov[xpos[a], xpos[b]] for a, b in zip(etable.loc[isx, "lhs"],
+                                                                             etable.loc[isx, "rhs"])]
+    etable.loc[isx, "exo"] = 0
+    etable.loc[isx_mean, "ustart"] = ss.x_mean[[xpos[v] for v in etable.loc[isx_mean, "lhs"]]]
+    return table, etable
+
+
+def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, estimator: str, missing: str,
+                    parameterization: str, options: dict):
+    """lavaan's ``sem(model, data, ordered = ..., estimator = ...)`` of a model with observed exogenous
+    covariates (``conditional.x = TRUE``); called by :func:`.fit.fit_ordinal`."""
+    from ..results import PARAM_COLUMNS
+    from .fit import (ORDINAL_ESTIMATORS, _adjusted, _cfi, _marker_starts, _results_class, _rmsea, _row_values,
+                      _tli, _traces, _Weight)
+    from ..matrices import start_values
+    from .. import fitindices as fitidx
+    from scipy import stats
+
+    ov = list(pt.ov)
+    xs = covariates_of(pt)
+    endo = [v for v in ov if v not in xs]
+    if ordered is True or (isinstance(ordered, str) and ordered.lower() == "all"):
+        ordinal = _AllItems(endo)
+    else:
+        names = [ordered] if isinstance(ordered, str) else list(ordered)
+        unknown = [v for v in names if v not in ov]
+        if unknown:
+            raise OptionError(f"ordered names {', '.join(unknown)}, which are not observed variables of the model")
+        ordinal = names
+    check_conditional(pt, ordinal, xs, estimator=estimator, missing=missing, parameterization=parameterization)
+    items = [v for v in endo if v in set(ordinal)]
+    absent = [c for c in ov if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
+    x = data[ov]
+    keep = x.notna().all(axis=1)
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing answers or covariates were dropped (listwise deletion, "
+                      "lavaan's default)", stacklevel=4)
+    x = x[keep].reset_index(drop=True)
+    bad = [c for c in xs if not pd.api.types.is_numeric_dtype(x[c])]
+    if bad:
+        raise DataError(f"covariate {bad[0]} is not numeric: code it as a number (a 0/1 dummy for two groups)")
+    ss = conditional_stats(x, items, xs)
+    n = ss.nobs
+    s = ss.wls_obs.to_numpy()
+    gamma = ss.nacov.to_numpy()
+    table, etable = conditional_tables(pt, ss)
+    eng = _make_engine(pt, etable, ss, parameterization == "theta")
+    wkind, test = ORDINAL_ESTIMATORS[estimator]
+    w = _Weight(wkind, gamma)
+
+    # start values from the implied joint moments of (y*, x): residual polychorics + slopes S_xx
+    p_all = len(eng.ov)
+    C = np.zeros((p_all, p_all))
+    it = eng.items
+    xi = [eng.ov.index(v) for v in xs]
+    C[np.ix_(it, it)] = ss.cor
+    C[np.ix_(xi, xi)] = ss.x_cov
+    C[np.ix_(it, xi)] = ss.slopes @ ss.x_cov
+    C[np.ix_(xi, it)] = C[np.ix_(it, xi)].T
+    ts0 = _marker_starts(eng, start_values(eng.ept, eng.pm, np.zeros(p_all), C), C)
+    theta0 = np.empty(eng.npar)
+    theta0[eng.struct_idx] = ts0[eng.struct_pos]
+    theta0[eng.th_idx] = s[:eng.nuni][eng.th_pos]
+    if eng.theta_param:
+        theta0[eng.th_idx] = s[:eng.nuni][eng.th_pos] / eng.delta(theta0)[eng.items][eng.th_it][eng.th_pos]
+
+    def resid(t):
+        return w.half(s - np.real(eng.sigma(t)))
+
+    def jac(t):
+        return -w.half(eng.jacobian(t))
+
+    sol = optimize.least_squares(resid, theta0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                                 max_nfev=2000)
+    theta = sol.x
+    e = s - np.real(eng.sigma(theta))
+    f_old = float(e @ w.mul(e))
+    for _ in range(20 if sol.status > 0 else 0):  # Gauss-Newton polish
+        d = eng.jacobian(theta)
+        step = np.linalg.solve(d.T @ w.mul(d), d.T @ w.mul(e))
+        e_new = s - np.real(eng.sigma(theta + step))
+        f_new = float(e_new @ w.mul(e_new))
+        if not f_new <= f_old * (1 + 1e-12):
+            break
+        theta, e, f_old = theta + step, e_new, f_new
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    e = s - np.real(eng.sigma(theta))
+    d = eng.jacobian(theta)
+    grad = d.T @ w.mul(e)
+    converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6)
+    if not converged:
+        warnings.warn(f"the {estimator} fit did not converge ({sol.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=4)
+    fmin = float(e @ w.mul(e))
+    chi2 = (n - 1.0) * fmin
+    nstat = len(s)
+    df = float(nstat - eng.npar)
+    wd = w.mul(d)
+    a_inv = np.linalg.inv(d.T @ wd)
+    vcov = a_inv / (n - 1.0) if test == "standard" else a_inv @ (wd.T @ gamma @ wd) @ a_inv / (n - 1.0)
+
+    # baseline: thresholds and slopes free, residual correlations 0
+    npre = eng.n_pre
+    db = np.zeros((nstat, npre))
+    db[np.arange(npre), np.arange(npre)] = 1.0
+    eb = s.copy()
+    eb[:npre] = 0.0
+    chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
+    df_b = float(nstat - npre)
+    fi: dict[str, float] = {"npar": float(eng.npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
+                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+                            "baseline_chi2": chi2_b, "baseline_df": df_b,
+                            "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
+    if wkind == "ULS":
+        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
+    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
+    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
+    fi["rmsea"] = _rmsea(chi2, df, n - 1.0)
+    if df > 0:
+        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = fitidx.rmsea_ci(chi2, df, n - 1.0)
+        fi["rmsea_pvalue"] = fitidx.rmsea_pvalue(chi2, df, n - 1.0)
+    if test != "standard" and df > 0:
+        tr1, tr2 = _traces(d, w, gamma)
+        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
+        tr1b, tr2b = _traces(db, w, gamma)
+        tb_s, dfb_s, cb, _ = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
+        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
+                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
+                  baseline_scaling_factor=cb)
+        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
+        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
+        fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
+        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
+        fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
+        # lavaan 0.6.14 gives NA for the robust indices of a conditional.x model
+        fi.update({k: float("nan") for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                                             "rmsea_ci_upper_robust", "rmsea_pvalue_robust")})
+    # SRMR on the residual correlations; lavaan 0.6.14 (lav_residuals_summary) divides by
+    # p (p - 1) / 2 + nvar, nvar counting the covariates too
+    p = len(items)
+    rc = e[npre:]
+    fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p - 1) / 2 + p + len(xs))))
+
+    ords = set(items)
+    mx = eng.matrices(theta, ords)
+    neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0 and v in ords]
+    neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and (v in set(mx.latent_names) or v in ords)]
+    if neg:
+        from ...exceptions import HeywoodWarning
+
+        warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
+                      HeywoodWarning, stacklevel=4)
+    est_v, sa_v, sl_v = _row_values(eng, theta, etable, ords)
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    zcrit = stats.norm.ppf(0.975)
+    out = []
+    for (_, r), est, sa, sl in zip(table[table["op"] != ":="].iterrows(), est_v, sa_v, sl_v):
+        f = int(r["free"])
+        se = float(se_all[f - 1]) if f > 0 else float("nan")
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
+                    est + zcrit * se, float(sl), float(sa)))
+    params = pd.DataFrame(out, columns=PARAM_COLUMNS)
+    if (table["op"] == ":=").any():
+        params = pd.concat([params, _defined_cond(eng, theta, vcov, mx)], ignore_index=True)
+    table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())
+    OrdinalFitResults = _results_class()
+    return OrdinalFitResults(model if not isinstance(model, type(pt)) else None, x, dropped, params, fi, converged,
+                             mx, theta.copy(), None, vcov, estimator=estimator, missing=missing, partable=None,
+                             table_options=options, ordinal_table=table, sample_stats=ss,
+                             parameterization=parameterization,
+                             _ordinal={"engine": eng, "weights": wkind, "test": test, "ordinal": ords,
+                                       "covariates": list(xs)})
+
+
+def _defined_cond(eng, theta, vcov, mx) -> pd.DataFrame:
+    """The ``:=`` rows as :func:`.fit._defined`, with the fitted residual variances of the items
+    (theta cells and phantom psi cells) in the base matrices."""
+    import dataclasses
+
+    from ..results import _defined_rows
+
+    pm = eng.pm
+    base = dataclasses.replace(pm.base, theta=mx.theta.copy(), psi=mx.psi.copy())
+    pm_fit = dataclasses.replace(pm, base=base)
+    ts, _ = eng.split(theta)
+    v = np.zeros((pm.n_free, pm.n_free))
+    si, sp_ = np.asarray(eng.struct_idx), np.asarray(eng.struct_pos)
+    v[np.ix_(sp_, sp_)] = vcov[np.ix_(si, si)]
+    return _defined_rows(eng.ept, pm_fit, ts, v)

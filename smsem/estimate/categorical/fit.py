@@ -337,6 +337,8 @@ def _row_values(eng: "_Engine", theta: np.ndarray, table: pd.DataFrame, ordinal:
         est_v.append(est)
         sa_v.append(float(sa))
         sl_v.append(float(sl))
+    if hasattr(eng, "adjust_std"):  # the covariate model's std.all of thresholds and covariate means
+        return eng.adjust_std(theta, table, np.array(est_v), np.array(sa_v), np.array(sl_v), mx)
     return np.array(est_v), np.array(sa_v), np.array(sl_v)
 
 
@@ -674,6 +676,11 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     estimator = str(estimator).upper()
     options = dict(table_options)
     pt = model.table(**options) if callable(getattr(model, "table", None)) else model
+    if getattr(pt, "ov_x", None) and parameterization in ("delta", "theta"):
+        from .conditional import fit_conditional  # observed covariates: lavaan's conditional.x = TRUE
+
+        return fit_conditional(model, data, pt, ordered=ordered, estimator=estimator, missing=missing,
+                               parameterization=parameterization, options=options)
     ov = list(pt.ov)
     ordinal = _ordered_names(ordered, ov)
     check_supported(pt, ordinal, estimator=estimator, missing=missing, parameterization=parameterization)
