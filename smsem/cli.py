@@ -685,8 +685,13 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
         out += "\n" + render_modindices(res, args.format, minimum=args.modindices) + "\n"
 
-    quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
-    if args.format in ("text", "markdown"):
+    covariates = bool((getattr(res, "_ordinal", None) or {}).get("covariates"))
+    quality = None if covariates else reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
+    if covariates and args.format in ("text", "markdown"):
+        from .estimate.categorical.report import _NO_QUALITY
+
+        out += "\n" + _NO_QUALITY + "\n"
+    elif args.format in ("text", "markdown"):
         from .report import render_quality
 
         out += ("\nOrdinal items: Alpha = ordinal alpha (alpha of the polychorics), CR = categorical omega "

@@ -157,24 +157,72 @@ def _uni_scores(y, X, th, beta):
     return sc
 
 
-def _pair_lik(b1, b2, rho):
+def _corners(b1, b2):
+    """The four corners (h, k) of every case's rectangle, stacked, with the signs of
+    ``lik = F(u1, u2) - F(l1, u2) - F(u1, l2) + F(l1, l2)``."""
     (u1, l1), (u2, l2) = b1, b2
-    return (bvn_cdf(u1, u2, rho) - bvn_cdf(l1, u2, rho) - bvn_cdf(u1, l2, rho) + bvn_cdf(l1, l2, rho))
+    return np.concatenate([u1, l1, u1, l1]), np.concatenate([u2, u2, l2, l2])
+
+
+def _bvn_stacked(h, k, rho):
+    """``P(X < h, Y < k)`` with the bounds at +-100 (lavaan's infinite ones) done exactly."""
+    out = np.zeros(h.shape)
+    hi_h, hi_k = h >= _BIG, k >= _BIG
+    lo = (h <= -_BIG) | (k <= -_BIG)
+    m = hi_h & ~lo
+    out[m] = ndtr(k[m])
+    m = hi_k & ~hi_h & ~lo
+    out[m] = ndtr(h[m])
+    m = ~(hi_h | hi_k | lo)
+    out[m] = bvn_cdf(h[m], k[m], rho)
+    return out
+
+
+def _fold(v, n):
+    return v[:n] - v[n:2 * n] - v[2 * n:3 * n] + v[3 * n:]
+
+
+def _pair_lik(b1, b2, rho):
+    h, k = _corners(b1, b2)
+    return _fold(_bvn_stacked(h, k, rho), len(b1[0]))
 
 
 def _pair_dlik(b1, b2, rho):
-    (u1, l1), (u2, l2) = b1, b2
-    return (_dbinorm(u1, u2, rho) - _dbinorm(l1, u2, rho) - _dbinorm(u1, l2, rho) + _dbinorm(l1, l2, rho))
+    h, k = _corners(b1, b2)
+    return _fold(_dbinorm(h, k, rho), len(b1[0]))
 
 
 def _residual_polychoric(b1, b2, names):
     """ML of the residual polychoric correlation of one pair given the covariates (lavaan's
-    ``lav_bvord_cor_twostep_fit``): the root of the score in (-0.995, 0.995)."""
+    ``lav_bvord_cor_twostep_fit``): Newton steps on the log-likelihood in ``rho``, kept inside
+    (-0.995, 0.995); Brent's root of the score when Newton does not settle."""
+    h, k = _corners(b1, b2)
+    n = len(b1[0])
+    hk, h2k2 = h * k, h * h + k * k
 
-    def score(r):
-        return float(np.sum(_pair_dlik(b1, b2, r) / np.maximum(_pair_lik(b1, b2, r), 1e-300)))
+    def derivs(r):
+        lik = np.maximum(_fold(_bvn_stacked(h, k, r), n), 1e-300)
+        d = _dbinorm(h, k, r)
+        r2 = 1.0 - r * r
+        g = r / r2 + (hk * r2 - r * (h2k2 - 2.0 * r * hk)) / (r2 * r2)  # dlog phi2 / drho
+        dl = _fold(d, n) / lik
+        d2 = _fold(d * g, n) / lik
+        return float(np.sum(dl)), float(np.sum(d2 - dl * dl))
 
     lo, hi = -0.995, 0.995
+    r = 0.0
+    for _ in range(50):
+        s1, s2 = derivs(r)
+        if not (s2 < 0 and np.isfinite(s1)):
+            break
+        step = -s1 / s2
+        new = min(max(r + step, lo), hi)
+        if abs(new - r) < 1e-13:
+            return new
+        r = new
+    def score(x):
+        return derivs(x)[0]
+
     s_lo, s_hi = score(lo), score(hi)
     if s_lo > 0 and s_hi > 0:
         return hi

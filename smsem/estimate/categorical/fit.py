@@ -674,7 +674,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     from ..results import PARAM_COLUMNS
 
     estimator = str(estimator).upper()
-    options = dict(table_options)
+    options = {k: v for k, v in table_options.items() if v is not None}  # None: the table's default
     pt = model.table(**options) if callable(getattr(model, "table", None)) else model
     if getattr(pt, "ov_x", None) and parameterization in ("delta", "theta"):
         from .conditional import fit_conditional  # observed covariates: lavaan's conditional.x = TRUE

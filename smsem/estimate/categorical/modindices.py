@@ -40,6 +40,9 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     if info is None:
         raise OptionError("ordinal_modindices needs a fit with ordered items (fit(..., ordered=...))")
     eng = info["engine"]
+    if info.get("covariates"):
+        raise OptionError("modification indices of an ordinal fit with observed covariates (lavaan's conditional.x) "
+                          "are not supported yet")
     if eng.theta_param:
         raise OptionError("modification indices of an ordinal fit in the theta parameterization are not "
                           "supported yet (use the delta parameterization)")
