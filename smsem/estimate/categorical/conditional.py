@@ -546,6 +546,8 @@ def conditional_tables(pt, ss: ConditionalStats):
     free = table["free"].to_numpy().astype(int)
     table["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
     etable = table.copy()
+    # lavaan marks the regressions on a covariate exo = 1 too (free parameters of conditional.x)
+    table.loc[(table["op"] == "~") & table["rhs"].isin(xs), "exo"] = 1
     xpos = {v: k for k, v in enumerate(xs)}
     isx = (etable["op"] == "~~") & etable["lhs"].isin(xs) & etable["rhs"].isin(xs)
     etable.loc[isx, "ustart"] = [ss.x_cov[xpos[a], xpos[b]] for a, b in zip(etable.loc[isx, "lhs"],
