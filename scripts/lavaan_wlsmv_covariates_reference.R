@@ -2,7 +2,7 @@
 # smsem.estimate.categorical.conditional. Run from the repository root:
 #   Rscript scripts/lavaan_wlsmv_covariates_reference.R [CASE ...]
 # Writes tests/reference/lavaan_condx/: the data (hs_cov.csv: HolzingerSwineford1939 cut into 4 categories
-# as hs_cut4.csv, with sex, female = sex - 1, ageyr, agemo; bfi_cov.csv: psych::bfi's A and C items with
+# as hs_cut4.csv, with sex, female = sex - 1, ageyr, agemo, and x6n, x9n: x6 and x9 uncut; bfi_cov.csv: psych::bfi's A and C items with
 # age and gender), and per case <case>_partable.csv, <case>_fit.csv, <case>_wls_obs.csv (lavInspect "wls.obs"),
 # <case>_gamma.csv (lavInspect "gamma"), <case>_sampstat.csv (res.th / res.slopes / res.cov), <case>.meta.json.
 suppressMessages(library(lavaan))
@@ -15,6 +15,8 @@ hs$sex <- hs0$sex
 hs$female <- hs0$sex - 1L
 hs$ageyr <- hs0$ageyr
 hs$agemo <- hs0$agemo
+hs$x6n <- hs0$x6  # continuous (uncut) versions of x6 and x9 for the mixed cases
+hs$x9n <- hs0$x9
 write.csv(hs, file.path(out, "hs_cov.csv"), row.names = FALSE)
 suppressMessages(library(psych))
 bfi <- psych::bfi[c(paste0("A", 1:5), paste0("C", 1:5), "age", "gender")]
@@ -38,6 +40,13 @@ cases <- list(
                       estimator = "ULSMV"),
   hs_cov_dwls = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords,
                      estimator = "DWLS"),
+  # continuous endogenous indicators (x6n, x9n uncut) next to ordinal items, with covariates
+  hs_mixed_cov = list(model = paste("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6n\n speed =~ x7 + x8 + x9n\n",
+                                    "visual ~ sex + ageyr\n textual ~ ageyr"), data = hs,
+                      ordered = c(paste0("x", 1:5), "x7", "x8")),
+  # a continuous outcome regressed on a factor and a dummy
+  hs_mixed_outcome = list(model = "visual =~ x1 + x2 + x3\n visual ~ ageyr\n x9n ~ visual + female", data = hs,
+                          ordered = paste0("x", 1:3)),
   # (d) psych::bfi: agreeableness and conscientiousness (six-point items) on age and gender
   bfi_cov = list(model = "Af =~ A1 + A2 + A3 + A4 + A5\n Cf =~ C1 + C2 + C3 + C4 + C5\n Af + Cf ~ age + gender",
                  data = bfi, ordered = c(paste0("A", 1:5), paste0("C", 1:5)))

@@ -41,6 +41,7 @@ from scipy import optimize
 from scipy.special import ndtr, ndtri
 
 from ...exceptions import ConvergenceWarning, DataError, OptionError
+from .nacov import _bvreg_scores
 from .polychoric import TWO_PI, bvn_cdf, pair_index
 
 __all__ = ["ConditionalStats", "conditional_stats", "fit_conditional", "covariates_of"]
@@ -80,6 +81,7 @@ class ConditionalStats:
     x_mean: np.ndarray
     x_cov: np.ndarray
     converged: bool = True
+    numeric: list = None  # the continuous endogenous variables
 
     @property
     def n_th(self) -> int:
@@ -254,81 +256,185 @@ def _pair_scores(y1, y2, b1, b2, rho, X, nth1, nth2):
     return drho, dth1, dth2, dsl1, dsl2
 
 
+def _uvreg(y, X):
+    """lavaan's ``lav_uvreg_fit``: OLS intercept and slopes, residual variance with divisor N."""
+    X1 = np.column_stack([np.ones(len(y)), X])
+    beta = np.linalg.lstsq(X1, y, rcond=None)[0]
+    res = y - X1 @ beta
+    return beta[0], beta[1:], float(res @ res / len(y)), X1 @ beta
+
+
+def _polyserial_given_x(Z, sd, b2, names):
+    """ML of the polyserial correlation of a continuous variable's regression residual ``Z``
+    (standardized) with an ordinal item given x (lavaan's ``lav_bvmix_cor_twostep_fit``).
+
+    lavaan 0.6.14 leaves out of its log-likelihood every case whose likelihood is below sqrt(eps)
+    (``lav_bvmix_lik``): near rho = +-1 that drops many cases, and lavaan's objective is then
+    larger at its bounds (+-0.995) than at the maximum, where its local optimizer (nlminb from
+    Olsson's start) sometimes stops (docs/ordinal.md: 2 of the 14 pairs of the HS case). smsem
+    maximizes the likelihood of all cases, which is lavaan's estimate whenever lavaan's optimizer
+    stays at the interior maximum (no case is left out there)."""
+    dens = _dnorm(Z) / sd
+    u2, l2 = b2
+
+    def negll(r):
+        rr = np.sqrt(1.0 - r * r)
+        py = np.maximum(ndtr((u2 - r * Z) / rr) - ndtr((l2 - r * Z) / rr), np.finfo(float).eps)
+        return -float(np.sum(np.log(dens * py)))
+
+    res = optimize.minimize_scalar(negll, bounds=(-0.995, 0.995), method="bounded",
+                                   options={"xatol": 1e-12, "maxiter": 500})
+    return float(res.x)
+
+
+def _polyserial_scores_x(Z, sd, var, b2, y2, nth2, rho, X):
+    """lavaan's ``lav_bvmix_cor_scores`` with covariates: d/dmu (and slopes) and d/dvar of the
+    continuous variable, d/dtau and d/dslopes of the item, d/drho."""
+    u2, l2 = b2
+    R = np.sqrt(1.0 - rho * rho)
+    ts1, ts2 = (u2 - rho * Z) / R, (l2 - rho * Z) / R
+    yZ1, yZ2 = _dnorm(ts1), _dnorm(ts2)
+    pinv = 1.0 / np.maximum(ndtr(ts1) - ndtr(ts2), np.finfo(float).eps)
+    dz = yZ1 - yZ2
+    d_mu = 1.0 / sd * (Z + pinv * (rho / R) * dz)
+    d_var = 1.0 / (2.0 * var) * ((Z * Z - 1.0) + (pinv * rho * Z / R) * dz)
+    d_th = np.zeros((len(Z), nth2))
+    for k in range(nth2):
+        d_th[:, k] = ((y2 == k + 1) * yZ1 - (y2 == k + 2) * yZ2) / R * pinv
+    d_rho = pinv / R ** 3 * (yZ1 * (u2 * rho - Z) - yZ2 * (l2 * rho - Z))
+    return d_rho, d_mu, d_var, d_th, X * d_mu[:, None], X * ((yZ2 - yZ1) / R * pinv)[:, None]
+
+
 def conditional_stats(data: pd.DataFrame, items: Sequence[str], covariates: Sequence[str], *,
-                      nacov: bool = True) -> ConditionalStats:
-    """lavaan's sample statistics of the ordinal ``items`` given the ``covariates`` (complete
-    cases: lavaan's listwise deletion) and their NACOV; see the module docstring."""
+                      numeric: Sequence[str] = (), nacov: bool = True) -> ConditionalStats:
+    """lavaan's sample statistics of the endogenous ``items`` given the ``covariates`` (complete
+    cases: lavaan's listwise deletion) and their NACOV; see the module docstring. ``numeric``:
+    the items that are continuous (a linear regression on x; lavaan's ``lav_uvreg``)."""
     from .thresholds import prepare
 
     items, covariates = list(items), list(covariates)
-    od = prepare(data[items], ordered=True)
-    if (od.codes == 0).any():
+    num = [v in set(numeric) for v in items]
+    ords = [v for v, f in zip(items, num) if not f]
+    od = prepare(data[ords], ordered=True) if ords else None
+    if od is not None and (od.codes == 0).any():
         raise DataError("missing answers: the covariate model needs complete cases (listwise deletion)")
-    Y = od.codes.astype(int)
     X = data[covariates].to_numpy(dtype=float)
     if not np.all(np.isfinite(X)):
         raise DataError("missing or non-numeric covariate values: the covariate model needs complete cases")
-    n, p = Y.shape
-    q = X.shape[1]
+    n, q = X.shape
+    p = len(items)
     for k, c in enumerate(covariates):
         if np.ptp(X[:, k]) == 0:
             raise DataError(f"covariate {c} is constant: it cannot predict anything")
-    K = [int(k) for k in od.nlev]
-    ths, betas, ok = [], [], True
+    Y = np.zeros((n, p))
+    col = {v: j for j, v in enumerate(ords)}
+    for i, v in enumerate(items):
+        Y[:, i] = data[v].to_numpy(dtype=float) if num[i] else od.codes[:, col[v]]
+    ths, betas, var, fitted, ok = [], [], np.ones(p), [None] * p, True
     for i in range(p):
-        t, b, conv = _probit(Y[:, i], X, K[i], items[i])
+        if num[i]:
+            b0, b, var[i], fitted[i] = _uvreg(Y[:, i], X)
+            t, conv = np.array([b0]), True
+        else:
+            t, b, conv = _probit(Y[:, i].astype(int), X, int(od.nlev[col[items[i]]]), items[i])
         ths.append(t)
         betas.append(b)
         ok &= conv
     slopes = np.array(betas).reshape(p, q)
-    bounds = [_bounds(Y[:, i], ths[i], X @ betas[i]) for i in range(p)]
+    bounds = [None if num[i] else _bounds(Y[:, i].astype(int), ths[i], X @ betas[i]) for i in range(p)]
     rows, cols = pair_index(p)
     R = np.eye(p)
     for i, j in zip(rows, cols):
-        R[i, j] = R[j, i] = _residual_polychoric(bounds[i], bounds[j], (items[i], items[j]))
-    th_names = [f"{v}|t{k + 1}" for v, t in zip(items, ths) for k in range(len(t))]
+        if num[i] and num[j]:  # Pearson's r of the residuals: the ML rho given step 1
+            r = float(np.corrcoef(Y[:, i] - fitted[i], Y[:, j] - fitted[j])[0, 1])
+        elif num[i] or num[j]:
+            a, o = (i, j) if num[i] else (j, i)
+            sd = np.sqrt(var[a])
+            r = _polyserial_given_x((Y[:, a] - fitted[a]) / sd, sd, bounds[o], (items[a], items[o]))
+        else:
+            r = _residual_polychoric(bounds[i], bounds[j], (items[i], items[j]))
+        R[i, j] = R[j, i] = r
+    sd = np.sqrt(var)
+    C = R * np.outer(sd, sd)
+    th_names = [f"{v}~1" if num[i] else f"{v}|t{k + 1}" for i, (v, t) in enumerate(zip(items, ths))
+                for k in range(len(t))]
     sl_names = [f"{items[i]}~{covariates[k]}" for k in range(q) for i in range(p)]
+    var_names = [f"{v}~~{v}" for v, f in zip(items, num) if f]
     cor_names = [f"{items[j]}~~{items[i]}" for i, j in zip(rows, cols)]
-    names = th_names + sl_names + cor_names
-    obs = np.concatenate([np.concatenate(ths), slopes.T.reshape(-1), R[rows, cols]])
+    names = th_names + sl_names + var_names + cor_names
+    th_obs = np.concatenate([-t if num[i] else t for i, t in enumerate(ths)])  # lavaan: -intercept
+    obs = np.concatenate([th_obs, slopes.T.reshape(-1), var[np.array(num, bool)], C[rows, cols]])
     x_mean = X.mean(axis=0)
     x_cov = np.atleast_2d(np.cov(X, rowvar=False, ddof=1))
     gamma = np.full((len(names), len(names)), np.nan)
     if nacov:
-        gamma = _nacov(Y, X, ths, betas, bounds, R, rows, cols)
+        gamma = _nacov(Y, X, ths, betas, bounds, R, rows, cols, num, var, fitted)
     return ConditionalStats(pd.Series(obs, index=names), pd.DataFrame(gamma, index=names, columns=names),
-                            float(n), items, covariates, ths, slopes, R, x_mean, x_cov, bool(ok))
+                            float(n), items, covariates, [t for t, f in zip(ths, num) if not f], slopes, C,
+                            x_mean, x_cov, bool(ok), [v for v, f in zip(items, num) if f])
 
 
-def _nacov(Y, X, ths, betas, bounds, R, rows, cols):
+def _nacov(Y, X, ths, betas, bounds, R, rows, cols, num, var, fitted):
     """lavaan's ``muthen1984`` sandwich with covariates, times N (``lavInspect(fit, "gamma")``)."""
     n, p = Y.shape
     q = X.shape[1]
     nths = [len(t) for t in ths]
     th_start = np.concatenate([[0], np.cumsum(nths)])
     nth = int(th_start[-1])
-    a11_size = nth + p * q
+    num_idx = [i for i in range(p) if num[i]]
+    a11_size = nth + p * q + len(num_idx)
     th_idx = [np.arange(th_start[i], th_start[i + 1]) for i in range(p)]
     sl_idx = [nth + i + p * np.arange(q) for i in range(p)]
+    var_idx = {i: nth + p * q + k for k, i in enumerate(num_idx)}
     pstar = len(rows)
     sc = np.zeros((n, a11_size + pstar))
     for i in range(p):
-        s = _uni_scores(Y[:, i], X, ths[i], betas[i])
-        sc[:, th_idx[i]] = s[:, :nths[i]]
-        sc[:, sl_idx[i]] = s[:, nths[i]:]
+        if num[i]:
+            e = Y[:, i] - fitted[i]
+            sc[:, th_idx[i]] = (e / var[i])[:, None]
+            sc[:, sl_idx[i]] = X * (e / var[i])[:, None]
+            sc[:, var_idx[i]] = -1.0 / (2 * var[i]) + e * e / (2 * var[i] ** 2)
+        else:
+            s = _uni_scores(Y[:, i].astype(int), X, ths[i], betas[i])
+            sc[:, th_idx[i]] = s[:, :nths[i]]
+            sc[:, sl_idx[i]] = s[:, nths[i]:]
     a21 = np.zeros((pstar, a11_size))
+    h21 = np.zeros((pstar, a11_size))
+    h22 = np.ones(pstar)
     for k, (i, j) in enumerate(zip(rows, cols)):
-        drho, dth1, dth2, dsl1, dsl2 = _pair_scores(Y[:, i], Y[:, j], bounds[i], bounds[j], R[i, j], X,
-                                                    nths[i], nths[j])
+        if num[i] and num[j]:
+            d_mu1, d_var1, d_mu2, d_var2, drho = _bvreg_scores(Y[:, i], fitted[i], var[i], Y[:, j], fitted[j],
+                                                               var[j], R[i, j])
+            parts = {i: (d_mu1[:, None], X * d_mu1[:, None], d_var1), j: (d_mu2[:, None], X * d_mu2[:, None], d_var2)}
+        elif num[i] or num[j]:
+            a, o = (i, j) if num[i] else (j, i)
+            sd = np.sqrt(var[a])
+            drho, d_mu, d_var, d_th, d_sl1, d_sl2 = _polyserial_scores_x(
+                (Y[:, a] - fitted[a]) / sd, sd, var[a], bounds[o], Y[:, o].astype(int), nths[o], R[i, j], X)
+            parts = {a: (d_mu[:, None], d_sl1, d_var), o: (d_th, d_sl2, None)}
+        else:
+            drho, dth1, dth2, dsl1, dsl2 = _pair_scores(Y[:, i].astype(int), Y[:, j].astype(int), bounds[i],
+                                                        bounds[j], R[i, j], X, nths[i], nths[j])
+            parts = {i: (dth1, dsl1, None), j: (dth2, dsl2, None)}
         sc[:, a11_size + k] = drho
-        a21[k, th_idx[i]] = drho @ dth1
-        a21[k, th_idx[j]] = drho @ dth2
-        a21[k, sl_idx[i]] = drho @ dsl1
-        a21[k, sl_idx[j]] = drho @ dsl2
+        for v, (dth, dsl, dvar) in parts.items():
+            a21[k, th_idx[v]] = drho @ dth
+            a21[k, sl_idx[v]] = drho @ dsl
+            if dvar is not None:
+                a21[k, var_idx[v]] = drho @ dvar
+        r = R[i, j]
+        if num[i] and num[j]:
+            h21[k, var_idx[i]] = np.sqrt(var[j]) * r / (2 * np.sqrt(var[i]))
+            h21[k, var_idx[j]] = np.sqrt(var[i]) * r / (2 * np.sqrt(var[j]))
+            h22[k] = np.sqrt(var[i] * var[j])
+        elif num[i] or num[j]:
+            a = i if num[i] else j
+            h21[k, var_idx[a]] = r / (2 * np.sqrt(var[a]))
+            h22[k] = np.sqrt(var[a])
     inner = sc.T @ sc
     a11 = np.zeros((a11_size, a11_size))
     for i in range(p):
-        ix = np.concatenate([th_idx[i], sl_idx[i]])
+        ix = np.concatenate([th_idx[i], sl_idx[i], [var_idx[i]] if num[i] else []]).astype(int)
         a11[np.ix_(ix, ix)] = inner[np.ix_(ix, ix)]
     a22 = np.diag(inner)[a11_size:]
     a11_inv = np.linalg.inv(a11)
@@ -336,7 +442,16 @@ def _nacov(Y, X, ths, betas, bounds, R, rows, cols):
     b_inv[:a11_size, :a11_size] = a11_inv
     b_inv[a11_size:, a11_size:] = np.diag(1.0 / a22)
     b_inv[a11_size:, :a11_size] = -(a21 / a22[:, None]) @ a11_inv
-    return n * (b_inv @ inner @ b_inv.T)
+    w = b_inv @ inner @ b_inv.T
+    if num_idx:  # lavaan's H: correlations -> covariances (delta rule); WLS.obs holds -intercept
+        H = np.eye(len(w))
+        H[a11_size:, :a11_size] = h21
+        H[a11_size:, a11_size:] = np.diag(h22)
+        w = H @ w @ H.T
+        flip = np.array([th_idx[i][0] for i in num_idx])
+        w[flip, :] *= -1
+        w[:, flip] *= -1
+    return n * w
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,9 +483,10 @@ def check_conditional(pt: Any, ordinal: Sequence[str], covariates: Sequence[str]
         raise OptionError(f"the covariate(s) {', '.join(both)} are listed as ordered: an exogenous covariate is "
                           "used as numeric (a 0/1 dummy for a binary one), as lavaan's conditional.x does")
     cont = [v for v in pt.ov if v not in xs and v not in ords]
-    if cont:
+    if cont and parameterization != "delta":
         raise OptionError(f"continuous endogenous variable(s) {', '.join(cont)} together with observed covariates "
-                          "are not supported yet with ordered items (only ordinal items given the covariates)")
+                          "are supported in the delta parameterization only, not yet in theta")
+    endo = ords | set(cont)
     rows = table_rows(pt)
     if any(r["group"] > 1 for r in rows):
         raise OptionError("multiple groups are not supported yet with ordered items and observed covariates")
@@ -383,15 +499,15 @@ def check_conditional(pt: Any, ordinal: Sequence[str], covariates: Sequence[str]
         if r["op"] not in ("=~", "~", "~~", ":="):
             raise OptionError(f"{where}: constraints (==, <, >) and mean-structure rows are not supported yet with "
                               "ordered items and observed covariates")
-        if r["op"] == "=~" and (r["lhs"] not in lv or r["rhs"] not in ords):
-            raise OptionError(f"{where}: only latent variables measured by ordinal items are supported with "
+        if r["op"] == "=~" and (r["lhs"] not in lv or r["rhs"] not in endo):
+            raise OptionError(f"{where}: only latent variables measured by observed items are supported with "
                               "observed covariates")
         if r["op"] == "~":
             if r["lhs"] in xs:
                 raise OptionError(f"{where}: a covariate cannot be regressed on something")
-            if r["rhs"] in ords:
-                raise OptionError(f"{where}: an ordinal item as a predictor is not supported yet (lavaan's y* "
-                                  "of a predicting item); only latent variables and covariates predict")
+            if r["rhs"] in endo:
+                raise OptionError(f"{where}: an observed item as a predictor is not supported yet with ordered "
+                                  "items and covariates; only latent variables and covariates predict")
         if r["op"] == "~~" and r["user"] == 1:
             if (r["lhs"] in xs) != (r["rhs"] in xs):
                 raise OptionError(f"{where}: a covariance between a covariate and a model variable is not part of "
@@ -424,18 +540,24 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
 
         def __init__(self):
             names = list(ss.wls_obs.index)
-            super().__init__(pt, etable, [nm for nm in names if "|t" in nm or "~~" in nm], theta_param=theta_param)
+            super().__init__(pt, etable, [nm for nm in names if "|t" in nm or "~~" in nm or nm.endswith("~1")],
+                             theta_param=theta_param)
             inner = list(self.pm.base.inner)
             self.items = [self.ov.index(v) for v in ss.items]
+            numeric = set(ss.numeric or ())
+            self.ord_items = [self.ov.index(v) for v in ss.items if v not in numeric]
             self.x_inner = [inner.index(v) for v in ss.covariates]
             self.n_sl = ss.n_slopes
-            self.n_pre = self.nuni + self.n_sl
+            self.n_var = len(self.vi)
+            # [thresholds and -intercepts | slopes | variances of the continuous ones | covariances]
+            self.n_pre = self.nuni + self.n_sl + self.n_var
             self.nth = self.n_pre  # the rows before the correlations (the baseline frees them)
             ip = {v: k for k, v in enumerate(self.items)}
             self.r_i = np.array([ip[i] for i in self.r])
             self.c_i = np.array([ip[i] for i in self.c])
+            self.v_i = np.array([ip[i] for i in self.vi], dtype=int)
             self.th_it = np.array([ip[i] for i in self.th_item])
-            self.mixed = False
+            self.mixed = bool(numeric)
             self.covariates = set(ss.covariates)
 
         def split(self, theta):
@@ -463,7 +585,7 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
                 sd = np.sqrt(np.diag(rescov))
                 return np.concatenate([tau / sd[self.th_it], (slopes / sd[:, None]).T.reshape(-1),
                                        rescov[self.r_i, self.c_i] / (sd[self.r_i] * sd[self.c_i])])
-            return np.concatenate([tau, slopes.T.reshape(-1), rescov[self.r_i, self.c_i]])
+            return np.concatenate([tau, slopes.T.reshape(-1), rescov[self.v_i, self.v_i], rescov[self.r_i, self.c_i]])
 
         def jacobian(self, theta):
             h = 1e-30
@@ -496,7 +618,7 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
             """Each item's residual variance cell: (matrix code, row, col), theta or a phantom's psi."""
             inner = list(mx.inner)
             out = []
-            for i in self.items:
+            for i in self.ord_items:
                 v = self.ov[i]
                 out.append((2, inner.index(v), inner.index(v)) if v in inner else (3, i, i))
             return out
@@ -514,7 +636,8 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
                 (psi if m == 2 else th)[i, j] = 0.0
             mx0 = dataclasses.replace(mx, psi=psi, theta=th)
             rescov, _ = self._moments_of(mx0)  # the conditional variances without the residuals
-            for (m, i, j), v in zip(cells, np.diag(rescov)):
+            pos = [self.items.index(i) for i in self.ord_items]
+            for (m, i, j), v in zip(cells, np.diag(rescov)[pos]):
                 (psi if m == 2 else th)[i, j] = 1.0 - v
             return dataclasses.replace(mx, psi=psi, theta=th)
 
@@ -536,9 +659,9 @@ def conditional_tables(pt, ss: ConditionalStats):
     from .fit import ordinal_table
 
     nth = {v: 0 for v in pt.ov}
-    for v, t in zip(ss.items, ss.th):
+    for v, t in zip([v for v in ss.items if v not in set(ss.numeric or ())], ss.th):
         nth[v] = len(t)
-    table = ordinal_table(pt, nth, ss.items)
+    table = ordinal_table(pt, nth, [v for v in ss.items if v not in set(ss.numeric or ())])
     xs = list(ss.covariates)
     isx_mean = (table["op"] == "~1") & table["lhs"].isin(xs)
     table.loc[isx_mean, "free"] = 0
@@ -580,7 +703,8 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
             raise OptionError(f"ordered names {', '.join(unknown)}, which are not observed variables of the model")
         ordinal = names
     check_conditional(pt, ordinal, xs, estimator=estimator, missing=missing, parameterization=parameterization)
-    items = [v for v in endo if v in set(ordinal)]
+    items = list(endo)  # ordinal, and continuous (a linear regression on x) when not in ordered
+    cont = [v for v in endo if v not in set(ordinal)]
     absent = [c for c in ov if c not in data.columns]
     if absent:
         raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
@@ -594,7 +718,7 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
     bad = [c for c in xs if not pd.api.types.is_numeric_dtype(x[c])]
     if bad:
         raise DataError(f"covariate {bad[0]} is not numeric: code it as a number (a 0/1 dummy for two groups)")
-    ss = conditional_stats(x, items, xs)
+    ss = conditional_stats(x, items, xs, numeric=cont)
     n = ss.nobs
     s = ss.wls_obs.to_numpy()
     gamma = ss.nacov.to_numpy()
@@ -615,7 +739,7 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
     ts0 = _marker_starts(eng, start_values(eng.ept, eng.pm, np.zeros(p_all), C), C)
     theta0 = np.empty(eng.npar)
     theta0[eng.struct_idx] = ts0[eng.struct_pos]
-    theta0[eng.th_idx] = s[:eng.nuni][eng.th_pos]
+    theta0[eng.th_idx] = s[:eng.nuni][eng.th_pos] * eng.th_sign[eng.th_idx]
     if eng.theta_param:
         theta0[eng.th_idx] = s[:eng.nuni][eng.th_pos] / eng.delta(theta0)[eng.items][eng.th_it][eng.th_pos]
 
@@ -695,9 +819,13 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
     # p (p - 1) / 2 + nvar, nvar counting the covariates too
     p = len(items)
     rc = e[npre:]
+    if cont:  # standardized by the sample (residual) variances, 1 for the ordinal items
+        v = np.ones(p)
+        v[eng.v_i] = s[eng.nuni + eng.n_sl:npre]
+        rc = rc / np.sqrt(v[eng.r_i] * v[eng.c_i])
     fi["srmr"] = float(np.sqrt(np.sum(rc * rc) / (p * (p - 1) / 2 + p + len(xs))))
 
-    ords = set(items)
+    ords = set(items) - set(cont)
     mx = eng.matrices(theta, ords)
     neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0 and v in ords]
     neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and (v in set(mx.latent_names) or v in ords)]
