@@ -127,7 +127,8 @@ def _probit(y: np.ndarray, X: np.ndarray, K: int, name: str, tol: float = 1e-12,
             if c > 0:
                 G[:, c, c - 1] = -d[:, c]
             G[:, c, nth:] = -X * (d[:, c + 1] - d[:, c])[:, None]
-        info = np.einsum("nkp,nkq,nk->pq", G, G, 1.0 / P)
+        Gw = (G * np.sqrt(1.0 / P)[:, :, None]).reshape(n * K, -1)
+        info = Gw.T @ Gw
         obs = np.arange(n), y - 1
         score = (G[obs] / P[obs][:, None]).sum(axis=0)
         step = np.linalg.solve(info, score)
@@ -194,32 +195,37 @@ def _pair_dlik(b1, b2, rho):
     return _fold(_dbinorm(h, k, rho), len(b1[0]))
 
 
-def _residual_polychoric(b1, b2, names):
+def _residual_polychoric(b1, b2, names, r0=0.0, w=None):
     """ML of the residual polychoric correlation of one pair given the covariates (lavaan's
     ``lav_bvord_cor_twostep_fit``): Newton steps on the log-likelihood in ``rho``, kept inside
     (-0.995, 0.995); Brent's root of the score when Newton does not settle."""
-    h, k = _corners(b1, b2)
+    h_all, k_all = _corners(b1, b2)
     n = len(b1[0])
+    w = np.ones(n) if w is None else w
+    # neighbouring cases share corners: every distinct (h, k) once
+    hk_u, inv = np.unique(h_all + 1j * k_all, return_inverse=True)
+    inv = inv.reshape(-1)
+    h, k = hk_u.real.copy(), hk_u.imag.copy()
     hk, h2k2 = h * k, h * h + k * k
 
     def derivs(r):
-        lik = np.maximum(_fold(_bvn_stacked(h, k, r), n), 1e-300)
+        lik = np.maximum(_fold(_bvn_stacked(h, k, r)[inv], n), 1e-300)
         d = _dbinorm(h, k, r)
         r2 = 1.0 - r * r
         g = r / r2 + (hk * r2 - r * (h2k2 - 2.0 * r * hk)) / (r2 * r2)  # dlog phi2 / drho
-        dl = _fold(d, n) / lik
-        d2 = _fold(d * g, n) / lik
-        return float(np.sum(dl)), float(np.sum(d2 - dl * dl))
+        dl = _fold(d[inv], n) / lik
+        d2 = _fold((d * g)[inv], n) / lik
+        return float(w @ dl), float(w @ (d2 - dl * dl))
 
     lo, hi = -0.995, 0.995
-    r = 0.0
+    r = float(np.clip(r0, -0.9, 0.9))
     for _ in range(50):
         s1, s2 = derivs(r)
         if not (s2 < 0 and np.isfinite(s1)):
             break
         step = -s1 / s2
         new = min(max(r + step, lo), hi)
-        if abs(new - r) < 1e-13:
+        if abs(new - r) < 1e-8:  # Newton: the next step would be of order 1e-16
             return new
         r = new
     def score(x):
@@ -344,6 +350,13 @@ def conditional_stats(data: pd.DataFrame, items: Sequence[str], covariates: Sequ
     bounds = [None if num[i] else _bounds(Y[:, i].astype(int), ths[i], X @ betas[i]) for i in range(p)]
     rows, cols = pair_index(p)
     R = np.eye(p)
+    xrow = np.unique(X, axis=0, return_inverse=True)[1].reshape(-1)
+    gres = {}  # start values: the correlation of the probit regressions' generalized residuals, rescaled
+    for i in range(p):
+        if not num[i]:
+            u, l = bounds[i]
+            pr = np.maximum(ndtr(u) - ndtr(l), 1e-300)
+            gres[i] = (_dnorm(l) - _dnorm(u)) / pr
     for i, j in zip(rows, cols):
         if num[i] and num[j]:  # Pearson's r of the residuals: the ML rho given step 1
             r = float(np.corrcoef(Y[:, i] - fitted[i], Y[:, j] - fitted[j])[0, 1])
@@ -352,7 +365,14 @@ def conditional_stats(data: pd.DataFrame, items: Sequence[str], covariates: Sequ
             sd = np.sqrt(var[a])
             r = _polyserial_given_x((Y[:, a] - fitted[a]) / sd, sd, bounds[o], (items[a], items[o]))
         else:
-            r = _residual_polychoric(bounds[i], bounds[j], (items[i], items[j]))
+            gi, gj = gres[i], gres[j]
+            r0 = float(np.mean(gi * gj) / np.sqrt(np.mean(gi * gi) * np.mean(gj * gj)))
+            # the likelihood depends on a case through (y_i, y_j, x) only: each distinct triple once, weighted
+            key = (Y[:, i].astype(np.int64) * 64 + Y[:, j].astype(np.int64)) * (int(xrow.max()) + 1) + xrow
+            _, first, cnt = np.unique(key, return_index=True, return_counts=True)
+            bi = tuple(b[first] for b in bounds[i])
+            bj = tuple(b[first] for b in bounds[j])
+            r = _residual_polychoric(bi, bj, (items[i], items[j]), r0, cnt.astype(float))
         R[i, j] = R[j, i] = r
     sd = np.sqrt(var)
     C = R * np.outer(sd, sd)
@@ -376,6 +396,7 @@ def conditional_stats(data: pd.DataFrame, items: Sequence[str], covariates: Sequ
 
 def _nacov(Y, X, ths, betas, bounds, R, rows, cols, num, var, fitted):
     """lavaan's ``muthen1984`` sandwich with covariates, times N (``lavInspect(fit, "gamma")``)."""
+    xrow = np.unique(X, axis=0, return_inverse=True)[1].reshape(-1)
     n, p = Y.shape
     q = X.shape[1]
     nths = [len(t) for t in ths]
@@ -412,9 +433,13 @@ def _nacov(Y, X, ths, betas, bounds, R, rows, cols, num, var, fitted):
             drho, d_mu, d_var, d_th, d_sl1, d_sl2 = _polyserial_scores_x(
                 (Y[:, a] - fitted[a]) / sd, sd, var[a], bounds[o], Y[:, o].astype(int), nths[o], R[i, j], X)
             parts = {a: (d_mu[:, None], d_sl1, d_var), o: (d_th, d_sl2, None)}
-        else:
-            drho, dth1, dth2, dsl1, dsl2 = _pair_scores(Y[:, i].astype(int), Y[:, j].astype(int), bounds[i],
-                                                        bounds[j], R[i, j], X, nths[i], nths[j])
+        else:  # the scores depend on a case through (y_i, y_j, x): each distinct triple once
+            key = (Y[:, i].astype(np.int64) * 64 + Y[:, j].astype(np.int64)) * (int(xrow.max()) + 1) + xrow
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            inv = inv.reshape(-1)
+            out = _pair_scores(Y[first, i].astype(int), Y[first, j].astype(int), tuple(b[first] for b in bounds[i]),
+                               tuple(b[first] for b in bounds[j]), R[i, j], X[first], nths[i], nths[j])
+            drho, dth1, dth2, dsl1, dsl2 = (a[inv] for a in out)
             parts = {i: (dth1, dsl1, None), j: (dth2, dsl2, None)}
         sc[:, a11_size + k] = drho
         for v, (dth, dsl, dvar) in parts.items():
@@ -558,6 +583,13 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
             self.v_i = np.array([ip[i] for i in self.vi], dtype=int)
             self.th_it = np.array([ip[i] for i in self.th_item])
             self.mixed = bool(numeric)
+            # the cells of every structural parameter, by matrix (batched complex steps)
+            b = self.pm.base
+            self._ind = [np.zeros((self.pm.n_free,) + mat.shape) for mat in (b.beta, b.lambda_, b.psi, b.theta)]
+            for k, locs in enumerate(self.pm.locations):
+                for mc, i, j in locs:
+                    if mc < 4:
+                        self._ind[mc][k, i, j] = 1.0
             self.covariates = set(ss.covariates)
 
         def split(self, theta):
@@ -567,33 +599,51 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
             tau[self.th_pos] = theta[self.th_idx] * self.th_sign[self.th_idx]
             return ts, tau
 
-        def _moments(self, ts):
-            beta, lam, psi, th = _complex_matrices(self.pm, ts)
-            t = lam @ np.linalg.inv(np.eye(len(beta)) - beta)
+        def _moments(self, ts, mats=None):
+            """(res.cov, res.slopes); with ``mats`` (a batch of matrices) for every batch member."""
+            beta, lam, psi, th = _complex_matrices(self.pm, ts) if mats is None else mats
+            t = lam @ np.linalg.inv(np.eye(beta.shape[-1]) - beta)
             psi0 = psi.copy()
-            psi0[self.x_inner, :] = 0.0
-            psi0[:, self.x_inner] = 0.0
+            psi0[..., self.x_inner, :] = 0.0
+            psi0[..., :, self.x_inner] = 0.0
             it = self.items
-            rescov = (t[it] @ psi0 @ t[it].T) + th[np.ix_(it, it)]
-            slopes = t[np.ix_(it, self.x_inner)]
+            ti = t[..., it, :]
+            rescov = ti @ psi0 @ np.swapaxes(ti, -1, -2) + th[..., it, :][..., :, it]
+            slopes = ti[..., :, self.x_inner]
             return rescov, slopes
+
+        def _stats(self, tau, rescov, slopes):
+            lead = rescov.shape[:-2]
+            vec_sl = np.swapaxes(slopes, -1, -2).reshape(lead + (-1,))
+            if self.theta_param:
+                sd = np.sqrt(np.diagonal(rescov, axis1=-2, axis2=-1))
+                return np.concatenate([tau / sd[..., self.th_it],
+                                       np.swapaxes(slopes / sd[..., :, None], -1, -2).reshape(lead + (-1,)),
+                                       rescov[..., self.r_i, self.c_i] / (sd[..., self.r_i] * sd[..., self.c_i])],
+                                      axis=-1)
+            return np.concatenate([np.broadcast_to(tau, lead + tau.shape[-1:]), vec_sl,
+                                   rescov[..., self.v_i, self.v_i], rescov[..., self.r_i, self.c_i]], axis=-1)
 
         def sigma(self, theta):
             ts, tau = self.split(theta)
             rescov, slopes = self._moments(ts)
-            if self.theta_param:
-                sd = np.sqrt(np.diag(rescov))
-                return np.concatenate([tau / sd[self.th_it], (slopes / sd[:, None]).T.reshape(-1),
-                                       rescov[self.r_i, self.c_i] / (sd[self.r_i] * sd[self.c_i])])
-            return np.concatenate([tau, slopes.T.reshape(-1), rescov[self.v_i, self.v_i], rescov[self.r_i, self.c_i]])
+            return self._stats(tau, rescov, slopes)
 
         def jacobian(self, theta):
+            """Complex steps, all structural parameters at once (a batch of perturbed matrices);
+            the thresholds enter sigma linearly (over sd(y*) in the theta parameterization)."""
             h = 1e-30
-            out = np.empty((len(ss.wls_obs), len(theta)))
-            for k in range(len(theta)):
-                t = theta.astype(complex)
-                t[k] += 1j * h
-                out[:, k] = np.imag(self.sigma(t)) / h
+            theta = np.asarray(theta, dtype=float)
+            ts, tau = self.split(theta)
+            base = _complex_matrices(self.pm, ts)
+            mats = [m[None] + 1j * h * ind for m, ind in zip(base, self._ind)]
+            rescov, slopes = self._moments(None, mats)
+            out = np.zeros((len(ss.wls_obs), len(theta)))
+            out[:, self.struct_idx] = (np.imag(self._stats(tau.astype(complex), rescov, slopes)) / h).T[:, self.struct_pos]
+            sd = np.ones(len(self.items))
+            if self.theta_param:
+                sd = np.sqrt(np.real(np.diag(self._moments(ts)[0])))
+            out[self.th_pos, self.th_idx] = self.th_sign[self.th_idx] / sd[self.th_it][self.th_pos]
             return out
 
         def delta(self, theta):
