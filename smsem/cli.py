@@ -618,8 +618,6 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.modindices is not None and args.parameterization == "theta":
-        raise OptionError("--modindices with --ordered needs the delta parameterization (theta: not supported yet)")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file

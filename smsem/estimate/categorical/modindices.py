@@ -1,5 +1,5 @@
 """Modification indices of an ordinal fit: lavaan 0.6.14's ``modindices()`` on a WLSMV, ULSMV,
-DWLS, ULS or WLS fit (delta parameterization, every observed variable ordinal).
+DWLS, ULS or WLS fit (delta or theta parameterization, every observed variable ordinal).
 
 lavaan (``modindices``, ``information = "expected"``) frees every parameter of its full table
 (``lav_partable_full``: cross-loadings, residual covariances of the items, latent covariances and
@@ -17,7 +17,10 @@ regressions) and computes, for each one not in the model, the score test of the 
 * ``sepc.lv``, ``sepc.all``, ``sepc.nox`` by lavaan's ``lav_standardize_*`` with ``cov.std``, at
   the fit's matrices (the items' residual variances at ``1 - R^2``, so ``sd(y*) = 1``).
 
-The theta parameterization and continuous observed variables are refused (one line).
+The theta parameterization: the candidates move ``sigma = [tau / sd(y*), cor(y*)]`` through
+``Sigma`` and ``sd(y*) = sqrt(diag(Sigma))`` (the chain rule of :meth:`.fit._Engine.jacobian`), the
+standardized EPCs at the fit's matrices (residual variances 1). Continuous observed variables and
+observed covariates are refused (one line).
 References: ``Rscript scripts/lavaan_wlsmv_modindices_reference.R``; tests/test_ordinal_modindices.py.
 """
 
@@ -43,9 +46,6 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     if info.get("covariates"):
         raise OptionError("modification indices of an ordinal fit with observed covariates (lavaan's conditional.x) "
                           "are not supported yet")
-    if eng.theta_param:
-        raise OptionError("modification indices of an ordinal fit in the theta parameterization are not "
-                          "supported yet (use the delta parameterization)")
     if eng.mixed:
         raise OptionError("modification indices of an ordinal fit with continuous observed variables are not "
                           "supported yet")
@@ -58,8 +58,17 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
     nstat = eng.nth + len(eng.r)
     dx = np.zeros((len(cands), nstat))
-    if cands:
+    if cands and not eng.theta_param:
         dx[:, eng.nth:] = jac_x[:, eng.r, eng.c]  # delta: the candidates move the correlations only
+    elif cands:  # theta: sigma = [tau / sd(y*), cor(y*)] with sd(y*) = sqrt(diag(Sigma)) moving too
+        sig = eng.sigma(theta)
+        var = np.diag(mx.implied_cov)
+        sd = np.sqrt(var)
+        ar = np.arange(len(var))
+        dvar = jac_x[:, ar, ar] / var[None, :]
+        dx[:, :eng.nth] = -0.5 * sig[None, :eng.nth] * dvar[:, eng.th_item]
+        dx[:, eng.nth:] = (jac_x[:, eng.r, eng.c] / (sd[eng.r] * sd[eng.c])[None, :]
+                           - 0.5 * sig[None, eng.nth:] * (dvar[:, eng.r] + dvar[:, eng.c]))
     ss = res.sample_stats
     s = ss.wls_obs.to_numpy(dtype=float)
     w = _Weight(info["weights"], ss.nacov.to_numpy(dtype=float))
