@@ -183,6 +183,8 @@ def test_slopes_mean_the_covariate():
     ("visual =~ x1 + x2 + x3\nvisual ~ female\nx3 ~ x1\n", {}, "line 3: x3 ~ x1: an observed item as a predictor"),
     ("visual =~ x1 + x2 + x3\nvisual ~ female\n", {"ordered": ["x1", "x2"], "parameterization": "theta"},
      "continuous endogenous variable.*delta parameterization only"),
+    ("visual =~ x1 + x2 + x3\nvisual ~ female\n", {"ordered": ["x1", "x2", "x3"], "fixed_x": False},
+     "line 2: visual ~ female: a continuous observed predictor .* fixed.x covariate only"),
 ])
 def test_refusals_name_the_feature(tmp_path, text, kwargs, match):
     p = tmp_path / "m.lav"

@@ -89,9 +89,9 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
     indicators = {r["rhs"] for r in rows if r["op"] == "=~"}
     for r in rows:  # y ~ x with x continuous and observed: lavaan's conditional.x = TRUE
         if r["op"] == "~" and r["rhs"] in ov and r["rhs"] not in ordered and r["rhs"] not in indicators:
-            raise OptionError(f"line {r['line']}: {r['lhs']} ~ {r['rhs']}: a continuous exogenous covariate with "
-                              f"ordered items is not supported yet (lavaan fits it with conditional.x = TRUE: "
-                              f"probit regressions of the items on {r['rhs']}; docs/ordinal.md)")
+            raise OptionError(f"line {r['line']}: {r['lhs']} ~ {r['rhs']}: a continuous observed predictor with "
+                              f"ordered items is supported as a fixed.x covariate only (lavaan's conditional.x; "
+                              f"here fixed_x is False or {r['rhs']} is not exogenous; docs/ordinal.md)")
     if getattr(pt, "ov_x", None):
         raise OptionError(f"observed exogenous covariates ({', '.join(pt.ov_x)}) are not supported yet with "
                           "ordered items (lavaan's conditional.x = TRUE; docs/ordinal.md)")
