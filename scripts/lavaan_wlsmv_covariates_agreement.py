@@ -38,9 +38,9 @@ R_TIME = r"""
 suppressMessages(library(lavaan))
 a <- commandArgs(TRUE)
 d <- read.csv(a[1]); model <- readLines(a[2]); ord <- strsplit(a[3], ",")[[1]]
-est <- a[4]; param <- a[5]; k <- as.integer(a[6])
+est <- a[4]; param <- a[5]; k <- as.integer(a[6]); stdlv <- a[7] == "true"
 ts <- sapply(seq_len(k), function(i) system.time(sem(model, data = d, ordered = ord, estimator = est,
-                                                    parameterization = param))[["elapsed"]])
+                                                    parameterization = param, std.lv = stdlv))[["elapsed"]])
 cat(min(ts), "\n")
 """
 
@@ -65,7 +65,8 @@ def main() -> None:
         csv = REF / ("bfi_cov.csv" if name.startswith("bfi") else "hs_cov.csv")
         data = pd.read_csv(csv)
         ordered = [v for v in meta["ordered"] if v in text]
-        kw = dict(ordered=ordered, estimator=meta["estimator"], parameterization=meta["parameterization"])
+        kw = dict(ordered=ordered, estimator=meta["estimator"], parameterization=meta["parameterization"],
+                  std_lv=meta.get("std_lv", False))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = fit_ordinal(model, data, **kw)
@@ -95,7 +96,8 @@ def main() -> None:
         if rscript:
             (tmp / "model.lav").write_text(text)
             out = subprocess.run([rscript, str(tmp / "t.R"), str(csv), str(tmp / "model.lav"), ",".join(ordered),
-                                  meta["estimator"], meta["parameterization"], str(args.r_repeat)],
+                                  meta["estimator"], meta["parameterization"], str(args.r_repeat),
+                                  "true" if meta.get("std_lv") else "false"],
                                  capture_output=True, text=True, check=True)
             lav = float(out.stdout.split()[0])
         label = f"{name} ({meta['estimator']}, {meta['parameterization']})"

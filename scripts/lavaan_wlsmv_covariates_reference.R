@@ -47,6 +47,9 @@ cases <- list(
   # a continuous outcome regressed on a factor and a dummy
   hs_mixed_outcome = list(model = "visual =~ x1 + x2 + x3\n visual ~ ageyr\n x9n ~ visual + female", data = hs,
                           ordered = paste0("x", 1:3)),
+  # std.lv = TRUE (the latent residual variances fixed at 1) and a residual covariance of two items
+  hs_cov_stdlv = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr\n x1 ~~ x4"), data = hs,
+                      ordered = ords, std.lv = TRUE),
   # (d) psych::bfi: agreeableness and conscientiousness (six-point items) on age and gender
   bfi_cov = list(model = "Af =~ A1 + A2 + A3 + A4 + A5\n Cf =~ C1 + C2 + C3 + C4 + C5\n Af + Cf ~ age + gender",
                  data = bfi, ordered = c(paste0("A", 1:5), paste0("C", 1:5)))
@@ -58,7 +61,8 @@ for (nm in names(cases)) {
   est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
   param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
   t0 <- proc.time()[["elapsed"]]
-  fit <- sem(cs$model, data = cs$data, ordered = cs$ordered, estimator = est, parameterization = param)
+  fit <- sem(cs$model, data = cs$data, ordered = cs$ordered, estimator = est, parameterization = param,
+             std.lv = isTRUE(cs$std.lv))
   secs <- proc.time()[["elapsed"]] - t0
   stopifnot(lavInspect(fit, "options")$conditional.x)
   pt <- parTable(fit)
@@ -95,8 +99,8 @@ for (nm in names(cases)) {
   sdf <- do.call(rbind, rows)
   sdf$value <- formatC(sdf$value, digits = 17, format = "g")
   write.csv(sdf, file.path(out, paste0(nm, "_sampstat.csv")), row.names = FALSE)
-  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "parameterization": "%s", "nobs": %d, "seconds": %.3f, "ordered": [%s]}',
-                     nm, packageVersion("lavaan"), est, param, lavInspect(fit, "nobs"), secs,
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "parameterization": "%s", "std_lv": %s, "nobs": %d, "seconds": %.3f, "ordered": [%s]}',
+                     nm, packageVersion("lavaan"), est, param, tolower(isTRUE(cs$std.lv)), lavInspect(fit, "nobs"), secs,
                      paste0('"', cs$ordered, '"', collapse = ", ")), file.path(out, paste0(nm, ".meta.json")))
   cat(nm, "done", secs, "s\n")
 }

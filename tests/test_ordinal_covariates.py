@@ -48,6 +48,7 @@ MODELS = {
 }
 for _c in ("hs_cov_theta", "hs_cov_ulsmv", "hs_cov_dwls"):
     MODELS[_c] = MODELS["hs_cov"]
+MODELS["hs_cov_stdlv"] = MODELS["hs_cov"] + "x1 ~~ x4\n"
 FIT = {"fmin": "fmin", "chi2": "chisq", "df": "df", "pvalue": "pvalue", "chi2_scaled": "chisq.scaled",
        "df_scaled": "df.scaled", "pvalue_scaled": "pvalue.scaled", "scaling_factor": "chisq.scaling.factor",
        "baseline_chi2": "baseline.chisq", "baseline_df": "baseline.df",
@@ -58,7 +59,7 @@ FIT = {"fmin": "fmin", "chi2": "chisq", "df": "df", "pvalue": "pvalue", "chi2_sc
        "srmr": "srmr", "npar": "npar", "cfi_robust": "cfi.robust", "rmsea_robust": "rmsea.robust"}
 STATS = {"chi2", "chi2_scaled", "baseline_chi2", "baseline_chi2_scaled"}
 FAST = ["hs_dummy", "hs_direct", "hs_cov", "hs_cov_theta", "hs_mixed_outcome"]
-SLOW = ["hs_cov_ulsmv", "hs_cov_dwls", "bfi_cov"]
+SLOW = ["hs_cov_ulsmv", "hs_cov_dwls", "hs_cov_stdlv", "bfi_cov"]
 
 
 def _data(name):
@@ -80,7 +81,7 @@ def _fit_once(name, tmp_path_factory):
     p.write_text(MODELS[name])
     ordered = [v for v in meta["ordered"] if v in MODELS[name]]  # x6n, x9n: continuous
     res = fit_ordinal(smsem.load_model(str(p)), _data(name), ordered=ordered, estimator=meta["estimator"],
-                      parameterization=meta["parameterization"])
+                      parameterization=meta["parameterization"], std_lv=meta.get("std_lv", False))
     pt = pd.read_csv(REF / f"{name}_partable.csv")
     pt["rhs"] = pt["rhs"].fillna("")
     fm = pd.read_csv(REF / f"{name}_fit.csv")
