@@ -2,7 +2,7 @@
 # smsem.estimate.categorical.conditional. Run from the repository root:
 #   Rscript scripts/lavaan_wlsmv_covariates_reference.R [CASE ...]
 # Writes tests/reference/lavaan_condx/: the data (hs_cov.csv: HolzingerSwineford1939 cut into 4 categories
-# as hs_cut4.csv, with sex, female = sex - 1, ageyr, agemo, and x6n, x9n: x6 and x9 uncut; bfi_cov.csv: psych::bfi's A and C items with
+# as hs_cut4.csv, with sex, female = sex - 1, ageyr, agemo, x6n, x9n: x6 and x9 uncut, b1-b4: x1-x4 > 2; bfi_cov.csv: psych::bfi's A and C items with
 # age and gender), and per case <case>_partable.csv, <case>_fit.csv, <case>_wls_obs.csv (lavInspect "wls.obs"),
 # <case>_gamma.csv (lavInspect "gamma"), <case>_sampstat.csv (res.th / res.slopes / res.cov), <case>.meta.json.
 suppressMessages(library(lavaan))
@@ -17,6 +17,7 @@ hs$ageyr <- hs0$ageyr
 hs$agemo <- hs0$agemo
 hs$x6n <- hs0$x6  # continuous (uncut) versions of x6 and x9 for the mixed cases
 hs$x9n <- hs0$x9
+for (k in 1:4) hs[[paste0("b", k)]] <- as.integer(hs[[paste0("x", k)]] > 2)  # binary items: x1-x4 split at 2
 write.csv(hs, file.path(out, "hs_cov.csv"), row.names = FALSE)
 suppressMessages(library(psych))
 bfi <- psych::bfi[c(paste0("A", 1:5), paste0("C", 1:5), "age", "gender")]
@@ -50,6 +51,8 @@ cases <- list(
   # std.lv = TRUE (the latent residual variances fixed at 1) and a residual covariance of two items
   hs_cov_stdlv = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr\n x1 ~~ x4"), data = hs,
                       ordered = ords, std.lv = TRUE),
+  # binary items (probit regressions with one threshold) on a dummy and a continuous covariate
+  hs_binary = list(model = "F =~ b1 + b2 + b3 + b4\n F ~ female + ageyr", data = hs, ordered = paste0("b", 1:4)),
   # (d) psych::bfi: agreeableness and conscientiousness (six-point items) on age and gender
   bfi_cov = list(model = "Af =~ A1 + A2 + A3 + A4 + A5\n Cf =~ C1 + C2 + C3 + C4 + C5\n Af + Cf ~ age + gender",
                  data = bfi, ordered = c(paste0("A", 1:5), paste0("C", 1:5)))
