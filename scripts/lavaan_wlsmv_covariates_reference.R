@@ -53,6 +53,8 @@ cases <- list(
                       ordered = ords, std.lv = TRUE),
   # binary items (probit regressions with one threshold) on a dummy and a continuous covariate
   hs_binary = list(model = "F =~ b1 + b2 + b3 + b4\n F ~ female + ageyr", data = hs, ordered = paste0("b", 1:4)),
+  # no latent variable: two ordinal items regressed on covariates (probit regressions, their residual correlation free)
+  hs_probit = list(model = "x1 ~ female + ageyr\n x2 ~ female", data = hs, ordered = c("x1", "x2")),
   # (d) psych::bfi: agreeableness and conscientiousness (six-point items) on age and gender
   bfi_cov = list(model = "Af =~ A1 + A2 + A3 + A4 + A5\n Cf =~ C1 + C2 + C3 + C4 + C5\n Af + Cf ~ age + gender",
                  data = bfi, ordered = c(paste0("A", 1:5), paste0("C", 1:5)))

@@ -45,6 +45,7 @@ MODELS = {
     "hs_mixed_cov": ("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6n\nspeed =~ x7 + x8 + x9n\n"
                      "visual ~ sex + ageyr\ntextual ~ ageyr\n"),
     "hs_binary": "F =~ b1 + b2 + b3 + b4\nF ~ female + ageyr\n",
+    "hs_probit": "x1 ~ female + ageyr\nx2 ~ female\n",
     "bfi_cov": "Af =~ A1 + A2 + A3 + A4 + A5\nCf =~ C1 + C2 + C3 + C4 + C5\nAf + Cf ~ age + gender\n",
 }
 for _c in ("hs_cov_theta", "hs_cov_ulsmv", "hs_cov_dwls"):
@@ -59,7 +60,7 @@ FIT = {"fmin": "fmin", "chi2": "chisq", "df": "df", "pvalue": "pvalue", "chi2_sc
        "rmsea_ci_upper_scaled": "rmsea.ci.upper.scaled", "rmsea_pvalue_scaled": "rmsea.pvalue.scaled",
        "srmr": "srmr", "npar": "npar", "cfi_robust": "cfi.robust", "rmsea_robust": "rmsea.robust"}
 STATS = {"chi2", "chi2_scaled", "baseline_chi2", "baseline_chi2_scaled"}
-FAST = ["hs_dummy", "hs_direct", "hs_cov", "hs_cov_theta", "hs_mixed_outcome", "hs_binary"]
+FAST = ["hs_dummy", "hs_direct", "hs_cov", "hs_cov_theta", "hs_mixed_outcome", "hs_binary", "hs_probit"]
 SLOW = ["hs_cov_ulsmv", "hs_cov_dwls", "hs_cov_stdlv", "bfi_cov"]
 
 
