@@ -366,7 +366,8 @@ def conditional_stats(data: pd.DataFrame, items: Sequence[str], covariates: Sequ
             r = _polyserial_given_x((Y[:, a] - fitted[a]) / sd, sd, bounds[o], (items[a], items[o]))
         else:
             gi, gj = gres[i], gres[j]
-            r0 = float(np.mean(gi * gj) / np.sqrt(np.mean(gi * gi) * np.mean(gj * gj)))
+            # cov(g_i, g_j) ~ rho var(g_i) var(g_j) for generalized residuals g = E(e | y, x)
+            r0 = float(np.mean(gi * gj) / (np.mean(gi * gi) * np.mean(gj * gj)))
             # the likelihood depends on a case through (y_i, y_j, x) only: each distinct triple once, weighted
             key = (Y[:, i].astype(np.int64) * 64 + Y[:, j].astype(np.int64)) * (int(xrow.max()) + 1) + xrow
             _, first, cnt = np.unique(key, return_index=True, return_counts=True)
