@@ -640,7 +640,8 @@ def _make_engine(pt, etable, ss: ConditionalStats, theta_param: bool):
             mats = [m[None] + 1j * h * ind for m, ind in zip(base, self._ind)]
             rescov, slopes = self._moments(None, mats)
             out = np.zeros((len(ss.wls_obs), len(theta)))
-            out[:, self.struct_idx] = (np.imag(self._stats(tau.astype(complex), rescov, slopes)) / h).T[:, self.struct_pos]
+            dstat = np.imag(self._stats(tau.astype(complex), rescov, slopes)) / h  # (n_free, nstat)
+            out[:, self.struct_idx] = dstat.T[:, self.struct_pos]
             sd = np.ones(len(self.items))
             if self.theta_param:
                 sd = np.sqrt(np.real(np.diag(self._moments(ts)[0])))
