@@ -33,6 +33,10 @@ cases <- list(
   # (c) an ordinal item regressed directly on a covariate (a direct effect), labels and :=
   hs_direct = list(model = paste("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~ a*ageyr\n",
                                  "textual ~ b*visual + ageyr\n x2 ~ female\n ind := a*b"), data = hs, ordered = ords),
+  # (c) in the theta parameterization
+  hs_direct_theta = list(model = paste("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~ a*ageyr\n",
+                                       "textual ~ b*visual + ageyr\n x2 ~ female\n ind := a*b"), data = hs,
+                         ordered = ords, parameterization = "theta"),
   # theta parameterization of (a)
   hs_cov_theta = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords,
                       parameterization = "theta"),

@@ -51,6 +51,7 @@ MODELS = {
 for _c in ("hs_cov_theta", "hs_cov_ulsmv", "hs_cov_dwls"):
     MODELS[_c] = MODELS["hs_cov"]
 MODELS["hs_cov_stdlv"] = MODELS["hs_cov"] + "x1 ~~ x4\n"
+MODELS["hs_direct_theta"] = MODELS["hs_direct"]
 FIT = {"fmin": "fmin", "chi2": "chisq", "df": "df", "pvalue": "pvalue", "chi2_scaled": "chisq.scaled",
        "df_scaled": "df.scaled", "pvalue_scaled": "pvalue.scaled", "scaling_factor": "chisq.scaling.factor",
        "baseline_chi2": "baseline.chisq", "baseline_df": "baseline.df",
@@ -61,7 +62,7 @@ FIT = {"fmin": "fmin", "chi2": "chisq", "df": "df", "pvalue": "pvalue", "chi2_sc
        "srmr": "srmr", "npar": "npar", "cfi_robust": "cfi.robust", "rmsea_robust": "rmsea.robust"}
 STATS = {"chi2", "chi2_scaled", "baseline_chi2", "baseline_chi2_scaled"}
 FAST = ["hs_dummy", "hs_direct", "hs_cov", "hs_cov_theta", "hs_mixed_outcome", "hs_binary", "hs_probit"]
-SLOW = ["hs_cov_ulsmv", "hs_cov_dwls", "hs_cov_stdlv", "bfi_cov"]
+SLOW = ["hs_cov_ulsmv", "hs_cov_dwls", "hs_cov_stdlv", "hs_direct_theta", "bfi_cov"]
 
 
 def _data(name):
