@@ -199,8 +199,8 @@ def test_refusals_name_the_feature(tmp_path, text, kwargs, match):
 
 
 def test_cli_fits_the_covariate_model(tmp_path, capsys):
-    """``smsem fit FILE --ordered ...`` with a covariate: lavaan's numbers; what is not available
-    for it (bootstrap, modification indices) refused in one line; --out without reliability files."""
+    """``smsem fit FILE --ordered ...`` with a covariate: lavaan's numbers; --boot; what is not
+    available for it (pairwise deletion) refused in one line; --out without reliability files."""
     from smsem.cli import main
 
     p = tmp_path / "m.lav"
@@ -212,7 +212,13 @@ def test_cli_fits_the_covariate_model(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["fit"]["chi2_scaled"] == pytest.approx(fm["chisq.scaled"], rel=1e-6)
     assert any(r["lhs"] == "visual" and r["op"] == "~" and r["rhs"] == "female" for r in out["params"])
-    for extra in (["--boot", "20"], ["--missing", "pairwise"]):
+    assert main(["fit", f, "--model", str(p), "--ordered", "all", "--boot", "5", "--seed", "3", "--format",
+                 "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bootstrap"]["draws"] == 5 and out["bootstrap"]["usable"] == 5
+    row = next(r for r in out["params"] if r["lhs"] == "visual" and r["op"] == "~")
+    assert row["boot_lower"] < row["boot_upper"]
+    for extra in (["--missing", "pairwise"],):
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "covariate" in err, err
@@ -224,14 +230,12 @@ def test_cli_fits_the_covariate_model(tmp_path, capsys):
 
 
 def test_what_is_not_available_is_refused(tmp_path_factory):
-    """Modification indices, the bootstrap and ordinal reliability of a covariate model: one line each."""
+    """Modification indices and ordinal reliability of a covariate model: one line each."""
     from smsem import reliability
-    from smsem.estimate.categorical.bootstrap import bootstrap_ordinal
     from smsem.estimate.categorical.modindices import ordinal_modindices
 
     res = _fit("hs_dummy", tmp_path_factory)[2]
-    for call in (lambda: ordinal_modindices(res), lambda: bootstrap_ordinal(res, 5, seed=1),
-                 lambda: reliability(res)):
+    for call in (lambda: ordinal_modindices(res), lambda: reliability(res)):
         with pytest.raises(OptionError, match="covariates"):
             call()
 
@@ -304,3 +308,24 @@ def test_mixed_case_where_lavaan_stops_at_its_bound(tmp_path, monkeypatch):
         assert res.fit_indices[k] == pytest.approx(fm[FIT[k]], rel=1e-6), k
     for k in ("cfi_scaled", "tli_scaled", "rmsea_scaled", "srmr"):
         assert res.fit_indices[k] == pytest.approx(fm[FIT[k]], abs=1e-6), k
+
+
+def test_bootstrap_draws_are_refits(tmp_path_factory):
+    """A bootstrap draw of a covariate model equals the fit of the resampled rows (1e-6: the
+    refit stops at a step below 1e-9); the same seed gives the same draws."""
+    import warnings
+
+    from smsem.estimate.categorical.bootstrap import bootstrap_ordinal
+
+    name, _, res, _, _ = _fit("hs_mixed_outcome", tmp_path_factory)
+    bs = bootstrap_ordinal(res, 3, seed=11)
+    assert bs.n_ok == 3
+    assert np.array_equal(bs.estimates, bootstrap_ordinal(res, 3, seed=11).estimates)
+    p = tmp_path_factory.mktemp("m") / "m.lav"
+    p.write_text(MODELS[name])
+    for b in range(2):
+        rows = res.data.iloc[np.repeat(np.arange(len(res.data)), bs.counts[b].astype(int))].reset_index(drop=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            refit = fit_ordinal(smsem.load_model(str(p)), rows, ordered=["x1", "x2", "x3"])
+        np.testing.assert_allclose(bs.estimates[b], refit.start, atol=1e-6, rtol=0)

@@ -925,3 +925,77 @@ def _defined_cond(eng, theta, vcov, mx) -> pd.DataFrame:
     si, sp_ = np.asarray(eng.struct_idx), np.asarray(eng.struct_pos)
     v[np.ix_(sp_, sp_)] = vcov[np.ix_(si, si)]
     return _defined_rows(eng.ept, pm_fit, ts, v)
+
+
+# ----------------------------------------------------------------------------------------------
+# the bootstrap
+# ----------------------------------------------------------------------------------------------
+
+
+def _refit(eng, theta0, s, wdiag, tol=1e-9, maxit=100):
+    """Gauss-Newton with step halving from ``theta0`` on the statistics ``s`` (diagonal weights)."""
+    theta = theta0.copy()
+    e = s - np.real(eng.sigma(theta))
+    f_old = float(e @ (wdiag * e))
+    for _ in range(maxit):
+        d = eng.jacobian(theta)
+        wd = wdiag[:, None] * d
+        step = np.linalg.solve(d.T @ wd, wd.T @ e)
+        lam = 1.0
+        while True:  # the fit function must not increase
+            t_new = theta + lam * step
+            e_new = s - np.real(eng.sigma(t_new))
+            f_new = float(e_new @ (wdiag * e_new))
+            if f_new <= f_old * (1 + 1e-12) or lam < 1e-3:
+                break
+            lam /= 2
+        theta, e, f_old = t_new, e_new, f_new
+        if np.max(np.abs(lam * step)) < tol:
+            return theta, True
+    return theta, False
+
+
+def bootstrap_conditional(res, n_boot: int = 1000, seed=None, *, counts=None):
+    """Nonparametric bootstrap of a covariate (conditional.x) fit, one draw at a time: the draw's
+    rows (each case repeated ``counts[i]`` times, as lavaan's ``se = "bootstrap"`` resamples them)
+    go through :func:`conditional_stats` again (probit and linear regressions, residual
+    correlations, the DWLS weights from the draw's NACOV), then Gauss-Newton from the full-sample
+    estimate. A draw equals ``fit(data.iloc[repeat], ...)``. A draw in which an item loses a
+    category or a covariate is constant is dropped (lavaan drops it too), and so is a draw whose
+    refit does not converge. Returns an :class:`.bootstrap.OrdinalBootstrap`."""
+    from ..._threads import single_thread
+    from .batched import draw_counts
+    from .bootstrap import OrdinalBootstrap
+
+    info = res._ordinal
+    if info["weights"] == "WLS":
+        raise OptionError("the bootstrap of a covariate model supports WLSMV, DWLS, ULSMV and ULS, not WLS")
+    eng, ss = info["engine"], res.sample_stats
+    data = res.data
+    n = len(data)
+    C = draw_counts(n, n_boot, seed) if counts is None else np.atleast_2d(np.asarray(counts, float))
+    names0 = list(ss.wls_obs.index)
+    est = np.full((len(C), eng.npar), np.nan)
+    ok = np.zeros(len(C), dtype=bool)
+    dwls = info["weights"] == "DWLS"
+    with single_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for b, cnt in enumerate(C):
+            d = data.iloc[np.repeat(np.arange(n), cnt.astype(int))].reset_index(drop=True)
+            try:
+                sb = conditional_stats(d, ss.items, ss.covariates, numeric=ss.numeric or (), nacov=dwls)
+            except (DataError, np.linalg.LinAlgError, ValueError):
+                continue
+            if list(sb.wls_obs.index) != names0:  # an item lost a category
+                continue
+            s = sb.wls_obs.to_numpy()
+            wdiag = 1.0 / np.diag(sb.nacov.to_numpy()) if dwls else np.ones(len(s))
+            if not np.all(np.isfinite(wdiag)):
+                continue
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                theta, conv = _refit(eng, np.asarray(res.start, float), s, wdiag)
+            if conv and np.all(np.isfinite(theta)):
+                est[b], ok[b] = theta, True
+    table = res.ordinal_table
+    free = table[table["free"] > 0].sort_values("free")
+    return OrdinalBootstrap(estimates=est, ok=ok, counts=C, names=list(zip(free["lhs"], free["op"], free["rhs"])))
