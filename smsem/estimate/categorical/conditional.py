@@ -6,27 +6,33 @@ lavaan fits ``F =~ y1 + y2 + y3; F ~ age`` with ordered ``y`` not on the joint m
 
 1. step 1, per ordinal item a probit regression on every covariate ``x`` (``lav_uvord``):
    ``P(y = c | x) = Phi(tau_c - x'beta) - Phi(tau_{c-1} - x'beta)`` (lavaan's bounds +-100);
-   ML by Fisher scoring -> the thresholds ``res.th`` and slopes ``res.slopes``;
-2. step 2, per pair of items the residual polychoric correlation given ``x``
-   (``lav_bvord``): the casewise bivariate probabilities with the bounds of step 1 shifted
-   by ``x'beta``; ML in ``rho`` -> ``res.cov`` (a correlation matrix);
-3. the asymptotic covariance (``muthen1984``): casewise scores ``SC = [SC.TH, SC.SL, SC.COR]``,
-   ``INNER = SC'SC``, ``A11`` the per-item blocks of ``INNER`` (thresholds and slopes of one
-   item), ``A21`` the cross products of the correlation scores with the *bivariate* scores of
-   the thresholds and slopes, ``A22 = diag(SC.COR'SC.COR)``;
-   ``B^-1 = [[A11^-1, 0], [-A22^-1 A21 A11^-1, A22^-1]]``, ``NACOV = N B^-1 INNER B^-T``
-   (``lavInspect(fit, "gamma")``).
+   ML by Fisher scoring -> the thresholds ``res.th`` and slopes ``res.slopes``; per continuous
+   endogenous variable the linear regression (``lav_uvreg``: intercept, slopes, residual
+   variance with divisor N);
+2. step 2, per pair the residual correlation given ``x``: polychoric for two items
+   (``lav_bvord``: the casewise bivariate probabilities with the bounds of step 1 shifted by
+   ``x'beta``), polyserial for an item and a continuous variable (``lav_bvmix``, with the
+   standardized regression residual), Pearson's r of two regression residuals (``lav_bvreg``);
+   ML in ``rho`` -> ``res.cov`` (covariances where a continuous variable takes part);
+3. the asymptotic covariance (``muthen1984``): casewise scores ``SC = [SC.TH, SC.SL, SC.VAR,
+   SC.COR]``, ``INNER = SC'SC``, ``A11`` the per-variable blocks of ``INNER`` (thresholds or
+   intercept, slopes, variance of one variable), ``A21`` the cross products of the correlation
+   scores with the *bivariate* scores of the univariate parameters, ``A22 = diag(SC.COR'SC.COR)``;
+   ``B^-1 = [[A11^-1, 0], [-A22^-1 A21 A11^-1, A22^-1]]``, ``NACOV = N H B^-1 INNER B^-T H'``
+   (``lavInspect(fit, "gamma")``; lavaan's ``H`` turns correlations with a continuous variable
+   into covariances, and the intercept rows change sign: WLS.obs holds ``-intercept``).
 
-The statistics (lavaan's ``WLS.obs``): ``[res.th, vec(res.slopes), vech(res.cov, diagonal =
-FALSE)]``, the slopes column by column (every item's slope on the first covariate, then the
-second...). The model's counterparts (``lav_model_implied`` with ``conditional.x``): with
+The statistics (lavaan's ``WLS.obs``): ``[res.th (and -intercepts), vec(res.slopes), residual
+variances of the continuous variables, vech(res.cov, diagonal = FALSE)]``, the slopes column by
+column (every variable's slope on the first covariate, then the second...). The model's counterparts (``lav_model_implied`` with ``conditional.x``): with
 ``T = Lambda (I - B)^-1`` the total effects, ``res.slopes = T[, x]``, ``res.cov = T Psi0 T' +
 Theta`` where ``Psi0`` is ``Psi`` without the covariates' block (their variances and
 covariances are the sample ones, lavaan's fixed.x rows, and do not enter), ``res.th = tau``
 (delta parameterization; theta: divided by ``sd = sqrt(diag(res.cov))``, as the slopes, and
 ``res.cov`` scaled to a correlation matrix). The delta parameterization fixes the items'
 *conditional* variances at 1, so an item's residual variance is reported as ``1 - R^2`` given
-``x``. The baseline model: thresholds and slopes free, residual correlations 0.
+``x``. The baseline model: thresholds, slopes and variances free, residual correlations 0.
+The bootstrap (:func:`bootstrap_conditional`) recomputes all of it per draw.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from ...exceptions import ConvergenceWarning, DataError, OptionError
 from .nacov import _bvreg_scores
 from .polychoric import TWO_PI, bvn_cdf, pair_index
 
-__all__ = ["ConditionalStats", "conditional_stats", "fit_conditional", "covariates_of"]
+__all__ = ["ConditionalStats", "conditional_stats", "fit_conditional", "covariates_of", "bootstrap_conditional"]
 
 _BIG = 100.0  # lavaan's bounds for the outer categories
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -61,13 +67,14 @@ def _dbinorm(u, v, rho):
 
 @dataclass(frozen=True)
 class ConditionalStats:
-    """The sample statistics of ordinal items given covariates (one group).
+    """The sample statistics of the endogenous variables given covariates (one group).
 
-    ``wls_obs`` (Series, lavaan's order; names ``x1|t1``, ``x1~age``, ``x1~~x2``), ``nacov``
-    (DataFrame, ``lavInspect(fit, "gamma")``), ``nobs``, ``items`` and ``covariates`` (names),
-    ``th`` (list of arrays per item), ``slopes`` (items x covariates), ``cor`` (residual
-    polychoric matrix), ``x_mean`` and ``x_cov`` (the covariates' sample mean and covariance,
-    N - 1 divisor as lavaan's fixed.x rows).
+    ``wls_obs`` (Series, lavaan's order; names ``x1|t1``, ``x9~1``, ``x1~age``, ``x9~~x9``,
+    ``x1~~x2``), ``nacov`` (DataFrame, ``lavInspect(fit, "gamma")``), ``nobs``, ``items`` (the
+    endogenous variables, model order) and ``covariates`` (names), ``th`` (thresholds of each
+    ordinal item), ``slopes`` (items x covariates), ``cor`` (``res.cov``: residual correlations,
+    covariances with continuous variables), ``x_mean`` and ``x_cov`` (the covariates' sample mean
+    and covariance, N - 1 divisor as lavaan's fixed.x rows), ``numeric`` (the continuous items).
     """
 
     wls_obs: pd.Series
