@@ -676,7 +676,7 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     estimator = str(estimator).upper()
     options = {k: v for k, v in table_options.items() if v is not None}  # None: the table's default
     pt = model.table(**options) if callable(getattr(model, "table", None)) else model
-    if getattr(pt, "ov_x", None) and parameterization in ("delta", "theta"):
+    if getattr(pt, "ov_x", None):
         from .conditional import fit_conditional  # observed covariates: lavaan's conditional.x = TRUE
 
         return fit_conditional(model, data, pt, ordered=ordered, estimator=estimator, missing=missing,
