@@ -27,9 +27,11 @@ hs3 <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9
 ords <- paste0("x", 1:9)
 cases <- list(
   # (a) three factors, two regressed on covariates (sex 1/2, age in years)
-  hs_cov = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords),
+  hs_cov = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords,
+                modindices = TRUE),
   # (b) one factor on a 0/1 dummy
-  hs_dummy = list(model = "visual =~ x1 + x2 + x3 + x4\n visual ~ female", data = hs, ordered = ords),
+  hs_dummy = list(model = "visual =~ x1 + x2 + x3 + x4\n visual ~ female", data = hs, ordered = ords,
+                  modindices = TRUE),
   # (c) an ordinal item regressed directly on a covariate (a direct effect), labels and :=
   hs_direct = list(model = paste("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n visual ~ a*ageyr\n",
                                  "textual ~ b*visual + ageyr\n x2 ~ female\n ind := a*b"), data = hs, ordered = ords),
@@ -39,7 +41,7 @@ cases <- list(
                          ordered = ords, parameterization = "theta"),
   # theta parameterization of (a)
   hs_cov_theta = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords,
-                      parameterization = "theta"),
+                      parameterization = "theta", modindices = TRUE),
   # ULSMV and DWLS of (a)
   hs_cov_ulsmv = list(model = paste(hs3, "\n visual ~ sex + ageyr\n textual ~ ageyr"), data = hs, ordered = ords,
                       estimator = "ULSMV"),
@@ -108,6 +110,15 @@ for (nm in names(cases)) {
   sdf <- do.call(rbind, rows)
   sdf$value <- formatC(sdf$value, digits = 17, format = "g")
   write.csv(sdf, file.path(out, paste0(nm, "_sampstat.csv")), row.names = FALSE)
+  if (isTRUE(cs$modindices)) {  # lavaan's modindices(fit) (strict.exo candidates with conditional.x)
+    mi <- modindices(fit)
+    mi <- data.frame(lhs = mi$lhs, op = mi$op, rhs = mi$rhs,
+                     mi = formatC(mi$mi, digits = 17, format = "g"), epc = formatC(mi$epc, digits = 17, format = "g"),
+                     sepc.lv = formatC(mi$sepc.lv, digits = 17, format = "g"),
+                     sepc.all = formatC(mi$sepc.all, digits = 17, format = "g"),
+                     sepc.nox = formatC(mi$sepc.nox, digits = 17, format = "g"))
+    write.csv(mi, file.path(out, paste0(nm, "_modindices.csv")), row.names = FALSE)
+  }
   writeLines(sprintf('{"case": "%s", "lavaan": "%s", "estimator": "%s", "parameterization": "%s", "std_lv": %s, "nobs": %d, "seconds": %.3f, "ordered": [%s]}',
                      nm, packageVersion("lavaan"), est, param, tolower(isTRUE(cs$std.lv)), lavInspect(fit, "nobs"), secs,
                      paste0('"', cs$ordered, '"', collapse = ", ")), file.path(out, paste0(nm, ".meta.json")))

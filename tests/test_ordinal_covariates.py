@@ -230,14 +230,37 @@ def test_cli_fits_the_covariate_model(tmp_path, capsys):
 
 
 def test_what_is_not_available_is_refused(tmp_path_factory):
-    """Modification indices and ordinal reliability of a covariate model: one line each."""
+    """Ordinal reliability of a covariate model, and its modification indices in the theta
+    parameterization (lavaan's candidates there include the items' ~*~ scales) or with an item
+    regressed directly: one line each."""
     from smsem import reliability
     from smsem.estimate.categorical.modindices import ordinal_modindices
 
-    res = _fit("hs_dummy", tmp_path_factory)[2]
-    for call in (lambda: ordinal_modindices(res), lambda: reliability(res)):
-        with pytest.raises(OptionError, match="covariates"):
-            call()
+    theta_ref = pd.read_csv(REF / "hs_cov_theta_modindices.csv")
+    assert (theta_ref.op == "~*~").sum() == 6
+    for name, call in (("hs_dummy", reliability), ("hs_cov_theta", ordinal_modindices),
+                       ("hs_direct", ordinal_modindices)):
+        res = _fit(name, tmp_path_factory)[2]
+        with pytest.raises(OptionError, match="covariates|covariate model"):
+            call(res)
+
+
+@pytest.mark.parametrize("name", ["hs_dummy", "hs_cov"])
+def test_modindices_as_lavaan(tmp_path_factory, name):
+    """lavaan's modindices() of a conditional.x fit (delta): the strict.exo candidates, MI, EPC and
+    sEPCs. Tolerances as tests/test_ordinal_modindices.py (MI 1e-3 absolute, EPC and sEPC 1e-4);
+    measured MI 6.7e-5 and EPC 1.5e-5 (textual ~ visual of hs_cov: lavaan's convergence)."""
+    from smsem.estimate.diagnostics import modindices
+
+    res = _fit(name, tmp_path_factory)[2]
+    ref = pd.read_csv(REF / f"{name}_modindices.csv")
+    got = modindices(res)
+    keys = list(zip(ref.lhs, ref.op, ref.rhs))
+    assert set(zip(got.lhs, got.op, got.rhs)) == set(keys)
+    g = got.set_index(["lhs", "op", "rhs"]).loc[keys]
+    np.testing.assert_allclose(g.mi.to_numpy(), ref.mi.to_numpy(), atol=1e-3, rtol=0)
+    for a, b in (("epc", "epc"), ("sepc_lv", "sepc.lv"), ("sepc_all", "sepc.all"), ("sepc_nox", "sepc.nox")):
+        np.testing.assert_allclose(g[a].to_numpy(dtype=float), ref[b].to_numpy(), atol=1e-4, rtol=0)
 
 
 def test_mixed_case_where_lavaan_stops_at_its_bound(tmp_path, monkeypatch):
