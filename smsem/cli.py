@@ -822,18 +822,27 @@ def _cmd_power_invariance(args: argparse.Namespace, config) -> int:
 
     if args.scheduler is not None:
         raise OptionError("--scheduler is not supported for invariance studies yet; use --jobs N (local processes)")
-    if args.resume:
-        raise OptionError("--resume is not supported for invariance studies (they are not stored replication by "
-                          "replication); rerun with --force")
+    from .montecarlo.invariance_study import INVARIANCE_STORE_NAME
+
     out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     names = {"invariance_power.csv": "csv", "invariance_power.json": "json", "report.md": "markdown",
              "invariance_power.txt": "text"}
-    for name in names:  # refuse before any work
-        check_writable(out / name, args.force)
-    table = run_invariance_study(config, jobs=args.jobs)
+    if not (args.resume or args.force):  # refuse before any work
+        for name in [INVARIANCE_STORE_NAME, *names]:
+            if (out / name).exists():
+                raise OptionError(f"{out / name} already exists; use --resume to continue the study or --force to "
+                                  "start again")
+    for name in names:
+        check_writable(out / name, True)
+    try:  # every finished replication is stored in out/invariance.sqlite (resumable)
+        table = run_invariance_study(config, jobs=args.jobs, out=out, resume=args.resume, force=args.force)
+    except KeyboardInterrupt:
+        print(f"smsem: interrupted; the finished replications are stored in {out}; "
+              "rerun with --resume to continue", file=sys.stderr)
+        return 130
     text = render_invariance_study(config, table, "text")
     for name, fmt in names.items():
-        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=args.force)
+        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=True)
     sys.stdout.write(text)
     print(f"\n{int(table.groupby(['n', 'condition']).reps.first().sum())} of {config.n_tasks} replications "
           f"converged; wrote {', '.join(names)} in {out}")

@@ -1139,6 +1139,10 @@ class _BatchProblem:
             sc = np.zeros((len(idx), n_glob))
             sc[np.arange(len(idx)), idx] = 1.0
             self.scat.append(sc)
+        # a group whose local parameters are distinct globals (no label shared within the
+        # group) adds its gradient by indexing: the same bits as the 0/1 product (x * 1
+        # plus zeros), without a (B, q_g) x (q_g, q) product per group and evaluation
+        self.unique = [len(set(idx.tolist())) == len(idx) for idx in res.index]
         ns = np.asarray(res.n_per_group, float)
         self.w = ns / ns.sum()
         self.covs, self.means = covs, means
@@ -1183,25 +1187,55 @@ class _BatchProblem:
         nb = theta.shape[0]
         f = np.zeros(nb)
         grad = np.zeros_like(theta)
-        for st, fs, idx, ms, sc, w, s, xbar, lds in zip(self.st, self.fs, self.idx, self.ms, self.scat, self.w,
-                                                       self.covs, self.means, self.logdet_s):
+        for st, fs, idx, ms, sc, w, s, xbar, lds, uniq in zip(self.st, self.fs, self.idx, self.ms, self.scat, self.w,
+                                                             self.covs, self.means, self.logdet_s, self.unique):
             th = theta[:, idx]
             m = s
             if ms:
-                beta, lam = st.matrices(th)[:2]
+                beta, lam = _beta_lambda(st, th)
                 nu, alpha = fs.vectors(th)
-                eta = np.linalg.solve(np.eye(beta.shape[1]) - beta, alpha[:, :, None])[:, :, 0]
+                eta = _inner_means(st, beta, alpha)
                 d = xbar - (nu + (lam @ eta[:, :, None])[:, :, 0])
                 m = s + d[:, :, None] * d[:, None, :]
             ev = _evaluate(st, th, m, lds)
-            prec = np.where(ev.ok[:, None, None], ev.sinv, 0.0)
+            prec = ev.sinv if ev.ok.all() else np.where(ev.ok[:, None, None], ev.sinv, 0.0)
             gg = st.gradient(ev.parts, prec - prec @ m @ prec)
             if ms:
                 gg = gg + fs.mean_gradient(ev.parts, eta, -2.0 * (prec @ d[:, :, None])[:, :, 0])
             f += w * np.where(ev.ok, ev.f, np.inf)
-            grad += w * (gg @ sc)
+            if uniq:
+                grad[:, idx] += w * gg
+            else:
+                grad += w * (gg @ sc)
         f[~np.isfinite(f)] = np.inf
         return f, grad
+
+
+def _beta_lambda(st: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(beta, lambda)`` of :meth:`ModelStructure.matrices` without building psi and theta
+    (the mean part needs only these two)."""
+    base = st.pmap.base
+    out = []
+    for m, b in ((0, base.beta), (1, base.lambda_)):
+        arr = np.broadcast_to(b, (theta.shape[0], *b.shape)).copy()
+        k, i, j = st.cells[m]
+        if len(k):
+            arr[:, i, j] = theta[:, k]
+        out.append(arr)
+    return out[0], out[1]
+
+
+def _inner_means(st: Any, beta: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``(I - B)^-1 alpha`` per draw: for a recursive model the Horner sum
+    ``alpha + B (alpha + B (...))`` over ``B``'s nilpotency depth (as
+    :meth:`ModelStructure.implied`), without a batched LU solve per group and evaluation."""
+    depth = st.beta_depth
+    if depth is None:
+        return np.linalg.solve(np.eye(beta.shape[1]) - beta, alpha[:, :, None])[:, :, 0]
+    eta = alpha
+    for _ in range(depth - 1):
+        eta = alpha + (beta @ eta[:, :, None])[:, :, 0]
+    return eta
 
 
 def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int]) -> np.ndarray | None:
@@ -1240,44 +1274,55 @@ def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *
 
     nb, q = prob.covs[0].shape[0], start.size
     theta = np.broadcast_to(start, (nb, q)).copy()
-    hs = np.zeros((memory, nb, q))
-    hy = np.zeros((memory, nb, q))
-    hr = np.zeros((memory, nb))  # rho = 1 / s'y; 0 leaves a pair out (no update that step)
     f, g = prob.evaluate(theta)
     ok = np.zeros(nb, dtype=bool)
     active = np.flatnonzero(np.isfinite(f))
+    # the state of the active draws, kept compact (aligned with ``active``) and compressed
+    # only when draws leave: no per-step gathers of the draws' moments or BFGS memory
+    sub = prob.take(active) if active.size < nb else prob
+    th, fa, ga = theta[active], f[active], g[active]
+    hs = np.zeros((memory, active.size, q))
+    hy = np.zeros((memory, active.size, q))
+    hr = np.zeros((memory, active.size))  # rho = 1 / s'y; 0 leaves a pair out (no update that step)
+
+    def leave(gone: np.ndarray, converged: bool) -> None:
+        nonlocal active, sub, th, fa, ga, hs, hy, hr
+        theta[active[gone]] = th[gone]
+        if converged:
+            ok[active[gone]] = True
+        keep = ~gone
+        active, th, fa, ga = active[keep], th[keep], fa[keep], ga[keep]
+        hs, hy, hr = hs[:, keep], hy[:, keep], hr[:, keep]
+        sub = sub.take(np.flatnonzero(keep))
+
     for it in range(max_iter):
         if not active.size:
             break
-        done = np.max(np.abs(g[active]), axis=1) < gtol
-        ok[active[done]] = True
-        active = active[~done]
-        if not active.size:
-            break
-        sub = prob.take(active) if active.size < nb else prob
-        th, fa, ga = theta[active], f[active], g[active]
+        done = np.max(np.abs(ga), axis=1) < gtol
+        if done.any():
+            leave(done, True)
+            if not active.size:
+                break
         order = [(k % memory) for k in range(max(0, it - memory), it)]
         r = ga.copy()
         alphas = []
         for k in reversed(order):
-            al = hr[k, active] * np.einsum("bi,bi->b", hs[k, active], r)
-            r -= al[:, None] * hy[k, active]
+            al = hr[k] * np.einsum("bi,bi->b", hs[k], r)
+            r -= al[:, None] * hy[k]
             alphas.append(al)
         r = _rowwise(r, hinv0)
         for k, al in zip(order, reversed(alphas)):
-            be = hr[k, active] * np.einsum("bi,bi->b", hy[k, active], r)
-            r += (al - be)[:, None] * hs[k, active]
-        step = -r
+            be = hr[k] * np.einsum("bi,bi->b", hy[k], r)
+            r += (al - be)[:, None] * hs[k]
         # converged too when the step would lower a quadratic model of F by at most
         # ftol * max(1, F) (half the Newton decrement), as the one-group fit_batch
         flat = 0.5 * np.einsum("bi,bi->b", ga, r) <= ftol * np.maximum(1.0, np.abs(fa))
         if flat.any():
-            ok[active[flat]] = True
-            keep = ~flat
-            active, th, fa, ga, step = active[keep], th[keep], fa[keep], ga[keep], step[keep]
+            r = r[~flat]
+            leave(flat, True)
             if not active.size:
                 break
-            sub = prob.take(active)
+        step = -r
         t = np.ones(active.size)
         pending = np.arange(active.size)
         new_th, new_f, new_g = th.copy(), fa.copy(), ga.copy()
@@ -1298,10 +1343,12 @@ def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *
         sy = np.einsum("bi,bi->b", sv, yv)
         upd = sy > 1e-14 * np.maximum(1.0, np.einsum("bi,bi->b", yv, yv))  # positive curvature only
         k = it % memory
-        hs[k, active], hy[k, active] = sv, yv
-        hr[k, active] = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
-        stuck = np.zeros(active.size, dtype=bool)
-        stuck[pending] = True  # no decrease: the draw is left to the one-at-a-time refit
-        theta[active], f[active], g[active] = new_th, new_f, new_g
-        active = active[~stuck]
+        hs[k], hy[k] = sv, yv
+        hr[k] = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
+        th, fa, ga = new_th, new_f, new_g
+        if pending.size:  # no decrease: the draw is left to the one-at-a-time refit
+            stuck = np.zeros(active.size, dtype=bool)
+            stuck[pending] = True
+            leave(stuck, False)
+    theta[active] = th
     return theta, ok
