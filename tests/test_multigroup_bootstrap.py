@@ -234,3 +234,25 @@ def test_batch_evaluation_scatter_and_chunks(fitted):
     f3, g3 = prob.take(np.array([4, 1])).evaluate(theta[[4, 1]])
     np.testing.assert_array_equal(f3, f[[4, 1]])
     np.testing.assert_array_equal(g3, g[[4, 1]])
+
+
+def test_saturated_intercepts_are_concentrated_out(fitted):
+    """With every group's intercepts free and its own (configural, metric) the batched refit
+    runs on the covariance parameters and each intercept of a draw is its group's resampled
+    mean (the ML value: mu = xbar); with equal intercepts (scalar) the full problem is kept.
+    Both paths are checked against one-at-a-time refits above."""
+    from smsem.estimate.multigroup import _BatchProblem, _saturated_intercepts
+
+    d, res = fitted
+    one = [np.eye(9)[None]] * 2
+    nus = _saturated_intercepts(res, _BatchProblem(res, one, [np.zeros((1, 9))] * 2))
+    assert nus is not None and sorted(np.concatenate(nus).tolist()) == sorted(
+        int(res.index[g][k]) for g, pm in enumerate(res.param_maps) for k, nm in enumerate(pm.names) if nm[1] == "~1")
+    boot = stratified_bootstrap(res, 2, seed=7)
+    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(2)[1])
+    for g, lab in enumerate(res.group_labels):
+        x = res.data[res.data["school"] == lab].drop(columns=["school"]).to_numpy(float)
+        xb = x[rng.integers(0, len(x), len(x))].mean(axis=0)
+        np.testing.assert_allclose(boot.estimates[1, nus[g]], xb, rtol=0, atol=1e-12)
+    scalar = fit_multigroup(SEM3, d, "school", group_equal=["loadings", "intercepts"])
+    assert _saturated_intercepts(scalar, _BatchProblem(scalar, one, [np.zeros((1, 9))] * 2)) is None

@@ -91,6 +91,7 @@ def test_at_smsems_optimum(data, case):
     # epc: lavaan's estimates are ~1e-5 off the optimum (measured max |diff| 2.8e-5)
     np.testing.assert_allclose(m["epc"], r["epc"], rtol=0, atol=1e-4, err_msg=case)
     assert mi["mi"].is_monotonic_decreasing
+    pd.testing.assert_frame_equal(res.modindices(), mi)  # the fit's method is the same table
     big = modindices(res, minimum=3.84)
     assert (big.mi > 3.84).all() and len(big) == int((ref.mi > 3.84).sum())
 

@@ -165,6 +165,13 @@ class MultiGroupFit:
     def ngroups(self) -> int:
         return len(self.group_labels)
 
+    def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's ``modindices()`` of the multiple-group fit (per group; equality
+        constraints kept): :func:`smsem.estimate.multigroup_mi.multigroup_modindices`."""
+        from .multigroup_mi import multigroup_modindices
+
+        return multigroup_modindices(self, minimum=minimum, sort=sort)
+
     def __str__(self) -> str:
         from ..report.multigroup import render_multigroup_fit
 
@@ -999,13 +1006,31 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
         warnings.simplefilter("ignore")
         if batched and n_boot:
             prob_all = _BatchProblem(res, covs, means)
-            hinv0 = _start_metric(res, xs, ns)
+            start = res.start
+            nus = _saturated_intercepts(res, prob_all)
+            hinv0 = None
+            if nus is not None:
+                # every group's intercepts free and its own, no free latent mean: at any
+                # covariance parameters the intercepts' optimum is the group's mean
+                # (mu = xbar, the mean part of F is 0), so the draws are refitted on the
+                # covariance parameters alone (the concentrated F, same optimum) and each
+                # intercept is its group's resampled mean
+                prob_all = _Concentrated(prob_all, nus)
+                start = res.start[prob_all.keep]
+                hinv0 = _start_metric(res, xs, ns, prob_all)
+                if hinv0 is None:
+                    prob_all, start = prob_all.inner, res.start
+            if hinv0 is None:
+                hinv0 = _start_metric(res, xs, ns)
             if hinv0 is not None:
                 chunk = 256  # draws per batch: the inverse Hessians (chunk, q, q) stay small
                 left = []
                 for c0 in range(0, n_boot, chunk):
                     rows = np.arange(c0, min(c0 + chunk, n_boot))
-                    theta, ok = _batched_refits(prob_all.take(rows), res.start, hinv0)
+                    sub = prob_all.take(rows)
+                    theta, ok = _batched_refits(sub, start, hinv0)
+                    if isinstance(sub, _Concentrated):
+                        theta = sub.full(theta)
                     out[rows[ok]] = theta[ok]
                     left.append(rows[~ok])
                 todo = np.concatenate(left)
@@ -1211,6 +1236,74 @@ class _BatchProblem:
         return f, grad
 
 
+def _saturated_intercepts(res: "MultiGroupFit", prob: "_BatchProblem") -> list[np.ndarray] | None:
+    """Per group, the global index of each observed variable's intercept (in the order of
+    the group's observed variables) when every group's mean structure is saturated: each
+    intercept free, its own parameter (no label or equality shared with any other row), the
+    latent means all fixed at 0. None otherwise (e.g. ``group.equal`` intercepts or means)."""
+    from collections import Counter
+
+    uses = Counter(int(k) for idx in res.index for k in idx)
+    out = []
+    for st, fs, idx, ms in zip(prob.st, prob.fs, res.index, prob.ms):
+        if not ms:
+            return None
+        (nu_k, nu_i), (al_k, _) = fs.mean_cells
+        base = st.pmap.base
+        p = st.n_obs
+        if len(al_k) or np.any(np.asarray(base.alpha) != 0) or len(nu_i) != p or sorted(nu_i.tolist()) != list(range(p)):
+            return None
+        if len(set(nu_k.tolist())) != p:
+            return None
+        # a parameter that is an intercept has no other cell (e.g. a shared label with a loading)
+        for k in nu_k:
+            if len(st.pmap.locations[int(k)]) != 1 or uses[int(idx[int(k)])] != 1:
+                return None
+        glob = np.empty(p, dtype=np.intp)
+        glob[nu_i] = idx[nu_k]
+        out.append(glob)
+    return out
+
+
+class _Concentrated:
+    """The stratified objective with the saturated intercepts concentrated out: ``F`` and
+    its gradient in the other parameters (``keep``), each group's covariance part only (its
+    mean part is 0 at ``nu = xbar``; by the envelope theorem the gradient is the same).
+    ``full`` rebuilds the global vector with each group's resampled means."""
+
+    def __init__(self, inner: "_BatchProblem", nus: list[np.ndarray], keep: np.ndarray | None = None):
+        self.inner, self.nus = inner, nus
+        q = len(inner.scat[0][0])
+        mask = np.ones(q, dtype=bool)
+        for nu in nus:
+            mask[nu] = False
+        self.keep = np.flatnonzero(mask) if keep is None else keep
+        self.q = q
+        self._cov = object.__new__(_BatchProblem)
+        self._cov.__dict__.update(inner.__dict__)
+        self._cov.ms = [False] * len(inner.ms)
+
+    @property
+    def covs(self) -> list[np.ndarray]:
+        return self.inner.covs
+
+    def take(self, rows: np.ndarray) -> "_Concentrated":
+        return _Concentrated(self.inner.take(rows), self.nus, self.keep)
+
+    def full(self, theta: np.ndarray) -> np.ndarray:
+        out = np.zeros((theta.shape[0], self.q))
+        out[:, self.keep] = theta
+        for nu, xbar in zip(self.nus, self.inner.means):
+            out[:, nu] = xbar
+        return out
+
+    def evaluate(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = np.zeros((theta.shape[0], self.q))
+        full[:, self.keep] = theta
+        f, g = self._cov.evaluate(full)
+        return f, g[:, self.keep]
+
+
 def _beta_lambda(st: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(beta, lambda)`` of :meth:`ModelStructure.matrices` without building psi and theta
     (the mean part needs only these two)."""
@@ -1238,21 +1331,25 @@ def _inner_means(st: Any, beta: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return eta
 
 
-def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int]) -> np.ndarray | None:
+def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int],
+                  conc: "_Concentrated | None" = None) -> np.ndarray | None:
     """The inverse of the exact Hessian of the full-sample ``F`` at the estimate (central
     differences of the analytic gradient, all ``2q`` points in one batch; as the one-group
     :func:`smsem.estimate.batched.fit_batch`'s first metric), or of twice the expected
     information when that Hessian is not positive definite; None when neither inverts."""
-    q = len(res.start)
+    start = res.start if conc is None else res.start[conc.keep]
+    q = len(start)
     moments = [ml.sample_moments(x) for x in xs]
     full = _BatchProblem(res, [np.repeat(s[None], 2 * q, axis=0) for _, s in moments],
                          [np.repeat(m[None], 2 * q, axis=0) for m, _ in moments])
-    h = 1e-5 * np.maximum(1.0, np.abs(res.start))
-    pts = np.concatenate([res.start + np.diag(h), res.start - np.diag(h)])
-    _, g = full.evaluate(pts)
+    h = 1e-5 * np.maximum(1.0, np.abs(start))
+    pts = np.concatenate([start + np.diag(h), start - np.diag(h)])
+    # (concentrated: the Hessian of the concentrated F, the Schur complement of the full one)
+    _, g = (full if conc is None else _Concentrated(full, conc.nus, conc.keep)).evaluate(pts)
     hess = (g[:q] - g[q:]) / (2 * h[:, None])
     hess = 0.5 * (hess + hess.T)
-    for cand in (hess, full.take(np.zeros(1, dtype=np.intp)).information(res.start[None])[0]):
+    cands = [hess] if conc is not None else [hess, full.take(np.zeros(1, dtype=np.intp)).information(start[None])[0]]
+    for cand in cands:
         try:
             np.linalg.cholesky(cand)
             return np.linalg.inv(cand)
