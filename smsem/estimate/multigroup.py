@@ -1006,33 +1006,36 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
         warnings.simplefilter("ignore")
         if batched and n_boot:
             prob_all = _BatchProblem(res, covs, means)
-            start = res.start
             nus = _saturated_intercepts(res, prob_all)
-            hinv0 = None
+            hinv0 = conc = None
             if nus is not None:
                 # every group's intercepts free and its own, no free latent mean: at any
                 # covariance parameters the intercepts' optimum is the group's mean
                 # (mu = xbar, the mean part of F is 0), so the draws are refitted on the
                 # covariance parameters alone (the concentrated F, same optimum) and each
                 # intercept is its group's resampled mean
-                prob_all = _Concentrated(prob_all, nus)
-                start = res.start[prob_all.keep]
-                hinv0 = _start_metric(res, xs, ns, prob_all)
+                conc = _Concentrated(prob_all, nus)
+                hinv0 = _start_metric(res, xs, ns, conc)
                 if hinv0 is None:
-                    prob_all, start = prob_all.inner, res.start
+                    conc = None
             if hinv0 is None:
                 hinv0 = _start_metric(res, xs, ns)
             if hinv0 is not None:
+                pieces = _pieces(res, prob_all, conc, nus, hinv0)
                 chunk = 256  # draws per batch: the inverse Hessians (chunk, q, q) stay small
                 left = []
                 for c0 in range(0, n_boot, chunk):
                     rows = np.arange(c0, min(c0 + chunk, n_boot))
-                    sub = prob_all.take(rows)
-                    theta, ok = _batched_refits(sub, start, hinv0)
-                    if isinstance(sub, _Concentrated):
-                        theta = sub.full(theta)
-                    out[rows[ok]] = theta[ok]
-                    left.append(rows[~ok])
+                    ok_all = np.ones(rows.size, dtype=bool)
+                    for prob_p, idx, start_p, hinv_p in pieces:
+                        sub = prob_p.take(rows)
+                        theta, ok = _batched_refits(sub, start_p, hinv_p)
+                        if isinstance(sub, _Concentrated):
+                            theta = sub.full(theta)
+                        out[np.ix_(rows, idx)] = theta
+                        ok_all &= ok
+                    out[rows[~ok_all]] = np.nan
+                    left.append(rows[~ok_all])
                 todo = np.concatenate(left)
         failed = 0
         for b in todo:
@@ -1262,6 +1265,44 @@ def _saturated_intercepts(res: "MultiGroupFit", prob: "_BatchProblem") -> list[n
         glob = np.empty(p, dtype=np.intp)
         glob[nu_i] = idx[nu_k]
         out.append(glob)
+    return out
+
+
+def _pieces(res: "MultiGroupFit", prob: "_BatchProblem", conc: "_Concentrated | None", nus, hinv0: np.ndarray
+            ) -> list[tuple[Any, np.ndarray, np.ndarray, np.ndarray]]:
+    """The independent problems of the batched refit: ``(problem, global indices, start,
+    inverse metric)``. When no parameter is shared between groups (configural), F is a
+    sum of the groups' own objectives: each group is refitted alone (its own line search
+    and BFGS memory, stopped when its own gradient is small, as a one-group refit; the
+    Hessian is block diagonal, so its metric is its block of ``hinv0``). Otherwise one
+    joint problem."""
+    from collections import Counter
+
+    q = len(res.start)
+    if conc is None:
+        whole = (prob, np.arange(q), res.start, hinv0)
+    else:
+        whole = (conc, np.arange(q), res.start[conc.keep], hinv0)
+    uses = Counter(int(k) for idx in res.index for k in idx)
+    if len(res.index) < 2 or any(v != 1 for v in uses.values()):
+        return [whole]
+    pos = {int(k): i for i, k in enumerate(conc.keep if conc is not None else range(q))}
+    out = []
+    for g, idx in enumerate(res.index):
+        pg = object.__new__(_BatchProblem)
+        pg.__dict__.update(prob.__dict__)
+        for name in ("st", "fs", "ms", "covs", "means", "logdet_s", "w"):
+            setattr(pg, name, [getattr(prob, name)[g]])
+        pg.idx, pg.scat, pg.unique = [np.arange(len(idx))], [np.eye(len(idx))], [True]
+        if conc is not None:
+            local = {int(k): i for i, k in enumerate(idx)}
+            pg = _Concentrated(pg, [np.array([local[int(k)] for k in nus[g]], dtype=np.intp)])
+            sel = [pos[int(idx[k])] for k in pg.keep]
+            start = res.start[idx][pg.keep]
+        else:
+            sel = [pos[int(k)] for k in idx]
+            start = res.start[idx]
+        out.append((pg, np.asarray(idx), start, hinv0[np.ix_(sel, sel)]))
     return out
 
 
