@@ -256,3 +256,16 @@ def test_saturated_intercepts_are_concentrated_out(fitted):
         np.testing.assert_allclose(boot.estimates[1, nus[g]], xb, rtol=0, atol=1e-12)
     scalar = fit_multigroup(SEM3, d, "school", group_equal=["loadings", "intercepts"])
     assert _saturated_intercepts(scalar, _BatchProblem(scalar, one, [np.zeros((1, 9))] * 2)) is None
+
+
+def test_configural_groups_refitted_separately_equal_one_at_a_time(fitted):
+    """Configural: no parameter shared between groups, each group is its own batched problem
+    (intercepts concentrated out); the draws equal the one-at-a-time Fisher-scoring refits of
+    the full problem to 1e-6, as the joint problem's above."""
+    d, _ = fitted
+    res = fit_multigroup(SEM3, d, "school")
+    a = stratified_bootstrap(res, 6, seed=6)
+    b = stratified_bootstrap(res, 6, seed=6, batched=False)
+    assert a.n_failed == b.n_failed == 0
+    np.testing.assert_allclose(a.estimates, b.estimates, atol=1e-6, rtol=0)
+    assert np.abs(a.estimates - res.start).max() > 1e-2
