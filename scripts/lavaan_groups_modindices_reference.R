@@ -36,3 +36,22 @@ for (cs in cases) {
             file.path(out, paste0(name, ".modindices.csv")), row.names = FALSE, na = "")
   cat("wrote", name, nrow(mi), "rows\n")
 }
+
+# FIML (missing = "ml") on hs_missing.csv (HS by school with ~10% MCAR holes, made by
+# scripts/lavaan_groups_robust_reference.R): <case>.modindices.csv in tests/reference/lavaan_groups_robust/.
+rob <- file.path("tests", "reference", "lavaan_groups_robust")
+hm <- read.csv(file.path(rob, "hs_missing.csv"))
+for (cs in list(list(case = "fiml_configural", ge = character(0)), list(case = "fiml_metric", ge = "loadings"),
+                list(case = "fiml_scalar", ge = c("loadings", "intercepts")))) {
+  model <- paste(readLines(file.path(rob, "hs3.lav")), collapse = "\n")
+  ge <- if (length(cs$ge)) cs$ge else ""
+  fit <- suppressWarnings(cfa(model, data = hm, group = "school", group.equal = ge, missing = "ml"))
+  mi <- modindices(fit, sort. = FALSE)
+  write.csv(as.data.frame(mi)[, c("lhs", "op", "rhs", "block", "group", "mi", "epc", "sepc.lv", "sepc.all",
+                                  "sepc.nox")],
+            file.path(rob, paste0(cs$case, ".modindices.csv")), row.names = FALSE, na = "")
+  pt <- parTable(fit)[, c("id", "lhs", "op", "rhs", "user", "block", "group", "free", "ustart", "exo",
+                          "label", "plabel", "est", "se")]
+  write.csv(pt, file.path(rob, paste0(cs$case, ".mi_partable.csv")), row.names = FALSE, na = "")
+  cat("wrote", cs$case, nrow(mi), "rows\n")
+}

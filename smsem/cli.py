@@ -543,8 +543,6 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
     from .model import load_model
 
-    if args.modindices is not None and args.missing == "fiml":
-        raise OptionError("--modindices with --group and --missing fiml is not supported yet (complete data only)")
     out_names = []
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable

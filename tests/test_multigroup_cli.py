@@ -110,6 +110,3 @@ def test_fit_group_modindices(capsys, lav, tmp_path):
     text = (tmp_path / "o" / "modindices.txt").read_text()
     assert "Group [school]" in text and "visual   =~  x9   2 [1]" in text
     assert len(pd.read_csv(tmp_path / "o" / "modindices.csv")) == len(ref)
-    rc, out, err = _run(capsys, "fit", str(DATA), "--model", lav, "--group", "school", "--modindices",
-                        "--missing", "fiml")
-    assert rc == 2 and "--modindices with --group and --missing fiml is not supported yet" in err

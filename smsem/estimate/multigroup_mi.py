@@ -20,8 +20,11 @@ each added parameter ``a`` of group ``g``:
   (:func:`smsem.estimate.diagnostics._standardize_epc`).
 
 The information is the expected one whatever the estimator (lavaan's ``modindices``
-default ``information = "expected"``), so MLM and MLR fits have the ML fit's indices.
-Complete data only; FIML fits and fixed covariates (fixed.x) are refused in one line.
+default ``information = "expected"``), so MLM and MLR fits have the ML fit's indices. FIML
+fits (lavaan's ``missing = "ml"``): each group's structured expected information per
+missingness pattern and the gradient of its casewise log-likelihood, as the one-group FIML
+:func:`~smsem.estimate.diagnostics.modindices`. Fixed covariates (fixed.x) are refused in
+one line.
 """
 
 from __future__ import annotations
@@ -92,14 +95,13 @@ def multigroup_modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> 
     Raises
     ------
     OptionError
-        A FIML fit or fixed covariates (not supported yet), in one line.
+        Fixed covariates (not supported yet), in one line.
     """
     from .diagnostics import (_candidates, _existing, _extra_jacobian, _extra_mean_jacobian, _std_factors,
                               _standardize_epc)
     from .multigroup import _expected_info
 
-    if getattr(res, "missing", "listwise") != "listwise":
-        raise OptionError("--modindices with --group and --missing fiml is not supported yet (complete data only)")
+    fiml_ = getattr(res, "missing", "listwise") == "fiml"
     pt = res.partable
     if list(getattr(pt, "ov_x", []) or []):
         raise OptionError("--modindices with --group and fixed covariates (fixed.x) is not supported yet")
@@ -150,14 +152,27 @@ def multigroup_modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> 
         jac_m = ml.sigma_jacobian(pm, th)
         mjac_m = ml.mean_jacobian(pm, th)
         k_m = len(jac_m)
-        info = _expected_info(np.concatenate([jac_m, jac_x]), np.concatenate([mjac_m, mj_x]), sigma)
+        xg = data.loc[data[res.group] == res.group_labels[gi], ov].to_numpy(dtype=float)
+        if fiml_:
+            # lavaan's information = "expected" under missing = "ml": the structured expected
+            # information per missingness pattern (the one-group FIML modindices)
+            from . import fiml
+            from .diagnostics import _fiml_information
+
+            pat = fiml.Patterns.from_data(xg)
+            info = _fiml_information(sigma, np.concatenate([jac_m, jac_x]), np.concatenate([mjac_m, mj_x]), pat)
+        else:
+            info = _expected_info(np.concatenate([jac_m, jac_x]), np.concatenate([mjac_m, mj_x]), sigma)
         np.add.at(info_mm, (idx[:, None], idx[None, :]), w[gi] * info[:k_m, :k_m])
         i_xm = np.zeros((len(cands_g), n_glob))
         np.add.at(i_xm, (slice(None), idx), w[gi] * info[k_m:, :k_m])
-        xg = data.loc[data[res.group] == res.group_labels[gi], ov].to_numpy(dtype=float)
-        xbar, s = ml.sample_moments(xg)
-        # gradient of lavaan's fmin: (n_g / N) times the gradient of F_g / 2
-        grad = w[gi] * 0.5 * ml.ml_gradient_means(jac_x, mj_x, s, xbar, sigma, mu)
+        if fiml_:  # gradient of -logl / N: the group's casewise likelihood
+            _, g_mu, g_sig = fiml.fiml_loglik(pat, mu, sigma, grad=True)
+            grad = -(np.einsum("ij,kij->k", g_sig, jac_x) + mj_x @ g_mu) / n_tot
+        else:
+            xbar, s = ml.sample_moments(xg)
+            # gradient of lavaan's fmin: (n_g / N) times the gradient of F_g / 2
+            grad = w[gi] * 0.5 * ml.ml_gradient_means(jac_x, mj_x, s, xbar, sigma, mu)
         per_group.append((gi + 1, v, mx, cands_g, grad, w[gi] * np.diag(info)[k_m:], i_xm))
     try:
         inv_mm = np.linalg.inv(info_mm)
