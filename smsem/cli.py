@@ -540,7 +540,6 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     ``--out DIR`` writes the fit text, the parameter table and both blocks in every table
     format."""
     from ._validation import check_input_file
-    from .exceptions import OptionError
     from .model import load_model
 
     out_names = []
