@@ -969,7 +969,10 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
     refitted together from the full-sample estimate (:func:`_batched_refits`: limited-memory
     BFGS from the full-sample Hessian, a line search per draw, to
     ``max|grad| < 1e-8``, which puts the estimates within ~1e-7 of the optimum); a draw that
-    does not converge so is refitted alone as below.
+    does not converge so is refitted alone as below. Saturated intercepts (every group's
+    intercepts free and its own, latent means fixed at 0: configural, metric) are
+    concentrated out (:class:`_Concentrated`: each is the group's resampled mean), and groups
+    that share no parameter are refitted as separate problems (:func:`_pieces`).
     ``batched=False``: each draw refits alone by Fisher scoring (then L-BFGS-B). A draw whose
     fit does not converge is a NaN row (counted in ``n_failed``). ``seconds_per_draw`` is the
     measured mean time of one draw."""
