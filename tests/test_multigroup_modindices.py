@@ -122,6 +122,16 @@ def test_fiml_formula_at_lavaans_estimates(case, equal):
         np.testing.assert_allclose(mi[ours], ref[theirs], rtol=1e-8, atol=1e-12, err_msg=f"{case} {ours}")
 
 
+def test_regressed_indicator_refused(data):
+    """An indicator that is also regressed (x1 in ``x4 ~ x1``) has rows lavaan tests that the
+    engine's matrices cannot place (its cross-loadings): refused in one line, not left out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_multigroup("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nx4 ~ x1\n", data, "school")
+    with pytest.raises(OptionError, match="the modification index of visual =~ x1 .group 1. is not supported yet"):
+        modindices(res)
+
+
 def test_fixed_x_refused(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
