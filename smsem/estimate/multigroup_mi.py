@@ -95,7 +95,8 @@ def multigroup_modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> 
     Raises
     ------
     OptionError
-        Fixed covariates (not supported yet), in one line.
+        Fixed covariates, or a row the engine cannot place (an indicator that is also
+        regressed): not supported yet, in one line.
     """
     from .diagnostics import (_candidates, _existing, _extra_jacobian, _extra_mean_jacobian, _std_factors,
                               _standardize_epc)
