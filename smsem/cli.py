@@ -540,17 +540,15 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
     ``--out DIR`` writes the fit text, the parameter table and both blocks in every table
     format."""
     from ._validation import check_input_file
-    from .exceptions import OptionError
     from .model import load_model
 
-    if args.modindices is not None:
-        raise OptionError("--group with --modindices is not supported yet")
     out_names = []
     if args.out is not None:  # refuse before any work, so nothing is half-written
         from .io import check_writable
 
         out_names = (["fit.txt", "parameters.csv"] + [f"propositions.{e}" for e in ("txt", "md", "tex", "csv", "json")]
-                     + [f"group_differences.{e}" for e in ("txt", "md", "tex", "csv", "json")])
+                     + [f"group_differences.{e}" for e in ("txt", "md", "tex", "csv", "json")]
+                     + ([f"modindices.{e}" for e in ("txt", "md", "csv", "json")] if args.modindices is not None else []))
         for name in out_names:
             check_writable(Path(args.out) / name, args.force)
     check_input_file(args.file)
@@ -577,17 +575,27 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
 
     boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
     table = group_proposition_table(res, boot, model=model, level=args.level)
+    mi_text = {}
+    if args.modindices is not None:  # lavaan's modindices(fit) of the multiple-group fit, per group
+        from .report.after import render_modindices
+
+        mi_text = {fmt: render_modindices(res, fmt, minimum=args.modindices)
+                   for fmt in ("text", "markdown", "csv", "json")}
     if args.format == "json":  # the proposition document (paths per group, group_differences) and the fit
         import json
 
         doc = json.loads(render_propositions(table, "json"))
         doc["groups"] = {"column": res.group, "labels": list(res.group_labels), "n": list(res.n_per_group)}
         doc["parameters"] = json.loads(res.params.to_json(orient="records"))
+        if mi_text:
+            doc["modindices"] = json.loads(mi_text["json"])["modindices"]
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "text":
-        sys.stdout.write(str(res) + "\n" + render_propositions(table, "text"))
+        sys.stdout.write(str(res) + "\n" + render_propositions(table, "text")
+                         + ("\n" + mi_text["text"] + "\n" if mi_text else ""))
     elif args.format == "markdown":
-        sys.stdout.write("```\n" + str(res) + "```\n\n" + render_propositions(table, "markdown"))
+        sys.stdout.write("```\n" + str(res) + "```\n\n" + render_propositions(table, "markdown")
+                         + ("\n" + mi_text["markdown"] + "\n" if mi_text else ""))
     else:
         sys.stdout.write(render_propositions(table, args.format))
     if args.out is not None:
@@ -601,6 +609,8 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
         for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
             files[f"propositions.{ext}"] = render_propositions(table, fmt)
             files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
+            if mi_text and fmt != "latex":
+                files[f"modindices.{ext}"] = mi_text[fmt]
         for name, content in files.items():
             write_text(Path(args.out) / name, content, force=args.force)
         print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
@@ -812,18 +822,27 @@ def _cmd_power_invariance(args: argparse.Namespace, config) -> int:
 
     if args.scheduler is not None:
         raise OptionError("--scheduler is not supported for invariance studies yet; use --jobs N (local processes)")
-    if args.resume:
-        raise OptionError("--resume is not supported for invariance studies (they are not stored replication by "
-                          "replication); rerun with --force")
+    from .montecarlo.invariance_study import INVARIANCE_STORE_NAME
+
     out = Path(args.out) if args.out else Path(f"smsem-power-{Path(args.config).stem}")
     names = {"invariance_power.csv": "csv", "invariance_power.json": "json", "report.md": "markdown",
              "invariance_power.txt": "text"}
-    for name in names:  # refuse before any work
-        check_writable(out / name, args.force)
-    table = run_invariance_study(config, jobs=args.jobs)
+    if not (args.resume or args.force):  # refuse before any work
+        for name in [INVARIANCE_STORE_NAME, *names]:
+            if (out / name).exists():
+                raise OptionError(f"{out / name} already exists; use --resume to continue the study or --force to "
+                                  "start again")
+    for name in names:
+        check_writable(out / name, True)
+    try:  # every finished replication is stored in out/invariance.sqlite (resumable)
+        table = run_invariance_study(config, jobs=args.jobs, out=out, resume=args.resume, force=args.force)
+    except KeyboardInterrupt:
+        print(f"smsem: interrupted; the finished replications are stored in {out}; "
+              "rerun with --resume to continue", file=sys.stderr)
+        return 130
     text = render_invariance_study(config, table, "text")
     for name, fmt in names.items():
-        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=args.force)
+        write_text(out / name, text if fmt == "text" else render_invariance_study(config, table, fmt), force=True)
     sys.stdout.write(text)
     print(f"\n{int(table.groupby(['n', 'condition']).reps.first().sum())} of {config.n_tasks} replications "
           f"converged; wrote {', '.join(names)} in {out}")

@@ -70,6 +70,48 @@ def test_power_cli_invariance_study(study, tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "already exists" in err[0]
 
 
+def test_interrupted_study_resumes_to_the_uninterrupted_table(study, tmp_path, capsys):
+    """An invariance study killed after its first replication (stored in invariance.sqlite)
+    and rerun with ``--resume`` runs only the missing replication and writes the table of
+    the uninterrupted run; the stored study is refused without --resume, and with a changed
+    configuration, in one line each."""
+    from smsem.montecarlo.invariance_study import INVARIANCE_STORE_NAME, InvarianceStore, render_invariance_study
+
+    study.write_text(CONFIG.replace("replications: 2", "replications: 1"))
+    cfg = load_config(study)
+    out = tmp_path / "out"
+    seen = []
+
+    def stop(cell, cond, rep):
+        seen.append((cell, cond, rep))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_invariance_study(cfg, out=out, on_row=stop)
+    with InvarianceStore(out / INVARIANCE_STORE_NAME, cfg) as st:
+        assert list(st.results()) == seen == [(0, "invariant", 0)]
+    rc = main(["power", str(study), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "invariance.sqlite already exists; use --resume" in err[0]
+    ran = []
+    import smsem.montecarlo.invariance_study as mod
+
+    task = mod._task
+    mod._task = lambda t: ran.append(t[1:]) or task(t)
+    try:
+        rc = main(["power", str(study), "--out", str(out), "--resume"])
+    finally:
+        mod._task = task
+    assert rc == 0, capsys.readouterr().err
+    assert ran == [(0, 160, "non-invariant", 0)]  # only the replication not stored
+    whole = run_invariance_study(cfg)  # uninterrupted, in memory
+    assert (out / "invariance_power.csv").read_text() == render_invariance_study(cfg, whole, "csv")
+    study.write_text(CONFIG.replace("replications: 2", "replications: 1").replace("seed: 3", "seed: 4"))
+    rc = main(["power", str(study), "--out", str(out), "--resume"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "different configuration (differs in: seed)" in err[0]
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s.replace("steps: [metric, scalar]", "steps: [weak]"), "invariance.steps"),
     (lambda s: s.replace("n: [160]", "n: [10]"), "invariance.n"),

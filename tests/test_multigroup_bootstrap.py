@@ -209,3 +209,63 @@ def test_path_difference_cis_cover_the_true_difference():
     assert used >= 990
     assert 0.93 <= cover_boot / used <= 0.97, cover_boot / used
     assert 0.93 <= cover_wald / used <= 0.97, cover_wald / used
+
+
+def test_batch_evaluation_scatter_and_chunks(fitted):
+    """The batched objective adds each group's gradient by indexing when its parameters are
+    distinct globals: bit for bit the 0/1-matrix product it replaced (kept for a label shared
+    within a group); a draw's value does not depend on the other draws in its batch."""
+    from smsem.estimate.multigroup import _BatchProblem
+
+    d, res = fitted
+    rng = np.random.default_rng(3)
+    nb, p = 6, 9
+    covs = [np.stack([m.implied_cov * (1 + 0.05 * rng.random()) for _ in range(nb)]) for m in res.matrices]
+    means = [np.stack([m.implied_mean + 0.05 * rng.standard_normal(p) for _ in range(nb)]) for m in res.matrices]
+    prob = _BatchProblem(res, covs, means)
+    assert prob.unique == [True, True]
+    theta = res.start + 0.01 * rng.standard_normal((nb, len(res.start)))
+    f, g = prob.evaluate(theta)
+    prob.unique = [False, False]
+    f2, g2 = prob.evaluate(theta)
+    np.testing.assert_array_equal(f, f2)
+    np.testing.assert_array_equal(g, g2)
+    prob.unique = [True, True]
+    f3, g3 = prob.take(np.array([4, 1])).evaluate(theta[[4, 1]])
+    np.testing.assert_array_equal(f3, f[[4, 1]])
+    np.testing.assert_array_equal(g3, g[[4, 1]])
+
+
+def test_saturated_intercepts_are_concentrated_out(fitted):
+    """With every group's intercepts free and its own (configural, metric) the batched refit
+    runs on the covariance parameters and each intercept of a draw is its group's resampled
+    mean (the ML value: mu = xbar); with equal intercepts (scalar) the full problem is kept.
+    Both paths are checked against one-at-a-time refits above."""
+    from smsem.estimate.multigroup import _BatchProblem, _saturated_intercepts
+
+    d, res = fitted
+    one = [np.eye(9)[None]] * 2
+    nus = _saturated_intercepts(res, _BatchProblem(res, one, [np.zeros((1, 9))] * 2))
+    assert nus is not None and sorted(np.concatenate(nus).tolist()) == sorted(
+        int(res.index[g][k]) for g, pm in enumerate(res.param_maps) for k, nm in enumerate(pm.names) if nm[1] == "~1")
+    boot = stratified_bootstrap(res, 2, seed=7)
+    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(2)[1])
+    for g, lab in enumerate(res.group_labels):
+        x = res.data[res.data["school"] == lab].drop(columns=["school"]).to_numpy(float)
+        xb = x[rng.integers(0, len(x), len(x))].mean(axis=0)
+        np.testing.assert_allclose(boot.estimates[1, nus[g]], xb, rtol=0, atol=1e-12)
+    scalar = fit_multigroup(SEM3, d, "school", group_equal=["loadings", "intercepts"])
+    assert _saturated_intercepts(scalar, _BatchProblem(scalar, one, [np.zeros((1, 9))] * 2)) is None
+
+
+def test_configural_groups_refitted_separately_equal_one_at_a_time(fitted):
+    """Configural: no parameter shared between groups, each group is its own batched problem
+    (intercepts concentrated out); the draws equal the one-at-a-time Fisher-scoring refits of
+    the full problem to 1e-6, as the joint problem's above."""
+    d, _ = fitted
+    res = fit_multigroup(SEM3, d, "school")
+    a = stratified_bootstrap(res, 6, seed=6)
+    b = stratified_bootstrap(res, 6, seed=6, batched=False)
+    assert a.n_failed == b.n_failed == 0
+    np.testing.assert_allclose(a.estimates, b.estimates, atol=1e-6, rtol=0)
+    assert np.abs(a.estimates - res.start).max() > 1e-2

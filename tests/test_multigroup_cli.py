@@ -91,3 +91,22 @@ def test_small_group_and_one_level(capsys, lav, tmp_path):
     assert rc == 2 and "group '3' of 'school' has 3 complete row(s) for 9 observed variables" in err
     rc, _, err = _run(capsys, "fit", _edited(tmp_path, "o.csv", one), "--model", lav, "--group", "school")
     assert rc == 2 and "the group column 'school' has 1 level(s) (1)" in err
+
+
+def test_fit_group_modindices(capsys, lav, tmp_path):
+    """``--modindices`` with ``--group``: lavaan's modindices(fit) rows (group column), in the
+    text output and in the JSON document (tests/test_multigroup_modindices.py checks the numbers)."""
+    import json
+
+    ref = pd.read_csv(REF / "mg_scalar.modindices.csv")
+    ref = ref[ref.mi > 10].sort_values("mi", ascending=False)
+    rc, out, err = _run(capsys, "fit", str(DATA), "--model", lav, "--group", "school",
+                        "--group-equal", "loadings,intercepts", "--modindices", "10", "--format", "json",
+                        "--out", str(tmp_path / "o"))
+    assert rc == 0
+    doc = json.loads(out)
+    got = [(r["lhs"], r["op"], r["rhs"], r["group"]) for r in doc["modindices"]]
+    assert got == list(zip(ref.lhs, ref.op, ref.rhs, ref.group))
+    text = (tmp_path / "o" / "modindices.txt").read_text()
+    assert "Group [school]" in text and "visual   =~  x9   2 [1]" in text
+    assert len(pd.read_csv(tmp_path / "o" / "modindices.csv")) == len(ref)

@@ -757,6 +757,10 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         Rows whose score test is not defined (the parameter is redundant with the free
         ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
     """
+    if getattr(res, "group_labels", None) is not None:  # a multiple-group fit: a group column
+        from .multigroup_mi import multigroup_modindices
+
+        return multigroup_modindices(res, minimum=minimum, sort=sort)
     if getattr(res, "_ordinal", None) is not None:  # WLSMV & co: the WLS discrepancy's score test
         from .categorical.modindices import ordinal_modindices
 

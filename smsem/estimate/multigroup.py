@@ -165,6 +165,13 @@ class MultiGroupFit:
     def ngroups(self) -> int:
         return len(self.group_labels)
 
+    def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's ``modindices()`` of the multiple-group fit (per group; equality
+        constraints kept): :func:`smsem.estimate.multigroup_mi.multigroup_modindices`."""
+        from .multigroup_mi import multigroup_modindices
+
+        return multigroup_modindices(self, minimum=minimum, sort=sort)
+
     def __str__(self) -> str:
         from ..report.multigroup import render_multigroup_fit
 
@@ -962,7 +969,10 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
     refitted together from the full-sample estimate (:func:`_batched_refits`: limited-memory
     BFGS from the full-sample Hessian, a line search per draw, to
     ``max|grad| < 1e-8``, which puts the estimates within ~1e-7 of the optimum); a draw that
-    does not converge so is refitted alone as below.
+    does not converge so is refitted alone as below. Saturated intercepts (every group's
+    intercepts free and its own, latent means fixed at 0: configural, metric) are
+    concentrated out (:class:`_Concentrated`: each is the group's resampled mean), and groups
+    that share no parameter are refitted as separate problems (:func:`_pieces`).
     ``batched=False``: each draw refits alone by Fisher scoring (then L-BFGS-B). A draw whose
     fit does not converge is a NaN row (counted in ``n_failed``). ``seconds_per_draw`` is the
     measured mean time of one draw."""
@@ -999,15 +1009,36 @@ def stratified_bootstrap(res: MultiGroupFit, n_boot: int = 1000, seed: int = 201
         warnings.simplefilter("ignore")
         if batched and n_boot:
             prob_all = _BatchProblem(res, covs, means)
-            hinv0 = _start_metric(res, xs, ns)
+            nus = _saturated_intercepts(res, prob_all)
+            hinv0 = conc = None
+            if nus is not None:
+                # every group's intercepts free and its own, no free latent mean: at any
+                # covariance parameters the intercepts' optimum is the group's mean
+                # (mu = xbar, the mean part of F is 0), so the draws are refitted on the
+                # covariance parameters alone (the concentrated F, same optimum) and each
+                # intercept is its group's resampled mean
+                conc = _Concentrated(prob_all, nus)
+                hinv0 = _start_metric(res, xs, ns, conc)
+                if hinv0 is None:
+                    conc = None
+            if hinv0 is None:
+                hinv0 = _start_metric(res, xs, ns)
             if hinv0 is not None:
+                pieces = _pieces(res, prob_all, conc, nus, hinv0)
                 chunk = 256  # draws per batch: the inverse Hessians (chunk, q, q) stay small
                 left = []
                 for c0 in range(0, n_boot, chunk):
                     rows = np.arange(c0, min(c0 + chunk, n_boot))
-                    theta, ok = _batched_refits(prob_all.take(rows), res.start, hinv0)
-                    out[rows[ok]] = theta[ok]
-                    left.append(rows[~ok])
+                    ok_all = np.ones(rows.size, dtype=bool)
+                    for prob_p, idx, start_p, hinv_p in pieces:
+                        sub = prob_p.take(rows)
+                        theta, ok = _batched_refits(sub, start_p, hinv_p)
+                        if isinstance(sub, _Concentrated):
+                            theta = sub.full(theta)
+                        out[np.ix_(rows, idx)] = theta
+                        ok_all &= ok
+                    out[rows[~ok_all]] = np.nan
+                    left.append(rows[~ok_all])
                 todo = np.concatenate(left)
         failed = 0
         for b in todo:
@@ -1139,6 +1170,10 @@ class _BatchProblem:
             sc = np.zeros((len(idx), n_glob))
             sc[np.arange(len(idx)), idx] = 1.0
             self.scat.append(sc)
+        # a group whose local parameters are distinct globals (no label shared within the
+        # group) adds its gradient by indexing: the same bits as the 0/1 product (x * 1
+        # plus zeros), without a (B, q_g) x (q_g, q) product per group and evaluation
+        self.unique = [len(set(idx.tolist())) == len(idx) for idx in res.index]
         ns = np.asarray(res.n_per_group, float)
         self.w = ns / ns.sum()
         self.covs, self.means = covs, means
@@ -1183,42 +1218,182 @@ class _BatchProblem:
         nb = theta.shape[0]
         f = np.zeros(nb)
         grad = np.zeros_like(theta)
-        for st, fs, idx, ms, sc, w, s, xbar, lds in zip(self.st, self.fs, self.idx, self.ms, self.scat, self.w,
-                                                       self.covs, self.means, self.logdet_s):
+        for st, fs, idx, ms, sc, w, s, xbar, lds, uniq in zip(self.st, self.fs, self.idx, self.ms, self.scat, self.w,
+                                                             self.covs, self.means, self.logdet_s, self.unique):
             th = theta[:, idx]
             m = s
             if ms:
-                beta, lam = st.matrices(th)[:2]
+                beta, lam = _beta_lambda(st, th)
                 nu, alpha = fs.vectors(th)
-                eta = np.linalg.solve(np.eye(beta.shape[1]) - beta, alpha[:, :, None])[:, :, 0]
+                eta = _inner_means(st, beta, alpha)
                 d = xbar - (nu + (lam @ eta[:, :, None])[:, :, 0])
                 m = s + d[:, :, None] * d[:, None, :]
             ev = _evaluate(st, th, m, lds)
-            prec = np.where(ev.ok[:, None, None], ev.sinv, 0.0)
+            prec = ev.sinv if ev.ok.all() else np.where(ev.ok[:, None, None], ev.sinv, 0.0)
             gg = st.gradient(ev.parts, prec - prec @ m @ prec)
             if ms:
                 gg = gg + fs.mean_gradient(ev.parts, eta, -2.0 * (prec @ d[:, :, None])[:, :, 0])
             f += w * np.where(ev.ok, ev.f, np.inf)
-            grad += w * (gg @ sc)
+            if uniq:
+                grad[:, idx] += w * gg
+            else:
+                grad += w * (gg @ sc)
         f[~np.isfinite(f)] = np.inf
         return f, grad
 
 
-def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int]) -> np.ndarray | None:
+def _saturated_intercepts(res: "MultiGroupFit", prob: "_BatchProblem") -> list[np.ndarray] | None:
+    """Per group, the global index of each observed variable's intercept (in the order of
+    the group's observed variables) when every group's mean structure is saturated: each
+    intercept free, its own parameter (no label or equality shared with any other row), the
+    latent means all fixed at 0. None otherwise (e.g. ``group.equal`` intercepts or means)."""
+    from collections import Counter
+
+    uses = Counter(int(k) for idx in res.index for k in idx)
+    out = []
+    for st, fs, idx, ms in zip(prob.st, prob.fs, res.index, prob.ms):
+        if not ms:
+            return None
+        (nu_k, nu_i), (al_k, _) = fs.mean_cells
+        base = st.pmap.base
+        p = st.n_obs
+        if len(al_k) or np.any(np.asarray(base.alpha) != 0) or len(nu_i) != p or sorted(nu_i.tolist()) != list(range(p)):
+            return None
+        if len(set(nu_k.tolist())) != p:
+            return None
+        # a parameter that is an intercept has no other cell (e.g. a shared label with a loading)
+        for k in nu_k:
+            if len(st.pmap.locations[int(k)]) != 1 or uses[int(idx[int(k)])] != 1:
+                return None
+        glob = np.empty(p, dtype=np.intp)
+        glob[nu_i] = idx[nu_k]
+        out.append(glob)
+    return out
+
+
+def _pieces(res: "MultiGroupFit", prob: "_BatchProblem", conc: "_Concentrated | None", nus, hinv0: np.ndarray
+            ) -> list[tuple[Any, np.ndarray, np.ndarray, np.ndarray]]:
+    """The independent problems of the batched refit: ``(problem, global indices, start,
+    inverse metric)``. When no parameter is shared between groups (configural), F is a
+    sum of the groups' own objectives: each group is refitted alone (its own line search
+    and BFGS memory, stopped when its own gradient is small, as a one-group refit; the
+    Hessian is block diagonal, so its metric is its block of ``hinv0``). Otherwise one
+    joint problem."""
+    from collections import Counter
+
+    q = len(res.start)
+    if conc is None:
+        whole = (prob, np.arange(q), res.start, hinv0)
+    else:
+        whole = (conc, np.arange(q), res.start[conc.keep], hinv0)
+    uses = Counter(int(k) for idx in res.index for k in idx)
+    if len(res.index) < 2 or any(v != 1 for v in uses.values()):
+        return [whole]
+    pos = {int(k): i for i, k in enumerate(conc.keep if conc is not None else range(q))}
+    out = []
+    for g, idx in enumerate(res.index):
+        pg = object.__new__(_BatchProblem)
+        pg.__dict__.update(prob.__dict__)
+        for name in ("st", "fs", "ms", "covs", "means", "logdet_s", "w"):
+            setattr(pg, name, [getattr(prob, name)[g]])
+        pg.idx, pg.scat, pg.unique = [np.arange(len(idx))], [np.eye(len(idx))], [True]
+        if conc is not None:
+            local = {int(k): i for i, k in enumerate(idx)}
+            pg = _Concentrated(pg, [np.array([local[int(k)] for k in nus[g]], dtype=np.intp)])
+            sel = [pos[int(idx[k])] for k in pg.keep]
+            start = res.start[idx][pg.keep]
+        else:
+            sel = [pos[int(k)] for k in idx]
+            start = res.start[idx]
+        out.append((pg, np.asarray(idx), start, hinv0[np.ix_(sel, sel)]))
+    return out
+
+
+class _Concentrated:
+    """The stratified objective with the saturated intercepts concentrated out: ``F`` and
+    its gradient in the other parameters (``keep``), each group's covariance part only (its
+    mean part is 0 at ``nu = xbar``; by the envelope theorem the gradient is the same).
+    ``full`` rebuilds the global vector with each group's resampled means."""
+
+    def __init__(self, inner: "_BatchProblem", nus: list[np.ndarray], keep: np.ndarray | None = None):
+        self.inner, self.nus = inner, nus
+        q = len(inner.scat[0][0])
+        mask = np.ones(q, dtype=bool)
+        for nu in nus:
+            mask[nu] = False
+        self.keep = np.flatnonzero(mask) if keep is None else keep
+        self.q = q
+        self._cov = object.__new__(_BatchProblem)
+        self._cov.__dict__.update(inner.__dict__)
+        self._cov.ms = [False] * len(inner.ms)
+
+    @property
+    def covs(self) -> list[np.ndarray]:
+        return self.inner.covs
+
+    def take(self, rows: np.ndarray) -> "_Concentrated":
+        return _Concentrated(self.inner.take(rows), self.nus, self.keep)
+
+    def full(self, theta: np.ndarray) -> np.ndarray:
+        out = np.zeros((theta.shape[0], self.q))
+        out[:, self.keep] = theta
+        for nu, xbar in zip(self.nus, self.inner.means):
+            out[:, nu] = xbar
+        return out
+
+    def evaluate(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = np.zeros((theta.shape[0], self.q))
+        full[:, self.keep] = theta
+        f, g = self._cov.evaluate(full)
+        return f, g[:, self.keep]
+
+
+def _beta_lambda(st: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(beta, lambda)`` of :meth:`ModelStructure.matrices` without building psi and theta
+    (the mean part needs only these two)."""
+    base = st.pmap.base
+    out = []
+    for m, b in ((0, base.beta), (1, base.lambda_)):
+        arr = np.broadcast_to(b, (theta.shape[0], *b.shape)).copy()
+        k, i, j = st.cells[m]
+        if len(k):
+            arr[:, i, j] = theta[:, k]
+        out.append(arr)
+    return out[0], out[1]
+
+
+def _inner_means(st: Any, beta: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``(I - B)^-1 alpha`` per draw: for a recursive model the Horner sum
+    ``alpha + B (alpha + B (...))`` over ``B``'s nilpotency depth (as
+    :meth:`ModelStructure.implied`), without a batched LU solve per group and evaluation."""
+    depth = st.beta_depth
+    if depth is None:
+        return np.linalg.solve(np.eye(beta.shape[1]) - beta, alpha[:, :, None])[:, :, 0]
+    eta = alpha
+    for _ in range(depth - 1):
+        eta = alpha + (beta @ eta[:, :, None])[:, :, 0]
+    return eta
+
+
+def _start_metric(res: MultiGroupFit, xs: list[np.ndarray], ns: list[int],
+                  conc: "_Concentrated | None" = None) -> np.ndarray | None:
     """The inverse of the exact Hessian of the full-sample ``F`` at the estimate (central
     differences of the analytic gradient, all ``2q`` points in one batch; as the one-group
     :func:`smsem.estimate.batched.fit_batch`'s first metric), or of twice the expected
     information when that Hessian is not positive definite; None when neither inverts."""
-    q = len(res.start)
+    start = res.start if conc is None else res.start[conc.keep]
+    q = len(start)
     moments = [ml.sample_moments(x) for x in xs]
     full = _BatchProblem(res, [np.repeat(s[None], 2 * q, axis=0) for _, s in moments],
                          [np.repeat(m[None], 2 * q, axis=0) for m, _ in moments])
-    h = 1e-5 * np.maximum(1.0, np.abs(res.start))
-    pts = np.concatenate([res.start + np.diag(h), res.start - np.diag(h)])
-    _, g = full.evaluate(pts)
+    h = 1e-5 * np.maximum(1.0, np.abs(start))
+    pts = np.concatenate([start + np.diag(h), start - np.diag(h)])
+    # (concentrated: the Hessian of the concentrated F, the Schur complement of the full one)
+    _, g = (full if conc is None else _Concentrated(full, conc.nus, conc.keep)).evaluate(pts)
     hess = (g[:q] - g[q:]) / (2 * h[:, None])
     hess = 0.5 * (hess + hess.T)
-    for cand in (hess, full.take(np.zeros(1, dtype=np.intp)).information(res.start[None])[0]):
+    cands = [hess] if conc is not None else [hess, full.take(np.zeros(1, dtype=np.intp)).information(start[None])[0]]
+    for cand in cands:
         try:
             np.linalg.cholesky(cand)
             return np.linalg.inv(cand)
@@ -1240,44 +1415,55 @@ def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *
 
     nb, q = prob.covs[0].shape[0], start.size
     theta = np.broadcast_to(start, (nb, q)).copy()
-    hs = np.zeros((memory, nb, q))
-    hy = np.zeros((memory, nb, q))
-    hr = np.zeros((memory, nb))  # rho = 1 / s'y; 0 leaves a pair out (no update that step)
     f, g = prob.evaluate(theta)
     ok = np.zeros(nb, dtype=bool)
     active = np.flatnonzero(np.isfinite(f))
+    # the state of the active draws, kept compact (aligned with ``active``) and compressed
+    # only when draws leave: no per-step gathers of the draws' moments or BFGS memory
+    sub = prob.take(active) if active.size < nb else prob
+    th, fa, ga = theta[active], f[active], g[active]
+    hs = np.zeros((memory, active.size, q))
+    hy = np.zeros((memory, active.size, q))
+    hr = np.zeros((memory, active.size))  # rho = 1 / s'y; 0 leaves a pair out (no update that step)
+
+    def leave(gone: np.ndarray, converged: bool) -> None:
+        nonlocal active, sub, th, fa, ga, hs, hy, hr
+        theta[active[gone]] = th[gone]
+        if converged:
+            ok[active[gone]] = True
+        keep = ~gone
+        active, th, fa, ga = active[keep], th[keep], fa[keep], ga[keep]
+        hs, hy, hr = hs[:, keep], hy[:, keep], hr[:, keep]
+        sub = sub.take(np.flatnonzero(keep))
+
     for it in range(max_iter):
         if not active.size:
             break
-        done = np.max(np.abs(g[active]), axis=1) < gtol
-        ok[active[done]] = True
-        active = active[~done]
-        if not active.size:
-            break
-        sub = prob.take(active) if active.size < nb else prob
-        th, fa, ga = theta[active], f[active], g[active]
+        done = np.max(np.abs(ga), axis=1) < gtol
+        if done.any():
+            leave(done, True)
+            if not active.size:
+                break
         order = [(k % memory) for k in range(max(0, it - memory), it)]
         r = ga.copy()
         alphas = []
         for k in reversed(order):
-            al = hr[k, active] * np.einsum("bi,bi->b", hs[k, active], r)
-            r -= al[:, None] * hy[k, active]
+            al = hr[k] * np.einsum("bi,bi->b", hs[k], r)
+            r -= al[:, None] * hy[k]
             alphas.append(al)
         r = _rowwise(r, hinv0)
         for k, al in zip(order, reversed(alphas)):
-            be = hr[k, active] * np.einsum("bi,bi->b", hy[k, active], r)
-            r += (al - be)[:, None] * hs[k, active]
-        step = -r
+            be = hr[k] * np.einsum("bi,bi->b", hy[k], r)
+            r += (al - be)[:, None] * hs[k]
         # converged too when the step would lower a quadratic model of F by at most
         # ftol * max(1, F) (half the Newton decrement), as the one-group fit_batch
         flat = 0.5 * np.einsum("bi,bi->b", ga, r) <= ftol * np.maximum(1.0, np.abs(fa))
         if flat.any():
-            ok[active[flat]] = True
-            keep = ~flat
-            active, th, fa, ga, step = active[keep], th[keep], fa[keep], ga[keep], step[keep]
+            r = r[~flat]
+            leave(flat, True)
             if not active.size:
                 break
-            sub = prob.take(active)
+        step = -r
         t = np.ones(active.size)
         pending = np.arange(active.size)
         new_th, new_f, new_g = th.copy(), fa.copy(), ga.copy()
@@ -1298,10 +1484,12 @@ def _batched_refits(prob: _BatchProblem, start: np.ndarray, hinv0: np.ndarray, *
         sy = np.einsum("bi,bi->b", sv, yv)
         upd = sy > 1e-14 * np.maximum(1.0, np.einsum("bi,bi->b", yv, yv))  # positive curvature only
         k = it % memory
-        hs[k, active], hy[k, active] = sv, yv
-        hr[k, active] = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
-        stuck = np.zeros(active.size, dtype=bool)
-        stuck[pending] = True  # no decrease: the draw is left to the one-at-a-time refit
-        theta[active], f[active], g[active] = new_th, new_f, new_g
-        active = active[~stuck]
+        hs[k], hy[k] = sv, yv
+        hr[k] = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
+        th, fa, ga = new_th, new_f, new_g
+        if pending.size:  # no decrease: the draw is left to the one-at-a-time refit
+            stuck = np.zeros(active.size, dtype=bool)
+            stuck[pending] = True
+            leave(stuck, False)
+    theta[active] = th
     return theta, ok

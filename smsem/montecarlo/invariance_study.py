@@ -43,7 +43,11 @@ from typing import Any, Mapping
 from ..exceptions import OptionError
 
 __all__ = ["InvarianceStudyConfig", "invariance_config", "run_invariance_study", "render_invariance_study",
-           "INVARIANCE_COLUMNS"]
+           "INVARIANCE_COLUMNS", "InvarianceStore", "INVARIANCE_STORE_NAME"]
+
+#: The study's store in ``--out`` (one row per finished replication); resumable.
+INVARIANCE_STORE_NAME = "invariance.sqlite"
+_STORE_FORMAT = "1"
 
 _TOP = ("name", "description", "model", "codebook", "population", "invariance", "likert", "replications", "seed",
         "alpha")
@@ -78,6 +82,18 @@ class InvarianceStudyConfig:
     @property
     def n_tasks(self) -> int:
         return 2 * len(self.n) * self.replications
+
+    def to_mapping(self) -> dict:
+        """Every field that decides a replication's result (``source``, where the file was
+        read, left out): the store's fingerprint and record."""
+        return {k: v for k, v in self.__dict__.items() if k != "source"}
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        text = json.dumps({"format": _STORE_FORMAT, **self.to_mapping()}, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def departments(self, condition: str) -> list[Any]:
         from ..simulate.groups import Department
@@ -199,6 +215,67 @@ def _task(args: tuple) -> tuple[int, str, int, dict | None]:
     return i, cond, r, out
 
 
+class InvarianceStore:
+    """The SQLite store of an invariance study (:data:`INVARIANCE_STORE_NAME` in ``--out``):
+    one row per finished replication ``(cell, condition, rep)`` with its per-step result
+    (JSON; NULL when the replication's fits failed), written as the ordinary studies'
+    :class:`~smsem.montecarlo.store.Store` (WAL, ``synchronous=FULL``, one committed
+    transaction per replication, the primary key against duplicates), so a run killed at
+    any moment loses only the replications in flight. A store made by another
+    configuration (its fingerprint) is refused in one line."""
+
+    def __init__(self, path: str | Path, cfg: InvarianceStudyConfig):
+        import sqlite3
+
+        self.path = Path(path)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS replications (cell INTEGER NOT NULL, condition TEXT NOT NULL, "
+            "rep INTEGER NOT NULL, result TEXT, PRIMARY KEY (cell, condition, rep));")
+        stored = self.conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+        if stored is None:
+            self.conn.execute("BEGIN")
+            self.conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (cfg.fingerprint,))
+            self.conn.execute("INSERT INTO meta VALUES ('config', ?)",
+                              (json.dumps(cfg.to_mapping(), sort_keys=True, default=list),))
+            self.conn.execute("COMMIT")
+        elif stored[0] != cfg.fingerprint:
+            old = json.loads(self.conn.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
+            new = json.loads(json.dumps(cfg.to_mapping(), default=list))
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ["store format"]
+            self.conn.close()
+            raise OptionError(f"{self.path} holds a study made with a different configuration "
+                              f"(differs in: {', '.join(diff)}); use another --out folder or --force")
+
+    def __enter__(self) -> "InvarianceStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.conn.close()
+
+    def results(self) -> dict[tuple[int, str, int], dict | None]:
+        """Every stored replication's result (a step -> ``(LRT rejects, Chen fails)`` dict or None)."""
+        out = {}
+        for c, cond, r, res in self.conn.execute("SELECT cell, condition, rep, result FROM replications"):
+            out[(int(c), str(cond), int(r))] = (None if res is None else
+                                                {k: (bool(v[0]), bool(v[1])) for k, v in json.loads(res).items()})
+        return out
+
+    def add(self, cell: int, cond: str, rep: int, result: dict | None) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR IGNORE INTO replications VALUES (?, ?, ?, ?)",
+                              (cell, cond, rep, None if result is None else
+                               json.dumps({k: [bool(a), bool(b)] for k, (a, b) in result.items()})))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+
 def _band(k: int, m: int) -> tuple[float, float]:
     if m == 0:
         return float("nan"), float("nan")
@@ -208,21 +285,75 @@ def _band(k: int, m: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def run_invariance_study(cfg: InvarianceStudyConfig, *, jobs: int = 1):
+def run_invariance_study(cfg: InvarianceStudyConfig, *, jobs: int = 1, out: str | Path | None = None,
+                         resume: bool = False, force: bool = False, on_row=None):
     """Run every replication (``jobs`` processes; results identical for any ``jobs``) and
-    return the rates table (``INVARIANCE_COLUMNS``, one row per n, condition and step)."""
+    return the rates table (``INVARIANCE_COLUMNS``, one row per n, condition and step).
+
+    With ``out`` (a folder), each finished replication is stored in
+    ``out/invariance.sqlite`` (:class:`InvarianceStore`) under the folder's lock (one writer,
+    as the ordinary studies): ``resume=True`` runs only the replications not stored yet
+    (a replication's result depends on its seed only, so an interrupted study resumed gives
+    the uninterrupted table), ``force=True`` deletes a stored study first; an existing
+    store without either is refused. ``on_row(cell, condition, rep)`` is called after each
+    replication is stored (tests use it to interrupt a run)."""
+    if out is None:
+        return _table(cfg, _run(cfg, _tasks(cfg, set()), jobs, None, on_row))
+    from .runner import study_lock
+
+    out = Path(out)
+    with study_lock(out):
+        path = out / INVARIANCE_STORE_NAME
+        if path.exists() and force:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        elif path.exists() and not resume:
+            raise OptionError(f"{path} already exists; use --resume to continue the study or --force to start again")
+        with InvarianceStore(path, cfg) as store:
+            done = store.results()
+            done.update(_run(cfg, _tasks(cfg, set(done)), jobs, store, on_row))
+            return _table(cfg, done)
+
+
+def _tasks(cfg: InvarianceStudyConfig, done: set) -> list[tuple]:
+    return [(cfg, i, n, cond, r) for i, n, cond in _cells(cfg) for r in range(cfg.replications)
+            if (i, cond, r) not in done]
+
+
+def _run(cfg, tasks: list, jobs: int, store: "InvarianceStore | None", on_row) -> dict:
+    """Run ``tasks``; each result stored (when ``store``) as soon as it arrives."""
+    results: dict[tuple[int, str, int], dict | None] = {}
+
+    def keep(i, cond, r, res):
+        if store is not None:
+            store.add(i, cond, r, res)  # committed before it is counted
+        results[(i, cond, r)] = res
+        if on_row is not None:
+            on_row(i, cond, r)
+
+    if jobs > 1 and len(tasks) > 1:
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
+            pending = {pool.submit(_task, t) for t in tasks}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    keep(*fut.result())
+        finally:  # stop the workers now, also when interrupted
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        for t in tasks:
+            keep(*_task(t))
+    return results
+
+
+def _table(cfg: InvarianceStudyConfig, results: dict):
     import pandas as pd
 
-    tasks = [(cfg, i, n, cond, r) for i, n, cond in _cells(cfg) for r in range(cfg.replications)]
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_task, tasks, chunksize=max(1, len(tasks) // (4 * jobs))))
-    else:
-        results = [_task(t) for t in tasks]
     by: dict[tuple[int, str], list] = {}
-    for i, cond, r, out in sorted(results, key=lambda t: (t[0], t[1], t[2])):
+    for (i, cond, r), out in sorted(results.items()):
         by.setdefault((i, cond), []).append(out)
     rows = []
     for i, n, cond in _cells(cfg):

@@ -140,13 +140,20 @@ def render_modindices(res: "FitResults", fmt: str = "text", *, minimum: float = 
 
     t = modindices(res, minimum=minimum)
     shown = t if top is None or fmt in ("csv", "json") else t.head(top)
-    rows = [[str(r.lhs), str(r.op), str(r.rhs), _f(r.mi), _f(r.epc), _f(r.sepc_lv), _f(r.sepc_all), _f(r.sepc_nox)]
+    groups = list(getattr(res, "group_labels", None) or [])  # a multiple-group fit: lavaan's group column
+    rows = [[str(r.lhs), str(r.op), str(r.rhs)] + ([f"{int(r.group)} [{groups[int(r.group) - 1]}]"] if groups else [])
+            + [_f(r.mi), _f(r.epc), _f(r.sepc_lv), _f(r.sepc_all), _f(r.sepc_nox)]
             for r in shown.itertuples(index=False)]
     notes = [f"{len(t)} modification indices >= {minimum:g}" + (f"; the {len(shown)} largest shown" if len(shown) < len(t)
                                                                  else "") + "; 3.84 is the 5% chi-square(1) value."]
+    doc = {"n": res.n, "minimum": minimum, "modindices": _records(t)}
+    if groups:
+        notes.append("Equality constraints are kept; releasing them is the score test (smsem invariance).")
+        doc["groups"] = {"column": res.group, "labels": groups}
     return _frame(t, fmt, "Modification indices (lavaan's modindices(), largest first)",
-                  ["lhs", "op", "rhs", "MI", "EPC", "sEPC.lv", "sEPC.all", "sEPC.nox"], rows, "lllrrrrr",
-                  notes, "modindices", {"n": res.n, "minimum": minimum, "modindices": _records(t)})
+                  ["lhs", "op", "rhs"] + ([f"Group [{res.group}]"] if groups else [])
+                  + ["MI", "EPC", "sEPC.lv", "sEPC.all", "sEPC.nox"], rows, "lll" + ("l" if groups else "") + "rrrrr",
+                  notes, "modindices", doc)
 
 
 # --- residuals -----------------------------------------------------------------------------
