@@ -12,7 +12,8 @@
 #   <case>.resid_summary*.csv  lavResiduals(fit, type = "cor.bollen" / "raw" / "cor.bentler")$summary
 # Cases: integrative (models/integrative.lav on the committed survey), poldem (Bollen's
 # PoliticalDemocracy with residual covariances), covariates (observed covariates, fixed.x),
-# hs_constraints (an equality constraint and a user-fixed covariance).
+# hs_constraints (an equality constraint and a user-fixed covariance), hs_regressed_indicator
+# (x4 ~ x1 between two indicators).
 #   <case>.mi.csv         modindices(fit, sort. = TRUE)
 #   <case>.fit.csv        selected fitMeasures()
 # and the comparisons (integrative vs integrative_no_direct):
@@ -40,7 +41,11 @@ cases <- list(
                     data = "tests/reference/lavaan/integrative_covariates.csv"),
   # an equality constraint and a user-fixed covariance (tested by modindices)
   hs_constraints = list(model = "tests/reference/lavaan_after/hs_constraints.lav",
-                        data = "tests/reference/lavaan/HolzingerSwineford1939.csv")
+                        data = "tests/reference/lavaan/HolzingerSwineford1939.csv"),
+  # an indicator that is also a regressor (x4 ~ x1): its covariances with the other items
+  # are candidates of modindices (smsem left them out before)
+  hs_regressed_indicator = list(model = "tests/reference/lavaan_after/hs_regressed_indicator.lav",
+                                data = "tests/reference/lavaan/HolzingerSwineford1939.csv")
 )
 for (case in names(cases)) {
   cs <- cases[[case]]

@@ -27,6 +27,10 @@ CASES = {
     # an equality constraint (label) and a user-fixed covariance x1 ~~ 0*x4
     "hs_constraints": (ROOT / "tests" / "reference" / "lavaan_after" / "hs_constraints.lav",
                        ROOT / "tests" / "reference" / "lavaan" / "HolzingerSwineford1939.csv"),
+    # an indicator regressed on another (x4 ~ x1): the engine's phantom latent variables; the
+    # covariances of x1 and x4 with the other items are modification-index candidates
+    "hs_regressed_indicator": (ROOT / "tests" / "reference" / "lavaan_after" / "hs_regressed_indicator.lav",
+                               ROOT / "tests" / "reference" / "lavaan" / "HolzingerSwineford1939.csv"),
 }
 # measured max |smsem - lavaan| (scripts/lavaan_after_agreement.py): R² 2.1e-6; residuals
 # 6.5e-6 (poldem's raw scale is ~10x); z of off-diagonal residuals 3.4e-4 (diagonal residuals

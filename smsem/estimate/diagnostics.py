@@ -639,6 +639,15 @@ def _extra_jacobian(mx, cands: list[tuple[str, str, str]]) -> tuple[np.ndarray, 
             a, b = inner[lhs], inner[rhs]
             t = np.outer(lb[:, a], lb[:, b])
             d += t + t.T if a != b else t
+        elif op == "~~" and lhs in obs and rhs in obs and (lhs in inner) != (rhs in inner):
+            # one of the two is an observed variable of a regression, a phantom latent variable
+            # in the engine (lambda 1, theta 0): the covariance of its disturbance with the
+            # other's residual moves Sigma along the phantom's column of Lambda (I - B)^-1
+            # (whatever the phantom predicts moves too), as lavaan's candidate row
+            a, b = (lhs, rhs) if lhs in inner else (rhs, lhs)
+            u = lb[:, inner[a]]
+            d[:, obs[b]] += u
+            d[obs[b], :] += u
         elif op == "~~" and lhs in obs and rhs in obs and lhs not in inner and rhs not in inner:
             a, b = obs[lhs], obs[rhs]
             d[a, b] += 1.0
