@@ -206,7 +206,11 @@ def _fit_one(plan: OrdinalPlan, s: np.ndarray, gamma: np.ndarray, n: float) -> d
     df_b = float(nstat - eng.nth)
     tr1, tr2 = _traces(d, w, gamma)
     t_s, df_s, _, _ = _adjusted(chi2, df, tr1, tr2, "scaled.shifted")
-    tr1b, tr2b = _traces(db, w, gamma)
+    # the baseline's U Gamma is W Gamma with the threshold rows 0 (fit._traces with D = [I; 0],
+    # in closed form): tr = sum of w_k Gamma_kk over the correlations, tr2 = ||W_c Gamma_cc||^2
+    wc = w.diag[eng.nth:]
+    ugc = wc[:, None] * gamma[eng.nth:, eng.nth:]
+    tr1b, tr2b = float(np.trace(ugc)), float(np.sum(ugc * ugc.T))
     tb_s, dfb_s, _, _ = _adjusted(chi2_b, df_b, tr1b, tr2b, "scaled.shifted")
     est_v, sa_v, _ = _row_values(eng, theta, plan.table, plan.ordinal)
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))

@@ -164,9 +164,11 @@ def _nacov(codes, th, rho, m2, N, nlev, rows, cols, th_cols):
     # rows of -A22^-1 A21 A11^-1 on the pair's two items (zero elsewhere)
     c_j = -np.matmul(a21_j, A11inv[:, cols])[..., 0, :] / a22[..., None]  # (b, P, K1)
     c_i = -np.matmul(a21_i, A11inv[:, rows])[..., 0, :] / a22[..., None]
-    X = np.zeros((b, n, p, K1))
-    X.reshape(b, n, p * K1)[:, :, th_cols] = SC[:, :, :nth]
-    F[:, :, nth:] = (scc / a22[:, None, :] + np.einsum("bnqk,bqk->bnq", X[:, :, cols], c_j)
-                     + np.einsum("bnqk,bqk->bnq", X[:, :, rows], c_i))
+    Cm = np.zeros((b, P, p * K1))
+    q = np.arange(P)
+    for t in range(K1):
+        Cm[:, q, cols * K1 + t] = c_j[:, :, t]
+        Cm[:, q, rows * K1 + t] = c_i[:, :, t]
+    F[:, :, nth:] = scc / a22[:, None, :] + np.matmul(SC[:, :, :nth], np.swapaxes(Cm[:, :, th_cols], 1, 2))
     G = np.matmul(np.swapaxes(F, 1, 2), F) * N[:, None, None]
     return 0.5 * (G + np.swapaxes(G, 1, 2))
