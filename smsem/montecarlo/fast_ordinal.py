@@ -65,7 +65,9 @@ class OrdinalPlan:
     population model's items), ``nlev`` (categories per item), ``start`` (the population
     solution in lavaan's free order; thresholds replaced per replication), ``rows`` (the
     reported rows: every free row in table order, lavaan naming), ``free`` (their positions
-    in the free vector).
+    in the free vector), ``reported`` (their positions among the table's rows),
+    ``columns_of_table`` (the table's columns as lists: what ``fit._row_values`` reads, without
+    pandas' per-row cost).
     """
 
     eng: Any
@@ -76,6 +78,8 @@ class OrdinalPlan:
     start: np.ndarray
     rows: tuple[tuple[str, str, str], ...]
     free: np.ndarray
+    reported: np.ndarray
+    columns_of_table: dict
 
 
 def ordinal_fast_applicable(config: StudyConfig, cell) -> bool:
@@ -126,7 +130,9 @@ def ordinal_plan(config: StudyConfig, effect_multiplier: float, likert: int) -> 
     return OrdinalPlan(eng=eng, table=table, ordinal=frozenset(ov),
                        columns=np.array([pop_items.index(v) for v in ov], dtype=np.intp),
                        nlev=np.full(len(ov), k, dtype=np.int64), start=start, rows=keys,
-                       free=free_rows["free"].to_numpy(dtype=np.intp) - 1)
+                       free=free_rows["free"].to_numpy(dtype=np.intp) - 1,
+                       reported=np.flatnonzero((table["free"].to_numpy() > 0) & (table["op"].to_numpy() != ":=")),
+                       columns_of_table={c: table[c].tolist() for c in ("lhs", "op", "rhs", "free", "ustart")})
 
 
 def fit_ordinal_chunk(plan: OrdinalPlan, xs: list[np.ndarray]) -> list[dict[str, Any] | None]:
@@ -171,7 +177,7 @@ def fit_ordinal_chunk(plan: OrdinalPlan, xs: list[np.ndarray]) -> list[dict[str,
 def _fit_one(plan: OrdinalPlan, s: np.ndarray, gamma: np.ndarray, n: float) -> dict[str, Any] | None:
     """One replication's row fields from its statistics (None: the reference path decides)."""
     from ..estimate.categorical.bootstrap import _refit
-    from ..estimate.categorical.fit import _Weight, _adjusted, _cfi, _rmsea, _row_values, _tli, _traces
+    from ..estimate.categorical.fit import _Weight, _adjusted, _cfi, _rmsea, _row_values, _tli
 
     eng = plan.eng
     w = _Weight("DWLS", gamma)
@@ -196,7 +202,8 @@ def _fit_one(plan: OrdinalPlan, s: np.ndarray, gamma: np.ndarray, n: float) -> d
     if df <= 0:
         return None
     a_inv = np.linalg.inv(d.T @ wd)
-    vcov = a_inv @ (wd.T @ gamma @ wd) @ a_inv / (n - 1.0)
+    wdg = wd.T @ gamma
+    vcov = a_inv @ (wdg @ wd) @ a_inv / (n - 1.0)
     # baseline: thresholds free, correlations 0 (with diagonal weights the thresholds are the sample's)
     db = np.zeros((nstat, eng.nth))
     db[np.arange(eng.nth), np.arange(eng.nth)] = 1.0
@@ -204,7 +211,9 @@ def _fit_one(plan: OrdinalPlan, s: np.ndarray, gamma: np.ndarray, n: float) -> d
     eb = s - db @ tb
     chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - eng.nth)
-    tr1, tr2 = _traces(d, w, gamma)
+    # fit._traces: U Gamma = W Gamma - W D (D'WD)^-1 D'W Gamma (D'W Gamma shared with the SEs)
+    ug = w.diag[:, None] * gamma - wd @ (a_inv @ wdg)
+    tr1, tr2 = float(np.trace(ug)), float(np.sum(ug * ug.T))
     t_s, df_s, _, _ = _adjusted(chi2, df, tr1, tr2, "scaled.shifted")
     # the baseline's U Gamma is W Gamma with the threshold rows 0 (fit._traces with D = [I; 0],
     # in closed form): tr = sum of w_k Gamma_kk over the correlations, tr2 = ||W_c Gamma_cc||^2
@@ -212,10 +221,10 @@ def _fit_one(plan: OrdinalPlan, s: np.ndarray, gamma: np.ndarray, n: float) -> d
     ugc = wc[:, None] * gamma[eng.nth:, eng.nth:]
     tr1b, tr2b = float(np.trace(ugc)), float(np.sum(ugc * ugc.T))
     tb_s, dfb_s, _, _ = _adjusted(chi2_b, df_b, tr1b, tr2b, "scaled.shifted")
-    est_v, sa_v, _ = _row_values(eng, theta, plan.table, plan.ordinal)
+    est_v, sa_v, _ = _row_values(eng, theta, plan.columns_of_table, plan.ordinal)
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     # est and std.all of the reported rows: _row_values lists every non-":=" row of the table
-    sel = np.flatnonzero((plan.table["free"].to_numpy() > 0) & (plan.table["op"].to_numpy() != ":="))
+    sel = plan.reported
     values = np.full((len(plan.rows), len(VALUE_FIELDS)), np.nan)
     values[:, 0] = est_v[sel]
     values[:, 1] = se_all[plan.free]

@@ -3,9 +3,11 @@
 :func:`run_replications` (and :func:`run_replication` for one) is the only place that
 calls the data generator and the estimator (ML, MLR, or WLSMV on the items as ordinal:
 :func:`smsem.estimate.categorical.fit.fit_ordinal`). ML cells with Wald inference take the fast
-path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices) unless
-the configuration says ``engine: reference``; everything else, and any replication the
-fast path cannot settle, runs :func:`reference_replication` (:func:`smsem.fit`). Nothing
+path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices), WLSMV cells
+with Wald inference theirs (:mod:`smsem.montecarlo.fast_ordinal`: a chunk's thresholds,
+polychorics and NACOVs at once, then each DWLS refit), unless the configuration says
+``engine: reference``; everything else, and any replication a fast path cannot settle, runs
+:func:`reference_replication` (:func:`smsem.fit`). Nothing
 here raises for estimation trouble: a failed replication is a row with its status and
 reason. A row depends only on ``(config, cell, rep)``, not on the chunk it ran in.
 """
