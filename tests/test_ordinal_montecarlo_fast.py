@@ -31,9 +31,10 @@ POP = dict(TWO_FACTOR)
 FIELDS = ("chi2", "df", "pvalue", "cfi", "tli", "rmsea")
 
 
-def _cfg(engine="fast", n=(150,), likert=(3,), reps=3, estimator=("WLSMV",), pop=None):
+def _cfg(engine="fast", n=(150,), likert=(3,), reps=3, estimator=("WLSMV",), pop=None, missing=(0.0,)):
     return config_from_mapping({"population": pop or POP, "grid": {"n": list(n), "likert": list(likert),
-                                                                   "estimator": list(estimator)},
+                                                                   "estimator": list(estimator),
+                                                                   "missing": list(missing)},
                                 "replications": reps, "seed": 11, "engine": engine}, source="cfg.yaml")
 
 
@@ -78,6 +79,15 @@ def test_fast_rows_equal_reference_rows():
     # a row does not depend on the chunk it ran in
     one = run_replications(cell, [1], fast_cfg)[0]
     assert one["estimates"] == fast[1]["estimates"] and all(one[k] == fast[1][k] for k in FIELDS)
+
+
+def test_fast_rows_equal_reference_rows_listwise():
+    # 10% missing answers: both paths delete incomplete rows (the fast path pads the chunk)
+    fast_cfg, ref_cfg = _cfg(missing=(0.1,), reps=2), _cfg(engine="reference", missing=(0.1,), reps=2)
+    fast = run_replications(fast_cfg.cells[0], [0, 1], fast_cfg)
+    slow = run_replications(ref_cfg.cells[0], [0, 1], ref_cfg)
+    assert all(r["status"] == "ok" for r in slow) and fast[0]["n_used"] != fast[1]["n_used"]
+    _compare(fast, slow, 1e-7)
 
 
 def test_unusable_data_set_goes_to_the_reference_path():
