@@ -44,9 +44,10 @@ def test_replicate_stats_equal_sample_stats():
     L = np.full(p, 0.7)
     z = rng.standard_normal((B, 120, 1)) * L + rng.standard_normal((B, 120, p)) * np.sqrt(1 - L ** 2)
     codes = np.digitize(z, [-0.8, 0.1, 0.9]) + 1  # 4 categories
+    codes[:, :, 0] = np.minimum(codes[:, :, 0], 3)  # item 1 has 3 (padded thresholds)
     codes[1, 100:] = 0  # data set 1 has 100 cases (padding)
     codes[2, :, 3] = np.where(codes[2, :, 3] == 4, 3, codes[2, :, 3])  # item 4 of data set 2 loses category 4
-    rs = replicate_stats(codes, [4] * p, chunk=2)
+    rs = replicate_stats(codes, [3] + [4] * (p - 1), chunk=2)
     assert rs.ok.tolist() == [True, True, False]
     assert rs.nobs[:2].tolist() == [120.0, 100.0]
     for b in range(2):
