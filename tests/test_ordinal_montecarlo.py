@@ -1,8 +1,10 @@
 """Monte Carlo cells with estimator MLR and WLSMV (smsem.montecarlo, issue 13).
 
-A replication's row under WLSMV equals fitting the same simulated data set with
-``fit_ordinal(..., ordered=True, estimator="WLSMV")`` (estimates, SEs and std.all exactly: the
-same code on the same data), under MLR ``smsem.fit(..., estimator="MLR")``. The configuration
+A replication's row under WLSMV with ``engine: reference`` equals fitting the same simulated
+data set with ``fit_ordinal(..., ordered=True, estimator="WLSMV")`` (estimates, SEs and std.all
+exactly: the same code on the same data; the fast path, the default engine, equals it to the
+optimizer's tolerance: tests/test_ordinal_montecarlo_fast.py), under MLR ``smsem.fit(...,
+estimator="MLR")``. The configuration
 refuses WLSMV on continuous responses and with bootstrap inference in one line naming the key.
 """
 
@@ -25,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 POP = dict(TWO_FACTOR)
 
 
-def _cfg(**grid):
-    return config_from_mapping({"population": POP, "grid": {"n": [200], **grid}, "replications": 2, "seed": 3},
-                               source="cfg.yaml")
+def _cfg(engine="fast", **grid):
+    return config_from_mapping({"population": POP, "grid": {"n": [200], **grid}, "replications": 2, "seed": 3,
+                                "engine": engine}, source="cfg.yaml")
 
 
 def _row_values(row):
@@ -36,7 +38,7 @@ def _row_values(row):
 
 @pytest.mark.parametrize("estimator", ["WLSMV", "MLR"])
 def test_replication_equals_direct_fit(estimator):
-    cfg = _cfg(likert=[3], estimator=[estimator])
+    cfg = _cfg(likert=[3], estimator=[estimator], engine="reference")
     cell = cfg.cells[0]
     assert cell.estimator == estimator
     row = run_replication(cell, 1, cfg)
@@ -62,11 +64,13 @@ def test_replication_equals_direct_fit(estimator):
     assert row["cfi"] == res.fit_indices["cfi_scaled"] and row["rmsea"] == res.fit_indices["rmsea_scaled"]
 
 
-def test_fast_and_reference_agree_for_ml_only():
+def test_fast_paths_for_ml_and_wlsmv_only():
     from smsem.montecarlo.fast import fast_applicable
+    from smsem.montecarlo.fast_ordinal import ordinal_fast_applicable
 
     cfg = _cfg(likert=[5], estimator=["ML", "MLR", "WLSMV"])
     assert [fast_applicable(cfg, c) for c in cfg.cells] == [True, False, False]
+    assert [ordinal_fast_applicable(cfg, c) for c in cfg.cells] == [False, False, True]
 
 
 @pytest.mark.parametrize("grid, extra, fragment", [

@@ -35,7 +35,7 @@ For one's own model (see docs/models.md, "Power for your own model")::
     planning_test: two-sided    # or one-sided (in the hypothesized direction)
     exclude_improper: false
     missing_mechanism: mcar     # or mar (see smsem.simulate)
-    engine: fast                # or reference (smsem.fit per replication)
+    engine: fast                # or reference (smsem.fit / fit_ordinal per replication)
 
 A model with latent interactions (``y ~ a:b``; docs/moderation-power.md)::
 
@@ -93,7 +93,8 @@ ESTIMATORS = ("ML", "MLR", "WLSMV")
 MISSING_MECHANISMS = ("mcar", "mar")
 INFERENCE_METHODS = ("wald", "bootstrap")
 #: Estimation engines: "fast" (batched ML on each replication's covariance matrix where
-#: it applies, see :mod:`smsem.montecarlo.fast`) or "reference" (``smsem.fit`` per replication).
+#: it applies, see :mod:`smsem.montecarlo.fast`; batched WLSMV statistics and refits, see
+#: :mod:`smsem.montecarlo.fast_ordinal`) or "reference" (``smsem.fit`` per replication).
 ENGINES = ("fast", "reference")
 PLANNING_TESTS = ("two-sided", "one-sided")
 _TOP_KEYS = ("name", "description", "model", "codebook", "hypotheses", "population", "analysis", "grid",
@@ -159,6 +160,7 @@ class StudyConfig:
         Drop converged but improper solutions (negative variances) from the summaries.
     engine : str
         ``"fast"`` (default): batched ML on each replication's covariance matrix for ML,
+        Wald-inference cells, batched polychorics, NACOVs and DWLS refits for WLSMV
         Wald-inference cells (others use the reference path); ``"reference"``:
         :func:`smsem.fit` for every replication. Part of the fingerprint (the engines
         agree to ~1e-6, not bit for bit).

@@ -3,9 +3,11 @@
 :func:`run_replications` (and :func:`run_replication` for one) is the only place that
 calls the data generator and the estimator (ML, MLR, or WLSMV on the items as ordinal:
 :func:`smsem.estimate.categorical.fit.fit_ordinal`). ML cells with Wald inference take the fast
-path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices) unless
-the configuration says ``engine: reference``; everything else, and any replication the
-fast path cannot settle, runs :func:`reference_replication` (:func:`smsem.fit`). Nothing
+path (:mod:`smsem.montecarlo.fast`: batched ML on the sample covariance matrices), WLSMV cells
+with Wald inference theirs (:mod:`smsem.montecarlo.fast_ordinal`: a chunk's thresholds,
+polychorics and NACOVs at once, then each DWLS refit), unless the configuration says
+``engine: reference``; everything else, and any replication a fast path cannot settle, runs
+:func:`reference_replication` (:func:`smsem.fit`). Nothing
 here raises for estimation trouble: a failed replication is a row with its status and
 reason. A row depends only on ``(config, cell, rep)``, not on the chunk it ran in.
 """
@@ -22,6 +24,7 @@ from ..exceptions import ConvergenceWarning, HeywoodWarning, SmsemError
 from ..estimate import ml
 from .config import Cell, StudyConfig
 from .fast import cell_plan, fast_applicable, fit_chunk
+from .fast_ordinal import fit_ordinal_chunk, ordinal_fast_applicable, ordinal_plan
 from .rows import ESTIMATE_FIELDS, FIT_FIELDS, NO_ESTIMATES, ROW_FIELDS, STATUSES, VALUE_FIELDS, Estimates
 from .scenarios import cell_population, interaction_cell_population, models, study_scenario
 from .seeds import BOOTSTRAP, DATA, replication_seed, replication_seedseq
@@ -103,6 +106,8 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
     reps = [int(r) for r in reps]
     if config.interaction:
         return [_interaction_replication(cell, r, config) for r in reps]
+    if ordinal_fast_applicable(config, cell):
+        return _run_ordinal_replications(cell, reps, config)
     if not fast_applicable(config, cell):
         return [reference_replication(cell, r, config) for r in reps]
     try:
@@ -136,6 +141,47 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
                 fits = [None] * len(todo)
         for r, f in zip(todo, fits):
             if f is None:  # not converged or inadmissible: the reference path decides
+                out[r] = reference_replication(cell, r, config)
+            else:
+                row = _empty_row(cell, r)
+                row.update(f)
+                out[r] = row
+    return [out[r] for r in reps]
+
+
+def _run_ordinal_replications(cell: Cell, reps: list[int], config: StudyConfig) -> list[dict[str, Any]]:
+    """WLSMV replications on the fast path (:mod:`smsem.montecarlo.fast_ordinal`): the chunk's
+    thresholds, polychorics and NACOVs at once, then each refit; what it cannot settle goes to
+    :func:`reference_replication`."""
+    try:
+        plan = ordinal_plan(config, cell.effect_multiplier, cell.likert)
+    except (*_FAILURES, KeyError):  # a model the fast path does not fit: the reference path for all
+        return [reference_replication(cell, r, config) for r in reps]
+    xs, todo = [], []
+    out: dict[int, dict[str, Any]] = {}
+    for r in reps:
+        try:
+            x = _simulate_cell_items(config, cell, r, plan.columns)
+        except _FAILURES:
+            out[r] = reference_replication(cell, r, config)  # reports the error
+            continue
+        incomplete = np.isnan(x).any(axis=1)
+        if incomplete.any():
+            x = x[~incomplete]  # listwise deletion, as fit_ordinal
+        if len(x) < 2:
+            out[r] = reference_replication(cell, r, config)
+            continue
+        xs.append(x)
+        todo.append(r)
+    if todo:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fits = fit_ordinal_chunk(plan, xs)
+            except _FAILURES:  # never seen; the reference path reports each replication
+                fits = [None] * len(todo)
+        for r, f in zip(todo, fits):
+            if f is None:  # a case the fast path leaves to the reference path
                 out[r] = reference_replication(cell, r, config)
             else:
                 row = _empty_row(cell, r)
