@@ -1,0 +1,110 @@
+# Reference values for smsem.estimate.categorical.multigroup (multiple-group WLSMV, delta
+# parameterization) and the ordinal invariance sequence (Wu & Estabrook 2016 via semTools).
+# Run from the repository root:  Rscript scripts/lavaan_wlsmv_groups_reference.R [CASE ...]
+# Writes tests/reference/lavaan_wlsmv_groups/: the data (hs_cut4_school.csv, bfi25_gender.csv),
+# <case>_partable.csv, <case>_fit.csv, <case>.meta.json; <seq>_steps.csv, <seq>_lrt.csv,
+# <seq>_<step>_syntax.lav for the invariance sequences.
+suppressMessages({library(lavaan); library(semTools)})
+out <- "tests/reference/lavaan_wlsmv_groups"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9"
+hs <- read.csv("tests/reference/lavaan_ordinal/hs_cut4.csv")[paste0("x", 1:9)]
+hs$school <- as.character(HolzingerSwineford1939$school)
+write.csv(hs, file.path(out, "hs_cut4_school.csv"), row.names = FALSE)
+bfi <- psych::bfi[, c(1:25, which(names(psych::bfi) == "gender"))]
+bfi <- bfi[complete.cases(bfi), ]
+bfi$gender <- ifelse(bfi$gender == 1, "male", "female")
+write.csv(bfi, file.path(out, "bfi25_gender.csv"), row.names = FALSE)
+bfi_model <- paste0(c("A", "C", "E", "N", "O"), "f =~ ", sapply(c("A", "C", "E", "N", "O"),
+                    function(k) paste0(k, 1:5, collapse = " + ")), collapse = "\n")
+cases <- list(
+  hs_configural = list(model = hs_model, data = hs, group = "school", ge = character(0)),
+  hs_thresholds = list(model = hs_model, data = hs, group = "school", ge = "thresholds"),
+  hs_thr_load = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings")),
+  hs_thr_load_int = list(model = hs_model, data = hs, group = "school",
+                         ge = c("thresholds", "loadings", "intercepts")),
+  hs_partial = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings"),
+                    gp = c("x3|t2", "visual=~x2")),
+  hs_stdlv_thr_load = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings"),
+                           std.lv = TRUE),
+  hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
+  hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
+  bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),
+  bfi_thr_load = list(model = bfi_model, data = bfi, group = "gender", ge = c("thresholds", "loadings"))
+)
+seqs <- list(hs_we = list(model = hs_model, data = hs, group = "school"),
+             bfi_we = list(model = bfi_model, data = bfi, group = "gender"))
+only <- commandArgs(trailingOnly = TRUE)
+if (length(only)) {
+  cases <- cases[intersect(names(cases), only)]
+  seqs <- seqs[intersect(names(seqs), only)]
+}
+jarr <- function(v) if (length(v)) paste0('"', v, '"', collapse = ", ") else ""
+write_fit <- function(fit, nm, extra) {
+  pt <- parTable(fit)
+  pe <- parameterEstimates(fit, remove.nonfree = FALSE, remove.eq = FALSE, remove.ineq = FALSE,
+                           remove.def = FALSE, remove.system.eq = FALSE, standardized = TRUE)
+  key <- paste(pe$lhs, pe$op, pe$rhs, pe$group)
+  k2 <- paste(pt$lhs, pt$op, pt$rhs, pt$group)
+  pt$std.all <- pe$std.all[match(k2, key)]
+  pt$z <- pe$z[match(k2, key)]
+  write.csv(pt, file.path(out, paste0(nm, "_partable.csv")), row.names = FALSE)
+  fm <- fitMeasures(fit)
+  write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
+            file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", %s, "nobs": [%s], "group_labels": ["%s"], "npar": %d, "df": %d}',
+                     nm, packageVersion("lavaan"), extra, paste(lavInspect(fit, "nobs"), collapse = ", "),
+                     paste(lavInspect(fit, "group.label"), collapse = '", "'), max(pt$free), as.integer(fm[["df"]])),
+             file.path(out, paste0(nm, ".meta.json")))
+}
+for (nm in names(cases)) {
+  cs <- cases[[nm]]
+  est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
+  gp <- if (is.null(cs$gp)) character(0) else cs$gp
+  t0 <- proc.time()[["elapsed"]]
+  fit <- cfa(cs$model, data = cs$data, ordered = TRUE, group = cs$group, estimator = est,
+             group.equal = if (length(cs$ge)) cs$ge else "", group.partial = if (length(gp)) gp else "", std.lv = isTRUE(cs$std.lv))
+  secs <- proc.time()[["elapsed"]] - t0
+  write_fit(fit, nm, sprintf('"estimator": "%s", "group": "%s", "group_equal": [%s], "group_partial": [%s], "std_lv": %s, "seconds": %.3f',
+                             est, cs$group, jarr(cs$ge), jarr(gp), tolower(isTRUE(cs$std.lv)), secs))
+}
+# Wu & Estabrook (2016): configural -> thresholds -> + loadings -> + intercepts (delta parameterization;
+# semTools refuses residual invariance in the delta parameterization). The sequence is not
+# identified with marker loadings (ID.fac = "UL": semTools warns, lavaan's vcov is singular), so
+# ID.fac = "std.lv" (semTools' default); the fits (chi2, df, indices, difference tests) are what compare.
+steps <- list(configural = "configural", thresholds = "thresholds", loadings = c("thresholds", "loadings"),
+              intercepts = c("thresholds", "loadings", "intercepts"))
+for (sn in names(seqs)) {
+  sq <- seqs[[sn]]
+  ord <- setdiff(names(sq$data), sq$group)
+  fits <- list()
+  t0 <- proc.time()[["elapsed"]]
+  for (st in names(steps)) {
+    syn <- measEq.syntax(sq$model, data = sq$data, ordered = ord, parameterization = "delta", ID.fac = "std.lv",
+                         ID.cat = "Wu.Estabrook.2016", group = sq$group, group.equal = steps[[st]])
+    fits[[st]] <- cfa(as.character(syn), data = sq$data, ordered = ord, group = sq$group, estimator = "WLSMV",
+                      parameterization = "delta")
+    writeLines(as.character(syn), file.path(out, paste0(sn, "_", st, "_syntax.lav")))
+  }
+  lrts <- list()
+  for (k in 2:length(fits)) lrts[[k - 1]] <- lavTestLRT(fits[[k - 1]], fits[[k]])
+  secs <- proc.time()[["elapsed"]] - t0
+  ms <- c("chisq", "df", "chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
+          "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "srmr", "cfi", "tli", "rmsea")
+  tab <- do.call(rbind, lapply(names(fits), function(st) {
+    fm <- fitMeasures(fits[[st]], ms)
+    data.frame(step = st, t(formatC(as.numeric(fm), digits = 17, format = "g")))
+  }))
+  names(tab) <- c("step", ms)
+  write.csv(tab, file.path(out, paste0(sn, "_steps.csv")), row.names = FALSE)
+  lr <- do.call(rbind, lapply(seq_along(lrts), function(k) {
+    a <- lrts[[k]]
+    data.frame(step = names(fits)[k + 1], versus = names(fits)[k], chisq_diff = formatC(a[2, "Chisq diff"], digits = 17, format = "g"),
+               df_diff = a[2, "Df diff"], pvalue = formatC(a[2, "Pr(>Chisq)"], digits = 17, format = "g"),
+               method = regmatches(attr(a, "head")[1], regexpr("satorra[.0-9]*", attr(a, "head")[1])))
+  }))
+  write.csv(lr, file.path(out, paste0(sn, "_lrt.csv")), row.names = FALSE)
+  for (st in names(fits)) write_fit(fits[[st]], paste0(sn, "_", st), '"estimator": "WLSMV", "sequence": "Wu.Estabrook.2016"')
+  writeLines(sprintf('{"sequence": "%s", "lavaan": "%s", "semTools": "%s", "seconds_fit_and_lrt": %.3f}', sn,
+                     packageVersion("lavaan"), packageVersion("semTools"), secs), file.path(out, paste0(sn, ".meta.json")))
+}

@@ -1,0 +1,769 @@
+"""Multiple-group fits with ordinal indicators (lavaan 0.6.14's ``cfa/sem(..., ordered = TRUE,
+group = g, group.equal = ..., group.partial = ...)``, delta parameterization).
+
+The parameter table (:func:`ordinal_group_table`) is lavaan's ``parTable()``: every group's
+block holds the user's rows, the thresholds ``item | tk`` (free), the automatic rows (the
+residual variances of the items fixed at 1, reported as ``1/delta^2 - common``), the scaling
+factors ``item ~*~ item`` (fixed at 1), the intercepts ``item ~1`` and the latent means (fixed
+at 0); then the ``==`` rows of ``group.equal``. lavaan's consequences of ``group.equal``
+(``lav_partable_flat``, 0.6.14), for groups 2..G:
+
+- ``thresholds``: the thresholds equal across groups and the scaling factors free;
+- ``thresholds`` or ``intercepts`` (and not ``means``): the latent means free;
+- ``std.lv`` with ``loadings`` (and not ``lv.variances``): the latent variances free;
+- ``intercepts`` and ``residuals`` constrain fixed rows only (the items' intercepts are fixed at
+  0, their residual variances are not parameters in the delta parameterization): no-ops.
+
+``wu_estabrook=True`` builds Wu & Estabrook's (2016) models instead (semTools'
+``measEq.syntax(ID.cat = "Wu.Estabrook.2016")``, in marker identification): with equal
+thresholds and without equal intercepts the items' intercepts and scaling factors are free in
+groups 2..G and the latent means stay fixed at 0; with equal intercepts, lavaan's model above.
+
+Each group's implied statistics (lavaan's ``computeTH``/``computeSigmaHat`` with ``delta``):
+``th = Delta (tau - mu*)``, ``mu* = nu + Lambda (I-B)^-1 alpha``, the correlations
+``Delta_i Delta_j Sigma*_ij``. The fit (lavaan's ``lav_model_objective``) minimises
+``sum_g (n_g - 1) / N * (s_g - sigma_g)' W_g (s_g - sigma_g) / 2``; chi2 = ``sum_g (n_g - 1) F_g``.
+SEs (``robust.sem``): ``E^-1 (sum_g f_g D_g' W_g Gamma_g W_g D_g) E^-1 / (N - G)`` with ``E = sum_g f_g
+D_g' W_g D_g``, ``f_g = n_g / N`` (``lav_model_nvcov_robust_sem``, ``lav_model_vcov``). The scaled-shifted
+test from ``U = V - V D E^-1 D' V`` with ``V = bdiag(f_g W_g)``, ``Gamma = bdiag(Gamma_g / f_g)``
+(``lav_test_satorra_bentler_trace_original``). Labels and ``==`` rows between two labels are one
+parameter (lavaan keeps one free index per row plus an ``==`` row; the fit and df are the same).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...exceptions import ConvergenceWarning, DataError, OptionError, SpecError
+
+__all__ = ["ordinal_group_table", "fit_ordinal_multigroup", "OrdinalMultiGroupFit", "difference_test"]
+
+_GE_TABLE = ("loadings", "regressions", "lv.variances", "lv.covariances", "residual.covariances")
+_GE_OWN = ("thresholds", "intercepts", "means", "residuals")
+_ESTIMATORS = {"WLSMV": ("DWLS", "scaled.shifted"), "DWLS": ("DWLS", "standard"),
+               "ULSMV": ("ULS", "scaled.shifted"), "ULS": ("ULS", "standard")}
+
+
+def _norm_partial(s: str) -> str:
+    return "".join(str(s).split())
+
+
+def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_equal: Sequence[str] = (),
+                        group_partial: Sequence[str] = (), std_lv: bool = False, wu_estabrook: bool = False,
+                        **table_options: Any) -> tuple[Any, pd.DataFrame]:
+    """(continuous ParTable, lavaan's ``parTable()`` of the ordinal multiple-group model).
+
+    ``nth``: the number of thresholds of every item (all observed variables are ordinal)."""
+    from ...model.partable import lavaanify
+
+    ge = [str(g) for g in group_equal]
+    unknown = [g for g in ge if g not in _GE_TABLE + _GE_OWN]
+    if unknown:
+        raise OptionError(f"group_equal {unknown[0]!r} is not available with ordered items (use "
+                          f"{', '.join(_GE_TABLE + _GE_OWN)})")
+    if "intercepts" in ge and "thresholds" not in ge:
+        raise OptionError("group_equal 'intercepts' without 'thresholds' with ordered items: the items' intercepts "
+                          "are fixed at 0 and lavaan would free the latent means next to group-specific thresholds "
+                          "(not identified); add 'thresholds'")
+    gp = [_norm_partial(s) for s in group_partial]
+    th_partial = {s for s in gp if "|" in s}
+    bad = [s for s in th_partial if s.split("|")[0] not in nth or not s.split("|")[1].startswith("t")]
+    if bad:
+        raise OptionError(f"group_partial {bad[0]!r}: not a threshold of an item of the model (item|t1, ...)")
+    opts = dict(table_options)
+    opts.update(ngroups=ngroups, group_equal=tuple(g for g in ge if g in _GE_TABLE),
+                group_partial=tuple(s for s in gp if "|" not in s), meanstructure=False, std_lv=std_lv)
+    opts.setdefault("model_type", "cfa")
+    if callable(getattr(model, "table", None)):
+        pt = model.table(**opts)
+    else:
+        pt = lavaanify(model, **opts)
+    df = pt.df.reset_index(drop=True)
+    user_ops = set(df.loc[df["user"] == 1, "op"])
+    if "~1" in user_ops:
+        raise OptionError("intercepts or means written in the model (~ 1) are not supported yet with ordered items "
+                          "and groups")
+    cons = df[df["op"].isin(["==", "<", ">", ":="])]
+    body = df[~df["op"].isin(["==", "<", ">", ":="])]
+    cols = list(df.columns)
+    ords = set(nth)
+    lv = list(pt.lv)
+    th_eq = "thresholds" in ge
+    ov_int_free = wu_estabrook and th_eq and "intercepts" not in ge
+    if wu_estabrook:
+        lv_mean_free = "intercepts" in ge and "means" not in ge
+    else:
+        lv_mean_free = ("intercepts" in ge or th_eq) and "means" not in ge
+
+    def row(lhs, op, rhs, g, free, ustart, label=""):
+        r = {c: None for c in cols}
+        r.update(id=0, lhs=lhs, op=op, rhs=rhs, user=0, block=g, group=g, free=free, ustart=ustart, exo=0,
+                 label=label, plabel="", start=np.nan, line=0)
+        return r
+
+    blocks = []
+    for g in range(1, ngroups + 1):
+        b = body[body["group"].astype(int) == g].copy()
+        auto = np.flatnonzero(b["user"].to_numpy() == 0)
+        cut = int(auto[0]) if len(auto) else len(b)
+        head, tail = b.iloc[:cut].copy(), b.iloc[cut:].copy()
+        th = pd.DataFrame([row(v, "|", f"t{k + 1}", g, 1, np.nan) for v in pt.ov for k in range(nth[v])],
+                          columns=cols)
+        is_res = (tail["op"] == "~~") & (tail["lhs"] == tail["rhs"]) & tail["lhs"].isin(ords)
+        tail.loc[is_res, "free"] = 0
+        tail.loc[is_res, "ustart"] = 1.0
+        tail.loc[is_res, "label"] = ""
+        hres = (head["op"] == "~~") & (head["lhs"] == head["rhs"]) & head["lhs"].isin(ords)
+        if (hres & (head["free"] > 0)).any():
+            r = head[hres & (head["free"] > 0)].iloc[0]
+            raise OptionError(f"{r['lhs']} ~~ {r['lhs']}: a free residual variance of an ordinal item is not "
+                              "identified in the delta parameterization")
+        head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
+        scal_free = 1 if (g > 1 and th_eq) else 0
+        scal = pd.DataFrame([row(v, "~*~", v, g, scal_free, np.nan if scal_free else 1.0) for v in pt.ov],
+                            columns=cols)
+        oi = 1 if (g > 1 and ov_int_free) else 0
+        means = [row(v, "~1", "", g, oi, np.nan if oi else 0.0) for v in pt.ov]
+        lm = 1 if (g > 1 and lv_mean_free) else 0
+        means += [row(v, "~1", "", g, lm, np.nan if lm else 0.0) for v in lv]
+        blocks.append(pd.concat([head, th, tail, scal, pd.DataFrame(means, columns=cols)], ignore_index=True))
+    out = pd.concat(blocks, ignore_index=True)
+    free = out["free"].to_numpy().astype(int)
+    out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
+    out["id"] = np.arange(1, len(out) + 1)
+    # the continuous table's plabels are renumbered: map the old ones used as labels / in == rows
+    old_pl = dict(zip(body["plabel"], body["id"])) if "plabel" in body else {}
+    new_pl = {}
+    for i, (pl, rid) in enumerate(zip(out["plabel"], out["id"])):
+        new_pl[pl] = f".p{rid}."
+    out["plabel"] = [f".p{i}." for i in out["id"]]
+    out["label"] = [new_pl.get(lb, lb) if isinstance(lb, str) and lb.startswith(".p") else (lb or "")
+                    for lb in out["label"]]
+    del old_pl
+    eq_rows = []
+    for _, r in cons.iterrows():
+        r = r.to_dict()
+        r["lhs"] = new_pl.get(str(r["lhs"]).strip(), r["lhs"])
+        r["rhs"] = new_pl.get(str(r["rhs"]).strip(), r["rhs"])
+        eq_rows.append(r)
+    if th_eq:  # thresholds: group g's row labelled by group 1's plabel, plus the == row (lavaan's order:
+        key1 = {}  # the == rows of group.equal follow the table, thresholds after loadings)
+        for i, r in out.iterrows():
+            if r["op"] != "|":
+                continue
+            k = (r["lhs"], r["rhs"])
+            if f"{r['lhs']}|{r['rhs']}" in th_partial:
+                continue
+            if int(r["group"]) == 1:
+                key1[k] = r["plabel"]
+                out.at[i, "label"] = r["plabel"]
+            else:
+                out.at[i, "label"] = key1[k]
+                eq_rows.append({**{c: None for c in cols}, "lhs": key1[k], "op": "==", "rhs": r["plabel"], "user": 2,
+                                "block": 0, "group": 0, "free": 0, "ustart": np.nan, "exo": 0, "label": "",
+                                "plabel": "", "start": np.nan, "line": 0})
+    if eq_rows:
+        eq = pd.DataFrame(eq_rows, columns=cols)
+        # lavaan: the == rows in table order of their right-hand rows
+        order = {pl: k for k, pl in enumerate(out["plabel"])}
+        eq = eq.assign(_o=[order.get(str(x).strip(), 10 ** 9) for x in eq["rhs"]]).sort_values("_o", kind="stable")
+        out = pd.concat([out, eq.drop(columns="_o")], ignore_index=True)
+        out["id"] = np.arange(1, len(out) + 1)
+    for c in ("user", "block", "group", "exo", "line", "free"):
+        out[c] = out[c].fillna(0).astype(int)
+    out["label"] = out["label"].fillna("")
+    out["plabel"] = out["plabel"].fillna("")
+    return pt, out
+
+
+class _View:
+    """One group's rows as a one-group table with a mean structure (for param_map_from_table)."""
+
+    def __init__(self, pt: Any, table: pd.DataFrame, g: int):
+        d = table[(table["group"] == g) & table["op"].isin(["=~", "~", "~~", "~1"])].copy()
+        d["group"] = 1
+        self._df = d
+        self.ov, self.lv = list(pt.ov), list(pt.lv)
+        self.meanstructure = True
+        self.ov_x = []
+        self._names = getattr(pt, "_names", None)
+        self.options = dict(getattr(pt, "options", {}))
+
+    @property
+    def df(self) -> pd.DataFrame:
+        return self._df.copy()
+
+
+class _GroupEngine:
+    """sigma_g(x) and its Jacobian in the global parameter vector x."""
+
+    def __init__(self, pt, table, g, obs_names, gidx_of_row):
+        from ..matrices import param_map_from_table
+
+        self.view = _View(pt, table, g)
+        self.pm = param_map_from_table(self.view, collapse=False)
+        ov = list(self.pm.base.observed)
+        self.ov = ov
+        pos = {v: i for i, v in enumerate(ov)}
+        th_names = [n for n in obs_names if "|t" in n]
+        cor_names = [n for n in obs_names if "~~" in n]
+        if len(th_names) + len(cor_names) != len(obs_names):
+            raise SpecError("internal: unexpected statistics of an ordinal group")
+        self.nth = len(th_names)
+        self.r = np.array([pos[n.split("~~")[0]] for n in cor_names], dtype=int)
+        self.c = np.array([pos[n.split("~~")[1]] for n in cor_names], dtype=int)
+        self.th_item = np.array([pos[n.split("|")[0]] for n in th_names], dtype=int)
+        th_pos = {n: j for j, n in enumerate(th_names)}
+        rows = table[table["group"] == g]
+        self.struct_glob = np.full(self.pm.n_free, -1, dtype=int)
+        self.tau_fixed = np.zeros(self.nth)
+        self.tau_glob = np.full(self.nth, -1, dtype=int)
+        self.scale_fixed = np.ones(len(ov))
+        self.scale_glob = np.full(len(ov), -1, dtype=int)
+        for rid, lhs, op, rhs, free, ustart in zip(rows["id"], rows["lhs"], rows["op"], rows["rhs"], rows["free"],
+                                                    rows["ustart"]):
+            gi = gidx_of_row.get(int(rid), -1)
+            if op == "|":
+                j = th_pos[f"{lhs}|{rhs}"]
+                if free > 0:
+                    self.tau_glob[j] = gi
+                else:
+                    self.tau_fixed[j] = float(ustart)
+            elif op == "~*~":
+                if free > 0:
+                    self.scale_glob[pos[lhs]] = gi
+                else:
+                    self.scale_fixed[pos[lhs]] = float(ustart)
+            elif free > 0:
+                self.struct_glob[self.pm.aliases[(lhs, op, rhs)]] = gi
+        if np.any(self.struct_glob < 0):
+            raise SpecError("internal: the ordinal table and the engine disagree on the free parameters")
+        self.tau_free = self.tau_glob >= 0
+        self.scale_free = self.scale_glob >= 0
+
+    def parts(self, x):
+        ts = x[self.struct_glob]
+        tau = np.where(self.tau_free, x[np.maximum(self.tau_glob, 0)], self.tau_fixed)
+        dl = np.where(self.scale_free, x[np.maximum(self.scale_glob, 0)], self.scale_fixed)
+        return ts, tau, dl
+
+    def sigma(self, x):
+        ts, tau, dl = self.parts(x)
+        mx = self.pm.matrices_at(ts)
+        cov, mu = mx.implied_cov, mx.implied_mean
+        th = dl[self.th_item] * (tau - mu[self.th_item])
+        return np.concatenate([th, dl[self.r] * dl[self.c] * cov[self.r, self.c]])
+
+    def jacobian(self, x, nglob):
+        from .. import ml
+
+        ts, tau, dl = self.parts(x)
+        mx = self.pm.matrices_at(ts)
+        cov, mu = mx.implied_cov, mx.implied_mean
+        ns = self.nth + len(self.r)
+        d = np.zeros((ns, nglob))
+        sj = ml.sigma_jacobian(self.pm, ts)  # (k, p, p)
+        mj = ml.mean_jacobian(self.pm, ts)  # (k, p)
+        dth = -(dl[self.th_item][:, None] * mj[:, self.th_item].T)
+        dcor = (dl[self.r] * dl[self.c])[:, None] * sj[:, self.r, self.c].T
+        blk = np.vstack([dth, dcor])
+        for k, gi in enumerate(self.struct_glob):
+            d[:, gi] += blk[:, k]
+        j = np.flatnonzero(self.tau_free)
+        np.add.at(d, (j, self.tau_glob[j]), dl[self.th_item[j]])
+        for i in np.flatnonzero(self.scale_free):
+            gi = self.scale_glob[i]
+            sel = self.th_item == i
+            d[np.flatnonzero(sel), gi] += (tau - mu[self.th_item])[sel]
+            rr = np.flatnonzero(self.r == i)
+            d[self.nth + rr, gi] += dl[self.c[rr]] * cov[i, self.c[rr]]
+            cc = np.flatnonzero(self.c == i)
+            d[self.nth + cc, gi] += dl[self.r[cc]] * cov[self.r[cc], i]
+        return d
+
+    def matrices(self, x):
+        """The model matrices with the items' residual variances at ``1/delta^2 - common``."""
+        import dataclasses
+
+        ts, _, dl = self.parts(x)
+        mx = self.pm.matrices_at(ts)
+        th = mx.theta.copy()
+        common = np.diag(mx.lambda_ @ mx.inner_cov @ mx.lambda_.T)
+        for i in range(len(self.ov)):
+            th[i, i] = 1.0 / dl[i] ** 2 - common[i]
+        return dataclasses.replace(mx, theta=th)
+
+
+def _global_index(table: pd.DataFrame) -> tuple[dict[int, int], int]:
+    """row id -> global parameter (rows sharing a label, or tied by a simple == row, are one)."""
+    free = table[(table["free"] > 0) & (table["op"] != "==")]
+    parent = {int(i): int(i) for i in free["id"]}
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_name: dict[str, int] = {}
+    for rid, lab, pl in zip(free["id"], free["label"], free["plabel"]):
+        for nm in (pl, lab):
+            if not nm:
+                continue
+            if nm in by_name:
+                union(int(rid), by_name[nm])
+            else:
+                by_name[nm] = int(rid)
+    for _, r in table[table["op"] == "=="].iterrows():
+        a, b = str(r["lhs"]).strip(), str(r["rhs"]).strip()
+        if a in by_name and b in by_name:
+            union(by_name[a], by_name[b])
+        else:
+            raise SpecError(f"constraint {r['lhs']} == {r['rhs']} is not supported yet with ordered items and groups")
+    if (table["op"].isin(["<", ">", ":="])).any():
+        r = table[table["op"].isin(["<", ">", ":="])].iloc[0]
+        raise SpecError(f"{r['lhs']} {r['op']} {r['rhs']}: not supported yet with ordered items and groups")
+    roots: dict[int, int] = {}
+    out = {}
+    for rid in free["id"]:
+        root = find(int(rid))
+        if root not in roots:
+            roots[root] = len(roots)
+        out[int(rid)] = roots[root]
+    return out, len(roots)
+
+
+@dataclass(frozen=True)
+class OrdinalMultiGroupFit:
+    """A multiple-group fit with ordinal items (:func:`fit_ordinal_multigroup`).
+
+    ``params``: lavaan's ``parameterEstimates()`` rows (``group`` 1..G, thresholds, scaling
+    factors, means); ``ordinal_table``: lavaan's ``parTable()`` with est and se; ``fit_indices``
+    in smsem's names (``chi2``, ``chi2_scaled``, ``cfi_scaled``, ...); ``x``/``vcov`` in the
+    global parameter vector (rows tied by equalities are one parameter)."""
+
+    params: pd.DataFrame
+    fit_indices: dict
+    group_labels: list
+    group: str
+    n_per_group: list
+    converged: bool
+    estimator: str
+    group_equal: tuple = ()
+    group_partial: tuple = ()
+    ordinal_table: pd.DataFrame | None = field(default=None, repr=False)
+    x: np.ndarray | None = field(default=None, repr=False)
+    vcov: np.ndarray | None = field(default=None, repr=False)
+    n_dropped: int = 0
+    _internal: dict | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(sum(self.n_per_group))
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.group_labels)
+
+    def __str__(self) -> str:
+        return render_ordinal_multigroup(self)
+
+
+def fit_ordinal_multigroup(model: Any, data: pd.DataFrame, group: str, *, ordered: Any = True,
+                           estimator: str = "WLSMV", group_equal: Sequence[str] = (),
+                           group_partial: Sequence[str] = (), std_lv: bool = False, missing: str = "listwise",
+                           parameterization: str = "delta", wu_estabrook: bool = False,
+                           **table_options: Any) -> OrdinalMultiGroupFit:
+    """Fit ``model`` with ordinal items in every group of ``data[group]``, as lavaan's
+    ``cfa(model, data, ordered = TRUE, group = group, estimator = estimator, group.equal = ...,
+    group.partial = ...)`` (delta parameterization; see the module docstring)."""
+    from ..._threads import single_thread
+
+    with single_thread():
+        return _fit(model, data, group, ordered=ordered, estimator=estimator, group_equal=group_equal,
+                    group_partial=group_partial, std_lv=std_lv, missing=missing,
+                    parameterization=parameterization, wu_estabrook=wu_estabrook, **table_options)
+
+
+def _as_list(v) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [s.strip() for s in v.split(",") if s.strip()]
+    return [str(s) for s in v]
+
+
+def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, std_lv, missing, parameterization,
+         wu_estabrook, **table_options):
+    from scipy import optimize, stats
+
+    from .. import fitindices as fitidx
+    from ..multigroup import check_groups, _label
+    from .fit import _adjusted, _cfi, _tli
+    from .nacov import sample_stats
+    from .thresholds import prepare
+
+    est = str(estimator).upper()
+    if est not in _ESTIMATORS:
+        raise OptionError(f"estimator {estimator!r} with ordered items and groups: use one of {', '.join(_ESTIMATORS)}")
+    if parameterization != "delta":
+        raise OptionError("groups with ordered items: only the delta parameterization (lavaan's default) is "
+                          "supported yet, not theta")
+    if missing != "listwise":
+        raise OptionError(f"missing={missing!r} with ordered items and groups: only listwise deletion (lavaan's "
+                          "default) is supported yet")
+    labels = check_groups(data, group)
+    ge, gp = _as_list(group_equal), _as_list(group_partial)
+    # first pass: the observed variables of the model
+    from ...model.partable import lavaanify
+
+    probe = model.table(**{**table_options, "model_type": table_options.get("model_type", "cfa")}) \
+        if callable(getattr(model, "table", None)) else lavaanify(model, model_type="cfa")
+    ov = list(probe.ov)
+    if ordered is True or (isinstance(ordered, str) and ordered.lower() == "all"):
+        ordinal = list(ov)
+    else:
+        ordinal = [ordered] if isinstance(ordered, str) else list(ordered)
+    unknown = [v for v in ordinal if v not in ov]
+    if unknown:
+        raise OptionError(f"ordered names {', '.join(unknown)}, which are not observed variables of the model")
+    if set(ordinal) != set(ov):
+        cont = [v for v in ov if v not in ordinal]
+        raise OptionError(f"continuous observed variables ({', '.join(cont)}) next to ordered items are not "
+                          "supported yet with groups")
+    if getattr(probe, "ov_x", None):
+        raise OptionError(f"observed exogenous covariates ({', '.join(probe.ov_x)}) are not supported yet with "
+                          "ordered items")
+    absent = [c for c in ov if c not in data.columns]
+    if absent:
+        raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
+    x = data[ov]
+    gcol = data[group]
+    keep = x.notna().all(axis=1) & gcol.notna()
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.warn(f"{dropped} row(s) with missing answers or no group were dropped (listwise deletion, "
+                      "lavaan's default)", stacklevel=3)
+    x, gcol = x[keep].reset_index(drop=True), gcol[keep].reset_index(drop=True).map(_label)
+    levels = prepare(x, True).level_map()
+    sss, ns = [], []
+    for lab in labels:
+        xg = x[(gcol == lab).to_numpy()].reset_index(drop=True)
+        # lavaan needs every category in every group; a two-step estimate needs rows beyond the items
+        if len(xg) <= len(ov):
+            raise DataError(f"group {lab!r} of {group!r} has {len(xg)} complete row(s) for {len(ov)} ordinal items; "
+                            f"at least {len(ov) + 1} are needed")
+        ss = sample_stats(xg, ordered=True, missing="listwise", levels=levels, group=lab)
+        sss.append(ss)
+        ns.append(int(ss.nobs))
+    nth = {v: len(levels[v]) - 1 for v in ov}
+    pt, table = ordinal_group_table(model, len(labels), nth, group_equal=ge, group_partial=gp, std_lv=std_lv,
+                                    wu_estabrook=wu_estabrook, **table_options)
+    gidx, nglob = _global_index(table)
+    G = len(labels)
+    engs = [_GroupEngine(pt, table, g + 1, list(sss[g].wls_obs.index), gidx) for g in range(G)]
+    wkind, test = _ESTIMATORS[est]
+    s = [ss.wls_obs.to_numpy() for ss in sss]
+    gam = [ss.nacov.to_numpy() for ss in sss]
+    w = [1.0 / np.diag(gm) if wkind == "DWLS" else np.ones(len(gm)) for gm in gam]
+    N = float(sum(ns))
+    nsa = np.asarray(ns, float)
+    fg = nsa / N
+
+    # starts: lavaan-like, per group (the first group's value for a shared parameter)
+    from ..matrices import start_values
+    from .fit import _marker_starts
+
+    x0 = np.full(nglob, np.nan)
+    for g, eng in enumerate(engs):
+        R = sss[g].cor.loc[ov, ov].to_numpy()
+        shim = type("E", (), {})()
+        shim.pm, shim.ept = eng.pm, eng.view
+        st = _marker_starts(shim, start_values(eng.view, eng.pm, np.zeros(len(ov)), R), R)
+        for k, gi in enumerate(eng.struct_glob):
+            if not np.isfinite(x0[gi]):
+                x0[gi] = st[k]
+        thv = s[g][:eng.nth]
+        for j in np.flatnonzero(eng.tau_free):
+            if not np.isfinite(x0[eng.tau_glob[j]]):
+                x0[eng.tau_glob[j]] = thv[j]
+        for i in np.flatnonzero(eng.scale_free):
+            if not np.isfinite(x0[eng.scale_glob[i]]):
+                x0[eng.scale_glob[i]] = 1.0
+    x0 = np.where(np.isfinite(x0), x0, 0.0)
+    sq = [np.sqrt((n - 1.0) * wg) for n, wg in zip(nsa, w)]
+
+    def resid(xx):
+        return np.concatenate([q * (sg - e.sigma(xx)) for q, sg, e in zip(sq, s, engs)])
+
+    def jac(xx):
+        return np.vstack([-q[:, None] * e.jacobian(xx, nglob) for q, e in zip(sq, engs)])
+
+    sol = optimize.least_squares(resid, x0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                                 max_nfev=3000)
+    xh = sol.x
+    r = resid(xh)
+    f_old = float(r @ r)
+    for _ in range(20 if sol.status > 0 else 0):  # Gauss-Newton polish
+        jm = jac(xh)
+        step = np.linalg.lstsq(jm, -r, rcond=None)[0]
+        r_new = resid(xh + step)
+        f_new = float(r_new @ r_new)
+        if not f_new <= f_old * (1 + 1e-12):
+            break
+        xh, r, f_old = xh + step, r_new, f_new
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    jm = jac(xh)
+    grad = jm.T @ r
+    converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6 * max(1.0, N))
+    if not converged:
+        warnings.warn(f"the multiple-group {est} fit did not converge ({sol.message}); estimates may be unreliable",
+                      ConvergenceWarning, stacklevel=3)
+    es = [sg - e.sigma(xh) for sg, e in zip(s, engs)]
+    ds = [e.jacobian(xh, nglob) for e in engs]
+    fgrp = [float(eg @ (wg * eg)) for eg, wg in zip(es, w)]
+    chi2_g = [(n - 1.0) * f for n, f in zip(nsa, fgrp)]
+    chi2 = float(sum(chi2_g))
+    nstat = sum(len(sg) for sg in s)
+    df = float(nstat - nglob)
+    E = sum(f * (d.T @ (wg[:, None] * d)) for f, d, wg in zip(fg, ds, w))
+    try:
+        Einv = np.linalg.inv(E)
+    except np.linalg.LinAlgError:
+        Einv = np.full_like(E, np.nan)
+    if test == "standard":
+        vcov = Einv / (N - G)
+    else:
+        M = sum(f * ((wg[:, None] * d).T @ gm @ (wg[:, None] * d)) for f, d, wg, gm in zip(fg, ds, w, gam))
+        vcov = Einv @ M @ Einv / (N - G)
+    if np.any(~np.isfinite(vcov)) or np.min(np.linalg.eigvalsh((vcov + vcov.T) / 2)) < -1e-12 * np.max(np.abs(vcov)):
+        from ...exceptions import SingularInformationWarning
+
+        warnings.warn("the information matrix is singular or the parameter covariance is not positive definite: "
+                      "the model may not be identified", SingularInformationWarning, stacklevel=3)
+
+    fi: dict[str, float] = {"npar": float(nglob), "fmin": chi2 / (2 * N), "chi2": chi2, "df": df,
+                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+                            "ntotal": N, "ngroups": float(G)}
+    for g, c in enumerate(chi2_g):
+        fi[f"chi2_group{g + 1}"] = c
+    # baseline: thresholds free in every group, correlations 0
+    chi2_b = 0.0
+    df_b = 0.0
+    tr1b = tr2b = 0.0
+    for g, e in enumerate(engs):
+        sc = s[g][e.nth:]
+        chi2_b += (nsa[g] - 1.0) * float(sc @ (w[g][e.nth:] * sc))
+        df_b += len(sc)
+        if test != "standard":
+            wg, gm = w[g], gam[g]
+            ug = wg[:, None] * gm
+            # U = W - W D (D'WD)^-1 D'W with D the threshold rows: zero the threshold block of W
+            ug[:e.nth] = 0.0
+            tr1b += float(np.trace(ug))
+            tr2b += float(np.sum(ug * ug.T))
+    fi.update(baseline_chi2=chi2_b, baseline_df=df_b, baseline_pvalue=float(stats.chi2.sf(chi2_b, df_b)))
+    if wkind == "ULS":
+        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
+    nn = N - G
+    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
+    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
+    fi["rmsea"] = _rmsea_g(chi2, df, nn, G)
+    if df > 0:
+        lo, hi = fitidx.rmsea_ci(chi2, df, nn)
+        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = lo * np.sqrt(G), hi * np.sqrt(G)
+    internal = {"engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
+                "pt": pt, "ov": ov, "sample_stats": sss}
+    if test != "standard" and df > 0:
+        tr1, tr2 = _traces(ds, w, gam, fg, Einv)
+        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
+        tb_s, dfb_s, cb, shiftb = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
+        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
+                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
+                  baseline_scaling_factor=cb)
+        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
+        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
+        fi["rmsea_scaled"] = _rmsea_g(t_s, df_s, nn, G)
+        lo, hi = fitidx.rmsea_ci(t_s, df_s, nn)
+        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = lo * np.sqrt(G), hi * np.sqrt(G)
+    # SRMR: each group's correlation residuals (diagonal counted, residual 0), weighted n_g / N
+    srmr = 0.0
+    p = len(ov)
+    for g, e in enumerate(engs):
+        rc = es[g][e.nth:]
+        srmr += fg[g] * float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
+    fi["srmr"] = srmr
+
+    params = _params(table, engs, xh, vcov, gidx)
+    tab = table.copy()
+    est_col = np.full(len(tab), np.nan)
+    se_col = np.full(len(tab), np.nan)
+    key = {(r.lhs, r.op, r.rhs, r.group): (r.est, r.se) for r in params.itertuples()}
+    for i, r in enumerate(tab.itertuples()):
+        v = key.get((r.lhs, r.op, r.rhs if isinstance(r.rhs, str) else "", r.group))
+        if v is not None:
+            est_col[i], se_col[i] = v
+    tab["est"], tab["se"] = est_col, se_col
+    internal["table"] = tab
+    return OrdinalMultiGroupFit(params, fi, labels, group, ns, converged, est, tuple(ge), tuple(gp), tab, xh.copy(),
+                                vcov, dropped, internal)
+
+
+def _rmsea_g(chi2, df, n, G):
+    if df <= 0:
+        return 0.0
+    return float(np.sqrt(max(chi2 / (n * df) - 1.0 / n, 0.0)) * np.sqrt(G))
+
+
+def _traces(ds, w, gam, fg, Einv):
+    """tr(U Gamma), tr((U Gamma)^2) of lavaan's multiple-group scaled-shifted test."""
+    D = np.vstack(ds)
+    v = np.concatenate([f * wg for f, wg in zip(fg, w)])
+    sizes = [len(wg) for wg in w]
+    n = sum(sizes)
+    Gm = np.zeros((n, n))
+    o = 0
+    for f, gm, k in zip(fg, gam, sizes):
+        Gm[o:o + k, o:o + k] = gm / f
+        o += k
+    vd = v[:, None] * D
+    ug = v[:, None] * Gm - vd @ (Einv @ (vd.T @ Gm))
+    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+
+
+def _params(table, engs, xh, vcov, gidx):
+    from scipy import stats
+
+    from ..results import PARAM_COLUMNS
+
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    zc = stats.norm.ppf(0.975)
+    out = []
+    for g, eng in enumerate(engs, start=1):
+        mx = eng.matrices(xh)
+        ts, tau, dl = eng.parts(xh)
+        mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
+        cells = dict(zip(eng.pm.rows, eng.pm.row_locations))
+        rows = table[(table["group"] == g) & (table["op"] != "==")]
+        th_pos = {}
+        k = 0
+        for v in eng.ov:
+            pass
+        for rid, lhs, op, rhs, free, ustart, label in zip(rows["id"], rows["lhs"], rows["op"], rows["rhs"],
+                                                          rows["free"], rows["ustart"], rows["label"]):
+            rhs = rhs if isinstance(rhs, str) else ""
+            if op == "|":
+                est = float(xh[gidx[int(rid)]]) if free > 0 else float(ustart)
+            elif op == "~*~":
+                est = float(dl[eng.ov.index(lhs)])
+            else:
+                m, i, j = cells[(lhs, op, rhs)]
+                est = float(mats[m][i] if m >= 4 else mats[m][i, j])
+            se = float(se_all[gidx[int(rid)]]) if free > 0 else float("nan")
+            z = est / se if np.isfinite(se) and se > 0 else np.nan
+            pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+            out.append((lhs, op, rhs, g, label or "", est, se, z, pv, est - zc * se, est + zc * se))
+        del th_pos, k
+    cols = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
+    """lavaan's ``lavTestLRT(m1, m0)`` for WLSMV fits: the scaled-shifted difference test of
+    Satorra (2000) (``lav_test_diff_Satorra2000``, ``A.method = "delta"``, reference H1).
+
+    ``m1`` is the less restricted model, ``m0`` the nested one. Returns ``chi2_diff``, ``df_diff``,
+    ``pvalue`` (and ``a``, ``b``, the traces)."""
+    from scipy import linalg, stats
+
+    i1, i0 = m1._internal, m0._internal
+    T1, T0 = m1.fit_indices["chi2"], m0.fit_indices["chi2"]
+    r1, r0 = m1.fit_indices["df"], m0.fit_indices["df"]
+    m = int(round(r0 - r1))
+    if m <= 0:
+        return {"chi2_diff": T0 - T1, "df_diff": float(m), "pvalue": float("nan")}
+    D1 = np.vstack(i1["ds"])
+    D0 = np.vstack(i0["ds"])
+    H = np.linalg.pinv(D1) @ D0
+    q, _ = np.linalg.qr(H, mode="complete")
+    rank = np.linalg.matrix_rank(H)
+    A = q[:, rank:].T  # the orthogonal complement of H's columns (lav_matrix_orthogonal_complement)
+    Pinv = i1["Einv"]
+    apa = A @ Pinv @ A.T
+    keep = ~((np.abs(apa.sum(axis=0)) < np.sqrt(np.finfo(float).eps))
+             & (np.abs(apa.sum(axis=1)) < np.sqrt(np.finfo(float).eps)))
+    A = A[keep]
+    PAAPAAP = Pinv @ A.T @ linalg.pinv(A @ Pinv @ A.T) @ A @ Pinv
+    ns = np.asarray(i1["ns"], float)
+    fg = ns / ns.sum()
+    w, gam, ds = i1["w"], i1["gamma"], i1["ds"]
+    tr1 = 0.0
+    for f, wg, gm, d in zip(fg, w, gam, ds):
+        wd = wg[:, None] * d
+        tr1 += f * float(np.trace((wg[:, None] * gm) @ wd @ PAAPAAP @ d.T))
+    V = np.concatenate(w)
+    sizes = [len(x) for x in w]
+    n = sum(sizes)
+    Gm = np.zeros((n, n))
+    o = 0
+    for f, gm, k in zip(fg, gam, sizes):
+        Gm[o:o + k, o:o + k] = f * gm
+        o += k
+    VD = V[:, None] * D1
+    U = VD @ PAAPAAP @ VD.T
+    UG = U @ Gm
+    tr2 = float(np.sum(UG * UG.T))
+    a = np.sqrt(m / tr2)
+    b = m - a * tr1
+    t = (T0 - T1) * a + b
+    return {"chi2_diff": float(t), "df_diff": float(m), "pvalue": float(stats.chi2.sf(t, m)), "a": float(a),
+            "b": float(b), "trace_ugamma": tr1, "trace_ugamma2": tr2}
+
+
+def render_ordinal_multigroup(res: OrdinalMultiGroupFit, fmt: str = "text") -> str:
+    """Fit indices and the group-stacked parameter table (text, markdown, csv or json)."""
+    import json
+
+    from .fit import _FIT_ROWS
+
+    fi = res.fit_indices
+    rows = [(label, fi[k]) for k, label in _FIT_ROWS if k in fi]
+    p = res.params.copy()
+    p["group"] = [res.group_labels[g - 1] for g in p["group"]]
+    cols = ["group", "lhs", "op", "rhs", "label", "est", "se", "z", "pvalue"]
+    if fmt == "json":
+        return json.dumps({"estimator": res.estimator, "group": res.group, "groups": res.group_labels,
+                           "n_per_group": res.n_per_group, "converged": res.converged,
+                           "group_equal": list(res.group_equal), "group_partial": list(res.group_partial),
+                           "fit": {k: fi[k] for k, _ in _FIT_ROWS if k in fi},
+                           "params": json.loads(p[cols].to_json(orient="records"))}, indent=2) + "\n"
+    if fmt == "csv":
+        return p[cols].to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    ng = ", ".join(f"{lab} {n}" for lab, n in zip(res.group_labels, res.n_per_group))
+    head = (f"smsem {res.estimator} multiple-group fit (ordinal items, delta parameterization) by {res.group!r}: "
+            f"n = {res.n} ({ng}), converged = {res.converged}"
+            + (f"\ngroup.equal: {', '.join(res.group_equal)}" if res.group_equal else "")
+            + (f"; group.partial: {', '.join(res.group_partial)}" if res.group_partial else ""))
+    fit_df = pd.DataFrame(rows, columns=["index", "value"])
+    if fmt == "markdown":
+        from ...report.fit_section import _md_table
+
+        def cells(df, digits):
+            return [[v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{v:.{digits}f}")
+                     for v in row] for row in df.itertuples(index=False)]
+
+        return "\n".join([f"**{head}**", ""] + _md_table(list(fit_df.columns), cells(fit_df, 4)) + [""]
+                         + _md_table(cols, cells(p[cols], 3))) + "\n"
+    return (head + "\n\n" + fit_df.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n\n"
+            + p[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="") + "\n")
