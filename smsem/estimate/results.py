@@ -366,8 +366,15 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
             raise OptionError(f"estimator {estimator!r} needs ordered items (ordered=True or a list of items)")
         if missing == "fiml":
             raise OptionError("missing='fiml' is not available with ordered items (lavaan: listwise or pairwise)")
-        if group is not None or group_equal or group_partial:
-            raise OptionError("multiple groups with ordered items are not supported yet")
+        if group is not None:  # multiple groups (delta parameterization): categorical/multigroup.py
+            from .categorical.multigroup import fit_ordinal_multigroup
+
+            return fit_ordinal_multigroup(model, data, group, ordered=ordered,
+                                          estimator="WLSMV" if estimator == "ML" else estimator,
+                                          group_equal=group_equal, group_partial=group_partial, missing=missing,
+                                          parameterization=parameterization, **table_options)
+        if group_equal or group_partial:
+            raise OptionError("group_equal and group_partial need group= (a group column)")
         return fit_ordinal(model, data, ordered=ordered, estimator="WLSMV" if estimator == "ML" else estimator,
                            missing=missing, parameterization=parameterization, **table_options)
     check_option("estimator", estimator, ESTIMATORS)
