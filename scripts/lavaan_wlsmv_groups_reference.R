@@ -11,6 +11,11 @@ hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8
 hs <- read.csv("tests/reference/lavaan_ordinal/hs_cut4.csv")[paste0("x", 1:9)]
 hs$school <- as.character(HolzingerSwineford1939$school)
 write.csv(hs, file.path(out, "hs_cut4_school.csv"), row.names = FALSE)
+# three categories (two thresholds): Wu & Estabrook's smallest polytomous case
+hs3 <- data.frame(lapply(HolzingerSwineford1939[paste0("x", 1:9)], function(x)
+  cut(x, quantile(x, c(0, 1/3, 2/3, 1)), include.lowest = TRUE, labels = FALSE)))
+hs3$school <- hs$school
+write.csv(hs3, file.path(out, "hs_cut3_school.csv"), row.names = FALSE)
 bfi <- psych::bfi[, c(1:25, which(names(psych::bfi) == "gender"))]
 bfi <- bfi[complete.cases(bfi), ]
 bfi$gender <- ifelse(bfi$gender == 1, "male", "female")
@@ -33,6 +38,7 @@ cases <- list(
   bfi_thr_load = list(model = bfi_model, data = bfi, group = "gender", ge = c("thresholds", "loadings"))
 )
 seqs <- list(hs_we = list(model = hs_model, data = hs, group = "school"),
+             hs3_we = list(model = hs_model, data = hs3, group = "school"),
              bfi_we = list(model = bfi_model, data = bfi, group = "gender"))
 only <- commandArgs(trailingOnly = TRUE)
 if (length(only)) {

@@ -607,14 +607,13 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
 
     params = _params(table, engs, xh, vcov, gidx)
     tab = table.copy()
-    est_col = np.full(len(tab), np.nan)
-    se_col = np.full(len(tab), np.nan)
-    key = {(r.lhs, r.op, r.rhs, r.group): (r.est, r.se) for r in params.itertuples()}
+    cols3 = np.full((len(tab), 3), np.nan)
+    key = {(r.lhs, r.op, r.rhs, r.group): (r.est, r.se, r.std_all) for r in params.itertuples()}
     for i, r in enumerate(tab.itertuples()):
         v = key.get((r.lhs, r.op, r.rhs if isinstance(r.rhs, str) else "", r.group))
         if v is not None:
-            est_col[i], se_col[i] = v
-    tab["est"], tab["se"] = est_col, se_col
+            cols3[i] = v
+    tab["est"], tab["se"], tab["std_all"] = cols3[:, 0], cols3[:, 1], cols3[:, 2]
     internal["table"] = tab
     return OrdinalMultiGroupFit(params, fi, labels, group, ns, converged, est, tuple(ge), tuple(gp), tab, xh.copy(),
                                 vcov, dropped, internal)
@@ -643,9 +642,11 @@ def _traces(ds, w, gam, fg, Einv):
 
 
 def _params(table, engs, xh, vcov, gidx):
+    """lavaan's parameterEstimates() rows, group by group, with std.lv and std.all (lavaan's
+    standardizedSolution(): y* has variance 1/delta^2, so a threshold's std.all is est * delta)."""
     from scipy import stats
 
-    from ..results import PARAM_COLUMNS
+    from ..standardized import standardize_cells
 
     se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     zc = stats.norm.ppf(0.975)
@@ -655,27 +656,29 @@ def _params(table, engs, xh, vcov, gidx):
         ts, tau, dl = eng.parts(xh)
         mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
         cells = dict(zip(eng.pm.rows, eng.pm.row_locations))
+        s_all, s_lv = standardize_cells(mx, list(eng.pm.rows), list(eng.pm.row_locations))
+        std = dict(zip(eng.pm.rows, zip(s_all, s_lv)))
         rows = table[(table["group"] == g) & (table["op"] != "==")]
-        th_pos = {}
-        k = 0
-        for v in eng.ov:
-            pass
         for rid, lhs, op, rhs, free, ustart, label in zip(rows["id"], rows["lhs"], rows["op"], rows["rhs"],
                                                           rows["free"], rows["ustart"], rows["label"]):
             rhs = rhs if isinstance(rhs, str) else ""
             if op == "|":
                 est = float(xh[gidx[int(rid)]]) if free > 0 else float(ustart)
+                sa, sl = est * dl[eng.ov.index(lhs)], est
             elif op == "~*~":
                 est = float(dl[eng.ov.index(lhs)])
+                sa, sl = 1.0, est
             else:
                 m, i, j = cells[(lhs, op, rhs)]
                 est = float(mats[m][i] if m >= 4 else mats[m][i, j])
+                sa, sl = std[(lhs, op, rhs)]
             se = float(se_all[gidx[int(rid)]]) if free > 0 else float("nan")
             z = est / se if np.isfinite(se) and se > 0 else np.nan
             pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-            out.append((lhs, op, rhs, g, label or "", est, se, z, pv, est - zc * se, est + zc * se))
-        del th_pos, k
-    cols = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]
+            out.append((lhs, op, rhs, g, label or "", est, se, z, pv, est - zc * se, est + zc * se, float(sl),
+                        float(sa)))
+    cols = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_lv",
+            "std_all"]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -741,7 +744,7 @@ def render_ordinal_multigroup(res: OrdinalMultiGroupFit, fmt: str = "text") -> s
     rows = [(label, fi[k]) for k, label in _FIT_ROWS if k in fi]
     p = res.params.copy()
     p["group"] = [res.group_labels[g - 1] for g in p["group"]]
-    cols = ["group", "lhs", "op", "rhs", "label", "est", "se", "z", "pvalue"]
+    cols = ["group", "lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "std_all"]
     if fmt == "json":
         return json.dumps({"estimator": res.estimator, "group": res.group, "groups": res.group_labels,
                            "n_per_group": res.n_per_group, "converged": res.converged,
