@@ -48,6 +48,15 @@ def _fit(case: str, wu_estabrook: bool = False, data: str = ""):
     m = json.loads((REF / f"{case}.meta.json").read_text())
     bfi = case.startswith("bfi")
     d = _data(data or ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
+    if case in ("hs_configural", "hs_thresholds"):  # through the public API: smsem.fit(..., ordered=, group=)
+        import tempfile
+
+        import smsem
+
+        f = Path(tempfile.mkdtemp()) / "hs3.lav"
+        f.write_text(HS)
+        return smsem.fit(smsem.load_model(str(f)), d, ordered=True, group="school",
+                         group_equal=m["group_equal"])
     return fit_ordinal_multigroup(BFI if bfi else HS, d, m.get("group", "gender" if bfi else "school"),
                                   estimator=m.get("estimator", "WLSMV"), group_equal=tuple(m.get("group_equal", [])),
                                   group_partial=tuple(m.get("group_partial", [])), std_lv=m.get("std_lv", False),
