@@ -2,12 +2,13 @@
 against lavaan 0.6.14 / semTools 0.5.6 (scripts/lavaan_wlsmv_groups_reference.R ->
 tests/reference/lavaan_wlsmv_groups/).
 
-Tolerances (the ordinal suite's): estimates and thresholds 1e-3 absolute, SEs 1% relative, the
-scaled chi2 0.1% relative, indices 1e-3 absolute. Measured on these cases: estimates within 2.3e-5,
-SEs within 2.5e-5 relative, chi2 within 1e-9 relative, scaled chi2 within 5e-7 relative (lavaan
-stops its optimizer near 1e-5 on the estimates). A convention error moves a number by more: weighting
-the groups by n_g instead of n_g - 1 moves the HS estimates by ~2e-3, N instead of N - G in the SEs
-by 0.3%, one group's scaling factors left fixed under equal thresholds changes df.
+Tolerances. Measured (PYTHONPATH=. python scripts/lavaan_wlsmv_groups_agreement.py, every case):
+estimates and std.all within 2.3e-5, SEs within 2.5e-5 relative, chi2 within 5e-9 relative, the
+scaled chi2 within 2.6e-7 relative, lavTestLRT's difference within 6.4e-7 relative (lavaan stops its
+optimizer near 1e-5 on the estimates). Estimates 1e-4 absolute (4x the largest measured; weighting
+the groups by n_g instead of lavaan's n_g - 1 moves the HS equal-thresholds estimates by 2.0e-4),
+SEs 1e-3 relative (dividing by N instead of lavaan's N - G moves them by 3.3e-3), the chi2 statistics
+0.1% relative and the indices 1e-3 absolute (the ordinal suite's).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from smsem.estimate.categorical.multigroup import difference_test, fit_ordinal_m
 REF = Path(__file__).parent / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
-TOL_EST, TOL_SE_REL, TOL_CHI2_REL, TOL_INDEX = 1e-3, 1e-2, 1e-3, 1e-3
+TOL_EST, TOL_SE_REL, TOL_CHI2_REL, TOL_INDEX = 1e-4, 1e-3, 1e-3, 1e-3
 FIT_PAIRS = [("chi2", "chisq"), ("df", "df"), ("npar", "npar"), ("pvalue", "pvalue"), ("chi2_scaled", "chisq.scaled"),
              ("pvalue_scaled", "pvalue.scaled"), ("scaling_factor", "chisq.scaling.factor"),
              ("baseline_chi2", "baseline.chisq"), ("baseline_chi2_scaled", "baseline.chisq.scaled"),

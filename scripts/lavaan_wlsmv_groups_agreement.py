@@ -1,0 +1,78 @@
+"""Largest differences between smsem's multiple-group ordinal fits and lavaan's references.
+
+    PYTHONPATH=. python scripts/lavaan_wlsmv_groups_agreement.py [CASE ...]
+
+Reads tests/reference/lavaan_wlsmv_groups/ (scripts/lavaan_wlsmv_groups_reference.R) and prints,
+per case: the largest absolute difference of the estimates (thresholds, scaling factors and
+means included) and of std.all, the largest relative difference of the SEs, the relative
+difference of chi2 and of the scaled chi2; per Wu-Estabrook sequence: the largest relative
+difference of the scaled chi2 over the steps and of lavTestLRT's difference statistic.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
+HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
+CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load",
+         "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
+SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv"}
+STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
+         "intercepts": ("thresholds", "loadings", "intercepts")}
+
+
+def main(argv: list[str]) -> None:
+    from smsem.estimate.categorical.multigroup import difference_test, fit_ordinal_multigroup
+
+    only = set(argv)
+    for case in CASES:
+        if only and case not in only:
+            continue
+        m = json.loads((REF / f"{case}.meta.json").read_text())
+        bfi = case.startswith("bfi")
+        d = pd.read_csv(REF / ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
+        res = fit_ordinal_multigroup(BFI if bfi else HS, d, m["group"], estimator=m["estimator"],
+                                     group_equal=m["group_equal"], group_partial=m["group_partial"],
+                                     std_lv=m["std_lv"])
+        pt = pd.read_csv(REF / f"{case}_partable.csv", keep_default_na=False, na_values=[""])
+        pt = pt[pt["op"] != "=="].copy()
+        pt["rhs"] = pt["rhs"].fillna("")
+        j = pt.merge(res.params, on=["lhs", "op", "rhs", "group"], suffixes=("", "_s"))
+        fr = j[j["free"] > 0]
+        fm = pd.to_numeric(pd.read_csv(REF / f"{case}_fit.csv").set_index("measure")["value"], errors="coerce")
+        fi = res.fit_indices
+        sc = abs(fi["chi2_scaled"] / fm["chisq.scaled"] - 1) if "chi2_scaled" in fi else float("nan")
+        print(f"{case:<20} est {np.max(np.abs(j['est_s'] - j['est'])):.1e}  std.all "
+              f"{np.nanmax(np.abs(j['std_all'] - j['std.all'])):.1e}  se rel {np.max(np.abs(fr['se_s'] / fr['se'] - 1)):.1e}"
+              f"  chi2 rel {abs(fi['chi2'] / fm['chisq'] - 1):.1e}  scaled rel {sc:.1e}  df {fi['df']:.0f}/{fm['df']:.0f}",
+              flush=True)
+    for seq, data in SEQS.items():
+        if only and seq not in only:
+            continue
+        bfi = seq.startswith("bfi")
+        d = pd.read_csv(REF / data)
+        fits = {s: fit_ordinal_multigroup(BFI if bfi else HS, d, "gender" if bfi else "school", group_equal=ge,
+                                          wu_estabrook=True) for s, ge in STEPS.items()}
+        steps = pd.read_csv(REF / f"{seq}_steps.csv").set_index("step")
+        lrt = pd.read_csv(REF / f"{seq}_lrt.csv").set_index("step")
+        sc = max(abs(f.fit_indices["chi2_scaled"] / steps.loc[s, "chisq.scaled"] - 1) for s, f in fits.items())
+        names = list(STEPS)
+        dl = []
+        for a, b in zip(names[:-1], names[1:]):
+            t = difference_test(fits[a], fits[b])
+            if t["df_diff"] > 0:
+                dl.append(abs(t["chi2_diff"] / lrt.loc[b, "chisq_diff"] - 1))
+        print(f"{seq:<20} scaled chi2 rel (4 steps) {sc:.1e}  lavTestLRT rel {max(dl):.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
