@@ -74,8 +74,9 @@ def _we_fit(seq: str, step: str):
 @lru_cache(maxsize=None)
 def _we_cached(seq, step, d):
     bfi = seq.startswith("bfi")
+    reuse = None if step == "configural" else _we_fit(seq, "configural")  # its sample statistics
     return fit_ordinal_multigroup(BFI if bfi else HS, _data(d), "gender" if bfi else "school",
-                                  group_equal=WE_STEPS[step], wu_estabrook=True)
+                                  group_equal=WE_STEPS[step], wu_estabrook=True, reuse=reuse)
 
 
 def _fit_measures(case):

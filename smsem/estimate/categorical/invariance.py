@@ -22,9 +22,8 @@ highest level reached without a failed step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["ORDINAL_STEPS", "ordinal_invariance", "OrdinalInvarianceResults"]
@@ -83,7 +82,7 @@ def ordinal_invariance(model: Any, data: pd.DataFrame, group: str, *, ordered: A
     fits = {}
     for name, ge in ORDINAL_STEPS:
         fits[name] = fit_ordinal_multigroup(model, data, group, ordered=ordered, estimator=est, group_equal=ge,
-                                            wu_estabrook=True, **table_options)
+                                            wu_estabrook=True, reuse=fits.get("configural"), **table_options)
         if name == "configural":
             nth = fits[name]._internal["table"]
             th = nth[(nth["op"] == "|") & (nth["group"] == 1)].groupby("lhs").size()

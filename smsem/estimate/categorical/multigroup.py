@@ -383,16 +383,20 @@ def fit_ordinal_multigroup(model: Any, data: pd.DataFrame, group: str, *, ordere
                            estimator: str = "WLSMV", group_equal: Sequence[str] = (),
                            group_partial: Sequence[str] = (), std_lv: bool = False, missing: str = "listwise",
                            parameterization: str = "delta", wu_estabrook: bool = False,
-                           **table_options: Any) -> OrdinalMultiGroupFit:
+                           reuse: Any = None, **table_options: Any) -> OrdinalMultiGroupFit:
     """Fit ``model`` with ordinal items in every group of ``data[group]``, as lavaan's
     ``cfa(model, data, ordered = TRUE, group = group, estimator = estimator, group.equal = ...,
-    group.partial = ...)`` (delta parameterization; see the module docstring)."""
+    group.partial = ...)`` (delta parameterization; see the module docstring).
+
+    ``reuse``: a fit of the same model items, data and groups whose sample statistics
+    (thresholds, polychorics, NACOV per group) are taken instead of recomputed (the invariance
+    sequence)."""
     from ..._threads import single_thread
 
     with single_thread():
         return _fit(model, data, group, ordered=ordered, estimator=estimator, group_equal=group_equal,
                     group_partial=group_partial, std_lv=std_lv, missing=missing,
-                    parameterization=parameterization, wu_estabrook=wu_estabrook, **table_options)
+                    parameterization=parameterization, wu_estabrook=wu_estabrook, reuse=reuse, **table_options)
 
 
 def _as_list(v) -> list[str]:
@@ -404,7 +408,7 @@ def _as_list(v) -> list[str]:
 
 
 def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, std_lv, missing, parameterization,
-         wu_estabrook, **table_options):
+         wu_estabrook, reuse=None, **table_options):
     from scipy import optimize, stats
 
     from .. import fitindices as fitidx
@@ -447,25 +451,31 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     absent = [c for c in ov if c not in data.columns]
     if absent:
         raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
-    x = data[ov]
-    gcol = data[group]
-    keep = x.notna().all(axis=1) & gcol.notna()
-    dropped = int((~keep).sum())
-    if dropped:
-        warnings.warn(f"{dropped} row(s) with missing answers or no group were dropped (listwise deletion, "
-                      "lavaan's default)", stacklevel=3)
-    x, gcol = x[keep].reset_index(drop=True), gcol[keep].reset_index(drop=True).map(_label)
-    levels = prepare(x, True).level_map()
-    sss, ns = [], []
-    for lab in labels:
-        xg = x[(gcol == lab).to_numpy()].reset_index(drop=True)
-        # lavaan needs every category in every group; a two-step estimate needs rows beyond the items
-        if len(xg) <= len(ov):
-            raise DataError(f"group {lab!r} of {group!r} has {len(xg)} complete row(s) for {len(ov)} ordinal items; "
-                            f"at least {len(ov) + 1} are needed")
-        ss = sample_stats(xg, ordered=True, missing="listwise", levels=levels, group=lab)
-        sss.append(ss)
-        ns.append(int(ss.nobs))
+    bundle = reuse._internal.get("stats_bundle") if reuse is not None else None
+    if bundle is not None:  # the same data's sample statistics (the invariance sequence)
+        if bundle[0] != labels or bundle[5] != tuple(ov) or bundle[6] != group:
+            raise OptionError("reuse= is a fit of other items or groups")
+        levels, sss, ns, dropped = bundle[1:5]
+    else:
+        x = data[ov]
+        gcol = data[group]
+        keep = x.notna().all(axis=1) & gcol.notna()
+        dropped = int((~keep).sum())
+        if dropped:
+            warnings.warn(f"{dropped} row(s) with missing answers or no group were dropped (listwise deletion, "
+                          "lavaan's default)", stacklevel=4)
+        x, gcol = x[keep].reset_index(drop=True), gcol[keep].reset_index(drop=True).map(_label)
+        levels = prepare(x, True).level_map()
+        sss, ns = [], []
+        for lab in labels:
+            xg = x[(gcol == lab).to_numpy()].reset_index(drop=True)
+            # lavaan needs every category in every group; a two-step estimate needs rows beyond the items
+            if len(xg) <= len(ov):
+                raise DataError(f"group {lab!r} of {group!r} has {len(xg)} complete row(s) for {len(ov)} ordinal items; "
+                                f"at least {len(ov) + 1} are needed")
+            ss = sample_stats(xg, ordered=True, missing="listwise", levels=levels, group=lab)
+            sss.append(ss)
+            ns.append(int(ss.nobs))
     nth = {v: len(levels[v]) - 1 for v in ov}
     pt, table = ordinal_group_table(model, len(labels), nth, group_equal=ge, group_partial=gp, std_lv=std_lv,
                                     wu_estabrook=wu_estabrook, **table_options)
@@ -583,7 +593,8 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     if df > 0:
         lo, hi = fitidx.rmsea_ci(chi2, df, nn)
         fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = lo * np.sqrt(G), hi * np.sqrt(G)
-    internal = {"engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
+    internal = {"stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group),
+                "M": None if test == "standard" else M, "engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
                 "pt": pt, "ov": ov, "sample_stats": sss}
     if test != "standard" and df > 0:
         tr1, tr2 = _traces(ds, w, gam, fg, Einv)
@@ -626,19 +637,26 @@ def _rmsea_g(chi2, df, n, G):
 
 
 def _traces(ds, w, gam, fg, Einv):
-    """tr(U Gamma), tr((U Gamma)^2) of lavaan's multiple-group scaled-shifted test."""
-    D = np.vstack(ds)
-    v = np.concatenate([f * wg for f, wg in zip(fg, w)])
-    sizes = [len(wg) for wg in w]
-    n = sum(sizes)
-    Gm = np.zeros((n, n))
-    o = 0
-    for f, gm, k in zip(fg, gam, sizes):
-        Gm[o:o + k, o:o + k] = gm / f
-        o += k
-    vd = v[:, None] * D
-    ug = v[:, None] * Gm - vd @ (Einv @ (vd.T @ Gm))
-    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+    """tr(U Gamma), tr((U Gamma)^2) of lavaan's multiple-group scaled-shifted test, with
+    ``U = V - V D E^-1 D' V``, ``V = bdiag(f_g W_g)``, ``Gamma = bdiag(Gamma_g / f_g)``, expanded so
+    that only per-group products appear (the f_g cancel in ``V Gamma``):
+    ``tr(UG) = sum_g tr(W_g G_g) - tr(E^-1 M)``, ``M = sum_g f_g D_g' W_g G_g W_g D_g``;
+    ``tr((UG)^2) = sum_g tr((W_g G_g)^2) - 2 tr(E^-1 Q) + tr(E^-1 M E^-1 M)``,
+    ``Q = sum_g f_g D_g' W_g G_g W_g G_g W_g D_g``."""
+    k = Einv.shape[0]
+    t1 = t2 = 0.0
+    M = np.zeros((k, k))
+    Q = np.zeros((k, k))
+    for f, d, wg, gm in zip(fg, ds, w, gam):
+        wgm = wg[:, None] * gm  # W_g Gamma_g
+        t1 += float(np.trace(wgm))
+        t2 += float(np.sum(wgm * wgm.T))
+        wd = wg[:, None] * d
+        gwd = gm @ wd  # Gamma_g W_g D_g
+        M += f * (wd.T @ gwd)
+        Q += f * (gwd.T @ (wg[:, None] * gwd))
+    em = Einv @ M
+    return t1 - float(np.trace(em)), t2 - 2.0 * float(np.sum(Einv * Q.T)) + float(np.sum(em * em.T))
 
 
 def _params(table, engs, xh, vcov, gidx):
@@ -710,23 +728,16 @@ def difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
     PAAPAAP = Pinv @ A.T @ linalg.pinv(A @ Pinv @ A.T) @ A @ Pinv
     ns = np.asarray(i1["ns"], float)
     fg = ns / ns.sum()
-    w, gam, ds = i1["w"], i1["gamma"], i1["ds"]
-    tr1 = 0.0
-    for f, wg, gm, d in zip(fg, w, gam, ds):
-        wd = wg[:, None] * d
-        tr1 += f * float(np.trace((wg[:, None] * gm) @ wd @ PAAPAAP @ d.T))
-    V = np.concatenate(w)
-    sizes = [len(x) for x in w]
-    n = sum(sizes)
-    Gm = np.zeros((n, n))
-    o = 0
-    for f, gm, k in zip(fg, gam, sizes):
-        Gm[o:o + k, o:o + k] = f * gm
-        o += k
-    VD = V[:, None] * D1
-    U = VD @ PAAPAAP @ VD.T
-    UG = U @ Gm
-    tr2 = float(np.sum(UG * UG.T))
+    # lavaan's traces of U = V D P A'(A P A')^- A P D' V (V = bdiag(W_g), Gamma = bdiag(f_g Gamma_g)):
+    # with B = sum_g f_g (W_g D_g)' Gamma_g (W_g D_g), tr(U Gamma) = tr(PAAPAAP B) and
+    # tr((U Gamma)^2) = tr((PAAPAAP B)^2)
+    B = i1.get("M")
+    if B is None:
+        B = sum(f * ((wg[:, None] * d).T @ gm @ (wg[:, None] * d)) for f, wg, gm, d in zip(fg, i1["w"], i1["gamma"],
+                                                                                          i1["ds"]))
+    pb = PAAPAAP @ B
+    tr1 = float(np.trace(pb))
+    tr2 = float(np.sum(pb * pb.T))
     a = np.sqrt(m / tr2)
     b = m - a * tr1
     t = (T0 - T1) * a + b
