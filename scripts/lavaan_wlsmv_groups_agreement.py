@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
-CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load",
+CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
 SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv"}
 STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),

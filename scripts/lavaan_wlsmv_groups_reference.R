@@ -32,6 +32,11 @@ cases <- list(
                     gp = c("x3|t2", "visual=~x2")),
   hs_stdlv_thr_load = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings"),
                            std.lv = TRUE),
+  # residuals: a no-op in the delta parameterization; means: the latent means fixed again
+  hs_residuals = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings", "residuals")),
+  hs_means = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings", "intercepts", "means")),
+  hs_lv_var = list(model = hs_model, data = hs, group = "school",
+                   ge = c("thresholds", "loadings", "lv.variances", "lv.covariances")),
   hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
   bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),
