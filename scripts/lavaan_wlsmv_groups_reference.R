@@ -37,6 +37,9 @@ cases <- list(
   hs_means = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings", "intercepts", "means")),
   hs_lv_var = list(model = hs_model, data = hs, group = "school",
                    ge = c("thresholds", "loadings", "lv.variances", "lv.covariances")),
+  # latent regressions: the latent intercepts of groups 2..G free under equal thresholds
+  hs_structural = list(model = paste(hs_model, "\n textual ~ visual\n speed ~ textual + visual"), data = hs,
+                       group = "school", ge = c("thresholds", "loadings")),
   hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
   bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),

@@ -184,7 +184,7 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
             "Chen (2007): dCFI >= -.010 with dRMSEA <= .015 and dSRMR <= .030 (thresholds, metric) / .010 (scalar)"]
     out.append(f"{'step':<24}{'dchi2':>9}{'ddf':>5}{'p':>8}{'dCFI':>8}{'dRMSEA':>8}{'dSRMR':>8}  Chen")
     for r in inv.tests.itertuples():
-        pv = "<.001" if r.pvalue < 0.001 else f"{r.pvalue:.3f}"
+        pv = "NA" if r.pvalue != r.pvalue else "<.001" if r.pvalue < 0.001 else f"{r.pvalue:.3f}"
         out.append(f"{r.comparison:<24}{r.chi2_diff:>9.3f}{int(r.df_diff):>5}{pv:>8}{r.d_cfi:>8.3f}{r.d_rmsea:>8.3f}"
                    f"{r.d_srmr:>8.3f}  {'holds' if r.chen else 'fails'}")
     out += ["", f"Verdict: {inv.verdict}"]

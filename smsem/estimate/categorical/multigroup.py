@@ -814,6 +814,13 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
                           "json)")
     if getattr(args, "meanstructure", None):
         raise OptionError("--meanstructure is not supported yet with --ordered")
+    if getattr(args, "hypotheses", None) is not None:
+        raise OptionError("--hypotheses with --ordered and --group is not supported yet (no proposition table per "
+                          "group for ordinal fits)")
+    if getattr(args, "interaction_method", None) is not None or getattr(args, "match", False) or \
+            getattr(args, "chain", None):
+        raise OptionError("latent interactions (--interaction-method, --match, --chain) are not supported with "
+                          "--ordered and --group")
     check_input_file(args.file)
     model = load_model(args.model)
     names = ("fit.txt", "parameters.csv", "fit.json")
