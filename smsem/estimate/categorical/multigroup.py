@@ -519,26 +519,18 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     def jac(xx):
         return np.vstack([-q[:, None] * e.jacobian(xx, nglob) for q, e in zip(sq, engs)])
 
-    sol = optimize.least_squares(resid, x0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
-                                 max_nfev=3000)
-    xh = sol.x
+    xh, ok, msg = _levenberg_marquardt(resid, jac, x0)
+    if not ok:  # MINPACK's LM from the same start, then the same Gauss-Newton polish
+        sol = optimize.least_squares(resid, x0, jac=jac, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                                     max_nfev=3000)
+        xh, ok, msg = _levenberg_marquardt(resid, jac, sol.x, max_iter=50)
+        ok = ok and sol.status > 0
+        msg = msg if ok else sol.message
     r = resid(xh)
-    f_old = float(r @ r)
-    for _ in range(20 if sol.status > 0 else 0):  # Gauss-Newton polish
-        jm = jac(xh)
-        step = np.linalg.lstsq(jm, -r, rcond=None)[0]
-        r_new = resid(xh + step)
-        f_new = float(r_new @ r_new)
-        if not f_new <= f_old * (1 + 1e-12):
-            break
-        xh, r, f_old = xh + step, r_new, f_new
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    jm = jac(xh)
-    grad = jm.T @ r
-    converged = bool(sol.status > 0 and np.max(np.abs(grad)) < 1e-6 * max(1.0, N))
+    grad = jac(xh).T @ r
+    converged = bool(ok and np.max(np.abs(grad)) < 1e-6 * max(1.0, N))
     if not converged:
-        warnings.warn(f"the multiple-group {est} fit did not converge ({sol.message}); estimates may be unreliable",
+        warnings.warn(f"the multiple-group {est} fit did not converge ({msg}); estimates may be unreliable",
                       ConvergenceWarning, stacklevel=3)
     es = [sg - e.sigma(xh) for sg, e in zip(s, engs)]
     ds = [e.jacobian(xh, nglob) for e in engs]
@@ -593,7 +585,7 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     if df > 0:
         lo, hi = fitidx.rmsea_ci(chi2, df, nn)
         fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = lo * np.sqrt(G), hi * np.sqrt(G)
-    internal = {"stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group),
+    internal = {"optimizer": msg, "stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group),
                 "M": None if test == "standard" else M, "engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
                 "pt": pt, "ov": ov, "sample_stats": sss}
     if test != "standard" and df > 0:
@@ -628,6 +620,38 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     internal["table"] = tab
     return OrdinalMultiGroupFit(params, fi, labels, group, ns, converged, est, tuple(ge), tuple(gp), tab, xh.copy(),
                                 vcov, dropped, internal)
+
+
+def _levenberg_marquardt(resid, jac, x0, max_iter: int = 300):
+    """Minimise ``|resid(x)|^2`` by Levenberg-Marquardt on the normal equations (Marquardt's
+    diagonal scaling), to machine precision: (x, converged, message)."""
+    x = np.asarray(x0, float).copy()
+    r = resid(x)
+    f = float(r @ r)
+    lam = 1e-3
+    for it in range(max_iter):
+        jm = jac(x)
+        g = jm.T @ r
+        h = jm.T @ jm
+        dg = np.maximum(np.diag(h), 1e-12)
+        while True:
+            try:
+                step = np.linalg.solve(h + lam * np.diag(dg), -g)
+            except np.linalg.LinAlgError:
+                step = None
+            if step is not None and np.all(np.isfinite(step)):
+                r_new = resid(x + step)
+                f_new = float(r_new @ r_new)
+                if np.isfinite(f_new) and f_new <= f:
+                    break
+            lam *= 10.0
+            if lam > 1e12:
+                return x, False, "no descent step (the damping grew beyond 1e12)"
+        x, r, f_prev, f = x + step, r_new, f, f_new
+        lam = max(lam / 10.0, 1e-12)
+        if np.max(np.abs(step) / np.maximum(1.0, np.abs(x))) < 1e-12 or f_prev - f <= 1e-15 * max(f, 1e-300):
+            return x, True, f"converged in {it + 1} iterations"
+    return x, False, f"no convergence in {max_iter} iterations"
 
 
 def _rmsea_g(chi2, df, n, G):
