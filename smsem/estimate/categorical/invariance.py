@@ -64,6 +64,13 @@ class OrdinalInvarianceResults:
 def ordinal_invariance(model: Any, data: pd.DataFrame, group: str, *, ordered: Any = True,
                        estimator: str = "WLSMV", **table_options: Any) -> OrdinalInvarianceResults:
     """Wu & Estabrook's (2016) sequence (see the module): configural, thresholds, metric, scalar."""
+    from ..._threads import single_thread
+
+    with single_thread():  # as every fit: one BLAS thread
+        return _ordinal_invariance(model, data, group, ordered=ordered, estimator=estimator, **table_options)
+
+
+def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_options):
     from ...exceptions import OptionError
     from .multigroup import difference_test, fit_ordinal_multigroup
 

@@ -730,6 +730,13 @@ def difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
 
     ``m1`` is the less restricted model, ``m0`` the nested one. Returns ``chi2_diff``, ``df_diff``,
     ``pvalue`` (and ``a``, ``b``, the traces)."""
+    from ..._threads import single_thread
+
+    with single_thread():  # small dense algebra: one BLAS thread (threaded BLAS spins on a busy machine)
+        return _difference_test(m1, m0)
+
+
+def _difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
     from scipy import linalg, stats
 
     i1, i0 = m1._internal, m0._internal
@@ -740,7 +747,10 @@ def difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
         return {"chi2_diff": T0 - T1, "df_diff": float(m), "pvalue": float("nan")}
     D1 = np.vstack(i1["ds"])
     D0 = np.vstack(i0["ds"])
-    H = np.linalg.pinv(D1) @ D0
+    try:  # lavaan's ginv(D1) D0; D1 has full column rank (an identified m1): the normal equations
+        H = np.linalg.solve(D1.T @ D1, D1.T @ D0)
+    except np.linalg.LinAlgError:
+        H = np.linalg.pinv(D1) @ D0
     q, _ = np.linalg.qr(H, mode="complete")
     rank = np.linalg.matrix_rank(H)
     A = q[:, rank:].T  # the orthogonal complement of H's columns (lav_matrix_orthogonal_complement)
