@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
-CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural",
+CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
 SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv"}
 STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
@@ -41,6 +41,8 @@ def main(argv: list[str]) -> None:
         bfi = case.startswith("bfi")
         d = pd.read_csv(REF / ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
         model = BFI if bfi else HS + ("textual ~ visual\nspeed ~ textual + visual\n" if case == "hs_structural" else "")
+        if case == "hs_labels":
+            model = HS.replace("x2", "c(a, a)*x2", 1)
         res = fit_ordinal_multigroup(model, d, m["group"], estimator=m["estimator"],
                                      group_equal=m["group_equal"], group_partial=m["group_partial"],
                                      std_lv=m["std_lv"])

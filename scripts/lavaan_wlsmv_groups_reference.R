@@ -40,6 +40,8 @@ cases <- list(
   # latent regressions: the latent intercepts of groups 2..G free under equal thresholds
   hs_structural = list(model = paste(hs_model, "\n textual ~ visual\n speed ~ textual + visual"), data = hs,
                        group = "school", ge = c("thresholds", "loadings")),
+  # a shared label c(a, a)* and equal loadings without equal thresholds (nothing else freed)
+  hs_labels = list(model = sub("x2", "c(a, a)*x2", hs_model), data = hs, group = "school", ge = "loadings"),
   hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
   bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),

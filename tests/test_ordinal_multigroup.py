@@ -51,6 +51,8 @@ def _fit(case: str, wu_estabrook: bool = False, data: str = ""):
     bfi = case.startswith("bfi")
     d = _data(data or ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
     model = BFI if bfi else HS + (HS_PATHS if case == "hs_structural" else "")
+    if case == "hs_labels":
+        model = HS.replace("x2", "c(a, a)*x2", 1)
     if case in ("hs_configural", "hs_thresholds"):  # through the public API: smsem.fit(..., ordered=, group=)
         import tempfile
 
@@ -240,7 +242,7 @@ def test_invariance_refusals(capsys, lav):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["hs_thr_load", "hs_thr_load_int", "hs_stdlv_thr_load", "hs_ulsmv", "hs_dwls",
-                                  "hs_residuals", "hs_means", "hs_lv_var", "hs_structural",
+                                  "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels",
                                   "bfi_configural", "bfi_thr_load"])
 def test_other_cases_equal_lavaan(case):
     res = _fit(case)

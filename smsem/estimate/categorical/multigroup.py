@@ -431,8 +431,8 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     # first pass: the observed variables of the model
     from ...model.partable import lavaanify
 
-    probe = model.table(**{**table_options, "model_type": table_options.get("model_type", "cfa")}) \
-        if callable(getattr(model, "table", None)) else lavaanify(model, model_type="cfa")
+    popts = {**table_options, "model_type": table_options.get("model_type", "cfa"), "ngroups": len(labels)}
+    probe = model.table(**popts) if callable(getattr(model, "table", None)) else lavaanify(model, **popts)
     ov = list(probe.ov)
     if ordered is True or (isinstance(ordered, str) and ordered.lower() == "all"):
         ordinal = list(ov)
