@@ -5,7 +5,8 @@
 Reads tests/reference/lavaan_wlsmv_groups/ (scripts/lavaan_wlsmv_groups_reference.R) and prints,
 per case: the largest absolute difference of the estimates (thresholds, scaling factors and
 means included) and of std.all, the largest relative difference of the SEs, the relative
-difference of chi2 and of the scaled chi2; per Wu-Estabrook sequence: the largest relative
+difference of chi2 and of the scaled chi2, the largest absolute difference of lavaan's robust
+CFI/TLI/RMSEA (+ CI, p) and whether they are NA exactly where lavaan's are; per Wu-Estabrook sequence: the largest relative
 difference of the scaled chi2 over the steps and of lavTestLRT's difference statistic.
 """
 
@@ -54,7 +55,12 @@ def main(argv: list[str]) -> None:
         fm = pd.to_numeric(pd.read_csv(REF / f"{case}_fit.csv").set_index("measure")["value"], errors="coerce")
         fi = res.fit_indices
         sc = abs(fi["chi2_scaled"] / fm["chisq.scaled"] - 1) if "chi2_scaled" in fi else float("nan")
-        print(f"{case:<20} est {np.max(np.abs(j['est_s'] - j['est'])):.1e}  std.all "
+        rob = [abs(fi[k] - fm[k.replace("_robust", ".robust").replace("_", ".")]) for k in
+               ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+                "rmsea_pvalue_robust") if k in fi and np.isfinite(fi[k])]
+        nan_ok = all(np.isnan(fi[k]) == np.isnan(fm[k.replace("_robust", ".robust").replace("_", ".")]) for k in
+                     ("cfi_robust", "rmsea_robust") if k in fi)
+        print(f"{case:<20} robust {max(rob) if rob else float('nan'):.1e} (NA as lavaan: {nan_ok})  est {np.max(np.abs(j['est_s'] - j['est'])):.1e}  std.all "
               f"{np.nanmax(np.abs(j['std_all'] - j['std.all'])):.1e}  se rel {np.max(np.abs(fr['se_s'] / fr['se'] - 1)):.1e}"
               f"  chi2 rel {abs(fi['chi2'] / fm['chisq'] - 1):.1e}  scaled rel {sc:.1e}  df {fi['df']:.0f}/{fm['df']:.0f}",
               flush=True)

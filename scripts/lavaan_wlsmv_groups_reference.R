@@ -65,6 +65,12 @@ write_fit <- function(fit, nm, extra) {
   pt$std.all <- pe$std.all[match(k2, key)]
   pt$z <- pe$z[match(k2, key)]
   write.csv(pt, file.path(out, paste0(nm, "_partable.csv")), row.names = FALSE)
+  tst <- lavInspect(fit, "test")  # each group's contribution to the (scaled) statistic
+  if (!is.null(tst$scaled.shifted))
+    write.csv(data.frame(group = seq_along(tst$standard$stat.group),
+                         chisq = formatC(tst$standard$stat.group, digits = 17, format = "g"),
+                         chisq.scaled = formatC(tst$scaled.shifted$stat.group, digits = 17, format = "g")),
+              file.path(out, paste0(nm, "_groups.csv")), row.names = FALSE)
   fm <- fitMeasures(fit)
   write.csv(data.frame(measure = names(fm), value = formatC(as.numeric(fm), digits = 17, format = "g")),
             file.path(out, paste0(nm, "_fit.csv")), row.names = FALSE)

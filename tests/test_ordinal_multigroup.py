@@ -35,7 +35,11 @@ FIT_PAIRS = [("chi2", "chisq"), ("df", "df"), ("npar", "npar"), ("pvalue", "pval
              ("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"), ("rmsea_ci_lower", "rmsea.ci.lower"),
              ("rmsea_ci_upper", "rmsea.ci.upper"), ("cfi_scaled", "cfi.scaled"), ("tli_scaled", "tli.scaled"),
              ("rmsea_scaled", "rmsea.scaled"), ("rmsea_ci_lower_scaled", "rmsea.ci.lower.scaled"),
-             ("rmsea_ci_upper_scaled", "rmsea.ci.upper.scaled"), ("srmr", "srmr"), ("fmin", "fmin")]
+             ("rmsea_ci_upper_scaled", "rmsea.ci.upper.scaled"), ("srmr", "srmr"), ("fmin", "fmin"),
+             # lavaan's catML-based robust indices; NA (NaN) once thresholds are constrained across groups
+             ("cfi_robust", "cfi.robust"), ("tli_robust", "tli.robust"), ("rmsea_robust", "rmsea.robust"),
+             ("rmsea_ci_lower_robust", "rmsea.ci.lower.robust"), ("rmsea_ci_upper_robust", "rmsea.ci.upper.robust"),
+             ("rmsea_pvalue_robust", "rmsea.pvalue.robust")]
 WE_STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
             "intercepts": ("thresholds", "loadings", "intercepts")}
 
@@ -103,6 +107,12 @@ def _check_fit(res, case):
             assert a == pytest.approx(b, rel=TOL_CHI2_REL, nan_ok=True), (case, ours)
         else:
             assert a == pytest.approx(b, abs=TOL_INDEX, nan_ok=True), (case, ours)
+    groups = REF / f"{case}_groups.csv"
+    if groups.exists():  # each group's contribution (lavInspect(fit, "test")$...$stat.group)
+        gr = pd.read_csv(groups)
+        for g, row in enumerate(gr.itertuples(), start=1):
+            assert res.fit_indices[f"chi2_group{g}"] == pytest.approx(row.chisq, rel=TOL_CHI2_REL)
+            assert res.fit_indices[f"chi2_scaled_group{g}"] == pytest.approx(row._3, rel=TOL_CHI2_REL)
 
 
 def _check_table_and_params(res, case):

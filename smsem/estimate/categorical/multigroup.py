@@ -600,6 +600,10 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
         fi["rmsea_scaled"] = _rmsea_g(t_s, df_s, nn, G)
         lo, hi = fitidx.rmsea_ci(t_s, df_s, nn)
         fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = lo * np.sqrt(G), hi * np.sqrt(G)
+        for g, c_g in enumerate(chi2_g):  # lavaan's stat.group: a T_g + f_g shift
+            fi[f"chi2_scaled_group{g + 1}"] = c_g / c + fg[g] * shift
+        if test == "scaled.shifted":
+            _robust_indices_groups(fi, table, engs, xh, s, w, gam, ds, Einv, nsa, df)
     # SRMR: each group's correlation residuals (diagonal counted, residual 0), weighted n_g / N
     srmr = 0.0
     p = len(ov)
@@ -652,6 +656,74 @@ def _levenberg_marquardt(resid, jac, x0, max_iter: int = 300):
         if np.max(np.abs(step) / np.maximum(1.0, np.abs(x))) < 1e-12 or f_prev - f <= 1e-15 * max(f, 1e-300):
             return x, True, f"converged in {it + 1} iterations"
     return x, False, f"no convergence in {max_iter} iterations"
+
+
+def _robust_indices_groups(fi, table, engs, xh, s, w, gam, ds, Einv, ns, df) -> None:
+    """lavaan 0.6.14's ``cfi.robust``, ``tli.robust``, ``rmsea.robust`` (+ CI, p-value) of a
+    multiple-group categorical fit (``lav_fit_catml_dwls``): the ML discrepancy between each group's
+    polychoric matrix and the implied correlations at the DWLS estimates, ``XX3 = sum_g n_g F_ML,g``,
+    scaled by ``c = tr(U' V U Gamma) / df`` with ``V = bdiag(f_g V_g)`` (the expected ML information
+    of the correlations), ``U = I - D E^-1 D' bdiag(f_g W_g)`` on the correlation rows and
+    ``Gamma = bdiag(Gamma_g / f_g)``; the baseline's ``c = tr(Gamma) / df_b``; RMSEA with ``N - G``
+    and ``sqrt(G)``. lavaan's catML refit fails (NA) when thresholds are constrained across groups
+    (free scaling factors or intercepts, ``==`` rows on thresholds): NaN here too, as when a
+    polychoric matrix is not positive definite."""
+    from scipy.linalg import block_diag
+
+    from .. import fitindices as fitidx
+    from .fit import _vechs_index
+
+    names = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+             "rmsea_pvalue_robust")
+    th_labels = set(table.loc[table["op"] == "|", "label"]) - {""}
+    constrained = bool(((table["op"] == "~*~") & (table["free"] > 0)).any()
+                       or ((table["op"] == "~1") & (table["free"] > 0) & ~table["lhs"].isin(engs[0].view.lv)).any()
+                       or any(lb in th_labels for lb in table.loc[table["op"] == "==", "lhs"]))
+    if df <= 0 or constrained:
+        fi.update({k: float("nan") for k in names})
+        return
+    N = float(np.sum(ns))
+    G = len(ns)
+    fg = ns / N
+    p = len(engs[0].ov)
+    il, jl = _vechs_index(p)
+    xx3 = xx3_b = 0.0
+    V, W, Gm, D = [], [], [], []
+    for g, e in enumerate(engs):
+        k = e.nth
+        R = np.eye(p)
+        R[il, jl] = R[jl, il] = s[g][k:]
+        S = np.eye(p)
+        S[il, jl] = S[jl, il] = e.sigma(xh)[k:]
+        if np.min(np.linalg.eigvalsh(R)) < np.sqrt(np.finfo(float).eps):
+            fi.update({k2: float("nan") for k2 in names})
+            return
+        ld_s, ld_r = np.linalg.slogdet(S), np.linalg.slogdet(R)
+        if ld_s[0] <= 0:
+            fi.update({k2: float("nan") for k2 in names})
+            return
+        si = np.linalg.inv(S)
+        xx3 += ns[g] * (ld_s[1] + float(np.sum(R * si)) - ld_r[1] - p)
+        xx3_b += -ns[g] * ld_r[1]
+        V.append(fg[g] * (si[np.ix_(il, il)] * si[np.ix_(jl, jl)] + si[np.ix_(il, jl)] * si[np.ix_(jl, il)]))
+        W.append(fg[g] * w[g][k:])
+        Gm.append(gam[g][k:, k:] / fg[g])
+        D.append(ds[g][k:])
+    Vall, Gall, Dall, Wall = block_diag(*V), block_diag(*Gm), np.vstack(D), np.concatenate(W)
+    wiu = np.eye(len(Wall)) - (Dall @ Einv @ Dall.T) * Wall[None, :]
+    c3 = float(np.sum((wiu.T @ Vall @ wiu) * Gall.T)) / df
+    df_b = G * len(il)
+    c3_b = float(sum(np.trace(x) for x in Gm)) / df_b
+    t1 = max(xx3 - c3 * df, 0.0)
+    t2 = max(xx3 - c3 * df, xx3_b - c3_b * df_b, 0.0)
+    fi["cfi_robust"] = 1.0 if (abs(t1) < 1e-8 and abs(t2) < 1e-8) else 1.0 - t1 / t2
+    t2b = (xx3_b - c3_b * df_b) * df
+    fi["tli_robust"] = 1.0 - (xx3 - c3 * df) * df_b / t2b if abs(t2b) > 0 else 1.0
+    nn = N - G
+    fi["rmsea_robust"] = fitidx.rmsea(xx3, df, nn, c_hat=c3) * np.sqrt(G)
+    lo, hi = fitidx.rmsea_ci(xx3 / c3, df, nn, c_hat=c3)
+    fi["rmsea_ci_lower_robust"], fi["rmsea_ci_upper_robust"] = lo * np.sqrt(G), hi * np.sqrt(G)
+    fi["rmsea_pvalue_robust"] = fitidx.rmsea_pvalue(xx3 / c3, df, nn / G, c_hat=c3)
 
 
 def _rmsea_g(chi2, df, n, G):
