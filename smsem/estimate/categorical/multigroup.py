@@ -137,14 +137,10 @@ def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_
     out["free"] = np.where(free > 0, np.cumsum(free > 0), 0)
     out["id"] = np.arange(1, len(out) + 1)
     # the continuous table's plabels are renumbered: map the old ones used as labels / in == rows
-    old_pl = dict(zip(body["plabel"], body["id"])) if "plabel" in body else {}
-    new_pl = {}
-    for i, (pl, rid) in enumerate(zip(out["plabel"], out["id"])):
-        new_pl[pl] = f".p{rid}."
+    new_pl = {pl: f".p{rid}." for pl, rid in zip(out["plabel"], out["id"]) if isinstance(pl, str) and pl}
     out["plabel"] = [f".p{i}." for i in out["id"]]
     out["label"] = [new_pl.get(lb, lb) if isinstance(lb, str) and lb.startswith(".p") else (lb or "")
                     for lb in out["label"]]
-    del old_pl
     eq_rows = []
     for _, r in cons.iterrows():
         r = r.to_dict()
