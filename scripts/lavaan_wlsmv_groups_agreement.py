@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
-CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels",
+CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels", "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
 SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv"}
 STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
             model = HS.replace("x2", "c(a, a)*x2", 1)
         res = fit_ordinal_multigroup(model, d, m["group"], estimator=m["estimator"],
                                      group_equal=m["group_equal"], group_partial=m["group_partial"],
-                                     std_lv=m["std_lv"])
+                                     std_lv=m["std_lv"], parameterization=m.get("parameterization", "delta"))
         pt = pd.read_csv(REF / f"{case}_partable.csv", keep_default_na=False, na_values=[""])
         pt = pt[pt["op"] != "=="].copy()
         pt["rhs"] = pt["rhs"].fillna("")

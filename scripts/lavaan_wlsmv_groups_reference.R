@@ -42,6 +42,13 @@ cases <- list(
                        group = "school", ge = c("thresholds", "loadings")),
   # a shared label c(a, a)* and equal loadings without equal thresholds (nothing else freed)
   hs_labels = list(model = sub("x2", "c(a, a)*x2", hs_model), data = hs, group = "school", ge = "loadings"),
+  # theta parameterization: equal thresholds free group 2's residual variances (not the scales);
+  # equal residuals fix them at 1 again
+  hs_theta_configural = list(model = hs_model, data = hs, group = "school", ge = character(0), param = "theta"),
+  hs_theta_thr_load = list(model = hs_model, data = hs, group = "school", ge = c("thresholds", "loadings"),
+                           param = "theta"),
+  hs_theta_strict = list(model = hs_model, data = hs, group = "school",
+                         ge = c("thresholds", "loadings", "intercepts", "residuals"), param = "theta"),
   hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
   bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),
@@ -49,6 +56,8 @@ cases <- list(
 )
 seqs <- list(hs_we = list(model = hs_model, data = hs, group = "school"),
              hs3_we = list(model = hs_model, data = hs3, group = "school"),
+             # theta: residual (strict) invariance can be tested
+             hs_we_theta = list(model = hs_model, data = hs, group = "school", param = "theta"),
              bfi_we = list(model = bfi_model, data = bfi, group = "gender"))
 only <- commandArgs(trailingOnly = TRUE)
 if (length(only)) {
@@ -84,11 +93,12 @@ for (nm in names(cases)) {
   est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
   gp <- if (is.null(cs$gp)) character(0) else cs$gp
   t0 <- proc.time()[["elapsed"]]
-  fit <- cfa(cs$model, data = cs$data, ordered = TRUE, group = cs$group, estimator = est,
+  param <- if (is.null(cs$param)) "delta" else cs$param
+  fit <- cfa(cs$model, data = cs$data, ordered = TRUE, group = cs$group, estimator = est, parameterization = param,
              group.equal = if (length(cs$ge)) cs$ge else "", group.partial = if (length(gp)) gp else "", std.lv = isTRUE(cs$std.lv))
   secs <- proc.time()[["elapsed"]] - t0
-  write_fit(fit, nm, sprintf('"estimator": "%s", "group": "%s", "group_equal": [%s], "group_partial": [%s], "std_lv": %s, "seconds": %.3f',
-                             est, cs$group, jarr(cs$ge), jarr(gp), tolower(isTRUE(cs$std.lv)), secs))
+  write_fit(fit, nm, sprintf('"estimator": "%s", "group": "%s", "group_equal": [%s], "group_partial": [%s], "std_lv": %s, "parameterization": "%s", "seconds": %.3f',
+                             est, cs$group, jarr(cs$ge), jarr(gp), tolower(isTRUE(cs$std.lv)), param, secs))
 }
 # Wu & Estabrook (2016): configural -> thresholds -> + loadings -> + intercepts (delta parameterization;
 # semTools refuses residual invariance in the delta parameterization). The sequence is not
@@ -101,11 +111,13 @@ for (sn in names(seqs)) {
   ord <- setdiff(names(sq$data), sq$group)
   fits <- list()
   t0 <- proc.time()[["elapsed"]]
-  for (st in names(steps)) {
-    syn <- measEq.syntax(sq$model, data = sq$data, ordered = ord, parameterization = "delta", ID.fac = "std.lv",
-                         ID.cat = "Wu.Estabrook.2016", group = sq$group, group.equal = steps[[st]])
+  param <- if (is.null(sq$param)) "delta" else sq$param
+  sq_steps <- if (param == "theta") c(steps, list(residuals = c("thresholds", "loadings", "intercepts", "residuals"))) else steps
+  for (st in names(sq_steps)) {
+    syn <- measEq.syntax(sq$model, data = sq$data, ordered = ord, parameterization = param, ID.fac = "std.lv",
+                         ID.cat = "Wu.Estabrook.2016", group = sq$group, group.equal = sq_steps[[st]])
     fits[[st]] <- cfa(as.character(syn), data = sq$data, ordered = ord, group = sq$group, estimator = "WLSMV",
-                      parameterization = "delta")
+                      parameterization = param)
     writeLines(as.character(syn), file.path(out, paste0(sn, "_", st, "_syntax.lav")))
   }
   lrts <- list()

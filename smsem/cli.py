@@ -303,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
                      help="ordinal items (every item of the model): Wu & Estabrook's (2016) sequence configural -> "
                           "thresholds -> metric -> scalar by WLSMV, lavTestLRT's scaled-shifted differences")
+    inv.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
+                     help="with --ordered: delta (default) or theta (adds the strict step: residual variances equal)")
     inv.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
                      default="default", help="scaled difference under MLM/MLR (default: satorra.bentler.2001, "
                                              "lavaan's; satorra.bentler.2010 is strictly positive)")
@@ -1074,6 +1076,8 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     from .io import read_survey
 
+    if args.parameterization != "delta" and args.ordered is None:
+        raise OptionError("--parameterization is for ordinal items (--ordered)")
     data = read_survey(args.file, model, columns=args.columns, keep=[args.group])
     if args.ordered is not None or args.estimator == "WLSMV":  # estimate/categorical/invariance.py
         from .estimate.categorical.invariance import ordinal_invariance
@@ -1085,6 +1089,7 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
         ordered = (True if args.ordered.strip().lower() == "all"
                    else [v.strip() for v in args.ordered.split(",") if v.strip()])
         sys.stdout.write(str(ordinal_invariance(model, data, args.group, ordered=ordered, estimator="WLSMV",
+                                                parameterization=args.parameterization,
                                                 group_partial=_split_list(args.group_partial),
                                                 std_lv=args.std_lv)))
         return 0

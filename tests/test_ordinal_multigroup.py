@@ -69,7 +69,7 @@ def _fit(case: str, wu_estabrook: bool = False, data: str = ""):
     return fit_ordinal_multigroup(model, d, m.get("group", "gender" if bfi else "school"),
                                   estimator=m.get("estimator", "WLSMV"), group_equal=tuple(m.get("group_equal", [])),
                                   group_partial=tuple(m.get("group_partial", [])), std_lv=m.get("std_lv", False),
-                                  wu_estabrook=wu_estabrook)
+                                  wu_estabrook=wu_estabrook, parameterization=m.get("parameterization", "delta"))
 
 
 def _we_fit(seq: str, step: str):
@@ -162,6 +162,20 @@ def test_equal_thresholds_free_scales_and_latent_means():
     assert list(th2["label"]) == list(th1["plabel"]) and (t["op"] == "==").sum() == 27
 
 
+def test_theta_tables_free_residual_variances_not_scales():
+    """lavaan 0.6.14, theta: equal thresholds free group 2's residual variances (the scales stay
+    fixed); equal residuals fix them at 1 again."""
+    nth = {f"x{i}": 3 for i in range(1, 10)}
+    items = set(nth)
+    for ge, free2 in ((("thresholds",), True), (("thresholds", "loadings", "intercepts", "residuals"), False),
+                      ((), False)):
+        t = ordinal_group_table(HS, 2, nth, group_equal=ge, parameterization="theta")[1]
+        res = t[(t["op"] == "~~") & (t["lhs"] == t["rhs"]) & t["lhs"].isin(items)]
+        assert (res.loc[res["group"] == 1, "free"] == 0).all()
+        assert ((res.loc[res["group"] == 2, "free"] > 0) == free2).all()
+        assert (t.loc[t["op"] == "~*~", "free"] == 0).all()
+
+
 def test_wu_estabrook_sequence_and_lrt_equal_semtools():
     """semTools' measEq.syntax(ID.cat = "Wu.Estabrook.2016") fitted by lavaan: every step's fit and
     lavTestLRT's scaled-shifted difference between consecutive steps."""
@@ -213,7 +227,7 @@ def test_cli_fit_group_ordered(capsys, lav, tmp_path):
     (["--hypotheses", "h.yaml"], "--hypotheses with --ordered and --group is not supported yet"),
     (["--estimator", "WLS"], "--estimator WLS with --ordered and --group is not supported"),
     (["--group-equal", "intercepts"], "group_equal 'intercepts' without 'thresholds' with ordered items"),
-    (["--parameterization", "theta"], "--parameterization theta with --group is not supported yet"),
+    (["--missing", "pairwise"], "--missing pairwise with --ordered and --group: only listwise deletion"),
 ])
 def test_cli_fit_group_ordered_refusals(capsys, lav, extra, message):
     rc, out, err = _run(capsys, "fit", str(REF / "hs_cut4_school.csv"), "--model", lav, "--ordered", "all",
@@ -253,6 +267,7 @@ def test_invariance_refusals(capsys, lav):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["hs_thr_load", "hs_thr_load_int", "hs_stdlv_thr_load", "hs_ulsmv", "hs_dwls",
                                   "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels",
+                                  "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict",
                                   "bfi_configural", "bfi_thr_load"])
 def test_other_cases_equal_lavaan(case):
     res = _fit(case)
@@ -287,3 +302,29 @@ def test_wu_estabrook_other_sequences(seq):
             assert d["chi2_diff"] == pytest.approx(lrt.loc[cur, "chisq_diff"], rel=TOL_CHI2_REL)
         else:
             assert abs(d["chi2_diff"]) < 1e-6 and np.isnan(d["pvalue"])
+
+
+@pytest.mark.slow
+def test_wu_estabrook_theta_with_strict_step():
+    """semTools' sequence in the theta parameterization, its fifth (strict) step included, through
+    ordinal_invariance: every step's fit and lavTestLRT."""
+    from smsem.estimate.categorical.invariance import ordinal_invariance
+
+    inv = ordinal_invariance(HS, _data("hs_cut4_school.csv"), "school", parameterization="theta")
+    steps = pd.read_csv(REF / "hs_we_theta_steps.csv").set_index("step")
+    lrt = pd.read_csv(REF / "hs_we_theta_lrt.csv").set_index("step")
+    ref_name = {"configural": "configural", "thresholds": "thresholds", "metric": "loadings", "scalar": "intercepts",
+                "strict": "residuals"}
+    assert list(inv.table["step"]) == list(ref_name)
+    for r in inv.table.itertuples():
+        ref = steps.loc[ref_name[r.step]]
+        assert r.df == ref["df"]
+        assert r.chi2_scaled == pytest.approx(ref["chisq.scaled"], rel=TOL_CHI2_REL)
+        assert r.cfi_scaled == pytest.approx(ref["cfi.scaled"], abs=TOL_INDEX)
+        assert r.rmsea_scaled == pytest.approx(ref["rmsea.scaled"], abs=TOL_INDEX)
+    for r in inv.tests.itertuples():
+        ref = lrt.loc[ref_name[r.step]]
+        assert r.df_diff == ref["df_diff"]
+        assert r.chi2_diff == pytest.approx(ref["chisq_diff"], rel=TOL_CHI2_REL)
+    assert inv.highest == "metric" and "scalar does not" in inv.verdict
+

@@ -11,7 +11,10 @@ with ``wu_estabrook=True``; marker identification, an equivalent model with the 
 4. scalar: + intercepts equal (fixed at 0 in every group), the latent means free in groups 2..G.
 
 semTools refuses residual (strict) invariance in the delta parameterization (the residual
-variances are not parameters there); so does smsem. Between consecutive steps: lavaan's
+variances are not parameters there); so does smsem. In the theta parameterization
+(``parameterization="theta"``, semTools' ``parameterization = "theta"``) the thresholds step frees
+groups 2..G's intercepts and residual variances (not scaling factors), and a fifth step tests
+strict invariance: 5. strict: + residual variances equal (fixed at 1 in every group). Between consecutive steps: lavaan's
 ``lavTestLRT`` for WLSMV fits (the scaled-shifted difference of Satorra 2000,
 :func:`~.multigroup.difference_test`), and the changes in the scaled CFI and RMSEA (lavaan's
 ``cfi.scaled``, ``rmsea.scaled``) and in SRMR against Chen's (2007) cut-offs (the metric ones for
@@ -34,8 +37,11 @@ ORDINAL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("metric", ("thresholds", "loadings")),
     ("scalar", ("thresholds", "loadings", "intercepts")),
 )
+#: theta parameterization: residual (strict) invariance, the residual variances fixed at 1 in every group
+STRICT_STEP = ("strict", ("thresholds", "loadings", "intercepts", "residuals"))
 #: Chen (2007): (minimum dCFI, maximum dRMSEA, maximum dSRMR); thresholds as metric.
-CUTOFFS = {"thresholds": (-0.010, 0.015, 0.030), "metric": (-0.010, 0.015, 0.030), "scalar": (-0.010, 0.015, 0.010)}
+CUTOFFS = {"thresholds": (-0.010, 0.015, 0.030), "metric": (-0.010, 0.015, 0.030), "scalar": (-0.010, 0.015, 0.010),
+           "strict": (-0.010, 0.015, 0.010)}
 TABLE_COLUMNS = ["step", "chi2", "df", "chi2_scaled", "pvalue_scaled", "cfi_scaled", "tli_scaled", "rmsea_scaled",
                  "rmsea_ci_lower_scaled", "rmsea_ci_upper_scaled", "srmr", "npar"]
 TEST_COLUMNS = ["comparison", "step", "chi2_diff", "df_diff", "pvalue", "d_cfi", "d_rmsea", "d_srmr", "chen"]
@@ -56,21 +62,25 @@ class OrdinalInvarianceResults:
     n_per_group: list = field(default_factory=list)
     latent_means: pd.DataFrame | None = None
     estimator: str = "WLSMV"
+    parameterization: str = "delta"
 
     def __str__(self) -> str:
         return render_ordinal_invariance(self)
 
 
 def ordinal_invariance(model: Any, data: pd.DataFrame, group: str, *, ordered: Any = True,
-                       estimator: str = "WLSMV", **table_options: Any) -> OrdinalInvarianceResults:
-    """Wu & Estabrook's (2016) sequence (see the module): configural, thresholds, metric, scalar."""
+                       estimator: str = "WLSMV", parameterization: str = "delta",
+                       **table_options: Any) -> OrdinalInvarianceResults:
+    """Wu & Estabrook's (2016) sequence (see the module): configural, thresholds, metric, scalar;
+    with ``parameterization="theta"`` also strict (the residual variances equal: fixed at 1)."""
     from ..._threads import single_thread
 
     with single_thread():  # as every fit: one BLAS thread
-        return _ordinal_invariance(model, data, group, ordered=ordered, estimator=estimator, **table_options)
+        return _ordinal_invariance(model, data, group, ordered=ordered, estimator=estimator,
+                                   parameterization=parameterization, **table_options)
 
 
-def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_options):
+def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterization, **table_options):
     from ...exceptions import OptionError
     from .multigroup import difference_test, fit_ordinal_multigroup
 
@@ -87,9 +97,11 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_optio
                           "loadings (an equivalent identification with the same fits)")
     table_options.pop("std_lv", None)
     fits = {}
-    for name, ge in ORDINAL_STEPS:
+    steps = ORDINAL_STEPS + ((STRICT_STEP,) if parameterization == "theta" else ())
+    for name, ge in steps:
         fits[name] = fit_ordinal_multigroup(model, data, group, ordered=ordered, estimator=est, group_equal=ge,
-                                            wu_estabrook=True, reuse=fits.get("configural"), **table_options)
+                                            wu_estabrook=True, reuse=fits.get("configural"),
+                                            parameterization=parameterization, **table_options)
         if name == "configural":
             nth = fits[name]._internal["table"]
             th = nth[(nth["op"] == "|") & (nth["group"] == 1)].groupby("lhs").size()
@@ -102,7 +114,7 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_optio
         fi = res.fit_indices
         rows.append([name] + [fi.get(c, float("nan")) for c in TABLE_COLUMNS[1:]])
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    names = [s for s, _ in ORDINAL_STEPS]
+    names = [s for s, _ in steps]
     tests = []
     for prev, cur in zip(names[:-1], names[1:]):
         a, b = fits[prev].fit_indices, fits[cur].fit_indices
@@ -126,7 +138,7 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_optio
     if bad:
         verdict = f"NOT RELIABLE: the {', '.join(bad)} fit(s) did not converge. " + verdict
     lm = None
-    if highest == "scalar":
+    if highest in ("scalar", "strict"):
         p = fits["scalar"].params
         lv = set(fits["scalar"]._internal["pt"].lv)
         labels = fits["scalar"].group_labels
@@ -139,7 +151,7 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, **table_optio
         lm = lm[["contrast", "lhs", "group", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]].reset_index(drop=True)
     first = fits["configural"]
     return OrdinalInvarianceResults(table, tests_df, highest, verdict, fits, group, list(first.group_labels),
-                                    list(first.n_per_group), lm, est)
+                                    list(first.n_per_group), lm, est, parameterization)
 
 
 def _p(p: float) -> str:
@@ -147,10 +159,15 @@ def _p(p: float) -> str:
 
 
 def _verdict(highest: str, failed, tests: pd.DataFrame) -> str:
-    if highest == "scalar":
+    if highest == "strict":
+        held = tests[tests["step"] == "strict"]
+        return (f"strict invariance holds by Chen's (2007) cut-offs (scaled CFI, RMSEA; LRT against scalar: "
+                f"{_p(float(held['pvalue'].iloc[0]))})")
+    if highest == "scalar" and failed is None:
         held = tests[tests["step"] == "scalar"]
         return (f"scalar invariance holds by Chen's (2007) cut-offs (scaled CFI, RMSEA; LRT against metric: "
-                f"{_p(float(held['pvalue'].iloc[0]))}); strict invariance is not tested in the delta parameterization")
+                f"{_p(float(held['pvalue'].iloc[0]))}); strict invariance is not tested in the delta parameterization "
+                "(--parameterization theta tests it)")
     text = (f"{highest} invariance holds by Chen's (2007) cut-offs" if highest != "configural" else
             "only configural invariance: the thresholds step fails Chen's (2007) cut-offs")
     c_cfi, c_rm, c_sr = CUTOFFS[failed.step]
@@ -162,7 +179,7 @@ def _verdict(highest: str, failed, tests: pd.DataFrame) -> str:
     if failed.d_srmr > c_sr:
         why.append(f"dSRMR = {failed.d_srmr:.3f} > {c_sr:.3f}")
     text += f"; {failed.step} does not ({', '.join(why)}; LRT {_p(failed.pvalue)})"
-    return text + ": latent means are not comparable across groups"
+    return text + ("" if highest == "scalar" else ": latent means are not comparable across groups")
 
 
 def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") -> str:
@@ -178,8 +195,8 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
                           indent=2) + "\n"
     out = [f"Measurement invariance with ordinal items across {len(inv.group_labels)} groups of {inv.group!r} "
            f"({', '.join(f'{a}: n = {n}' for a, n in zip(inv.group_labels, inv.n_per_group))})",
-           "Wu & Estabrook (2016) sequence (semTools ID.cat = \"Wu.Estabrook.2016\"), WLSMV, delta "
-           "parameterization; scaled-shifted chi2 and scaled CFI, TLI, RMSEA", ""]
+           "Wu & Estabrook (2016) sequence (semTools ID.cat = \"Wu.Estabrook.2016\"), WLSMV, "
+           f"{inv.parameterization} parameterization; scaled-shifted chi2 and scaled CFI, TLI, RMSEA", ""]
     out.append(f"{'step':<11}{'chi2':>10}{'chi2.sc':>10}{'df':>5}{'p.sc':>8}{'CFI.sc':>8}{'TLI.sc':>8}{'RMSEA.sc':>9}"
                f"{'90% CI':>15}{'SRMR':>7}")
     for r in inv.table.itertuples():
@@ -188,7 +205,8 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
         out.append(f"{r.step:<11}{r.chi2:>10.3f}{r.chi2_scaled:>10.3f}{int(r.df):>5}{pv:>8}{r.cfi_scaled:>8.3f}"
                    f"{r.tli_scaled:>8.3f}{r.rmsea_scaled:>9.3f}{ci:>15}{r.srmr:>7.3f}")
     out += ["", "Nested tests (lavTestLRT for WLSMV: Satorra 2000 scaled-shifted difference) and changes against "
-            "Chen (2007): dCFI >= -.010 with dRMSEA <= .015 and dSRMR <= .030 (thresholds, metric) / .010 (scalar)"]
+            "Chen (2007): dCFI >= -.010 with dRMSEA <= .015 and dSRMR <= .030 (thresholds, metric) / .010 (scalar, "
+            "strict)"]
     out.append(f"{'step':<24}{'dchi2':>9}{'ddf':>5}{'p':>8}{'dCFI':>8}{'dRMSEA':>8}{'dSRMR':>8}  Chen")
     for r in inv.tests.itertuples():
         pv = "NA" if r.pvalue != r.pvalue else "<.001" if r.pvalue < 0.001 else f"{r.pvalue:.3f}"

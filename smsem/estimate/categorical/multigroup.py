@@ -55,10 +55,12 @@ def _norm_partial(s: str) -> str:
 
 def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_equal: Sequence[str] = (),
                         group_partial: Sequence[str] = (), std_lv: bool = False, wu_estabrook: bool = False,
-                        **table_options: Any) -> tuple[Any, pd.DataFrame]:
+                        parameterization: str = "delta", **table_options: Any) -> tuple[Any, pd.DataFrame]:
     """(continuous ParTable, lavaan's ``parTable()`` of the ordinal multiple-group model).
 
-    ``nth``: the number of thresholds of every item (all observed variables are ordinal)."""
+    ``nth``: the number of thresholds of every item (all observed variables are ordinal).
+    ``parameterization="theta"``: the scaling factors stay fixed at 1 and equal thresholds free
+    the items' residual variances of groups 2..G instead (fixed at 1 again with ``residuals``)."""
     from ...model.partable import lavaanify
 
     ge = [str(g) for g in group_equal]
@@ -115,16 +117,17 @@ def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_
         th = pd.DataFrame([row(v, "|", f"t{k + 1}", g, 1, np.nan) for v in pt.ov for k in range(nth[v])],
                           columns=cols)
         is_res = (tail["op"] == "~~") & (tail["lhs"] == tail["rhs"]) & tail["lhs"].isin(ords)
-        tail.loc[is_res, "free"] = 0
-        tail.loc[is_res, "ustart"] = 1.0
+        res_free = parameterization == "theta" and g > 1 and th_eq and "residuals" not in ge
+        tail.loc[is_res, "free"] = 1 if res_free else 0
+        tail.loc[is_res, "ustart"] = np.nan if res_free else 1.0
         tail.loc[is_res, "label"] = ""
         hres = (head["op"] == "~~") & (head["lhs"] == head["rhs"]) & head["lhs"].isin(ords)
-        if (hres & (head["free"] > 0)).any():
+        if parameterization == "delta" and (hres & (head["free"] > 0)).any():
             r = head[hres & (head["free"] > 0)].iloc[0]
             raise OptionError(f"{r['lhs']} ~~ {r['lhs']}: a free residual variance of an ordinal item is not "
                               "identified in the delta parameterization")
         head.loc[hres & head["ustart"].isna(), "ustart"] = 1.0
-        scal_free = 1 if (g > 1 and th_eq) else 0
+        scal_free = 1 if (g > 1 and th_eq and parameterization == "delta") else 0
         scal = pd.DataFrame([row(v, "~*~", v, g, scal_free, np.nan if scal_free else 1.0) for v in pt.ov],
                             columns=cols)
         oi = 1 if (g > 1 and ov_int_free) else 0
@@ -198,9 +201,10 @@ class _View:
 class _GroupEngine:
     """sigma_g(x) and its Jacobian in the global parameter vector x."""
 
-    def __init__(self, pt, table, g, obs_names, gidx_of_row):
+    def __init__(self, pt, table, g, obs_names, gidx_of_row, theta_param: bool = False):
         from ..matrices import param_map_from_table
 
+        self.theta_param = theta_param
         self.view = _View(pt, table, g)
         self.pm = param_map_from_table(self.view, collapse=False)
         ov = list(self.pm.base.observed)
@@ -245,7 +249,10 @@ class _GroupEngine:
     def parts(self, x):
         ts = x[self.struct_glob]
         tau = np.where(self.tau_free, x[np.maximum(self.tau_glob, 0)], self.tau_fixed)
-        dl = np.where(self.scale_free, x[np.maximum(self.scale_glob, 0)], self.scale_fixed)
+        if self.theta_param:  # lavaan's delta = 1 / sd(y*) of the implied y* variances
+            dl = 1.0 / np.sqrt(np.diag(self.pm.matrices_at(ts).implied_cov))
+        else:
+            dl = np.where(self.scale_free, x[np.maximum(self.scale_glob, 0)], self.scale_fixed)
         return ts, tau, dl
 
     def sigma(self, x):
@@ -254,6 +261,26 @@ class _GroupEngine:
         cov, mu = mx.implied_cov, mx.implied_mean
         th = dl[self.th_item] * (tau - mu[self.th_item])
         return np.concatenate([th, dl[self.r] * dl[self.c] * cov[self.r, self.c]])
+
+    def _theta_jacobian(self, x, nglob, sj, mj, tau, dl, cov, mu):
+        """theta: Delta = 1/sqrt(diag Sigma*) depends on the structural parameters."""
+        ns = self.nth + len(self.r)
+        d = np.zeros((ns, nglob))
+        var = np.diag(cov)
+        ar = np.arange(len(var))
+        dvar = sj[:, ar, ar].T / var[:, None]  # (p, k): dvar / var
+        it = self.th_item
+        thv = dl[it] * (tau - mu[it])
+        dth = -(dl[it][:, None] * mj[:, it].T) - 0.5 * thv[:, None] * dvar[it]
+        cor = dl[self.r] * dl[self.c] * cov[self.r, self.c]
+        dcor = ((dl[self.r] * dl[self.c])[:, None] * sj[:, self.r, self.c].T
+                - 0.5 * cor[:, None] * (dvar[self.r] + dvar[self.c]))
+        blk = np.vstack([dth, dcor])
+        for k, gi in enumerate(self.struct_glob):
+            d[:, gi] += blk[:, k]
+        j = np.flatnonzero(self.tau_free)
+        np.add.at(d, (j, self.tau_glob[j]), dl[it[j]])
+        return d
 
     def jacobian(self, x, nglob):
         from .. import ml
@@ -265,6 +292,8 @@ class _GroupEngine:
         d = np.zeros((ns, nglob))
         sj = ml.sigma_jacobian(self.pm, ts)  # (k, p, p)
         mj = ml.mean_jacobian(self.pm, ts)  # (k, p)
+        if self.theta_param:
+            return self._theta_jacobian(x, nglob, sj, mj, tau, dl, cov, mu)
         dth = -(dl[self.th_item][:, None] * mj[:, self.th_item].T)
         dcor = (dl[self.r] * dl[self.c])[:, None] * sj[:, self.r, self.c].T
         blk = np.vstack([dth, dcor])
@@ -288,6 +317,8 @@ class _GroupEngine:
 
         ts, _, dl = self.parts(x)
         mx = self.pm.matrices_at(ts)
+        if self.theta_param:  # the residual variances are parameters (or fixed at 1)
+            return mx
         th = mx.theta.copy()
         common = np.diag(mx.lambda_ @ mx.inner_cov @ mx.lambda_.T)
         for i in range(len(self.ov)):
@@ -362,6 +393,7 @@ class OrdinalMultiGroupFit:
     vcov: np.ndarray | None = field(default=None, repr=False)
     n_dropped: int = 0
     _internal: dict | None = field(default=None, repr=False)
+    parameterization: str = "delta"
 
     @property
     def n(self) -> int:
@@ -416,9 +448,8 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     est = str(estimator).upper()
     if est not in _ESTIMATORS:
         raise OptionError(f"estimator {estimator!r} with ordered items and groups: use one of {', '.join(_ESTIMATORS)}")
-    if parameterization != "delta":
-        raise OptionError("groups with ordered items: only the delta parameterization (lavaan's default) is "
-                          "supported yet, not theta")
+    if parameterization not in ("delta", "theta"):
+        raise OptionError(f"parameterization={parameterization!r}: use 'delta' (lavaan's default) or 'theta'")
     if missing != "listwise":
         raise OptionError(f"missing={missing!r} with ordered items and groups: only listwise deletion (lavaan's "
                           "default) is supported yet")
@@ -474,10 +505,11 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
             ns.append(int(ss.nobs))
     nth = {v: len(levels[v]) - 1 for v in ov}
     pt, table = ordinal_group_table(model, len(labels), nth, group_equal=ge, group_partial=gp, std_lv=std_lv,
-                                    wu_estabrook=wu_estabrook, **table_options)
+                                    wu_estabrook=wu_estabrook, parameterization=parameterization, **table_options)
     gidx, nglob = _global_index(table)
     G = len(labels)
-    engs = [_GroupEngine(pt, table, g + 1, list(sss[g].wls_obs.index), gidx) for g in range(G)]
+    engs = [_GroupEngine(pt, table, g + 1, list(sss[g].wls_obs.index), gidx, parameterization == "theta")
+            for g in range(G)]
     wkind, test = _ESTIMATORS[est]
     s = [ss.wls_obs.to_numpy() for ss in sss]
     gam = [ss.nacov.to_numpy() for ss in sss]
@@ -507,6 +539,13 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
             if not np.isfinite(x0[eng.scale_glob[i]]):
                 x0[eng.scale_glob[i]] = 1.0
     x0 = np.where(np.isfinite(x0), x0, 0.0)
+    if parameterization == "theta":  # the thresholds on the y* scale of the start values
+        for g, eng in enumerate(engs):
+            sd0 = np.sqrt(np.diag(eng.pm.matrices_at(x0[eng.struct_glob]).implied_cov))
+            thv = s[g][:eng.nth]
+            for j in np.flatnonzero(eng.tau_free):
+                if g == 0 or eng.tau_glob[j] not in engs[0].tau_glob:
+                    x0[eng.tau_glob[j]] = thv[j] * sd0[eng.th_item[j]]
     sq = [np.sqrt((n - 1.0) * wg) for n, wg in zip(nsa, w)]
 
     def resid(xx):
@@ -619,7 +658,7 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     tab["est"], tab["se"], tab["std_all"] = cols3[:, 0], cols3[:, 1], cols3[:, 2]
     internal["table"] = tab
     return OrdinalMultiGroupFit(params, fi, labels, group, ns, converged, est, tuple(ge), tuple(gp), tab, xh.copy(),
-                                vcov, dropped, internal)
+                                vcov, dropped, internal, parameterization)
 
 
 def _levenberg_marquardt(resid, jac, x0, max_iter: int = 300):
@@ -867,7 +906,8 @@ def render_ordinal_multigroup(res: OrdinalMultiGroupFit, fmt: str = "text") -> s
     if fmt == "csv":
         return p[cols].to_csv(index=False, float_format="%.6g", lineterminator="\n")
     ng = ", ".join(f"{lab} {n}" for lab, n in zip(res.group_labels, res.n_per_group))
-    head = (f"smsem {res.estimator} multiple-group fit (ordinal items, delta parameterization) by {res.group!r}: "
+    head = (f"smsem {res.estimator} multiple-group fit (ordinal items, {res.parameterization} parameterization) by "
+            f"{res.group!r}: "
             f"n = {res.n} ({ng}), converged = {res.converged}"
             + (f"\ngroup.equal: {', '.join(res.group_equal)}" if res.group_equal else "")
             + (f"; group.partial: {', '.join(res.group_partial)}" if res.group_partial else ""))
@@ -905,8 +945,6 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     if args.missing != "listwise":
         raise OptionError(f"--missing {args.missing} with --ordered and --group: only listwise deletion (lavaan's "
                           "default) is supported yet")
-    if args.parameterization != "delta":
-        raise OptionError("--parameterization theta with --group is not supported yet (delta only)")
     if args.boot:
         raise OptionError("--boot with --ordered and --group is not supported yet (use --boot 0)")
     if args.modindices is not None:
@@ -937,7 +975,7 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
         opts["model_type"] = args.model_type
     res = fit_ordinal_multigroup(model, data, args.group, ordered=ordered, estimator=est,
                                  group_equal=_as_list(args.group_equal), group_partial=_as_list(args.group_partial),
-                                 std_lv=bool(args.std_lv), **opts)
+                                 std_lv=bool(args.std_lv), parameterization=args.parameterization, **opts)
     sys.stdout.write(render_ordinal_multigroup(res, args.format))
     if args.out is not None:
         for name, fmt in zip(names, ("text", "csv", "json")):
