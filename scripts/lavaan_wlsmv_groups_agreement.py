@@ -26,7 +26,8 @@ HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
 CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels", "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
-SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv"}
+SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv",
+        "hs_we_theta": "hs_cut4_school.csv"}
 STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
          "intercepts": ("thresholds", "loadings", "intercepts")}
 
@@ -69,18 +70,21 @@ def main(argv: list[str]) -> None:
             continue
         bfi = seq.startswith("bfi")
         d = pd.read_csv(REF / data)
+        theta = seq.endswith("_theta")
+        steps_ = dict(STEPS, **({"residuals": ("thresholds", "loadings", "intercepts", "residuals")} if theta else {}))
         fits = {s: fit_ordinal_multigroup(BFI if bfi else HS, d, "gender" if bfi else "school", group_equal=ge,
-                                          wu_estabrook=True) for s, ge in STEPS.items()}
+                                          wu_estabrook=True, parameterization="theta" if theta else "delta")
+                for s, ge in steps_.items()}
         steps = pd.read_csv(REF / f"{seq}_steps.csv").set_index("step")
         lrt = pd.read_csv(REF / f"{seq}_lrt.csv").set_index("step")
         sc = max(abs(f.fit_indices["chi2_scaled"] / steps.loc[s, "chisq.scaled"] - 1) for s, f in fits.items())
-        names = list(STEPS)
+        names = list(steps_)
         dl = []
         for a, b in zip(names[:-1], names[1:]):
             t = difference_test(fits[a], fits[b])
             if t["df_diff"] > 0:
                 dl.append(abs(t["chi2_diff"] / lrt.loc[b, "chisq_diff"] - 1))
-        print(f"{seq:<20} scaled chi2 rel (4 steps) {sc:.1e}  lavTestLRT rel {max(dl):.1e}", flush=True)
+        print(f"{seq:<20} scaled chi2 rel ({len(fits)} steps) {sc:.1e}  lavTestLRT rel {max(dl):.1e}", flush=True)
 
 
 if __name__ == "__main__":
