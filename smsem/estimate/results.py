@@ -317,7 +317,9 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     group : str or None, default=None
         A column of ``data``: fit the model in every group (lavaan's ``group =``; groups in
         order of first appearance) and return a
-        :class:`~smsem.estimate.multigroup.MultiGroupFit` (ML, MLM, MLR; FIML with ML or MLR).
+        :class:`~smsem.estimate.multigroup.MultiGroupFit` (ML, MLM, MLR; FIML with ML or MLR); with
+        ``ordered=``, a :class:`~smsem.estimate.categorical.multigroup.OrdinalMultiGroupFit`
+        (WLSMV, ULSMV, DWLS, ULS; ``group_equal`` may include ``thresholds``).
     group_equal : sequence of str or comma-separated str
         lavaan's ``group.equal`` (``loadings``, ``intercepts``, ``residuals``, ``means``, ...).
     group_partial : sequence of str or comma-separated str
