@@ -1,5 +1,6 @@
 """Multiple-group fits with ordinal indicators (lavaan 0.6.14's ``cfa/sem(..., ordered = TRUE,
-group = g, group.equal = ..., group.partial = ...)``, delta parameterization).
+group = g, group.equal = ..., group.partial = ...)``, delta or theta parameterization; theta: see
+:func:`ordinal_group_table`).
 
 The parameter table (:func:`ordinal_group_table`) is lavaan's ``parTable()``: every group's
 block holds the user's rows, the thresholds ``item | tk`` (free), the automatic rows (the
