@@ -194,6 +194,8 @@ def test_wu_estabrook_sequence_and_lrt_equal_semtools():
         assert d["df_diff"] == lrt.loc[cur, "df_diff"]
         assert d["chi2_diff"] == pytest.approx(lrt.loc[cur, "chisq_diff"], rel=TOL_CHI2_REL)
         assert d["pvalue"] == pytest.approx(lrt.loc[cur, "pvalue"], abs=TOL_INDEX)
+    swapped = difference_test(fits["loadings"], fits["thresholds"])  # either order, as lavTestLRT
+    assert swapped["chi2_diff"] == pytest.approx(lrt.loc["loadings", "chisq_diff"], rel=TOL_CHI2_REL)
     # the scalar step is lavaan's own group.equal = thresholds, loadings, intercepts model
     _check_table_and_params(fits["intercepts"], "hs_thr_load_int")
 

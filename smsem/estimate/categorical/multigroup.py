@@ -840,6 +840,8 @@ def difference_test(m1: OrdinalMultiGroupFit, m0: OrdinalMultiGroupFit) -> dict:
     ``pvalue`` (and ``a``, ``b``, the traces)."""
     from ..._threads import single_thread
 
+    if m0.fit_indices["df"] < m1.fit_indices["df"]:  # lavTestLRT orders the models by df
+        m1, m0 = m0, m1
     with single_thread():  # small dense algebra: one BLAS thread (threaded BLAS spins on a busy machine)
         return _difference_test(m1, m0)
 
