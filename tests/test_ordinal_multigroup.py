@@ -330,3 +330,11 @@ def test_wu_estabrook_theta_with_strict_step():
         assert r.chi2_diff == pytest.approx(ref["chisq_diff"], rel=TOL_CHI2_REL)
     assert inv.highest == "metric" and "scalar does not" in inv.verdict
 
+
+
+def test_negative_residual_variance_is_warned_per_group():
+    """A fixed loading of 1.2 with std.lv: the item's residual variance 1 - 1.44 < 0 in every group."""
+    from smsem.exceptions import HeywoodWarning
+
+    with pytest.warns(HeywoodWarning, match="group 'Pasteur': negative \\(residual\\) variance of x1"):
+        fit_ordinal_multigroup("visual =~ 1.2*x1 + x2 + x3\n", _data("hs_cut4_school.csv"), "school", std_lv=True)

@@ -648,6 +648,15 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
         srmr += fg[g] * float(np.sqrt(np.sum(rc * rc) / (p * (p + 1) / 2)))
     fi["srmr"] = srmr
 
+    from ...exceptions import HeywoodWarning
+
+    for lab, eng in zip(labels, engs):  # as the one-group fit: a negative (residual) variance is named
+        mx = eng.matrices(xh)
+        neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0]
+        neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and v in set(mx.latent_names)]
+        if neg:
+            warnings.warn(f"group {lab!r}: negative (residual) variance of {', '.join(neg)}: the solution is "
+                          "inadmissible", HeywoodWarning, stacklevel=3)
     params = _params(table, engs, xh, vcov, gidx)
     tab = table.copy()
     cols3 = np.full((len(tab), 3), np.nan)
