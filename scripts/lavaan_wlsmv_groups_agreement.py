@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
 BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k in "ACENO") + "\n"
-CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels", "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict",
+CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels", "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict", "hs_pairwise",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
 SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv",
         "hs_we_theta": "hs_cut4_school.csv"}
@@ -41,13 +41,15 @@ def main(argv: list[str]) -> None:
             continue
         m = json.loads((REF / f"{case}.meta.json").read_text())
         bfi = case.startswith("bfi")
-        d = pd.read_csv(REF / ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
+        d = pd.read_csv(REF / ("bfi25_gender.csv" if bfi else "hs_cut4_school_na.csv" if case == "hs_pairwise"
+                               else "hs_cut4_school.csv"))
         model = BFI if bfi else HS + ("textual ~ visual\nspeed ~ textual + visual\n" if case == "hs_structural" else "")
         if case == "hs_labels":
             model = HS.replace("x2", "c(a, a)*x2", 1)
         res = fit_ordinal_multigroup(model, d, m["group"], estimator=m["estimator"],
                                      group_equal=m["group_equal"], group_partial=m["group_partial"],
-                                     std_lv=m["std_lv"], parameterization=m.get("parameterization", "delta"))
+                                     std_lv=m["std_lv"], parameterization=m.get("parameterization", "delta"),
+                                     missing=m.get("missing", "listwise"))
         pt = pd.read_csv(REF / f"{case}_partable.csv", keep_default_na=False, na_values=[""])
         pt = pt[pt["op"] != "=="].copy()
         pt["rhs"] = pt["rhs"].fillna("")

@@ -16,6 +16,11 @@ hs3 <- data.frame(lapply(HolzingerSwineford1939[paste0("x", 1:9)], function(x)
   cut(x, quantile(x, c(0, 1/3, 2/3, 1)), include.lowest = TRUE, labels = FALSE)))
 hs3$school <- hs$school
 write.csv(hs3, file.path(out, "hs_cut3_school.csv"), row.names = FALSE)
+# missing answers (for missing = "pairwise"): x1 in every 15th row, x5 in every 17th from row 3
+hs_na <- hs
+hs_na$x1[seq(1, nrow(hs_na), by = 15)] <- NA
+hs_na$x5[seq(3, nrow(hs_na), by = 17)] <- NA
+write.csv(hs_na, file.path(out, "hs_cut4_school_na.csv"), row.names = FALSE, na = "")
 bfi <- psych::bfi[, c(1:25, which(names(psych::bfi) == "gender"))]
 bfi <- bfi[complete.cases(bfi), ]
 bfi$gender <- ifelse(bfi$gender == 1, "male", "female")
@@ -49,6 +54,8 @@ cases <- list(
                            param = "theta"),
   hs_theta_strict = list(model = hs_model, data = hs, group = "school",
                          ge = c("thresholds", "loadings", "intercepts", "residuals"), param = "theta"),
+  hs_pairwise = list(model = hs_model, data = hs_na, group = "school", ge = c("thresholds", "loadings"),
+                     missing = "pairwise"),
   hs_ulsmv = list(model = hs_model, data = hs, group = "school", ge = "thresholds", estimator = "ULSMV"),
   hs_dwls = list(model = hs_model, data = hs, group = "school", ge = character(0), estimator = "DWLS"),
   bfi_configural = list(model = bfi_model, data = bfi, group = "gender", ge = character(0)),
@@ -94,11 +101,13 @@ for (nm in names(cases)) {
   gp <- if (is.null(cs$gp)) character(0) else cs$gp
   t0 <- proc.time()[["elapsed"]]
   param <- if (is.null(cs$param)) "delta" else cs$param
+  miss <- if (is.null(cs$missing)) "listwise" else cs$missing
   fit <- cfa(cs$model, data = cs$data, ordered = TRUE, group = cs$group, estimator = est, parameterization = param,
+             missing = miss,
              group.equal = if (length(cs$ge)) cs$ge else "", group.partial = if (length(gp)) gp else "", std.lv = isTRUE(cs$std.lv))
   secs <- proc.time()[["elapsed"]] - t0
-  write_fit(fit, nm, sprintf('"estimator": "%s", "group": "%s", "group_equal": [%s], "group_partial": [%s], "std_lv": %s, "parameterization": "%s", "seconds": %.3f',
-                             est, cs$group, jarr(cs$ge), jarr(gp), tolower(isTRUE(cs$std.lv)), param, secs))
+  write_fit(fit, nm, sprintf('"estimator": "%s", "group": "%s", "group_equal": [%s], "group_partial": [%s], "std_lv": %s, "parameterization": "%s", "missing": "%s", "seconds": %.3f',
+                             est, cs$group, jarr(cs$ge), jarr(gp), tolower(isTRUE(cs$std.lv)), param, miss, secs))
 }
 # Wu & Estabrook (2016): configural -> thresholds -> + loadings -> + intercepts (delta parameterization;
 # semTools refuses residual invariance in the delta parameterization). The sequence is not

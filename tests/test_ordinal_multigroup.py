@@ -53,7 +53,8 @@ def _fit(case: str, wu_estabrook: bool = False, data: str = ""):
     """smsem's fit of a lavaan reference case (meta: estimator, group.equal, group.partial, std.lv)."""
     m = json.loads((REF / f"{case}.meta.json").read_text())
     bfi = case.startswith("bfi")
-    d = _data(data or ("bfi25_gender.csv" if bfi else "hs_cut4_school.csv"))
+    d = _data(data or ("bfi25_gender.csv" if bfi else "hs_cut4_school_na.csv" if case == "hs_pairwise"
+                       else "hs_cut4_school.csv"))
     model = BFI if bfi else HS + (HS_PATHS if case == "hs_structural" else "")
     if case == "hs_labels":
         model = HS.replace("x2", "c(a, a)*x2", 1)
@@ -69,7 +70,8 @@ def _fit(case: str, wu_estabrook: bool = False, data: str = ""):
     return fit_ordinal_multigroup(model, d, m.get("group", "gender" if bfi else "school"),
                                   estimator=m.get("estimator", "WLSMV"), group_equal=tuple(m.get("group_equal", [])),
                                   group_partial=tuple(m.get("group_partial", [])), std_lv=m.get("std_lv", False),
-                                  wu_estabrook=wu_estabrook, parameterization=m.get("parameterization", "delta"))
+                                  wu_estabrook=wu_estabrook, parameterization=m.get("parameterization", "delta"),
+                                  missing=m.get("missing", "listwise"))
 
 
 def _we_fit(seq: str, step: str):
@@ -229,7 +231,7 @@ def test_cli_fit_group_ordered(capsys, lav, tmp_path):
     (["--hypotheses", "h.yaml"], "--hypotheses with --ordered and --group is not supported yet"),
     (["--estimator", "WLS"], "--estimator WLS with --ordered and --group is not supported"),
     (["--group-equal", "intercepts"], "group_equal 'intercepts' without 'thresholds' with ordered items"),
-    (["--missing", "pairwise"], "--missing pairwise with --ordered and --group: only listwise deletion"),
+    (["--missing", "fiml"], "--missing fiml with --ordered and --group: use listwise"),
 ])
 def test_cli_fit_group_ordered_refusals(capsys, lav, extra, message):
     rc, out, err = _run(capsys, "fit", str(REF / "hs_cut4_school.csv"), "--model", lav, "--ordered", "all",
@@ -269,7 +271,7 @@ def test_invariance_refusals(capsys, lav):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["hs_thr_load", "hs_thr_load_int", "hs_stdlv_thr_load", "hs_ulsmv", "hs_dwls",
                                   "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels",
-                                  "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict",
+                                  "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict", "hs_pairwise",
                                   "bfi_configural", "bfi_thr_load"])
 def test_other_cases_equal_lavaan(case):
     res = _fit(case)

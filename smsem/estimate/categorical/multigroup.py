@@ -451,9 +451,9 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
         raise OptionError(f"estimator {estimator!r} with ordered items and groups: use one of {', '.join(_ESTIMATORS)}")
     if parameterization not in ("delta", "theta"):
         raise OptionError(f"parameterization={parameterization!r}: use 'delta' (lavaan's default) or 'theta'")
-    if missing != "listwise":
-        raise OptionError(f"missing={missing!r} with ordered items and groups: only listwise deletion (lavaan's "
-                          "default) is supported yet")
+    if missing not in ("listwise", "pairwise"):
+        raise OptionError(f"missing={missing!r} with ordered items and groups: use 'listwise' (lavaan's default) or "
+                          "'pairwise'")
     labels = check_groups(data, group)
     ge, gp = _as_list(group_equal), _as_list(group_partial)
     # first pass: the observed variables of the model
@@ -481,17 +481,19 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
         raise DataError(f"the data lack the column(s) {', '.join(absent)} named in the model")
     bundle = reuse._internal.get("stats_bundle") if reuse is not None else None
     if bundle is not None:  # the same data's sample statistics (the invariance sequence)
-        if bundle[0] != labels or bundle[5] != tuple(ov) or bundle[6] != group:
+        if bundle[0] != labels or bundle[5] != tuple(ov) or bundle[6] != group or bundle[7] != missing:
             raise OptionError("reuse= is a fit of other items or groups")
         levels, sss, ns, dropped = bundle[1:5]
     else:
         x = data[ov]
         gcol = data[group]
-        keep = x.notna().all(axis=1) & gcol.notna()
+        answered = x.notna().all(axis=1) if missing == "listwise" else x.notna().any(axis=1)
+        keep = answered & gcol.notna()
         dropped = int((~keep).sum())
         if dropped:
-            warnings.warn(f"{dropped} row(s) with missing answers or no group were dropped (listwise deletion, "
-                          "lavaan's default)", stacklevel=4)
+            what = ("with missing answers or no group were dropped (listwise deletion, lavaan's default)"
+                    if missing == "listwise" else "with no answer or no group were dropped")
+            warnings.warn(f"{dropped} row(s) {what}", stacklevel=4)
         x, gcol = x[keep].reset_index(drop=True), gcol[keep].reset_index(drop=True).map(_label)
         levels = prepare(x, True).level_map()
         sss, ns = [], []
@@ -501,7 +503,7 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
             if len(xg) <= len(ov):
                 raise DataError(f"group {lab!r} of {group!r} has {len(xg)} complete row(s) for {len(ov)} ordinal items; "
                                 f"at least {len(ov) + 1} are needed")
-            ss = sample_stats(xg, ordered=True, missing="listwise", levels=levels, group=lab)
+            ss = sample_stats(xg, ordered=True, missing=missing, levels=levels, group=lab)
             sss.append(ss)
             ns.append(int(ss.nobs))
     nth = {v: len(levels[v]) - 1 for v in ov}
@@ -621,7 +623,7 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
     if df > 0:
         lo, hi = fitidx.rmsea_ci(chi2, df, nn)
         fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = lo * np.sqrt(G), hi * np.sqrt(G)
-    internal = {"optimizer": msg, "stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group),
+    internal = {"optimizer": msg, "stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group, missing),
                 "M": None if test == "standard" else M, "engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
                 "pt": pt, "ov": ov, "sample_stats": sss}
     if test != "standard" and df > 0:
@@ -954,9 +956,9 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
                           f"{', '.join(_ESTIMATORS)}")
     if args.ordered is None:
         raise OptionError(f"--estimator {est} needs --ordered all|ITEM,ITEM")
-    if args.missing != "listwise":
-        raise OptionError(f"--missing {args.missing} with --ordered and --group: only listwise deletion (lavaan's "
-                          "default) is supported yet")
+    if args.missing not in ("listwise", "pairwise"):
+        raise OptionError(f"--missing {args.missing} with --ordered and --group: use listwise (lavaan's default) or "
+                          "pairwise")
     if args.boot:
         raise OptionError("--boot with --ordered and --group is not supported yet (use --boot 0)")
     if args.modindices is not None:
@@ -979,7 +981,9 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     if args.out is not None:
         for name in names:
             check_writable(Path(args.out) / name, args.force)
-    data = read_survey(args.file, model, columns=args.columns, keep=[args.group], likert=args.likert)
+    # pairwise: every row with an answer counts (read_survey's "fiml" row check)
+    data = read_survey(args.file, model, columns=args.columns, keep=[args.group], likert=args.likert,
+                       missing="fiml" if args.missing == "pairwise" else "listwise")
     ordered = (True if args.ordered.strip().lower() == "all"
                else [v.strip() for v in args.ordered.split(",") if v.strip()])
     opts = {}
@@ -987,7 +991,8 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
         opts["model_type"] = args.model_type
     res = fit_ordinal_multigroup(model, data, args.group, ordered=ordered, estimator=est,
                                  group_equal=_as_list(args.group_equal), group_partial=_as_list(args.group_partial),
-                                 std_lv=bool(args.std_lv), parameterization=args.parameterization, **opts)
+                                 std_lv=bool(args.std_lv), parameterization=args.parameterization,
+                                 missing=args.missing, **opts)
     sys.stdout.write(render_ordinal_multigroup(res, args.format))
     if args.out is not None:
         for name, fmt in zip(names, ("text", "csv", "json")):
