@@ -27,7 +27,7 @@ BFI = "\n".join(f"{k}f =~ " + " + ".join(f"{k}{i}" for i in range(1, 6)) for k i
 CASES = ["hs_configural", "hs_thresholds", "hs_thr_load", "hs_thr_load_int", "hs_partial", "hs_stdlv_thr_load", "hs_residuals", "hs_means", "hs_lv_var", "hs_structural", "hs_labels", "hs_theta_configural", "hs_theta_thr_load", "hs_theta_strict", "hs_pairwise",
          "hs_ulsmv", "hs_dwls", "bfi_configural", "bfi_thr_load"]
 SEQS = {"hs_we": "hs_cut4_school.csv", "hs3_we": "hs_cut3_school.csv", "bfi_we": "bfi25_gender.csv",
-        "hs_we_theta": "hs_cut4_school.csv"}
+        "hs_we_theta": "hs_cut4_school.csv", "hs_we_partial": "hs_cut4_school.csv"}
 STEPS = {"configural": (), "thresholds": ("thresholds",), "loadings": ("thresholds", "loadings"),
          "intercepts": ("thresholds", "loadings", "intercepts")}
 
@@ -75,7 +75,8 @@ def main(argv: list[str]) -> None:
         theta = seq.endswith("_theta")
         steps_ = dict(STEPS, **({"residuals": ("thresholds", "loadings", "intercepts", "residuals")} if theta else {}))
         fits = {s: fit_ordinal_multigroup(BFI if bfi else HS, d, "gender" if bfi else "school", group_equal=ge,
-                                          wu_estabrook=True, parameterization="theta" if theta else "delta")
+                                          wu_estabrook=True, parameterization="theta" if theta else "delta",
+                                          group_partial=["visual=~x2"] if seq == "hs_we_partial" else [])
                 for s, ge in steps_.items()}
         steps = pd.read_csv(REF / f"{seq}_steps.csv").set_index("step")
         lrt = pd.read_csv(REF / f"{seq}_lrt.csv").set_index("step")

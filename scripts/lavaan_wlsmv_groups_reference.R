@@ -65,6 +65,8 @@ seqs <- list(hs_we = list(model = hs_model, data = hs, group = "school"),
              hs3_we = list(model = hs_model, data = hs3, group = "school"),
              # theta: residual (strict) invariance can be tested
              hs_we_theta = list(model = hs_model, data = hs, group = "school", param = "theta"),
+             # partial invariance: x2's loading released (group.partial) at every step
+             hs_we_partial = list(model = hs_model, data = hs, group = "school", gp = "visual =~ x2"),
              bfi_we = list(model = bfi_model, data = bfi, group = "gender"))
 only <- commandArgs(trailingOnly = TRUE)
 if (length(only)) {
@@ -124,7 +126,8 @@ for (sn in names(seqs)) {
   sq_steps <- if (param == "theta") c(steps, list(residuals = c("thresholds", "loadings", "intercepts", "residuals"))) else steps
   for (st in names(sq_steps)) {
     syn <- measEq.syntax(sq$model, data = sq$data, ordered = ord, parameterization = param, ID.fac = "std.lv",
-                         ID.cat = "Wu.Estabrook.2016", group = sq$group, group.equal = sq_steps[[st]])
+                         ID.cat = "Wu.Estabrook.2016", group = sq$group, group.equal = sq_steps[[st]],
+                         group.partial = if (is.null(sq$gp)) "" else sq$gp)
     fits[[st]] <- cfa(as.character(syn), data = sq$data, ordered = ord, group = sq$group, estimator = "WLSMV",
                       parameterization = param)
     writeLines(as.character(syn), file.path(out, paste0(sn, "_", st, "_syntax.lav")))

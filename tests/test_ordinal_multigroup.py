@@ -262,7 +262,10 @@ def test_too_few_respondents_in_a_group_is_refused():
 def test_invariance_refusals(capsys, lav):
     rc, out, err = _run(capsys, "invariance", str(REF / "hs_cut4_school.csv"), "--model", lav, "--group", "school",
                         "--ordered", "all", "--group-partial", "x1|t1")
-    assert rc == 2 and "--group-partial with ordered items in the invariance sequence" in err
+    assert rc == 2 and "--group-partial 'x1|t1' with ordered items in the invariance sequence: only loadings" in err
+    rc, out, err = _run(capsys, "invariance", str(REF / "hs_cut4_school.csv"), "--model", lav, "--group", "school",
+                        "--ordered", "all", "--group-partial", "visual=~x1")
+    assert rc == 2 and "--group-partial 'visual=~x1': x1 is visual's marker" in err
 
 
 # --------------------------------------------------------------------------- slow: bfi, other estimators
@@ -341,3 +344,23 @@ def test_negative_residual_variance_is_warned_per_group():
     with pytest.warns(HeywoodWarning, match="negative \\(residual\\) variance of x1") as rec:
         fit_ordinal_multigroup("visual =~ 1.2*x1 + x2 + x3\n", _data("hs_cut4_school.csv"), "school", std_lv=True)
     assert sorted(str(w.message).split(":")[0] for w in rec) == ["group 'Grant-White'", "group 'Pasteur'"]
+
+
+@pytest.mark.slow
+def test_wu_estabrook_partial_loading():
+    """semTools' sequence with group.partial = "visual =~ x2" (released at every step)."""
+    from smsem.estimate.categorical.invariance import ordinal_invariance
+
+    inv = ordinal_invariance(HS, _data("hs_cut4_school.csv"), "school", group_partial="visual =~ x2")
+    steps = pd.read_csv(REF / "hs_we_partial_steps.csv").set_index("step")
+    lrt = pd.read_csv(REF / "hs_we_partial_lrt.csv").set_index("step")
+    ref_name = {"configural": "configural", "thresholds": "thresholds", "metric": "loadings", "scalar": "intercepts"}
+    for r in inv.table.itertuples():
+        ref = steps.loc[ref_name[r.step]]
+        assert r.df == ref["df"]
+        assert r.chi2_scaled == pytest.approx(ref["chisq.scaled"], rel=TOL_CHI2_REL)
+    for r in inv.tests.itertuples():
+        ref = lrt.loc[ref_name[r.step]]
+        assert r.df_diff == ref["df_diff"]
+        assert r.chi2_diff == pytest.approx(ref["chisq_diff"], rel=TOL_CHI2_REL)
+

@@ -63,6 +63,7 @@ class OrdinalInvarianceResults:
     latent_means: pd.DataFrame | None = None
     estimator: str = "WLSMV"
     parameterization: str = "delta"
+    group_partial: tuple = ()
 
     def __str__(self) -> str:
         return render_ordinal_invariance(self)
@@ -88,10 +89,14 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
     if est != "WLSMV":
         raise OptionError(f"invariance with ordered items and --estimator {estimator}: only WLSMV (lavaan's "
                           "lavTestLRT scaled-shifted difference) is supported")
-    if table_options.get("group_partial"):
-        raise OptionError("--group-partial with ordered items in the invariance sequence is not supported yet "
-                          "(Wu & Estabrook's identification of a released threshold); fit it with smsem fit --group")
-    table_options.pop("group_partial", None)
+    from .multigroup import _as_list, _norm_partial
+
+    gp = [_norm_partial(x) for x in _as_list(table_options.pop("group_partial", None))]
+    other = [x for x in gp if "=~" not in x]
+    if other:
+        raise OptionError(f"--group-partial {other[0]!r} with ordered items in the invariance sequence: only "
+                          "loadings (f=~item) can be released yet (Wu & Estabrook's identification of a released "
+                          "threshold or intercept is not implemented); fit it with smsem fit --group")
     if table_options.get("std_lv"):
         raise OptionError("--std-lv with ordered items in the invariance sequence: the sequence uses marker "
                           "loadings (an equivalent identification with the same fits)")
@@ -100,9 +105,18 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
     steps = ORDINAL_STEPS + ((STRICT_STEP,) if parameterization == "theta" else ())
     for name, ge in steps:
         fits[name] = fit_ordinal_multigroup(model, data, group, ordered=ordered, estimator=est, group_equal=ge,
-                                            wu_estabrook=True, reuse=fits.get("configural"),
+                                            group_partial=gp, wu_estabrook=True, reuse=fits.get("configural"),
                                             parameterization=parameterization, **table_options)
         if name == "configural":
+            tab = fits[name]._internal["table"]
+            for x in gp:
+                f, item = x.split("=~")
+                row = tab[(tab["lhs"] == f) & (tab["op"] == "=~") & (tab["rhs"] == item) & (tab["group"] == 1)]
+                if not len(row):
+                    raise OptionError(f"--group-partial {x!r}: no such loading in the model")
+                if int(row["free"].iloc[0]) == 0:
+                    raise OptionError(f"--group-partial {x!r}: {item} is {f}'s marker (its loading fixed at 1); "
+                                      "releasing it is not supported in the sequence (put another indicator first)")
             nth = fits[name]._internal["table"]
             th = nth[(nth["op"] == "|") & (nth["group"] == 1)].groupby("lhs").size()
             binary = [v for v, k in th.items() if k < 2]
@@ -151,7 +165,7 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
         lm = lm[["contrast", "lhs", "group", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]].reset_index(drop=True)
     first = fits["configural"]
     return OrdinalInvarianceResults(table, tests_df, highest, verdict, fits, group, list(first.group_labels),
-                                    list(first.n_per_group), lm, est, parameterization)
+                                    list(first.n_per_group), lm, est, parameterization, tuple(gp))
 
 
 def _p(p: float) -> str:
@@ -196,7 +210,8 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
     out = [f"Measurement invariance with ordinal items across {len(inv.group_labels)} groups of {inv.group!r} "
            f"({', '.join(f'{a}: n = {n}' for a, n in zip(inv.group_labels, inv.n_per_group))})",
            "Wu & Estabrook (2016) sequence (semTools ID.cat = \"Wu.Estabrook.2016\"), WLSMV, "
-           f"{inv.parameterization} parameterization; scaled-shifted chi2 and scaled CFI, TLI, RMSEA", ""]
+           f"{inv.parameterization} parameterization; scaled-shifted chi2 and scaled CFI, TLI, RMSEA"
+           + (f"; group.partial (every step): {', '.join(inv.group_partial)}" if inv.group_partial else ""), ""]
     out.append(f"{'step':<11}{'chi2':>10}{'chi2.sc':>10}{'df':>5}{'p.sc':>8}{'CFI.sc':>8}{'TLI.sc':>8}{'RMSEA.sc':>9}"
                f"{'90% CI':>15}{'SRMR':>7}")
     for r in inv.table.itertuples():
@@ -221,6 +236,7 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
                        f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
     else:
         out += ["", "Latent mean differences: not reported (scalar invariance does not hold)"]
-    out.append("Partial invariance: score tests are not available with ordered items yet; fit a partial model with "
-               "smsem fit --ordered --group --group-equal ... --group-partial ...")
+    out.append("Partial invariance: score tests are not available with ordered items yet; release loadings with "
+               "--group-partial \"f=~item\" (every step), or fit a partial model with smsem fit --ordered --group "
+               "--group-equal ... --group-partial ...")
     return "\n".join(out) + "\n"
