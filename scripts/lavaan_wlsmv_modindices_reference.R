@@ -16,11 +16,20 @@ cases <- list(
   hs_stdlv_rescov = list(model = paste(hs_model, "\n x1 ~~ x4"), data = hs, estimator = "WLSMV", std.lv = TRUE),
   hs_defined = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + visual\n ind := a*b"),
                     data = hs, estimator = "WLSMV"),
-  integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV")
+  integrative_wlsmv = list(model = integ_model, data = integ, estimator = "WLSMV"),
+  # the theta parameterization (residual variances of the items fixed at 1)
+  hs_theta = list(model = hs_model, data = hs, estimator = "WLSMV", parameterization = "theta"),
+  hs_defined_theta = list(model = paste(hs_model, "\n textual ~ a*visual\n speed ~ b*textual + visual\n ind := a*b"),
+                          data = hs, estimator = "WLSMV", parameterization = "theta")
 )
+# Rscript scripts/lavaan_wlsmv_modindices_reference.R CASE ...: only those cases
+only <- commandArgs(trailingOnly = TRUE)
+if (length(only)) cases <- cases[only]
 for (nm in names(cases)) {
   cs <- cases[[nm]]
-  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, std.lv = isTRUE(cs$std.lv))
+  param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
+  fit <- sem(cs$model, data = cs$data, ordered = TRUE, estimator = cs$estimator, std.lv = isTRUE(cs$std.lv),
+             parameterization = param)
   t0 <- proc.time()[["elapsed"]]
   mi <- modindices(fit)
   secs <- proc.time()[["elapsed"]] - t0

@@ -627,8 +627,6 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
         raise OptionError(f"--estimator {est} with --ordered is not supported: use WLSMV, ULSMV, DWLS, ULS or WLS")
     if args.missing == "fiml":
         raise OptionError("--missing fiml is not available with --ordered (lavaan: listwise or pairwise)")
-    if args.modindices is not None and args.parameterization == "theta":
-        raise OptionError("--modindices with --ordered needs the delta parameterization (theta: not supported yet)")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported yet with --ordered (text, markdown, csv, json)")
     from ._validation import check_input_file
@@ -694,8 +692,13 @@ def _cmd_fit_ordinal(args: argparse.Namespace) -> int:
 
         out += "\n" + render_modindices(res, args.format, minimum=args.modindices) + "\n"
 
-    quality = reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
-    if args.format in ("text", "markdown"):
+    covariates = bool((getattr(res, "_ordinal", None) or {}).get("covariates"))
+    quality = None if covariates else reliability(res)  # semTools' ordinal alpha, categorical omega, AVE, HTMT
+    if covariates and args.format in ("text", "markdown"):
+        from .estimate.categorical.report import _NO_QUALITY
+
+        out += "\n" + _NO_QUALITY + "\n"
+    elif args.format in ("text", "markdown"):
         from .report import render_quality
 
         out += ("\nOrdinal items: Alpha = ordinal alpha (alpha of the polychorics), CR = categorical omega "

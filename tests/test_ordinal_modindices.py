@@ -2,7 +2,8 @@
 
 Reference: ``Rscript scripts/lavaan_wlsmv_modindices_reference.R`` -> tests/reference/lavaan_wlsmv/
 <case>_modindices.csv (HS cut into 4 categories: WLSMV, ULSMV, WLS, std.lv with a residual
-covariance, structural paths with := ; the integrative model on the 5-point survey).
+covariance, structural paths with := ; the integrative model on the 5-point survey; the theta
+parameterization of the HS model and of the paths with :=).
 
 Tolerances. The brief asks MI and EPC to 1e-3. At smsem's own optimum the largest measured
 differences are MI 5.2e-4 absolute (WLS, whose estimates differ from lavaan's by 2.5e-6: lavaan's
@@ -28,26 +29,30 @@ from smsem.exceptions import OptionError
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
-CASES = {  # case -> (model text or None for the integrative model, estimator, std_lv)
+CASES = {  # case -> (model text or None for the integrative model, estimator, std_lv[, parameterization])
     "hs_wlsmv": (HS, "WLSMV", False),
     "hs_ulsmv": (HS, "ULSMV", False),
     "hs_wls": (HS, "WLS", False),
     "hs_stdlv_rescov": (HS + "x1 ~~ x4\n", "WLSMV", True),
     "hs_defined": (HS + "textual ~ a*visual\nspeed ~ b*textual + visual\nind := a*b\n", "WLSMV", False),
     "integrative_wlsmv": (None, "WLSMV", False),
+    # theta: measured MI 5.0e-5, EPC and sEPC 7.0e-6 (lavaan's MIs equal its delta ones to 1e-4)
+    "hs_theta": (HS, "WLSMV", False, "theta"),
+    "hs_defined_theta": (HS + "textual ~ a*visual\nspeed ~ b*textual + visual\nind := a*b\n", "WLSMV", False, "theta"),
 }
 MI_TOL, EPC_TOL = 1e-3, 1e-4
 
 
 def _fit(tmp_path, name):
-    txt, est, std_lv = CASES[name]
+    txt, est, std_lv, *param = CASES[name]
     if txt is None:
         model, data = smsem.load_model("integrative"), pd.read_csv(ROOT / "data/synthetic/integrative_n300_seed1.csv")
     else:
         p = tmp_path / "m.lav"
         p.write_text(txt)
         model, data = smsem.load_model(str(p)), pd.read_csv(ROOT / "tests/reference/lavaan_ordinal/hs_cut4.csv")
-    return fit_ordinal(model, data, ordered=True, estimator=est, std_lv=std_lv)
+    return fit_ordinal(model, data, ordered=True, estimator=est, std_lv=std_lv,
+                       parameterization=param[0] if param else "delta")
 
 
 def _compare(got, ref, mi_tol, epc_tol):
@@ -87,9 +92,6 @@ def test_refusals(tmp_path):
     p = tmp_path / "m.lav"
     p.write_text(HS)
     data = pd.read_csv(ROOT / "tests/reference/lavaan_ordinal/hs_cut4.csv")
-    res = fit_ordinal(smsem.load_model(str(p)), data, ordered=True, parameterization="theta")
-    with pytest.raises(OptionError, match="theta"):
-        modindices(res)
     res = fit_ordinal(smsem.load_model(str(p)), data, ordered=[f"x{i}" for i in range(1, 8)])
     with pytest.raises(OptionError, match="continuous"):
         modindices(res)
@@ -111,6 +113,8 @@ def test_cli(tmp_path, capsys):
     assert "Modification indices" in capsys.readouterr().out
     csv = pd.read_csv(out / "modindices.csv")
     assert len(csv) == int((ref.mi > 3.84).sum())
-    assert main(["fit", f, "--model", str(p), "--ordered", "all", "--modindices", "--parameterization", "theta"]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "theta" in err
+    assert main(["fit", f, "--model", str(p), "--ordered", "all", "--modindices", "5", "--parameterization", "theta",
+                 "--format", "json"]) == 0
+    mi = pd.DataFrame(json.loads(capsys.readouterr().out)["modindices"]["modindices"])
+    ref = pd.read_csv(REF / "hs_theta_modindices.csv")
+    assert len(mi) == int((ref.mi > 5).sum()) and mi.mi.iloc[0] == pytest.approx(ref.mi.max(), abs=MI_TOL)

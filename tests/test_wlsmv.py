@@ -184,7 +184,7 @@ def test_cli(tmp_path, capsys):
     assert out["estimator"] == "WLSMV"
     assert out["fit"]["chi2_scaled"] == pytest.approx(74.15248452475339, rel=1e-6)
     for extra in (["--boot", "20", "--ci", "bca"], ["--missing", "fiml"],
-                  ["--estimator", "MLR"], ["--modindices", "10", "--parameterization", "theta"]):  # --out: test_ordinal_report.py
+                  ["--estimator", "MLR"]):  # --out: test_ordinal_report.py
         assert main(["fit", f, "--model", str(p), "--ordered", "all", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err

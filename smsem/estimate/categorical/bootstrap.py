@@ -127,6 +127,10 @@ def bootstrap_ordinal(res, n_boot: int = 1000, seed=None, *, counts=None) -> Ord
     info = getattr(res, "_ordinal", None)
     if info is None:
         raise OptionError("bootstrap_ordinal needs a fit with ordered items (fit(..., ordered=...))")
+    if info.get("covariates"):  # lavaan's conditional.x: the draws one at a time (.conditional)
+        from .conditional import bootstrap_conditional
+
+        return bootstrap_conditional(res, n_boot, seed, counts=counts)
     if info["weights"] == "WLS":
         raise OptionError("the batched bootstrap supports WLSMV, DWLS, ULSMV and ULS, not WLS (a full weight "
                           "matrix per draw)")

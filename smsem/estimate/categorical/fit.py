@@ -89,9 +89,9 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
     indicators = {r["rhs"] for r in rows if r["op"] == "=~"}
     for r in rows:  # y ~ x with x continuous and observed: lavaan's conditional.x = TRUE
         if r["op"] == "~" and r["rhs"] in ov and r["rhs"] not in ordered and r["rhs"] not in indicators:
-            raise OptionError(f"line {r['line']}: {r['lhs']} ~ {r['rhs']}: a continuous exogenous covariate with "
-                              f"ordered items is not supported yet (lavaan fits it with conditional.x = TRUE: "
-                              f"probit regressions of the items on {r['rhs']}; docs/ordinal.md)")
+            raise OptionError(f"line {r['line']}: {r['lhs']} ~ {r['rhs']}: a continuous observed predictor with "
+                              f"ordered items is supported as a fixed.x covariate only (lavaan's conditional.x; "
+                              f"here fixed_x is False or {r['rhs']} is not exogenous; docs/ordinal.md)")
     if getattr(pt, "ov_x", None):
         raise OptionError(f"observed exogenous covariates ({', '.join(pt.ov_x)}) are not supported yet with "
                           "ordered items (lavaan's conditional.x = TRUE; docs/ordinal.md)")
@@ -338,6 +338,8 @@ def _row_values(eng: "_Engine", theta: np.ndarray, table: pd.DataFrame, ordinal:
         est_v.append(est)
         sa_v.append(float(sa))
         sl_v.append(float(sl))
+    if hasattr(eng, "adjust_std"):  # the covariate model's std.all of thresholds and covariate means
+        return eng.adjust_std(theta, table, np.array(est_v), np.array(sa_v), np.array(sl_v), mx)
     return np.array(est_v), np.array(sa_v), np.array(sl_v)
 
 
@@ -673,8 +675,13 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     from ..results import PARAM_COLUMNS
 
     estimator = str(estimator).upper()
-    options = dict(table_options)
+    options = {k: v for k, v in table_options.items() if v is not None}  # None: the table's default
     pt = model.table(**options) if callable(getattr(model, "table", None)) else model
+    if getattr(pt, "ov_x", None):
+        from .conditional import fit_conditional  # observed covariates: lavaan's conditional.x = TRUE
+
+        return fit_conditional(model, data, pt, ordered=ordered, estimator=estimator, missing=missing,
+                               parameterization=parameterization, options=options)
     ov = list(pt.ov)
     ordinal = _ordered_names(ordered, ov)
     check_supported(pt, ordinal, estimator=estimator, missing=missing, parameterization=parameterization)

@@ -1,5 +1,5 @@
 """Modification indices of an ordinal fit: lavaan 0.6.14's ``modindices()`` on a WLSMV, ULSMV,
-DWLS, ULS or WLS fit (delta parameterization, every observed variable ordinal).
+DWLS, ULS or WLS fit (delta or theta parameterization, every observed variable ordinal).
 
 lavaan (``modindices``, ``information = "expected"``) frees every parameter of its full table
 (``lav_partable_full``: cross-loadings, residual covariances of the items, latent covariances and
@@ -17,7 +17,14 @@ regressions) and computes, for each one not in the model, the score test of the 
 * ``sepc.lv``, ``sepc.all``, ``sepc.nox`` by lavaan's ``lav_standardize_*`` with ``cov.std``, at
   the fit's matrices (the items' residual variances at ``1 - R^2``, so ``sd(y*) = 1``).
 
-The theta parameterization and continuous observed variables are refused (one line).
+The theta parameterization: the candidates move ``sigma = [tau / sd(y*), cor(y*)]`` through
+``Sigma`` and ``sd(y*) = sqrt(diag(Sigma))`` (the chain rule of :meth:`.fit._Engine.jacobian`), the
+standardized EPCs at the fit's matrices (residual variances 1). Observed covariates (lavaan's
+conditional.x, delta): lavaan's ``strict.exo`` candidates (nothing on a covariate's left), their
+``dSigma`` of the joint (y*, x) matrix turned into derivatives of the conditional statistics
+(:func:`_conditional_dx`). Continuous observed variables, covariates in the theta
+parameterization (lavaan adds the ``~*~`` scales as candidates) and items regressed directly on
+something next to covariates are refused (one line).
 References: ``Rscript scripts/lavaan_wlsmv_modindices_reference.R``; tests/test_ordinal_modindices.py.
 """
 
@@ -40,9 +47,14 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     if info is None:
         raise OptionError("ordinal_modindices needs a fit with ordered items (fit(..., ordered=...))")
     eng = info["engine"]
-    if eng.theta_param:
-        raise OptionError("modification indices of an ordinal fit in the theta parameterization are not "
-                          "supported yet (use the delta parameterization)")
+    xs = list(info.get("covariates") or [])
+    if xs and (eng.mixed or eng.theta_param):
+        raise OptionError("modification indices of an ordinal fit with observed covariates are supported in the "
+                          "delta parameterization with ordinal items only (lavaan's theta candidates include the "
+                          "~*~ scales)")
+    if xs and any(eng.ov[i] in set(eng.pm.base.inner) for i in eng.items):
+        raise OptionError("modification indices of a covariate model with an item regressed directly on something "
+                          "are not supported yet")
     if eng.mixed:
         raise OptionError("modification indices of an ordinal fit with continuous observed variables are not "
                           "supported yet")
@@ -50,13 +62,27 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     mx = eng.matrices(theta, info["ordinal"])
     existing = dg._existing(res)
     cands = [c for c in dg._candidates(res) if c not in existing]
+    if xs:  # lavaan's strict.exo with conditional.x: nothing regressed on or covarying with a covariate's row
+        xset = set(xs)
+        cands = [c for c in cands if c[0] not in xset and not (c[1] == "~~" and c[2] in xset)]
     jac_x, ok = dg._extra_jacobian(mx, cands)
     cands = [c for c, g in zip(cands, ok) if g]
     jac_x = jac_x[np.array(ok, dtype=bool)] if cands else jac_x[:0]
     nstat = eng.nth + len(eng.r)
     dx = np.zeros((len(cands), nstat))
-    if cands:
+    if cands and xs:
+        dx = _conditional_dx(eng, mx, jac_x, xs, theta)
+    elif cands and not eng.theta_param:
         dx[:, eng.nth:] = jac_x[:, eng.r, eng.c]  # delta: the candidates move the correlations only
+    elif cands:  # theta: sigma = [tau / sd(y*), cor(y*)] with sd(y*) = sqrt(diag(Sigma)) moving too
+        sig = eng.sigma(theta)
+        var = np.diag(mx.implied_cov)
+        sd = np.sqrt(var)
+        ar = np.arange(len(var))
+        dvar = jac_x[:, ar, ar] / var[None, :]
+        dx[:, :eng.nth] = -0.5 * sig[None, :eng.nth] * dvar[:, eng.th_item]
+        dx[:, eng.nth:] = (jac_x[:, eng.r, eng.c] / (sd[eng.r] * sd[eng.c])[None, :]
+                           - 0.5 * sig[None, eng.nth:] * (dvar[:, eng.r] + dvar[:, eng.c]))
     ss = res.sample_stats
     s = ss.wls_obs.to_numpy(dtype=float)
     w = _Weight(info["weights"], ss.nacov.to_numpy(dtype=float))
@@ -69,7 +95,7 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
         i22, i11, i12 = inf[:k, :k], inf[k:, k:], inf[k:, :k]
         v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
     n = float(res.n)
-    e = s - eng.sigma(theta)
+    e = s - np.real(eng.sigma(theta))
     g = -(n - 1.0) / n * (dx @ w.mul(e))  # gradient of lavaan's fmin = (N-1)/N F/2
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
@@ -95,3 +121,37 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     if minimum > 0:
         out = out[out.mi > minimum]
     return out.reset_index(drop=True)
+
+
+def _conditional_dx(eng, mx, jac_x, xs, theta):
+    """d(conditional statistics)/d(candidate) of a covariate (conditional.x) fit from the
+    candidates' dSigma of the joint (y*, x) matrix: with ``A = Sigma_yx S_xx^-1`` (the slopes; the
+    covariates' block is the fixed sample one), ``dA = dSigma_yx S_xx^-1`` and ``d res.cov =
+    dSigma_yy - dSigma_yx A' - A dSigma_xy``; theta: through ``sd = sqrt(diag(res.cov))`` too."""
+    obs = list(mx.observed)
+    oi = np.asarray(eng.items)
+    xi = np.array([obs.index(v) for v in xs])
+    cov = mx.implied_cov
+    s_inv = np.linalg.inv(cov[np.ix_(xi, xi)])
+    A = cov[np.ix_(oi, xi)] @ s_inv
+    d_yx = jac_x[:, oi][:, :, xi]
+    dA = d_yx @ s_inv
+    dR = jac_x[:, oi][:, :, oi] - d_yx @ A.T - A @ np.swapaxes(d_yx, 1, 2)
+    k = len(jac_x)
+    nth = eng.nuni
+    if not eng.theta_param:
+        parts = [np.zeros((k, nth)), np.swapaxes(dA, 1, 2).reshape(k, -1), dR[:, eng.v_i, eng.v_i],
+                 dR[:, eng.r_i, eng.c_i]]
+        return np.concatenate(parts, axis=1)
+    sig = np.real(eng.sigma(theta))
+    rescov = cov[np.ix_(oi, oi)] - A @ cov[np.ix_(xi, oi)]
+    var = np.diag(rescov)
+    sd = np.sqrt(var)
+    rel = 0.5 * np.diagonal(dR, axis1=1, axis2=2) / var[None, :]  # d sd / sd
+    tstd = sig[:nth]
+    cor = sig[eng.n_pre:]
+    d_th = -tstd[None, :] * rel[:, eng.th_it]
+    d_sl = dA / sd[None, :, None] - (A / sd[:, None])[None] * rel[:, :, None]
+    d_cor = dR[:, eng.r_i, eng.c_i] / (sd[eng.r_i] * sd[eng.c_i])[None, :] - cor[None, :] * (rel[:, eng.r_i]
+                                                                                            + rel[:, eng.c_i])
+    return np.concatenate([d_th, np.swapaxes(d_sl, 1, 2).reshape(k, -1), d_cor], axis=1)

@@ -120,6 +120,11 @@ def ordinal_quality(res, thresholds=None):
     from ..quality import (CONSTRUCT_COLUMNS, MeasurementQuality, QualityThresholds, discriminant_tables,
                            latent_correlations_and_loadings)
 
+    if (getattr(res, "_ordinal", None) or {}).get("covariates"):
+        from ...exceptions import OptionError
+
+        raise OptionError("ordinal reliability with observed covariates (lavaan's conditional.x) is not available: "
+                          "semTools' compRelSEM fails on such a model; fit the measurement model without them")
     th = thresholds if thresholds is not None else QualityThresholds()
     mx, ov, _, _, _, blocks, _ = _parts(res)
     inner = list(mx.inner)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 __all__ = ["ordinal_report_files", "ordinal_report_file_names"]
 
+_NO_QUALITY = ("Not computed: ordinal reliability (ordinal alpha, categorical omega, HTMT) of a model with "
+               "observed covariates is not available (semTools' compRelSEM fails on lavaan's conditional.x fits).")
 _FIT_EXT = {"text": "txt", "markdown": "md", "json": "json"}
 
 
@@ -52,10 +54,11 @@ def ordinal_report_files(res, quality, table=None, *, boot=None, effects=None,
     out: dict[str, str] = {}
     for fmt, ext in _FIT_EXT.items():
         out[f"fit.{ext}"] = render_ordinal(res, fmt, boot=boot)
-        out[f"quality.{ext}"] = render_quality(quality, fmt)
+        if quality is not None:
+            out[f"quality.{ext}"] = render_quality(quality, fmt)
     out["parameters.csv"] = render_ordinal(res, "csv", boot=boot)
     out["standardized.csv"] = res.standardized.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    for part in QUALITY_PARTS:
+    for part in QUALITY_PARTS if quality is not None else ():
         out[f"quality_{part}.csv"] = render_quality(quality, "csv", part=part)
     if effects is None:
         from ..effects import effects as _effects
@@ -77,8 +80,11 @@ def ordinal_report_files(res, quality, table=None, *, boot=None, effects=None,
         sections.append("## Propositions\n\n" + render_propositions(table, "markdown"))
     sections.append("## Model fit and parameters\n\n" + out["fit.md"])
     sections.append("## Effects\n\n" + out["effects.md"])
-    sections.append("## Reliability and validity\n\nAlpha = ordinal alpha (alpha of the polychorics), CR = "
-                    "categorical omega (semTools' compRelSEM(fit), ord.scale = TRUE), HTMT on the "
-                    "polychorics.\n\n" + out["quality.md"])
+    if quality is None:  # a model with observed covariates (semTools gives none either)
+        sections.append("## Reliability and validity\n\n" + _NO_QUALITY + "\n")
+    else:
+        sections.append("## Reliability and validity\n\nAlpha = ordinal alpha (alpha of the polychorics), CR = "
+                        "categorical omega (semTools' compRelSEM(fit), ord.scale = TRUE), HTMT on the "
+                        "polychorics.\n\n" + out["quality.md"])
     out["report.md"] = "\n".join(sections)
     return out
