@@ -365,3 +365,25 @@ def test_wu_estabrook_partial_loading():
         assert r.df_diff == ref["df_diff"]
         assert r.chi2_diff == pytest.approx(ref["chisq_diff"], rel=TOL_CHI2_REL)
 
+
+@pytest.mark.slow
+def test_wu_estabrook_std_lv_tables_equal_semtools():
+    """With std_lv, every step's table is semTools' own (ID.fac = "std.lv"): the same free rows and the
+    estimates and SEs of lavaan's fit of measEq.syntax (largest measured: 5.0e-5 and 4.6e-5 relative,
+    the metric step, where lavaan's optimizer stops early on a flat direction)."""
+    from smsem.estimate.categorical.invariance import ordinal_invariance
+
+    inv = ordinal_invariance(HS, _data("hs_cut4_school.csv"), "school", std_lv=True)
+    for step, ref in (("configural", "hs_we_configural"), ("thresholds", "hs_we_thresholds"),
+                      ("metric", "hs_we_loadings"), ("scalar", "hs_we_intercepts")):
+        res = inv.fits[step]
+        pt = _partable(ref)
+        pt = pt[pt["op"] != "=="]
+        j = pt.merge(res.ordinal_table[res.ordinal_table["op"] != "=="], on=["lhs", "op", "rhs", "group"],
+                     suffixes=("", "_s"), validate="one_to_one")
+        assert len(j) == len(pt) == (res.ordinal_table["op"] != "==").sum()
+        np.testing.assert_array_equal(j["free"] > 0, j["free_s"] > 0)
+        np.testing.assert_allclose(j["est_s"], j["est"], atol=TOL_EST)
+        fr = j[j["free"] > 0]
+        np.testing.assert_allclose(fr["se_s"], fr["se"], rtol=TOL_SE_REL)
+

@@ -2,7 +2,8 @@
 
 The steps are semTools' ``measEq.syntax(..., ID.cat = "Wu.Estabrook.2016", parameterization =
 "delta", group.equal = ...)`` fitted by lavaan's WLSMV (:func:`~.multigroup.fit_ordinal_multigroup`
-with ``wu_estabrook=True``; marker identification, an equivalent model with the same fit):
+with ``wu_estabrook=True``; marker identification by default, an equivalent model with the same fit;
+``std_lv=True`` gives semTools' own ``ID.fac = "std.lv"`` tables, estimates included):
 
 1. configural: every group's thresholds and loadings free; intercepts 0, scaling factors 1, latent
    means 0;
@@ -97,10 +98,6 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
         raise OptionError(f"--group-partial {other[0]!r} with ordered items in the invariance sequence: only "
                           "loadings (f=~item) can be released yet (Wu & Estabrook's identification of a released "
                           "threshold or intercept is not implemented); fit it with smsem fit --group")
-    if table_options.get("std_lv"):
-        raise OptionError("--std-lv with ordered items in the invariance sequence: the sequence uses marker "
-                          "loadings (an equivalent identification with the same fits)")
-    table_options.pop("std_lv", None)
     fits = {}
     steps = ORDINAL_STEPS + ((STRICT_STEP,) if parameterization == "theta" else ())
     for name, ge in steps:
