@@ -105,7 +105,9 @@ Run 'smsem COMMAND --help' for each command's options and examples.""",
   smsem invariance survey.csv --group department   configural -> strict for the integrative model
   smsem invariance hs.csv --group school --model hs3.lav
   smsem invariance hs.csv --group school --model hs3.lav --group-partial "x3~1,x7~1"
-                                                   partial invariance (lavaan's group.partial)""",
+                                                   partial invariance (lavaan's group.partial)
+  smsem invariance bfi.csv --group gender --model bfi5.lav --ordered all
+                                                   ordinal items: Wu & Estabrook's thresholds-first sequence""",
     "generate-diagnostic": """examples:
   smsem generate-diagnostic --out answers.csv      one aligned organization, 50 per department
   smsem generate-diagnostic --level defined,integrated --n 40 --gap 8 --out two_orgs.csv""",
@@ -286,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no progress bar (default: shown on a terminal)")
 
     inv = sub.add_parser("invariance", **_sub_help("invariance", "measurement invariance across groups: configural, "
-                                                   "metric, scalar, strict (ML, MLM, MLR; complete data)"))
+                                                   "metric, scalar, strict (ML, MLM, MLR; complete data; WLSMV with --ordered)"))
     inv.add_argument("file", help="survey file with the model's item columns and the group column")
     inv.add_argument("--group", required=True, metavar="COLUMN", help="the group column (e.g. department)")
     inv.add_argument("--model", default="integrative", help="shipped model name or .lav file")
@@ -295,9 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help='lavaan\'s group.partial at every step, comma-separated, e.g. "x3~1,x7~1"')
     inv.add_argument("--std-lv", action="store_true", default=False,
                      help="identify factors by unit variances (lavaan's std.lv = TRUE)")
-    inv.add_argument("--estimator", choices=["ML", "MLM", "MLR"], default="ML",
+    inv.add_argument("--estimator", choices=["ML", "MLM", "MLR", "WLSMV"], default="ML",
                      help="ML (default; likelihood-ratio tests) or MLM/MLR (robust fits, Satorra-Bentler scaled "
-                          "differences, Chen's cut-offs on the robust CFI and RMSEA)")
+                          "differences, Chen's cut-offs on the robust CFI and RMSEA); WLSMV with --ordered")
+    inv.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
+                     help="ordinal items (every item of the model): Wu & Estabrook's (2016) sequence configural -> "
+                          "thresholds -> metric -> scalar by WLSMV, lavTestLRT's scaled-shifted differences")
+    inv.add_argument("--parameterization", choices=["delta", "theta"], default="delta",
+                     help="with --ordered: delta (default) or theta (adds the strict step: residual variances equal)")
     inv.add_argument("--method", choices=["default", "satorra.bentler.2001", "satorra.bentler.2010"],
                      default="default", help="scaled difference under MLM/MLR (default: satorra.bentler.2001, "
                                              "lavaan's; satorra.bentler.2010 is strictly positive)")
@@ -336,8 +343,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.group is None and (args.group_equal or args.group_partial):
         raise OptionError("--group-equal and --group-partial need --group COLUMN")
     if args.ordered is not None or args.estimator in ("WLSMV", "ULSMV", "DWLS", "ULS", "WLS"):
-        if args.group is not None:
-            raise OptionError("--group with --ordered is not supported yet")
+        if args.group is not None:  # ordinal multiple-group fit (delta): estimate/categorical/multigroup.py
+            from .estimate.categorical.multigroup import cmd_fit_ordinal_groups
+
+            return cmd_fit_ordinal_groups(args)
         return _cmd_fit_ordinal(args)
     if args.estimator is None:
         args.estimator = "ML"
@@ -1083,13 +1092,29 @@ def _cmd_invariance(args: argparse.Namespace) -> int:
     from .exceptions import OptionError
     from .model import load_model
 
-    if args.estimator == "ML" and args.method != "default":
+    if args.estimator == "ML" and args.method != "default" and args.ordered is None:
         raise OptionError(f"--method {args.method} needs --estimator MLM or MLR (a scaled test)")
     check_input_file(args.file)
     model = load_model(args.model)
     from .io import read_survey
 
+    if args.parameterization != "delta" and args.ordered is None:
+        raise OptionError("--parameterization is for ordinal items (--ordered)")
     data = read_survey(args.file, model, columns=args.columns, keep=[args.group])
+    if args.ordered is not None or args.estimator == "WLSMV":  # estimate/categorical/invariance.py
+        from .estimate.categorical.invariance import ordinal_invariance
+
+        if args.ordered is None:
+            raise OptionError("--estimator WLSMV needs --ordered all|ITEM,ITEM")
+        if args.method != "default":
+            raise OptionError("--method is for MLM/MLR; with --ordered the difference test is lavaan's (satorra.2000)")
+        ordered = (True if args.ordered.strip().lower() == "all"
+                   else [v.strip() for v in args.ordered.split(",") if v.strip()])
+        sys.stdout.write(str(ordinal_invariance(model, data, args.group, ordered=ordered, estimator="WLSMV",
+                                                parameterization=args.parameterization,
+                                                group_partial=_split_list(args.group_partial),
+                                                std_lv=args.std_lv)))
+        return 0
     from .invariance import invariance
 
     opts = {"std_lv": True} if args.std_lv else {}

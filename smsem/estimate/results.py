@@ -317,7 +317,9 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
     group : str or None, default=None
         A column of ``data``: fit the model in every group (lavaan's ``group =``; groups in
         order of first appearance) and return a
-        :class:`~smsem.estimate.multigroup.MultiGroupFit` (ML, MLM, MLR; FIML with ML or MLR).
+        :class:`~smsem.estimate.multigroup.MultiGroupFit` (ML, MLM, MLR; FIML with ML or MLR); with
+        ``ordered=``, a :class:`~smsem.estimate.categorical.multigroup.OrdinalMultiGroupFit`
+        (WLSMV, ULSMV, DWLS, ULS; ``group_equal`` may include ``thresholds``).
     group_equal : sequence of str or comma-separated str
         lavaan's ``group.equal`` (``loadings``, ``intercepts``, ``residuals``, ``means``, ...).
     group_partial : sequence of str or comma-separated str
@@ -366,8 +368,15 @@ def fit(model: SEMModel, data: pd.DataFrame, *, estimator: str = "ML", missing: 
             raise OptionError(f"estimator {estimator!r} needs ordered items (ordered=True or a list of items)")
         if missing == "fiml":
             raise OptionError("missing='fiml' is not available with ordered items (lavaan: listwise or pairwise)")
-        if group is not None or group_equal or group_partial:
-            raise OptionError("multiple groups with ordered items are not supported yet")
+        if group is not None:  # multiple groups (delta parameterization): categorical/multigroup.py
+            from .categorical.multigroup import fit_ordinal_multigroup
+
+            return fit_ordinal_multigroup(model, data, group, ordered=ordered,
+                                          estimator="WLSMV" if estimator == "ML" else estimator,
+                                          group_equal=group_equal, group_partial=group_partial, missing=missing,
+                                          parameterization=parameterization, **table_options)
+        if group_equal or group_partial:
+            raise OptionError("group_equal and group_partial need group= (a group column)")
         return fit_ordinal(model, data, ordered=ordered, estimator="WLSMV" if estimator == "ML" else estimator,
                            missing=missing, parameterization=parameterization, **table_options)
     check_option("estimator", estimator, ESTIMATORS)

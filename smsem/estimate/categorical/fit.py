@@ -96,7 +96,8 @@ def check_supported(pt: Any, ordered: list[str], *, estimator: str, missing: str
         raise OptionError(f"observed exogenous covariates ({', '.join(pt.ov_x)}) are not supported yet with "
                           "ordered items (lavaan's conditional.x = TRUE; docs/ordinal.md)")
     if any(r["group"] > 1 for r in rows):
-        raise OptionError("multiple groups are not supported yet with ordered items")
+        raise OptionError("a multiple-group table with ordered items: fit it with group= (smsem.fit(..., group=...), "
+                          "categorical/multigroup.py), not fit_ordinal")
     bad = [r for r in rows if r["op"] not in _ENGINE_OPS + (":=",)]
     if bad:
         r = bad[0]
