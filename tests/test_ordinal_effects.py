@@ -12,7 +12,6 @@ leaves differences of about 1e-6 in the estimates): values 5e-5 absolute, SEs 1e
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np

@@ -7,7 +7,6 @@ nothing written; --force overwrites, as for ML: write_report_files).
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 

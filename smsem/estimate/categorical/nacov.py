@@ -205,7 +205,6 @@ def nacov_from(res: CorrelationResult, weights=None, *, chunk: int = 20000) -> S
     A21 = np.zeros((pstar, ncol_a11))
     H21 = np.zeros((pstar, ncol_a11))
     H22 = np.eye(pstar)
-    kmax = int(max(od.nlev.max(), 1))
     for q in range(pstar):
         i, j = rows[q], cols[q]  # i later, j earlier
         rho = res.R[i, j]

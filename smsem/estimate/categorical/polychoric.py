@@ -384,7 +384,6 @@ def pair_tables(codes, rows, cols, kmax, weights=None):
 
     ``codes`` (n, p) with 0 = missing; a case missing either item is left out of that table.
     """
-    n = codes.shape[0]
     K1 = kmax + 1
     out = np.empty((len(rows), kmax, kmax))
     for q, (i, j) in enumerate(zip(rows, cols)):
