@@ -181,8 +181,25 @@ def _num(v: Any) -> float:
 
 def table_rows(pt: Any) -> list[dict]:
     """The table's rows as dicts (id, lhs, op, rhs, user, free, ustart, exo, label, plabel,
-    start, line), whatever the DataFrame's dtypes."""
-    df = pt.df
+    start, line), whatever the DataFrame's dtypes.
+
+    A table is immutable (its ``df`` is a copy), so the rows of a table object are built
+    once and kept on it; each call returns fresh dicts (callers may change them).
+    """
+    df = getattr(pt, "_df", None)
+    kept = getattr(pt, "_smsem_table_rows", None) if df is not None else None
+    if kept is not None and kept[0] is df:
+        return [dict(r) for r in kept[1]]
+    out = _table_rows(pt.df if df is None else df)
+    if df is not None:
+        try:
+            pt._smsem_table_rows = (df, [dict(r) for r in out])
+        except AttributeError:  # a table type that takes no attributes: rebuilt every call
+            pass
+    return out
+
+
+def _table_rows(df: Any) -> list[dict]:
     out = []
     cols = {c: _col(df, c, d) for c, d in (("id", 0), ("lhs", ""), ("op", ""), ("rhs", ""), ("user", 0),
                                            ("free", 0), ("ustart", np.nan), ("exo", 0), ("label", ""),

@@ -8,7 +8,8 @@ model-implied covariances, as in lavaan's ``standardizedSolution()``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from functools import lru_cache
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -101,42 +102,83 @@ def standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[i
 
 def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
                        ) -> tuple[np.ndarray, np.ndarray]:
-    inner = {v: i for i, v in enumerate(mx.inner)}
-    obs = {v: i for i, v in enumerate(mx.observed)}
-    latent = set(mx.latent_names)
-    cov_in = mx.inner_cov
-    var_in = np.diag(cov_in)
+    plan = _cells_plan(tuple(mx.inner), tuple(mx.observed), frozenset(mx.latent_names),
+                       tuple(tuple(r) for r in rows), tuple(tuple(c) for c in cells))
+    var_in = np.diag(mx.inner_cov)
     var_ob = np.diag(mx.implied_cov)
     mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
-
-    def sd(v: str) -> float:
-        return float(np.sqrt(var_in[inner[v]] if v in inner else var_ob[obs[v]]))
-
-    def sd_lv(v: str) -> float:
-        return sd(v) if v in latent else 1.0
-
+    # Element by element the operations (and their order) of lavaan's formulas, row by row:
+    # every SD is sqrt of a model-implied variance, a squared SD is Python's float ** 2.
+    sd = np.sqrt(np.concatenate([var_in, var_ob[list(plan.obs_only)]]))
+    sq = np.array([s ** 2 for s in sd.tolist()])
+    sd_lv = np.where(plan.is_latent, sd, 1.0)
+    sq_lv = np.where(plan.is_latent, sq, 1.0)
+    v = np.array([mats[m][i] if m >= 4 else mats[m][i, j] for m, i, j in cells], dtype=float)
     all_, lv = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    for k, ((lhs, op, rhs), (m, i, j)) in enumerate(zip(rows, cells)):
-        v = mats[m][i] if m >= 4 else mats[m][i, j]
-        if op == "=~":
-            all_[k] = v * sd(lhs) / sd(rhs)
-            lv[k] = v * sd_lv(lhs) / sd_lv(rhs)
-        elif op == "~":
-            all_[k] = v * sd(rhs) / sd(lhs)
-            lv[k] = v * sd_lv(rhs) / sd_lv(lhs)
-        elif op == "~~":
-            mat = mats[m]
-            if lhs == rhs:
-                all_[k] = v / sd(lhs) ** 2
-                lv[k] = v / sd_lv(lhs) ** 2
-            else:
-                ri, rj = np.sqrt(abs(mat[i, i])), np.sqrt(abs(mat[j, j]))
-                all_[k] = v / (ri * rj)
-                lv[k] = v / (ri if lhs in latent else 1.0) / (rj if rhs in latent else 1.0)
-        elif op == "~1":
-            all_[k] = v / sd(lhs)
-            lv[k] = v / sd_lv(lhs)
+    k, a, b = plan.load  # =~ : v * sd(lhs) / sd(rhs)
+    all_[k] = v[k] * sd[a] / sd[b]
+    lv[k] = v[k] * sd_lv[a] / sd_lv[b]
+    k, a, b = plan.reg  # ~ : v * sd(rhs) / sd(lhs)
+    all_[k] = v[k] * sd[b] / sd[a]
+    lv[k] = v[k] * sd_lv[b] / sd_lv[a]
+    k, a = plan.var  # variances: v / sd(lhs) ** 2
+    all_[k] = v[k] / sq[a]
+    lv[k] = v[k] / sq_lv[a]
+    k, lat_a, lat_b = plan.cov  # covariances: residual correlations (lavaan's cov.std)
+    if len(k):
+        ri = np.sqrt(np.abs(np.array([mats[cells[q][0]][cells[q][1], cells[q][1]] for q in k], dtype=float)))
+        rj = np.sqrt(np.abs(np.array([mats[cells[q][0]][cells[q][2], cells[q][2]] for q in k], dtype=float)))
+        all_[k] = v[k] / (ri * rj)
+        lv[k] = v[k] / np.where(lat_a, ri, 1.0) / np.where(lat_b, rj, 1.0)
+    k, a = plan.mean  # ~1 : v / sd(lhs)
+    all_[k] = v[k] / sd[a]
+    lv[k] = v[k] / sd_lv[a]
     return all_, lv
+
+
+class _Plan(NamedTuple):
+    obs_only: tuple[int, ...]  # observed variables that are not inner ones (positions in observed)
+    is_latent: np.ndarray  # per SD entry (inner, then obs_only)
+    load: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, lhs SD, rhs SD
+    reg: tuple[np.ndarray, np.ndarray, np.ndarray]
+    var: tuple[np.ndarray, np.ndarray]
+    cov: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, lhs latent?, rhs latent?
+    mean: tuple[np.ndarray, np.ndarray]
+
+
+@lru_cache(maxsize=64)
+def _cells_plan(inner: tuple[str, ...], observed: tuple[str, ...], latent: frozenset,
+                rows: tuple[Row, ...], cells: tuple[tuple[int, int, int], ...]) -> _Plan:
+    """Which rows take which formula and which SDs (the layout only; no numbers)."""
+    pos = {v: i for i, v in enumerate(inner)}
+    obs_only = tuple(q for q, v in enumerate(observed) if v not in pos)
+    for q in obs_only:
+        pos[observed[q]] = len(pos)
+    names = list(inner) + [observed[q] for q in obs_only]
+    is_latent = np.array([v in latent for v in names], dtype=bool)
+    load, reg, var, cov, mean = ([], [], []), ([], [], []), ([], []), ([], [], []), ([], [])
+    for k, ((lhs, op, rhs), _) in enumerate(zip(rows, cells)):
+        if op == "=~":
+            for lst, x in zip(load, (k, pos[lhs], pos[rhs])):
+                lst.append(x)
+        elif op == "~":
+            for lst, x in zip(reg, (k, pos[lhs], pos[rhs])):
+                lst.append(x)
+        elif op == "~~" and lhs == rhs:
+            var[0].append(k)
+            var[1].append(pos[lhs])
+        elif op == "~~":
+            for lst, x in zip(cov, (k, lhs in latent, rhs in latent)):
+                lst.append(x)
+        elif op == "~1":
+            mean[0].append(k)
+            mean[1].append(pos[lhs])
+
+    def arrays(lists, kinds):
+        return tuple(np.array(x, dtype=t) for x, t in zip(lists, kinds))
+
+    return _Plan(obs_only, is_latent, arrays(load, (int, int, int)), arrays(reg, (int, int, int)),
+                 arrays(var, (int, int)), arrays(cov, (int, bool, bool)), arrays(mean, (int, int)))
 
 
 def delta_jacobian(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
