@@ -389,7 +389,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
 
     from . import effects, fit, proposition_table, reliability
-    from .report import render_effects, render_propositions, render_quality, report_files, write_report_files
+    from .report import render_effects, render_propositions, render_quality
     from .report.fit_section import render_fit, render_fit_report, render_parameters
 
     res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
@@ -415,6 +415,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.format in ("text", "markdown"):
         sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
+        from .report import report_files, write_report_files
+
         files = report_files(res, eff, quality, table, level=args.level, boot=boot, ci=args.ci,
                              modindices_min=args.modindices if args.modindices is not None else 0.0)
         written = write_report_files(args.out, files, force=args.force)
