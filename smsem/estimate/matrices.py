@@ -165,7 +165,7 @@ class ParamMap:
     def _scatter(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None:
         """Per matrix, the parameter index and cell of each location (built once; None when
         a cell has two locations, where the loop's order decides the value)."""
-        kept = self.__dict__.get("_scatter_plan", False)
+        kept = self.__dict__.get("_scatter_plan", False)  # (a frozen dataclass: the plan goes to __dict__)
         if kept is not False:
             return kept
         per: dict[int, list[tuple[int, int, int]]] = {}
