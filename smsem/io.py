@@ -444,17 +444,18 @@ def _plain_codes(raw: pd.Series) -> np.ndarray | None:
     the same numbers for such cells (integers below 2^53 are exact), at a fraction of the
     cost of its per-column string operations.
     """
-    out = []
-    for cell in raw.to_numpy():
+    cells = raw.to_numpy().tolist()
+    codes: dict[str, float] = {}
+    for cell in set(cells) if all(type(c) is str for c in cells) else (None,):
         if type(cell) is not str:
             return None
         if cell == "":
-            out.append(math.nan)
+            codes[cell] = math.nan
         elif len(cell) <= 15 and cell.isascii() and cell.isdigit():
-            out.append(float(int(cell)))
+            codes[cell] = float(int(cell))
         else:
             return None
-    return np.array(out, dtype=float)
+    return np.array([codes[c] for c in cells], dtype=float)
 
 
 def _singular_message(x: np.ndarray, items: list[str]) -> str | None:

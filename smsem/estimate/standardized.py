@@ -100,10 +100,15 @@ def standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[i
         return _standardize_cells(mx, rows, cells)
 
 
-def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    plan = _cells_plan(tuple(mx.inner), tuple(mx.observed), frozenset(mx.latent_names),
+def _plan_of(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]) -> "_Plan":
+    return _cells_plan(tuple(mx.inner), tuple(mx.observed), frozenset(mx.latent_names),
                        tuple(tuple(r) for r in rows), tuple(tuple(c) for c in cells))
+
+
+def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]],
+                       plan: "_Plan | None" = None) -> tuple[np.ndarray, np.ndarray]:
+    if plan is None:
+        plan = _plan_of(mx, rows, cells)
     var_in = np.diag(mx.inner_cov)
     var_ob = np.diag(mx.implied_cov)
     mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
@@ -113,7 +118,9 @@ def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[
     sq = np.array([s ** 2 for s in sd.tolist()])
     sd_lv = np.where(plan.is_latent, sd, 1.0)
     sq_lv = np.where(plan.is_latent, sq, 1.0)
-    v = np.array([mats[m][i] if m >= 4 else mats[m][i, j] for m, i, j in cells], dtype=float)
+    v = np.empty(len(cells))
+    for m, q, i, j in plan.by_matrix:  # each row's cell value
+        v[q] = mats[m][i] if m >= 4 else mats[m][i, j]
     all_, lv = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     k, a, b = plan.load  # =~ : v * sd(lhs) / sd(rhs)
     all_[k] = v[k] * sd[a] / sd[b]
@@ -126,8 +133,11 @@ def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[
     lv[k] = v[k] / sq_lv[a]
     k, lat_a, lat_b = plan.cov  # covariances: residual correlations (lavaan's cov.std)
     if len(k):
-        ri = np.sqrt(np.abs(np.array([mats[cells[q][0]][cells[q][1], cells[q][1]] for q in k], dtype=float)))
-        rj = np.sqrt(np.abs(np.array([mats[cells[q][0]][cells[q][2], cells[q][2]] for q in k], dtype=float)))
+        di, dj = np.empty(len(k)), np.empty(len(k))
+        for m, q, i, j in plan.cov_cells:  # the two variances of each covariance's own matrix
+            di[q] = mats[m][i, i]
+            dj[q] = mats[m][j, j]
+        ri, rj = np.sqrt(np.abs(di)), np.sqrt(np.abs(dj))
         all_[k] = v[k] / (ri * rj)
         lv[k] = v[k] / np.where(lat_a, ri, 1.0) / np.where(lat_b, rj, 1.0)
     k, a = plan.mean  # ~1 : v / sd(lhs)
@@ -144,6 +154,8 @@ class _Plan(NamedTuple):
     var: tuple[np.ndarray, np.ndarray]
     cov: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, lhs latent?, rhs latent?
     mean: tuple[np.ndarray, np.ndarray]
+    by_matrix: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray], ...]  # matrix, rows, cells
+    cov_cells: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray], ...]  # matrix, cov rows, cells
 
 
 @lru_cache(maxsize=64)
@@ -177,8 +189,16 @@ def _cells_plan(inner: tuple[str, ...], observed: tuple[str, ...], latent: froze
     def arrays(lists, kinds):
         return tuple(np.array(x, dtype=t) for x, t in zip(lists, kinds))
 
+    def grouped(positions):  # (matrix, positions in ``positions``' order, i, j) per matrix
+        per: dict[int, list[tuple[int, int, int]]] = {}
+        for q, k in enumerate(positions):
+            m, i, j = cells[k]
+            per.setdefault(m, []).append((q, i, j))
+        return tuple((m, *(np.array(x, dtype=np.intp) for x in zip(*v))) for m, v in sorted(per.items()))
+
     return _Plan(obs_only, is_latent, arrays(load, (int, int, int)), arrays(reg, (int, int, int)),
-                 arrays(var, (int, int)), arrays(cov, (int, bool, bool)), arrays(mean, (int, int)))
+                 arrays(var, (int, int)), arrays(cov, (int, bool, bool)), arrays(mean, (int, int)),
+                 grouped(range(len(cells))), grouped(cov[0]))
 
 
 def delta_jacobian(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
@@ -227,10 +247,16 @@ def standardized_table(pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, rows: 
         where.update({(r, o, l): c for (l, o, r), c in zip(pm.rows, pm.row_locations) if o == "~~"})
         cells = [where[tuple(r)] for r in rows]
 
+    plan = None
+
     def both(t: np.ndarray) -> np.ndarray:
+        nonlocal plan
         mx = pm.matrices_at(t[:k])
         if cells is not None:
-            a, b = standardize_cells(mx, rows, cells)
+            if plan is None:  # the layout is the same at every theta
+                plan = _plan_of(mx, rows, cells)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a, b = _standardize_cells(mx, rows, cells, plan)
         else:
             a, b = standardize(mx, rows, t[k:] if n_means else None)
         return np.concatenate([a, b])
