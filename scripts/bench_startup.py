@@ -4,6 +4,7 @@ Each command runs as a fresh process (best of N runs, wall clock), from the repo
 root, with the smsem found on ``PYTHONPATH`` / installed in this interpreter:
 
     PYTHONPATH=. python scripts/bench_startup.py [N]
+    PYTHONPATH=. python scripts/bench_startup.py --breakdown [N]   # one fit, stage by stage
 
 Rows: a bare ``python -c pass`` (the interpreter's own start), ``import smsem``,
 ``smsem --help``, ``smsem --version``, a one-line input error, ``smsem fit`` of the
@@ -120,6 +121,72 @@ def _run(n: int, env: dict[str, str], bytecode_cache: bool) -> None:
         print("\nRscript with lavaan not found: no R comparison")
 
 
+# One `smsem fit FILE --boot 0 --quiet` split into its stages, in the order cli._cmd_fit runs
+# them (imports of the libraries first, so that each smsem stage is charged only its own
+# work); every stage is timed by CPU (process_time) and wall clock in a fresh process.
+STAGES = r"""
+import os, sys, time, json, io, contextlib
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1"); os.environ.setdefault("OMP_NUM_THREADS", "1")
+out = []
+def mark(name, c=[time.process_time()], w=[time.perf_counter()]):
+    c1, w1 = time.process_time(), time.perf_counter()
+    out.append((name, c1 - c[0], w1 - w[0])); c[0], w[0] = c1, w1
+import numpy; mark("import numpy")
+import pandas; mark("import pandas (+ pyarrow)")
+import scipy.special; mark("import scipy.special")
+from smsem import cli; from smsem.model import load_model; mark("import smsem.cli, smsem.model")
+args = cli.build_parser().parse_args(["fit", sys.argv[1], "--boot", "0", "--quiet"])
+model = load_model(args.model); mark("load_model (YAML, syntax, table, identification)")
+from smsem.io import read_survey
+from smsem import effects, fit, proposition_table, reliability
+from smsem.report import render_effects, render_propositions, render_quality
+from smsem.report.fit_section import render_fit, render_parameters; mark("import smsem fit and report modules")
+data = read_survey(args.file, model); mark("read_survey (read and check the CSV)")
+res = fit(model, data); mark("fit (ML, SEs, fit indices)")
+eff = effects(res); mark("effects")
+quality = reliability(res); mark("reliability")
+table = proposition_table(res, None, n_boot=0); mark("proposition_table")
+text = render_propositions(table, "text") + render_fit(res, "text"); mark("render propositions, fit")
+text = render_parameters(res, "text"); mark("render_parameters (+ standardized solution)")
+text = render_effects(eff, "text") + render_quality(quality, "text") + cli._render_after_fit(res, None)
+mark("render effects, quality, R-square")
+print(json.dumps(out))
+"""
+
+
+def breakdown(n: int, env: dict[str, str]) -> None:
+    """Best (smallest) CPU and wall seconds of each stage over ``n`` fresh processes."""
+    import json
+
+    runs = []
+    for _ in range(n + 1):  # the first fills the bytecode cache
+        proc = subprocess.run([sys.executable, "-c", STAGES, str(SURVEY)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True)
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    runs = runs[1:]
+    names = [r[0] for r in runs[0]]
+    width = max(len(x) for x in names)
+    print(f"\nstages of one fit, best of {n} processes each (CPU = user + system of the process)")
+    print(f"{'stage':<{width}}  {'CPU s':>6}  {'wall s':>6}")
+    tot_c = tot_w = 0.0
+    for k, name in enumerate(names):
+        c = min(r[k][1] for r in runs)
+        w = min(r[k][2] for r in runs)
+        tot_c, tot_w = tot_c + c, tot_w + w
+        print(f"{name:<{width}}  {c:6.3f}  {w:6.3f}")
+    print(f"{'sum of the stages':<{width}}  {tot_c:6.3f}  {tot_w:6.3f}")
+
+
 if __name__ == "__main__":
+    if "--breakdown" in sys.argv[1:]:
+        rest = [a for a in sys.argv[1:] if not a.startswith("--")]
+        with tempfile.TemporaryDirectory(prefix="smsem-bench-pycache-") as cache:
+            env = dict(os.environ)
+            env.setdefault("PYTHONPATH", str(ROOT))
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = cache
+            print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            breakdown(int(rest[0]) if rest else 5, env)
+        raise SystemExit(0)
     argv = [a for a in sys.argv[1:] if a != "--no-bytecode-cache"]
     main(int(argv[0]) if argv else 5, bytecode_cache="--no-bytecode-cache" not in sys.argv[1:])
