@@ -18,8 +18,10 @@ Python runs with a bytecode cache, as an installed package does (``pip install``
 the ``.pyc`` files, and R byte-compiles lavaan when it is installed): the caches go to a
 temporary ``PYTHONPYCACHEPREFIX`` (the repository is not written to), one unmeasured run of
 each command fills them, and ``PYTHONDONTWRITEBYTECODE`` is dropped from the children's
-environment. ``--no-bytecode-cache`` measures the other case (every module of the
-repository compiled from source in every process; about 0.1-0.15 s more for the fit).
+environment. ``--no-bytecode-cache`` measures the other case, a checkout run with
+``PYTHONDONTWRITEBYTECODE=1``: where the checkout has no ``__pycache__`` (a fresh clone),
+every smsem module is compiled from source in every process (the installed libraries keep
+their own ``.pyc``).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main(n: int = 5, bytecode_cache: bool = True) -> None:
         if bytecode_cache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = cache
-        else:
+        else:  # the caller's environment, never writing a cache
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         _run(n, env, bytecode_cache)
 
@@ -99,7 +101,7 @@ def _run(n: int, env: dict[str, str], bytecode_cache: bool) -> None:
         rows.append(("Rscript: library(lavaan) + sem()", [rscript, "-e", R_FIT, str(MODEL), str(SURVEY)], (0,)))
     print(f"best of {n} runs each, wall clock, {os.cpu_count()} cores; load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; bytecode cache "
-          f"{'on (as installed)' if bytecode_cache else 'off (every module compiled in every run)'}")
+          f"{'on (as installed)' if bytecode_cache else 'not written (PYTHONDONTWRITEBYTECODE=1)'}")
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
     for label, cmd, expect in rows:
