@@ -398,7 +398,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     data = read_survey(args.file, model, columns=args.columns, missing=args.missing, likert=args.likert)
 
     from . import effects, fit, proposition_table, reliability
-    from .report import render_effects, render_propositions, render_quality, report_files, write_report_files
+    from .report import render_effects, render_propositions, render_quality
     from .report.fit_section import render_fit, render_fit_report, render_parameters
 
     res = fit(model, data, estimator=args.estimator, missing=args.missing, **options)
@@ -424,6 +424,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.format in ("text", "markdown"):
         sys.stdout.write("\n" + _render_after_fit(res, args.modindices))
     if args.out is not None:
+        from .report import report_files, write_report_files
+
         files = report_files(res, eff, quality, table, level=args.level, boot=boot, ci=args.ci,
                              modindices_min=args.modindices if args.modindices is not None else 0.0)
         written = write_report_files(args.out, files, force=args.force)
@@ -747,13 +749,37 @@ def _render_after_fit(res, modindices_min: float | None) -> str:
 
     out = ["R-square (lavInspect(fit, \"r2\"))", ""]
     rsq = r2(res)
-    out.append(rsq.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    out.append(_plain_table(rsq))
     if modindices_min is not None:
         mi = modindices(res, minimum=modindices_min)
         out += ["", f"Modification indices >= {modindices_min:g} (lavaan's modindices(), largest first)", ""]
         out.append(mi.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(mi)
                    else f"none of at least {modindices_min:g}")
     return "\n".join(out) + "\n"
+
+
+def _plain_table(df) -> str:
+    """``df.to_string(index=False, float_format="{:.3f}")`` for a table of text and float
+    columns, written out (pandas' formatter costs more than the rest of the report): every
+    column right-aligned to its widest cell or header, one space between columns, NaN as
+    "NaN". Any other table goes to pandas."""
+    cols = list(df.columns)
+    kinds = [df[c].dtype.kind for c in cols]
+    if not len(df) or any(k not in "fOT" for k in kinds) or not all(isinstance(c, str) for c in cols):
+        return df.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    cells = []
+    for c, k in zip(cols, kinds):
+        values = df[c].tolist()
+        if k == "f":
+            cells.append(["NaN" if v != v else f"{v:.3f}" for v in values])
+        elif all(isinstance(v, str) for v in values):
+            cells.append(values)
+        else:
+            return df.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    widths = [max(len(h), *(len(v) for v in col)) for h, col in zip(cols, cells)]
+    lines = [" ".join(h.rjust(w) for h, w in zip(cols, widths))]
+    lines += [" ".join(v.rjust(w) for v, w in zip(row, widths)) for row in zip(*cells)]
+    return "\n".join(lines)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import glob
 import io
 import json
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -397,7 +398,11 @@ def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: boo
             return raw.astype(float)
         raise DataError(f"{source}: column {label} holds true/false values, not {k}-point scale codes; "
                         f"recode it to 1..{k}")
-    if pd.api.types.is_numeric_dtype(raw):
+    codes = _plain_codes(raw) if raw.dtype == object else None
+    if codes is not None:  # every cell a plain integer or empty: the general path's numbers, fast
+        values = pd.Series(codes, index=raw.index)
+        bad = pd.Series(False, index=raw.index)
+    elif pd.api.types.is_numeric_dtype(raw):
         values = pd.to_numeric(raw, errors="coerce").astype(float)
         bad = pd.Series(False, index=raw.index)
     else:
@@ -429,6 +434,28 @@ def _numeric(raw: pd.Series, label: str, k: int, source: str, decimal_comma: boo
         raise DataError(f"{source}: column {label}, row {i + 1}: value {v[i]:g} is {kind} the {k}-point scale "
                         f"(integer codes 1..{k}); recode it, or leave the cell empty if it marks a missing answer")
     return values
+
+
+def _plain_codes(raw: pd.Series) -> np.ndarray | None:
+    """Float codes of a text column whose every cell is ``""`` (missing) or a plain run of
+    at most 15 ASCII digits (what a CSV of Likert codes holds), else None.
+
+    The general path of :func:`_numeric` (strip, missing tokens, ``pd.to_numeric``) gives
+    the same numbers for such cells (integers below 2^53 are exact), at a fraction of the
+    cost of its per-column string operations.
+    """
+    cells = raw.to_numpy().tolist()
+    codes: dict[str, float] = {}
+    for cell in set(cells) if all(type(c) is str for c in cells) else (None,):
+        if type(cell) is not str:
+            return None
+        if cell == "":
+            codes[cell] = math.nan
+        elif len(cell) <= 15 and cell.isascii() and cell.isdigit():
+            codes[cell] = float(int(cell))
+        else:
+            return None
+    return np.array([codes[c] for c in cells], dtype=float)
 
 
 def _singular_message(x: np.ndarray, items: list[str]) -> str | None:
@@ -517,12 +544,13 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
     labels = [str(c).strip() for c in df.columns]
     items = [it for it in model.items if it in found]
     scales = declared_scales(model, likert)
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    cols = {}
     for it in items:
         j = found[it]
         k = scales.get(it, 0)
-        out[it] = _numeric(df.iloc[:, j].reset_index(drop=True), _label(labels[j], it), k, source,
-                           decimal_comma, scale=k > 0).to_numpy()
+        cols[it] = _numeric(df.iloc[:, j].reset_index(drop=True), _label(labels[j], it), k, source,
+                            decimal_comma, scale=k > 0).to_numpy()
+    out = pd.DataFrame(cols, index=pd.RangeIndex(len(df)), columns=items, dtype=float)
     miss = out.isna().to_numpy()
     for c, it in enumerate(items):
         if miss[:, c].all():
@@ -532,8 +560,9 @@ def validate_survey(df: pd.DataFrame, model: SEMModel, *, source: str = "data",
     if empty_rows.size:
         raise DataError(f"{source}: row {empty_rows[0] + 1}: every item is missing ({empty_rows.size} such "
                         f"row(s): {_rows(empty_rows)}); delete the empty rows")
-    for it in items:
-        vals = out[it].dropna().unique()
+    for c, it in enumerate(items):
+        col = cols[it]
+        vals = pd.unique(col[~miss[:, c]])
         if len(vals) == 1:
             raise DataError(f"{source}: column {_label(labels[found[it]], it)}: every answer is {vals[0]:g} "
                             "(a constant item has no variance and cannot be fitted); check the export or "
@@ -588,14 +617,15 @@ def _warn_reverse_coded(out: pd.DataFrame, model: SEMModel, items: list[str],
         ind = [i for i in model.parsed.indicators(lat) if i in items]
         if len(ind) < 2:
             continue
-        block = out[ind].dropna()
+        block = out[ind].to_numpy()
+        block = block[~np.isnan(block).any(axis=1)]  # complete rows of the construct
         if len(block) < 3:
             continue
-        for it in ind:
-            rest = block.drop(columns=it).sum(axis=1)
-            if block[it].std() == 0 or rest.std() == 0:
+        for c, it in enumerate(ind):
+            rest = np.delete(block, c, axis=1).sum(axis=1)
+            if block[:, c].std(ddof=1) == 0 or rest.std(ddof=1) == 0:
                 continue
-            r = float(np.corrcoef(block[it], rest)[0, 1])
+            r = float(np.corrcoef(block[:, c], rest)[0, 1])
             if r < 0:
                 flagged.append(f"{it} in {lat} (r = {r:.2f})")
     if flagged:

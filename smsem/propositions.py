@@ -12,26 +12,20 @@ expression evaluated on the std.all values, as lavaan's ``standardizedSolution()
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ._validation import check_option, check_real
-from .bootstrap import (
-    CI_METHODS,
-    DEFAULT_BOOT_SEED,
-    BootstrapResults,
-    bc_ci,
-    bca_ci,
-    bootstrap,
-    normal_ci,
-    percentile_ci,
-)
+from ._defaults import CI_METHODS, DEFAULT_BOOT_SEED
 from .estimate.results import FitResults
 from .exceptions import OptionError
 from .model.hypotheses import default_hypotheses, load_hypotheses
 from .model.spec import PropositionPath
+
+if TYPE_CHECKING:  # the bootstrap (multiprocessing, the batched refits) is imported when draws are made
+    from .bootstrap import BootstrapResults
 
 __all__ = ["PropositionTable", "proposition_table", "group_proposition_table", "verdict", "VERDICTS", "TABLE_COLUMNS",
            "MEDIATION_COLUMNS"]
@@ -182,6 +176,8 @@ def proposition_table(
     else:
         props = tuple(hypotheses)
     if boot is None and n_boot > 0 and props:
+        from .bootstrap import bootstrap
+
         boot = bootstrap(res, n_boot=n_boot, seed=seed, jobs=jobs, progress=progress)
     points = _Points(res)
     rows = [points.row(p) for p in props]
@@ -329,6 +325,7 @@ def _conf_int(boot: BootstrapResults, stats: list[Callable[[np.ndarray], np.ndar
               method: str) -> tuple[np.ndarray, np.ndarray]:
     """CIs of functions of the bootstrap statistics, by the methods of
     :meth:`BootstrapResults.conf_int` (identical to it for a single column)."""
+    from .bootstrap import bc_ci, bca_ci, normal_ci, percentile_ci
 
     def apply(m: np.ndarray) -> np.ndarray:
         return np.stack([f(m) for f in stats], axis=1)

@@ -468,26 +468,41 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     parsed = res.model.parsed
     compiled = compile_defined(parsed)
     rows = effect_rows(parsed, outcome)
-    pmap: ParamMap = res.param_map  # type: ignore[assignment]
     vcov = _vcov(res)
+    # Without draws, the tables of one fit are computed once per (outcome, level) and kept on
+    # the results (immutable); each call returns copies (the CLI and the proposition table's
+    # mediation block ask for the same ones).
+    kept = getattr(res, "__dict__", {}).setdefault("_smsem_effects", {}) if boot is None else {}
+    key = (outcome if outcome is None or isinstance(outcome, str) else tuple(outcome), level)
+    if key in kept:
+        table, defined = kept[key]
+        return Effects(table.copy(), defined.copy(), level, res.n)
+    pmap: ParamMap = res.param_map  # type: ignore[assignment]
     inner = list(res.matrices.inner)
+    pos = {v: i for i, v in enumerate(inner)}
+    # Each row's cells, found once: a chain's beta cells, or the (y, x) cell of T = B^-1 - I.
+    cells = []
+    for y, x, _, _, spec in rows:
+        chain = spec[1] if spec[0] == "chain" else ()
+        cells.append((spec[0], pos[y], pos[x], [pos[v] for v in chain[1:]], [pos[v] for v in chain[:-1]]))
+    ys = np.array([c[1] for c in cells], dtype=int)
+    xs = np.array([c[2] for c in cells], dtype=int)
 
     def values(theta: np.ndarray) -> np.ndarray:
         mx = pmap.matrices_at(theta)
         b = mx.beta
         t = np.linalg.inv(np.eye(len(inner)) - b) - np.eye(len(inner))
         sd, _ = _std_scale(mx)
-        out = np.empty(2 * len(rows))
-        for k, (y, x, _, _, spec) in enumerate(rows):
-            if spec[0] == "chain":
-                c = spec[1]
-                v = float(np.prod([b[inner.index(c[i + 1]), inner.index(c[i])] for i in range(len(c) - 1)]))
-            elif spec[0] == "total":
-                v = t[inner.index(y), inner.index(x)]
+        m = len(rows)
+        out = np.empty(2 * m)
+        for k, (kind, iy, ix, heads, tails) in enumerate(cells):
+            if kind == "chain":
+                out[k] = float(np.prod(b[heads, tails]))
+            elif kind == "total":
+                out[k] = t[iy, ix]
             else:
-                v = t[inner.index(y), inner.index(x)] - b[inner.index(y), inner.index(x)]
-            out[k] = v
-            out[len(rows) + k] = v * sd[inner.index(x)] / sd[inner.index(y)]
+                out[k] = t[iy, ix] - b[iy, ix]
+        out[m:] = out[:m] * sd[xs] / sd[ys]
         return out
 
     theta = np.asarray(res.start, dtype=float)
@@ -496,6 +511,7 @@ def effects(res: FitResults, outcome: str | Sequence[str] | None = None, *, leve
     if boot is not None:
         table = with_bootstrap(table, boot, level, ci)
         defined = with_bootstrap(defined, boot, level, ci)
+    kept[key] = (table.copy(), defined.copy())
     return Effects(table, defined, level, res.n)
 
 

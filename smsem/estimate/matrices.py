@@ -144,13 +144,43 @@ class ParamMap:
         b = self.base
         mats = [b.beta.copy(), b.lambda_.copy(), b.psi.copy(), b.theta.copy(),
                 None if b.nu is None else b.nu.copy(), None if b.alpha is None else b.alpha.copy()]
-        for value, locs in zip(theta, self.locations):
-            for m, i, j in locs:
+        scatter = self._scatter
+        if scatter is not None and len(theta) >= len(self.locations):
+            values = np.asarray(theta)
+            for m, k, i, j in scatter:  # every cell written once: the loop below, in one step
                 if m >= 4:
-                    mats[m][i] = value
+                    mats[m][i] = values[k]
                 else:
-                    mats[m][i, j] = value
+                    mats[m][i, j] = values[k]
+        else:
+            for value, locs in zip(theta, self.locations):
+                for m, i, j in locs:
+                    if m >= 4:
+                        mats[m][i] = value
+                    else:
+                        mats[m][i, j] = value
         return Matrices(b.inner, b.observed, *mats, latent=b.latent)
+
+    @property
+    def _scatter(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Per matrix, the parameter index and cell of each location (built once; None when
+        a cell has two locations, where the loop's order decides the value)."""
+        kept = self.__dict__.get("_scatter_plan", False)  # (a frozen dataclass: the plan goes to __dict__)
+        if kept is not False:
+            return kept
+        per: dict[int, list[tuple[int, int, int]]] = {}
+        for k, locs in enumerate(self.locations):
+            for m, i, j in locs:
+                per.setdefault(m, []).append((k, i, j if m < 4 else 0))
+        plan: list | None = []
+        for m, cells in sorted(per.items()):
+            if len({(i, j) for _, i, j in cells}) < len(cells):
+                plan = None
+                break
+            k, i, j = (np.array(x, dtype=np.intp) for x in zip(*cells))
+            plan.append((m, k, i, j))
+        self.__dict__["_scatter_plan"] = plan
+        return plan
 
     def index(self, lhs: str, op: str, rhs: str) -> int:
         """Position of parameter ``lhs op rhs`` in ``theta`` (covariances in either order)."""
@@ -181,8 +211,25 @@ def _num(v: Any) -> float:
 
 def table_rows(pt: Any) -> list[dict]:
     """The table's rows as dicts (id, lhs, op, rhs, user, free, ustart, exo, label, plabel,
-    start, line), whatever the DataFrame's dtypes."""
-    df = pt.df
+    start, line), whatever the DataFrame's dtypes.
+
+    A table is immutable (its ``df`` is a copy), so the rows of a table object are built
+    once and kept on it; each call returns fresh dicts (callers may change them).
+    """
+    df = getattr(pt, "_df", None)
+    kept = getattr(pt, "_smsem_table_rows", None) if df is not None else None
+    if kept is not None and kept[0] is df:
+        return [dict(r) for r in kept[1]]
+    out = _table_rows(pt.df if df is None else df)
+    if df is not None:
+        try:
+            pt._smsem_table_rows = (df, [dict(r) for r in out])
+        except AttributeError:  # a table type that takes no attributes: rebuilt every call
+            pass
+    return out
+
+
+def _table_rows(df: Any) -> list[dict]:
     out = []
     cols = {c: _col(df, c, d) for c, d in (("id", 0), ("lhs", ""), ("op", ""), ("rhs", ""), ("user", 0),
                                            ("free", 0), ("ustart", np.nan), ("exo", 0), ("label", ""),

@@ -69,22 +69,43 @@ def sigma_jacobian(pm: ParamMap, theta: np.ndarray) -> np.ndarray:
     lc = lam @ c
     p = len(mx.observed)
     out = np.zeros((pm.n_free, p, p))
-    for k, locs in enumerate(pm.locations):
-        d = out[k]
-        for m, i, j in locs:
+    # The r-th location of every parameter in one step per matrix ("round" r): each
+    # parameter's cells are added in the order listed, with the same element-wise
+    # operations as one location at a time.
+    for rnd in _jacobian_rounds(pm):
+        for m, k, i, j in rnd:
             if m == 0:  # beta[i, j]: dC = B^-1 E C + (B^-1 E C)'
-                t = np.outer(lb[:, i], lc[:, j])
-                d += t + t.T
+                t = lb[:, i].T[:, :, None] * lc[:, j].T[:, None, :]
+                out[k] += t + t.transpose(0, 2, 1)
             elif m == 1:  # lambda[i, j]
-                t = np.zeros((p, p))
-                t[i, :] = lc[:, j]
-                d += t + t.T
+                t = np.zeros((len(k), p, p))
+                t[np.arange(len(k)), i, :] = lc[:, j].T
+                out[k] += t + t.transpose(0, 2, 1)
             elif m == 2:  # psi[i, j] (each triangle listed separately)
-                d += np.outer(lb[:, i], lb[:, j])
+                out[k] += lb[:, i].T[:, :, None] * lb[:, j].T[:, None, :]
             elif m == 3:  # theta[i, j]
-                d[i, j] += 1.0
+                out[k, i, j] += 1.0
             # m = 4, 5 (nu, alpha): means only
     return out
+
+
+def _jacobian_rounds(pm: ParamMap) -> list[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]]:
+    """Per round r, per matrix: the parameters with an r-th location and its cells (built
+    once per parameter map)."""
+    store = getattr(pm, "__dict__", {})
+    kept = store.get("_jacobian_rounds")
+    if kept is not None:
+        return kept
+    rounds: list[dict[int, list[tuple[int, int, int]]]] = []
+    for k, locs in enumerate(pm.locations):
+        for r, (m, i, j) in enumerate(locs):
+            if r == len(rounds):
+                rounds.append({})
+            rounds[r].setdefault(m, []).append((k, i, j))
+    plan = [[(m, *(np.array(x, dtype=np.intp) for x in zip(*cells))) for m, cells in sorted(rnd.items())]
+            for rnd in rounds]
+    store["_jacobian_rounds"] = plan
+    return plan
 
 
 def mean_jacobian(pm: ParamMap, theta: np.ndarray) -> np.ndarray:

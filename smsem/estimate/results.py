@@ -168,10 +168,19 @@ class FitResults:
 
     def path(self, lhs: str, rhs: str) -> pd.Series:
         """The parameter row of regression ``lhs ~ rhs``."""
-        sel = self.params[(self.params.lhs == lhs) & (self.params.op == "~") & (self.params.rhs == rhs)]
-        if sel.empty:
+        pos = self._path_positions.get((lhs, rhs))
+        if pos is None:
             raise KeyError(f"{lhs} ~ {rhs} is not a path of the model")
-        return sel.iloc[0]
+        return self.params.iloc[pos]
+
+    @cached_property
+    def _path_positions(self) -> dict[tuple[str, str], int]:
+        """``(lhs, rhs) -> position`` in :attr:`params` of the first ``lhs ~ rhs`` row."""
+        out: dict[tuple[str, str], int] = {}
+        for k, (lhs, op, rhs) in enumerate(zip(self.params.lhs, self.params.op, self.params.rhs)):
+            if op == "~":
+                out.setdefault((lhs, rhs), k)
+        return out
 
     def r2(self) -> pd.DataFrame:
         """R² of every endogenous variable (lavaan's ``lavInspect(fit, "r2")``)."""

@@ -8,7 +8,8 @@ model-implied covariances, as in lavaan's ``standardizedSolution()``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from functools import lru_cache
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -99,44 +100,105 @@ def standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[i
         return _standardize_cells(mx, rows, cells)
 
 
-def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    inner = {v: i for i, v in enumerate(mx.inner)}
-    obs = {v: i for i, v in enumerate(mx.observed)}
-    latent = set(mx.latent_names)
-    cov_in = mx.inner_cov
-    var_in = np.diag(cov_in)
+def _plan_of(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]]) -> "_Plan":
+    return _cells_plan(tuple(mx.inner), tuple(mx.observed), frozenset(mx.latent_names),
+                       tuple(tuple(r) for r in rows), tuple(tuple(c) for c in cells))
+
+
+def _standardize_cells(mx: Matrices, rows: Sequence[Row], cells: Sequence[tuple[int, int, int]],
+                       plan: "_Plan | None" = None) -> tuple[np.ndarray, np.ndarray]:
+    if plan is None:
+        plan = _plan_of(mx, rows, cells)
+    var_in = np.diag(mx.inner_cov)
     var_ob = np.diag(mx.implied_cov)
     mats = (mx.beta, mx.lambda_, mx.psi, mx.theta, mx.nu, mx.alpha)
-
-    def sd(v: str) -> float:
-        return float(np.sqrt(var_in[inner[v]] if v in inner else var_ob[obs[v]]))
-
-    def sd_lv(v: str) -> float:
-        return sd(v) if v in latent else 1.0
-
+    # Element by element the operations (and their order) of lavaan's formulas, row by row:
+    # every SD is sqrt of a model-implied variance, a squared SD is Python's float ** 2.
+    sd = np.sqrt(np.concatenate([var_in, var_ob[list(plan.obs_only)]]))
+    sq = np.array([s ** 2 for s in sd.tolist()])
+    sd_lv = np.where(plan.is_latent, sd, 1.0)
+    sq_lv = np.where(plan.is_latent, sq, 1.0)
+    v = np.empty(len(cells))
+    for m, q, i, j in plan.by_matrix:  # each row's cell value
+        v[q] = mats[m][i] if m >= 4 else mats[m][i, j]
     all_, lv = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    for k, ((lhs, op, rhs), (m, i, j)) in enumerate(zip(rows, cells)):
-        v = mats[m][i] if m >= 4 else mats[m][i, j]
-        if op == "=~":
-            all_[k] = v * sd(lhs) / sd(rhs)
-            lv[k] = v * sd_lv(lhs) / sd_lv(rhs)
-        elif op == "~":
-            all_[k] = v * sd(rhs) / sd(lhs)
-            lv[k] = v * sd_lv(rhs) / sd_lv(lhs)
-        elif op == "~~":
-            mat = mats[m]
-            if lhs == rhs:
-                all_[k] = v / sd(lhs) ** 2
-                lv[k] = v / sd_lv(lhs) ** 2
-            else:
-                ri, rj = np.sqrt(abs(mat[i, i])), np.sqrt(abs(mat[j, j]))
-                all_[k] = v / (ri * rj)
-                lv[k] = v / (ri if lhs in latent else 1.0) / (rj if rhs in latent else 1.0)
-        elif op == "~1":
-            all_[k] = v / sd(lhs)
-            lv[k] = v / sd_lv(lhs)
+    k, a, b = plan.load  # =~ : v * sd(lhs) / sd(rhs)
+    all_[k] = v[k] * sd[a] / sd[b]
+    lv[k] = v[k] * sd_lv[a] / sd_lv[b]
+    k, a, b = plan.reg  # ~ : v * sd(rhs) / sd(lhs)
+    all_[k] = v[k] * sd[b] / sd[a]
+    lv[k] = v[k] * sd_lv[b] / sd_lv[a]
+    k, a = plan.var  # variances: v / sd(lhs) ** 2
+    all_[k] = v[k] / sq[a]
+    lv[k] = v[k] / sq_lv[a]
+    k, lat_a, lat_b = plan.cov  # covariances: residual correlations (lavaan's cov.std)
+    if len(k):
+        di, dj = np.empty(len(k)), np.empty(len(k))
+        for m, q, i, j in plan.cov_cells:  # the two variances of each covariance's own matrix
+            di[q] = mats[m][i, i]
+            dj[q] = mats[m][j, j]
+        ri, rj = np.sqrt(np.abs(di)), np.sqrt(np.abs(dj))
+        all_[k] = v[k] / (ri * rj)
+        lv[k] = v[k] / np.where(lat_a, ri, 1.0) / np.where(lat_b, rj, 1.0)
+    k, a = plan.mean  # ~1 : v / sd(lhs)
+    all_[k] = v[k] / sd[a]
+    lv[k] = v[k] / sd_lv[a]
     return all_, lv
+
+
+class _Plan(NamedTuple):
+    obs_only: tuple[int, ...]  # observed variables that are not inner ones (positions in observed)
+    is_latent: np.ndarray  # per SD entry (inner, then obs_only)
+    load: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, lhs SD, rhs SD
+    reg: tuple[np.ndarray, np.ndarray, np.ndarray]
+    var: tuple[np.ndarray, np.ndarray]
+    cov: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, lhs latent?, rhs latent?
+    mean: tuple[np.ndarray, np.ndarray]
+    by_matrix: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray], ...]  # matrix, rows, cells
+    cov_cells: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray], ...]  # matrix, cov rows, cells
+
+
+@lru_cache(maxsize=64)
+def _cells_plan(inner: tuple[str, ...], observed: tuple[str, ...], latent: frozenset,
+                rows: tuple[Row, ...], cells: tuple[tuple[int, int, int], ...]) -> _Plan:
+    """Which rows take which formula and which SDs (the layout only; no numbers)."""
+    pos = {v: i for i, v in enumerate(inner)}
+    obs_only = tuple(q for q, v in enumerate(observed) if v not in pos)
+    for q in obs_only:
+        pos[observed[q]] = len(pos)
+    names = list(inner) + [observed[q] for q in obs_only]
+    is_latent = np.array([v in latent for v in names], dtype=bool)
+    load, reg, var, cov, mean = ([], [], []), ([], [], []), ([], []), ([], [], []), ([], [])
+    for k, ((lhs, op, rhs), _) in enumerate(zip(rows, cells)):
+        if op == "=~":
+            for lst, x in zip(load, (k, pos[lhs], pos[rhs])):
+                lst.append(x)
+        elif op == "~":
+            for lst, x in zip(reg, (k, pos[lhs], pos[rhs])):
+                lst.append(x)
+        elif op == "~~" and lhs == rhs:
+            var[0].append(k)
+            var[1].append(pos[lhs])
+        elif op == "~~":
+            for lst, x in zip(cov, (k, lhs in latent, rhs in latent)):
+                lst.append(x)
+        elif op == "~1":
+            mean[0].append(k)
+            mean[1].append(pos[lhs])
+
+    def arrays(lists, kinds):
+        return tuple(np.array(x, dtype=t) for x, t in zip(lists, kinds))
+
+    def grouped(positions):  # (matrix, positions in ``positions``' order, i, j) per matrix
+        per: dict[int, list[tuple[int, int, int]]] = {}
+        for q, k in enumerate(positions):
+            m, i, j = cells[k]
+            per.setdefault(m, []).append((q, i, j))
+        return tuple((m, *(np.array(x, dtype=np.intp) for x in zip(*v))) for m, v in sorted(per.items()))
+
+    return _Plan(obs_only, is_latent, arrays(load, (int, int, int)), arrays(reg, (int, int, int)),
+                 arrays(var, (int, int)), arrays(cov, (int, bool, bool)), arrays(mean, (int, int)),
+                 grouped(range(len(cells))), grouped(cov[0]))
 
 
 def delta_jacobian(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
@@ -185,10 +247,16 @@ def standardized_table(pm: ParamMap, theta: np.ndarray, vcov: np.ndarray, rows: 
         where.update({(r, o, l): c for (l, o, r), c in zip(pm.rows, pm.row_locations) if o == "~~"})
         cells = [where[tuple(r)] for r in rows]
 
+    plan = None
+
     def both(t: np.ndarray) -> np.ndarray:
+        nonlocal plan
         mx = pm.matrices_at(t[:k])
         if cells is not None:
-            a, b = standardize_cells(mx, rows, cells)
+            if plan is None:  # the layout is the same at every theta
+                plan = _plan_of(mx, rows, cells)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a, b = _standardize_cells(mx, rows, cells, plan)
         else:
             a, b = standardize(mx, rows, t[k:] if n_means else None)
         return np.concatenate([a, b])

@@ -60,23 +60,26 @@ def check_identification(model: "SEMModel") -> None:
                             "cannot be negative: fix it to 0 or a positive value, or free it")
     pt = model.partable
     rows = pt.parameters
+    # (op, lhs, rhs, free, ustart or 0) of every row, as plain values (one pass, no per-latent filters)
+    recs = [(o, l, r, f, 0 if u is None or u != u else u) for o, l, r, f, u in
+            zip(rows.op.tolist(), rows.lhs.tolist(), rows.rhs.tolist(), rows.free.tolist(), rows.ustart.tolist())]
     for lat in parsed.latents:
         loads = [p for p in parsed.parameters if p.op == "=~" and p.lhs == lat]
         first = loads[0]
         if all(p.fixed == 0 for p in loads):
             raise IdentificationError(f"{_where(first)}: every loading of latent variable {lat} is fixed to 0, "
                                       f"so {lat} is not measured; free at least one loading")
-        lrows = rows[(rows.op == "=~") & (rows.lhs == lat)]
-        var = rows[(rows.op == "~~") & (rows.lhs == lat) & (rows.rhs == lat)]
-        scaled = bool(((lrows.free == 0) & (lrows.ustart.fillna(0) != 0)).any()) or bool((var.free == 0).any())
+        lrows = [r for r in recs if r[0] == "=~" and r[1] == lat]
+        var = [r for r in recs if r[0] == "~~" and r[1] == lat and r[2] == lat]
+        scaled = any(r[3] == 0 and r[4] != 0 for r in lrows) or any(r[3] == 0 for r in var)
         if not scaled:
             raise IdentificationError(
                 f"{_where(first)}: latent variable {lat} has no scale: no loading is fixed (NA* frees the first) "
                 f"and its variance is free; fix one loading (1*{first.rhs}) or the variance ({lat} ~~ 1*{lat})")
         if len(loads) == 1:
             ind = first.rhs
-            res = rows[(rows.op == "~~") & (rows.lhs == ind) & (rows.rhs == ind)]
-            if (res.free > 0).all() and (var.free > 0).all() and (lrows.free == 0).all():
+            res = [r for r in recs if r[0] == "~~" and r[1] == ind and r[2] == ind]
+            if all(r[3] > 0 for r in res) and all(r[3] > 0 for r in var) and all(r[3] == 0 for r in lrows):
                 raise IdentificationError(
                     f"{_where(first)}: latent variable {lat} has one indicator ({ind}) and neither its variance "
                     f"nor the residual variance of {ind} is fixed, so the model is not identified; add "
