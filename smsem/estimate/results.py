@@ -680,6 +680,8 @@ def _table_params(pm: ParamMap, pt: Any, theta: np.ndarray, vcov: np.ndarray, le
         if k is not None:
             est = float(theta[k])
             se = float(se_all[k]) if k not in exo else float("nan")
+            if se < 1e-8 * max(1.0, abs(est)):  # at an active inequality bound: 0 up to rounding,
+                se = 0.0                        # lavaan prints SE 0 and no z (as the std tables)
         else:
             est, se = float(mats[m][i] if m >= 4 else mats[m][i, j]), float("nan")
         z = est / se if np.isfinite(se) and se > 0 else np.nan
