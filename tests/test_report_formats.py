@@ -144,6 +144,8 @@ def test_diagram_png_and_svg(res):  # matplotlib: no system program needed
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     svg = render_diagram(res, "svg").decode()
     assert "<svg" in svg and "OP" in svg
+    assert "clip-path" in svg or "clipPath" in svg
+    assert render_diagram(res, "svg").decode() == svg  # same bytes twice (fixed svg.hashsalt)
 
 
 def test_missing_dot_warns_and_falls_back(res, monkeypatch):

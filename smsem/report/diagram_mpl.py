@@ -156,7 +156,11 @@ def draw_diagram(res: "FitResults", fmt: str = "png", *, dpi: int = 300, title: 
             ha="right", va="bottom", fontsize=8, color="#333333")
     buf = io.BytesIO()
     if fmt == "svg":
-        fig.savefig(buf, format="svg", metadata={"Date": None})  # reproducible bytes
+        import matplotlib
+
+        # reproducible bytes: no date, and clip-path/element ids from a fixed salt (random otherwise)
+        with matplotlib.rc_context({"svg.hashsalt": "smsem"}):
+            fig.savefig(buf, format="svg", metadata={"Date": None})
     else:
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()

@@ -299,7 +299,10 @@ def _figure_bytes(fig: Any, fmt: str, dpi: int = 300, *, close: bool = True) -> 
 
     buf = io.BytesIO()
     meta = {"Software": None} if fmt == "png" else {"Date": None}
-    fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "smsem"}):  # SVG element ids reproducible
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
     if close:
         plt.close(fig)
     return buf.getvalue()
