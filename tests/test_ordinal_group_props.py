@@ -1,0 +1,132 @@
+"""The proposition table of ordinal multiple-group fits (smsem.estimate.categorical.group_props):
+the per-group block, the group-differences block against lavaan 0.6.14
+(scripts/lavaan_wlsmv_group_diffs_reference.R -> tests/reference/lavaan_wlsmv_group_diffs/: each
+path labelled c(x1, x2)* with d_x := x2 - x1, HS 4-category items by school) and the stratified
+bootstrap.
+
+Tolerances. Measured (the three cases): the difference within 7.7e-6 of lavaan's := estimate, its
+SE within 2.1e-5 relative, z within 3.2e-5. Estimates 1e-4 absolute and SEs 1e-3 relative: the
+tolerances of tests/test_ordinal_multigroup.py (lavaan stops its optimizer near 1e-5; dividing by N
+instead of N - G would move the SEs by 3.3e-3); z 1e-3 absolute (|z| < 1.5 here, so 1e-3 relative
+on the SE moves z by less than 1.5e-3 only if both parts err at the bound).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smsem.cli import main
+from smsem.estimate.categorical.group_props import (ordinal_group_proposition_table, stratified_bootstrap_ordinal)
+from smsem.estimate.categorical.multigroup import fit_ordinal_multigroup
+
+REF = Path(__file__).parent / "reference" / "lavaan_wlsmv_group_diffs"
+DATA = Path(__file__).parent / "reference" / "lavaan_wlsmv_groups" / "hs_cut4_school.csv"
+MODEL = ("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+         "textual ~ visual\nspeed ~ textual + visual\n")
+PATHS = {"a": ("textual", "visual"), "b": ("speed", "textual"), "c": ("speed", "visual")}
+TOL_EST, TOL_SE_REL, TOL_Z = 1e-4, 1e-3, 1e-3
+
+
+@lru_cache(maxsize=None)
+def _data():
+    return pd.read_csv(DATA)
+
+
+@lru_cache(maxsize=None)
+def _fit(case: str):
+    meta = json.loads((REF / f"hs_{case}.meta.json").read_text())
+    return fit_ordinal_multigroup(MODEL, _data(), "school", estimator=meta["estimator"],
+                                  group_equal=meta["group_equal"])
+
+
+@pytest.mark.parametrize("case", ["configural", "thr_load", "thr_load_ulsmv"])
+def test_differences_match_lavaan_defined_parameters(case):
+    res = _fit(case)
+    pt = ordinal_group_proposition_table(res)
+    ref = pd.read_csv(REF / f"hs_{case}_diffs.csv")
+    diffs = pt.group_differences
+    assert list(diffs["contrast"].unique()) == ["Grant-White - Pasteur"]
+    for k, (lhs, rhs) in PATHS.items():
+        d = diffs[diffs["path"] == f"{lhs} ~ {rhs}"].iloc[0]
+        r = ref[ref["lhs"] == f"d_{k}"].iloc[0]
+        assert abs(d["diff"] - r["est"]) < TOL_EST
+        assert abs(d["se"] / r["se"] - 1) < TOL_SE_REL
+        assert abs(d["z"] - r["z"]) < TOL_Z
+        assert abs(d["pvalue"] - r["pvalue"]) < 1e-3
+        for g, col in ((1, "est_ref"), (2, "est_group")):
+            rg = ref[(ref["label"] == f"{k}{g}")].iloc[0]
+            assert abs(d[col] - rg["est"]) < TOL_EST
+            # the per-group block: estimate and SE of the path in that group
+            row = pt.table[(pt.table["id"] == f"{lhs}~{rhs}") & (pt.table["group"] == res.group_labels[g - 1])]
+            assert abs(row["est"].iloc[0] - rg["est"]) < TOL_EST
+            assert abs(row["se"].iloc[0] / rg["se"] - 1) < TOL_SE_REL
+    assert pt.table["verdict"].eq("no bootstrap").all()
+
+
+def test_equal_path_has_zero_difference_and_no_test():
+    res = fit_ordinal_multigroup(MODEL.replace("textual ~ visual", "textual ~ c(a, a)*visual"), _data(), "school",
+                                 group_equal=["thresholds", "loadings"])
+    d = ordinal_group_proposition_table(res).group_differences
+    row = d[d["path"] == "textual ~ visual"].iloc[0]
+    assert row["diff"] == pytest.approx(0.0, abs=1e-12) and row["se"] == 0.0 and np.isnan(row["z"])
+
+
+def test_stratified_bootstrap_draws_are_resampled_within_groups_and_seeded():
+    res = _fit("thr_load")
+    b3 = stratified_bootstrap_ordinal(res, MODEL, _data(), 3, seed=11)
+    b2 = stratified_bootstrap_ordinal(res, MODEL, _data(), 2, seed=11)
+    assert b3.n_failed == 0 and np.all(np.isfinite(b3.estimates))
+    # draw b depends on (seed, b) only
+    np.testing.assert_array_equal(b3.estimates[:2], b2.estimates)
+    np.testing.assert_array_equal(b3.std_all[:2], b2.std_all)
+    # draw 0 by hand: each school's rows resampled from that school's rows, sizes kept
+    d = _data()
+    rng = np.random.default_rng(np.random.SeedSequence(11).spawn(3)[0])
+    idx = np.concatenate([np.flatnonzero(d["school"].to_numpy() == g)[rng.integers(0, n, n)]
+                          for g, n in zip(res.group_labels, res.n_per_group)])
+    draw = d.iloc[idx].reset_index(drop=True)
+    assert draw["school"].value_counts()[res.group_labels].tolist() == list(res.n_per_group)
+    with warnings.catch_warnings():  # this draw has a Heywood case in Pasteur (kept, as the bootstrap keeps it)
+        warnings.simplefilter("ignore")
+        f0 = fit_ordinal_multigroup(MODEL, draw, "school", group_equal=["thresholds", "loadings"])
+    np.testing.assert_array_equal(f0.x, b3.estimates[0])
+    assert not np.allclose(b3.estimates[0], res.x)  # a different sample
+    pt = ordinal_group_proposition_table(res, b3, level=0.9)
+    diffs = pt.group_differences
+    assert diffs["boot_ci_lower"].notna().all() and (diffs["boot_ci_lower"] <= diffs["boot_ci_upper"]).all()
+    # the difference CI bounds are quantiles of the draws' differences
+    gi = res._internal["gidx"]
+    t = res._internal["table"]
+    ids = [int(t[(t.group == g) & (t.op == "~") & (t.lhs == "textual") & (t.rhs == "visual")]["id"].iloc[0])
+           for g in (1, 2)]
+    dd = b3.estimates[:, gi[ids[1]]] - b3.estimates[:, gi[ids[0]]]
+    row = diffs[diffs["path"] == "textual ~ visual"].iloc[0]
+    assert row["boot_ci_lower"] == pytest.approx(np.quantile(dd, 0.05), abs=1e-15)
+    assert row["boot_ci_upper"] == pytest.approx(np.quantile(dd, 0.95), abs=1e-15)
+    assert pt.table["ci_lower"].notna().all()
+
+
+def test_cli_hypotheses_and_out(tmp_path, capsys):
+    m = tmp_path / "m.lav"
+    m.write_text(MODEL)
+    h = tmp_path / "h.yaml"
+    h.write_text('- id: H1\n  path: "textual ~ visual"\n  sign: "+"\n')
+    out = tmp_path / "out"
+    rc = main(["fit", str(DATA), "--model", str(m), "--ordered", "all", "--group", "school", "--group-equal",
+               "thresholds,loadings", "--hypotheses", str(h), "--format", "json", "--out", str(out)])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    gd = doc["propositions"]["group_differences"]
+    assert [r["id"] for r in gd] == ["H1"]
+    ref = pd.read_csv(REF / "hs_thr_load_diffs.csv")
+    assert abs(gd[0]["diff"] - ref[ref["lhs"] == "d_a"]["est"].iloc[0]) < TOL_EST
+    assert (out / "group_differences.csv").exists() and (out / "propositions.md").exists()
+    csv = pd.read_csv(out / "group_differences.csv")
+    assert csv["id"].tolist() == ["H1"]
