@@ -25,3 +25,14 @@ for (nm in names(cases)) {
                      if (all(cs$ge == "")) "" else paste0('"', cs$ge, '"', collapse = ", "),
                      as.character(packageVersion("lavaan"))), file.path(out, paste0("hs_", nm, ".meta.json")))
 }
+# lavTestScore(fit, cumulative = TRUE) of ordinal multiple-group fits (smsem.estimate.categorical.score_test):
+# lavaan 0.6.14 falls back to the ordinary score test with robust SEs (its warning suppressed here)
+for (nm in c("thr_load", "thr")) {
+  ge <- if (nm == "thr_load") c("thresholds", "loadings") else "thresholds"
+  fit <- cfa(base, data = hs, ordered = TRUE, group = "school", group.equal = ge)
+  ts <- lavTestScore(fit, cumulative = TRUE, warn = FALSE)
+  write.csv(as.data.frame(ts$test), file.path(out, paste0("hs_", nm, "_score_total.csv")), row.names = FALSE)
+  write.csv(as.data.frame(ts$uni), file.path(out, paste0("hs_", nm, "_score_uni.csv")), row.names = FALSE)
+  write.csv(as.data.frame(ts$cumulative), file.path(out, paste0("hs_", nm, "_score_cumulative.csv")),
+            row.names = FALSE)
+}
