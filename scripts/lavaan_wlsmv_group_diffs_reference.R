@@ -36,3 +36,13 @@ for (nm in c("thr_load", "thr")) {
   write.csv(as.data.frame(ts$cumulative), file.path(out, paste0("hs_", nm, "_score_cumulative.csv")),
             row.names = FALSE)
 }
+# the same on semTools' Wu & Estabrook thresholds and metric steps (ID.fac = "std.lv"; the syntax saved by
+# scripts/lavaan_wlsmv_groups_reference.R), the partial-invariance search of smsem invariance --ordered --std-lv
+for (st in c("thresholds", "loadings")) {
+  syn <- paste(readLines(file.path("tests/reference/lavaan_wlsmv_groups", paste0("hs_we_", st, "_syntax.lav"))),
+               collapse = "\n")
+  fit <- cfa(syn, data = hs, ordered = TRUE, group = "school", parameterization = "delta")
+  ts <- lavTestScore(fit, cumulative = TRUE, warn = FALSE)
+  write.csv(as.data.frame(ts$test), file.path(out, paste0("hs_we_", st, "_score_total.csv")), row.names = FALSE)
+  write.csv(as.data.frame(ts$uni), file.path(out, paste0("hs_we_", st, "_score_uni.csv")), row.names = FALSE)
+}
