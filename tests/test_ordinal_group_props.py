@@ -113,6 +113,18 @@ def test_stratified_bootstrap_draws_are_resampled_within_groups_and_seeded():
     assert pt.table["ci_lower"].notna().all()
 
 
+def test_bootstrap_does_not_depend_on_jobs(monkeypatch):
+    import smsem.estimate.categorical.group_props as gp
+
+    monkeypatch.setattr(gp, "_CHUNK", 1)  # two chunks of one draw: both workers busy
+    res = _fit("thr_load")
+    one = stratified_bootstrap_ordinal(res, MODEL, _data(), 2, seed=5, jobs=1)
+    two = stratified_bootstrap_ordinal(res, MODEL, _data(), 2, seed=5, jobs=2)
+    np.testing.assert_array_equal(one.estimates, two.estimates)
+    np.testing.assert_array_equal(one.std_all, two.std_all)
+    assert not np.array_equal(one.estimates[0], one.estimates[1])
+
+
 def test_cli_hypotheses_and_out(tmp_path, capsys):
     m = tmp_path / "m.lav"
     m.write_text(MODEL)

@@ -66,42 +66,87 @@ def _group_rows(res: Any, data: pd.DataFrame) -> list[np.ndarray]:
 
 
 def stratified_bootstrap_ordinal(res: Any, model: Any, data: pd.DataFrame, n_boot: int = 1000,
-                                 seed: int = 20190102) -> OrdinalStratifiedBootstrap:
+                                 seed: int = 20190102, *, jobs: int = 1) -> OrdinalStratifiedBootstrap:
     """Stratified nonparametric bootstrap of an ordinal multiple-group fit ``res`` of ``model`` on
-    ``data`` (see the module docstring); the refits use the fit's own options."""
+    ``data`` (see the module docstring); the refits use the fit's own options. ``jobs`` worker
+    processes share fixed chunks of draws; every draw is computed from its own stream with one
+    BLAS thread, so the results do not depend on ``jobs``."""
+    import multiprocessing
+    import os
+
+    n_boot = int(n_boot)
+    info = res._internal
+    job = {"model": model, "data": data[list(info["ov"]) + [res.group]], "rows": _group_rows(res, data),
+           "group": res.group, "seed": int(seed), "npar": len(res.x), "nrow": len(res.params),
+           "opts": dict(info["options"], estimator=res.estimator, group_equal=res.group_equal,
+                        group_partial=res.group_partial, parameterization=res.parameterization,
+                        missing=info["stats_bundle"][7])}
+    est = np.full((n_boot, len(res.x)), np.nan)
+    std = np.full((n_boot, len(res.params)), np.nan)
+    chunks = [(b0, min(b0 + _CHUNK, n_boot)) for b0 in range(0, n_boot, _CHUNK)]
+    if jobs <= 1 or len(chunks) == 1:
+        outs = (_chunk(job, b0, b1) for b0, b1 in chunks)
+        for b0, e, s_ in outs:
+            est[b0:b0 + len(e)], std[b0:b0 + len(e)] = e, s_
+    else:
+        pool = multiprocessing.get_context().Pool(int(jobs), initializer=_init_worker, initargs=(job, os.getpid()))
+        try:
+            for b0, e, s_ in pool.imap_unordered(_chunk_in_worker, chunks, chunksize=1):
+                est[b0:b0 + len(e)], std[b0:b0 + len(e)] = e, s_
+        except BaseException:
+            pool.terminate()
+            pool.join()
+            raise
+        pool.close()
+        pool.join()
+    failed = int(np.sum(~np.all(np.isfinite(est), axis=1)))
+    return OrdinalStratifiedBootstrap(est, std, n_boot, failed, int(seed))
+
+
+_WORKER_JOB: dict | None = None
+#: draws per chunk (fixed: never depends on the number of processes)
+_CHUNK = 8
+
+
+def _init_worker(job: dict, parent: int) -> None:
+    import signal
+
+    from ..._processes import die_with_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _chunk_in_worker(bounds):
+    assert _WORKER_JOB is not None
+    return _chunk(_WORKER_JOB, *bounds)
+
+
+def _chunk(job: dict, b0: int, b1: int):
+    """Draws b0..b1-1: draw b resamples each group's rows with the stream
+    ``SeedSequence(seed, spawn_key=(b,))`` (= ``SeedSequence(seed).spawn(n_boot)[b]``)."""
     from ...exceptions import SmsemError
     from .multigroup import fit_ordinal_multigroup
 
-    n_boot = int(n_boot)
-    rows = _group_rows(res, data)
-    info = res._internal
-    opts = dict(info["options"])
-    cols = list(info["ov"]) + [res.group]
-    sub = data[cols]
-    est = np.full((n_boot, len(res.x)), np.nan)
-    std = np.full((n_boot, len(res.params)), np.nan)
-    seqs = np.random.SeedSequence(seed).spawn(n_boot)
-    failed = 0
-    for b in range(n_boot):
-        rng = np.random.default_rng(seqs[b])
-        idx = np.concatenate([r[rng.integers(0, len(r), len(r))] for r in rows])
-        d = sub.iloc[idx].reset_index(drop=True)
+    est = np.full((b1 - b0, job["npar"]), np.nan)
+    std = np.full((b1 - b0, job["nrow"]), np.nan)
+    for t, b in enumerate(range(b0, b1)):
+        rng = np.random.default_rng(np.random.SeedSequence(job["seed"], spawn_key=(b,)))
+        idx = np.concatenate([r[rng.integers(0, len(r), len(r))] for r in job["rows"]])
+        d = job["data"].iloc[idx].reset_index(drop=True)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fb = fit_ordinal_multigroup(model, d, res.group, estimator=res.estimator,
-                                            group_equal=res.group_equal, group_partial=res.group_partial,
-                                            parameterization=res.parameterization,
-                                            missing=info["stats_bundle"][7], **opts)
+                fb = fit_ordinal_multigroup(job["model"], d, job["group"], **job["opts"])
         except (SmsemError, ValueError, np.linalg.LinAlgError):
-            failed += 1
             continue
-        if not fb.converged or len(fb.x) != len(res.x) or len(fb.params) != len(res.params):
-            failed += 1
+        if not fb.converged or len(fb.x) != job["npar"] or len(fb.params) != job["nrow"]:
             continue
-        est[b] = fb.x
-        std[b] = fb.params["std_all"].to_numpy()
-    return OrdinalStratifiedBootstrap(est, std, n_boot, failed, int(seed))
+        est[t] = fb.x
+        std[t] = fb.params["std_all"].to_numpy()
+    return b0, est, std
 
 
 def _path_row(res: Any, g: int, source: str, target: str):

@@ -162,7 +162,8 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
                             f"score tests; dCFI = {t['d_cfi']:.3f}, dRMSEA = {t['d_rmsea']:.3f}, "
                             f"dSRMR = {t['d_srmr']:.3f})")
             else:
-                verdict += f". Releasing {spec} (score tests) does not restore {t['step']} invariance by Chen's cut-offs"
+                verdict += (f". Releasing {spec} (score tests) does not restore {t['step']} invariance by Chen's "
+                            "cut-offs")
     lm = None
     if highest in ("scalar", "strict"):
         p = fits["scalar"].params
@@ -198,7 +199,8 @@ def _partial_search(model, data, group, fits, names, step, est, parameterization
                  "note": ""}
     if step not in ("thresholds", "metric"):
         what = "intercepts" if step == "scalar" else "residual variances"
-        out["note"] = (f"score tests are not available for the {step} step: its {what} are fixed (at {0 if step == 'scalar' else 1}) in every "
+        at = 0 if step == "scalar" else 1
+        out["note"] = (f"score tests are not available for the {step} step: its {what} are fixed (at {at}) in every "
                        "group, not equality constraints (lavTestScore's add mode is not implemented for ordinal fits)")
         return out
     op = "|" if step == "thresholds" else "=~"

@@ -997,7 +997,8 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     from ...report.tables import render_group_differences, render_propositions
     from .group_props import ordinal_group_proposition_table, stratified_bootstrap_ordinal
 
-    boot = stratified_bootstrap_ordinal(res, model, data, args.boot, seed=args.seed) if args.boot else None
+    boot = (stratified_bootstrap_ordinal(res, model, data, args.boot, seed=args.seed, jobs=getattr(args, "jobs", 1))
+            if args.boot else None)
     table = ordinal_group_proposition_table(res, boot, model=model, level=args.level)
     if args.format == "json":  # the fit document with the proposition document (both blocks)
         import json
