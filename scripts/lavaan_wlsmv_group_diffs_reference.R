@@ -46,3 +46,12 @@ for (st in c("thresholds", "loadings")) {
   write.csv(as.data.frame(ts$test), file.path(out, paste0("hs_we_", st, "_score_total.csv")), row.names = FALSE)
   write.csv(as.data.frame(ts$uni), file.path(out, paste0("hs_we_", st, "_score_uni.csv")), row.names = FALSE)
 }
+# four groups (school x sex): lavaan's order of the == rows (by left-hand, then right-hand row)
+hs4 <- hs
+hs4$gs <- paste(hs4$school, HolzingerSwineford1939$sex, sep = "_")
+write.csv(hs4, file.path(out, "hs_cut4_school_sex.csv"), row.names = FALSE)
+fit <- cfa(base, data = hs4, ordered = TRUE, group = "gs", group.equal = c("thresholds", "loadings"))
+ts <- lavTestScore(fit, cumulative = TRUE, warn = FALSE)
+write.csv(as.data.frame(ts$test), file.path(out, "hs4_thr_load_score_total.csv"), row.names = FALSE)
+write.csv(as.data.frame(ts$uni), file.path(out, "hs4_thr_load_score_uni.csv"), row.names = FALSE)
+write.csv(as.data.frame(ts$cumulative), file.path(out, "hs4_thr_load_score_cumulative.csv"), row.names = FALSE)

@@ -144,7 +144,8 @@ def test_cli_hypotheses_and_out(tmp_path, capsys):
     assert csv["id"].tolist() == ["H1"]
 
 
-@pytest.mark.parametrize("case, ge", [("thr_load", ["thresholds", "loadings"]), ("thr", ["thresholds"])])
+@pytest.mark.parametrize("case, ge", [("thr_load", ["thresholds", "loadings"]), ("thr", ["thresholds"]),
+                                      ("hs4_thr_load", ["thresholds", "loadings"])])
 def test_score_tests_match_lavTestScore(case, ge):
     """lavaan 0.6.14's lavTestScore(fit, cumulative = TRUE) (the ordinary score test: its robust-SE
     fallback). Measured: the totals within 6e-8 relative, every X2 above 0.05 within 4.7e-5
@@ -153,12 +154,17 @@ def test_score_tests_match_lavTestScore(case, ge):
     n_g/N: 0.7%) or a missed constraint would move."""
     from smsem.estimate.categorical.score_test import ordinal_score_tests
 
-    res = fit_ordinal_multigroup(MODEL.split("textual ~")[0], _data(), "school", group_equal=ge)  # the CFA
+    if case.startswith("hs4"):  # four groups, school x sex: lavaan's order of the == rows
+        res = fit_ordinal_multigroup(MODEL.split("textual ~")[0], pd.read_csv(REF / "hs_cut4_school_sex.csv"), "gs",
+                                     group_equal=ge)
+    else:
+        res = fit_ordinal_multigroup(MODEL.split("textual ~")[0], _data(), "school", group_equal=ge)  # the CFA
+    case = case if case.startswith("hs4") else f"hs_{case}"
     st = ordinal_score_tests(res)
-    tot = pd.read_csv(REF / f"hs_{case}_score_total.csv").iloc[0]
+    tot = pd.read_csv(REF / f"{case}_score_total.csv").iloc[0]
     assert st.total["df"] == tot["df"] and st.total["X2"] == pytest.approx(tot["X2"], rel=1e-3)
     for name, ours in (("uni", st.univariate), ("cumulative", st.cumulative)):
-        ref = pd.read_csv(REF / f"hs_{case}_score_{name}.csv")
+        ref = pd.read_csv(REF / f"{case}_score_{name}.csv")
         assert ours["lhs"].tolist() == ref["lhs"].tolist() and ours["rhs"].tolist() == ref["rhs"].tolist()
         # atol: near-zero X2s (0.0033) move by up to 1.1e-6 with lavaan's optimizer stop
         np.testing.assert_allclose(ours["X2"].to_numpy(float), ref["X2"].to_numpy(), rtol=1e-3, atol=1e-5)

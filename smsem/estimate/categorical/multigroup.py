@@ -169,10 +169,13 @@ def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_
                                 "plabel": "", "start": np.nan, "line": 0})
     if eq_rows:
         eq = pd.DataFrame(eq_rows, columns=cols)
-        # lavaan: the == rows in table order of their right-hand rows
+        # lavaan: the == rows in table order of their left-hand rows, then of their right-hand rows
+        # (with 3+ groups: .p2. == .p74., .p2. == .p146., .p3. == .p75., ...)
         order = {pl: k for k, pl in enumerate(out["plabel"])}
-        eq = eq.assign(_o=[order.get(str(x).strip(), 10 ** 9) for x in eq["rhs"]]).sort_values("_o", kind="stable")
-        out = pd.concat([out, eq.drop(columns="_o")], ignore_index=True)
+        eq = eq.assign(_l=[order.get(str(x).strip(), 10 ** 9) for x in eq["lhs"]],
+                       _o=[order.get(str(x).strip(), 10 ** 9) for x in eq["rhs"]]).sort_values(["_l", "_o"],
+                                                                                               kind="stable")
+        out = pd.concat([out, eq.drop(columns=["_l", "_o"])], ignore_index=True)
         out["id"] = np.arange(1, len(out) + 1)
     for c in ("user", "block", "group", "exo", "line", "free"):
         out[c] = out[c].fillna(0).astype(int)

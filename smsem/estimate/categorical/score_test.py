@@ -53,6 +53,43 @@ def _bordered_block(info: np.ndarray, r1: np.ndarray) -> np.ndarray:
     return _ginv(z)[:len(info), :len(info)]
 
 
+def _released(info: np.ndarray, R: np.ndarray, score: np.ndarray, N: float):
+    """``S -> N s' J_S s`` with ``J_S`` the parameter block of ``ginv([[I, R1'], [R1, 0]])``, ``R1``
+    the rows of ``R`` not in ``S``. When that bordered matrix is nonsingular (the model with the
+    kept constraints identified) the block is ``Z (Z'IZ)^-1 Z'`` with ``Z`` spanning null(R1) =
+    span(Z0, V_S), ``Z0`` a basis of null(R) and ``V = R'(RR')^-1`` (``R1 V_S = 0``, ``R V_S = I_S``):
+    a Schur complement on the constrained information ``Z0'IZ0``, inverted once. A singular
+    complement (releasing makes the model unidentified) falls back to the bordered Moore-Penrose
+    inverse, lavaan's formula."""
+    from scipy.linalg import null_space
+
+    z0 = null_space(R)
+    a_mat = z0.T @ info @ z0
+    try:
+        a_inv = np.linalg.inv(a_mat)
+    except np.linalg.LinAlgError:
+        a_inv = None
+    V = R.T @ np.linalg.inv(R @ R.T)
+    a = z0.T @ score
+    base = float(a @ a_inv @ a) if a_inv is not None else float("nan")
+    C = z0.T @ info @ V
+    D = V.T @ info @ V
+    b = V.T @ score
+    ca = C.T @ (a_inv @ a) if a_inv is not None else None
+
+    def stat(S):
+        S = list(S)
+        if a_inv is not None:
+            sig = D[np.ix_(S, S)] - C[:, S].T @ a_inv @ C[:, S]
+            w = np.linalg.eigvalsh((sig + sig.T) / 2)
+            if w.min() > 1e-10 * max(1.0, np.abs(D[np.ix_(S, S)]).max()):
+                u = b[S] - ca[S]
+                return float(N * (base + u @ np.linalg.solve(sig, u)))
+        return float(N * score @ _bordered_block(info, np.delete(R, S, axis=0)) @ score)
+
+    return stat
+
+
 def ordinal_score_tests(res, cumulative: bool = True) -> OrdinalScoreTests:
     """lavaan's ``lavTestScore(fit, cumulative = cumulative)`` of an ordinal multiple-group fit
     (see the module docstring)."""
@@ -102,7 +139,8 @@ def ordinal_score_tests(res, cumulative: bool = True) -> OrdinalScoreTests:
 
     stat = float(N * score @ _ginv(info) @ score)
     total = {"X2": stat, "df": len(eq), "pvalue": float(stats.chi2.sf(stat, len(eq)))}
-    uni = np.array([N * score @ _bordered_block(info, np.delete(R, r, axis=0)) @ score for r in range(len(R))])
+    released_stat = _released(info, R, score, N)
+    uni = np.array([released_stat([r]) for r in range(len(R))])
     desc = [describe(a, b) for a, b in zip(eq["lhs"], eq["rhs"])]
     base = pd.DataFrame({"lhs": list(eq["lhs"]), "op": "==", "rhs": list(eq["rhs"]),
                          "parameter": [d[0] for d in desc], "groups": [d[1] for d in desc]})
@@ -110,7 +148,7 @@ def ordinal_score_tests(res, cumulative: bool = True) -> OrdinalScoreTests:
     cum = pd.DataFrame(columns=list(univariate.columns))
     if cumulative:
         order = np.argsort(-uni, kind="stable")  # R's sort.int(decreasing = TRUE)
-        xs = [N * score @ _bordered_block(info, np.delete(R, order[:k + 1], axis=0)) @ score for k in range(len(R))]
+        xs = [released_stat(list(order[:k + 1])) for k in range(len(R))]
         cum = base.iloc[order].reset_index(drop=True).assign(X2=xs, df=np.arange(1, len(R) + 1))
         cum["pvalue"] = stats.chi2.sf(cum["X2"], cum["df"])
     return OrdinalScoreTests(total, univariate, cum)
