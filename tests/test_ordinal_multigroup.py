@@ -225,11 +225,13 @@ def test_cli_fit_group_ordered(capsys, lav, tmp_path):
     fm = _fit_measures("hs_partial")
     assert doc["fit"]["chi2_scaled"] == pytest.approx(fm["chisq.scaled"], rel=TOL_CHI2_REL)
     assert doc["fit"]["df"] == fm["df"] and doc["groups"] == ["Pasteur", "Grant-White"]
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["fit.json", "fit.txt", "parameters.csv"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        ["fit.json", "fit.txt", "parameters.csv"]
+        + [f"{b}.{e}" for b in ("propositions", "group_differences") for e in ("txt", "md", "tex", "csv", "json")])
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--hypotheses", "h.yaml"], "--hypotheses with --ordered and --group is not supported yet"),
+    (["--modindices", "0"], "--modindices with --ordered and --group is not supported yet"),
     (["--estimator", "WLS"], "--estimator WLS with --ordered and --group is not supported"),
     (["--group-equal", "intercepts"], "group_equal 'intercepts' without 'thresholds' with ordered items"),
     (["--missing", "fiml"], "--missing fiml with --ordered and --group: use listwise"),

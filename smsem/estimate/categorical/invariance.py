@@ -65,6 +65,8 @@ class OrdinalInvarianceResults:
     estimator: str = "WLSMV"
     parameterization: str = "delta"
     group_partial: tuple = ()
+    #: partial invariance when a step fails (no --group-partial given): see :func:`_partial_search`
+    partial: dict | None = None
 
     def __str__(self) -> str:
         return render_ordinal_invariance(self)
@@ -148,6 +150,20 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
     bad = [k for k, f in fits.items() if not f.converged]
     if bad:
         verdict = f"NOT RELIABLE: the {', '.join(bad)} fit(s) did not converge. " + verdict
+    partial = None
+    if failed is not None and not gp:
+        partial = _partial_search(model, data, group, fits, names, failed.step, est, parameterization, ordered,
+                                  table_options)
+        t = partial.get("partial_test")
+        if t is not None:
+            spec = ",".join(partial["suggested_partial"])
+            if t["chen"]:
+                verdict += (f". Partial {t['step']} invariance holds with --group-partial \"{spec}\" (released by "
+                            f"score tests; dCFI = {t['d_cfi']:.3f}, dRMSEA = {t['d_rmsea']:.3f}, "
+                            f"dSRMR = {t['d_srmr']:.3f})")
+            else:
+                verdict += (f". Releasing {spec} (score tests) does not restore {t['step']} invariance by Chen's "
+                            "cut-offs")
     lm = None
     if highest in ("scalar", "strict"):
         p = fits["scalar"].params
@@ -162,7 +178,69 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
         lm = lm[["contrast", "lhs", "group", "est", "se", "z", "pvalue", "ci_lower", "ci_upper"]].reset_index(drop=True)
     first = fits["configural"]
     return OrdinalInvarianceResults(table, tests_df, highest, verdict, fits, group, list(first.group_labels),
-                                    list(first.n_per_group), lm, est, parameterization, tuple(gp))
+                                    list(first.n_per_group), lm, est, parameterization, tuple(gp), partial)
+
+
+def _partial_search(model, data, group, fits, names, step, est, parameterization, ordered, table_options,
+                    alpha: float = 0.05) -> dict:
+    """Partial invariance for the failed ``step``, as the ML sequence: lavaan's ``lavTestScore`` of
+    the step's fit (:func:`.score_test.ordinal_score_tests`; checked against lavaan on semTools'
+    std.lv tables), the univariate tests of the step's own equalities. Metric step: release the
+    loading equality with the largest univariate statistic while it is significant at ``alpha``,
+    refitting the step with ``group_partial`` each time, until the step holds by Chen's cut-offs
+    against the previous step (scaled-shifted LRT and deltas as the sequence). Thresholds step:
+    the tests only (releasing a threshold under Wu & Estabrook's identification is not
+    implemented). Scalar/strict steps: the intercepts (residual variances) are fixed, not ``==``
+    constraints, so there is nothing to release (lavTestScore's ``add`` mode is not implemented)."""
+    from .multigroup import difference_test, fit_ordinal_multigroup
+    from .score_test import ordinal_score_tests
+
+    out: dict = {"step": step, "score": None, "released": None, "suggested_partial": [], "partial_test": None,
+                 "note": ""}
+    if step not in ("thresholds", "metric"):
+        what = "intercepts" if step == "scalar" else "residual variances"
+        at = 0 if step == "scalar" else 1
+        out["note"] = (f"score tests are not available for the {step} step: its {what} are fixed (at {at}) in every "
+                       "group, not equality constraints (lavTestScore's add mode is not implemented for ordinal fits)")
+        return out
+    op = "|" if step == "thresholds" else "=~"
+    sc = ordinal_score_tests(fits[step])
+    uni = sc.univariate
+    out["score"] = uni[uni["parameter"].str.contains(op, regex=False)].sort_values("X2", ascending=False)
+    if step == "thresholds":
+        out["note"] = ("refit not available: releasing a threshold under Wu & Estabrook's identification is not "
+                       "implemented (release loadings with --group-partial \"f=~item\")")
+        return out
+    prev = fits[names[names.index(step) - 1]]
+    ge = dict(ORDINAL_STEPS)[step]
+    cur, released, partial_list, test = fits[step], [], [], None
+    cand = out["score"]
+    for _ in range(64):
+        if not len(cand):
+            break
+        best = cand.iloc[0]
+        if not best["pvalue"] < alpha:
+            break
+        released.append([best["parameter"], float(best["X2"]), float(best["pvalue"])])
+        partial_list.append(best["parameter"])
+        cur = fit_ordinal_multigroup(model, data, group, ordered=ordered, estimator=est, group_equal=ge,
+                                     group_partial=partial_list, wu_estabrook=True, reuse=fits["configural"],
+                                     parameterization=parameterization, **table_options)
+        a, b = prev.fit_indices, cur.fit_indices
+        dt = difference_test(prev, cur)
+        dcfi, drm, dsr = b["cfi_scaled"] - a["cfi_scaled"], b["rmsea_scaled"] - a["rmsea_scaled"], b["srmr"] - a["srmr"]
+        c_cfi, c_rm, c_sr = CUTOFFS[step]
+        test = {"step": step, "chi2_scaled": b.get("chi2_scaled"), "df": b["df"], "cfi_scaled": b["cfi_scaled"],
+                "rmsea_scaled": b["rmsea_scaled"], "srmr": b["srmr"], "chi2_diff": dt["chi2_diff"],
+                "df_diff": dt["df_diff"], "pvalue": dt["pvalue"], "d_cfi": dcfi, "d_rmsea": drm, "d_srmr": dsr,
+                "chen": bool(dcfi >= c_cfi and drm <= c_rm and dsr <= c_sr)}
+        if test["chen"]:
+            break
+        u = ordinal_score_tests(cur).univariate
+        cand = u[u["parameter"].str.contains(op, regex=False)].sort_values("X2", ascending=False)
+    out.update(released=pd.DataFrame(released, columns=["parameter", "X2", "pvalue"]), suggested_partial=partial_list,
+               partial_test=test, partial_fit=cur if released else None)
+    return out
 
 
 def _p(p: float) -> str:
@@ -202,7 +280,14 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
         return json.dumps({"group": inv.group, "groups": inv.group_labels, "n_per_group": inv.n_per_group,
                            "estimator": inv.estimator, "sequence": "Wu.Estabrook.2016", "steps": rec(inv.table),
                            "tests": rec(inv.tests), "highest": inv.highest, "verdict": inv.verdict,
-                           "latent_means": rec(inv.latent_means) if inv.latent_means is not None else None},
+                           "latent_means": rec(inv.latent_means) if inv.latent_means is not None else None,
+                           "partial": None if inv.partial is None else {
+                               "step": inv.partial["step"], "note": inv.partial["note"],
+                               "score_tests": rec(inv.partial["score"]) if inv.partial["score"] is not None else None,
+                               "released": (rec(inv.partial["released"]) if inv.partial["released"] is not None
+                                            else None),
+                               "suggested_partial": inv.partial["suggested_partial"],
+                               "partial_test": inv.partial["partial_test"]}},
                           indent=2) + "\n"
     out = [f"Measurement invariance with ordinal items across {len(inv.group_labels)} groups of {inv.group!r} "
            f"({', '.join(f'{a}: n = {n}' for a, n in zip(inv.group_labels, inv.n_per_group))})",
@@ -233,7 +318,35 @@ def render_ordinal_invariance(inv: OrdinalInvarianceResults, fmt: str = "text") 
                        f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]")
     else:
         out += ["", "Latent mean differences: not reported (scalar invariance does not hold)"]
-    out.append("Partial invariance: score tests are not available with ordered items yet; release loadings with "
-               "--group-partial \"f=~item\" (every step), or fit a partial model with smsem fit --ordered --group "
-               "--group-equal ... --group-partial ...")
+    out += _render_partial(inv.partial)
     return "\n".join(out) + "\n"
+
+
+def _render_partial(pa: dict | None) -> list[str]:
+    if pa is None:
+        return []
+    out = ["", f"Partial invariance ({pa['step']} step):"]
+    sc = pa.get("score")
+    if sc is not None:
+        out.append("  univariate score tests of the step's equalities (lavTestScore, the ordinary test as lavaan "
+                   "0.6.14 computes it for WLSMV), largest first:")
+        for r in sc.head(8).itertuples():
+            out.append(f"    {r.parameter:<16} groups {r.groups:<6} X2 = {r.X2:8.3f}, {_p(r.pvalue)}")
+        if len(sc) > 8:
+            out.append(f"    ... {len(sc) - 8} more")
+    rel = pa.get("released")
+    if rel is not None and len(rel):
+        t = pa["partial_test"]
+        out.append("  released one at a time (largest significant univariate score test first), refitting each time:")
+        for r in rel.itertuples():
+            out.append(f"    release {r.parameter:<16} X2 = {r.X2:8.3f}, {_p(r.pvalue)}")
+        out.append(f"  refit: chi2.sc = {t['chi2_scaled']:.3f}, df = {int(t['df'])}, CFI.sc = {t['cfi_scaled']:.3f}, "
+                   f"RMSEA.sc = {t['rmsea_scaled']:.3f}, SRMR = {t['srmr']:.3f}; against the previous step dchi2 = "
+                   f"{t['chi2_diff']:.3f} (df {int(t['df_diff'])}, {_p(t['pvalue'])}), dCFI = {t['d_cfi']:.3f}, "
+                   f"dRMSEA = {t['d_rmsea']:.3f}, dSRMR = {t['d_srmr']:.3f}: Chen {'holds' if t['chen'] else 'fails'}")
+        out.append(f"  suggested: --group-partial \"{','.join(pa['suggested_partial'])}\"")
+    elif rel is not None:
+        out.append("  no equality of the failed step has a significant score test (p < .05)")
+    if pa.get("note"):
+        out.append("  " + pa["note"])
+    return out

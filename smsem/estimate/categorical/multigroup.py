@@ -169,10 +169,13 @@ def ordinal_group_table(model: Any, ngroups: int, nth: dict[str, int], *, group_
                                 "plabel": "", "start": np.nan, "line": 0})
     if eq_rows:
         eq = pd.DataFrame(eq_rows, columns=cols)
-        # lavaan: the == rows in table order of their right-hand rows
+        # lavaan: the == rows in table order of their left-hand rows, then of their right-hand rows
+        # (with 3+ groups: .p2. == .p74., .p2. == .p146., .p3. == .p75., ...)
         order = {pl: k for k, pl in enumerate(out["plabel"])}
-        eq = eq.assign(_o=[order.get(str(x).strip(), 10 ** 9) for x in eq["rhs"]]).sort_values("_o", kind="stable")
-        out = pd.concat([out, eq.drop(columns="_o")], ignore_index=True)
+        eq = eq.assign(_l=[order.get(str(x).strip(), 10 ** 9) for x in eq["lhs"]],
+                       _o=[order.get(str(x).strip(), 10 ** 9) for x in eq["rhs"]]).sort_values(["_l", "_o"],
+                                                                                               kind="stable")
+        out = pd.concat([out, eq.drop(columns=["_l", "_o"])], ignore_index=True)
         out["id"] = np.arange(1, len(out) + 1)
     for c in ("user", "block", "group", "exo", "line", "free"):
         out[c] = out[c].fillna(0).astype(int)
@@ -625,7 +628,8 @@ def _fit(model, data, group, *, ordered, estimator, group_equal, group_partial, 
         fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = lo * np.sqrt(G), hi * np.sqrt(G)
     internal = {"optimizer": msg, "stats_bundle": (labels, levels, sss, ns, dropped, tuple(ov), group, missing),
                 "M": None if test == "standard" else M, "engines": engs, "s": s, "gamma": gam, "w": w, "ns": ns, "ds": ds, "Einv": Einv, "table": table,
-                "pt": pt, "ov": ov, "sample_stats": sss}
+                "pt": pt, "ov": ov, "sample_stats": sss, "gidx": gidx,
+                "options": dict(ordered=ordered, std_lv=std_lv, wu_estabrook=wu_estabrook, **table_options)}
     if test != "standard" and df > 0:
         tr1, tr2 = _traces(ds, w, gam, fg, Einv)
         t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
@@ -959,8 +963,6 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     if args.missing not in ("listwise", "pairwise"):
         raise OptionError(f"--missing {args.missing} with --ordered and --group: use listwise (lavaan's default) or "
                           "pairwise")
-    if args.boot:
-        raise OptionError("--boot with --ordered and --group is not supported yet (use --boot 0)")
     if args.modindices is not None:
         raise OptionError("--modindices with --ordered and --group is not supported yet")
     if args.format not in ("text", "markdown", "csv", "json"):
@@ -968,16 +970,18 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
                           "json)")
     if getattr(args, "meanstructure", None):
         raise OptionError("--meanstructure is not supported yet with --ordered")
-    if getattr(args, "hypotheses", None) is not None:
-        raise OptionError("--hypotheses with --ordered and --group is not supported yet (no proposition table per "
-                          "group for ordinal fits)")
     if getattr(args, "interaction_method", None) is not None or getattr(args, "match", False) or \
             getattr(args, "chain", None):
         raise OptionError("latent interactions (--interaction-method, --match, --chain) are not supported with "
                           "--ordered and --group")
     check_input_file(args.file)
     model = load_model(args.model)
-    names = ("fit.txt", "parameters.csv", "fit.json")
+    if getattr(args, "hypotheses", None) is not None:  # a bad file fails before any work
+        from ...model.hypotheses import with_hypotheses
+
+        model = with_hypotheses(model, args.hypotheses)
+    names = ("fit.txt", "parameters.csv", "fit.json") + tuple(
+        f"{b}.{e}" for b in ("propositions", "group_differences") for e in ("txt", "md", "tex", "csv", "json"))
     if args.out is not None:
         for name in names:
             check_writable(Path(args.out) / name, args.force)
@@ -993,9 +997,28 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
                                  group_equal=_as_list(args.group_equal), group_partial=_as_list(args.group_partial),
                                  std_lv=bool(args.std_lv), parameterization=args.parameterization,
                                  missing=args.missing, **opts)
-    sys.stdout.write(render_ordinal_multigroup(res, args.format))
+    from ...report.tables import render_group_differences, render_propositions
+    from .group_props import ordinal_group_proposition_table, stratified_bootstrap_ordinal
+
+    boot = (stratified_bootstrap_ordinal(res, model, data, args.boot, seed=args.seed, jobs=getattr(args, "jobs", 1))
+            if args.boot else None)
+    table = ordinal_group_proposition_table(res, boot, model=model, level=args.level)
+    if args.format == "json":  # the fit document with the proposition document (both blocks)
+        import json
+
+        doc = json.loads(render_ordinal_multigroup(res, "json"))
+        doc["propositions"] = json.loads(render_propositions(table, "json"))
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif args.format in ("text", "markdown"):
+        sys.stdout.write(render_ordinal_multigroup(res, args.format) + "\n" + render_propositions(table, args.format))
+    else:
+        sys.stdout.write(render_ordinal_multigroup(res, args.format))
     if args.out is not None:
-        for name, fmt in zip(names, ("text", "csv", "json")):
-            write_text(Path(args.out) / name, render_ordinal_multigroup(res, fmt), force=args.force)
-        print(f"wrote {len(names)} files to {args.out}", file=sys.stderr)
+        files = {name: render_ordinal_multigroup(res, fmt) for name, fmt in zip(names, ("text", "csv", "json"))}
+        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
+            files[f"propositions.{ext}"] = render_propositions(table, fmt)
+            files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
+        for name, content in files.items():
+            write_text(Path(args.out) / name, content, force=args.force)
+        print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
     return 0
