@@ -51,3 +51,17 @@ def test_cli_prints_the_summary_layout(lms, capsys):
     out = capsys.readouterr().out
     assert out.startswith(lms.summary().rstrip("\n") + "\n\n")  # the same fit, rendered once
     assert "Latent interactions (moderation)" in out and "Estimates (lms)" not in out
+
+
+def test_ordinary_summary_fills_std_lv(tmp_path):
+    # summary_text merged standardized() into params that already had std_lv: the column came
+    # out as std_lv_x/std_lv_y and Std.lv printed blank for every row (fixed with this layout)
+    from smsem import fit
+    from smsem.model import load_model
+
+    path = tmp_path / "hs_linear.lav"
+    path.write_text(MODEL.read_text().replace(" + visual:textual", ""))
+    lin = fit(load_model(str(path)), pd.read_csv(HS))
+    s = lin.standardized.query("lhs == 'speed' and op == '~' and rhs == 'visual'").iloc[0]
+    reg = lin.summary()[lin.summary().index("Regressions:"):]
+    assert re.search(rf"\n    visual\s+\S+\s+\S+\s+\S+\s+\S+\s+{s.std_lv:.3f}\s+{s.std_all:.3f}\n", reg)

@@ -79,7 +79,7 @@ def summary_sections(res: "FitResults") -> list[tuple[str, list[tuple[str, str]]
 
 def _param_rows(res: "FitResults") -> dict[str, list[dict[str, Any]]]:
     """Parameter rows by lavaan section, each with its std.lv and std.all."""
-    p = res.params.drop(columns=[c for c in ("std_all",) if c in res.params.columns])
+    p = res.params.drop(columns=[c for c in ("std_all", "std_lv") if c in res.params.columns])
     s = res.standardized[["lhs", "op", "rhs", "std_lv", "std_all"]]
     m = p.merge(s, on=["lhs", "op", "rhs"], how="left")
     endo = {r.lhs for r in res.model.parsed.regressions} | set(res.model.parsed.observed)
