@@ -474,7 +474,8 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
     fmt = args.format if args.format in ("text", "markdown", "json") else "text"
     text = render_moderation(rep, fmt)
     if fmt != "json":  # lavaan's layout: LMS/QML by interaction_summary_text, dmc/rca the product-indicator SEM's
-        text = res.summary().rstrip("\n") + "\n\n" + text
+        summary = res.summary().rstrip("\n")
+        text = (f"```\n{summary}\n```" if fmt == "markdown" else summary) + "\n\n" + text
     import json
 
     props = _interaction_propositions(model, args.hypotheses)
