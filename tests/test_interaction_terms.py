@@ -47,3 +47,22 @@ def test_observed_product_in_both_orders_is_refused_in_one_line():
         parse_lavaan("y ~ a + b + a:b\nq ~ b:a")
     # one spelling in two equations stays lavaan's model (one ov.interaction column)
     assert parse_lavaan("y ~ a + b + a:b\nq ~ a:b").observed_interactions == [("a:b", "a", "b")]
+
+
+@pytest.mark.slow  # an LMS fit at n = 2,000 (a few seconds)
+def test_merged_product_in_two_equations_is_recovered_by_lms(tmp_path):
+    import smsem
+    from smsem.model import load_model
+    from smsem.simulate.interaction import interaction_population, population_values
+
+    text = MEAS + "Y ~ X + Z + X:Z\nW ~ Y + Z:X\n"
+    path = tmp_path / "two.lav"
+    path.write_text(text)
+    model = load_model(str(path))
+    pt = model.table()
+    pop = interaction_population(pt, population_values(pt, interaction=0.3, item_residual=0.36))
+    res = smsem.fit(model, pop.draw(2000, seed=3), interaction_method="lms")
+    p = res.params.query("op == '~' and rhs == 'X:Z'").set_index("lhs")
+    assert list(p.index) == ["Y", "W"]  # one product, two coefficients
+    for lhs in ("Y", "W"):
+        assert abs(p.loc[lhs, "est"] - 0.3) < 3 * p.loc[lhs, "se"]
