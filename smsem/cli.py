@@ -484,10 +484,9 @@ def _cmd_fit_interaction(args: argparse.Namespace) -> int:
     rep = moderation_report(res, chain=chain, n_boot=n_boot, seed=args.seed, level=args.level)
     fmt = args.format if args.format in ("text", "markdown", "json") else "text"
     text = render_moderation(rep, fmt)
-    if fmt != "json":
-        params = getattr(res, "params")
-        method = getattr(res, "method", args.interaction_method)
-        text = f"Estimates ({method}):\n{params.to_string(index=False)}\n\n" + text
+    if fmt != "json":  # lavaan's layout: LMS/QML by interaction_summary_text, dmc/rca the product-indicator SEM's
+        summary = res.summary().rstrip("\n")
+        text = (f"```\n{summary}\n```" if fmt == "markdown" else summary) + "\n\n" + text
     import json
 
     props = _interaction_propositions(model, args.hypotheses)

@@ -37,7 +37,22 @@ def _diagnostic_summary() -> str:
     return render_diagnostic(diagnose(df, group="department", org="org"), "text")
 
 
+def _interaction_lms() -> str:
+    """interaction_summary_text(smsem.fit(load_model("tests/models/hs_interaction.lav"),
+    HolzingerSwineford1939, interaction_method="lms")): what `smsem fit` prints for an LMS fit"""
+    import pandas as pd
+
+    from smsem import __version__, fit
+    from smsem.model import load_model
+    from smsem.report.summary import interaction_summary_text
+
+    data = pd.read_csv(ROOT / "tests" / "reference" / "lavaan" / "HolzingerSwineford1939.csv")
+    res = fit(load_model(str(ROOT / "tests" / "models" / "hs_interaction.lav")), data, interaction_method="lms")
+    return interaction_summary_text(res).replace(__version__, "VERSION")
+
+
 SNAPSHOTS: dict[str, Callable[[], str]] = {
+    "fit_interaction_lms.txt": _interaction_lms,
     "fit_integrative_ml.txt": _fit_section("integrative_ml", "text"),
     "fit_integrative_mlm.md": _fit_section("integrative_mlm", "markdown"),
     "diagnostic_summary.txt": _diagnostic_summary,

@@ -51,7 +51,8 @@ def test_shipped_moderation_config():
     assert cfg.levels("method") == ("lms", "dmc", "rca")
     assert set(cfg.levels("std_interaction")) == {0.0, 0.1, 0.2}
     assert cfg.levels("likert") == (0,)  # continuous items: the generator's responses
-    assert len(cfg.cells) == 3 * 3 * 4
+    assert cfg.levels("reliability") == (0.7, 0.8, 0.9)
+    assert len(cfg.cells) == 3 * 3 * 3 * 4
     # the other shipped studies keep their grid: no interaction factors in their cells
     other = load_config("sample_size", check_models=False)
     assert not other.interaction
@@ -190,3 +191,71 @@ def test_lms_cells_report_no_chi_square(tmp_path):
     assert fit.converged == 1 and np.isnan(fit.chi2_reject) and np.isnan(fit.cfi_ok)
     p = res.parameters.set_index(["lhs", "op", "rhs"])
     assert np.isfinite(p.loc[("Y", "~", "X:Z"), "mean_se"])
+
+
+def _rel_cfg(levels=(0.7, 0.9)):
+    d = copy.deepcopy(BASE)
+    d["population"]["interaction"].pop("item_residual")
+    d["grid"] = {"n": [120], "std_interaction": [0.2], "method": ["dmc"], "reliability": list(levels)}
+    return config_from_mapping(d, source="t.yaml", base=ROOT)
+
+
+def test_reliability_grid_solves_the_item_residuals_for_the_composite_reliability():
+    from smsem.montecarlo.scenarios import composite_reliability
+
+    cfg = _rel_cfg()
+    assert [c.reliability for c in cfg.cells] == [0.7, 0.9] and "reliability" in cfg.grid_keys
+    thetas = {}
+    for cell in cfg.cells:
+        pop, coef = interaction_cell_population(cfg, 0.2, cell.reliability)
+        rel = composite_reliability(pop)
+        assert set(rel) == {"X", "Z", "Y"}
+        assert all(v == pytest.approx(cell.reliability, abs=1e-12) for v in rel.values())
+        # the standardized interaction is latent: the same product coefficient at every reliability
+        assert pop.std_interaction("Y", "X:Z") == pytest.approx(0.2, abs=1e-9)
+        assert coef == interaction_cell_population(cfg, 0.2)[1]
+        t = true_values(cfg, cell).set_index(["lhs", "op", "rhs"])["pop"]
+        thetas[cell.reliability] = t[("x2", "~~", "x2")]
+        assert t[("x1", "~~", "x1")] == t[("x3", "~~", "x3")] == thetas[cell.reliability]  # equal within X
+    # theta = (sum lambda)^2 Var(X) (1 - rho) / (rho k): loadings 1, .8, .8, Var(X) = 1, k = 3
+    assert thetas[0.7] == pytest.approx(2.6 ** 2 * 0.3 / (0.7 * 3), rel=1e-12)
+    assert thetas[0.9] == pytest.approx(2.6 ** 2 * 0.1 / (0.9 * 3), rel=1e-12)
+    # the data of a cell come from its reliability's population (distinct draws, same streams)
+    from smsem.montecarlo.replication import simulate_interaction_cell
+
+    a, b = (simulate_interaction_cell(cfg, c, 0) for c in cfg.cells)
+    assert a.shape == b.shape and not np.allclose(a.values, b.values)
+
+
+@pytest.mark.parametrize("change, key", [
+    ("item_residual", "population.interaction.item_residual"),
+    ("one", "grid.reliability.0."),
+    ("linear", "grid.reliability: applies only to a model with latent interactions"),
+])
+def test_reliability_refusals_name_the_key(change, key):
+    d = copy.deepcopy(BASE)
+    d["grid"] = {"n": [120], "std_interaction": [0.2], "method": ["dmc"], "reliability": [0.8]}
+    if change == "one":
+        d["population"]["interaction"].pop("item_residual")
+        d["grid"]["reliability"] = [1.0]
+    elif change == "linear":
+        d = {"model": "integrative", "grid": {"n": [200], "reliability": [0.8]}, "replications": 2}
+    with pytest.raises(OptionError, match=key):
+        config_from_mapping(d, source="t.yaml", base=ROOT)
+
+
+def test_fingerprint_without_reliability_unchanged():
+    # a study of latent interactions stored before grid.reliability existed must still resume:
+    # its fingerprint is the hash of the mapping as it was then (no "reliability" in the grid;
+    # checked by hand against commit 2a79505: 9740d70f... for this config at /work/wt paths)
+    import hashlib
+    import json
+
+    cfg = _cfg()
+    d = cfg.to_mapping()
+    for k in ("name", "description", "target_power", "planning_test", "exclude_improper", "alpha", "level",
+              "population_source", "population_values", "hypotheses", "thresholds", "proportions"):
+        d.pop(k)
+    del d["grid"]["reliability"]
+    assert cfg.fingerprint == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    assert "reliability" not in cfg.grid_keys and "reliability" not in cfg.cells[0].factors()

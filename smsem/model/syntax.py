@@ -484,8 +484,39 @@ def parse_lavaan(text: str) -> ParsedModel:
                                             mods.groups(stmt.where(off), rhs)))
     if not params:
         raise SpecError("line 1, column 1: the model has no statements; write at least one 'latent =~ items' line")
+    params = _one_spelling_per_product(params)
     _check_duplicates(params)
     return ParsedModel(tuple(params), tuple(defined), tuple(constraints))
+
+
+def _one_spelling_per_product(params: list[ParameterSpec]) -> list[ParameterSpec]:
+    """``a:b`` and ``b:a`` are one product. In one equation: refused (the term twice).
+    In different equations: a latent product takes its first spelling (modsem's LMS/QML
+    keep one term per unordered pair); a product of two observed variables is refused
+    (lavaan makes ``a:b`` and ``b:a`` two identical covariates and its fit fails)."""
+    from dataclasses import replace
+
+    latents = {p.lhs for p in params if p.op == "=~"}
+    first: dict[frozenset, ParameterSpec] = {}
+    in_equation: dict[tuple[str, frozenset], ParameterSpec] = {}
+    out = []
+    for p in params:
+        if p.op == "~" and ":" in p.rhs:
+            a, b = p.rhs.split(":")
+            seen = first.setdefault(frozenset((a, b)), p)
+            twice = in_equation.setdefault((p.lhs, frozenset((a, b))), p)
+            if twice is not p:
+                raise SpecError(f"line {p.line}, column {p.column}: {p.rhs} is the product {twice.rhs} of line "
+                                f"{twice.line} again in the equation of {p.lhs}; a product enters an equation once, "
+                                "remove one")
+            if seen.rhs != p.rhs:
+                if a not in latents and b not in latents:
+                    raise SpecError(f"line {p.line}, column {p.column}: {p.rhs} is the product {seen.rhs} of line "
+                                    f"{seen.line} in the other order (lavaan would make two identical covariates); "
+                                    f"write {seen.rhs}")
+                p = replace(p, rhs=seen.rhs)
+        out.append(p)
+    return out
 
 
 def _interaction_term(v: str, where: str) -> str:

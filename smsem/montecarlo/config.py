@@ -47,6 +47,12 @@ A model with latent interactions (``y ~ a:b``; docs/moderation-power.md)::
       n: [200, 500]
       std_interaction: [0.0, 0.2]   # required: the product coefficients are solved for it
       method: [lms, dmc]            # or analysis: {interaction_method: lms}
+      reliability: [0.7, 0.9]       # optional: composite reliability of every latent variable
+
+``grid.reliability`` (optional; excludes ``population.interaction.item_residual``): the
+residual variances of each latent variable's items are set equal and solved so that its
+composite reliability ``(sum lambda)^2 Var(f) / ((sum lambda)^2 Var(f) + sum theta)`` (model-
+implied Var(f), the product's share included for an outcome) equals the level.
 """
 
 from __future__ import annotations
@@ -79,10 +85,10 @@ __all__ = [
 
 # Grid factors in the order that numbers the cells (n varies fastest). Seeds depend on
 # the cell index, so this order is part of the reproducibility contract: do not reorder.
-GRID_KEYS = ("std_interaction", "method", "effect_multiplier", "likert", "missing", "estimator", "n")
+GRID_KEYS = ("std_interaction", "method", "reliability", "effect_multiplier", "likert", "missing", "estimator", "n")
 #: Grid factors of studies of latent interactions only (level None elsewhere: one level,
 #: so the cell numbering and the fingerprint of other studies are unchanged).
-INTERACTION_KEYS = ("std_interaction", "method")
+INTERACTION_KEYS = ("std_interaction", "method", "reliability")
 #: Keys of ``population.interaction``: the values of
 #: :func:`smsem.simulate.interaction.population_values` (the table's metric).
 INTERACTION_VALUE_KEYS = ("loading", "regression", "item_residual", "latent_variance", "latent_covariance",
@@ -109,7 +115,7 @@ _MODEL_KEYS = {"population": ("model", "codebook", "scenario", *_VALUE_KEYS, "fr
 #: defaults, so that studies stored before them resume.
 _NEW_FIELDS = ("population_values", "population_source", "hypotheses", "thresholds", "proportions", "interaction")
 _GRID_DEFAULTS: dict[str, tuple[Any, ...]] = {
-    "std_interaction": (None,), "method": (None,),
+    "std_interaction": (None,), "method": (None,), "reliability": (None,),
     "effect_multiplier": (1.0,), "likert": (5,), "missing": (0.0,), "estimator": ("ML",),
 }
 
@@ -126,6 +132,7 @@ class Cell:
     estimator: str
     std_interaction: float | None = None
     method: str | None = None
+    reliability: float | None = None
 
     def factors(self) -> dict[str, Any]:
         """The factor levels as a plain dict (``cell`` index first); the interaction
@@ -413,6 +420,7 @@ def config_from_mapping(data: Any, *, source: str = "config", base: str | Path =
     checks = {
         "std_interaction": lambda k, v: ck.real(k, v, -0.95, 0.95),
         "method": lambda k, v: ck.choice(k, v, _interaction_methods()),
+        "reliability": lambda k, v: ck.real(k, v, 0.0, 1.0, low_open=True, high_open=True),
         "n": lambda k, v: ck.integer(k, v, 2),
         "likert": lambda k, v: _likert(ck, k, v),
         "effect_multiplier": lambda k, v: ck.real(k, v, 0.0, 100.0),
@@ -507,7 +515,7 @@ def _interaction_design(d: Mapping[str, Any], pop: Mapping[str, Any], ana: Mappi
         has = False
     if not has:
         for where, keys in (("population", pop), ("analysis", ana), ("grid", g)):
-            for k in ("interaction", "interaction_method", "std_interaction", "method"):
+            for k in ("interaction", "interaction_method", *INTERACTION_KEYS):
                 if k in keys:
                     raise ck.fail(f"{where}.{k}", "applies only to a model with latent interactions (y ~ a:b); "
                                   "the population model has none")
@@ -526,6 +534,9 @@ def _interaction_design(d: Mapping[str, Any], pop: Mapping[str, Any], ana: Mappi
     if "std_interaction" not in g:
         raise ck.fail("grid.std_interaction", "is required for a model with latent interactions: the "
                       "standardized interaction(s) of the population (Wen, Marsh & Hau 2010), e.g. [0.2, 0]")
+    if "reliability" in g and "item_residual" in values:
+        raise ck.fail("population.interaction.item_residual", "and grid.reliability exclude each other: with "
+                      "grid.reliability the item residual variances are solved for the composite reliability")
     if "interaction_method" in ana and "method" in g:
         raise ck.fail("analysis.interaction_method", "and grid.method exclude each other; keep one")
     levels: dict[str, tuple[Any, ...]] = {"likert": (0,)}

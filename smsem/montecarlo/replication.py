@@ -275,7 +275,7 @@ def _reference_replication(cell: Cell, rep: int, config: StudyConfig) -> dict[st
 def simulate_interaction_cell(config: StudyConfig, cell: Cell, rep: int):
     """The data set of replication ``rep`` of ``cell`` in a study of latent interactions:
     :meth:`InteractionPopulation.draw` on the replication's data stream."""
-    pop, _ = interaction_cell_population(config, cell.std_interaction)
+    pop, _ = interaction_cell_population(config, cell.std_interaction, cell.reliability)
     return pop.draw(cell.n, seed=replication_seedseq(config.seed, cell.index, rep, DATA))
 
 

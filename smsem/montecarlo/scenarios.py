@@ -99,14 +99,18 @@ def _truth(config: StudyConfig, effect_multiplier: float) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=64)
-def interaction_cell_population(config: StudyConfig, std_interaction: float):
+def interaction_cell_population(config: StudyConfig, std_interaction: float, reliability: float | None = None):
     """The population of a study of latent interactions at one standardized interaction.
 
     The values of ``population.interaction`` (:func:`smsem.simulate.interaction.population_values`)
     with every product coefficient ``g`` solved (Brent's root finder; scripts/moderation_power.py bisects)
     so that the product's standardized interaction ``g sd(a) sd(b) / sd(y)`` (Wen, Marsh &
     Hau 2010) equals ``std_interaction``; with several products, each in turn until all
-    agree (coordinate-wise).
+    agree (coordinate-wise). With ``reliability`` (``grid.reliability``), the residual
+    variances of each latent variable's items are then set equal and solved so that its
+    composite reliability ``(sum lambda)^2 Var(f) / ((sum lambda)^2 Var(f) + sum theta)``
+    equals ``reliability`` (model-implied ``Var(f)``, exact; the standardized interaction,
+    a latent quantity, does not change).
 
     Returns
     -------
@@ -142,7 +146,55 @@ def interaction_cell_population(config: StudyConfig, std_interaction: float):
                         raise SpecError(f"grid.std_interaction {target:g}: no coefficient of {key[0]} ~ {key[2]} "
                                         "reaches it in this population")
                 coef[key] = sign * brentq(gap, 0.0, hi, xtol=1e-13, rtol=1e-13)
-    return build(coef), coef
+    pop = build(coef)
+    if reliability is not None:
+        pop = interaction_population(pop_model, population_values(
+            pt, overrides={**coef, **_residuals_for_reliability(pop, float(reliability))}, **base))
+    return pop, coef
+
+
+def composite_reliability(pop) -> dict[str, float]:
+    """Composite reliability ``(sum lambda)^2 Var(f) / ((sum lambda)^2 Var(f) + sum theta)``
+    of every latent variable of an interaction population (its own items, exact moments)."""
+    lam, theta = _measurement(pop)
+    _, cov = pop.moments()
+    out = {}
+    for f, items in lam.items():
+        t = sum(lam[f].values()) ** 2 * float(cov.loc[f, f])
+        out[f] = t / (t + sum(theta[i] for i in items))
+    return out
+
+
+def _measurement(pop) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    from ..estimate.matrices import table_rows
+
+    vals = dict(zip(map(tuple, pop.truth()[["lhs", "op", "rhs"]].values), pop.truth()["true"]))
+    lam: dict[str, dict[str, float]] = {}
+    seen: dict[str, str] = {}
+    for r in table_rows(pop.pt):
+        if r["op"] != "=~":
+            continue
+        if r["rhs"] in seen:
+            raise SpecError(f"grid.reliability: item {r['rhs']} loads on {seen[r['rhs']]} and {r['lhs']}; the "
+                            "composite reliability needs each item on one latent variable")
+        seen[r["rhs"]] = r["lhs"]
+        v = vals.get((r["lhs"], "=~", r["rhs"])) if r["free"] > 0 else r["ustart"]
+        lam.setdefault(r["lhs"], {})[r["rhs"]] = float(v)
+    theta = {i: float(vals.get((i, "~~", i), 0.0)) for i in seen}
+    return lam, theta
+
+
+def _residuals_for_reliability(pop, reliability: float) -> dict[tuple[str, str, str], float]:
+    """Equal residual variances of each latent variable's items giving composite reliability
+    ``reliability``: ``theta = (sum lambda)^2 Var(f) (1 - rho) / (rho k)``."""
+    lam, _ = _measurement(pop)
+    _, cov = pop.moments()
+    out = {}
+    for f, items in lam.items():
+        t = sum(items.values()) ** 2 * float(cov.loc[f, f]) * (1.0 - reliability) / (reliability * len(items))
+        for i in items:
+            out[(i, "~~", i)] = t
+    return out
 
 
 def _defined_truth(pop, truth: pd.DataFrame) -> pd.DataFrame:
@@ -171,7 +223,7 @@ def _defined_truth(pop, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def _interaction_truth(config: StudyConfig, cell: Cell) -> pd.DataFrame:
-    pop, coef = interaction_cell_population(config, cell.std_interaction)
+    pop, coef = interaction_cell_population(config, cell.std_interaction, cell.reliability)
     t = pop.truth().rename(columns={"true": "pop"})
     t = pd.concat([t, _defined_truth(pop, t)], ignore_index=True)
     t["pop_std"] = float("nan")
@@ -219,10 +271,12 @@ def check_design(config: StudyConfig) -> None:
                         f"replication needs at least {need} respondents; use n >= {need}")
     if config.interaction:
         for t in config.levels("std_interaction"):
-            try:
-                interaction_cell_population(config, t)
-            except SmsemError as exc:
-                raise SpecError(f"population.interaction with grid.std_interaction {t:g}: {exc}") from None
+            for rel in config.levels("reliability"):
+                try:
+                    interaction_cell_population(config, t, rel)
+                except SmsemError as exc:
+                    where = f"grid.std_interaction {t:g}" + ("" if rel is None else f", grid.reliability {rel:g}")
+                    raise SpecError(f"population.interaction with {where}: {exc}") from None
         return
     try:
         base_population(config)

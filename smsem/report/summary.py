@@ -22,7 +22,7 @@ from .. import __version__
 if TYPE_CHECKING:  # pragma: no cover
     from ..estimate.results import FitResults
 
-__all__ = ["summary_text", "summary_html", "summary_sections"]
+__all__ = ["summary_text", "summary_html", "summary_sections", "interaction_summary_text"]
 
 _W = 54  # width of the "label .... value" lines, as lavaan's
 _SECTIONS = (("=~", "Latent Variables"), ("~", "Regressions"), ("~~cov", "Covariances"),
@@ -79,10 +79,16 @@ def summary_sections(res: "FitResults") -> list[tuple[str, list[tuple[str, str]]
 
 def _param_rows(res: "FitResults") -> dict[str, list[dict[str, Any]]]:
     """Parameter rows by lavaan section, each with its std.lv and std.all."""
-    p = res.params.drop(columns=[c for c in ("std_all",) if c in res.params.columns])
+    p = res.params.drop(columns=[c for c in ("std_all", "std_lv") if c in res.params.columns])
     s = res.standardized[["lhs", "op", "rhs", "std_lv", "std_all"]]
     m = p.merge(s, on=["lhs", "op", "rhs"], how="left")
     endo = {r.lhs for r in res.model.parsed.regressions} | set(res.model.parsed.observed)
+    return _sections_of(m, endo)
+
+
+def _sections_of(m: pd.DataFrame, endo: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of ``m`` (columns lhs, op, rhs, est, se, z, pvalue, std_lv, std_all) by lavaan
+    section; ``dot`` marks the (residual) variances and intercepts of endogenous variables."""
     out: dict[str, list[dict[str, Any]]] = {k: [] for k, _ in _SECTIONS}
     for r in m.to_dict(orient="records"):
         op = r["op"]
@@ -127,17 +133,33 @@ def _values(r: dict[str, Any]) -> list[str]:
 
 def summary_text(res: "FitResults") -> str:
     """The summary as plain text, laid out as lavaan's."""
-    out = [f"smsem {__version__}: {res.model.name!r} fitted by {res.estimator}"
-           + ("" if getattr(res, "converged", True) else " (NOT converged)"), ""]
-    for title, rows in summary_sections(res):
-        if title:
-            out += [title, ""]
-        out += [f"  {k:<{_W - 2 - len(v)}}{v}" if len(k) + len(v) < _W - 2 else f"  {k} {v}" for k, v in rows]
-        out.append("")
+    out = _header_lines(f"smsem {__version__}: {res.model.name!r} fitted by {res.estimator}"
+                        + ("" if getattr(res, "converged", True) else " (NOT converged)"), summary_sections(res))
     out += ["Parameter Estimates:", "", f"  {'Standard errors':<{_W - 10}}{'Standard':>8}",
             f"  {'Information':<{_W - 10}}{'Expected':>8}", ""]
+    d = _defined(res)
+    defined = [(f"{r.name} := {r.expression}", [_n(r.est), _n(r.se), _n(r.z), _n(r.pvalue), "", _n(r.std_all)])
+               for r in d.itertuples(index=False)] if len(d) else []
+    rsq = _r2(res)
+    out += _estimate_lines(_param_rows(res), defined, [(r.name, r.r2) for r in rsq.itertuples(index=False)])
+    return "\n".join(out)
+
+
+def _header_lines(title: str, blocks: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    out = [title, ""]
+    for head, rows in blocks:
+        if head:
+            out += [head, ""]
+        out += [f"  {k:<{_W - 2 - len(v)}}{v}" if len(k) + len(v) < _W - 2 else f"  {k} {v}" for k, v in rows]
+        out.append("")
+    return out
+
+
+def _estimate_lines(sections: dict[str, list[dict[str, Any]]], defined: list[tuple[str, list[str]]],
+                    rsq: list[tuple[str, float]]) -> list[str]:
+    """The lavaan-style parameter sections, defined parameters and R-square as lines."""
+    out: list[str] = []
     head = f"{'':<20}" + "".join(f"{c:>9}" for c in _COLS)
-    sections = _param_rows(res)
     for key, title in _SECTIONS:
         rows = sections[key]
         if not rows:
@@ -153,18 +175,52 @@ def summary_text(res: "FitResults") -> str:
             label = f"    {name}" if grouped else f"   {'.' if r['dot'] else ' '}{name}"
             out.append(f"{label:<20}" + "".join(f"{v:>9}" for v in _values(r)))
         out.append("")
-    d = _defined(res)
-    if len(d):
+    if defined:
         out += ["Defined Parameters:", head]
-        for r in d.itertuples(index=False):
-            vals = [_n(r.est), _n(r.se), _n(r.z), _n(r.pvalue), "", _n(r.std_all)]
-            out.append(f"    {r.name + ' := ' + r.expression:<16}"[:20].ljust(20) + "".join(f"{v:>9}" for v in vals))
+        for name, vals in defined:
+            out.append(f"    {name:<16}"[:20].ljust(20) + "".join(f"{v:>9}" for v in vals))
         out.append("")
-    rsq = _r2(res)
-    if len(rsq):
+    if rsq:
         out += ["R-Square:", f"{'':<20}{'Estimate':>9}"]
-        out += [f"    {r.name:<16}{_n(r.r2):>9}" for r in rsq.itertuples(index=False)]
+        out += [f"    {name:<16}{_n(v):>9}" for name, v in rsq]
         out.append("")
+    return out
+
+
+def interaction_summary_text(res: Any) -> str:
+    """A latent-interaction fit by LMS or QML (:class:`smsem.estimate.interaction.results.InteractionFit`)
+    laid out as :func:`summary_text`: the estimator block, log-likelihood, AIC and BIC (no
+    chi-square test: LMS and QML have no saturated model to test against, as in modsem's
+    summary), then the parameter sections with the product rows ``y ~ a:b`` among the
+    regressions (Std.all of a product row: Wen, Marsh & Hau's ``est sd(a) sd(b) / sd(y)``),
+    the ``:=`` rows and R-square (``1 -`` the standardized residual variance, the
+    products' share of the variance included)."""
+    name = getattr(getattr(res, "model", None), "name", None) or "model"
+    method = {"lms": "LMS (latent moderated structural equations)",
+              "qml": "QML (quasi-maximum likelihood)"}.get(res.method, res.method.upper())
+    title = (f"smsem {__version__}: {name!r} fitted by {method}"
+             + ("" if getattr(res, "converged", True) else " (NOT converged)"))
+    first = [_kv("Estimator", res.method.upper()), _kv("Number of model parameters", int(res.npar)),
+             _kv("Number of observations", int(res.n))]
+    if getattr(res, "n_dropped", 0):
+        first.append(_kv("Incomplete cases left out", int(res.n_dropped)))
+    first += [_kv("Missing data", "listwise"), _kv("Number of iterations", int(res.iterations))]
+    blocks = [("", first), ("Loglikelihood and Information Criteria:", [
+        _kv("Loglikelihood", res.loglik), _kv("Akaike (AIC)", res.aic), _kv("Bayesian (BIC)", res.bic)])]
+    out = _header_lines(title, [(t, [(k, v) for k, v in rows if v != ""]) for t, rows in blocks])
+    out += ["  No chi-square test (no saturated model for a latent interaction); the", "  moderation "
+            "report compares the model with its linear model (LRT, AIC, BIC).", ""]
+    out += ["Parameter Estimates:", "", f"  {'Standard errors':<{_W - 10}}{'Standard':>8}",
+            f"  {'Information':<{_W - 10}}{'Observed':>8}", ""]
+    p = res.params
+    pt = res.table
+    endo = {r.lhs for r in p.itertuples(index=False) if r.op == "~"} | set(pt.ov)
+    main = p[p.op != ":="]
+    defined = [(f"{r.lhs} := {r.rhs}", [_n(r.est), _n(r.se), _n(r.z), _n(r.pvalue), "", _n(r.std_all)])
+               for r in p[p.op == ":="].itertuples(index=False)]
+    rsq = [(r.lhs, 1.0 - float(r.std_all)) for r in main.itertuples(index=False)
+           if r.op == "~~" and r.lhs == r.rhs and r.lhs in endo and math.isfinite(float(r.std_all))]
+    out += _estimate_lines(_sections_of(main, endo), defined, rsq)
     return "\n".join(out)
 
 

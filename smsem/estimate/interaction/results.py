@@ -138,10 +138,10 @@ class InteractionFit:
         return bootstrap_lms(self, int(n_boot), seed=int(seed))
 
     def summary(self) -> str:
-        cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
-        return (f"smsem {self.method.upper()} fit: n = {self.n}, loglik = {self.loglik:.3f}, npar = {self.npar}, "
-                f"AIC = {self.aic:.2f}, BIC = {self.bic:.2f}, converged = {self.converged}\n"
-                + self.params[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        """The fit laid out as lavaan's summary (:func:`smsem.report.summary.interaction_summary_text`)."""
+        from ...report.summary import interaction_summary_text
+
+        return interaction_summary_text(self)
 
     __str__ = summary
 
