@@ -743,9 +743,8 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
                     parameterization: str, options: dict):
     """lavaan's ``sem(model, data, ordered = ..., estimator = ...)`` of a model with observed exogenous
     covariates (``conditional.x = TRUE``); called by :func:`.fit.fit_ordinal`."""
-    from ..results import PARAM_COLUMNS
     from .fit import (ORDINAL_ESTIMATORS, _adjusted, _cfi, _marker_starts, _results_class, _rmsea, _row_values,
-                      _tli, _traces, _Weight)
+                      _tli, _traces, _Weight, params_table, warn_negative_variances)
     from ..matrices import start_values
     from .. import fitindices as fitidx
     from scipy import stats
@@ -888,23 +887,9 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
     mx = eng.matrices(theta, ords)
     neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0 and v in ords]
     neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and (v in set(mx.latent_names) or v in ords)]
-    if neg:
-        from ...exceptions import HeywoodWarning
-
-        warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
-                      HeywoodWarning, stacklevel=4)
+    warn_negative_variances(neg)
     est_v, sa_v, sl_v = _row_values(eng, theta, etable, ords)
-    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    zcrit = stats.norm.ppf(0.975)
-    out = []
-    for (_, r), est, sa, sl in zip(table[table["op"] != ":="].iterrows(), est_v, sa_v, sl_v):
-        f = int(r["free"])
-        se = float(se_all[f - 1]) if f > 0 else float("nan")
-        z = est / se if np.isfinite(se) and se > 0 else np.nan
-        pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
-                    est + zcrit * se, float(sl), float(sa)))
-    params = pd.DataFrame(out, columns=PARAM_COLUMNS)
+    params = params_table(table, est_v, sa_v, sl_v, vcov)
     if (table["op"] == ":=").any():
         params = pd.concat([params, _defined_cond(eng, theta, vcov, mx)], ignore_index=True)
     table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())

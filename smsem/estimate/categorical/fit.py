@@ -672,7 +672,6 @@ def fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any = True, estimato
 
 def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str, missing: str,
                  parameterization: str, **table_options: Any):
-    from ..results import PARAM_COLUMNS
 
     estimator = str(estimator).upper()
     options = {k: v for k, v in table_options.items() if v is not None}  # None: the table's default
@@ -823,23 +822,9 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     mx = eng.matrices(theta, set(ordinal))
     neg = [v for v, t in zip(eng.ov, np.diag(mx.theta)) if t < 0]
     neg += [v for v, t in zip(mx.inner, np.diag(mx.psi)) if t < 0 and v in set(mx.latent_names)]
-    if neg:
-        from ...exceptions import HeywoodWarning
-
-        warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
-                      HeywoodWarning, stacklevel=4)
+    warn_negative_variances(neg)
     est_v, sa_v, sl_v = _row_values(eng, theta, table, set(ordinal))
-    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    zcrit = stats.norm.ppf(0.975)
-    out = []
-    for (_, r), est, sa, sl in zip(table[table["op"] != ":="].iterrows(), est_v, sa_v, sl_v):
-        f = int(r["free"])
-        se = float(se_all[f - 1]) if f > 0 else float("nan")
-        z = est / se if np.isfinite(se) and se > 0 else np.nan
-        pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
-                    est + zcrit * se, float(sl), float(sa)))
-    params = pd.DataFrame(out, columns=PARAM_COLUMNS)
+    params = params_table(table, est_v, sa_v, sl_v, vcov)
     if (table["op"] == ":=").any():
         params = pd.concat([params, _defined(eng, theta, vcov, mx)], ignore_index=True)
     table = table.assign(est=params["est"].to_numpy(), se=params["se"].fillna(0.0).to_numpy())
@@ -911,3 +896,30 @@ def render_ordinal(res: Any, fmt: str = "text", boot=None) -> str:
     head = head + ("\n" + note.rstrip() if note else "")
     return (head + "\n\n" + fit_df.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n\n"
             + p.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="") + "\n")
+
+
+def warn_negative_variances(neg: list[str]) -> None:
+    """The HeywoodWarning of an ordinal fit with negative (residual) variances, naming them."""
+    if neg:
+        from ...exceptions import HeywoodWarning
+
+        warnings.warn(f"negative (residual) variance of {', '.join(neg)}: the solution is inadmissible",
+                      HeywoodWarning, stacklevel=5)
+
+
+def params_table(table: pd.DataFrame, est_v, sa_v, sl_v, vcov: np.ndarray) -> pd.DataFrame:
+    """``res.params`` rows (all but ``:=``) of an ordinal fit: the table's rows with the values
+    ``est_v, sa_v, sl_v``, robust SE from ``vcov`` by the ``free`` index, Wald z, p and 95% CI."""
+    from ..results import PARAM_COLUMNS
+
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    zcrit = stats.norm.ppf(0.975)
+    out = []
+    for (_, r), est, sa, sl in zip(table[table["op"] != ":="].iterrows(), est_v, sa_v, sl_v):
+        f = int(r["free"])
+        se = float(se_all[f - 1]) if f > 0 else float("nan")
+        z = est / se if np.isfinite(se) and se > 0 else np.nan
+        pv = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
+                    est + zcrit * se, float(sl), float(sa)))
+    return pd.DataFrame(out, columns=PARAM_COLUMNS)
