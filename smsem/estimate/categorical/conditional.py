@@ -743,11 +743,9 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
                     parameterization: str, options: dict):
     """lavaan's ``sem(model, data, ordered = ..., estimator = ...)`` of a model with observed exogenous
     covariates (``conditional.x = TRUE``); called by :func:`.fit.fit_ordinal`."""
-    from .fit import (ORDINAL_ESTIMATORS, _adjusted, _cfi, _marker_starts, _results_class, _rmsea, _row_values,
-                      _tli, _traces, _Weight, params_table, warn_negative_variances)
+    from .fit import (ORDINAL_ESTIMATORS, _marker_starts, _results_class, _row_values, _Weight, fit_measures,
+                      params_table, warn_negative_variances)
     from ..matrices import start_values
-    from .. import fitindices as fitidx
-    from scipy import stats
 
     ov = list(pt.ov)
     xs = covariates_of(pt)
@@ -845,31 +843,8 @@ def fit_conditional(model: Any, data: pd.DataFrame, pt: Any, *, ordered: Any, es
     eb[:npre] = 0.0
     chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - npre)
-    fi: dict[str, float] = {"npar": float(eng.npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
-                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
-                            "baseline_chi2": chi2_b, "baseline_df": df_b,
-                            "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
-    if wkind == "ULS":
-        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
-    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
-    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
-    fi["rmsea"] = _rmsea(chi2, df, n - 1.0)
-    if df > 0:
-        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = fitidx.rmsea_ci(chi2, df, n - 1.0)
-        fi["rmsea_pvalue"] = fitidx.rmsea_pvalue(chi2, df, n - 1.0)
+    fi = fit_measures(chi2, df, chi2_b, df_b, n, fmin, eng.npar, wkind, test, d, db, w, gamma)
     if test != "standard" and df > 0:
-        tr1, tr2 = _traces(d, w, gamma)
-        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
-        tr1b, tr2b = _traces(db, w, gamma)
-        tb_s, dfb_s, cb, _ = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
-        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
-                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
-                  baseline_scaling_factor=cb)
-        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
-        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
-        fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
-        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
-        fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
         # lavaan 0.6.14 gives NA for the robust indices of a conditional.x model
         fi.update({k: float("nan") for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
                                              "rmsea_ci_upper_robust", "rmsea_pvalue_robust")})

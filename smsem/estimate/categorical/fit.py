@@ -777,33 +777,8 @@ def _fit_ordinal(model: Any, data: pd.DataFrame, *, ordered: Any, estimator: str
     eb = s - db @ tb
     chi2_b = (n - 1.0) * float(eb @ w.mul(eb))
     df_b = float(nstat - eng.nth)
-    fi: dict[str, float] = {"npar": float(eng.npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
-                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
-                            "baseline_chi2": chi2_b, "baseline_df": df_b,
-                            "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
-    if wkind == "ULS":  # lavaan: the ULS statistic is not chi2-distributed, no p-value
-        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
-    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
-    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
-    fi["rmsea"] = _rmsea(chi2, df, n - 1.0)  # lavaan: N - 1 here
-    from .. import fitindices as fitidx
-
-    if df > 0:
-        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = fitidx.rmsea_ci(chi2, df, n - 1.0)
-        fi["rmsea_pvalue"] = fitidx.rmsea_pvalue(chi2, df, n - 1.0)
+    fi = fit_measures(chi2, df, chi2_b, df_b, n, fmin, eng.npar, wkind, test, d, db, w, gamma)
     if test != "standard" and df > 0:
-        tr1, tr2 = _traces(d, w, gamma)
-        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
-        tr1b, tr2b = _traces(db, w, gamma)
-        tb_s, dfb_s, cb, shiftb = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
-        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
-                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
-                  baseline_scaling_factor=cb)
-        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
-        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
-        fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
-        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
-        fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
         if test == "scaled.shifted" and eng.mixed:  # lavaan: NA with continuous variables
             fi.update({k: float("nan") for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
                                                  "rmsea_ci_upper_robust", "rmsea_pvalue_robust")})
@@ -923,3 +898,39 @@ def params_table(table: pd.DataFrame, est_v, sa_v, sl_v, vcov: np.ndarray) -> pd
         out.append((r["lhs"], r["op"], r["rhs"], r["label"] or "", est, se, z, pv, est - zcrit * se,
                     est + zcrit * se, float(sl), float(sa)))
     return pd.DataFrame(out, columns=PARAM_COLUMNS)
+
+
+def fit_measures(chi2: float, df: float, chi2_b: float, df_b: float, n: float, fmin: float, npar: int,
+                 wkind: str, test: str, d: np.ndarray, db: np.ndarray, w: Any, gamma: Any) -> dict[str, float]:
+    """The fit measures every ordinal fit reports as lavaan: chi2 and its baseline, CFI, TLI,
+    RMSEA (N - 1) with its CI and p, and with a robust test the scaled / scaled-shifted
+    statistics (``_traces`` of the model's ``d`` and the baseline's ``db`` Jacobians) and the
+    scaled indices. The robust indices and SRMR are left to the caller."""
+    from .. import fitindices as fitidx
+
+    fi: dict[str, float] = {"npar": float(npar), "fmin": 0.5 * (n - 1.0) / n * fmin, "chi2": chi2, "df": df,
+                            "pvalue": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+                            "baseline_chi2": chi2_b, "baseline_df": df_b,
+                            "baseline_pvalue": float(stats.chi2.sf(chi2_b, df_b))}
+    if wkind == "ULS":  # lavaan: the ULS statistic is not chi2-distributed, no p-value
+        fi["pvalue"] = fi["baseline_pvalue"] = float("nan")
+    fi["cfi"] = _cfi(chi2, df, chi2_b, df_b)
+    fi["tli"] = _tli(chi2, df, chi2_b, df_b)
+    fi["rmsea"] = _rmsea(chi2, df, n - 1.0)  # lavaan: N - 1 here
+    if df > 0:
+        fi["rmsea_ci_lower"], fi["rmsea_ci_upper"] = fitidx.rmsea_ci(chi2, df, n - 1.0)
+        fi["rmsea_pvalue"] = fitidx.rmsea_pvalue(chi2, df, n - 1.0)
+    if test != "standard" and df > 0:
+        tr1, tr2 = _traces(d, w, gamma)
+        t_s, df_s, c, shift = _adjusted(chi2, df, tr1, tr2, test)
+        tr1b, tr2b = _traces(db, w, gamma)
+        tb_s, dfb_s, cb, _ = _adjusted(chi2_b, df_b, tr1b, tr2b, test)
+        fi.update(chi2_scaled=t_s, df_scaled=df_s, pvalue_scaled=float(stats.chi2.sf(t_s, df_s)),
+                  scaling_factor=c, shift_parameter=shift, baseline_chi2_scaled=tb_s, baseline_df_scaled=dfb_s,
+                  baseline_scaling_factor=cb)
+        fi["cfi_scaled"] = _cfi(t_s, df_s, tb_s, dfb_s)
+        fi["tli_scaled"] = _tli(t_s, df_s, tb_s, dfb_s)
+        fi["rmsea_scaled"] = _rmsea(t_s, df_s, n - 1.0)
+        fi["rmsea_ci_lower_scaled"], fi["rmsea_ci_upper_scaled"] = fitidx.rmsea_ci(t_s, df_s, n - 1.0)
+        fi["rmsea_pvalue_scaled"] = fitidx.rmsea_pvalue(t_s, df_s, n - 1.0)
+    return fi
