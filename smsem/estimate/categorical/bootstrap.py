@@ -64,7 +64,15 @@ def _refit(eng, theta0, s, wdiag, tol=1e-9, maxit=100):
         # the identity and touch no other parameter); iterate on the others over the correlations
         theta[eng.th_idx] = s[:eng.nth][eng.th_pos]
         return _refit_struct(eng, theta, s, wdiag, tol, maxit)
-    e = s - eng.sigma(theta)
+    return gauss_newton(eng, theta, s, wdiag, tol, maxit)
+
+
+def gauss_newton(eng, theta0, s, wdiag, tol=1e-9, maxit=100):
+    """Gauss-Newton with step halving from ``theta0`` on the statistics ``s`` with diagonal
+    weights ``wdiag`` (the ``np.real`` drops the zero imaginary part of an engine that computes
+    its Jacobian by complex steps). Returns ``(theta, converged)``."""
+    theta = theta0.copy()
+    e = s - np.real(eng.sigma(theta))
     f_old = float(e @ (wdiag * e))
     for _ in range(maxit):
         d = eng.jacobian(theta)
@@ -73,7 +81,7 @@ def _refit(eng, theta0, s, wdiag, tol=1e-9, maxit=100):
         lam = 1.0
         while True:  # step halving: the fit function must not increase
             t_new = theta + lam * step
-            e_new = s - eng.sigma(t_new)
+            e_new = s - np.real(eng.sigma(t_new))
             f_new = float(e_new @ (wdiag * e_new))
             if f_new <= f_old * (1 + 1e-12) or lam < 1e-3:
                 break

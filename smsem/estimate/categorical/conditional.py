@@ -901,25 +901,9 @@ def _defined_cond(eng, theta, vcov, mx) -> pd.DataFrame:
 
 def _refit(eng, theta0, s, wdiag, tol=1e-9, maxit=100):
     """Gauss-Newton with step halving from ``theta0`` on the statistics ``s`` (diagonal weights)."""
-    theta = theta0.copy()
-    e = s - np.real(eng.sigma(theta))
-    f_old = float(e @ (wdiag * e))
-    for _ in range(maxit):
-        d = eng.jacobian(theta)
-        wd = wdiag[:, None] * d
-        step = np.linalg.solve(d.T @ wd, wd.T @ e)
-        lam = 1.0
-        while True:  # the fit function must not increase
-            t_new = theta + lam * step
-            e_new = s - np.real(eng.sigma(t_new))
-            f_new = float(e_new @ (wdiag * e_new))
-            if f_new <= f_old * (1 + 1e-12) or lam < 1e-3:
-                break
-            lam /= 2
-        theta, e, f_old = t_new, e_new, f_new
-        if np.max(np.abs(lam * step)) < tol:
-            return theta, True
-    return theta, False
+    from .bootstrap import gauss_newton
+
+    return gauss_newton(eng, theta0, s, wdiag, tol, maxit)
 
 
 def bootstrap_conditional(res, n_boot: int = 1000, seed=None, *, counts=None):
