@@ -117,18 +117,7 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
     p = len(plan.items)
     s, n, todo = [], [], []
     out: dict[int, dict[str, Any]] = {}
-    for r in reps:
-        try:
-            x = _simulate_cell_items(config, cell, r, plan.columns)
-        except _FAILURES:
-            out[r] = reference_replication(cell, r, config)  # reports the error
-            continue
-        incomplete = np.isnan(x).any(axis=1)
-        if incomplete.any():
-            x = x[~incomplete]  # listwise deletion, as smsem.fit
-        if len(x) <= p or len(x) < plan.pmap.n_free:
-            out[r] = reference_replication(cell, r, config)  # reports too few rows
-            continue
+    for r, x in _complete_samples(config, cell, reps, plan.columns, max(p + 1, plan.pmap.n_free), out):
         s.append(ml.sample_moments(x)[1])
         n.append(len(x))
         todo.append(r)
@@ -149,6 +138,26 @@ def _run_replications(cell: Cell, reps: Sequence[int], config: StudyConfig) -> l
     return [out[r] for r in reps]
 
 
+def _complete_samples(config: StudyConfig, cell: Cell, reps: list[int], columns: list[str], min_rows: int,
+                      out: dict[int, dict[str, Any]]):
+    """The simulated item matrix of each replication, incomplete rows deleted (listwise, as
+    the fits do), for the fast paths; a replication whose simulation fails or that keeps fewer
+    than ``min_rows`` rows goes to :func:`reference_replication` (which reports why) into ``out``."""
+    for r in reps:
+        try:
+            x = _simulate_cell_items(config, cell, r, columns)
+        except _FAILURES:
+            out[r] = reference_replication(cell, r, config)  # reports the error
+            continue
+        incomplete = np.isnan(x).any(axis=1)
+        if incomplete.any():
+            x = x[~incomplete]
+        if len(x) < min_rows:
+            out[r] = reference_replication(cell, r, config)  # reports too few rows
+            continue
+        yield r, x
+
+
 def _run_ordinal_replications(cell: Cell, reps: list[int], config: StudyConfig) -> list[dict[str, Any]]:
     """WLSMV replications on the fast path (:mod:`smsem.montecarlo.fast_ordinal`): the chunk's
     thresholds, polychorics and NACOVs at once, then each refit; what it cannot settle goes to
@@ -159,18 +168,7 @@ def _run_ordinal_replications(cell: Cell, reps: list[int], config: StudyConfig) 
         return [reference_replication(cell, r, config) for r in reps]
     xs, todo = [], []
     out: dict[int, dict[str, Any]] = {}
-    for r in reps:
-        try:
-            x = _simulate_cell_items(config, cell, r, plan.columns)
-        except _FAILURES:
-            out[r] = reference_replication(cell, r, config)  # reports the error
-            continue
-        incomplete = np.isnan(x).any(axis=1)
-        if incomplete.any():
-            x = x[~incomplete]  # listwise deletion, as fit_ordinal
-        if len(x) < 2:
-            out[r] = reference_replication(cell, r, config)
-            continue
+    for r, x in _complete_samples(config, cell, reps, plan.columns, 2, out):
         xs.append(x)
         todo.append(r)
     if todo:
