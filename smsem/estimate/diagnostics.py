@@ -748,6 +748,19 @@ def _standardize_epc(res: Any, mx, lhs: str, op: str, rhs: str, epc: float,
     return lv_, al, al
 
 
+def mi_epc(n: float, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lavaan's ``modindices()`` from the gradient ``g`` of its fmin at the candidates and the
+    diagonal ``v`` of their information given the free parameters: ``mi = N g² / v`` and
+    ``epc = -mi / (N g)``; NaN where ``v < eps^(1/3)`` (lavaan's ``na.remove``: the score test
+    is not defined)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
+        mi = n * g * g / v
+        d = n * g
+        d = np.where(np.abs(d) < 1e-15, 1.0, d)
+        return mi, -mi / d
+
+
 def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
     """Modification indices as lavaan's ``modindices(fit, sort. = TRUE)``.
 
@@ -821,12 +834,7 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
     i12 = info[k:, :k]
     v = np.diag(i11) - np.einsum("ij,ji->i", i12, np.linalg.solve(i22, i12.T))
     n = res.n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
-        mi = n * g * g / v
-        d = n * g
-        d = np.where(np.abs(d) < 1e-15, 1.0, d)
-        epc = -mi / d
+    mi, epc = mi_epc(n, g, v)
     fx = set(getattr(res.model.parsed, "fixed_x", ()) or ())
     factors = _std_factors(res, mx)  # once for every candidate (they depend on the fit only)
     rows = []

@@ -99,7 +99,7 @@ def multigroup_modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> 
         regressed): not supported yet, in one line.
     """
     from .diagnostics import (_candidates, _existing, _extra_jacobian, _extra_mean_jacobian, _std_factors,
-                              _standardize_epc)
+                              _standardize_epc, mi_epc)
     from .multigroup import _expected_info
 
     fiml_ = getattr(res, "missing", "listwise") == "fiml"
@@ -187,12 +187,7 @@ def multigroup_modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> 
     rows, keys = [], []
     for grp, v, mx, cands_g, grad, i_xx, i_xm in per_group:
         vv = i_xx - np.einsum("ij,jk,ik->i", i_xm, inv_mm, i_xm)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vv = np.where(vv < np.finfo(float).eps ** (1 / 3), np.nan, vv)
-            mi = n_tot * grad * grad / vv
-            d = n_tot * grad
-            d = np.where(np.abs(d) < 1e-15, 1.0, d)
-            epc = -mi / d
+        mi, epc = mi_epc(n_tot, grad, vv)
         factors = _std_factors(v, mx)
         obs = list(mx.observed)
         nfix = len(fixed_rows[grp - 1])

@@ -97,12 +97,7 @@ def ordinal_modindices(res, minimum: float = 0.0, sort: bool = True) -> pd.DataF
     n = float(res.n)
     e = s - np.real(eng.sigma(theta))
     g = -(n - 1.0) / n * (dx @ w.mul(e))  # gradient of lavaan's fmin = (N-1)/N F/2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
-        mi = n * g * g / v
-        dd = n * g
-        dd = np.where(np.abs(dd) < 1e-15, 1.0, dd)
-        epc = -mi / dd
+    mi, epc = dg.mi_epc(n, g, v)
     obs = list(mx.observed)
     factors = dg._std_factors(res, mx)
     rows = []
