@@ -1,0 +1,28 @@
+# Reference values for smsem's modification indices of multiple-group ordinal fits
+# (smsem.estimate.categorical.group_modindices). Run from the repository root:
+#   Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R
+# Writes tests/reference/lavaan_wlsmv_groups/<case>.modindices.csv: lavaan 0.6.14's
+# modindices(fit, sort. = FALSE) (lavaan's row order, NA rows removed) with 17 digits, and
+# <case>.modindices.meta.json with the time of the modindices() call.
+suppressMessages(library(lavaan))
+out <- "tests/reference/lavaan_wlsmv_groups"
+hs <- read.csv(file.path(out, "hs_cut4_school.csv"))
+hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9"
+cases <- list(
+  hs_configural = list(ge = ""),
+  hs_thresholds = list(ge = "thresholds"),
+  hs_thr_load = list(ge = c("thresholds", "loadings"))
+)
+for (nm in names(cases)) {
+  cs <- cases[[nm]]
+  fit <- cfa(hs_model, data = hs, ordered = TRUE, group = "school", group.equal = cs$ge)
+  t0 <- proc.time()[["elapsed"]]
+  mi <- modindices(fit, sort. = FALSE)
+  secs <- proc.time()[["elapsed"]] - t0
+  writeLines(sprintf('{"case": "%s", "lavaan": "%s", "modindices_seconds": %.3f}', nm, packageVersion("lavaan"), secs),
+             file.path(out, paste0(nm, ".modindices.meta.json")))
+  f <- function(v) formatC(v, digits = 17, format = "g")
+  mi <- data.frame(lhs = mi$lhs, op = mi$op, rhs = mi$rhs, group = mi$group, mi = f(mi$mi), epc = f(mi$epc),
+                   sepc.lv = f(mi$sepc.lv), sepc.all = f(mi$sepc.all), sepc.nox = f(mi$sepc.nox))
+  write.csv(mi, file.path(out, paste0(nm, ".modindices.csv")), row.names = FALSE)
+}
