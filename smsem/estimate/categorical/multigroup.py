@@ -410,6 +410,13 @@ class OrdinalMultiGroupFit:
     def __str__(self) -> str:
         return render_ordinal_multigroup(self)
 
+    def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's ``modindices()`` of the multiple-group ordinal fit (per group, delta
+        parameterization; equality constraints kept): :mod:`.group_modindices`."""
+        from .group_modindices import ordinal_group_modindices
+
+        return ordinal_group_modindices(self, minimum=minimum, sort=sort)
+
 
 def fit_ordinal_multigroup(model: Any, data: pd.DataFrame, group: str, *, ordered: Any = True,
                            estimator: str = "WLSMV", group_equal: Sequence[str] = (),
