@@ -11,11 +11,24 @@ hs_model <- "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8
 cases <- list(
   hs_configural = list(ge = ""),
   hs_thresholds = list(ge = "thresholds"),
-  hs_thr_load = list(ge = c("thresholds", "loadings"))
+  hs_thr_load = list(ge = c("thresholds", "loadings")),
+  hs_partial = list(ge = c("thresholds", "loadings"), gp = c("x3|t2", "visual=~x2")),
+  hs_stdlv_thr_load = list(ge = c("thresholds", "loadings"), std.lv = TRUE),
+  hs_structural = list(model = paste(hs_model, "\n textual ~ visual\n speed ~ textual + visual"),
+                       ge = c("thresholds", "loadings")),
+  hs_labels = list(model = sub("x2", "c(a, a)*x2", hs_model), ge = "loadings"),
+  hs_ulsmv = list(ge = "thresholds", estimator = "ULSMV")
 )
+# Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R CASE ...: only those cases
+only <- commandArgs(trailingOnly = TRUE)
+if (length(only)) cases <- cases[only]
 for (nm in names(cases)) {
   cs <- cases[[nm]]
-  fit <- cfa(hs_model, data = hs, ordered = TRUE, group = "school", group.equal = cs$ge)
+  model <- if (is.null(cs$model)) hs_model else cs$model
+  gp <- if (is.null(cs$gp)) "" else cs$gp
+  est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
+  fit <- sem(model, data = hs, ordered = TRUE, group = "school", group.equal = cs$ge, group.partial = gp,
+             std.lv = isTRUE(cs$std.lv), estimator = est)
   t0 <- proc.time()[["elapsed"]]
   mi <- modindices(fit, sort. = FALSE)
   secs <- proc.time()[["elapsed"]] - t0

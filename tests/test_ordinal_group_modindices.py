@@ -2,7 +2,8 @@
 
 Reference: ``Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R`` ->
 tests/reference/lavaan_wlsmv_groups/<case>.modindices.csv (HS cut into 4 categories, groups by
-school, WLSMV delta: configural, group.equal thresholds, thresholds + loadings), in lavaan's row
+school, WLSMV delta: configural, group.equal thresholds, thresholds + loadings, group.partial,
+std.lv, latent regressions, a shared label with equal loadings only, ULSMV), in lavaan's row
 order (``sort. = FALSE``, NA rows removed).
 
 Tolerances. At smsem's own optimum the largest measured differences, in units of
@@ -31,7 +32,17 @@ from smsem.estimate.diagnostics import modindices
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan_wlsmv_groups"
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
-CASES = {"hs_configural": (), "hs_thresholds": ("thresholds",), "hs_thr_load": ("thresholds", "loadings")}
+TL = ("thresholds", "loadings")
+CASES = {  # case -> fit_ordinal_multigroup options (model: added to HS or replacing it)
+    "hs_configural": {},
+    "hs_thresholds": dict(group_equal=("thresholds",)),
+    "hs_thr_load": dict(group_equal=TL),
+    "hs_partial": dict(group_equal=TL, group_partial=("x3|t2", "visual=~x2")),  # latent means tested in group 1
+    "hs_stdlv_thr_load": dict(group_equal=TL, std_lv=True),  # group 1's latent variances tested
+    "hs_structural": dict(group_equal=TL, model=HS + "textual ~ visual\nspeed ~ textual + visual\n"),
+    "hs_labels": dict(group_equal=("loadings",), model=HS.replace("x2", "c(a, a)*x2", 1)),  # the ~*~ scales tested
+    "hs_ulsmv": dict(group_equal=("thresholds",), estimator="ULSMV"),
+}
 MI_RTOL, MI_ATOL = 1e-3, 1e-4
 EPC_RTOL, EPC_ATOL = 5e-4, 1e-4
 COLS = (("epc", "epc"), ("sepc_lv", "sepc.lv"), ("sepc_all", "sepc.all"), ("sepc_nox", "sepc.nox"))
@@ -39,7 +50,8 @@ COLS = (("epc", "epc"), ("sepc_lv", "sepc.lv"), ("sepc_all", "sepc.all"), ("sepc
 
 @lru_cache(maxsize=None)
 def _fit(case):
-    return fit_ordinal_multigroup(HS, pd.read_csv(REF / "hs_cut4_school.csv"), "school", group_equal=CASES[case])
+    kw = dict(CASES[case])
+    return fit_ordinal_multigroup(kw.pop("model", HS), pd.read_csv(REF / "hs_cut4_school.csv"), "school", **kw)
 
 
 def _ref(case):
@@ -52,7 +64,7 @@ def _keys(t):
     return list(zip(t.lhs, t.op, t.rhs, t.group))
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", list(CASES))  # 8 fits: 2.6 s in all (measured, -n 0)
 def test_group_modindices_equal_lavaan(case):
     res, ref = _fit(case), _ref(case)
     got = modindices(res, sort=False)

@@ -21,7 +21,10 @@ covariances of the items), the score test of the WLS discrepancy (as
   e.g. an intercept next to group-specific thresholds) is NA and left out (``na.remove``);
   ``mi = N g_c^2 / V``, ``epc = -g_c / V``;
 * sepc.lv, sepc.all, sepc.nox (``cov.std``) at the group's matrices (the items' residual
-  variances at ``1/Delta^2 - common``, so ``sd(y*) = 1/Delta``).
+  variances at ``1/Delta^2 - common``, so ``sd(y*) = 1/Delta``); a scaling factor ``~*~`` (tested
+  e.g. with equal loadings and group-specific thresholds) as lavaan's ``lav_standardize_*``:
+  sepc.lv the EPC, sepc.all and sepc.nox ``sign(epc)``. A fixed threshold (a finite index on a
+  ``|`` row) is refused in one line.
 
 The theta parameterization is refused (one line). References:
 ``Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R``; tests/test_ordinal_group_modindices.py.
@@ -135,13 +138,15 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
         for k, ((lhs, op, rhs), m, ep) in enumerate(zip(cands, mi, epc)):
             if not np.isfinite(m):
                 continue
-            if op in ("~*~", "|"):
+            if op == "|":
                 raise OptionError(f"--modindices with --ordered and --group: the standardized change of {lhs} {op} "
                                   f"{rhs} (group {gi + 1}) is not supported yet")
             ee = ep
             if op == "~~" and lhs == rhs:  # cov.std: a variance is standardized at its estimate
                 ee = float(mx.theta[obs.index(lhs), obs.index(lhs)]) if lhs in obs else ep
-            if op == "~1":
+            if op == "~*~":  # lav_standardize_lv leaves a scaling factor as it is, _all and _all_nox set 1
+                sl, sa, sn = abs(ee), 1.0, 1.0
+            elif op == "~1":
                 sl, sa, sn = _standardize_mean(mx, lhs, abs(ee), factors)
             else:
                 sl, sa, sn = dg._standardize_epc(view, mx, lhs, op, rhs, abs(ee), factors)
