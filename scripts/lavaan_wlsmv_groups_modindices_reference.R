@@ -17,7 +17,11 @@ cases <- list(
   hs_structural = list(model = paste(hs_model, "\n textual ~ visual\n speed ~ textual + visual"),
                        ge = c("thresholds", "loadings")),
   hs_labels = list(model = sub("x2", "c(a, a)*x2", hs_model), ge = "loadings"),
-  hs_ulsmv = list(ge = "thresholds", estimator = "ULSMV")
+  hs_ulsmv = list(ge = "thresholds", estimator = "ULSMV"),
+  # theta: lavaan's analytic Jacobian also differentiates the ~*~ scales (which the theta
+  # parameterization overwrites with 1/sd(y*)), so they get finite indices
+  hs_theta_configural = list(ge = "", param = "theta"),
+  hs_theta_thr_load = list(ge = c("thresholds", "loadings"), param = "theta")
 )
 # Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R CASE ...: only those cases
 only <- commandArgs(trailingOnly = TRUE)
@@ -28,7 +32,8 @@ for (nm in names(cases)) {
   gp <- if (is.null(cs$gp)) "" else cs$gp
   est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
   fit <- sem(model, data = hs, ordered = TRUE, group = "school", group.equal = cs$ge, group.partial = gp,
-             std.lv = isTRUE(cs$std.lv), estimator = est)
+             std.lv = isTRUE(cs$std.lv), estimator = est,
+             parameterization = if (is.null(cs$param)) "delta" else cs$param)
   t0 <- proc.time()[["elapsed"]]
   mi <- modindices(fit, sort. = FALSE)
   secs <- proc.time()[["elapsed"]] - t0

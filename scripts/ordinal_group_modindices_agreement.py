@@ -39,17 +39,17 @@ for case in T.CASES:
     lav = json.load(open(T.REF / f"{case}.modindices.meta.json"))["modindices_seconds"]
     m, r, e, s = diffs(got, ref)
     print(f"| {case} | {len(ref)} | {m:.1e} | {r:.2f} | {e:.1e} | {s:.1e} | {best:.3f} s | {lav:.3f} s |")
-case = "hs_thr_load"
-res = T._fit(case)
-info = dict(res._internal)
-pt = pd.read_csv(T.REF / f"{case}_partable.csv")
-x = res.x.copy()
-for rid, free, est in zip(pt.id, pt.free, pt.est):
-    if free > 0:
-        x[info["gidx"][int(rid)]] = est
-fg = np.asarray(info["ns"], float) / sum(info["ns"])
-ds = [e.jacobian(x, len(x)) for e in info["engines"]]
-info.update(ds=ds, Einv=np.linalg.inv(sum(f * (d.T @ (w[:, None] * d)) for f, d, w in zip(fg, ds, info["w"]))))
-m, r, e, s = diffs(modindices(dataclasses.replace(res, x=x, _internal=info), sort=False), T._ref(case))
-print(f"| {case} at lavaan's estimates (max abs(x - x_lavaan) {np.abs(x - res.x).max():.1e}) | | {m:.1e} | {r:.3f} | "
-      f"{e:.1e} | {s:.1e} | | |")
+for case in ("hs_thr_load", "hs_theta_thr_load"):
+    res = T._fit(case)
+    info = dict(res._internal)
+    pt = pd.read_csv(T.REF / f"{case}_partable.csv")
+    x = res.x.copy()
+    for rid, free, est in zip(pt.id, pt.free, pt.est):
+        if free > 0:
+            x[info["gidx"][int(rid)]] = est
+    fg = np.asarray(info["ns"], float) / sum(info["ns"])
+    ds = [e.jacobian(x, len(x)) for e in info["engines"]]
+    info.update(ds=ds, Einv=np.linalg.inv(sum(f * (d.T @ (w[:, None] * d)) for f, d, w in zip(fg, ds, info["w"]))))
+    m, r, e, s = diffs(modindices(dataclasses.replace(res, x=x, _internal=info), sort=False), T._ref(case))
+    print(f"| {case} at lavaan's estimates (max abs(x - x_lavaan) {np.abs(x - res.x).max():.1e}) | | {m:.1e} | {r:.3f} | "
+          f"{e:.1e} | {s:.1e} | | |")

@@ -1,6 +1,6 @@
 """Modification indices of a multiple-group ordinal fit: lavaan 0.6.14's ``modindices(fit)`` on
-``cfa(..., ordered = TRUE, group = g, group.equal = ...)`` (WLSMV, ULSMV, DWLS, ULS; delta
-parameterization).
+``cfa(..., ordered = TRUE, group = g, group.equal = ...)`` (WLSMV, ULSMV, DWLS, ULS; delta or
+theta parameterization).
 
 lavaan (``modindices``: ``lav_object_extended(all.free = TRUE)`` with every group's
 ``lav_partable_full`` rows) tests, in each group ``g``, every fixed row of the group's block
@@ -26,7 +26,11 @@ covariances of the items), the score test of the WLS discrepancy (as
   sepc.lv the EPC, sepc.all and sepc.nox ``sign(epc)``. A fixed threshold (a finite index on a
   ``|`` row) is refused in one line.
 
-The theta parameterization is refused (one line). References:
+The theta parameterization (``Delta = 1/sd(y*)`` of ``Sigma*``): a structural candidate moves
+``sigma`` through ``Sigma*`` and ``sd(y*)`` (the chain rule of the one-group theta indices); a scaling
+factor ``~*~`` (lavaan overwrites it with ``1/sd(y*)``, yet its analytic Jacobian differentiates
+the thresholds ``Delta_i (tau - mu*)`` in it and leaves the correlations) moves the item's
+thresholds only, which is what lavaan tests (finite indices under equal thresholds). References:
 ``Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R``; tests/test_ordinal_group_modindices.py.
 """
 
@@ -61,9 +65,7 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
     from .. import diagnostics as dg
     from ..multigroup_mi import MG_MI_COLUMNS, _intercept_jacobian, _standardize_mean
 
-    if getattr(res, "parameterization", "delta") != "delta":
-        raise OptionError("--modindices with --ordered, --group and --parameterization theta is not supported yet "
-                          "(delta only)")
+    theta_p = getattr(res, "parameterization", "delta") == "theta"
     info = res._internal
     table, engs, x = info["table"], info["engines"], np.asarray(res.x, float)
     ns = np.asarray(info["ns"], float)
@@ -101,6 +103,13 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
             mj = dg._extra_mean_jacobian(mx0, sc)
             dx[struct, :eng.nth] = -dl[it][None, :] * mj[:, it]
             dx[struct, eng.nth:] = (dl[eng.r] * dl[eng.c])[None, :] * jac[:, eng.r, eng.c]
+            if theta_p:  # Delta = 1/sd(y*) moves with the candidate too
+                var = np.diag(mx0.implied_cov)
+                ar = np.arange(len(var))
+                dvar = jac[:, ar, ar] / var[None, :]
+                sig = eng.sigma(x)
+                dx[struct, :eng.nth] -= 0.5 * sig[None, :eng.nth] * dvar[:, it]
+                dx[struct, eng.nth:] -= 0.5 * sig[None, eng.nth:] * (dvar[:, eng.r] + dvar[:, eng.c])
         means = [k for k, c in enumerate(cands) if c[1] == "~1"]
         if means:
             mj, ok = _intercept_jacobian(mx0, [cands[k] for k in means])
@@ -110,6 +119,8 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
                 i = pos[lhs]
                 sel = np.flatnonzero(it == i)
                 dx[k, sel] = (tau - mu[it])[sel]
+                if theta_p:  # lavaan's theta Jacobian: the scale moves the thresholds only
+                    continue
                 rr = np.flatnonzero(eng.r == i)
                 dx[k, eng.nth + rr] = dl[eng.c[rr]] * mx0.implied_cov[i, eng.c[rr]]
                 cc = np.flatnonzero(eng.c == i)

@@ -411,8 +411,8 @@ class OrdinalMultiGroupFit:
         return render_ordinal_multigroup(self)
 
     def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
-        """lavaan's ``modindices()`` of the multiple-group ordinal fit (per group, delta
-        parameterization; equality constraints kept): :mod:`.group_modindices`."""
+        """lavaan's ``modindices()`` of the multiple-group ordinal fit (per group, equality
+        constraints kept): :mod:`.group_modindices`."""
         from .group_modindices import ordinal_group_modindices
 
         return ordinal_group_modindices(self, minimum=minimum, sort=sort)
@@ -970,8 +970,6 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     if args.missing not in ("listwise", "pairwise"):
         raise OptionError(f"--missing {args.missing} with --ordered and --group: use listwise (lavaan's default) or "
                           "pairwise")
-    if args.modindices is not None and args.parameterization == "theta":
-        raise OptionError("--modindices with --ordered, --group and --parameterization theta is not supported yet")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported with --ordered and --group (text, markdown, csv, "
                           "json)")
