@@ -21,7 +21,9 @@ cases <- list(
   # theta: lavaan's analytic Jacobian also differentiates the ~*~ scales (which the theta
   # parameterization overwrites with 1/sd(y*)), so they get finite indices
   hs_theta_configural = list(ge = "", param = "theta"),
-  hs_theta_thr_load = list(ge = c("thresholds", "loadings"), param = "theta")
+  hs_theta_thr_load = list(ge = c("thresholds", "loadings"), param = "theta"),
+  # missing = "pairwise" on the HS data with missing answers
+  hs_pairwise = list(ge = c("thresholds", "loadings"), data = "hs_cut4_school_na.csv", missing = "pairwise")
 )
 # Rscript scripts/lavaan_wlsmv_groups_modindices_reference.R CASE ...: only those cases
 only <- commandArgs(trailingOnly = TRUE)
@@ -31,9 +33,11 @@ for (nm in names(cases)) {
   model <- if (is.null(cs$model)) hs_model else cs$model
   gp <- if (is.null(cs$gp)) "" else cs$gp
   est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
-  fit <- sem(model, data = hs, ordered = TRUE, group = "school", group.equal = cs$ge, group.partial = gp,
+  dat <- if (is.null(cs$data)) hs else read.csv(file.path(out, cs$data))
+  fit <- sem(model, data = dat, ordered = TRUE, group = "school", group.equal = cs$ge, group.partial = gp,
              std.lv = isTRUE(cs$std.lv), estimator = est,
-             parameterization = if (is.null(cs$param)) "delta" else cs$param)
+             parameterization = if (is.null(cs$param)) "delta" else cs$param,
+             missing = if (is.null(cs$missing)) "listwise" else cs$missing)
   t0 <- proc.time()[["elapsed"]]
   mi <- modindices(fit, sort. = FALSE)
   secs <- proc.time()[["elapsed"]] - t0
