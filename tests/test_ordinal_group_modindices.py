@@ -106,6 +106,15 @@ def test_at_lavaans_estimates(case):
         np.testing.assert_allclose(got[a], ref[b], rtol=0, atol=1e-6)
 
 
+def test_wu_estabrook_refused():
+    from smsem.exceptions import OptionError
+
+    res = fit_ordinal_multigroup(HS, pd.read_csv(REF / "hs_cut4_school.csv"), "school", group_equal=("thresholds",),
+                                 wu_estabrook=True)
+    with pytest.raises(OptionError, match="Wu & Estabrook .* not supported yet"):
+        modindices(res)
+
+
 def test_cli_modindices(tmp_path, capsys):
     import json
 
