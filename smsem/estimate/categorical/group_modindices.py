@@ -79,7 +79,7 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
     Einv = info["Einv"]
     if not np.all(np.isfinite(Einv)):
         raise OptionError("could not compute modification indices: the information matrix is singular")
-    per_group, keys, rows = [], [], []
+    keys, rows = [], []
     for gi, eng in enumerate(engs):
         view = _group_view(eng)
         grp = table[table["group"] == gi + 1]
