@@ -231,7 +231,6 @@ def test_cli_fit_group_ordered(capsys, lav, tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--modindices", "0"], "--modindices with --ordered and --group is not supported yet"),
     (["--estimator", "WLS"], "--estimator WLS with --ordered and --group is not supported"),
     (["--group-equal", "intercepts"], "group_equal 'intercepts' without 'thresholds' with ordered items"),
     (["--missing", "fiml"], "--missing fiml with --ordered and --group: use listwise"),

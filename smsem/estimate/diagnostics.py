@@ -779,6 +779,12 @@ def modindices(res: Any, minimum: float = 0.0, sort: bool = True) -> pd.DataFram
         Rows whose score test is not defined (the parameter is redundant with the free
         ones, ``V < eps^(1/3)``) are left out, as lavaan's ``na.remove = TRUE``.
     """
+    from .categorical.multigroup import OrdinalMultiGroupFit
+
+    if isinstance(res, OrdinalMultiGroupFit):  # a multiple-group ordinal fit: WLS score tests per group
+        from .categorical.group_modindices import ordinal_group_modindices
+
+        return ordinal_group_modindices(res, minimum=minimum, sort=sort)
     if getattr(res, "group_labels", None) is not None:  # a multiple-group fit: a group column
         from .multigroup_mi import multigroup_modindices
 

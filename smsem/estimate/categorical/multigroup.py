@@ -410,6 +410,13 @@ class OrdinalMultiGroupFit:
     def __str__(self) -> str:
         return render_ordinal_multigroup(self)
 
+    def modindices(self, minimum: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """lavaan's ``modindices()`` of the multiple-group ordinal fit (per group, equality
+        constraints kept): :mod:`.group_modindices`."""
+        from .group_modindices import ordinal_group_modindices
+
+        return ordinal_group_modindices(self, minimum=minimum, sort=sort)
+
 
 def fit_ordinal_multigroup(model: Any, data: pd.DataFrame, group: str, *, ordered: Any = True,
                            estimator: str = "WLSMV", group_equal: Sequence[str] = (),
@@ -963,8 +970,6 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     if args.missing not in ("listwise", "pairwise"):
         raise OptionError(f"--missing {args.missing} with --ordered and --group: use listwise (lavaan's default) or "
                           "pairwise")
-    if args.modindices is not None:
-        raise OptionError("--modindices with --ordered and --group is not supported yet")
     if args.format not in ("text", "markdown", "csv", "json"):
         raise OptionError(f"--format {args.format} is not supported with --ordered and --group (text, markdown, csv, "
                           "json)")
@@ -981,7 +986,8 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
 
         model = with_hypotheses(model, args.hypotheses)
     names = ("fit.txt", "parameters.csv", "fit.json") + tuple(
-        f"{b}.{e}" for b in ("propositions", "group_differences") for e in ("txt", "md", "tex", "csv", "json"))
+        f"{b}.{e}" for b in ("propositions", "group_differences") for e in ("txt", "md", "tex", "csv", "json")) + (
+        tuple(f"modindices.{e}" for e in ("txt", "md", "csv", "json")) if args.modindices is not None else ())
     if args.out is not None:
         for name in names:
             check_writable(Path(args.out) / name, args.force)
@@ -1003,14 +1009,23 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
     boot = (stratified_bootstrap_ordinal(res, model, data, args.boot, seed=args.seed, jobs=getattr(args, "jobs", 1))
             if args.boot else None)
     table = ordinal_group_proposition_table(res, boot, model=model, level=args.level)
+    mi_text = {}
+    if args.modindices is not None:  # lavaan's modindices(fit) of the multiple-group WLSMV fit, per group
+        from ...report.after import render_modindices
+
+        mi_text = {fmt: render_modindices(res, fmt, minimum=args.modindices)
+                   for fmt in ("text", "markdown", "csv", "json")}
     if args.format == "json":  # the fit document with the proposition document (both blocks)
         import json
 
         doc = json.loads(render_ordinal_multigroup(res, "json"))
         doc["propositions"] = json.loads(render_propositions(table, "json"))
+        if mi_text:
+            doc["modindices"] = json.loads(mi_text["json"])["modindices"]
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     elif args.format in ("text", "markdown"):
-        sys.stdout.write(render_ordinal_multigroup(res, args.format) + "\n" + render_propositions(table, args.format))
+        sys.stdout.write(render_ordinal_multigroup(res, args.format) + "\n" + render_propositions(table, args.format)
+                         + ("\n" + mi_text[args.format] + "\n" if mi_text else ""))
     else:
         sys.stdout.write(render_ordinal_multigroup(res, args.format))
     if args.out is not None:
@@ -1018,6 +1033,8 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
         for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
             files[f"propositions.{ext}"] = render_propositions(table, fmt)
             files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
+            if mi_text and fmt != "latex":
+                files[f"modindices.{ext}"] = mi_text[fmt]
         for name, content in files.items():
             write_text(Path(args.out) / name, content, force=args.force)
         print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
