@@ -141,12 +141,7 @@ def ordinal_group_modindices(res: Any, minimum: float = 0.0, sort: bool = True) 
         i_cc = fg[gi] * np.einsum("ij,j,ij->i", dx, w, dx)
         i_cm = fg[gi] * (dx @ (w[:, None] * d))
         v = i_cc - np.einsum("ij,jk,ik->i", i_cm, Einv, i_cm)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = np.where(v < np.finfo(float).eps ** (1 / 3), np.nan, v)
-            mi = N * grad * grad / v
-            dd = N * grad
-            dd = np.where(np.abs(dd) < 1e-15, 1.0, dd)
-            epc = -mi / dd
+        mi, epc = dg.mi_epc(N, grad, v)
         mx = eng.matrices(x)
         factors = dg._std_factors(view, mx)
         obs = list(mx.observed)
