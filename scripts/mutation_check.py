@@ -117,10 +117,10 @@ MUTATIONS: list[Mutation] = [
       ("tests/test_lavaan_fiml.py",), "FIML SEs from the observed information over N - 1"),
     # --- standardized solution, effects, measurement quality ----------------------------------
     M("std_path_sd_ratio_inverted", "smsem/estimate/standardized.py",
-      "all_[k] = v * sd(rhs) / sd(lhs)", "all_[k] = v * sd(lhs) / sd(rhs)",
+      "all_[k] = v[k] * sd[b] / sd[a]", "all_[k] = v[k] * sd[a] / sd[b]",
       ("tests/test_lavaan_ml.py",), "std.all path scaled by sd(y)/sd(x) instead of sd(x)/sd(y)"),
     M("std_loading_without_item_sd", "smsem/estimate/standardized.py",
-      "all_[k] = v * sd(lhs) / sd(rhs)", "all_[k] = v * sd(lhs)",
+      "all_[k] = v[k] * sd[a] / sd[b]", "all_[k] = v[k] * sd[a]",
       ("tests/test_lavaan_ml.py",), "std.all loading not divided by the item's implied SD (std.lv)"),
     M("delta_se_ignores_covariances", "smsem/estimate/effects.py",
       'var = np.einsum("ij,jk,ik->i", jac, vcov, jac)', 'var = np.einsum("ij,jj,ij->i", jac, vcov, jac)',
