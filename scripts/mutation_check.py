@@ -197,6 +197,19 @@ MUTATIONS: list[Mutation] = [
       "return self.n_moments - fixed_moments - self.npar + self.n_equalities",
       "return self.n_moments - fixed_moments - self.npar",
       ("tests/test_partable.py",), "degrees of freedom not counting the equality constraints"),
+    M("mi_phantom_covariance_unit", "smsem/estimate/diagnostics.py",
+      "            u = lb[:, inner[a]]", "            u = np.eye(len(mx.observed))[obs[a]]",
+      ("tests/test_diagnostics.py",),
+      "modindices: a regressed indicator's covariance moves only its own Sigma cell (not what it predicts)"),
+    M("ordinal_groups_weight_n", "smsem/estimate/categorical/multigroup.py",
+      "    sq = [np.sqrt((n - 1.0) * wg) for n, wg in zip(nsa, w)]", "    sq = [np.sqrt(n * wg) for n, wg in zip(nsa, w)]",
+      ("tests/test_ordinal_multigroup.py",), "multiple-group WLSMV: groups weighted by n_g instead of lavaan's n_g - 1"),
+    M("ordinal_groups_vcov_n", "smsem/estimate/categorical/multigroup.py",
+      "        vcov = Einv @ M @ Einv / (N - G)", "        vcov = Einv @ M @ Einv / N",
+      ("tests/test_ordinal_multigroup.py",), "multiple-group WLSMV: robust vcov divided by N instead of N - G"),
+    M("conditional_srmr_without_covariates", "smsem/estimate/categorical/conditional.py",
+      "(p * (p - 1) / 2 + p + len(xs))", "(p * (p - 1) / 2 + p)",
+      ("tests/test_ordinal_covariates.py",), "covariate (conditional.x) WLSMV: SRMR not counting the covariates as lavaan 0.6.14"),
 ]
 
 
