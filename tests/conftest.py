@@ -54,4 +54,4 @@ def fitted(model, survey):
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m smsem ARGS`` and capture its output."""
     return subprocess.run([sys.executable, "-m", "smsem", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+                          cwd=cwd)
