@@ -581,7 +581,7 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
               **options)
     from .estimate.multigroup import stratified_bootstrap
     from .propositions import group_proposition_table
-    from .report.tables import render_group_differences, render_propositions
+    from .report.tables import group_table_files, render_propositions
 
     boot = stratified_bootstrap(res, args.boot, seed=args.seed) if args.boot else None
     table = group_proposition_table(res, boot, model=model, level=args.level)
@@ -615,12 +615,7 @@ def _cmd_fit_groups(args: argparse.Namespace) -> int:
 
         buf = _io.StringIO()
         res.params.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
-        files = {"fit.txt": str(res), "parameters.csv": buf.getvalue()}
-        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
-            files[f"propositions.{ext}"] = render_propositions(table, fmt)
-            files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
-            if mi_text and fmt != "latex":
-                files[f"modindices.{ext}"] = mi_text[fmt]
+        files = {"fit.txt": str(res), "parameters.csv": buf.getvalue(), **group_table_files(table, mi_text)}
         for name, content in files.items():
             write_text(Path(args.out) / name, content, force=args.force)
         print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)

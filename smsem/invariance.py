@@ -321,14 +321,19 @@ def _fmt_p(p: float) -> str:
     return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
 
 
-def _verdict(tests: pd.DataFrame, partial: bool) -> tuple[str, str]:
+def highest_held(tests: pd.DataFrame) -> tuple[str, Any]:
+    """The last step of the sequence that holds by Chen's cut-offs (``chen`` column, steps in
+    order) and the first failing test row (None if every step holds)."""
     highest = "configural"
-    failed = None
     for row in tests.itertuples():
         if not row.chen:
-            failed = row
-            break
+            return highest, row
         highest = row.step
+    return highest, None
+
+
+def _verdict(tests: pd.DataFrame, partial: bool) -> tuple[str, str]:
+    highest, failed = highest_held(tests)
     word = "partial " if partial and highest != "configural" else ""
     held = tests[tests["step"] == highest]
     lrt = (f" (LRT against the previous step: {_fmt_p(float(held['pvalue'].iloc[0]))})" if len(held) else "")

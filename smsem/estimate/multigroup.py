@@ -182,23 +182,10 @@ def _union_params(pt: Any, views: list[_GroupTable], pms: list[ParamMap]) -> tup
     """Global parameter index of every group's local parameters (shared labels, plabels and
     simple ``==`` rows across groups joined). Returns (index per group, n_global, exo)."""
     rows = [r for r in table_rows(pt) if r["op"] in _PARAM_OPS]
-    node: dict[tuple[int, int], tuple[int, int]] = {}  # (g, local k) -> union-find key
-    parent: dict[tuple[int, int], tuple[int, int]] = {}
+    from scipy.cluster.hierarchy import DisjointSet
 
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for g, pm in enumerate(pms):
-        for k in range(pm.n_free):
-            parent[(g, k)] = (g, k)
+    sets = DisjointSet((g, k) for g, pm in enumerate(pms) for k in range(pm.n_free))  # (group, local k)
+    union, find = sets.merge, sets.__getitem__
     by_name: dict[str, tuple[int, int]] = {}
     exo_keys = set()
     for r in rows:
@@ -207,7 +194,6 @@ def _union_params(pt: Any, views: list[_GroupTable], pms: list[ParamMap]) -> tup
         k = pms[g].aliases.get(key)
         if k is None:
             continue
-        node[(g, k)] = (g, k)
         if r["exo"] == 1:
             exo_keys.add((g, k))
             continue

@@ -248,6 +248,19 @@ def render_group_differences(pt: "PropositionTable", fmt: str = "text") -> str:
     return "\n".join(lines[1:]) + "\n"
 
 
+def group_table_files(pt: "PropositionTable", modindices: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``--out`` files of a multiple-group fit's proposition table: ``propositions`` and
+    ``group_differences`` in every format (txt, md, tex, csv, json), and the modification
+    indices rendered per format in ``modindices`` (``{"text": ..., "markdown": ...}``; no LaTeX)."""
+    files = {}
+    for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
+        files[f"propositions.{ext}"] = render_propositions(pt, fmt)
+        files[f"group_differences.{ext}"] = render_group_differences(pt, fmt)
+        if modindices and fmt != "latex":
+            files[f"modindices.{ext}"] = modindices[fmt]
+    return files
+
+
 def render_propositions(pt: "PropositionTable", fmt: str = "text") -> str:
     """Render a proposition table in ``fmt`` (one of ``FORMATS``)."""
     from .._validation import check_option

@@ -132,20 +132,12 @@ def _ordinal_invariance(model, data, group, *, ordered, estimator, parameterizat
     for prev, cur in zip(names[:-1], names[1:]):
         a, b = fits[prev].fit_indices, fits[cur].fit_indices
         dt = difference_test(fits[prev], fits[cur])
-        dcfi = b["cfi_scaled"] - a["cfi_scaled"]
-        drm = b["rmsea_scaled"] - a["rmsea_scaled"]
-        dsr = b["srmr"] - a["srmr"]
-        c_cfi, c_rm, c_sr = CUTOFFS[cur]
-        chen = bool(dcfi >= c_cfi and drm <= c_rm and dsr <= c_sr)
+        dcfi, drm, dsr, chen = _chen(a, b, cur)
         tests.append([f"{cur} vs {prev}", cur, dt["chi2_diff"], dt["df_diff"], dt["pvalue"], dcfi, drm, dsr, chen])
     tests_df = pd.DataFrame(tests, columns=TEST_COLUMNS)
-    highest = "configural"
-    failed = None
-    for r in tests_df.itertuples():
-        if not r.chen:
-            failed = r
-            break
-        highest = r.step
+    from ...invariance import highest_held
+
+    highest, failed = highest_held(tests_df)
     verdict = _verdict(highest, failed, tests_df)
     bad = [k for k, f in fits.items() if not f.converged]
     if bad:
@@ -228,12 +220,11 @@ def _partial_search(model, data, group, fits, names, step, est, parameterization
                                      parameterization=parameterization, **table_options)
         a, b = prev.fit_indices, cur.fit_indices
         dt = difference_test(prev, cur)
-        dcfi, drm, dsr = b["cfi_scaled"] - a["cfi_scaled"], b["rmsea_scaled"] - a["rmsea_scaled"], b["srmr"] - a["srmr"]
-        c_cfi, c_rm, c_sr = CUTOFFS[step]
+        dcfi, drm, dsr, chen = _chen(a, b, step)
         test = {"step": step, "chi2_scaled": b.get("chi2_scaled"), "df": b["df"], "cfi_scaled": b["cfi_scaled"],
                 "rmsea_scaled": b["rmsea_scaled"], "srmr": b["srmr"], "chi2_diff": dt["chi2_diff"],
                 "df_diff": dt["df_diff"], "pvalue": dt["pvalue"], "d_cfi": dcfi, "d_rmsea": drm, "d_srmr": dsr,
-                "chen": bool(dcfi >= c_cfi and drm <= c_rm and dsr <= c_sr)}
+                "chen": chen}
         if test["chen"]:
             break
         u = ordinal_score_tests(cur).univariate
@@ -241,6 +232,16 @@ def _partial_search(model, data, group, fits, names, step, est, parameterization
     out.update(released=pd.DataFrame(released, columns=["parameter", "X2", "pvalue"]), suggested_partial=partial_list,
                partial_test=test, partial_fit=cur if released else None)
     return out
+
+
+def _chen(a: dict, b: dict, step: str) -> tuple[float, float, float, bool]:
+    """ΔCFI, ΔRMSEA (scaled) and ΔSRMR from fit indices ``a`` to ``b`` and whether ``step``
+    holds by Chen's (2007) cut-offs."""
+    dcfi = b["cfi_scaled"] - a["cfi_scaled"]
+    drm = b["rmsea_scaled"] - a["rmsea_scaled"]
+    dsr = b["srmr"] - a["srmr"]
+    c_cfi, c_rm, c_sr = CUTOFFS[step]
+    return dcfi, drm, dsr, bool(dcfi >= c_cfi and drm <= c_rm and dsr <= c_sr)
 
 
 def _p(p: float) -> str:

@@ -332,20 +332,11 @@ class _GroupEngine:
 
 def _global_index(table: pd.DataFrame) -> tuple[dict[int, int], int]:
     """row id -> global parameter (rows sharing a label, or tied by a simple == row, are one)."""
+    from scipy.cluster.hierarchy import DisjointSet
+
     free = table[(table["free"] > 0) & (table["op"] != "==")]
-    parent = {int(i): int(i) for i in free["id"]}
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    sets = DisjointSet(int(i) for i in free["id"])
+    union, find = sets.merge, sets.__getitem__
     by_name: dict[str, int] = {}
     for rid, lab, pl in zip(free["id"], free["label"], free["plabel"]):
         for nm in (pl, lab):
@@ -1003,7 +994,7 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
                                  group_equal=_as_list(args.group_equal), group_partial=_as_list(args.group_partial),
                                  std_lv=bool(args.std_lv), parameterization=args.parameterization,
                                  missing=args.missing, **opts)
-    from ...report.tables import render_group_differences, render_propositions
+    from ...report.tables import group_table_files, render_propositions
     from .group_props import ordinal_group_proposition_table, stratified_bootstrap_ordinal
 
     boot = (stratified_bootstrap_ordinal(res, model, data, args.boot, seed=args.seed, jobs=getattr(args, "jobs", 1))
@@ -1030,11 +1021,7 @@ def cmd_fit_ordinal_groups(args: Any) -> int:
         sys.stdout.write(render_ordinal_multigroup(res, args.format))
     if args.out is not None:
         files = {name: render_ordinal_multigroup(res, fmt) for name, fmt in zip(names, ("text", "csv", "json"))}
-        for fmt, ext in (("text", "txt"), ("markdown", "md"), ("latex", "tex"), ("csv", "csv"), ("json", "json")):
-            files[f"propositions.{ext}"] = render_propositions(table, fmt)
-            files[f"group_differences.{ext}"] = render_group_differences(table, fmt)
-            if mi_text and fmt != "latex":
-                files[f"modindices.{ext}"] = mi_text[fmt]
+        files.update(group_table_files(table, mi_text))
         for name, content in files.items():
             write_text(Path(args.out) / name, content, force=args.force)
         print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
